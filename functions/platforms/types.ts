@@ -1,0 +1,136 @@
+/**
+ * The one interface every chat platform adapter implements. Adapters do transport work only: verify, decrypt,
+ * answer handshakes, parse, normalise, send. The core never sees a platform's wire format.
+ */
+
+export const PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom'] as const;
+export type PlatformName = (typeof PLATFORMS)[number];
+
+export function isPlatformName(value: string): value is PlatformName {
+  return (PLATFORMS as readonly string[]).includes(value);
+}
+
+/** An inbound HTTP request as the webhook received it. */
+export interface RawRequest {
+  readonly method: 'GET' | 'POST';
+  /** Header names lower-cased; values as received. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Query string parameters, URL-decoded once. */
+  readonly query: Readonly<Record<string, string>>;
+  /** The exact body bytes (API Gateway base64 bodies decoded to bytes, never through a text codec). */
+  readonly body: Buffer;
+}
+
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** Where and how a reply goes back. Serialisable: it travels through SQS to the worker. */
+export type ReplyHandle =
+  | {
+      readonly platform: 'slack';
+      readonly channel: string;
+      /** `thread_ts` to reply in (the thread's root, or the message's own `ts` to start a thread). */
+      readonly threadTs?: string;
+    }
+  | {
+      readonly platform: 'feishu';
+      readonly chatId: string;
+      /** `message_id` of the message replied to (`im/v1/messages/{id}/reply`). */
+      readonly messageId: string;
+      /** Reply inside the topic thread (`reply_in_thread`). */
+      readonly inThread: boolean;
+    }
+  | {
+      readonly platform: 'dingtalk';
+      readonly conversationId: string;
+      readonly robotCode?: string;
+      /** `sessionWebhook` from the event, only when its origin is on the allowlist. */
+      readonly sessionWebhook?: string;
+      /** Epoch ms after which `sessionWebhook` must not be used (`sessionWebhookExpiredTime`). */
+      readonly sessionWebhookExpiresAt?: number;
+    }
+  | {
+      readonly platform: 'wecom';
+      readonly chatId: string;
+      /** `response_url` from the callback (usable once, within 1 h), only when its origin is on the allowlist. */
+      readonly responseUrl?: string;
+      readonly responseUrlExpiresAt?: number;
+    };
+
+/** One normalised group or direct message. Field comments name the platform fields they come from. */
+export interface IncomingMessage {
+  readonly platform: PlatformName;
+  /** Feishu `header.tenant_key`; Slack `team_id`; DingTalk `chatbotCorpId`; WeCom `aibotid`/corp. */
+  readonly tenantId: string;
+  /** Feishu `chat_id`; Slack `channel`; DingTalk `conversationId`; WeCom `chatid` (or the sender for a DM). */
+  readonly chatId: string;
+  readonly chatType: 'group' | 'direct';
+  /** Feishu `root_id`/`thread_id`; Slack `thread_ts`; absent where the platform has no threads. */
+  readonly threadId?: string;
+  /** Feishu `sender_id.open_id`; Slack `user`; DingTalk `senderStaffId`/`senderId`; WeCom `from.userid`. */
+  readonly senderId: string;
+  readonly senderName?: string;
+  /** Dedup key: Feishu `header.event_id`; Slack `event_id`; DingTalk `msgId`; WeCom `msgid`. */
+  readonly eventId: string;
+  /** The platform's id of the message itself. */
+  readonly messageId: string;
+  /** The text with the bot's own @-mention removed; other mentions kept readable (`@Name`). */
+  readonly text: string;
+  /** The bot was @-mentioned, decided by bot id, never by display name. */
+  readonly mentionedBot: boolean;
+  /** When the platform says the message was sent, epoch ms. */
+  readonly timestamp: number;
+  readonly replyHandle: ReplyHandle;
+}
+
+/**
+ * The result of `parse`: a handshake is answered directly, a message goes on to the core, anything else is
+ * acknowledged with 200 and logged with its reason.
+ */
+export type ParseResult =
+  | { readonly kind: 'handshake'; readonly response: HttpResponse }
+  | {
+      readonly kind: 'message';
+      readonly message: IncomingMessage;
+      /** What the platform expects as the HTTP answer to an accepted event, when not a plain 200 `{}`. */
+      readonly ack?: HttpResponse;
+    }
+  | { readonly kind: 'ignored'; readonly reason: string; readonly eventId?: string };
+
+export interface OutgoingReply {
+  readonly handle: ReplyHandle;
+  readonly text: string;
+  readonly format: 'text' | 'markdown';
+  /** Platform user id to @-mention at the start of a group reply. */
+  readonly mentionUserId?: string;
+  /** Stable per event; passed to APIs that accept one (Feishu `uuid`) so a retried send is not doubled. */
+  readonly idempotencyKey: string;
+}
+
+export interface SendResult {
+  /** The platform's ids of the delivered message(s), one per part when a long reply was split. */
+  readonly messageIds: readonly string[];
+}
+
+/** Injected so adapters are testable and retries do not really sleep in unit tests. */
+export interface AdapterDeps {
+  readonly fetch: typeof fetch;
+  /** Epoch ms. */
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export interface ChatPlatform {
+  readonly name: PlatformName;
+  /**
+   * Verifies and parses one inbound request. Throws `SignatureError`, `ReplayError`, `MalformedEventError` or
+   * `PayloadTooLargeError`; returns `ignored` for events GroupGate does not act on.
+   * @param now epoch ms, injected so the timestamp window is testable.
+   */
+  parse(request: RawRequest, now: number): ParseResult;
+  /** Delivers a reply, splitting it at the platform's limit; retries 429/5xx honouring `Retry-After`. */
+  send(reply: OutgoingReply): Promise<SendResult>;
+}
