@@ -1,0 +1,98 @@
+import type { PlatformName } from '../../functions/platforms/types';
+
+/**
+ * Contract of one platform's emulator (sandbox and tests only; production bundles never import `sandbox/`).
+ * An emulator plays the platform on both sides: it builds inbound webhook requests signed/encrypted exactly as
+ * the platform does, and it serves the token and send-message APIs the adapter calls, recording deliveries.
+ */
+
+/** One reply the bot delivered, as `GET /_sandbox/messages` lists it (ARCHITECTURE §4.2). */
+export interface EmulatedDelivery {
+  readonly platform: PlatformName;
+  readonly chatId: string;
+  readonly text: string;
+  /** The platform event or message id replied to, when the API call names one. */
+  readonly replyTo?: string;
+  readonly threadId?: string;
+  /** ISO time. */
+  readonly at: string;
+  /** The platform's message id the emulator assigned. */
+  readonly messageId: string;
+}
+
+/** The platform credentials both the emulator and the adapter under test use (sandbox defaults or env). */
+export interface EmulatorCredentials {
+  readonly feishu: {
+    appId: string;
+    appSecret: string;
+    verificationToken: string;
+    encryptKey: string;
+    botOpenId: string;
+  };
+  readonly slack: { signingSecret: string; botToken: string; botUserId: string };
+  readonly dingtalk: { appKey: string; appSecret: string; robotCode: string };
+  readonly wecom: { token: string; encodingAesKey: string; botId: string };
+}
+
+export interface EmulatorContext {
+  /** Absolute base URL of this platform's emulated API, e.g. `http://127.0.0.1:3000/_emulator/slack`. */
+  readonly apiBaseUrl: string;
+  readonly credentials: EmulatorCredentials;
+  readonly now: () => number;
+  /** Records one delivered message (the emulator assigns `at`). */
+  record(delivery: Omit<EmulatedDelivery, 'at'>): void;
+  /**
+   * Fault injection for send APIs: asked once per send call; `429` answers with `Retry-After`, `5xx` with 500,
+   * `expired-token` with the platform's expired-token error. Default: always `none`.
+   */
+  readonly fault?: () => 'none' | '429' | '5xx' | 'expired-token';
+}
+
+export interface InboundMessageInput {
+  readonly chatId: string;
+  readonly userId: string;
+  readonly text: string;
+  /** Default true. */
+  readonly mentionBot?: boolean;
+  readonly threadId?: string;
+  /** Reuse an id to model the platform's re-delivery of the same event. */
+  readonly eventId?: string;
+  /** Direct message instead of a group message. */
+  readonly direct?: boolean;
+}
+
+export interface EmulatedRequest {
+  readonly method: 'GET' | 'POST';
+  /** Path on the webhook server, e.g. `/webhook/slack`. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** The platform event id (dedup key) the request carries. */
+  readonly eventId: string;
+}
+
+export interface EmulatedApiRequest {
+  readonly method: string;
+  /** Path below `apiBaseUrl`, starting with `/`. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}
+
+export interface EmulatedApiResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface PlatformEmulator {
+  readonly platform: PlatformName;
+  /** Builds the webhook request for one member's message exactly as the platform sends it. */
+  buildMessageEvent(input: InboundMessageInput, ctx: EmulatorContext): EmulatedRequest;
+  /** Builds the platform's URL-verification handshake request. */
+  buildHandshake(ctx: EmulatorContext): EmulatedRequest;
+  /** Serves the token and send-message APIs the adapter calls. Unknown paths answer 404. */
+  handleApi(request: EmulatedApiRequest, ctx: EmulatorContext): Promise<EmulatedApiResponse>;
+}
