@@ -1,0 +1,18 @@
+/** Transport helpers shared by every platform adapter. */
+export { getHeader } from './headers';
+export { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from './json-body';
+export { isAllowedReplyUrl, type ReplyUrlAllowlist } from './reply-url';
+export {
+  DEFAULT_RETRY_POLICY,
+  type OutboundRequest,
+  type OutboundResponse,
+  type RetryPolicy,
+  retryAfterMs,
+  type SendDeps,
+  type SendOptions,
+  sendWithRetry,
+} from './send-with-retry';
+export { type LengthUnit, type SplitOptions, splitReply } from './split-reply';
+export { assertWithinWindow, parseEpochHeader } from './timestamp-window';
+export { timingSafeEqualValues } from './timing-safe';
+export { type AccessToken, createTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache';

@@ -1,0 +1,44 @@
+import { MalformedEventError } from '../../core/errors';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes a verified raw body as strict UTF-8 JSON. Call only after the signature was checked over the same bytes.
+ * @param contentType the request's `Content-Type`; must be `application/json` (parameters such as charset allowed).
+ * @returns the parsed JSON object.
+ * @throws MalformedEventError for a wrong content type, invalid UTF-8, malformed JSON or a non-object top level.
+ */
+export function decodeJsonObject(body: Buffer, contentType: string | undefined): Record<string, unknown> {
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new MalformedEventError(`Expected Content-Type application/json, got ${contentType ?? 'none'}`);
+  }
+  return parseJsonObject(decodeUtf8(body));
+}
+
+/** Strict UTF-8 decode: invalid byte sequences are an error, never silently replaced. */
+export function decodeUtf8(body: Buffer): string {
+  try {
+    return utf8.decode(body);
+  } catch (cause) {
+    throw new MalformedEventError('Body is not valid UTF-8', { cause });
+  }
+}
+
+/** Parses JSON text that must hold an object (not an array, string or null). */
+export function parseJsonObject(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new MalformedEventError('Body is not valid JSON', { cause });
+  }
+  if (!isRecord(parsed)) {
+    throw new MalformedEventError('JSON body is not an object');
+  }
+  return parsed;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
