@@ -48,8 +48,8 @@ export interface SendDeps {
 export interface SendOptions {
   readonly policy?: Partial<RetryPolicy>;
   /**
-   * Extra "throttled" signal for platforms that answer HTTP 200 with an error body (Slack `ratelimited`).
-   * Returning true retries the call like a 429 (honouring `Retry-After` if present).
+   * Extra "throttled" signal for platforms that signal rate limits in the body (Slack HTTP 200 `ratelimited`,
+   * Feishu code 99991400). Returning true retries the call like a 429 (honouring `Retry-After` if present).
    */
   readonly isThrottled?: (response: OutboundResponse) => boolean;
 }
@@ -85,7 +85,7 @@ export async function sendWithRetry(
       continue;
     }
     last = response;
-    const throttled = response.status === 429 || (isSuccess(response) && options.isThrottled?.(response) === true);
+    const throttled = response.status === 429 || options.isThrottled?.(response) === true;
     if (isSuccess(response) && !throttled) {
       return response;
     }

@@ -1,0 +1,29 @@
+import { createTokenCache } from '../shared/token-cache';
+import type { AdapterDeps, ChatPlatform } from '../types';
+import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
+import { parseFeishuRequest } from './parse';
+import { fetchTenantAccessToken, sendFeishuReply } from './send';
+
+export type { FeishuConfig } from './config';
+
+/**
+ * The Feishu/Lark adapter. One instance per cold start: it holds the `tenant_access_token` cache (valid 2 h;
+ * refreshed 5 min before expiry, or at once when Feishu rejects it).
+ */
+export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): ChatPlatform {
+  const apiBaseUrl = (config.apiBaseUrl ?? FEISHU_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
+  const tokens = createTokenCache({
+    now: deps.now,
+    fetchToken: () => fetchTenantAccessToken(apiBaseUrl, config.appId, config.appSecret, deps),
+  });
+  return {
+    name: 'feishu',
+    parse: (request, now) => parseFeishuRequest(config, request, now),
+    send: async (reply) => {
+      if (reply.handle.platform !== 'feishu') {
+        throw new TypeError(`Feishu adapter cannot send to a ${reply.handle.platform} handle`);
+      }
+      return sendFeishuReply(apiBaseUrl, reply, reply.handle, tokens, deps);
+    },
+  };
+}
