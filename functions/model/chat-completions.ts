@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { ModelError } from '../core/errors';
+
+/**
+ * The model endpoint contract (ARCHITECTURE §4.1): the chat-completions JSON that the LMI/vLLM, vLLM and TGI
+ * containers accept on SageMaker, and the sandbox's local model server serves.
+ */
+
+export const chatRoleSchema = z.enum(['system', 'user', 'assistant']);
+export type ChatRole = z.infer<typeof chatRoleSchema>;
+
+export const chatMessageSchema = z.object({ role: chatRoleSchema, content: z.string() });
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+/** What callers of the model client ask for. */
+export interface ChatRequest {
+  messages: readonly ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+}
+
+/** The wire body of `InvokeEndpoint` (snake_case, as the containers expect). */
+export interface ChatCompletionsBody {
+  messages: readonly ChatMessage[];
+  max_tokens: number;
+  temperature: number;
+  stream: boolean;
+}
+
+export function toRequestBody(request: ChatRequest, stream: boolean): ChatCompletionsBody {
+  return { messages: request.messages, max_tokens: request.maxTokens, temperature: request.temperature, stream };
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/** `stop` (natural end), `length` (hit max_tokens), or whatever else the container reports. */
+export type FinishReason = string;
+
+const count = z.number().int().nonnegative();
+
+export const usageSchema = z.object({ prompt_tokens: count, completion_tokens: count, total_tokens: count });
+
+export const chatCompletionSchema = z.object({
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ role: z.literal('assistant'), content: z.string() }),
+        finish_reason: z.string(),
+      }),
+    )
+    .min(1),
+  usage: usageSchema,
+});
+
+/** One streamed `chat.completion.chunk`; the final one may carry `usage` and no choices. */
+export const chatCompletionChunkSchema = z.object({
+  choices: z.array(
+    z.object({
+      delta: z.object({ content: z.string().nullish() }),
+      finish_reason: z.string().nullish(),
+    }),
+  ),
+  usage: usageSchema.nullish(),
+});
+
+export function toTokenUsage(usage: z.infer<typeof usageSchema>): TokenUsage {
+  return {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    totalTokens: usage.total_tokens,
+  };
+}
+
+/** Parses a non-streaming response body strictly; anything off-contract is `ModelError('bad_response')`. */
+export function parseChatCompletion(body: Uint8Array): {
+  content: string;
+  finishReason: FinishReason;
+  usage: TokenUsage;
+} {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch (cause) {
+    throw new ModelError('Model response is not valid UTF-8 JSON', 'bad_response', { cause });
+  }
+  const parsed = chatCompletionSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ModelError(`Model response is off-contract: ${parsed.error.message}`, 'bad_response', {
+      cause: parsed.error,
+    });
+  }
+  const [choice] = parsed.data.choices;
+  if (!choice) throw new ModelError('Model response has no choices', 'bad_response');
+  return {
+    content: choice.message.content,
+    finishReason: choice.finish_reason,
+    usage: toTokenUsage(parsed.data.usage),
+  };
+}

@@ -1,0 +1,218 @@
+import {
+  InvokeEndpointCommand,
+  InvokeEndpointWithResponseStreamCommand,
+  type ResponseStream,
+  SageMakerRuntimeClient,
+} from '@aws-sdk/client-sagemaker-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { ModelError } from '../core/errors';
+import {
+  type ChatRequest,
+  type FinishReason,
+  parseChatCompletion,
+  type TokenUsage,
+  toRequestBody,
+} from './chat-completions';
+import { type CircuitBreakerOptions, type CircuitState, createCircuitBreaker } from './circuit-breaker';
+import { classifyModelError, fullJitterDelay } from './classify-error';
+import { createStreamAccumulator } from './stream-parser';
+
+export interface ModelClientOptions {
+  /** SageMaker endpoint name (`MODEL_ENDPOINT_NAME`). */
+  endpointName: string;
+  /** Override of the runtime URL, e.g. the sandbox's local model server (`MODEL_ENDPOINT_URL`). */
+  endpointUrl?: string;
+  region: string;
+  /** Logical model id recorded with every result (cost ledger, cache keys); not sent to the endpoint. */
+  modelId: string;
+  /** Only for non-AWS targets; in Lambda the default provider chain is used. */
+  credentials?: AwsCredentialIdentity;
+  timeouts?: {
+    /** Socket inactivity timeout of one HTTP attempt. @default 70_000 */
+    requestTimeoutMs?: number;
+    /** @default 3_000 */
+    connectionTimeoutMs?: number;
+  };
+  retry?: {
+    /** Total attempts, including the first. @default 3 */
+    maxAttempts?: number;
+    /** @default 200 */
+    baseDelayMs?: number;
+    /** @default 2_000 */
+    maxDelayMs?: number;
+  };
+  breaker?: CircuitBreakerOptions;
+  /** @default Date.now */
+  now?: () => number;
+  /** @default setTimeout-based */
+  sleep?: (ms: number) => Promise<void>;
+  /** @default Math.random */
+  random?: () => number;
+}
+
+export interface InvokeOptions {
+  /** Absolute time (ms, same clock as `now`) by which the call must have finished; keep it below the Lambda timeout. */
+  deadline: number;
+  /** Streaming only: called with each content delta as it arrives. */
+  onDelta?: (text: string) => void;
+}
+
+export interface ModelResult {
+  content: string;
+  finishReason: FinishReason;
+  /** Always present for `invoke`; for `invokeStream` only when the server streamed a usage chunk. */
+  usage?: TokenUsage;
+  /** Whole call, including retries and back-off. */
+  latencyMs: number;
+  /** Streaming only: from the start of the successful attempt to the first content delta. */
+  timeToFirstTokenMs?: number;
+  attempts: number;
+  modelId: string;
+}
+
+export interface ModelClient {
+  readonly modelId: string;
+  /** `InvokeEndpoint` (non-streaming). Throws `ModelError`. */
+  invoke(request: ChatRequest, options: InvokeOptions): Promise<ModelResult & { usage: TokenUsage }>;
+  /** `InvokeEndpointWithResponseStream`. Throws `ModelError`; never retries once a delta was delivered. */
+  invokeStream(request: ChatRequest, options: InvokeOptions): Promise<ModelResult>;
+  circuitState(): CircuitState;
+}
+
+type Attempt<T> = (signal: AbortSignal, attemptStart: number) => Promise<T>;
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const JSON_TYPE = 'application/json';
+
+export function createModelClient(options: ModelClientOptions): ModelClient {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const maxAttempts = options.retry?.maxAttempts ?? 3;
+  const baseDelayMs = options.retry?.baseDelayMs ?? 200;
+  const maxDelayMs = options.retry?.maxDelayMs ?? 2_000;
+  const breaker = createCircuitBreaker({ ...options.breaker, now });
+  const sdk = new SageMakerRuntimeClient({
+    region: options.region,
+    // Retries are ours (bounded by the caller's deadline, counted, jittered), so the SDK must not add its own.
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({
+      requestTimeout: options.timeouts?.requestTimeoutMs ?? 70_000,
+      connectionTimeout: options.timeouts?.connectionTimeoutMs ?? 3_000,
+    }),
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+
+  async function withinDeadline<T>(signalBudgetMs: number, attempt: Attempt<T>, attemptStart: number): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), signalBudgetMs);
+    try {
+      return await attempt(controller.signal, attemptStart);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function run<T>(
+    deadline: number,
+    attempt: Attempt<T>,
+    mayRetry: () => boolean,
+  ): Promise<{ value: T; attempts: number }> {
+    if (!breaker.tryAcquire()) {
+      throw new ModelError('Model endpoint circuit is open; failing fast', 'circuit_open');
+    }
+    for (let attemptNo = 1; ; attemptNo++) {
+      const started = now();
+      const budget = deadline - started;
+      try {
+        if (budget <= 0) throw new ModelError('Model call deadline passed before the attempt', 'timeout');
+        const value = await withinDeadline(budget, attempt, started);
+        breaker.onSuccess();
+        return { value, attempts: attemptNo };
+      } catch (err) {
+        const { error, retryable } = classifyModelError(err);
+        const delay = fullJitterDelay(attemptNo - 1, baseDelayMs, maxDelayMs, random);
+        const canRetry = retryable && attemptNo < maxAttempts && mayRetry() && now() + delay < deadline;
+        if (!canRetry) {
+          // A 4xx means the endpoint is alive and answered; only faults on its side count towards opening.
+          if (error.reason === 'client_error') breaker.onSuccess();
+          else breaker.onFailure();
+          throw error;
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
+  const body = (request: ChatRequest, stream: boolean): Uint8Array =>
+    new TextEncoder().encode(JSON.stringify(toRequestBody(request, stream)));
+
+  return {
+    modelId: options.modelId,
+    circuitState: () => breaker.state(),
+
+    async invoke(request, { deadline }) {
+      const callStart = now();
+      const { value, attempts } = await run(
+        deadline,
+        async (abortSignal) => {
+          const out = await sdk.send(
+            new InvokeEndpointCommand({
+              EndpointName: options.endpointName,
+              ContentType: JSON_TYPE,
+              Accept: JSON_TYPE,
+              Body: body(request, false),
+            }),
+            { abortSignal },
+          );
+          if (!out.Body) throw new ModelError('Model response has no body', 'bad_response');
+          return parseChatCompletion(out.Body);
+        },
+        () => true,
+      );
+      return { ...value, latencyMs: now() - callStart, attempts, modelId: options.modelId };
+    },
+
+    async invokeStream(request, { deadline, onDelta }) {
+      const callStart = now();
+      let delivered = false;
+      const { value, attempts } = await run(
+        deadline,
+        async (abortSignal, attemptStart) => {
+          const out = await sdk.send(
+            new InvokeEndpointWithResponseStreamCommand({
+              EndpointName: options.endpointName,
+              ContentType: JSON_TYPE,
+              Body: body(request, true),
+            }),
+            { abortSignal },
+          );
+          if (!out.Body) throw new ModelError('Model stream has no body', 'bad_response');
+          const acc = createStreamAccumulator({ startedAt: attemptStart, now });
+          for await (const event of out.Body) {
+            for (const delta of acc.push(payloadOf(event))) {
+              delivered = true;
+              onDelta?.(delta);
+            }
+          }
+          return acc.finish();
+        },
+        () => !delivered,
+      );
+      return { ...value, latencyMs: now() - callStart, attempts, modelId: options.modelId };
+    },
+  };
+}
+
+function payloadOf(event: ResponseStream): Uint8Array {
+  if (event.PayloadPart) return event.PayloadPart.Bytes ?? new Uint8Array();
+  if (event.ModelStreamError) {
+    throw new ModelError(`Model stream error: ${event.ModelStreamError.Message ?? 'unknown'}`, 'server_error');
+  }
+  if (event.InternalStreamFailure) {
+    throw new ModelError(`Model stream failure: ${event.InternalStreamFailure.Message ?? 'unknown'}`, 'server_error');
+  }
+  return new Uint8Array();
+}
