@@ -1,0 +1,30 @@
+import type { AdapterDeps, ChatPlatform } from '../types';
+import { type DingTalkConfig, resolveDingTalkConfig } from './config';
+import { parseDingTalkRequest } from './parse';
+import { createDingTalkSender } from './send';
+
+export {
+  type DingTalkCallbackKeys,
+  type DingTalkEncryptedCallback,
+  type DingTalkEncryptedResponse,
+  decryptDingTalkCallback,
+  encryptDingTalkResponse,
+} from './callback-crypto';
+export { DINGTALK_API_BASE_URL, DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig } from './config';
+export { computeRobotSign, verifyRobotSign } from './robot-sign';
+export { DINGTALK_PART_LIMIT_CHARS } from './send';
+
+/**
+ * The DingTalk enterprise-internal robot adapter (HTTP callback mode): signed robot callbacks, optional encrypted
+ * event-subscription handshake, replies via sessionWebhook or the robot group-message API.
+ * @throws ConfigError at creation listing every unusable setting.
+ */
+export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps): ChatPlatform {
+  const resolved = resolveDingTalkConfig(config);
+  const sender = createDingTalkSender(resolved, deps);
+  return {
+    name: 'dingtalk',
+    parse: (request, now) => parseDingTalkRequest(request, resolved, now),
+    send: (reply) => sender.send(reply),
+  };
+}

@@ -1,0 +1,200 @@
+import { PlatformApiError } from '../../core/errors';
+import {
+  createTokenCache,
+  isAllowedReplyUrl,
+  isRecord,
+  type OutboundResponse,
+  type SendDeps,
+  sendWithRetry,
+  splitReply,
+  type TokenCache,
+} from '../shared';
+import type { AdapterDeps, OutgoingReply, ReplyHandle, SendResult } from '../types';
+import type { ResolvedDingTalkConfig } from './config';
+
+/**
+ * One reply part is at most 5000 code points. DingTalk publishes no single limit for robot text/markdown; its robot
+ * docs cap a message body at 20000 bytes, and 5000 code points stay within that even at 4 UTF-8 bytes each, while
+ * long bubbles remain readable in the clients.
+ */
+export const DINGTALK_PART_LIMIT_CHARS = 5_000;
+/** A sessionWebhook this close to its expiry is not used: the request could arrive after it lapsed. */
+const SESSION_WEBHOOK_MARGIN_MS = 60_000;
+/**
+ * `errcode`s DingTalk answers with HTTP 200 that mean "slow down": 130101 / 410100 robot send too fast,
+ * 90018 / 90006 / 90005 API frequency limits, -1 system busy.
+ */
+const THROTTLE_ERRCODES = new Set([-1, 130101, 410100, 90018, 90006, 90005]);
+
+type DingTalkHandle = Extract<ReplyHandle, { platform: 'dingtalk' }>;
+
+export interface DingTalkSender {
+  send(reply: OutgoingReply): Promise<SendResult>;
+}
+
+export function createDingTalkSender(config: ResolvedDingTalkConfig, deps: AdapterDeps): DingTalkSender {
+  const sendDeps: SendDeps = { ...deps, fetch: throttleAwareFetch(deps.fetch) };
+  const tokens = createTokenCache({ fetchToken: () => fetchAccessToken(config, sendDeps), now: deps.now });
+
+  return {
+    async send(reply) {
+      const handle = reply.handle;
+      if (handle.platform !== 'dingtalk') {
+        throw new PlatformApiError(`DingTalk adapter cannot send to a ${handle.platform} reply handle`, 0, '');
+      }
+      const parts = splitReply(reply.text, { limit: DINGTALK_PART_LIMIT_CHARS, unit: 'chars' });
+      const messageIds: string[] = [];
+      for (const [index, text] of parts.entries()) {
+        const part = { text, format: reply.format, mentionUserId: index === 0 ? reply.mentionUserId : undefined };
+        if (usableSessionWebhook(handle, config, deps.now())) {
+          await postSessionWebhook(handle.sessionWebhook!, part, sendDeps);
+          messageIds.push(`${reply.idempotencyKey}#${index}`);
+        } else {
+          messageIds.push(await postGroupMessage(handle, part, config, sendDeps, tokens));
+        }
+      }
+      return { messageIds };
+    },
+  };
+}
+
+interface Part {
+  readonly text: string;
+  readonly format: 'text' | 'markdown';
+  readonly mentionUserId: string | undefined;
+}
+
+function usableSessionWebhook(handle: DingTalkHandle, config: ResolvedDingTalkConfig, now: number): boolean {
+  return (
+    handle.sessionWebhook !== undefined &&
+    handle.sessionWebhookExpiresAt !== undefined &&
+    now < handle.sessionWebhookExpiresAt - SESSION_WEBHOOK_MARGIN_MS &&
+    isAllowedReplyUrl(handle.sessionWebhook, config.replyUrls)
+  );
+}
+
+/** Replies in the conversation via the event's sessionWebhook (no token needed). */
+async function postSessionWebhook(url: string, part: Part, deps: SendDeps): Promise<void> {
+  const at = part.mentionUserId ? { at: { atUserIds: [part.mentionUserId], isAtAll: false } } : {};
+  const message =
+    part.format === 'markdown'
+      ? { msgtype: 'markdown', markdown: { title: titleOf(part.text), text: part.text }, ...at }
+      : { msgtype: 'text', text: { content: part.text }, ...at };
+  const response = await sendWithRetry(
+    () => ({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(message) }),
+    deps,
+    { isThrottled: (r) => THROTTLE_ERRCODES.has(errcodeOf(r) ?? 0) },
+  );
+  const errcode = errcodeOf(response);
+  if (errcode !== undefined && errcode !== 0) {
+    throw new PlatformApiError(`DingTalk sessionWebhook answered errcode ${errcode}`, response.status, response.body);
+  }
+}
+
+/** Sends through the robot group-message API with a cached access token, refreshed once if DingTalk rejects it. */
+async function postGroupMessage(
+  handle: DingTalkHandle,
+  part: Part,
+  config: ResolvedDingTalkConfig,
+  deps: SendDeps,
+  tokens: TokenCache,
+): Promise<string> {
+  const body = JSON.stringify({
+    robotCode: handle.robotCode ?? config.robotCode,
+    openConversationId: handle.conversationId,
+    msgKey: part.format === 'markdown' ? 'sampleMarkdown' : 'sampleText',
+    msgParam: JSON.stringify(
+      part.format === 'markdown' ? { title: titleOf(part.text), text: part.text } : { content: part.text },
+    ),
+  });
+  const call = async (token: string): Promise<OutboundResponse> =>
+    sendWithRetry(
+      () => ({
+        url: `${config.apiBaseUrl}/v1.0/robot/groupMessages/send`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-acs-dingtalk-access-token': token },
+        body,
+      }),
+      deps,
+    );
+  const token = await tokens.get();
+  let response: OutboundResponse;
+  try {
+    response = await call(token);
+  } catch (err) {
+    if (!isRejectedToken(err)) throw err;
+    tokens.invalidate(token);
+    response = await call(await tokens.get());
+  }
+  const parsed = parseJson(response.body);
+  const key = isRecord(parsed) ? parsed.processQueryKey : undefined;
+  if (typeof key !== 'string') {
+    throw new PlatformApiError(
+      'DingTalk groupMessages/send answered without processQueryKey',
+      response.status,
+      response.body,
+    );
+  }
+  return key;
+}
+
+async function fetchAccessToken(config: ResolvedDingTalkConfig, deps: SendDeps) {
+  const response = await sendWithRetry(
+    () => ({
+      url: `${config.apiBaseUrl}/v1.0/oauth2/accessToken`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ appKey: config.appKey, appSecret: config.appSecret }),
+    }),
+    deps,
+  );
+  const parsed = parseJson(response.body);
+  if (!isRecord(parsed) || typeof parsed.accessToken !== 'string' || typeof parsed.expireIn !== 'number') {
+    throw new PlatformApiError('DingTalk accessToken answered without accessToken/expireIn', response.status, '');
+  }
+  return { value: parsed.accessToken, expiresAt: deps.now() + parsed.expireIn * 1000 };
+}
+
+/** 401, or the `InvalidAuthentication` code DingTalk uses for an expired or revoked access token. */
+function isRejectedToken(err: unknown): boolean {
+  if (!(err instanceof PlatformApiError)) return false;
+  const parsed = parseJson(err.body);
+  return err.status === 401 || (isRecord(parsed) && parsed.code === 'InvalidAuthentication');
+}
+
+/**
+ * The new-style API answers QPS throttling with HTTP 403 and a `...QpsLimit...` code; presenting it as 429 lets
+ * `sendWithRetry` back off and retry it like any other throttle.
+ */
+function throttleAwareFetch(fetchFn: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await fetchFn(input, init);
+    if (response.status !== 403) return response;
+    const text = await response.text();
+    const status = text.includes('QpsLimit') ? 429 : 403;
+    return new Response(text, { status, headers: response.headers });
+  };
+}
+
+/** Markdown messages need a title (shown in notifications): the first line, shortened. */
+function titleOf(text: string): string {
+  const firstLine =
+    text
+      .split('\n', 1)[0]
+      ?.replace(/^[#>\s*-]+/, '')
+      .trim() ?? '';
+  return [...firstLine].slice(0, 20).join('') || 'Reply';
+}
+
+function errcodeOf(response: OutboundResponse): number | undefined {
+  const parsed = parseJson(response.body);
+  return isRecord(parsed) && typeof parsed.errcode === 'number' ? parsed.errcode : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

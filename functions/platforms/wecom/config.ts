@@ -1,0 +1,63 @@
+import { ConfigError } from '../../core/errors';
+import type { ReplyUrlAllowlist } from '../shared';
+import { deriveAesKey } from './biz-msg-crypt';
+
+/** Settings of one WeCom AI bot (智能机器人) in API mode. */
+export interface WeComConfig {
+  /** Callback `Token` from the bot's API settings. */
+  readonly token: string;
+  /** 43-character `EncodingAESKey` from the bot's API settings. */
+  readonly encodingAesKey: string;
+  /**
+   * The receive id that ends every decrypted payload. AI bots use '' (empty); a self-built app's callbacks use the
+   * corp id. Compared exactly.
+   * @default ''
+   */
+  readonly receiveId?: string;
+  /**
+   * The bot's display name, used only to remove "@Name" from the text and, in groups, to tell a message that
+   * mentions the bot from one that does not. Without it, a group message's single mention is taken as the bot's
+   * (WeCom only delivers group messages that @-mention the bot).
+   */
+  readonly botName?: string;
+  /**
+   * Origins `response_url` may point at (SSRF guard).
+   * @default { origins: ['https://qyapi.weixin.qq.com'] }
+   */
+  readonly replyUrls?: ReplyUrlAllowlist;
+  /**
+   * Largest clock difference accepted for callback timestamps. WeCom re-sends an unanswered callback within
+   * seconds (three tries, 5 s apart), so genuine requests are seconds old; 5 minutes leaves room for clock skew
+   * while keeping a captured request useless soon after.
+   * @default 300000
+   */
+  readonly timestampWindowMs?: number;
+}
+
+export const WECOM_REPLY_ORIGIN = 'https://qyapi.weixin.qq.com';
+/** `response_url` may be used once, within one hour of the callback. */
+export const RESPONSE_URL_LIFETIME_MS = 60 * 60 * 1000;
+
+export interface ResolvedWeComConfig {
+  readonly token: string;
+  readonly aesKey: Buffer;
+  readonly receiveId: string;
+  readonly botName: string | undefined;
+  readonly replyUrls: ReplyUrlAllowlist;
+  readonly timestampWindowMs: number;
+}
+
+/** Validates once per cold start. @throws ConfigError naming the bad setting. */
+export function resolveWeComConfig(config: WeComConfig): ResolvedWeComConfig {
+  if (!config.token) {
+    throw new ConfigError(['WeCom token is required']);
+  }
+  return Object.freeze({
+    token: config.token,
+    aesKey: deriveAesKey(config.encodingAesKey, 'WeCom encodingAesKey'),
+    receiveId: config.receiveId ?? '',
+    botName: config.botName || undefined,
+    replyUrls: config.replyUrls ?? { origins: [WECOM_REPLY_ORIGIN] },
+    timestampWindowMs: config.timestampWindowMs ?? 300_000,
+  });
+}

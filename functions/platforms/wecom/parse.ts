@@ -1,0 +1,133 @@
+import { MalformedEventError } from '../../core/errors';
+import {
+  assertWithinWindow,
+  decodeJsonObject,
+  decodeUtf8,
+  getHeader,
+  isAllowedReplyUrl,
+  isRecord,
+  parseEpochHeader,
+  parseJsonObject,
+} from '../shared';
+import type { IncomingMessage, ParseResult, RawRequest } from '../types';
+import { decryptMessage, verifyMsgSignature } from './biz-msg-crypt';
+import { mentionsName, stripBotMention } from './bot-mention';
+import { RESPONSE_URL_LIFETIME_MS, type ResolvedWeComConfig } from './config';
+
+/** What WeCom expects for an accepted callback when no passive reply is sent: 200 with an empty body. */
+const EMPTY_ACK = { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: '' };
+const XML_ENCRYPT = /<Encrypt>\s*(?:<!\[CDATA\[([^\]]*)\]\]>|([^<]*))\s*<\/Encrypt>/;
+
+/**
+ * Verifies, decrypts and normalises one WeCom callback.
+ * GET is the URL check (answer the decrypted `echostr`); POST carries `{"encrypt": …}` (AI bots, JSON) or the
+ * legacy `<xml><Encrypt>…` of self-built apps, which is decrypted and then ignored.
+ */
+export function parseWeComRequest(request: RawRequest, config: ResolvedWeComConfig, now: number): ParseResult {
+  if (request.method === 'GET') {
+    const echo = openCiphertext(request, request.query.echostr, config, now);
+    return { kind: 'handshake', response: { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: echo } };
+  }
+  const envelope = readEnvelope(request);
+  const plaintext = openCiphertext(request, envelope.encrypt, config, now);
+  if (envelope.format === 'xml') {
+    return { kind: 'ignored', reason: 'legacy XML callback (self-built app), not an AI bot message' };
+  }
+  return normalise(parseJsonObject(plaintext), config, now);
+}
+
+/**
+ * Verifies the query's `msg_signature` over `encrypt`, checks the timestamp window and decrypts.
+ * Exposed for the legacy XML and URL-check vectors.
+ */
+export function openCiphertext(
+  request: Pick<RawRequest, 'query'>,
+  encrypt: string | undefined,
+  config: ResolvedWeComConfig,
+  now: number,
+): string {
+  const verified = verifyMsgSignature(config.token, {
+    signature: request.query.msg_signature,
+    timestamp: request.query.timestamp,
+    nonce: request.query.nonce,
+    encrypt,
+  });
+  assertWithinWindow(parseEpochHeader(verified.timestamp, 'seconds'), now, config.timestampWindowMs);
+  return decryptMessage(config.aesKey, verified.encrypt, config.receiveId);
+}
+
+function readEnvelope(request: RawRequest): { format: 'json' | 'xml'; encrypt: string | undefined } {
+  const contentType = getHeader(request.headers, 'content-type');
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (mediaType === 'text/xml' || mediaType === 'application/xml') {
+    const match = XML_ENCRYPT.exec(decodeUtf8(request.body));
+    if (!match) {
+      throw new MalformedEventError('XML callback has no <Encrypt> element');
+    }
+    return { format: 'xml', encrypt: match[1] ?? match[2] };
+  }
+  const body = decodeJsonObject(request.body, contentType);
+  if (typeof body.encrypt !== 'string') {
+    throw new MalformedEventError('Callback body has no "encrypt" string');
+  }
+  return { format: 'json', encrypt: body.encrypt };
+}
+
+function normalise(payload: Record<string, unknown>, config: ResolvedWeComConfig, now: number): ParseResult {
+  const msgtype = requireString(payload, 'msgtype');
+  const msgid = requireString(payload, 'msgid');
+  if (msgtype !== 'text') {
+    const detail = msgtype === 'event' && isRecord(payload.event) ? ` ${String(payload.event.eventtype)}` : '';
+    return { kind: 'ignored', reason: `msgtype ${msgtype}${detail} is not a text message`, eventId: msgid };
+  }
+  const aibotid = requireString(payload, 'aibotid');
+  const userid = isRecord(payload.from) ? payload.from.userid : undefined;
+  if (typeof userid !== 'string' || userid === '') {
+    throw new MalformedEventError('Message has no from.userid');
+  }
+  if (userid === aibotid) {
+    return { kind: 'ignored', reason: 'message sent by the bot itself', eventId: msgid };
+  }
+  const chattype = payload.chattype;
+  if (chattype !== 'single' && chattype !== 'group') {
+    throw new MalformedEventError(`Unknown chattype ${String(chattype)}`);
+  }
+  const content = isRecord(payload.text) ? payload.text.content : undefined;
+  if (typeof content !== 'string') {
+    throw new MalformedEventError('Text message has no text.content');
+  }
+  const group = chattype === 'group';
+  const chatId = group ? requireString(payload, 'chatid') : userid;
+  const mentionedBot = group && (config.botName === undefined || mentionsName(content, config.botName));
+  const responseUrl = typeof payload.response_url === 'string' ? payload.response_url : undefined;
+  const createTime = typeof payload.create_time === 'number' ? payload.create_time * 1000 : now;
+
+  const message: IncomingMessage = {
+    platform: 'wecom',
+    tenantId: aibotid,
+    chatId,
+    chatType: group ? 'group' : 'direct',
+    senderId: userid,
+    eventId: msgid,
+    messageId: msgid,
+    text: stripBotMention(content, { botName: config.botName, onlyBotMentioned: group }),
+    mentionedBot,
+    timestamp: createTime,
+    replyHandle: {
+      platform: 'wecom',
+      chatId,
+      ...(responseUrl !== undefined && isAllowedReplyUrl(responseUrl, config.replyUrls)
+        ? { responseUrl, responseUrlExpiresAt: now + RESPONSE_URL_LIFETIME_MS }
+        : {}),
+    },
+  };
+  return { kind: 'message', message, ack: EMPTY_ACK };
+}
+
+function requireString(payload: Record<string, unknown>, field: string): string {
+  const value = payload[field];
+  if (typeof value !== 'string' || value === '') {
+    throw new MalformedEventError(`Message has no ${field}`);
+  }
+  return value;
+}
