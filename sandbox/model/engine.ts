@@ -1,0 +1,31 @@
+import type { ChatMessage } from '../../functions/model/chat-completions';
+
+/**
+ * What the local model server needs from a model: generate one chat completion, streaming text as it comes, and
+ * count tokens with the model's own tokenizer. Two implementations: the real node-llama-cpp engine
+ * (`llama-engine.ts`) and the `instant` echo stand-in (`instant-engine.ts`).
+ */
+export interface GenerateParams {
+  messages: readonly ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  signal: AbortSignal;
+  onText?: (text: string) => void;
+}
+
+export interface GenerateResult {
+  content: string;
+  /** `length` when `maxTokens` cut the answer short. */
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ModelEngine {
+  /** Shown in logs and responses' `model` field. */
+  readonly name: string;
+  /** How many generations may run at once; the server queues the rest. */
+  readonly concurrency: number;
+  generate(params: GenerateParams): Promise<GenerateResult>;
+  close(): Promise<void>;
+}

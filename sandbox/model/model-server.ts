@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { chatMessageSchema } from '../../functions/model/chat-completions';
+import type { GenerateResult, ModelEngine } from './engine';
+import { EVENT_STREAM_CONTENT_TYPE, encodeModelStreamError, encodePayloadPart } from './event-stream';
+import { createRequestLimiter } from './request-limiter';
+
+/**
+ * The sandbox's SageMaker stand-in: serves the runtime API paths the AWS SDK calls (ARCHITECTURE §4.1) on top of a
+ * `ModelEngine`.
+ * - `POST /endpoints/{name}/invocations` → chat-completions JSON with usage from the engine's tokenizer.
+ * - `POST /endpoints/{name}/invocations-response-stream` → AWS event-stream frames, each a `PayloadPart` whose bytes
+ *   are one SSE line (`data: {chat.completion.chunk}` … `data: [DONE]`).
+ * - `GET /ping` → 200, as a SageMaker container's health check.
+ * Errors carry `x-amzn-errortype` so the SDK raises the same exception names SageMaker would.
+ */
+export interface ModelServerOptions {
+  engine: ModelEngine;
+  /** @default 0 (any free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** If set, other endpoint names are answered like an unknown SageMaker endpoint (400 ValidationError). */
+  endpointName?: string;
+  /** SageMaker's own payload limit is 6 MB (25 MB streaming); the sandbox default is smaller. @default 1_048_576 */
+  maxBodyBytes?: number;
+  /** Requests asking for more are clamped to this. @default 512 */
+  maxTokensLimit?: number;
+  /** Used when a request omits `max_tokens`. @default 256 */
+  defaultMaxTokens?: number;
+  /** Requests waiting for a generation slot beyond this are refused with 429. @default 32 */
+  maxQueue?: number;
+}
+
+export interface RunningModelServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const invocationBodySchema = z.object({
+  messages: z.array(chatMessageSchema).min(1),
+  max_tokens: z.number().int().positive().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  stream: z.boolean().optional(),
+});
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorType: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ROUTE = /^\/endpoints\/([^/]+)\/(invocations|invocations-response-stream)$/;
+
+export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
+  const { engine } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  const maxTokensLimit = options.maxTokensLimit ?? 512;
+  const defaultMaxTokens = options.defaultMaxTokens ?? 256;
+  const limiter = createRequestLimiter(engine.concurrency, options.maxQueue ?? 32);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const problem =
+        err instanceof HttpProblem
+          ? err
+          : new HttpProblem(500, 'InternalFailure', 'internal_error', 'The model server failed; see its log.');
+      if (!(err instanceof HttpProblem)) console.error('[model-server]', err);
+      sendProblem(res, problem);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/ping' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"healthy"}');
+      return;
+    }
+    const match = ROUTE.exec(path);
+    if (!match || req.method !== 'POST') throw new HttpProblem(404, 'NotFound', 'not_found', `No route ${path}`);
+    const [, name, operation] = match;
+    if (options.endpointName && name !== options.endpointName) {
+      throw new HttpProblem(400, 'ValidationError', 'endpoint_not_found', `Endpoint ${name} not found.`);
+    }
+    const body = parseBody(await readBody(req, maxBodyBytes));
+    const maxTokens = Math.min(body.max_tokens ?? defaultMaxTokens, maxTokensLimit);
+    const release = await limiter.acquire();
+    if (!release) throw new HttpProblem(429, 'ThrottlingException', 'throttled', 'Too many queued requests.');
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    try {
+      const params = {
+        messages: body.messages,
+        maxTokens,
+        temperature: body.temperature ?? 0.7,
+        signal: controller.signal,
+      };
+      if (operation === 'invocations') {
+        sendCompletion(res, engine.name, await engine.generate(params));
+      } else {
+        await streamCompletion(res, engine, params);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    url: `http://${address}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const tooLarge = (limit: number): HttpProblem =>
+  new HttpProblem(413, 'ValidationError', 'payload_too_large', `Request body is over ${limit} bytes.`);
+
+function parseBody(raw: Buffer): z.infer<typeof invocationBodySchema> {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch {
+    throw new HttpProblem(400, 'ValidationError', 'invalid_json', 'Request body must be UTF-8 JSON.');
+  }
+  const parsed = invocationBodySchema.safeParse(json);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+    throw new HttpProblem(400, 'ValidationError', 'invalid_request', `Invalid chat-completions request: ${detail}`);
+  }
+  return parsed.data;
+}
+
+/** `message` is where the AWS SDK reads an error's message from; `error` is the project's JSON error shape. */
+function sendProblem(res: ServerResponse, problem: HttpProblem): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res
+    .writeHead(problem.status, { 'content-type': 'application/json', 'x-amzn-errortype': problem.errorType })
+    .end(JSON.stringify({ message: problem.message, error: { code: problem.code, message: problem.message } }));
+}
+
+const usageOf = (r: GenerateResult) => ({
+  prompt_tokens: r.promptTokens,
+  completion_tokens: r.completionTokens,
+  total_tokens: r.promptTokens + r.completionTokens,
+});
+
+function sendCompletion(res: ServerResponse, model: string, result: GenerateResult): void {
+  const body = {
+    id: `chatcmpl-${randomUUID()}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      { index: 0, message: { role: 'assistant', content: result.content }, finish_reason: result.finishReason },
+    ],
+    usage: usageOf(result),
+  };
+  res
+    .writeHead(200, { 'content-type': 'application/json', 'x-amzn-invoked-production-variant': 'AllTraffic' })
+    .end(JSON.stringify(body));
+}
+
+async function streamCompletion(
+  res: ServerResponse,
+  engine: ModelEngine,
+  params: Parameters<ModelEngine['generate']>[0],
+): Promise<void> {
+  const id = `chatcmpl-${randomUUID()}`;
+  const created = Math.floor(Date.now() / 1000);
+  const encoder = new TextEncoder();
+  const sendLine = (payload: string): void => {
+    res.write(encodePayloadPart(encoder.encode(`data: ${payload}\n\n`)));
+  };
+  const chunk = (choices: unknown[], extra: object = {}): string =>
+    JSON.stringify({ id, object: 'chat.completion.chunk', created, model: engine.name, choices, ...extra });
+
+  res.writeHead(200, {
+    'content-type': EVENT_STREAM_CONTENT_TYPE,
+    'x-amzn-sagemaker-content-type': 'text/event-stream',
+    'x-amzn-invoked-production-variant': 'AllTraffic',
+  });
+  try {
+    const result = await engine.generate({
+      ...params,
+      onText: (text) => sendLine(chunk([{ index: 0, delta: { content: text }, finish_reason: null }])),
+    });
+    sendLine(chunk([{ index: 0, delta: {}, finish_reason: result.finishReason }]));
+    sendLine(chunk([], { usage: usageOf(result) }));
+    sendLine('[DONE]');
+  } catch (err) {
+    if (!params.signal.aborted) {
+      console.error('[model-server] stream failed', err);
+      res.write(encodeModelStreamError('Generation failed; see the model server log.', 'GenerationFailed'));
+    }
+  }
+  res.end();
+}
