@@ -1,0 +1,63 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export interface AwsClientsOptions {
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  /** @default 'us-east-1' */
+  readonly region?: string;
+}
+
+export interface AwsClients {
+  readonly dynamo: DynamoDBClient;
+  readonly doc: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  /** Closes the clients' keep-alive sockets so the local servers can stop promptly. */
+  destroy(): void;
+}
+
+/** The stand-ins accept any credentials; these make it obvious in a log that no AWS account is involved. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+/**
+ * Every setting the SDK would otherwise look up in the environment or in ~/.aws/{config,credentials} is given
+ * explicitly (the SDK only loads a setting that is left undefined), so a developer's real AWS profile can neither
+ * leak into the sandbox nor redirect it.
+ */
+function localClientConfig(endpoint: string, region: string): SQSClientConfig & DynamoDBClientConfig {
+  return {
+    endpoint,
+    region,
+    credentials: LOCAL_CREDENTIALS,
+    defaultsMode: 'standard',
+    retryMode: 'standard',
+    maxAttempts: 3,
+    useFipsEndpoint: false,
+    useDualstackEndpoint: false,
+    authSchemePreference: ['sigv4'],
+    userAgentAppId: 'groupgate-sandbox',
+    requestHandler: { connectionTimeout: 2000 },
+  };
+}
+
+export function createAwsClients(options: AwsClientsOptions): AwsClients {
+  const region = options.region ?? 'us-east-1';
+  const dynamo = new DynamoDBClient({
+    ...localClientConfig(options.dynamoEndpoint, region),
+    accountIdEndpointMode: 'disabled',
+    endpointDiscoveryEnabled: false,
+  });
+  const sqs = new SQSClient(localClientConfig(options.sqsEndpoint, region));
+  const doc = DynamoDBDocumentClient.from(dynamo);
+  return {
+    dynamo,
+    doc,
+    sqs,
+    destroy() {
+      doc.destroy();
+      dynamo.destroy();
+      sqs.destroy();
+    },
+  };
+}
