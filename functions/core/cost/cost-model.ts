@@ -163,7 +163,8 @@ export interface CostBreakdown {
     readonly logGb: number;
     readonly sagemakerInstanceHours: number;
   };
-  readonly componentsUsd: ComponentAmounts;
+  /** USD per component (`componentsNanoUsd / 1e9`). */
+  readonly components: ComponentAmounts;
   readonly componentsNanoUsd: ComponentAmounts;
   readonly totalUsd: number;
   readonly totalNanoUsd: number;
@@ -220,7 +221,7 @@ export function costOfInvocation(usage: InvocationUsage, prices: ResolvedPrices)
       logGb: valid.logBytes / BYTES_PER_GB,
       sagemakerInstanceHours: toNumber(sagemakerInstanceHours(valid)),
     },
-    componentsUsd: mapComponents((c) => nanoToUsd(nano[c])),
+    components: mapComponents((c) => nanoToUsd(nano[c])),
     componentsNanoUsd: mapComponents((c) => Number(nano[c])),
     totalUsd: nanoToUsd(totalNano),
     totalNanoUsd: Number(totalNano),
