@@ -1,0 +1,160 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { AnswerCache, type AnswerCacheOptions } from '../../../functions/core/answer-cache';
+import { ConfigError } from '../../../functions/core/errors';
+import { type LocalTables, startLocalTables } from './dynalite-tables';
+
+const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+const MINUTE = 60_000;
+const ENTRY = { answer: 'Reset it at https://sso.example.com.', modelId: 'qwen2-7b', promptVersion: 'v3' };
+
+let tables: LocalTables;
+let keySeq = 0;
+
+beforeAll(async () => {
+  tables = await startLocalTables();
+});
+
+afterAll(async () => {
+  await tables.close();
+});
+
+function cache(options: Partial<AnswerCacheOptions> = {}): AnswerCache {
+  return new AnswerCache(tables.doc, { tableName: tables.answerCache, ...options });
+}
+
+function freshKey(): string {
+  keySeq += 1;
+  return AnswerCache.key(`How do I reset my password? #${keySeq}`, 'qwen2-7b', 'v3');
+}
+
+describe('AnswerCache against dynalite', () => {
+  it('misses an unknown key, then hits after a put', async () => {
+    const answers = cache();
+    const key = freshKey();
+    expect(await answers.get(key, T0)).toEqual({ hit: false, reason: 'absent' });
+
+    expect(await answers.put(key, ENTRY, T0)).toEqual({ stored: true });
+    expect(await answers.get(key, T0 + MINUTE)).toEqual({ hit: true, answer: ENTRY.answer, createdAt: T0 });
+
+    const item = await tables.doc.send(new GetCommand({ TableName: tables.answerCache, Key: { pk: key } }));
+    expect(item.Item).toEqual({
+      pk: key,
+      ...ENTRY,
+      createdAt: T0,
+      expiresAt: Math.floor(T0 / 1000) + 3600,
+    });
+  });
+
+  it('expires an answer after one hour though the item still exists', async () => {
+    const answers = cache();
+    const key = freshKey();
+    await answers.put(key, ENTRY, T0);
+    expect((await answers.get(key, T0 + 60 * MINUTE)).hit).toBe(true);
+    expect(await answers.get(key, T0 + 60 * MINUTE + 1000)).toEqual({ hit: false, reason: 'expired' });
+    const item = await tables.doc.send(new GetCommand({ TableName: tables.answerCache, Key: { pk: key } }));
+    expect(item.Item?.answer).toBe(ENTRY.answer);
+  });
+
+  it('honours a configured TTL, and a new put refreshes an expired entry', async () => {
+    const answers = cache({ ttlSeconds: 120 });
+    const key = freshKey();
+    await answers.put(key, ENTRY, T0);
+    expect((await answers.get(key, T0 + 3 * MINUTE)).hit).toBe(false);
+    await answers.put(key, { ...ENTRY, answer: 'newer' }, T0 + 3 * MINUTE);
+    expect(await answers.get(key, T0 + 4 * MINUTE)).toEqual({ hit: true, answer: 'newer', createdAt: T0 + 3 * MINUTE });
+  });
+
+  it('does not cache an answer over maxAnswerBytes, counting UTF-8 bytes', async () => {
+    const answers = cache({ maxAnswerBytes: 11 });
+    const key = freshKey();
+    // Four characters, twelve bytes.
+    expect(await answers.put(key, { ...ENTRY, answer: '你好世界' }, T0)).toEqual({
+      stored: false,
+      reason: 'too_large',
+    });
+    expect(await answers.get(key, T0)).toEqual({ hit: false, reason: 'absent' });
+    expect(await answers.put(key, { ...ENTRY, answer: 'hello world' }, T0)).toEqual({ stored: true });
+  });
+
+  it('does not cache an answer over the default 16 KiB', async () => {
+    const answers = cache();
+    const key = freshKey();
+    expect(await answers.put(key, { ...ENTRY, answer: 'x'.repeat(16_385) }, T0)).toEqual({
+      stored: false,
+      reason: 'too_large',
+    });
+    expect(await answers.put(key, { ...ENTRY, answer: 'x'.repeat(16_384) }, T0)).toEqual({ stored: true });
+  });
+
+  it('does not cache a blank answer', async () => {
+    const answers = cache();
+    const key = freshKey();
+    expect(await answers.put(key, { ...ENTRY, answer: ' \n\t' }, T0)).toEqual({ stored: false, reason: 'empty' });
+    expect((await answers.get(key, T0)).hit).toBe(false);
+  });
+
+  it('treats an item without the documented fields as a miss', async () => {
+    const answers = cache();
+    const key = freshKey();
+    await tables.doc.send(new PutCommand({ TableName: tables.answerCache, Item: { pk: key, answer: 42 } }));
+    expect(await answers.get(key, T0)).toEqual({ hit: false, reason: 'absent' });
+    await tables.doc.send(
+      new PutCommand({ TableName: tables.answerCache, Item: { pk: key, answer: 'a', createdAt: T0 } }),
+    );
+    expect(await answers.get(key, T0)).toEqual({ hit: false, reason: 'expired' });
+  });
+
+  it('reports consumed capacity for the cost ledger', async () => {
+    const answers = cache();
+    const key = freshKey();
+    let reads = 0;
+    let writes = 0;
+    const sink = {
+      add(capacity: { read?: number; write?: number }) {
+        reads += capacity.read ?? 0;
+        writes += capacity.write ?? 0;
+      },
+    };
+    await answers.put(key, ENTRY, T0, sink);
+    await answers.get(key, T0, sink);
+    expect(reads).toBeGreaterThan(0);
+    expect(writes).toBeGreaterThan(0);
+  });
+
+  it('rejects invalid options, naming every problem', () => {
+    let caught: unknown;
+    try {
+      cache({ ttlSeconds: -1, maxAnswerBytes: 0 });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).problems).toEqual([
+      'AnswerCache ttlSeconds must be a positive integer, got -1',
+      'AnswerCache maxAnswerBytes must be a positive integer, got 0',
+    ]);
+  });
+});
+
+describe('AnswerCache.key', () => {
+  it('ignores case, whitespace, full-width forms and trailing punctuation', () => {
+    const key = AnswerCache.key('how do i reset my password', 'm', 'v1');
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(AnswerCache.key('  How do I   reset my\npassword？ ', 'm', 'v1')).toBe(key);
+    expect(AnswerCache.key('ＨＯＷ do I reset my password!!', 'm', 'v1')).toBe(key);
+  });
+
+  it('separates different questions, models and prompt versions', () => {
+    const key = AnswerCache.key('how do i reset my password', 'm', 'v1');
+    expect(AnswerCache.key('how do i reset my token', 'm', 'v1')).not.toBe(key);
+    expect(AnswerCache.key('how do i reset my password', 'other-model', 'v1')).not.toBe(key);
+    expect(AnswerCache.key('how do i reset my password', 'm', 'v2')).not.toBe(key);
+    // Parts are encoded unambiguously: moving text between them changes the key.
+    expect(AnswerCache.key('a', 'b c', 'd')).not.toBe(AnswerCache.key('a b', 'c', 'd'));
+  });
+
+  it('keeps Chinese punctuation inside the question significant', () => {
+    expect(AnswerCache.key('报销流程。', 'm', 'v1')).toBe(AnswerCache.key('报销流程', 'm', 'v1'));
+    expect(AnswerCache.key('报销，流程', 'm', 'v1')).not.toBe(AnswerCache.key('报销流程', 'm', 'v1'));
+  });
+});
