@@ -1,0 +1,71 @@
+import { resolve } from 'node:path';
+import { ensureDemoModel } from './demo-model';
+import type { ModelEngine } from './engine';
+import { createInstantEngine } from './instant-engine';
+import { createLlamaEngine } from './llama-engine';
+import { type RunningModelServer, startModelServer } from './model-server';
+
+/**
+ * Starts the sandbox's SageMaker stand-in: picks the engine, makes sure a model file exists, serves HTTP.
+ * Must run under tsx/Node ESM-capable loading (it reaches node-llama-cpp); from jest, start `server-main.ts` as a
+ * child process instead.
+ */
+export interface LocalModelOptions {
+  /** `llama` runs a GGUF with node-llama-cpp; `instant` is the echo stand-in with no model at all. @default 'llama' */
+  engine?: 'llama' | 'instant';
+  /** GGUF to serve. @default the generated demo model under `.sandbox-data/models/` (written if absent) */
+  modelPath?: string;
+  port?: number;
+  host?: string;
+  endpointName?: string;
+  contextSize?: number;
+  threads?: number;
+  concurrency?: number;
+  maxTokensLimit?: number;
+  onLoadProgress?: (progress: number) => void;
+}
+
+export interface LocalModel extends RunningModelServer {
+  engine: string;
+  modelPath?: string;
+  loadMs: number;
+}
+
+export const DEFAULT_DEMO_MODEL_PATH = resolve('.sandbox-data', 'models', 'groupgate-demo-tiny.gguf');
+
+export async function startLocalModel(options: LocalModelOptions = {}): Promise<LocalModel> {
+  let engine: ModelEngine;
+  let modelPath: string | undefined;
+  let loadMs = 0;
+  if (options.engine === 'instant') {
+    engine = createInstantEngine(options.concurrency ? { concurrency: options.concurrency } : {});
+  } else {
+    modelPath = options.modelPath ?? (await ensureDemoModel(DEFAULT_DEMO_MODEL_PATH));
+    const llama = await createLlamaEngine({
+      modelPath,
+      ...(options.contextSize ? { contextSize: options.contextSize } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(options.onLoadProgress ? { onLoadProgress: options.onLoadProgress } : {}),
+    });
+    engine = llama;
+    loadMs = llama.loadMs;
+  }
+  const server = await startModelServer({
+    engine,
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.endpointName ? { endpointName: options.endpointName } : {}),
+    ...(options.maxTokensLimit ? { maxTokensLimit: options.maxTokensLimit } : {}),
+  });
+  return {
+    url: server.url,
+    engine: engine.name,
+    ...(modelPath ? { modelPath } : {}),
+    loadMs,
+    async close() {
+      await server.close();
+      await engine.close();
+    },
+  };
+}
