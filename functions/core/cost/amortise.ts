@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors';
-import { fromDecimal, mul, nanoToUsd, type Ratio, toNano } from './exact';
+import { fromDecimal, gcd, mul, nanoToUsd, type Ratio, toNano } from './exact';
 
 /** The fields of a ledger row that amortisation reads (a `LedgerRow` satisfies it). */
 export interface AmortisableRow {
@@ -62,10 +62,6 @@ function hourOf(row: AmortisableRow): string {
     throw new ValidationError(`ledger row ${row.invocationId} has an invalid time: ${JSON.stringify(row.at)}`);
   }
   return time.toISOString().slice(0, 13);
-}
-
-function gcd(a: bigint, b: bigint): bigint {
-  return b === 0n ? a : gcd(b, a % b);
 }
 
 function lcm(a: bigint, b: bigint): bigint {

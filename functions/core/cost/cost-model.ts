@@ -63,7 +63,7 @@ export function parseUsage(input: unknown): InvocationUsage {
 }
 
 function perMillion(quantity: Ratio, priceUsd: Ratio): Ratio {
-  return { n: quantity.n * priceUsd.n, d: quantity.d * priceUsd.d * 1_000_000n };
+  return ratio(quantity.n * priceUsd.n, quantity.d * priceUsd.d * 1_000_000n);
 }
 
 function whole(value: number): Ratio {

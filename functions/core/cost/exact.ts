@@ -5,20 +5,30 @@
  */
 export interface Ratio {
   readonly n: bigint;
-  /** Always > 0. Not necessarily reduced. */
+  /** Always > 0; n/d is always in lowest terms, so equal values are deep-equal. */
   readonly d: bigint;
 }
 
 export const ZERO: Ratio = { n: 0n, d: 1n };
 export const NANO_PER_USD = 1_000_000_000n;
 
+/** Greatest common divisor (non-negative). */
+export function gcd(a: bigint, b: bigint): bigint {
+  let x = a < 0n ? -a : a;
+  let y = b;
+  while (y !== 0n) [x, y] = [y, x % y];
+  return x;
+}
+
 export function ratio(n: bigint, d: bigint = 1n): Ratio {
   if (d === 0n) throw new RangeError('ratio: zero denominator');
-  return d < 0n ? { n: -n, d: -d } : { n, d };
+  const sign = d < 0n ? -1n : 1n;
+  const g = gcd(n, d < 0n ? -d : d);
+  return { n: (sign * n) / g, d: (sign * d) / g };
 }
 
 export function add(a: Ratio, b: Ratio): Ratio {
-  return a.d === b.d ? { n: a.n + b.n, d: a.d } : { n: a.n * b.d + b.n * a.d, d: a.d * b.d };
+  return ratio(a.n * b.d + b.n * a.d, a.d * b.d);
 }
 
 export function sub(a: Ratio, b: Ratio): Ratio {
@@ -26,24 +36,13 @@ export function sub(a: Ratio, b: Ratio): Ratio {
 }
 
 export function mul(a: Ratio, b: Ratio): Ratio {
-  return { n: a.n * b.n, d: a.d * b.d };
-}
-
-export function div(a: Ratio, b: Ratio): Ratio {
-  if (b.n === 0n) throw new RangeError('div: division by zero');
-  return ratio(a.n * b.d, a.d * b.n);
+  return ratio(a.n * b.n, a.d * b.d);
 }
 
 export function sum(values: Iterable<Ratio>): Ratio {
   let total = ZERO;
   for (const v of values) total = add(total, v);
   return total;
-}
-
-export function compare(a: Ratio, b: Ratio): -1 | 0 | 1 {
-  const left = a.n * b.d;
-  const right = b.n * a.d;
-  return left < right ? -1 : left > right ? 1 : 0;
 }
 
 const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i;
