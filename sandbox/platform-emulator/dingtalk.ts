@@ -1,0 +1,250 @@
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { encryptDingTalkResponse } from '../../functions/platforms/dingtalk/callback-crypto';
+import { computeRobotSign } from '../../functions/platforms/dingtalk/robot-sign';
+import { deriveAesKey } from '../../functions/platforms/wecom/biz-msg-crypt';
+import type {
+  EmulatedApiRequest,
+  EmulatedApiResponse,
+  EmulatedRequest,
+  EmulatorContext,
+  InboundMessageInput,
+  PlatformEmulator,
+} from './types';
+
+/** The robot's display name in emulated groups; the sandbox passes it to the adapter as `botName`. */
+export const DINGTALK_EMULATED_BOT_NAME = 'GroupGate';
+export const DINGTALK_EMULATED_CORP_ID = 'dingsandboxcorp';
+/**
+ * Event-subscription callback keys the emulator's `check_url` handshake is encrypted with; the sandbox configures
+ * the adapter's `callbackCrypto` with the same values (ownerKey = appKey).
+ */
+export const DINGTALK_EMULATED_CALLBACK = {
+  token: 'sandbox-callback-token',
+  aesKey: 'c2FuZGJveC1kaW5ndGFsay1jYWxsYmFjay1hZXMta2V',
+} as const;
+/** DingTalk's sessionWebhook lives about 90 minutes. */
+const SESSION_LIFETIME_MS = 90 * 60 * 1000;
+const TOKEN_TTL_SECONDS = 7200;
+
+/** The robot's own `chatbotUserId` in emulated events. */
+export function dingtalkBotUserId(robotCode: string): string {
+  return `$:LWCP_v1:$bot-${robotCode}`;
+}
+
+/** The opaque `senderId` DingTalk gives a member; `senderStaffId` is the member's plain user id. */
+export function dingtalkSenderId(staffId: string): string {
+  return `$:LWCP_v1:$${Buffer.from(staffId, 'utf8').toString('base64url')}`;
+}
+
+/**
+ * Signs any body the way DingTalk signs robot callbacks (`timestamp` ms + `sign` headers; the body is not signed),
+ * for tests that need shapes the message builder does not make.
+ */
+export function buildSignedDingTalkRequest(
+  body: object | Buffer,
+  ctx: Pick<EmulatorContext, 'credentials' | 'now'>,
+  options: { eventId?: string; timestampMs?: number; contentType?: string } = {},
+): EmulatedRequest {
+  const timestamp = String(options.timestampMs ?? ctx.now());
+  return {
+    method: 'POST',
+    path: '/webhook/dingtalk',
+    query: {},
+    headers: {
+      'content-type': options.contentType ?? 'application/json; charset=utf-8',
+      timestamp,
+      sign: computeRobotSign(ctx.credentials.dingtalk.appSecret, timestamp),
+    },
+    body: Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body), 'utf8'),
+    eventId: options.eventId ?? '',
+  };
+}
+
+/** A robot text-message callback body as DingTalk posts it for one member's message. */
+export function dingtalkMessageBody(input: InboundMessageInput, ctx: EmulatorContext): Record<string, unknown> {
+  const { robotCode } = ctx.credentials.dingtalk;
+  const botUserId = dingtalkBotUserId(robotCode);
+  const group = input.direct !== true;
+  const mention = group && input.mentionBot !== false;
+  const msgId = input.eventId ?? `msg${randomUUID().replace(/-/g, '')}`;
+  const now = ctx.now();
+  const expiresAt = now + SESSION_LIFETIME_MS;
+  const session = encodeSession({ chatId: input.chatId, msgId, expiresAt });
+  return {
+    msgtype: 'text',
+    text: { content: mention ? `@${DINGTALK_EMULATED_BOT_NAME} ${input.text}` : input.text },
+    msgId,
+    createAt: now,
+    conversationType: group ? '2' : '1',
+    conversationId: input.chatId,
+    ...(group ? { conversationTitle: `Sandbox ${input.chatId}` } : {}),
+    senderId: dingtalkSenderId(input.userId),
+    senderStaffId: input.userId,
+    senderNick: input.userId,
+    senderCorpId: DINGTALK_EMULATED_CORP_ID,
+    chatbotUserId: botUserId,
+    chatbotCorpId: DINGTALK_EMULATED_CORP_ID,
+    robotCode,
+    isAdmin: false,
+    isInAtList: mention,
+    atUsers: mention ? [{ dingtalkId: botUserId }] : [],
+    sessionWebhook: `${ctx.apiBaseUrl}/robot/sendBySession?session=${session}`,
+    sessionWebhookExpiredTime: expiresAt,
+  };
+}
+
+export function createDingTalkEmulator(): PlatformEmulator {
+  return {
+    platform: 'dingtalk',
+    buildMessageEvent(input, ctx) {
+      const body = dingtalkMessageBody(input, ctx);
+      return buildSignedDingTalkRequest(body, ctx, { eventId: String(body.msgId) });
+    },
+    buildHandshake(ctx) {
+      // Robots have no URL check; the app's event subscription does: an encrypted {"EventType":"check_url"}.
+      const keys = callbackKeys(ctx);
+      const timestamp = String(ctx.now());
+      const nonce = randomBytes(4).toString('hex');
+      const sealed = encryptDingTalkResponse(JSON.stringify({ EventType: 'check_url' }), keys, timestamp, nonce);
+      return {
+        method: 'POST',
+        path: '/webhook/dingtalk',
+        query: { signature: sealed.msg_signature, timestamp, nonce },
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ encrypt: sealed.encrypt }), 'utf8'),
+        eventId: '',
+      };
+    },
+    async handleApi(request, ctx) {
+      if (request.method === 'POST' && request.path === '/v1.0/oauth2/accessToken') {
+        return issueToken(request, ctx);
+      }
+      if (request.method === 'POST' && request.path === '/v1.0/robot/groupMessages/send') {
+        return sendGroupMessage(request, ctx);
+      }
+      if (request.method === 'POST' && request.path === '/robot/sendBySession') {
+        return sendBySession(request, ctx);
+      }
+      return json(404, { code: 'NotFound', message: `No emulated DingTalk API at ${request.path}` });
+    },
+  };
+}
+
+function issueToken(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const { appKey, appSecret } = ctx.credentials.dingtalk;
+  const body = parseBody(request.body);
+  if (body?.appKey !== appKey || body?.appSecret !== appSecret) {
+    return json(400, { code: 'invalidClientIdOrSecret', message: '无效的clientId或者clientSecret' });
+  }
+  const issuedAt = String(ctx.now());
+  return json(200, { accessToken: `dt-${issuedAt}-${tokenMac(appSecret, issuedAt)}`, expireIn: TOKEN_TTL_SECONDS });
+}
+
+function sendGroupMessage(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const fault = ctx.fault?.() ?? 'none';
+  const faulty = faultResponse(fault);
+  if (faulty) return faulty;
+  const token = request.headers['x-acs-dingtalk-access-token'] ?? '';
+  if (fault === 'expired-token' || !isValidToken(token, ctx)) {
+    return json(401, { code: 'InvalidAuthentication', message: '不合法的access_token' });
+  }
+  const body = parseBody(request.body);
+  const param = typeof body?.msgParam === 'string' ? parseBody(Buffer.from(body.msgParam, 'utf8')) : undefined;
+  const text = body?.msgKey === 'sampleMarkdown' ? param?.text : param?.content;
+  if (body?.robotCode !== ctx.credentials.dingtalk.robotCode || typeof body?.openConversationId !== 'string') {
+    return json(400, { code: 'invalidParameter', message: 'robotCode or openConversationId is wrong' });
+  }
+  if (typeof text !== 'string') {
+    return json(400, { code: 'invalidParameter', message: 'msgParam does not match msgKey' });
+  }
+  const processQueryKey = randomUUID();
+  ctx.record({ platform: 'dingtalk', chatId: body.openConversationId, text, messageId: processQueryKey });
+  return json(200, { processQueryKey });
+}
+
+/** The sessionWebhook needs no token; an expired session answers an errcode with HTTP 200, as DingTalk does. */
+function sendBySession(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const faulty = faultResponse(ctx.fault?.() ?? 'none');
+  if (faulty) return faulty;
+  const session = decodeSession(request.query.session ?? '');
+  if (!session || ctx.now() >= session.expiresAt) {
+    return json(200, { errcode: 300001, errmsg: 'session expired or invalid' });
+  }
+  const body = parseBody(request.body);
+  const payload = body?.msgtype === 'markdown' ? body.markdown : body?.text;
+  const text = isObject(payload) ? (body?.msgtype === 'markdown' ? payload.text : payload.content) : undefined;
+  if (typeof text !== 'string') {
+    return json(200, { errcode: 40035, errmsg: 'invalid message body' });
+  }
+  ctx.record({ platform: 'dingtalk', chatId: session.chatId, text, replyTo: session.msgId, messageId: randomUUID() });
+  return json(200, { errcode: 0, errmsg: 'ok' });
+}
+
+function faultResponse(fault: 'none' | '429' | '5xx' | 'expired-token'): EmulatedApiResponse | undefined {
+  if (fault === '429') {
+    return {
+      ...json(429, { code: 'Throttling', message: 'Request was denied due to flow control' }),
+      headers: {
+        'content-type': 'application/json',
+        'retry-after': '1',
+      },
+    };
+  }
+  if (fault === '5xx') {
+    return json(500, { code: 'ServiceUnavailable', message: 'emulated server error' });
+  }
+  return undefined;
+}
+
+function callbackKeys(ctx: EmulatorContext) {
+  return {
+    token: DINGTALK_EMULATED_CALLBACK.token,
+    aesKey: deriveAesKey(DINGTALK_EMULATED_CALLBACK.aesKey, 'emulator aesKey'),
+    ownerKey: ctx.credentials.dingtalk.appKey,
+  };
+}
+
+interface Session {
+  readonly chatId: string;
+  readonly msgId: string;
+  readonly expiresAt: number;
+}
+
+/** The emulator keeps no state: the session names its chat, message and expiry. */
+function encodeSession(session: Session): string {
+  return Buffer.from(JSON.stringify(session), 'utf8').toString('base64url');
+}
+
+function decodeSession(value: string): Session | undefined {
+  const parsed = parseBody(Buffer.from(value, 'base64url'));
+  return typeof parsed?.chatId === 'string' && typeof parsed.msgId === 'string' && typeof parsed.expiresAt === 'number'
+    ? { chatId: parsed.chatId, msgId: parsed.msgId, expiresAt: parsed.expiresAt }
+    : undefined;
+}
+
+function tokenMac(appSecret: string, issuedAt: string): string {
+  return createHmac('sha256', appSecret).update(issuedAt).digest('hex').slice(0, 24);
+}
+
+function isValidToken(token: string, ctx: EmulatorContext): boolean {
+  const [, issuedAt = '', mac] = token.split('-');
+  const age = ctx.now() - Number(issuedAt);
+  return mac === tokenMac(ctx.credentials.dingtalk.appSecret, issuedAt) && age >= 0 && age < TOKEN_TTL_SECONDS * 1000;
+}
+
+function parseBody(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function json(statusCode: number, body: object): EmulatedApiResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}

@@ -1,0 +1,153 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { computeMsgSignature, deriveAesKey, encryptMessage } from '../../functions/platforms/wecom/biz-msg-crypt';
+import type {
+  EmulatedApiRequest,
+  EmulatedApiResponse,
+  EmulatedRequest,
+  EmulatorContext,
+  InboundMessageInput,
+  PlatformEmulator,
+} from './types';
+
+/** The AI bot's display name in emulated groups; the sandbox passes it to the adapter as `botName`. */
+export const WECOM_EMULATED_BOT_NAME = 'GroupGate';
+/**
+ * `errcode` the emulator answers for a reused or expired `response_url`. WeCom's real codes for these cases were
+ * not found in the sources available; the adapter treats any non-zero errcode other than a throttle as final.
+ */
+export const WECOM_EMULATED_RESPONSE_URL_ERRCODE = 40099;
+const RESPONSE_URL_LIFETIME_MS = 60 * 60 * 1000;
+
+/**
+ * Encrypts and signs any AI-bot payload exactly as WeCom posts it: body `{"encrypt": …}`, `msg_signature`,
+ * `timestamp` (seconds) and `nonce` in the query, receive id ''.
+ */
+export function buildEncryptedWeComRequest(
+  payload: object | string,
+  ctx: Pick<EmulatorContext, 'credentials' | 'now'>,
+  options: { eventId?: string; timestampSeconds?: number; receiveId?: string } = {},
+): EmulatedRequest {
+  const { token, encodingAesKey } = ctx.credentials.wecom;
+  const plain = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  const encrypt = encryptMessage(deriveAesKey(encodingAesKey, 'emulator key'), plain, options.receiveId ?? '');
+  const timestamp = String(options.timestampSeconds ?? Math.floor(ctx.now() / 1000));
+  const nonce = String(randomBytes(4).readUInt32BE());
+  return {
+    method: 'POST',
+    path: '/webhook/wecom',
+    query: { msg_signature: computeMsgSignature(token, timestamp, nonce, encrypt), timestamp, nonce },
+    headers: { 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify({ encrypt }), 'utf8'),
+    eventId: options.eventId ?? '',
+  };
+}
+
+/** A decrypted AI-bot text callback as WeCom builds it for one member's message. */
+export function wecomMessagePayload(input: InboundMessageInput, ctx: EmulatorContext): Record<string, unknown> {
+  const { botId } = ctx.credentials.wecom;
+  const group = input.direct !== true;
+  const mention = group && input.mentionBot !== false;
+  const msgid = input.eventId ?? randomUUID().replace(/-/g, '');
+  const code = encodeResponseCode({ chatId: input.chatId, msgid, expiresAt: ctx.now() + RESPONSE_URL_LIFETIME_MS });
+  return {
+    msgid,
+    aibotid: botId,
+    ...(group ? { chatid: input.chatId } : {}),
+    chattype: group ? 'group' : 'single',
+    from: { userid: input.userId },
+    response_url: `${ctx.apiBaseUrl}/cgi-bin/aibot/response?response_code=${code}`,
+    msgtype: 'text',
+    text: { content: mention ? `@${WECOM_EMULATED_BOT_NAME} ${input.text}` : input.text },
+  };
+}
+
+/** The emulator remembers used response codes, because WeCom accepts each `response_url` once. */
+export function createWeComEmulator(): PlatformEmulator {
+  const used = new Set<string>();
+  return {
+    platform: 'wecom',
+    buildMessageEvent(input, ctx) {
+      const payload = wecomMessagePayload(input, ctx);
+      return buildEncryptedWeComRequest(payload, ctx, { eventId: String(payload.msgid) });
+    },
+    buildHandshake(ctx) {
+      const { token, encodingAesKey } = ctx.credentials.wecom;
+      const echo = String(randomBytes(8).readBigUInt64BE());
+      const echostr = encryptMessage(deriveAesKey(encodingAesKey, 'emulator key'), echo, '');
+      const timestamp = String(Math.floor(ctx.now() / 1000));
+      const nonce = String(randomBytes(4).readUInt32BE());
+      return {
+        method: 'GET',
+        path: '/webhook/wecom',
+        query: { msg_signature: computeMsgSignature(token, timestamp, nonce, echostr), timestamp, nonce, echostr },
+        headers: {},
+        body: Buffer.alloc(0),
+        eventId: '',
+      };
+    },
+    async handleApi(request, ctx) {
+      if (request.method !== 'POST' || request.path !== '/cgi-bin/aibot/response') {
+        return json(404, { errcode: 404, errmsg: `No emulated WeCom API at ${request.path}` });
+      }
+      return respond(request, ctx, used);
+    },
+  };
+}
+
+function respond(request: EmulatedApiRequest, ctx: EmulatorContext, used: Set<string>): EmulatedApiResponse {
+  const fault = ctx.fault?.() ?? 'none';
+  if (fault === '429') {
+    return { statusCode: 429, headers: { 'content-type': 'application/json', 'retry-after': '1' }, body: '' };
+  }
+  if (fault === '5xx') {
+    return json(500, { errcode: -1, errmsg: 'system busy' });
+  }
+  const rawCode = request.query.response_code ?? '';
+  const code = decodeResponseCode(rawCode);
+  if (fault === 'expired-token' || !code || used.has(rawCode) || ctx.now() >= code.expiresAt) {
+    return json(200, { errcode: WECOM_EMULATED_RESPONSE_URL_ERRCODE, errmsg: 'response_url expired or already used' });
+  }
+  const body = parseObject(request.body.toString('utf8'));
+  const part = body?.msgtype === 'markdown' ? body.markdown : body?.text;
+  const text = isObject(part) ? part.content : undefined;
+  if (typeof text !== 'string') {
+    return json(200, { errcode: 40008, errmsg: 'invalid message type' });
+  }
+  used.add(rawCode);
+  ctx.record({ platform: 'wecom', chatId: code.chatId, text, replyTo: code.msgid, messageId: randomUUID() });
+  return json(200, { errcode: 0, errmsg: 'ok' });
+}
+
+interface ResponseCode {
+  readonly chatId: string;
+  readonly msgid: string;
+  readonly expiresAt: number;
+}
+
+function encodeResponseCode(code: ResponseCode): string {
+  return Buffer.from(JSON.stringify(code), 'utf8').toString('base64url');
+}
+
+function decodeResponseCode(value: string): ResponseCode | undefined {
+  const parsed = parseObject(Buffer.from(value, 'base64url').toString('utf8'));
+  return typeof parsed?.chatId === 'string' && typeof parsed.msgid === 'string' && typeof parsed.expiresAt === 'number'
+    ? { chatId: parsed.chatId, msgid: parsed.msgid, expiresAt: parsed.expiresAt }
+    : undefined;
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isObject(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function json(statusCode: number, body: object): EmulatedApiResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
