@@ -110,6 +110,12 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     const timer = setTimeout(() => controller.abort(), signalBudgetMs);
     try {
       return await attempt(controller.signal, attemptStart);
+    } catch (err) {
+      // Mid-stream aborts surface as assorted stream errors; our own deadline firing is what they mean.
+      if (controller.signal.aborted && !(err instanceof ModelError)) {
+        throw new ModelError('Model call exceeded its deadline', 'timeout', { cause: err });
+      }
+      throw err;
     } finally {
       clearTimeout(timer);
     }

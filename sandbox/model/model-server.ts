@@ -32,6 +32,8 @@ export interface ModelServerOptions {
   defaultMaxTokens?: number;
   /** Requests waiting for a generation slot beyond this are refused with 429. @default 32 */
   maxQueue?: number;
+  /** Where unexpected engine failures are reported (their details never reach the caller). @default console.error */
+  logError?: (message: string, err: unknown) => void;
 }
 
 export interface RunningModelServer {
@@ -65,6 +67,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   const maxTokensLimit = options.maxTokensLimit ?? 512;
   const defaultMaxTokens = options.defaultMaxTokens ?? 256;
   const limiter = createRequestLimiter(engine.concurrency, options.maxQueue ?? 32);
+  const logError = options.logError ?? ((message: string, err: unknown) => console.error(message, err));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -72,7 +75,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
         err instanceof HttpProblem
           ? err
           : new HttpProblem(500, 'InternalFailure', 'internal_error', 'The model server failed; see its log.');
-      if (!(err instanceof HttpProblem)) console.error('[model-server]', err);
+      if (!(err instanceof HttpProblem)) logError('[model-server] request failed', err);
       sendProblem(res, problem);
     });
   });
@@ -107,7 +110,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
       if (operation === 'invocations') {
         sendCompletion(res, engine.name, await engine.generate(params));
       } else {
-        await streamCompletion(res, engine, params);
+        await streamCompletion(res, engine, params, logError);
       }
     } finally {
       release();
@@ -208,6 +211,7 @@ async function streamCompletion(
   res: ServerResponse,
   engine: ModelEngine,
   params: Parameters<ModelEngine['generate']>[0],
+  logError: (message: string, err: unknown) => void,
 ): Promise<void> {
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
@@ -233,7 +237,7 @@ async function streamCompletion(
     sendLine('[DONE]');
   } catch (err) {
     if (!params.signal.aborted) {
-      console.error('[model-server] stream failed', err);
+      logError('[model-server] stream failed', err);
       res.write(encodeModelStreamError('Generation failed; see the model server log.', 'GenerationFailed'));
     }
   }
