@@ -52,6 +52,8 @@ export interface LocalAwsOptions {
 export interface LocalAws {
   readonly region: string;
   readonly endpoints: { readonly dynamo: string; readonly sqs: string };
+  /** Pid of the fauxqs child process (dynalite runs in this process). */
+  readonly fauxqsPid: number;
   readonly tables: TableNames;
   readonly queues: FifoQueuePair;
   readonly clients: AwsClients;
@@ -126,6 +128,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     return {
       region,
       endpoints: { dynamo: dynamoServer.endpoint, sqs: sqsServer.endpoint },
+      fauxqsPid: sqsServer.pid,
       tables,
       queues,
       clients,
