@@ -1,0 +1,149 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV, type EnvName } from '../../functions/config/env-names';
+import type { PlatformName } from '../../functions/platforms/types';
+import type { TableKey } from '../../functions/shared/table-specs';
+import { HouseFunction } from './house-function';
+
+/**
+ * Env names not (yet) in functions/config/env-names.ts; kept here until they are added there.
+ * The runtime reads them to set each ledger / audit row's `expiresAt`.
+ */
+export const LOCAL_ENV = {
+  ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
+  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
+} as const;
+
+const SECRET_ENV: Readonly<Record<PlatformName, EnvName>> = {
+  feishu: ENV.feishuSecretId,
+  slack: ENV.slackSecretId,
+  dingtalk: ENV.dingtalkSecretId,
+  wecom: ENV.wecomSecretId,
+};
+
+export interface FunctionsProps {
+  readonly platforms: readonly PlatformName[];
+  readonly tables: Readonly<Record<TableKey, ITable>>;
+  readonly queue: IQueue;
+  readonly queueKey: IKey;
+  readonly platformSecrets: Readonly<Partial<Record<PlatformName, ISecret>>>;
+  readonly jwtSecret: ISecret;
+  readonly modelEndpointName: string;
+  readonly modelEndpointArn: string;
+  readonly workerTimeout: Duration;
+  readonly workerMaxConcurrency: number;
+  readonly contextTtlMinutes: number;
+  readonly answerCacheTtlMinutes: number;
+  readonly ledgerRetentionDays: number;
+  readonly auditRetentionDays: number;
+  readonly logRetention: RetentionDays;
+  readonly logLevel: string;
+}
+
+/**
+ * The four Lambda functions and exactly the permissions each needs:
+ * - webhook: verify + enqueue; dedup record in `events`; reads the enabled platforms' secrets.
+ * - worker: the pipeline; claims events, reads/writes context and cache, appends ledger + audit, invokes the model,
+ *   reads platform secrets to reply. Consumes the queue with partial batch failures.
+ * - chat-api: the same pipeline synchronously for /v1/chat (no platform secrets, no queue).
+ * - jwt-authorizer: reads only the JWT secret.
+ */
+export class Functions extends Construct {
+  readonly webhook: HouseFunction;
+  readonly worker: HouseFunction;
+  readonly chatApi: HouseFunction;
+  readonly jwtAuthorizer: HouseFunction;
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const common = { logRetention: props.logRetention, logLevel: props.logLevel };
+    const enabled = { [ENV.enabledPlatforms]: props.platforms.join(',') };
+    const { tables } = props;
+
+    this.webhook = new HouseFunction(this, 'Webhook', {
+      ...common,
+      handler: 'webhook',
+      description: 'Verifies platform events, answers handshakes, dedups and enqueues',
+      timeout: Duration.seconds(10),
+      environment: enabled,
+    });
+    this.webhook.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    this.webhook.bindQueueSender(props.queue, props.queueKey, ENV.queueUrl);
+    this.bindPlatformSecrets(this.webhook, props);
+
+    const pipelineEnv = {
+      ...enabled,
+      [ENV.modelEndpointName]: props.modelEndpointName,
+      [ENV.contextTtlMinutes]: String(props.contextTtlMinutes),
+      [ENV.answerCacheTtlMinutes]: String(props.answerCacheTtlMinutes),
+      [LOCAL_ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
+      [LOCAL_ENV.auditRetentionDays]: String(props.auditRetentionDays),
+    };
+
+    this.worker = new HouseFunction(this, 'Worker', {
+      ...common,
+      handler: 'worker',
+      description: 'Answers queued chat events with the private model',
+      timeout: props.workerTimeout,
+      memorySize: 1024,
+      environment: pipelineEnv,
+    });
+    this.bindPipeline(this.worker, props);
+    this.worker.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'UpdateItem']);
+    this.bindPlatformSecrets(this.worker, props);
+    this.worker.fn.addEventSource(
+      new SqsEventSource(props.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: props.workerMaxConcurrency,
+      }),
+    );
+
+    this.chatApi = new HouseFunction(this, 'ChatApi', {
+      ...common,
+      handler: 'chat-api',
+      description: 'Unified REST API /v1/chat',
+      timeout: Duration.seconds(29),
+      memorySize: 1024,
+      environment: pipelineEnv,
+    });
+    this.bindPipeline(this.chatApi, props);
+
+    this.jwtAuthorizer = new HouseFunction(this, 'JwtAuthorizer', {
+      ...common,
+      handler: 'jwt-authorizer',
+      description: 'Verifies caller JWTs for /v1/chat',
+      timeout: Duration.seconds(5),
+    });
+    this.jwtAuthorizer.bindSecret(props.jwtSecret, ENV.jwtSecretId);
+  }
+
+  /** Context, cache, ledger, audit and the model: what answering one question needs. */
+  private bindPipeline(fn: HouseFunction, props: FunctionsProps): void {
+    const { tables } = props;
+    fn.bindTable(tables.conversations, ENV.conversationsTable, ['GetItem', 'PutItem', 'UpdateItem']);
+    fn.bindTable(tables.answerCache, ENV.answerCacheTable, ['GetItem', 'PutItem']);
+    fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem']);
+    fn.bindTable(tables.audit, ENV.auditTable, ['PutItem']);
+    fn.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'],
+        resources: [props.modelEndpointArn],
+      }),
+    );
+  }
+
+  private bindPlatformSecrets(fn: HouseFunction, props: FunctionsProps): void {
+    for (const platform of props.platforms) {
+      const secret = props.platformSecrets[platform];
+      if (secret) fn.bindSecret(secret, SECRET_ENV[platform]);
+    }
+  }
+}

@@ -1,0 +1,233 @@
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { PredefinedMetric, ScalableTarget, ServiceNamespace } from 'aws-cdk-lib/aws-applicationautoscaling';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
+import { Construct } from 'constructs';
+
+/** AWS Deep Learning Containers registry (most commercial regions) and the LMI (DJL Serving + vLLM) image tag. */
+export const LMI_IMAGE_ACCOUNT = '763104351884';
+export const LMI_IMAGE_TAG = 'djl-inference:0.36.0-lmi20.0.0-cu128';
+/** The LMI image in the stack's region, resolved at deploy time so the stack stays environment-agnostic. */
+export const defaultLmiImageUri = (): string =>
+  `${LMI_IMAGE_ACCOUNT}.dkr.ecr.${Aws.REGION}.${Aws.URL_SUFFIX}/${LMI_IMAGE_TAG}`;
+
+const VARIANT_NAME = 'AllTraffic';
+/** Where SageMaker mounts ModelDataSource files inside the container; LMI loads the model from there. */
+const MODEL_MOUNT = '/opt/ml/model';
+
+export interface ModelEndpointProps {
+  /** `s3://bucket/prefix/` holding the INT8 checkpoint in Hugging Face layout (uncompressed files). */
+  readonly modelS3Uri: string;
+  /** @default defaultLmiImageUri() */
+  readonly imageUri?: string;
+  /** vLLM quantization method. @default unset: vLLM deduces it from the pre-quantized checkpoint's config.json */
+  readonly quantization?: string;
+  readonly maxModelLen: number;
+  readonly instanceType: string;
+  readonly minInstances: number;
+  readonly maxInstances: number;
+  /** Concurrent requests one instance serves (vLLM max batch size). */
+  readonly maxConcurrentRequestsPerInstance: number;
+  /** Target for SageMakerVariantInvocationsPerInstance (invocations per minute per instance). */
+  readonly invocationsPerInstanceTarget: number;
+  /** @default 1200 (20 minutes: an INT8 7B checkpoint is ~8 GB) */
+  readonly modelDataDownloadTimeoutSeconds?: number;
+  /** @default 1800 (vLLM compiles CUDA graphs and profiles memory before it reports healthy) */
+  readonly containerStartupHealthCheckTimeoutSeconds?: number;
+  /** @default no VPC: network isolation alone keeps the container off the network */
+  readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
+}
+
+/** Splits `s3://bucket/prefix/` (validated by the app config) into its parts. */
+function splitS3Uri(uri: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri);
+  if (!match?.[1]) throw new Error(`not an S3 URI: ${uri}`);
+  return { bucket: match[1], prefix: match[2] ?? '' };
+}
+
+/** The ECR repository ARN an image URI pulls from, or undefined for a registry that is not ECR. */
+function ecrRepositoryArn(imageUri: string): string | undefined {
+  const match = /^(\d{12})\.dkr\.ecr\.([^.]+)\.[^/]+\/([^:@]+)/.exec(imageUri);
+  if (!match) return undefined;
+  return `arn:${Aws.PARTITION}:ecr:${match[2]}:${match[1]}:repository/${match[3]}`;
+}
+
+/**
+ * The private LLM: a SageMaker real-time endpoint running the LMI/vLLM container on ml.g4dn (T4, fp16 compute), with
+ * the INT8 weights loaded uncompressed from a private S3 prefix, network isolation, and target-tracking autoscaling
+ * on invocations per instance. The execution role can read only that prefix.
+ */
+export class ModelEndpoint extends Construct {
+  readonly endpointName: string;
+  readonly endpointArn: string;
+  readonly role: Role;
+  readonly scalableTarget: ScalableTarget;
+
+  constructor(scope: Construct, id: string, props: ModelEndpointProps) {
+    super(scope, id);
+    const { bucket, prefix } = splitS3Uri(props.modelS3Uri);
+    const imageUri = props.imageUri ?? defaultLmiImageUri();
+    const stack = Stack.of(this);
+    this.endpointName = `${stack.stackName}-llm`.slice(0, 63);
+    this.endpointArn = stack.formatArn({
+      service: 'sagemaker',
+      resource: 'endpoint',
+      resourceName: this.endpointName.toLowerCase(),
+    });
+
+    const repositoryArn = props.imageUri
+      ? ecrRepositoryArn(props.imageUri)
+      : `arn:${Aws.PARTITION}:ecr:${Aws.REGION}:${LMI_IMAGE_ACCOUNT}:repository/${LMI_IMAGE_TAG.split(':')[0]}`;
+    this.role = this.executionRole(bucket, prefix, repositoryArn, props.vpc !== undefined);
+
+    const environment: Record<string, string> = {
+      HF_MODEL_ID: MODEL_MOUNT,
+      // T4 (sm_75) has no bf16: compute in fp16 around the 8-bit weights.
+      OPTION_DTYPE: 'fp16',
+      OPTION_MAX_MODEL_LEN: String(props.maxModelLen),
+      OPTION_MAX_ROLLING_BATCH_SIZE: String(props.maxConcurrentRequestsPerInstance),
+      TENSOR_PARALLEL_DEGREE: 'max',
+      ...(props.quantization ? { OPTION_QUANTIZE: props.quantization } : {}),
+    };
+
+    const model = new CfnModel(this, 'Model', {
+      executionRoleArn: this.role.roleArn,
+      enableNetworkIsolation: true,
+      primaryContainer: {
+        image: imageUri,
+        mode: 'SingleModel',
+        environment,
+        modelDataSource: {
+          s3DataSource: { s3Uri: props.modelS3Uri, s3DataType: 'S3Prefix', compressionType: 'None' },
+        },
+      },
+      vpcConfig: props.vpc
+        ? { subnets: [...props.vpc.subnetIds], securityGroupIds: [...props.vpc.securityGroupIds] }
+        : undefined,
+    });
+    model.node.addDependency(this.role);
+
+    const endpointConfig = new CfnEndpointConfig(this, 'EndpointConfig', {
+      productionVariants: [
+        {
+          variantName: VARIANT_NAME,
+          modelName: model.attrModelName,
+          instanceType: props.instanceType,
+          initialInstanceCount: props.minInstances,
+          initialVariantWeight: 1,
+          modelDataDownloadTimeoutInSeconds: props.modelDataDownloadTimeoutSeconds ?? 1200,
+          containerStartupHealthCheckTimeoutInSeconds: props.containerStartupHealthCheckTimeoutSeconds ?? 1800,
+          routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+        },
+      ],
+    });
+
+    const endpoint = new CfnEndpoint(this, 'Endpoint', {
+      endpointName: this.endpointName,
+      endpointConfigName: endpointConfig.attrEndpointConfigName,
+    });
+
+    this.scalableTarget = new ScalableTarget(this, 'ScalableTarget', {
+      serviceNamespace: ServiceNamespace.SAGEMAKER,
+      scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+      resourceId: `endpoint/${endpoint.attrEndpointName}/variant/${VARIANT_NAME}`,
+      minCapacity: props.minInstances,
+      maxCapacity: props.maxInstances,
+    });
+    this.scalableTarget.node.addDependency(endpoint);
+    this.scalableTarget.scaleToTrackMetric('InvocationsPerInstance', {
+      predefinedMetric: PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+      targetValue: props.invocationsPerInstanceTarget,
+      // A new g4dn instance takes minutes to load the model: scale out promptly, scale in slowly.
+      scaleOutCooldown: Duration.minutes(1),
+      scaleInCooldown: Duration.minutes(10),
+    });
+  }
+
+  private executionRole(bucket: string, prefix: string, repositoryArn: string | undefined, inVpc: boolean): Role {
+    const role = new Role(this, 'ExecutionRole', {
+      assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'GroupGate model endpoint: reads the model prefix, pulls the LMI image, writes endpoint logs',
+    });
+    const bucketArn = `arn:${Aws.PARTITION}:s3:::${bucket}`;
+    role.addToPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [`${bucketArn}/${prefix}*`] }));
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+      }),
+    );
+    if (repositoryArn) {
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+          resources: [repositoryArn],
+        }),
+      );
+      role.addToPolicy(new PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    }
+    const logGroup = `log-group:/aws/sagemaker/Endpoints/${this.endpointName}`;
+    const logGroupArn = `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:${logGroup}`;
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogGroup', 'logs:DescribeLogStreams'],
+        resources: [`${logGroupArn}:*`],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`${logGroupArn}:log-stream:*`],
+      }),
+    );
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': '/aws/sagemaker/Endpoints' } },
+      }),
+    );
+    if (inVpc) {
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:CreateNetworkInterfacePermission',
+            'ec2:DeleteNetworkInterface',
+            'ec2:DeleteNetworkInterfacePermission',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeVpcs',
+            'ec2:DescribeDhcpOptions',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeSecurityGroups',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+
+    Validations.of(role).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/${prefix}*]`,
+        reason:
+          'The model weights are every object under the configured private prefix, and nothing else in the bucket.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:${logGroup}:*]`,
+        reason: "Creating and describing the endpoint's own log group; CloudWatch Logs ARNs for log groups end in :*.",
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:${logGroup}:log-stream:*]`,
+        reason:
+          'SageMaker creates one log stream per instance with generated names, all inside the endpoint log group.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited by a namespace condition) and the VPC ENI actions SageMaker needs do not support resource-level permissions.',
+      },
+    );
+    return role;
+  }
+}
