@@ -23,7 +23,38 @@ export const ENV = {
   contextTtlMinutes: 'CONTEXT_TTL_MINUTES',
   answerCacheTtlMinutes: 'ANSWER_CACHE_TTL_MINUTES',
   maxBodyBytes: 'MAX_BODY_BYTES',
-  awsEndpointUrl: 'AWS_ENDPOINT_URL',
+  /** JSON `TriggerConfig` (functions/core/trigger-rules.ts); @-mention and DMs when unset. */
+  triggerRules: 'TRIGGER_RULES',
+  /** JSON `ConversationScopeConfig` (functions/core/context-scope.ts); per member when unset. */
+  contextScopes: 'CONTEXT_SCOPES',
+  /** Comma-separated extra origins reply handles may point at (the sandbox's emulator). */
+  replyHandleOrigins: 'REPLY_HANDLE_ORIGINS',
+  /** Per-platform API base URL overrides (the sandbox points them at its emulator). */
+  feishuApiBaseUrl: 'FEISHU_API_BASE_URL',
+  slackApiBaseUrl: 'SLACK_API_BASE_URL',
+  dingtalkApiBaseUrl: 'DINGTALK_API_BASE_URL',
+  wecomApiBaseUrl: 'WECOM_API_BASE_URL',
+  /** How long event dedup records live, seconds. */
+  eventRetentionSeconds: 'EVENT_RETENTION_SECONDS',
+  /** Seconds a worker's claim on an event lasts before another delivery may take over. */
+  claimLeaseSeconds: 'CLAIM_LEASE_SECONDS',
+} as const;
+
+/**
+ * Platform credentials read from the environment when no Secrets Manager secret id is configured (the sandbox and
+ * local runs). In AWS the CDK sets `<PLATFORM>_SECRET_ID` and these are never present.
+ */
+export const PLATFORM_CREDENTIAL_ENV = {
+  feishu: {
+    appId: 'FEISHU_APP_ID',
+    appSecret: 'FEISHU_APP_SECRET',
+    verificationToken: 'FEISHU_VERIFICATION_TOKEN',
+    encryptKey: 'FEISHU_ENCRYPT_KEY',
+    botOpenId: 'FEISHU_BOT_OPEN_ID',
+  },
+  slack: { signingSecret: 'SLACK_SIGNING_SECRET', botToken: 'SLACK_BOT_TOKEN', botUserId: 'SLACK_BOT_USER_ID' },
+  dingtalk: { appKey: 'DINGTALK_APP_KEY', appSecret: 'DINGTALK_APP_SECRET', robotCode: 'DINGTALK_ROBOT_CODE' },
+  wecom: { token: 'WECOM_TOKEN', encodingAesKey: 'WECOM_ENCODING_AES_KEY', botId: 'WECOM_BOT_ID' },
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

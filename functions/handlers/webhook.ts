@@ -1,4 +1,101 @@
-// Placeholder entry so the CDK app can bundle; replaced by the real handler in its own change.
-export const handler = async (): Promise<never> => {
-  throw new Error('webhook handler not implemented yet');
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { loadWebhookConfig } from '../config/runtime-config';
+import { GroupGateError, UnsupportedEventError } from '../core/errors';
+import { EventStore } from '../core/event-store';
+import { type IngestDeps, ingest } from '../core/ingest';
+import { encodeQueuedEvent, MESSAGE_ATTRIBUTES, type QueuedEvent } from '../core/queue-message';
+import { createEnabledPlatforms } from '../platforms/registry';
+import { createAwsClients } from '../shared/aws-clients';
+import { logger } from '../shared/powertools';
+import { errorResult, toProxyResult, toRawRequest } from './http';
+
+/**
+ * The webhook Lambda: verify, dedup, enqueue, answer 200 in milliseconds. All decisions are in `ingest`; this
+ * file only adapts API Gateway events and maps outcomes to logs and errors to HTTP.
+ */
+export function createWebhookHandler(resolveDeps: () => Promise<IngestDeps>) {
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const platform = event.pathParameters?.platform ?? event.path.split('/').filter(Boolean).pop() ?? '';
+    try {
+      const deps = await resolveDeps();
+      const { response, outcome } = await ingest(platform, toRawRequest(event), deps);
+      if ('eventId' in outcome && outcome.eventId)
+        logger.appendKeys({ correlation_id: `${platform}#${outcome.eventId}` });
+      logger.info('webhook handled', { platform, outcome });
+      return toProxyResult(response);
+    } catch (err) {
+      logRejection(platform, err);
+      return errorResult(err);
+    } finally {
+      logger.removeKeys(['correlation_id']);
+    }
+  };
+}
+
+function logRejection(platform: string, err: unknown): void {
+  if (err instanceof UnsupportedEventError) {
+    logger.info('webhook ignored', { platform, reason: err.message });
+  } else if (err instanceof GroupGateError && err.expose) {
+    logger.warn('webhook rejected', { platform, code: err.code, reason: err.message });
+  } else {
+    logger.error('webhook failed', { platform, error: err as Error });
+  }
+}
+
+/** Builds the production dependencies from the environment, once per cold start. */
+export async function createDefaultIngestDeps(env: NodeJS.ProcessEnv = process.env): Promise<IngestDeps> {
+  const config = loadWebhookConfig(env);
+  const clients = createAwsClients();
+  const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
+    replyHandleOrigins: config.replyHandleOrigins,
+  });
+  const events = new EventStore(clients.doc, {
+    tableName: config.eventsTable,
+    retentionSeconds: config.eventRetentionSeconds,
+  });
+  return {
+    platforms,
+    events,
+    enqueue: sqsEnqueuer(clients.sqs, config.queueUrl),
+    triggers: config.triggers,
+    scopes: config.scopes,
+    maxBodyBytes: config.maxBodyBytes,
+    now: Date.now,
+  };
+}
+
+/** SendMessage to the FIFO queue: group = conversation key (one member's turns in order), dedup id = event. */
+export function sqsEnqueuer(sqs: SQSClient, queueUrl: string): IngestDeps['enqueue'] {
+  return async (event: QueuedEvent, ids) => {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: encodeQueuedEvent(event),
+        MessageGroupId: ids.groupId,
+        MessageDeduplicationId: ids.deduplicationId,
+        MessageAttributes: {
+          [MESSAGE_ATTRIBUTES.platform]: { DataType: 'String', StringValue: event.message.platform },
+          [MESSAGE_ATTRIBUTES.eventId]: { DataType: 'String', StringValue: event.message.eventId },
+          ...(process.env._X_AMZN_TRACE_ID
+            ? { [MESSAGE_ATTRIBUTES.traceId]: { DataType: 'String', StringValue: process.env._X_AMZN_TRACE_ID } }
+            : {}),
+        },
+      }),
+    );
+  };
+}
+
+let cached: Promise<IngestDeps> | undefined;
+const defaultDeps = (): Promise<IngestDeps> => {
+  cached ??= createDefaultIngestDeps().catch((err: unknown) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
 };
+
+export const handler = middy(createWebhookHandler(defaultDeps)).use(injectLambdaContext(logger, { resetKeys: true }));

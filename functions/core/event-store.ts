@@ -1,0 +1,226 @@
+import { ConditionalCheckFailedException, type ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The events table: one item per platform event (`platform#eventId`), the durable record behind
+ * "never lost, never answered twice".
+ *
+ * Lifecycle: `enqueuing` (webhook reserved it) → `enqueued` (on the queue) → `processing` (a worker holds a lease)
+ * → `replied` (reply delivered; its message ids recorded). A worker that fails sets `failed`, so the next SQS
+ * delivery can claim it at once. Items expire after `retentionSeconds` (24 h by default), well past the platforms'
+ * retry windows (Feishu's last retry comes about 7 h after the first delivery).
+ */
+export type EventStatus = 'enqueuing' | 'enqueued' | 'processing' | 'replied' | 'failed';
+
+export interface EventRecord {
+  readonly pk: string;
+  readonly status: EventStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly expiresAt: number;
+  readonly leaseUntil?: number;
+  readonly attempts?: number;
+  readonly replyMessageIds?: readonly string[];
+  readonly fallback?: boolean;
+}
+
+export type ReserveOutcome =
+  | { readonly outcome: 'reserved' }
+  | { readonly outcome: 'exists'; readonly status: EventStatus };
+
+export type ClaimOutcome =
+  | { readonly outcome: 'claimed'; readonly attempts: number }
+  | { readonly outcome: 'already_replied'; readonly replyMessageIds: readonly string[] }
+  | { readonly outcome: 'in_progress'; readonly leaseUntil: number };
+
+/** Consumed capacity is reported so the cost ledger can price every DynamoDB call. */
+export interface CapacitySink {
+  add(capacity: { readonly read?: number; readonly write?: number }): void;
+}
+
+export interface EventStoreOptions {
+  readonly tableName: string;
+  /** @default 86_400 (24 h) */
+  readonly retentionSeconds?: number;
+}
+
+const RCC: ReturnConsumedCapacity = 'TOTAL';
+
+export class EventStore {
+  private readonly retentionSeconds: number;
+
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly options: EventStoreOptions,
+  ) {
+    this.retentionSeconds = options.retentionSeconds ?? 86_400;
+  }
+
+  static key(platform: string, eventId: string): string {
+    return `${platform}#${eventId}`;
+  }
+
+  /** Webhook: records the event as being enqueued, unless it is already known. One conditional write. */
+  async reserve(pk: string, now: number, capacity?: CapacitySink): Promise<ReserveOutcome> {
+    try {
+      const out = await this.db.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: { pk, status: 'enqueuing', createdAt: now, updatedAt: now, expiresAt: this.expiry(now) },
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :nowSeconds',
+          ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ReturnConsumedCapacity: RCC,
+        }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      return { outcome: 'reserved' };
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        capacity?.add({ write: 1 });
+        return { outcome: 'exists', status: (err.Item?.status?.S as EventStatus | undefined) ?? 'enqueuing' };
+      }
+      throw err;
+    }
+  }
+
+  /** Webhook: the message is on the queue. A worker may already have moved the item on; that is not an error. */
+  async markEnqueued(pk: string, now: number, capacity?: CapacitySink): Promise<void> {
+    await this.conditionalUpdate(
+      {
+        Key: { pk },
+        UpdateExpression: 'SET #s = :enqueued, updatedAt = :now',
+        ConditionExpression: '#s = :enqueuing',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':enqueued': 'enqueued', ':enqueuing': 'enqueuing', ':now': now },
+      },
+      capacity,
+    );
+  }
+
+  /** Webhook: the enqueue failed, so the reservation is removed and the platform's retry is accepted again. */
+  async release(pk: string, capacity?: CapacitySink): Promise<void> {
+    try {
+      const out = await this.db.send(
+        new DeleteCommand({
+          TableName: this.options.tableName,
+          Key: { pk },
+          ConditionExpression: '#s = :enqueuing',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':enqueuing': 'enqueuing' },
+          ReturnConsumedCapacity: RCC,
+        }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  /**
+   * Worker: takes a lease on the event before any work. Claimable when new, enqueuing/enqueued, failed, or
+   * processing with an expired lease (a crashed worker). A replied event is reported with its reply ids.
+   */
+  async claim(pk: string, now: number, leaseMs: number, capacity?: CapacitySink): Promise<ClaimOutcome> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk },
+          UpdateExpression:
+            'SET #s = :processing, leaseUntil = :lease, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :exp)',
+          ConditionExpression:
+            'attribute_not_exists(pk) OR #s IN (:enqueuing, :enqueued, :failed) OR (#s = :processing AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':processing': 'processing',
+            ':enqueuing': 'enqueuing',
+            ':enqueued': 'enqueued',
+            ':failed': 'failed',
+            ':lease': now + leaseMs,
+            ':now': now,
+            ':zero': 0,
+            ':one': 1,
+            ':exp': this.expiry(now),
+          },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          ReturnConsumedCapacity: RCC,
+        }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      return { outcome: 'claimed', attempts: Number(out.Attributes?.attempts ?? 1) };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      capacity?.add({ write: 1 });
+      const item = err.Item;
+      if (item?.status?.S === 'replied') {
+        return { outcome: 'already_replied', replyMessageIds: item.replyMessageIds?.L?.map((v) => v.S ?? '') ?? [] };
+      }
+      return { outcome: 'in_progress', leaseUntil: Number(item?.leaseUntil?.N ?? 0) };
+    }
+  }
+
+  /** Worker: the reply was delivered. Written right after the send, before the SQS acknowledgement. */
+  async markReplied(
+    pk: string,
+    now: number,
+    reply: { readonly messageIds: readonly string[]; readonly fallback: boolean },
+    capacity?: CapacitySink,
+  ): Promise<void> {
+    const out = await this.db.send(
+      new UpdateCommand({
+        TableName: this.options.tableName,
+        Key: { pk },
+        UpdateExpression:
+          'SET #s = :replied, replyMessageIds = :ids, fallback = :fallback, updatedAt = :now REMOVE leaseUntil',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: {
+          ':replied': 'replied',
+          ':ids': [...reply.messageIds],
+          ':fallback': reply.fallback,
+          ':now': now,
+        },
+        ReturnConsumedCapacity: RCC,
+      }),
+    );
+    capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+  }
+
+  /** Worker: gives the lease back after a failure so the next delivery can claim at once. */
+  async markFailed(pk: string, now: number, capacity?: CapacitySink): Promise<void> {
+    await this.conditionalUpdate(
+      {
+        Key: { pk },
+        UpdateExpression: 'SET #s = :failed, updatedAt = :now REMOVE leaseUntil',
+        ConditionExpression: '#s = :processing',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':failed': 'failed', ':processing': 'processing', ':now': now },
+      },
+      capacity,
+    );
+  }
+
+  private expiry(now: number): number {
+    return Math.floor(now / 1000) + this.retentionSeconds;
+  }
+
+  private async conditionalUpdate(
+    input: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>,
+    capacity?: CapacitySink,
+  ): Promise<boolean> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({ ...input, TableName: this.options.tableName, ReturnConsumedCapacity: RCC }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        capacity?.add({ write: 1 });
+        return false;
+      }
+      throw err;
+    }
+  }
+}

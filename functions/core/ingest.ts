@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { ChatPlatform, HttpResponse, PlatformName, RawRequest } from '../platforms/types';
+import { type ConversationScopeConfig, scopeFor } from './context-scope';
+import { conversationKey } from './conversation-key';
+import { MalformedEventError, NotFoundError, PayloadTooLargeError } from './errors';
+import { EventStore } from './event-store';
+import type { QueuedEvent } from './queue-message';
+import { evaluateTrigger, type TriggerConfig } from './trigger-rules';
+
+/** What the ingest step needs; narrow interfaces so it tests without AWS. */
+export interface IngestDeps {
+  /** The enabled platforms; a platform that is not here answers 404. */
+  readonly platforms: Readonly<Partial<Record<PlatformName, ChatPlatform>>>;
+  readonly events: Pick<EventStore, 'reserve' | 'markEnqueued' | 'release'>;
+  readonly enqueue: (event: QueuedEvent, ids: { groupId: string; deduplicationId: string }) => Promise<void>;
+  readonly triggers: TriggerConfig;
+  readonly scopes: ConversationScopeConfig;
+  readonly maxBodyBytes: number;
+  readonly now: () => number;
+}
+
+/** The outcome, for the handler's logs and metrics. */
+export type IngestOutcome =
+  | { readonly kind: 'handshake' }
+  | { readonly kind: 'ignored'; readonly reason: string; readonly eventId?: string }
+  | { readonly kind: 'enqueued'; readonly eventId: string; readonly conversationKey: string }
+  | { readonly kind: 'duplicate'; readonly eventId: string; readonly resent: boolean };
+
+export interface IngestResult {
+  readonly response: HttpResponse;
+  readonly outcome: IngestOutcome;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
+const OK: HttpResponse = { statusCode: 200, headers: JSON_HEADERS, body: '{"ok":true}' };
+
+/**
+ * Webhook core: verify/parse → handshake → trigger rules → durable dedup → FIFO enqueue → 200.
+ *
+ * Never marked seen and then lost: the reservation is written before the enqueue and released when the enqueue
+ * fails (the platform then retries). A duplicate that finds the reservation still `enqueuing` (the first delivery
+ * is in flight or crashed) sends again with the same `MessageDeduplicationId`; SQS FIFO collapses the two, so a
+ * crash between reserve and send cannot lose the event and concurrent deliveries cannot enqueue it twice.
+ */
+export async function ingest(platformName: string, request: RawRequest, deps: IngestDeps): Promise<IngestResult> {
+  const platform = Object.hasOwn(deps.platforms, platformName)
+    ? (deps.platforms as Record<string, ChatPlatform | undefined>)[platformName]
+    : undefined;
+  if (!platform) throw new NotFoundError(`Platform '${platformName}' is not enabled on this endpoint.`);
+  if (request.body.byteLength > deps.maxBodyBytes) {
+    throw new PayloadTooLargeError(
+      `Body of ${request.body.byteLength} bytes exceeds the ${deps.maxBodyBytes}-byte limit.`,
+    );
+  }
+  if (request.method === 'POST' && request.body.byteLength === 0) throw new MalformedEventError('Empty request body.');
+
+  const parsed = platform.parse(request, deps.now());
+  if (parsed.kind === 'handshake') return { response: parsed.response, outcome: { kind: 'handshake' } };
+  if (parsed.kind === 'ignored') {
+    return { response: OK, outcome: { kind: 'ignored', reason: parsed.reason, eventId: parsed.eventId } };
+  }
+
+  const { message } = parsed;
+  const ack = parsed.ack ?? OK;
+  const decision = evaluateTrigger(message, deps.triggers);
+  if (!decision.triggered) {
+    return { response: ack, outcome: { kind: 'ignored', reason: decision.reason, eventId: message.eventId } };
+  }
+
+  const key = conversationKey(message, scopeFor(deps.scopes, message.platform, message.chatId));
+  const pk = EventStore.key(message.platform, message.eventId);
+  const queued: QueuedEvent = { v: 1, conversationKey: key, text: decision.text, message, receivedAt: deps.now() };
+  const ids = { groupId: key, deduplicationId: dedupId(pk) };
+
+  const reservation = await deps.events.reserve(pk, deps.now());
+  if (reservation.outcome === 'exists') {
+    const resend = reservation.status === 'enqueuing';
+    if (resend) {
+      await deps.enqueue(queued, ids);
+      await deps.events.markEnqueued(pk, deps.now());
+    }
+    return {
+      response: duplicateResponse(platformName, ack),
+      outcome: { kind: 'duplicate', eventId: message.eventId, resent: resend },
+    };
+  }
+
+  try {
+    await deps.enqueue(queued, ids);
+  } catch (err) {
+    await deps.events.release(pk).catch(() => undefined);
+    throw err;
+  }
+  await deps.events.markEnqueued(pk, deps.now());
+  return { response: ack, outcome: { kind: 'enqueued', eventId: message.eventId, conversationKey: key } };
+}
+
+/** Slack stops retrying when told so; other platforms just get their normal acknowledgement. */
+function duplicateResponse(platform: string, ack: HttpResponse): HttpResponse {
+  if (platform !== 'slack') return ack;
+  return { ...ack, headers: { ...ack.headers, 'x-slack-no-retry': '1' } };
+}
+
+// SQS limits MessageDeduplicationId to 128 characters of [A-Za-z0-9] and punctuation; hash long or odd ids.
+function dedupId(pk: string): string {
+  if (pk.length <= 128 && /^[\x21-\x7e]+$/.test(pk)) return pk;
+  return createHash('sha256').update(pk).digest('hex');
+}

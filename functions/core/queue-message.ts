@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { IncomingMessage } from '../platforms/types';
+
+/**
+ * The SQS message body between webhook and worker. Versioned so a deploy that changes the shape can drain old
+ * messages; the worker validates it (a message it cannot read is a poison message and goes to the DLQ).
+ */
+export interface QueuedEvent {
+  readonly v: 1;
+  readonly conversationKey: string;
+  /** The message text after trigger rules (prefix removed). */
+  readonly text: string;
+  readonly message: IncomingMessage;
+  /** Epoch ms the webhook accepted it. */
+  readonly receivedAt: number;
+}
+
+const replyHandleSchema = z.discriminatedUnion('platform', [
+  z.object({ platform: z.literal('slack'), channel: z.string(), threadTs: z.string().optional() }),
+  z.object({ platform: z.literal('feishu'), chatId: z.string(), messageId: z.string(), inThread: z.boolean() }),
+  z.object({
+    platform: z.literal('dingtalk'),
+    conversationId: z.string(),
+    robotCode: z.string().optional(),
+    sessionWebhook: z.string().optional(),
+    sessionWebhookExpiresAt: z.number().optional(),
+  }),
+  z.object({
+    platform: z.literal('wecom'),
+    chatId: z.string(),
+    responseUrl: z.string().optional(),
+    responseUrlExpiresAt: z.number().optional(),
+  }),
+]);
+
+export const queuedEventSchema = z.object({
+  v: z.literal(1),
+  conversationKey: z.string().min(1),
+  text: z.string(),
+  receivedAt: z.number(),
+  message: z.object({
+    platform: z.enum(['feishu', 'slack', 'dingtalk', 'wecom']),
+    tenantId: z.string(),
+    chatId: z.string().min(1),
+    chatType: z.enum(['group', 'direct']),
+    threadId: z.string().optional(),
+    senderId: z.string().min(1),
+    senderName: z.string().optional(),
+    eventId: z.string().min(1),
+    messageId: z.string(),
+    text: z.string(),
+    mentionedBot: z.boolean(),
+    timestamp: z.number(),
+    replyHandle: replyHandleSchema,
+  }),
+});
+
+export const MESSAGE_ATTRIBUTES = { platform: 'platform', traceId: 'traceId', eventId: 'eventId' } as const;
+
+// SQS accepts only #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF in a body, and some
+// SQS-compatible servers reject astral characters (emoji) too. Everything outside the BMP-safe range is written
+// as JSON \u escapes: still valid JSON that parses back to the identical string, so no member's text is lost.
+const OUTSIDE_SAFE = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/gu;
+
+export function encodeQueuedEvent(event: QueuedEvent): string {
+  return JSON.stringify(event).replace(OUTSIDE_SAFE, (ch) =>
+    Array.from({ length: ch.length }, (_, i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { IncomingMessage, PlatformName } from '../platforms/types';
+
+/** When the bot answers. Rules merge from general to specific: defaults → platform → group. */
+export const triggerRuleSchema = z
+  .object({
+    /** Answer when the bot is @-mentioned (by bot id). @default true */
+    mention: z.boolean(),
+    /** Answer every direct message. @default true */
+    directMessages: z.boolean(),
+    /** Answer group messages that start with one of these prefixes (e.g. `/ai`), without a mention. @default [] */
+    prefixes: z.array(z.string().min(1)),
+    /** When non-empty, only these chat ids trigger. @default [] */
+    allowChats: z.array(z.string().min(1)),
+    /** These chat ids never trigger. @default [] */
+    denyChats: z.array(z.string().min(1)),
+  })
+  .strict();
+
+export type TriggerRule = z.infer<typeof triggerRuleSchema>;
+
+export const triggerConfigSchema = z
+  .object({
+    default: triggerRuleSchema.partial().optional(),
+    platforms: z
+      .partialRecord(z.enum(['feishu', 'slack', 'dingtalk', 'wecom']), triggerRuleSchema.partial())
+      .optional(),
+    /** Keyed by `platform:chatId`. */
+    chats: z.record(z.string(), triggerRuleSchema.partial()).optional(),
+  })
+  .strict();
+
+export type TriggerConfig = z.infer<typeof triggerConfigSchema>;
+
+export const DEFAULT_TRIGGER_RULE: TriggerRule = {
+  mention: true,
+  directMessages: true,
+  prefixes: [],
+  allowChats: [],
+  denyChats: [],
+};
+
+export type TriggerDecision =
+  | { readonly triggered: true; readonly text: string }
+  | { readonly triggered: false; readonly reason: string };
+
+export function ruleFor(config: TriggerConfig, platform: PlatformName, chatId: string): TriggerRule {
+  return {
+    ...DEFAULT_TRIGGER_RULE,
+    ...config.default,
+    ...config.platforms?.[platform],
+    ...config.chats?.[`${platform}:${chatId}`],
+  };
+}
+
+/** Decides whether a message should reach the model; a matched prefix is removed from the text. */
+export function evaluateTrigger(message: IncomingMessage, config: TriggerConfig): TriggerDecision {
+  const rule = ruleFor(config, message.platform, message.chatId);
+  if (rule.denyChats.includes(message.chatId)) return { triggered: false, reason: 'chat_denied' };
+  if (rule.allowChats.length > 0 && !rule.allowChats.includes(message.chatId)) {
+    return { triggered: false, reason: 'chat_not_allowed' };
+  }
+  const text = message.text.trim();
+  if (message.chatType === 'direct') {
+    return rule.directMessages ? { triggered: true, text } : { triggered: false, reason: 'direct_messages_off' };
+  }
+  const prefix = rule.prefixes.find((p) => text === p || text.startsWith(`${p} `) || text.startsWith(`${p}\n`));
+  if (prefix) return { triggered: true, text: text.slice(prefix.length).trim() };
+  if (message.mentionedBot && rule.mention) return { triggered: true, text };
+  return { triggered: false, reason: message.mentionedBot ? 'mentions_off' : 'bot_not_mentioned' };
+}

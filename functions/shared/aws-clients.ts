@@ -1,0 +1,31 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/**
+ * AWS clients, created once per cold start. Endpoints come from the SDK's own resolution, so the sandbox points
+ * them at its local stand-ins with the standard `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` variables and
+ * the code makes exactly the calls it makes in AWS. Tests pass explicit endpoints.
+ */
+export interface AwsClients {
+  readonly dynamo: DynamoDBClient;
+  readonly doc: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+}
+
+export interface AwsClientOptions {
+  readonly region?: string;
+  readonly dynamoEndpoint?: string;
+  readonly sqsEndpoint?: string;
+}
+
+export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
+  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const dynamo = new DynamoDBClient({
+    region,
+    ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
+  });
+  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const sqs = new SQSClient({ region, ...(options.sqsEndpoint ? { endpoint: options.sqsEndpoint } : {}) });
+  return { dynamo, doc, sqs };
+}
