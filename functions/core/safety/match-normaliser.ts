@@ -37,7 +37,7 @@ function isSpacedWordChar(char: string): boolean {
   return WORD_CHAR.test(char) && !UNSPACED_SCRIPT.test(char);
 }
 
-/** Normalises `input`; `normaliseTerm` applies the same rules to lexicon terms so both sides agree. */
+/** Normalises `input`; lexicon terms go through the same function so both sides agree. */
 export function normaliseForMatching(input: string): NormalisedText {
   const parts: string[] = [];
   const starts: number[] = [];
@@ -88,8 +88,4 @@ export function normaliseForMatching(input: string): NormalisedText {
     gapBefore: Uint8Array.from(gaps),
     spacedWord: Uint8Array.from(spaced),
   };
-}
-
-export function normaliseTerm(term: string): string {
-  return normaliseForMatching(term).text;
 }
