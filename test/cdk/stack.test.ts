@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '../../functions/config/env-names';
-import { TABLE_SPECS } from '../../functions/shared/table-specs';
+import { TABLE_SPECS, type TableSpec } from '../../functions/shared/table-specs';
 import { buildStack, EXAMPLE_MODEL_URI } from './build-stack';
 
 type Json = Record<string, unknown>;
@@ -85,9 +85,11 @@ describe('queue', () => {
 });
 
 describe('state', () => {
-  test.each(Object.values(TABLE_SPECS))('table $id: TTL, PITR, SSE, on-demand, keys', (spec) => {
-    const keySchema = [{ AttributeName: spec.partitionKey, KeyType: 'HASH' }];
-    if ('sortKey' in spec) keySchema.push({ AttributeName: spec.sortKey, KeyType: 'RANGE' });
+  test.each(Object.values(TABLE_SPECS) as TableSpec[])('table $id: TTL, PITR, SSE, on-demand, keys', (spec) => {
+    const keySchema: { AttributeName: string; KeyType: string }[] = [
+      { AttributeName: spec.partitionKey, KeyType: 'HASH' },
+    ];
+    if (spec.sortKey) keySchema.push({ AttributeName: spec.sortKey, KeyType: 'RANGE' });
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: keySchema,
       BillingMode: 'PAY_PER_REQUEST',
