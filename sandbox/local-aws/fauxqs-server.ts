@@ -42,6 +42,8 @@ export async function startFauxqs(options: FauxqsOptions = {}): Promise<FauxqsSe
 
   try {
     const port = await waitForListening(child, options.startTimeoutMs ?? 10_000);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error('fauxqs started but its pid is unknown');
     const endpoint = `http://127.0.0.1:${port}`;
     await assertHealthy(endpoint);
     // Neither the child nor its channel should keep this process alive; the child follows us out.
@@ -50,7 +52,7 @@ export async function startFauxqs(options: FauxqsOptions = {}): Promise<FauxqsSe
     let stopped: Promise<void> | undefined;
     return {
       endpoint,
-      pid: child.pid ?? -1,
+      pid,
       stop() {
         stopped ??= terminate(child).finally(() => process.off('exit', killOnExit));
         return stopped;
