@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { logger } from '../functions/shared/powertools';
+import { type LocalAws, startLocalAws } from '../sandbox/local-aws';
+import { type BundleRow, runBundleBench } from './bundle-bench';
+import {
+  bundleTable,
+  bundleVerdict,
+  duplicateNote,
+  latencyVerdict,
+  TARGETS,
+  webhookComposition,
+  webhookTable,
+} from './report';
+import { runWebhookBench, type WebhookRow } from './webhook-bench';
+
+/**
+ * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, and the Lambda bundle sizes
+ * and module-init times. It reports against the targets and exits 0 when one is missed; it exits non-zero only
+ * when the benchmark itself fails. Results go to stdout and bench/results.json.
+ */
+const ROOT = path.resolve(__dirname, '..');
+const RESULTS_FILE = path.join(__dirname, 'results.json');
+const WEBHOOK_BUDGET_MS = 110_000;
+const TOTAL_BUDGET_MS = 170_000;
+const HARD_STOP_MS = 178_000;
+const WEBHOOK = { warmup: 50, iterations: 500, duplicates: 200, seriesBudgetMs: 12_000 } as const;
+const INIT_RUNS = 5;
+
+// The handler logs one INFO line per request; at WARN only rejections are logged, so stdout does not dominate.
+// The `no-io+info-log` series prices that line separately.
+const LOG_LEVEL = 'WARN';
+
+let aws: LocalAws | undefined;
+const progress = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  logger.setLogLevel(LOG_LEVEL);
+  const loadBefore = os.loadavg();
+
+  let webhook: WebhookRow[] = [];
+  progress('starting dynalite + fauxqs');
+  try {
+    aws = await startLocalAws({ queue: { name: 'bench', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+    webhook = await runWebhookBench(aws, { ...WEBHOOK, deadline: started + WEBHOOK_BUDGET_MS, progress });
+  } finally {
+    await stopAws();
+  }
+
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'groupgate-bench-'));
+  let bundles: BundleRow[];
+  try {
+    bundles = await runBundleBench({
+      rootDir: ROOT,
+      outDir,
+      initRuns: INIT_RUNS,
+      deadline: started + TOTAL_BUDGET_MS,
+      progress,
+    });
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+
+  const composition = webhookComposition(bundles);
+  console.log(
+    `\nWebhook handler, in-process (sequential, log level ${LOG_LEVEL}; targets: median ≤ ${TARGETS.medianMs} ms, p99 ≤ ${TARGETS.p99Ms} ms; * = cut by time budget)`,
+  );
+  console.log(webhookTable(webhook));
+  const duplicates = duplicateNote(webhook);
+  if (duplicates) console.log(duplicates);
+  console.log(
+    `\nLambda bundles (esbuild as CDK: bundle, minify, node22, cjs; target: webhook ≤ ${TARGETS.webhookBundleKb} KB)`,
+  );
+  console.log(bundleTable(bundles));
+  if (composition) console.log(`\n${composition}`);
+
+  const elapsedMs = Date.now() - started;
+  const loadAfter = os.loadavg();
+  console.log(
+    `\n${os.cpus().length} CPUs, load average ${fmtLoad(loadBefore)} → ${fmtLoad(loadAfter)}, ${(elapsedMs / 1000).toFixed(1)} s`,
+  );
+
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify(
+      {
+        at: new Date(started).toISOString(),
+        commit: gitHead(),
+        node: process.version,
+        cpus: os.cpus().length,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        elapsedMs,
+        logLevel: LOG_LEVEL,
+        targets: TARGETS,
+        webhook: webhook.map((r) => ({ ...r, verdict: latencyVerdict(r) })),
+        bundles: bundles.map((r) => ({ ...r, verdict: bundleVerdict(r) })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`results written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+}
+
+async function stopAws(): Promise<void> {
+  const running = aws;
+  aws = undefined;
+  await running?.stop();
+}
+
+function fmtLoad(load: readonly number[]): string {
+  return load.map((l) => l.toFixed(2)).join('/');
+}
+
+function gitHead(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function abort(reason: string, code: number): void {
+  progress(reason);
+  void stopAws()
+    .catch(() => undefined)
+    .finally(() => process.exit(code));
+}
+
+// A hung stand-in must not hang the run: stop what was started and fail.
+setTimeout(() => abort(`over the ${HARD_STOP_MS / 1000} s hard limit, aborting`, 2), HARD_STOP_MS).unref();
+process.once('SIGINT', () => abort('interrupted', 130));
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('[bench] failed:', err);
+    abort('stopping the stand-ins after the failure', 1);
+  },
+);
