@@ -34,6 +34,20 @@ export const ENV = {
   slackApiBaseUrl: 'SLACK_API_BASE_URL',
   dingtalkApiBaseUrl: 'DINGTALK_API_BASE_URL',
   wecomApiBaseUrl: 'WECOM_API_BASE_URL',
+  modelInstanceType: 'MODEL_INSTANCE_TYPE',
+  modelContextWindow: 'MODEL_CONTEXT_WINDOW',
+  modelMaxTokens: 'MODEL_MAX_TOKENS',
+  systemPrompt: 'SYSTEM_PROMPT',
+  /** Bump to invalidate cached answers produced by an older prompt. */
+  promptVersion: 'PROMPT_VERSION',
+  /** JSON `[{term, level: 1|2|3, category}]` for the content-safety filter. */
+  contentLexicon: 'CONTENT_LEXICON',
+  /** `false` sends unmasked questions to the (private) model; logs and audit are always masked. */
+  maskModelInput: 'MASK_MODEL_INPUT',
+  ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
+  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
+  /** JSON price overrides merged over the built-in price table (functions/core/cost/prices.ts). */
+  priceOverrides: 'PRICE_OVERRIDES',
   /** How long event dedup records live, seconds. */
   eventRetentionSeconds: 'EVENT_RETENTION_SECONDS',
   /** Seconds a worker's claim on an event lasts before another delivery may take over. */
@@ -53,8 +67,18 @@ export const PLATFORM_CREDENTIAL_ENV = {
     botOpenId: 'FEISHU_BOT_OPEN_ID',
   },
   slack: { signingSecret: 'SLACK_SIGNING_SECRET', botToken: 'SLACK_BOT_TOKEN', botUserId: 'SLACK_BOT_USER_ID' },
-  dingtalk: { appKey: 'DINGTALK_APP_KEY', appSecret: 'DINGTALK_APP_SECRET', robotCode: 'DINGTALK_ROBOT_CODE' },
-  wecom: { token: 'WECOM_TOKEN', encodingAesKey: 'WECOM_ENCODING_AES_KEY', botId: 'WECOM_BOT_ID' },
+  dingtalk: {
+    appKey: 'DINGTALK_APP_KEY',
+    appSecret: 'DINGTALK_APP_SECRET',
+    robotCode: 'DINGTALK_ROBOT_CODE',
+    botName: 'DINGTALK_BOT_NAME',
+  },
+  wecom: {
+    token: 'WECOM_TOKEN',
+    encodingAesKey: 'WECOM_ENCODING_AES_KEY',
+    botId: 'WECOM_BOT_ID',
+    botName: 'WECOM_BOT_NAME',
+  },
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

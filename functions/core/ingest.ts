@@ -43,6 +43,7 @@ const OK: HttpResponse = { statusCode: 200, headers: JSON_HEADERS, body: '{"ok":
  * crash between reserve and send cannot lose the event and concurrent deliveries cannot enqueue it twice.
  */
 export async function ingest(platformName: string, request: RawRequest, deps: IngestDeps): Promise<IngestResult> {
+  const startedAt = deps.now();
   const platform = Object.hasOwn(deps.platforms, platformName)
     ? (deps.platforms as Record<string, ChatPlatform | undefined>)[platformName]
     : undefined;
@@ -69,7 +70,15 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
 
   const key = conversationKey(message, scopeFor(deps.scopes, message.platform, message.chatId));
   const pk = EventStore.key(message.platform, message.eventId);
-  const queued: QueuedEvent = { v: 1, conversationKey: key, text: decision.text, message, receivedAt: deps.now() };
+  const receivedAt = deps.now();
+  const queued: QueuedEvent = {
+    v: 1,
+    conversationKey: key,
+    text: decision.text,
+    message,
+    receivedAt,
+    ingressMs: receivedAt - startedAt,
+  };
   const ids = { groupId: key, deduplicationId: dedupId(pk) };
 
   const reservation = await deps.events.reserve(pk, deps.now());

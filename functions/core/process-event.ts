@@ -5,7 +5,7 @@ import type { QueuedEvent } from './queue-message';
 
 /**
  * One queued platform event, answered exactly once:
- * claim (lease) → pipeline → send → record the reply ids → save the turn, cache, ledger and audit.
+ * claim (lease) → pipeline → ledger and audit → send → record the reply ids → save the turn and cache.
  *
  * - A redelivered event whose reply was already sent is acknowledged without a model call or a send.
  * - A failure before the send gives the lease back and rethrows, so SQS redelivers (and after N receives the
@@ -36,7 +36,6 @@ export interface ProcessDeps {
 export interface InvocationFacts {
   readonly event: QueuedEvent;
   readonly outcome: PipelineOutcome;
-  readonly messageIds: readonly string[];
   readonly startedAt: number;
   readonly finishedAt: number;
   readonly receiveCount: number;
@@ -77,6 +76,9 @@ export async function processEvent(
       maskModelInput: deps.maskModelInputFor?.(event) ?? true,
     });
     deps.checkpoint?.('answered');
+    // The ledger and audit rows are written once the cost is incurred (the model has answered), before the send:
+    // a send that fails and is retried did cost a second model call, and finance sees both.
+    await deps.recordInvocation({ event, outcome, startedAt, finishedAt: deps.now(), receiveCount });
     sent = await deps.send({
       handle: message.replyHandle,
       text: outcome.reply,
@@ -95,19 +97,11 @@ export async function processEvent(
   });
   deps.checkpoint?.('recorded');
 
-  // The reply is delivered and recorded; what follows must not cause a redelivery (which would be acknowledged as
-  // already replied anyway), so failures here are logged by the caller's recorder rather than rethrown.
+  // The reply is delivered and recorded; a failure here must not cause a redelivery (which would be acknowledged
+  // as already replied anyway), so the savers log their own failures.
   await Promise.allSettled([
     outcome.saveTurn ? deps.saveTurn(outcome) : Promise.resolve(),
     outcome.cachePut ? deps.cachePut(outcome.cachePut.key, outcome.cachePut.answer) : Promise.resolve(),
   ]);
-  await deps.recordInvocation({
-    event,
-    outcome,
-    messageIds: sent.messageIds,
-    startedAt,
-    finishedAt: deps.now(),
-    receiveCount,
-  });
   return { kind: 'replied', messageIds: sent.messageIds, source: outcome.source };
 }

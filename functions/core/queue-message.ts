@@ -13,6 +13,8 @@ export interface QueuedEvent {
   readonly message: IncomingMessage;
   /** Epoch ms the webhook accepted it. */
   readonly receivedAt: number;
+  /** How long the webhook worked on it before the enqueue, ms (for the cost ledger). */
+  readonly ingressMs?: number;
 }
 
 const replyHandleSchema = z.discriminatedUnion('platform', [
@@ -38,6 +40,7 @@ export const queuedEventSchema = z.object({
   conversationKey: z.string().min(1),
   text: z.string(),
   receivedAt: z.number(),
+  ingressMs: z.number().nonnegative().optional(),
   message: z.object({
     platform: z.enum(['feishu', 'slack', 'dingtalk', 'wecom']),
     tenantId: z.string(),

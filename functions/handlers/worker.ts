@@ -1,4 +1,82 @@
-// Placeholder entry so the CDK app can bundle; replaced by the real handler in its own change.
-export const handler = async (): Promise<never> => {
-  throw new Error('worker handler not implemented yet');
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { loadWorkerConfig } from '../config/worker-config';
+import { createModelClient } from '../model/model-client';
+import { createEnabledPlatforms } from '../platforms/registry';
+import { createAwsClients } from '../shared/aws-clients';
+import { logger } from '../shared/powertools';
+import { createWorkerRuntime } from './worker-runtime';
+
+/**
+ * The worker Lambda: an SQS FIFO batch handler. Powertools' FIFO processor reports the first failed record of a
+ * message group and every later record of that group as failed (so one member's turns never overtake each other),
+ * while other groups in the batch go on. Failed records are redelivered and dead-lettered after N receives.
+ */
+export type RecordProcessor = (record: SQSRecord) => Promise<unknown>;
+
+export function createWorkerHandler(resolve: (context: Context) => Promise<RecordProcessor>) {
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const processRecord = await resolve(context);
+    const processor = new SqsFifoPartialProcessorAsync();
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        try {
+          return await processRecord(record);
+        } catch (err) {
+          logger.warn('record failed; SQS will redeliver it', {
+            messageId: record.messageId,
+            receiveCount: record.attributes.ApproximateReceiveCount,
+            error: err as Error,
+          });
+          throw err;
+        }
+      },
+      processor,
+      { context, skipGroupOnError: true },
+    );
+  };
+}
+
+let runtime: Promise<(context: Context) => RecordProcessor> | undefined;
+
+async function buildDefaultRuntime(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<(context: Context) => RecordProcessor> {
+  const config = loadWorkerConfig(env);
+  const clients = createAwsClients({ region: config.region });
+  const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
+    replyHandleOrigins: config.replyHandleOrigins,
+  });
+  const model = createModelClient({
+    endpointName: config.model.endpointName,
+    endpointUrl: config.model.endpointUrl,
+    region: config.region,
+    modelId: config.model.modelId,
+  });
+  // One runtime per cold start; the Lambda context only supplies the remaining time of each invocation.
+  let current: Context | undefined;
+  const processRecord = createWorkerRuntime({
+    config,
+    clients,
+    platforms,
+    model,
+    remainingMs: () => current?.getRemainingTimeInMillis() ?? 60_000,
+  });
+  return (context) => {
+    current = context;
+    return processRecord;
+  };
+}
+
+const defaultResolve = async (context: Context): Promise<RecordProcessor> => {
+  runtime ??= buildDefaultRuntime().catch((err: unknown) => {
+    runtime = undefined;
+    throw err;
+  });
+  return (await runtime)(context);
 };
+
+export const handler = middy(createWorkerHandler(defaultResolve)).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -26,6 +26,11 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
     ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
   });
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  const sqs = new SQSClient({ region, ...(options.sqsEndpoint ? { endpoint: options.sqsEndpoint } : {}) });
+  // The queue URL's host is not used as the endpoint, so AWS_ENDPOINT_URL_SQS (the sandbox) wins over it.
+  const sqs = new SQSClient({
+    region,
+    useQueueUrlAsEndpoint: false,
+    ...(options.sqsEndpoint ? { endpoint: options.sqsEndpoint } : {}),
+  });
   return { dynamo, doc, sqs };
 }

@@ -1,0 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import type { WorkerConfig } from '../config/worker-config';
+import { AnswerCache } from '../core/answer-cache';
+import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
+import { DEFAULT_MESSAGES, type PipelineOutcome, type PipelinePorts, runPipeline } from '../core/answer-pipeline';
+import { ContextStore } from '../core/context-store';
+import { groupKey } from '../core/conversation-key';
+import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
+import { buildLedgerRow } from '../core/cost/ledger-row';
+import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
+import { type CapacitySink, EventStore } from '../core/event-store';
+import { type InvocationFacts, type ProcessResult, processEvent } from '../core/process-event';
+import { buildPrompt } from '../core/prompt/build-prompt';
+import { estimateTokens } from '../core/prompt/token-estimate';
+import { queuedEventSchema } from '../core/queue-message';
+import { compileLexicon } from '../core/safety/content-filter';
+import { moderate } from '../core/safety/moderation';
+import { createPiiMasker } from '../core/safety/pii';
+import type { ModelClient } from '../model/model-client';
+import type { ChatPlatform, PlatformName } from '../platforms/types';
+import type { AwsClients } from '../shared/aws-clients';
+import { logger } from '../shared/powertools';
+
+/**
+ * The worker's composition: real stores, model client and adapters wired into `processEvent`. Built once per cold
+ * start; each record gets its own capacity meter so the ledger prices exactly the DynamoDB work it caused.
+ */
+export interface WorkerRuntimeDeps {
+  readonly config: WorkerConfig;
+  readonly clients: AwsClients;
+  readonly platforms: Partial<Record<PlatformName, ChatPlatform>>;
+  readonly model: ModelClient;
+  readonly now?: () => number;
+  /** Time left in this Lambda invocation, ms; the model must finish well before. */
+  readonly remainingMs?: () => number;
+  readonly checkpoint?: Parameters<typeof processEvent>[2]['checkpoint'];
+}
+
+/** Per-invocation measurement of DynamoDB capacity (ReturnConsumedCapacity), for the cost ledger. */
+class CapacityMeter implements CapacitySink {
+  read = 0;
+  write = 0;
+  add(capacity: { readonly read?: number; readonly write?: number }): void {
+    this.read += capacity.read ?? 0;
+    this.write += capacity.write ?? 0;
+  }
+}
+
+// Estimated CloudWatch Logs bytes per invocation across webhook and worker (a handful of structured lines).
+const LOG_BYTES_PER_INVOCATION = 2_000;
+// The webhook's DynamoDB writes per accepted event (reserve + mark enqueued), measured there but not carried over.
+const WEBHOOK_WRITE_UNITS = 2;
+const WEBHOOK_MEMORY_MB = 256;
+const MODEL_BUDGET_MARGIN_MS = 5_000;
+
+export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
+  const { config, clients } = deps;
+  const now = deps.now ?? Date.now;
+  const events = new EventStore(clients.doc, { tableName: config.tables.events });
+  const contexts = new ContextStore(clients.doc, {
+    tableName: config.tables.conversations,
+    tokenCount: estimateTokens,
+    ttlSeconds: config.contextTtlSeconds,
+  });
+  const cache = new AnswerCache(clients.doc, {
+    tableName: config.tables.answerCache,
+    ttlSeconds: config.answerCacheTtlSeconds,
+  });
+  const lexicon = compileLexicon(config.lexicon);
+  const maskPii = createPiiMasker();
+  const prices = resolvePrices(
+    config.region,
+    config.priceOverrides === undefined ? {} : parsePriceOverrides(config.priceOverrides),
+  );
+
+  function ports(meter: CapacityMeter, systemPrompt: string): PipelinePorts<Awaited<ReturnType<ContextStore['load']>>> {
+    return {
+      loadContext: async (key) => {
+        const loaded = await contexts.load(key, now(), meter);
+        return { turns: loaded.turns, handle: loaded };
+      },
+      clearContext: async (key) => {
+        await contexts.clear(key, now(), meter);
+      },
+      cacheKey: (question) =>
+        isCacheable(question, { hasContext: false })
+          ? answerCacheKey({
+              question,
+              modelId: config.model.modelId,
+              promptVersion: config.promptVersion,
+              systemPrompt,
+            })
+          : undefined,
+      cacheGet: async (key) => {
+        const hit = await cache.get(key, now(), meter);
+        return hit.hit ? hit.answer : undefined;
+      },
+      moderateInput: async (text) => verdict(await moderate(text, { lexicon })),
+      moderateOutput: async (text) => verdict(await moderate(text, { lexicon })),
+      maskPii: (text) => {
+        const masked = maskPii(text);
+        return { text: masked.text, found: masked.findings.reduce((n, f) => n + f.count, 0) };
+      },
+      buildMessages: ({ turns, question, extraContext, maxTokens }) => {
+        const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
+        const built = buildPrompt({
+          systemPrompt,
+          turns,
+          question,
+          extraContext,
+          contextWindow: config.model.contextWindow,
+          maxTokens: reply,
+        });
+        return { messages: built.messages, maxTokens: reply };
+      },
+      invokeModel: async (messages, maxTokens, deadline) => {
+        const result = await deps.model.invoke({ messages: [...messages], maxTokens, temperature: 0.3 }, { deadline });
+        return {
+          content: result.content,
+          promptTokens: result.usage.promptTokens,
+          completionTokens: result.usage.completionTokens,
+          latencyMs: result.latencyMs,
+          timeToFirstTokenMs: result.timeToFirstTokenMs,
+          modelId: result.modelId,
+        };
+      },
+      messages: DEFAULT_MESSAGES,
+    };
+  }
+
+  async function recordInvocation(facts: InvocationFacts, meter: CapacityMeter, payloadBytes: number): Promise<void> {
+    const { event, outcome } = facts;
+    const m = event.message;
+    const model = outcome.model;
+    const usage = parseUsage({
+      apiGatewayRequests: 1,
+      lambda: [
+        {
+          fn: 'webhook',
+          memoryMb: WEBHOOK_MEMORY_MB,
+          billedMs: Math.max(1, Math.ceil(event.ingressMs ?? 5)),
+          arch: 'arm64',
+        },
+        {
+          fn: 'worker',
+          memoryMb: config.memoryMb,
+          billedMs: Math.max(1, Math.ceil(facts.finishedAt - facts.startedAt)),
+          arch: 'arm64',
+        },
+      ],
+      sqsPayloadBytes: payloadBytes,
+      sqsRequests: { send: 1, receive: facts.receiveCount, delete: 1 },
+      dynamodb: { readRequestUnits: meter.read, writeRequestUnits: meter.write + WEBHOOK_WRITE_UNITS + 2 },
+      logBytes: LOG_BYTES_PER_INVOCATION,
+      sagemaker: model ? { instanceType: config.model.instanceType, busyMs: model.latencyMs } : null,
+      tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
+    });
+    const at = new Date(facts.finishedAt);
+    const row = buildLedgerRow({
+      invocationId: randomUUID(),
+      eventId: m.eventId,
+      platform: m.platform,
+      tenantId: m.tenantId,
+      chatId: m.chatId,
+      userId: m.senderId,
+      at,
+      model: model?.modelId ?? config.model.modelId,
+      latencyMs: facts.finishedAt - facts.startedAt,
+      cached: outcome.source === 'cache',
+      usage,
+      breakdown: costOfInvocation(usage, prices),
+      retentionDays: config.ledgerRetentionDays,
+    });
+    const audit = {
+      pk: `GROUP#${groupKey(m)}`,
+      sk: `${at.toISOString()}#${m.eventId}`,
+      expiresAt: Math.floor(facts.finishedAt / 1000) + config.auditRetentionDays * 86_400,
+      at: at.toISOString(),
+      platform: m.platform,
+      chatId: m.chatId,
+      userId: m.senderId,
+      eventId: m.eventId,
+      question: outcome.storedQuestion,
+      answer: maskPii(outcome.reply).text,
+      source: outcome.source,
+      inputFilter: outcome.inputFilter,
+      outputFilter: outcome.outputFilter,
+      piiFound: outcome.piiFound,
+      model: model?.modelId ?? null,
+      modelLatencyMs: model?.latencyMs ?? null,
+      latencyMs: facts.finishedAt - facts.startedAt,
+      queueWaitMs: facts.startedAt - event.receivedAt,
+      totalUsd: row.totalUsd,
+    };
+    await clients.doc.send(
+      new BatchWriteCommand({
+        RequestItems: {
+          [config.tables.ledger]: [
+            { PutRequest: { Item: { ...row, source: outcome.source, filterDecision: outcome.outputFilter } } },
+          ],
+          [config.tables.audit]: [{ PutRequest: { Item: audit } }],
+        },
+      }),
+    );
+    logger.info('invocation recorded', {
+      eventId: m.eventId,
+      platform: m.platform,
+      source: outcome.source,
+      totalUsd: row.totalUsd,
+      latencyMs: audit.latencyMs,
+      queueWaitMs: audit.queueWaitMs,
+    });
+  }
+
+  /** Processes one SQS record; throws to have SQS redeliver it (and dead-letter it after N receives). */
+  return async function processRecord(record: SQSRecord): Promise<ProcessResult> {
+    const event = queuedEventSchema.parse(JSON.parse(record.body));
+    const meter = new CapacityMeter();
+    const platform = deps.platforms[event.message.platform];
+    if (!platform) throw new Error(`Platform ${event.message.platform} is not enabled in the worker`);
+    const systemPrompt = config.systemPrompt;
+    const pipelinePorts = ports(meter, systemPrompt);
+    const remaining = deps.remainingMs ?? (() => 60_000);
+    return processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
+      events: {
+        claim: (pk, at, lease) => events.claim(pk, at, lease, meter),
+        markReplied: (pk, at, reply) => events.markReplied(pk, at, reply, meter),
+        markFailed: (pk, at) => events.markFailed(pk, at, meter),
+      },
+      runPipeline: (input) => runPipeline(input, pipelinePorts),
+      send: (reply) => platform.send(reply),
+      saveTurn: async (outcome: PipelineOutcome) => {
+        if (!outcome.saveTurn) return;
+        const loaded = outcome.saveTurn.context.handle as Awaited<ReturnType<ContextStore['load']>>;
+        try {
+          await contexts.appendTurn(
+            event.conversationKey,
+            loaded,
+            { user: outcome.saveTurn.user, assistant: outcome.saveTurn.assistant, eventId: event.message.eventId },
+            now(),
+            meter,
+          );
+        } catch (err) {
+          logger.error('turn not saved to context', { eventId: event.message.eventId, error: err as Error });
+        }
+      },
+      cachePut: async (key, answer) => {
+        await cache
+          .put(key, { answer, modelId: config.model.modelId, promptVersion: config.promptVersion }, now(), meter)
+          .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
+      },
+      recordInvocation: (facts) =>
+        recordInvocation(facts, meter, Buffer.byteLength(record.body)).catch((err: unknown) =>
+          logger.error('ledger/audit not written', { eventId: event.message.eventId, error: err as Error }),
+        ),
+      now,
+      leaseMs: config.claimLeaseMs,
+      deadline: () => now() + Math.max(1_000, remaining() - MODEL_BUDGET_MARGIN_MS),
+      maskModelInputFor: () => config.maskModelInput,
+      checkpoint: deps.checkpoint,
+    });
+  };
+}
+
+function verdict(result: { decision: 'allow' | 'mask' | 'block'; text: string; maxLevel: number }) {
+  return { decision: result.decision, text: result.text, maxLevel: result.maxLevel };
+}

@@ -1,0 +1,324 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { isPlatformName, PLATFORMS, type PlatformName } from '../functions/platforms/types';
+import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
+import { credentialEnv, sandboxCredentials } from './defaults';
+import { type LocalAws, startLocalAws } from './local-aws';
+import { createDingTalkEmulator, DINGTALK_EMULATED_BOT_NAME } from './platform-emulator/dingtalk';
+import { createFeishuEmulator } from './platform-emulator/feishu';
+import { createSlackEmulator } from './platform-emulator/slack';
+import type { EmulatedDelivery, EmulatorContext, PlatformEmulator } from './platform-emulator/types';
+import { createWeComEmulator, WECOM_EMULATED_BOT_NAME } from './platform-emulator/wecom';
+
+/**
+ * The sandbox (ARCHITECTURE §4.2): the real Lambda handlers behind a local API Gateway, fed by the platform
+ * emulator, with dynalite, fauxqs and a local model server standing in for AWS. Everything binds 127.0.0.1.
+ */
+export interface SandboxOptions {
+  /** @default 3000; 0 picks a free port. */
+  readonly port?: number;
+  /** An external SageMaker-compatible server; skips the local model. */
+  readonly modelEndpointUrl?: string;
+  /** Starts the model server; returns its URL. Injected so the HTTP core stays free of node-llama-cpp. */
+  readonly startModel?: () => Promise<{ url: string; close(): Promise<void> }>;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log?: (line: string) => void;
+  /** Answers of GET /_sandbox/info about the model. */
+  readonly modelInfo?: { name: string; demo: boolean; hint: string };
+  readonly webAssets?: ReadonlyMap<string, { contentType: string; body: Buffer }>;
+}
+
+export interface RunningSandbox {
+  readonly url: string;
+  readonly port: number;
+  readonly aws: LocalAws;
+  readonly deliveries: readonly EmulatedDelivery[];
+  stop(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MEMBERS = ['alice', 'bob', 'carol', 'dave'];
+const GROUPS = ['eng-team', 'sales', 'support'];
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<RunningSandbox> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const env = options.env ?? process.env;
+  const emulators: Record<PlatformName, PlatformEmulator> = {
+    feishu: createFeishuEmulator(),
+    slack: createSlackEmulator(),
+    dingtalk: createDingTalkEmulator(),
+    wecom: createWeComEmulator(),
+  };
+  const deliveries: EmulatedDelivery[] = [];
+  const credentials = sandboxCredentials(env);
+  const handlers: { webhook?: ProxyHandler; worker?: (e: SQSEvent, c: Context) => Promise<unknown> } = {};
+  let ready = false;
+  let baseUrl = '';
+
+  const emulatorContext = (platform: PlatformName): EmulatorContext => ({
+    apiBaseUrl: `${baseUrl}/_emulator/${platform}`,
+    credentials,
+    now: Date.now,
+    record: (d) => {
+      deliveries.push({ ...d, at: new Date().toISOString() });
+    },
+  });
+
+  let aws: LocalAws | undefined;
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      log(`sandbox: request failed: ${(err as Error).stack ?? String(err)}`);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'sandbox_error', message: 'See the sandbox log.' } });
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    const body = await readBody(req);
+    if (body === undefined)
+      return sendJson(res, 413, { error: { code: 'payload_too_large', message: 'Body over 10 MB.' } });
+
+    if (path === '/_sandbox/health') return sendJson(res, ready ? 200 : 503, { ready });
+    const webhook = /^\/webhook\/([^/]+)$/.exec(path);
+    if (webhook) {
+      if (!ready || !handlers.webhook)
+        return sendJson(res, 503, { error: { code: 'starting', message: 'Sandbox is starting.' } });
+      const event = toProxyEvent(req, body, {
+        resource: '/webhook/{platform}',
+        pathParameters: { platform: decodeURIComponent(webhook[1] ?? '') },
+      });
+      const result = await handlers.webhook(event, lambdaContext('groupgate-webhook', 10_000));
+      res.writeHead(result.statusCode, result.headers as Record<string, string>);
+      return void res.end(result.body);
+    }
+    const emulated = /^\/_emulator\/([^/]+)(\/.*)$/.exec(path);
+    if (emulated && isPlatformName(emulated[1] ?? '')) {
+      const platform = emulated[1] as PlatformName;
+      const result = await emulators[platform].handleApi(
+        {
+          method: req.method ?? 'GET',
+          path: emulated[2] ?? '/',
+          query: Object.fromEntries(url.searchParams),
+          headers: lowerHeaders(req),
+          body,
+        },
+        emulatorContext(platform),
+      );
+      res.writeHead(result.statusCode, result.headers as Record<string, string>);
+      return void res.end(result.body);
+    }
+    if (req.method === 'POST' && path === '/_sandbox/events') return postEvent(body, res);
+    if (req.method === 'GET' && path === '/_sandbox/messages') {
+      const platform = url.searchParams.get('platform');
+      const chat = url.searchParams.get('chat');
+      const list = deliveries.filter((d) => (!platform || d.platform === platform) && (!chat || d.chatId === chat));
+      return sendJson(
+        res,
+        200,
+        list.map((d) => ({
+          platform: d.platform,
+          chatId: d.chatId,
+          text: d.text,
+          ...(d.replyTo ? { replyTo: d.replyTo } : {}),
+          at: d.at,
+        })),
+      );
+    }
+    if (req.method === 'GET' && path === '/_sandbox/ledger')
+      return sendJson(res, 200, await ledgerRows(url.searchParams));
+    if (req.method === 'GET' && path === '/_sandbox/info') {
+      return sendJson(res, 200, {
+        model: options.modelInfo ?? null,
+        platforms: PLATFORMS,
+        members: MEMBERS,
+        groups: GROUPS,
+      });
+    }
+    const asset = options.webAssets?.get(path === '/index.html' ? '/' : path);
+    if (req.method === 'GET' && asset) {
+      res.writeHead(200, { 'content-type': asset.contentType, 'cache-control': 'no-cache' });
+      return void res.end(asset.body);
+    }
+    return sendJson(res, 404, { error: { code: 'not_found', message: `No route for ${req.method} ${path}` } });
+  }
+
+  async function postEvent(body: Buffer, res: ServerResponse): Promise<void> {
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return sendJson(res, 400, { error: { code: 'invalid_request', message: 'Body must be JSON.' } });
+    }
+    const { platform, chatId, userId, text, mentionBot, threadId, eventId } = input;
+    const problems = [
+      typeof platform === 'string' && isPlatformName(platform) ? '' : `platform must be one of ${PLATFORMS.join(', ')}`,
+      typeof chatId === 'string' && chatId.length > 0 ? '' : 'chatId must be a non-empty string',
+      typeof userId === 'string' && userId.length > 0 ? '' : 'userId must be a non-empty string',
+      typeof text === 'string' ? '' : 'text must be a string',
+      mentionBot === undefined || typeof mentionBot === 'boolean' ? '' : 'mentionBot must be a boolean',
+      threadId === undefined || typeof threadId === 'string' ? '' : 'threadId must be a string',
+    ].filter(Boolean);
+    if (problems.length > 0)
+      return sendJson(res, 400, { error: { code: 'invalid_request', message: problems.join('; ') } });
+    const p = platform as PlatformName;
+    const request = emulators[p].buildMessageEvent(
+      {
+        chatId: chatId as string,
+        userId: userId as string,
+        text: text as string,
+        mentionBot: mentionBot as boolean | undefined,
+        ...(typeof threadId === 'string' ? { threadId } : {}),
+        ...(typeof eventId === 'string' ? { eventId } : {}),
+      },
+      emulatorContext(p),
+    );
+    // Delivered over HTTP to our own webhook route, exactly as the platform would call the API Gateway URL.
+    const qs = new URLSearchParams(request.query).toString();
+    const delivered = await fetch(`${baseUrl}${request.path}${qs ? `?${qs}` : ''}`, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.method === 'POST' ? { body: new Uint8Array(request.body) } : {}),
+    });
+    await delivered.arrayBuffer();
+    return sendJson(res, 200, { eventId: request.eventId, webhookStatus: delivered.status });
+  }
+
+  async function ledgerRows(params: URLSearchParams): Promise<unknown[]> {
+    if (!aws) return [];
+    const platform = params.get('platform');
+    const chat = params.get('chat');
+    const rows: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await aws.clients.doc.send(
+        new ScanCommand({ TableName: aws.tables.ledger, ExclusiveStartKey: start }),
+      );
+      rows.push(...((out.Items ?? []) as Record<string, unknown>[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return rows
+      .filter((r) => (!platform || r.platform === platform) && (!chat || r.chatId === chat))
+      .sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  }
+
+  const port = await listen(server, options.port ?? 3000);
+  baseUrl = `http://127.0.0.1:${port}`;
+  log(`sandbox: API Gateway stand-in on ${baseUrl}`);
+
+  const stops: (() => Promise<void>)[] = [() => new Promise<void>((r) => server.close(() => r()))];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+  try {
+    aws = await startLocalAws({ ttlSweepIntervalMs: 10_000 });
+    stops.push(() => aws?.stop() ?? Promise.resolve());
+    log(`sandbox: DynamoDB (dynalite) on ${aws.endpoints.dynamo}, SQS (fauxqs) on ${aws.endpoints.sqs}`);
+
+    let modelUrl = options.modelEndpointUrl;
+    if (!modelUrl && options.startModel) {
+      const model = await options.startModel();
+      stops.push(() => model.close());
+      modelUrl = model.url;
+    }
+    if (!modelUrl) throw new Error('No model: set MODEL_ENDPOINT_URL or let the sandbox start its local model.');
+    log(`sandbox: model endpoint (SageMaker contract) at ${modelUrl}`);
+
+    Object.assign(process.env, handlerEnv(aws, baseUrl, modelUrl, credentials));
+    // Imported after the environment is set: the handlers read it once, at their cold start.
+    const webhookModule = await import('../functions/handlers/webhook');
+    const workerModule = await import('../functions/handlers/worker');
+    handlers.webhook = webhookModule.handler as unknown as ProxyHandler;
+    handlers.worker = workerModule.handler as unknown as (e: SQSEvent, c: Context) => Promise<unknown>;
+
+    const worker = handlers.worker;
+    const { startSqsPoller } = await import('./local-aws');
+    const poller = await startSqsPoller({
+      sqs: aws.clients.sqs,
+      queueUrl: aws.queues.queueUrl,
+      batchSize: 10,
+      visibilityTimeoutSeconds: 360,
+      concurrency: 2,
+      handler: async (event) =>
+        (await worker(event, lambdaContext('groupgate-worker', 60_000) as unknown as Context)) as never,
+    });
+    stops.push(() => poller.stop());
+    ready = true;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: baseUrl, port, aws, deliveries, stop };
+}
+
+/** The environment the real handlers read, pointing every AWS client and platform API at local stand-ins. */
+function handlerEnv(
+  aws: LocalAws,
+  baseUrl: string,
+  modelUrl: string,
+  credentials: ReturnType<typeof sandboxCredentials>,
+) {
+  return {
+    AWS_REGION: aws.region,
+    AWS_ACCESS_KEY_ID: 'sandbox',
+    AWS_SECRET_ACCESS_KEY: 'sandbox',
+    AWS_ENDPOINT_URL_DYNAMODB: aws.endpoints.dynamo,
+    AWS_ENDPOINT_URL_SQS: aws.endpoints.sqs,
+    POWERTOOLS_SERVICE_NAME: 'groupgate-sandbox',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    ENABLED_PLATFORMS: PLATFORMS.join(','),
+    QUEUE_URL: aws.queues.queueUrl,
+    EVENTS_TABLE: aws.tables.events,
+    CONVERSATIONS_TABLE: aws.tables.conversations,
+    ANSWER_CACHE_TABLE: aws.tables.answerCache,
+    LEDGER_TABLE: aws.tables.ledger,
+    AUDIT_TABLE: aws.tables.audit,
+    MODEL_ENDPOINT_URL: modelUrl,
+    MODEL_ENDPOINT_NAME: process.env.MODEL_ENDPOINT_NAME ?? 'groupgate-llm',
+    REPLY_HANDLE_ORIGINS: baseUrl,
+    FEISHU_API_BASE_URL: `${baseUrl}/_emulator/feishu`,
+    SLACK_API_BASE_URL: `${baseUrl}/_emulator/slack`,
+    DINGTALK_API_BASE_URL: `${baseUrl}/_emulator/dingtalk`,
+    WECOM_API_BASE_URL: `${baseUrl}/_emulator/wecom`,
+    DINGTALK_BOT_NAME: DINGTALK_EMULATED_BOT_NAME,
+    WECOM_BOT_NAME: WECOM_EMULATED_BOT_NAME,
+    ...credentialEnv(credentials),
+  };
+}
+
+function lowerHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') out[k.toLowerCase()] = v;
+  return out;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(value));
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} is busy. Stop the other process or choose another port: PORT=3001 npm start`)
+          : err,
+      );
+    });
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
