@@ -1,0 +1,622 @@
+/*
+ * GroupGate sandbox chat page. Plain browser JS, no build step, no network beyond the same origin.
+ *
+ * Contract with the sandbox server (ARCHITECTURE §4.2):
+ * - POST /_sandbox/events {platform, chatId, userId, text, mentionBot} → {eventId, webhookStatus}
+ * - GET /_sandbox/messages?platform&chat → what the bot delivered, oldest first
+ * - GET /_sandbox/ledger?platform&chat → one cost row per invocation
+ * - GET /_sandbox/info → model, platforms, members, groups
+ *
+ * The emulator does not echo members' own messages, so they are kept here, in memory, per platform+group.
+ * Bot replies are paired with ledger rows by order (one row per delivered reply), and a row's eventId names the
+ * member message it answered; a delivery's replyTo is a platform message id and is not used for pairing.
+ */
+(() => {
+  const POLL_MS = 700;
+  const INFO_RETRY_MS = 2000;
+  /** A mentioned message with no ledger row after this long stops showing the "thinking" indicator. */
+  const PENDING_GIVE_UP_MS = 120_000;
+  const BOT_NAME = 'GroupGate';
+  const PLATFORM_LABELS = { feishu: 'Feishu / Lark', slack: 'Slack', dingtalk: 'DingTalk', wecom: 'WeCom' };
+  const SOURCE_LABELS = {
+    cache: 'FAQ cache',
+    command: 'command',
+    fallback: 'fallback answer',
+    blocked_input: 'input blocked',
+    empty: 'empty question',
+  };
+  const COST_COMPONENTS = [
+    ['apiGateway', 'API Gateway'],
+    ['lambda', 'Lambda'],
+    ['sqs', 'SQS'],
+    ['dynamodb', 'DynamoDB'],
+    ['logs', 'CloudWatch Logs'],
+    ['sagemaker', 'SageMaker'],
+  ];
+  /** Used until /_sandbox/info answers, so the page is usable at once. */
+  const DEFAULT_INFO = {
+    model: { name: 'unknown', demo: false, hint: '' },
+    platforms: ['feishu', 'slack', 'dingtalk', 'wecom'],
+    members: ['alice', 'bob', 'carol', 'dave'],
+    groups: ['eng-team', 'sales', 'support'],
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    tabs: $('platform-tabs'),
+    group: $('group-select'),
+    member: $('member-select'),
+    mention: $('mention-toggle'),
+    reset: $('reset-button'),
+    messages: $('messages'),
+    empty: $('empty-state'),
+    title: $('chat-title'),
+    groupCost: document.querySelector('[data-testid="group-cost-total"]'),
+    composer: $('composer'),
+    input: $('message-input'),
+    sendError: $('send-error'),
+    announcer: $('announcer'),
+    banner: document.querySelector('[data-testid="demo-banner"]'),
+    hint: document.querySelector('[data-testid="demo-hint"]'),
+    model: document.querySelector('[data-testid="model-name"]'),
+    connection: document.querySelector('[data-testid="connection-status"]'),
+  };
+
+  const state = {
+    info: DEFAULT_INFO,
+    platform: DEFAULT_INFO.platforms[0],
+    group: DEFAULT_INFO.groups[0],
+    member: DEFAULT_INFO.members[0],
+    /** `platform|group` → member messages sent from this page. */
+    local: new Map(),
+    /** `platform|group` → { messages, ledger } last fetched. */
+    remote: new Map(),
+    /** `platform|group` → number of bot replies already announced. */
+    announced: new Map(),
+    nextLocalId: 1,
+  };
+
+  const chatKey = () => `${state.platform}|${state.group}`;
+  const localFor = (key) => {
+    if (!state.local.has(key)) state.local.set(key, []);
+    return state.local.get(key);
+  };
+
+  // ---------- formatting ----------
+
+  function formatUsd(value) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return '—';
+    if (value === 0) return '$0';
+    if (value >= 0.01) return `$${value.toFixed(4)}`;
+    const digits = Math.min(10, Math.ceil(-Math.log10(value)) + 2);
+    return `$${value.toFixed(digits).replace(/0+$/, '')}`;
+  }
+
+  function formatLatency(ms) {
+    if (typeof ms !== 'number' || !Number.isFinite(ms)) return '—';
+    return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms).toLocaleString('en-US')} ms`;
+  }
+
+  function formatTime(ms) {
+    return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  }
+
+  /** Renders platform mention markup (Slack `<@U1|name>`, Feishu `<at user_id="x">name</at>`) as plain `@name`. */
+  function displayText(text) {
+    return String(text)
+      .replace(/<@([A-Za-z0-9_.-]+)(?:\|([^>]+))?>/g, (_m, id, name) => `@${name || id}`)
+      .replace(/<at\b[^>]*?(?:user_id|id)="([^"]*)"[^>]*>([^<]*)<\/at>/g, (_m, id, name) => `@${name || id}`);
+  }
+
+  function initials(name) {
+    return String(name).slice(0, 1).toUpperCase() || '?';
+  }
+
+  /** A stable avatar colour per member name (all pass 4.5:1 against white text). */
+  function avatarHue(name) {
+    let hash = 0;
+    for (const ch of String(name)) hash = (hash * 31 + ch.codePointAt(0)) % 360;
+    return hash;
+  }
+
+  function node(tag, attrs, ...children) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (name === 'class') element.className = value;
+      else if (name === 'style') element.style.cssText = value;
+      else element.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return element;
+  }
+
+  // ---------- timeline ----------
+
+  /** Bot replies of one chat, each with its ledger row (or null until the row is written) and the question it answered. */
+  function botTurns(key) {
+    const remote = state.remote.get(key) || { messages: [], ledger: [] };
+    const local = localFor(key);
+    return remote.messages.map((message, index) => {
+      const row = remote.ledger[index] || null;
+      const question = row ? local.find((m) => m.eventId && m.eventId === row.eventId) || null : null;
+      const deliveredAt = Date.parse(message.at) || 0;
+      // Keeps a reply below its question even if the browser's and the server's clocks disagree.
+      const at = question ? Math.max(deliveredAt, question.at + 1) : deliveredAt;
+      return { kind: 'bot', key: `bot:${index}`, index, message, row, question, at };
+    });
+  }
+
+  function timeline(key) {
+    const bots = botTurns(key);
+    const answered = new Set(bots.filter((b) => b.row).map((b) => b.row.eventId));
+    const items = [];
+    for (const m of localFor(key)) {
+      items.push({ kind: 'member', key: `member:${m.id}`, message: m, at: m.at });
+      const waiting =
+        m.status === 'sent' && m.mention && !answered.has(m.eventId) && Date.now() - m.at < PENDING_GIVE_UP_MS;
+      if (waiting) items.push({ kind: 'typing', key: `typing:${m.id}`, message: m, at: m.at + 0.5 });
+    }
+    items.push(...bots);
+    return items.sort((a, b) => a.at - b.at);
+  }
+
+  function memberStatus(m) {
+    if (m.status === 'sending') return node('span', { class: 'status-line' }, 'sending…');
+    if (m.status === 'failed') {
+      return node('span', { class: 'status-line error', 'data-testid': 'member-message-error' }, `⚠ ${m.error}`);
+    }
+    if (!m.mention) return node('span', { class: 'status-line' }, 'not @-mentioned — the bot stays quiet');
+    return node('span', { class: 'status-line' }, `@${BOT_NAME} · webhook ${m.webhookStatus}`);
+  }
+
+  function renderMember(item) {
+    const m = item.message;
+    const mine = m.userId === state.member;
+    return node(
+      'li',
+      {
+        class: `msg member${mine ? ' mine' : ''}${m.status === 'failed' ? ' failed' : ''}`,
+        'data-testid': 'member-message',
+        'data-user': m.userId,
+        'data-status': m.status,
+        'data-event-id': m.eventId,
+      },
+      node(
+        'span',
+        { class: 'avatar', style: `--hue:${avatarHue(m.userId)}`, 'aria-hidden': 'true' },
+        initials(m.userId),
+      ),
+      node(
+        'div',
+        { class: 'bubble' },
+        node(
+          'div',
+          { class: 'who' },
+          node('span', { class: 'name' }, m.userId),
+          node('time', { datetime: new Date(m.at).toISOString() }, formatTime(m.at)),
+        ),
+        node('p', { class: 'text', 'data-testid': 'message-text' }, m.text),
+        memberStatus(m),
+      ),
+    );
+  }
+
+  function costDetails(row) {
+    const components = row.components || {};
+    return node(
+      'details',
+      { class: 'cost-details', 'data-testid': 'cost-breakdown' },
+      node('summary', {}, 'cost breakdown'),
+      node(
+        'table',
+        {},
+        node(
+          'tbody',
+          {},
+          COST_COMPONENTS.filter(([id]) => typeof components[id] === 'number').map(([id, label]) =>
+            node('tr', {}, node('th', { scope: 'row' }, label), node('td', {}, formatUsd(components[id]))),
+          ),
+          node(
+            'tr',
+            { class: 'total' },
+            node('th', { scope: 'row' }, 'Total'),
+            node('td', {}, formatUsd(row.totalUsd)),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function botMeta(row) {
+    if (!row)
+      return node(
+        'div',
+        { class: 'meta', 'data-testid': 'bot-meta' },
+        node('span', { class: 'chip' }, 'measuring cost…'),
+      );
+    const filter = row.filterDecision || 'allow';
+    const sourceLabel = SOURCE_LABELS[row.source];
+    return node(
+      'div',
+      { class: 'meta', 'data-testid': 'bot-meta' },
+      node(
+        'span',
+        { class: 'chip', 'data-testid': 'meta-latency', title: 'End-to-end latency' },
+        `latency ${formatLatency(row.latencyMs)}`,
+      ),
+      node(
+        'span',
+        { class: `chip${row.cached ? ' good' : ''}`, 'data-testid': 'meta-cache' },
+        row.cached ? 'cache hit' : 'cache miss',
+      ),
+      node('span', { class: `chip filter-${filter}`, 'data-testid': 'meta-filter' }, `filter: ${filter}`),
+      node(
+        'span',
+        { class: 'chip cost', 'data-testid': 'meta-cost', title: 'Marginal AWS cost of this reply' },
+        formatUsd(row.totalUsd),
+      ),
+      sourceLabel ? node('span', { class: 'chip', 'data-testid': 'meta-source' }, sourceLabel) : null,
+      costDetails(row),
+    );
+  }
+
+  function renderBot(item) {
+    const { message, row, question } = item;
+    const askedBy = question ? question.userId : row ? row.userId : null;
+    return node(
+      'li',
+      {
+        class: 'msg bot',
+        'data-testid': 'bot-message',
+        'data-index': item.index,
+        'data-answers-event': row ? row.eventId : null,
+        'data-answers-user': askedBy,
+      },
+      node('span', { class: 'avatar bot-avatar', 'aria-hidden': 'true' }, 'G'),
+      node(
+        'div',
+        { class: 'bubble' },
+        node(
+          'div',
+          { class: 'who' },
+          node('span', { class: 'name' }, BOT_NAME),
+          node('span', { class: 'badge' }, 'bot'),
+          askedBy ? node('span', { class: 'reply-to' }, `→ ${askedBy}`) : null,
+          node('time', { datetime: new Date(item.at).toISOString() }, formatTime(item.at)),
+        ),
+        question ? node('blockquote', { class: 'quote' }, question.text) : null,
+        node('p', { class: 'text', 'data-testid': 'reply-text' }, displayText(message.text)),
+        botMeta(row),
+      ),
+    );
+  }
+
+  function renderTyping(item) {
+    return node(
+      'li',
+      { class: 'msg bot typing', 'data-testid': 'bot-typing', 'data-for-event': item.message.eventId },
+      node('span', { class: 'avatar bot-avatar', 'aria-hidden': 'true' }, 'G'),
+      node(
+        'div',
+        { class: 'bubble' },
+        node('span', { class: 'dots', 'aria-hidden': 'true' }, node('i'), node('i'), node('i')),
+        node('span', { class: 'typing-label' }, `${BOT_NAME} is answering ${item.message.userId}…`),
+      ),
+    );
+  }
+
+  const RENDERERS = { member: renderMember, bot: renderBot, typing: renderTyping };
+
+  /** What a rendered item depends on; an unchanged signature keeps its DOM node (and any open details). */
+  function signature(item) {
+    const m = item.message;
+    if (item.kind === 'member') return JSON.stringify([m.status, m.eventId, m.error, m.userId === state.member]);
+    if (item.kind === 'bot') return JSON.stringify([m.text, item.row, item.question?.id, item.at]);
+    return 'typing';
+  }
+
+  const rendered = new Map();
+
+  function renderConversation() {
+    const key = chatKey();
+    const items = timeline(key);
+    const list = el.messages;
+    const nearBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 160;
+    const keep = new Set();
+    items.forEach((item, position) => {
+      const id = `${key}#${item.key}`;
+      keep.add(id);
+      const sig = signature(item);
+      let entry = rendered.get(id);
+      if (!entry || entry.sig !== sig) {
+        const fresh = RENDERERS[item.kind](item);
+        if (entry) entry.node.replaceWith(fresh);
+        entry = { node: fresh, sig };
+        rendered.set(id, entry);
+      }
+      const current = list.children[position];
+      if (current !== entry.node) list.insertBefore(entry.node, current || null);
+    });
+    for (const [id, entry] of rendered) {
+      if (!keep.has(id)) {
+        entry.node.remove();
+        rendered.delete(id);
+      }
+    }
+    el.empty.hidden = items.length > 0;
+    // Follows new messages unless the reader has scrolled up to read older ones.
+    if (nearBottom) scrollToLatest();
+    renderGroupCost(key);
+  }
+
+  function scrollToLatest() {
+    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function renderGroupCost(key) {
+    const remote = state.remote.get(key);
+    const rows = remote ? remote.ledger : [];
+    const total = rows.reduce((sum, r) => sum + (typeof r.totalUsd === 'number' ? r.totalUsd : 0), 0);
+    el.groupCost.textContent = rows.length
+      ? `${rows.length} invocation${rows.length === 1 ? '' : 's'} · ${formatUsd(total)} total`
+      : '';
+  }
+
+  function announceNewReplies(key) {
+    const bots = botTurns(key);
+    const seen = state.announced.get(key);
+    state.announced.set(key, bots.length);
+    if (seen === undefined || bots.length <= seen) return;
+    const latest = bots[bots.length - 1];
+    const to = latest.question ? latest.question.userId : latest.row ? latest.row.userId : null;
+    el.announcer.textContent = `${BOT_NAME} replied${to ? ` to ${to}` : ''}: ${displayText(latest.message.text)}`;
+  }
+
+  // ---------- controls ----------
+
+  function renderTabs() {
+    el.tabs.replaceChildren(
+      ...state.info.platforms.map((platform) => {
+        const selected = platform === state.platform;
+        return node(
+          'button',
+          {
+            type: 'button',
+            role: 'tab',
+            id: `tab-${platform}`,
+            class: 'tab',
+            'data-platform': platform,
+            'data-testid': `platform-tab-${platform}`,
+            'aria-selected': selected ? 'true' : 'false',
+            'aria-controls': 'messages',
+            tabindex: selected ? '0' : '-1',
+          },
+          PLATFORM_LABELS[platform] || platform,
+        );
+      }),
+    );
+  }
+
+  function fillSelect(select, values, selected) {
+    select.replaceChildren(...values.map((v) => node('option', { value: v, selected: v === selected }, v)));
+    select.value = selected;
+  }
+
+  function renderControls() {
+    renderTabs();
+    fillSelect(el.group, state.info.groups, state.group);
+    fillSelect(el.member, state.info.members, state.member);
+    document.body.dataset.platform = state.platform;
+    el.title.textContent = `#${state.group} on ${PLATFORM_LABELS[state.platform] || state.platform}`;
+  }
+
+  function selectPlatform(platform, focus) {
+    state.platform = platform;
+    chatChanged();
+    if (focus) $(`tab-${platform}`).focus();
+  }
+
+  function chatChanged() {
+    renderControls();
+    renderConversation();
+    scrollToLatest();
+    poll();
+  }
+
+  el.tabs.addEventListener('click', (event) => {
+    const tab = event.target.closest('[role="tab"]');
+    if (tab) selectPlatform(tab.dataset.platform, false);
+  });
+
+  el.tabs.addEventListener('keydown', (event) => {
+    const platforms = state.info.platforms;
+    const at = platforms.indexOf(state.platform);
+    const moves = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: platforms.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = (moves[event.key] + platforms.length) % platforms.length;
+    selectPlatform(platforms[next], true);
+  });
+
+  el.group.addEventListener('change', () => {
+    state.group = el.group.value;
+    chatChanged();
+  });
+
+  el.member.addEventListener('change', () => {
+    state.member = el.member.value;
+    renderConversation();
+  });
+
+  // ---------- sending ----------
+
+  function showSendError(text) {
+    el.sendError.textContent = text;
+    el.sendError.hidden = !text;
+  }
+
+  async function send(text, mention) {
+    const key = chatKey();
+    const message = {
+      id: state.nextLocalId++,
+      userId: state.member,
+      text,
+      mention,
+      at: Date.now(),
+      status: 'sending',
+      eventId: null,
+      webhookStatus: null,
+      error: null,
+    };
+    localFor(key).push(message);
+    renderConversation();
+    scrollToLatest();
+    try {
+      const response = await fetch('/_sandbox/events', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          platform: state.platform,
+          chatId: state.group,
+          userId: message.userId,
+          text,
+          mentionBot: mention,
+        }),
+      });
+      const body = await response.json().catch(() => null);
+      if (!response.ok || !body) {
+        const detail = body?.error ? ` (${body.error.message || body.error})` : '';
+        throw new Error(`the sandbox server answered HTTP ${response.status}${detail}`);
+      }
+      message.eventId = body.eventId || null;
+      message.webhookStatus = body.webhookStatus;
+      if (body.webhookStatus === 200) {
+        message.status = 'sent';
+        showSendError('');
+      } else {
+        message.status = 'failed';
+        message.error = `The bot's webhook answered HTTP ${body.webhookStatus}, so this message was not accepted.`;
+        showSendError(`Not delivered: ${message.error}`);
+      }
+    } catch (err) {
+      message.status = 'failed';
+      message.error = `Could not send: ${err instanceof Error ? err.message : String(err)}.`;
+      showSendError(message.error);
+    }
+    if (chatKey() === key) renderConversation();
+    poll();
+  }
+
+  el.composer.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = el.input.value.trim();
+    if (!text) {
+      el.input.focus();
+      return;
+    }
+    el.input.value = '';
+    fitInput();
+    send(text, el.mention.checked);
+  });
+
+  /** Grows the message box with its lines (Shift+Enter) up to the CSS max-height. */
+  function fitInput() {
+    el.input.style.height = 'auto';
+    el.input.style.height = `${el.input.scrollHeight + 2}px`;
+  }
+
+  el.input.addEventListener('input', fitInput);
+
+  el.input.addEventListener('keydown', (event) => {
+    // isComposing: Enter that confirms a Chinese/Japanese IME candidate must not send.
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    el.composer.requestSubmit();
+  });
+
+  el.reset.addEventListener('click', () => send('/reset', true));
+
+  // ---------- live updates ----------
+
+  let pollTimer = 0;
+  let pollSeq = 0;
+
+  async function getJson(path) {
+    const response = await fetch(path, { cache: 'no-store' });
+    if (!response.ok) throw new Error(`${path} answered HTTP ${response.status}`);
+    return response.json();
+  }
+
+  function setConnection(live) {
+    el.connection.dataset.state = live ? 'live' : 'offline';
+    el.connection.textContent = live ? 'live' : 'server unreachable — retrying';
+  }
+
+  /** Polls the current chat while the page is visible; a newer poll supersedes an older one's next tick. */
+  async function poll() {
+    clearTimeout(pollTimer);
+    const seq = ++pollSeq;
+    if (document.visibilityState === 'hidden') return;
+    const key = chatKey();
+    const query = `platform=${encodeURIComponent(state.platform)}&chat=${encodeURIComponent(state.group)}`;
+    try {
+      const [messages, ledger] = await Promise.all([
+        getJson(`/_sandbox/messages?${query}`),
+        getJson(`/_sandbox/ledger?${query}`),
+      ]);
+      state.remote.set(key, {
+        messages: Array.isArray(messages) ? messages : [],
+        ledger: Array.isArray(ledger) ? ledger : [],
+      });
+      setConnection(true);
+      if (key === chatKey()) {
+        renderConversation();
+        announceNewReplies(key);
+      }
+    } catch {
+      setConnection(false);
+    }
+    if (seq === pollSeq) pollTimer = setTimeout(poll, POLL_MS);
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') poll();
+  });
+
+  // ---------- model info ----------
+
+  function applyInfo(info) {
+    const pick = (list, fallback) => (Array.isArray(list) && list.length ? list.map(String) : fallback);
+    state.info = {
+      model: info.model || DEFAULT_INFO.model,
+      platforms: pick(info.platforms, DEFAULT_INFO.platforms),
+      members: pick(info.members, DEFAULT_INFO.members),
+      groups: pick(info.groups, DEFAULT_INFO.groups),
+    };
+    if (!state.info.platforms.includes(state.platform)) state.platform = state.info.platforms[0];
+    if (!state.info.groups.includes(state.group)) state.group = state.info.groups[0];
+    if (!state.info.members.includes(state.member)) state.member = state.info.members[0];
+    const model = state.info.model;
+    el.model.textContent = `model: ${model.name || 'unknown'}`;
+    el.banner.hidden = !model.demo;
+    el.hint.textContent = model.hint || '';
+    chatChanged();
+  }
+
+  async function loadInfo() {
+    try {
+      applyInfo(await getJson('/_sandbox/info'));
+    } catch {
+      setConnection(false);
+      setTimeout(loadInfo, INFO_RETRY_MS);
+    }
+  }
+
+  renderControls();
+  renderConversation();
+  loadInfo();
+})();

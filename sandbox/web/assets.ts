@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One static file of the sandbox chat page, ready to send. */
+export interface WebAsset {
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+/** URL path → file beside this module. The page references its assets by these exact paths. */
+const FILES: ReadonlyArray<readonly [urlPath: string, file: string, contentType: string]> = [
+  ['/', 'index.html', 'text/html; charset=utf-8'],
+  ['/assets/app.js', 'app.js', 'text/javascript; charset=utf-8'],
+  ['/assets/style.css', 'style.css', 'text/css; charset=utf-8'],
+];
+
+/**
+ * Reads the sandbox web chat page (plain HTML/CSS/JS, no build step) from disk, keyed by the URL path the sandbox
+ * server serves it at: `/`, `/assets/app.js`, `/assets/style.css`. Paths resolve relative to this module, so it
+ * works from any working directory; a missing file throws at start-up rather than 404-ing later.
+ */
+export function loadWebAssets(): Map<string, WebAsset> {
+  return new Map(
+    FILES.map(([urlPath, file, contentType]) => [urlPath, { contentType, body: readFileSync(join(__dirname, file)) }]),
+  );
+}
