@@ -553,7 +553,7 @@
 
   function setConnection(live) {
     el.connection.dataset.state = live ? 'live' : 'offline';
-    el.connection.textContent = live ? 'live' : 'server unreachable — retrying';
+    el.connection.textContent = live ? 'live' : 'offline — retrying';
   }
 
   /** Polls the current chat while the page is visible; a newer poll supersedes an older one's next tick. */
