@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '../core/context-scope';
 import { ConfigError } from '../core/errors';
 import { type TriggerConfig, triggerConfigSchema } from '../core/trigger-rules';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '../core/context-scope';
 import { PLATFORMS, type PlatformName } from '../platforms/types';
 import { ENV } from './env-names';

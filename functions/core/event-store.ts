@@ -1,5 +1,11 @@
 import { ConditionalCheckFailedException, type ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 
 /**
  * The events table: one item per platform event (`platform#eventId`), the durable record behind
@@ -78,7 +84,8 @@ export class EventStore {
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) {
         capacity?.add({ write: 1 });
-        return { outcome: 'exists', status: (err.Item?.status?.S as EventStatus | undefined) ?? 'enqueuing' };
+        const status = (err.Item?.status?.S as EventStatus | undefined) ?? (await this.read(pk, capacity))?.status;
+        return { outcome: 'exists', status: status ?? 'enqueuing' };
       }
       throw err;
     }
@@ -153,11 +160,16 @@ export class EventStore {
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       capacity?.add({ write: 1 });
-      const item = err.Item;
-      if (item?.status?.S === 'replied') {
-        return { outcome: 'already_replied', replyMessageIds: item.replyMessageIds?.L?.map((v) => v.S ?? '') ?? [] };
-      }
-      return { outcome: 'in_progress', leaseUntil: Number(item?.leaseUntil?.N ?? 0) };
+      const item = err.Item
+        ? {
+            status: err.Item.status?.S as EventStatus | undefined,
+            replyMessageIds: err.Item.replyMessageIds?.L?.map((v) => v.S ?? ''),
+            leaseUntil: Number(err.Item.leaseUntil?.N ?? 0),
+          }
+        : await this.read(pk, capacity);
+      if (item?.status === 'replied')
+        return { outcome: 'already_replied', replyMessageIds: item.replyMessageIds ?? [] };
+      return { outcome: 'in_progress', leaseUntil: Number(item?.leaseUntil ?? 0) };
     }
   }
 
@@ -199,6 +211,23 @@ export class EventStore {
       },
       capacity,
     );
+  }
+
+  /**
+   * DynamoDB returns the old item with a failed condition (ReturnValuesOnConditionCheckFailure), so this read only
+   * runs against stores that do not (dynalite, in the sandbox): one consistent GetItem.
+   */
+  private async read(pk: string, capacity?: CapacitySink): Promise<Partial<EventRecord> | undefined> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk },
+        ConsistentRead: true,
+        ReturnConsumedCapacity: RCC,
+      }),
+    );
+    capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+    return out.Item as Partial<EventRecord> | undefined;
   }
 
   private expiry(now: number): number {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { IncomingMessage, PlatformName } from '../platforms/types';
 
 /** When the bot answers. Rules merge from general to specific: defaults → platform → group. */

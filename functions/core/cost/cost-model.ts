@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, ValidationError } from '../errors';
 import { add, fromDecimal, mul, nanoToUsd, type Ratio, ratio, sum, toNano, toNumber, ZERO } from './exact';
 import type { ResolvedPrices, ScalarPriceKey } from './prices';

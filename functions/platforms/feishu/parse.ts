@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MalformedEventError, SignatureError } from '../../core/errors';
 import { getHeader } from '../shared/headers';
 import { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from '../shared/json-body';

@@ -1,0 +1,138 @@
+import { PLATFORMS } from '../../functions/platforms/types';
+import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
+
+interface Delivered {
+  platform: string;
+  chatId: string;
+  text: string;
+  at: string;
+}
+
+let sandbox: SandboxProcess;
+
+beforeAll(async () => {
+  sandbox = await startSandboxProcess();
+}, 90_000);
+
+afterAll(async () => {
+  await sandbox?.stop();
+});
+
+async function post(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${sandbox.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+async function messages(platform: string, chat: string): Promise<Delivered[]> {
+  const res = await fetch(`${sandbox.url}/_sandbox/messages?platform=${platform}&chat=${encodeURIComponent(chat)}`);
+  return (await res.json()) as Delivered[];
+}
+
+async function waitForMessages(platform: string, chat: string, count: number, ms = 20_000): Promise<Delivered[]> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const list = await messages(platform, chat);
+    if (list.length >= count || Date.now() > until) return list;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits until the pipeline has been idle long enough that a second (duplicate) reply would have arrived. */
+const settle = () => new Promise((r) => setTimeout(r, 2_500));
+
+describe.each(PLATFORMS)('%s through the sandbox', (platform) => {
+  it('answers a signed @-mention exactly once, with a ledger row whose total is the sum of its parts', async () => {
+    const chatId = `e2e-${platform}-${Date.now()}`;
+    const sent = await post('/_sandbox/events', {
+      platform,
+      chatId,
+      userId: 'alice',
+      text: `你好 GroupGate 🙂 (${platform})`,
+    });
+    expect(sent.status).toBe(200);
+    expect(sent.json.webhookStatus).toBe(200);
+    const first = await waitForMessages(platform, chatId, 1);
+    expect(first).toHaveLength(1);
+    expect(first[0]?.text.length).toBeGreaterThan(0);
+    await settle();
+    expect(await messages(platform, chatId)).toHaveLength(1);
+
+    const ledger = (await (
+      await fetch(`${sandbox.url}/_sandbox/ledger?platform=${platform}&chat=${encodeURIComponent(chatId)}`)
+    ).json()) as { totalUsd: number; components: Record<string, number>; eventId: string }[];
+    expect(ledger).toHaveLength(1);
+    const row = ledger[0]!;
+    expect(row.eventId).toBe(sent.json.eventId);
+    for (const c of ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker'])
+      expect(row.components[c]).toBeGreaterThan(0);
+    const sum = Object.values(row.components).reduce((a, b) => a + b, 0);
+    expect(row.totalUsd).toBeCloseTo(sum, 9);
+  }, 40_000);
+
+  it('answers a repeated context-free question from the FAQ cache without a model call', async () => {
+    const question = `What are the office hours? ${platform}-${Date.now()}`;
+    const chatA = `e2e-cache-a-${platform}-${Date.now()}`;
+    const chatB = `e2e-cache-b-${platform}-${Date.now()}`;
+    await post('/_sandbox/events', { platform, chatId: chatA, userId: 'carol', text: question });
+    const [first] = await waitForMessages(platform, chatA, 1);
+    await post('/_sandbox/events', { platform, chatId: chatB, userId: 'dave', text: question });
+    const [second] = await waitForMessages(platform, chatB, 1);
+    // Each delivery starts with an @-mention of its asker; the answer after it is the cached one.
+    const withoutMention = (text: string | undefined) => text?.replace(/^\S*(carol|dave)\S*\s*/, '');
+    expect(withoutMention(second?.text)).toBe(withoutMention(first?.text));
+    expect(withoutMention(first?.text)?.length).toBeGreaterThan(0);
+    const rows = (await (
+      await fetch(`${sandbox.url}/_sandbox/ledger?platform=${platform}&chat=${encodeURIComponent(chatB)}`)
+    ).json()) as { cached: boolean; components: Record<string, number> }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.cached).toBe(true);
+    expect(rows[0]?.components.sagemaker).toBe(0);
+  }, 40_000);
+
+  it('refuses a forged event with 401 and never replies', async () => {
+    const chatId = `e2e-forged-${platform}-${Date.now()}`;
+    const res = await fetch(`${sandbox.url}/webhook/${platform}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-slack-signature': 'v0=00',
+        'x-slack-request-timestamp': String(Math.floor(Date.now() / 1000)),
+        'x-lark-signature': '00',
+        'x-lark-request-timestamp': String(Math.floor(Date.now() / 1000)),
+        'x-lark-request-nonce': 'n',
+        timestamp: String(Date.now()),
+        sign: 'AAAA',
+      },
+      body: JSON.stringify({ encrypt: 'AAAA', chatId, text: 'forged' }),
+    });
+    expect([400, 401]).toContain(res.status);
+    await settle();
+    expect(await messages(platform, chatId)).toHaveLength(0);
+  }, 20_000);
+
+  it('replies once to an event the platform delivers twice', async () => {
+    const chatId = `e2e-dup-${platform}-${Date.now()}`;
+    const first = await post('/_sandbox/events', {
+      platform,
+      chatId,
+      userId: 'bob',
+      text: 'what is the on-call rota?',
+    });
+    const again = await post('/_sandbox/events', {
+      platform,
+      chatId,
+      userId: 'bob',
+      text: 'what is the on-call rota?',
+      eventId: first.json.eventId,
+    });
+    expect(first.json.webhookStatus).toBe(200);
+    expect(again.json.webhookStatus).toBe(200);
+    expect(await waitForMessages(platform, chatId, 1)).toHaveLength(1);
+    await settle();
+    expect(await messages(platform, chatId)).toHaveLength(1);
+  }, 40_000);
+});
