@@ -1,5 +1,5 @@
 import type { Node } from 'constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../functions/core/errors';
 import { PLATFORMS } from '../functions/platforms/types';
 
