@@ -12,15 +12,6 @@ import type { PlatformName } from '../../functions/platforms/types';
 import type { TableKey } from '../../functions/shared/table-specs';
 import { HouseFunction } from './house-function';
 
-/**
- * Env names not (yet) in functions/config/env-names.ts; kept here until they are added there.
- * The runtime reads them to set each ledger / audit row's `expiresAt`.
- */
-export const LOCAL_ENV = {
-  ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
-  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
-} as const;
-
 const SECRET_ENV: Readonly<Record<PlatformName, EnvName>> = {
   feishu: ENV.feishuSecretId,
   slack: ENV.slackSecretId,
@@ -83,8 +74,8 @@ export class Functions extends Construct {
       [ENV.modelEndpointName]: props.modelEndpointName,
       [ENV.contextTtlMinutes]: String(props.contextTtlMinutes),
       [ENV.answerCacheTtlMinutes]: String(props.answerCacheTtlMinutes),
-      [LOCAL_ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
-      [LOCAL_ENV.auditRetentionDays]: String(props.auditRetentionDays),
+      [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
+      [ENV.auditRetentionDays]: String(props.auditRetentionDays),
     };
 
     this.worker = new HouseFunction(this, 'Worker', {
@@ -130,8 +121,8 @@ export class Functions extends Construct {
     const { tables } = props;
     fn.bindTable(tables.conversations, ENV.conversationsTable, ['GetItem', 'PutItem', 'UpdateItem']);
     fn.bindTable(tables.answerCache, ENV.answerCacheTable, ['GetItem', 'PutItem']);
-    fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem']);
-    fn.bindTable(tables.audit, ENV.auditTable, ['PutItem']);
+    fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem', 'BatchWriteItem']);
+    fn.bindTable(tables.audit, ENV.auditTable, ['PutItem', 'BatchWriteItem']);
     fn.role.addToPolicy(
       new PolicyStatement({
         actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'],
