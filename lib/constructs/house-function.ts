@@ -15,7 +15,14 @@ import type { EnvName } from '../../functions/config/env-names';
 const HANDLERS_DIR = path.join(__dirname, '..', '..', 'functions', 'handlers');
 
 /** The DynamoDB item actions a function may be granted; no wildcards, no table-level admin. */
-export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'BatchGetItem';
+export type TableAction =
+  | 'GetItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'Query'
+  | 'BatchGetItem'
+  | 'BatchWriteItem';
 
 export interface HouseFunctionProps {
   /** File name under functions/handlers without extension, e.g. `webhook`. Also the Powertools service name. */
