@@ -4,6 +4,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 
@@ -12,11 +13,13 @@ import {
  * "never lost, never answered twice".
  *
  * Lifecycle: `enqueuing` (webhook reserved it) → `enqueued` (on the queue) → `processing` (a worker holds a lease)
- * → `replied` (reply delivered; its message ids recorded). A worker that fails sets `failed`, so the next SQS
- * delivery can claim it at once. Items expire after `retentionSeconds` (24 h by default), well past the platforms'
+ * → `sending` (the platform send is about to start) → `replied` (reply delivered; its message ids recorded).
+ * A worker that fails sets `failed`, so the next SQS delivery can claim it at once. `sending` is never claimable:
+ * a worker that crashed after the platform accepted the reply (before `replied` was written) must not send again,
+ * so once its lease ends the event is reported as `delivery_unknown` and acknowledged (at most one reply). Items expire after `retentionSeconds` (24 h by default), well past the platforms'
  * retry windows (Feishu's last retry comes about 7 h after the first delivery).
  */
-export type EventStatus = 'enqueuing' | 'enqueued' | 'processing' | 'replied' | 'failed';
+export type EventStatus = 'enqueuing' | 'enqueued' | 'processing' | 'sending' | 'replied' | 'failed';
 
 export interface EventRecord {
   readonly pk: string;
@@ -37,7 +40,18 @@ export type ReserveOutcome =
 export type ClaimOutcome =
   | { readonly outcome: 'claimed'; readonly attempts: number }
   | { readonly outcome: 'already_replied'; readonly replyMessageIds: readonly string[] }
-  | { readonly outcome: 'in_progress'; readonly leaseUntil: number };
+  | { readonly outcome: 'in_progress'; readonly leaseUntil: number }
+  /** A previous attempt started the send and its lease ended without `replied`: the reply may well be delivered. */
+  | { readonly outcome: 'delivery_unknown' };
+
+/** What `markReplied` records: the platform's message ids and whether the reply was the polite fallback. */
+export interface DeliveredReply {
+  readonly messageIds: readonly string[];
+  readonly fallback: boolean;
+}
+
+type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+export type TransactUpdate = TransactWriteItem & { readonly Update: NonNullable<TransactWriteItem['Update']> };
 
 /** Consumed capacity is reported so the cost ledger can price every DynamoDB call. */
 export interface CapacitySink {
@@ -169,19 +183,46 @@ export class EventStore {
         : await this.read(pk, capacity);
       if (item?.status === 'replied')
         return { outcome: 'already_replied', replyMessageIds: item.replyMessageIds ?? [] };
-      return { outcome: 'in_progress', leaseUntil: Number(item?.leaseUntil ?? 0) };
+      const leaseUntil = Number(item?.leaseUntil ?? 0);
+      if (item?.status === 'sending' && leaseUntil < now) return { outcome: 'delivery_unknown' };
+      return { outcome: 'in_progress', leaseUntil };
     }
   }
 
+  /**
+   * Worker: the platform send starts now. Conditional on still holding the claim (`attempts` is the fencing token
+   * `claim` returned), so a worker whose lease ran out and was taken over never sends. Returns false then.
+   */
+  async markSending(pk: string, now: number, attempts: number, capacity?: CapacitySink): Promise<boolean> {
+    return this.conditionalUpdate(
+      {
+        Key: { pk },
+        UpdateExpression: 'SET #s = :sending, updatedAt = :now',
+        ConditionExpression: '#s = :processing AND attempts = :attempts',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: {
+          ':sending': 'sending',
+          ':processing': 'processing',
+          ':attempts': attempts,
+          ':now': now,
+        },
+      },
+      capacity,
+    );
+  }
+
   /** Worker: the reply was delivered. Written right after the send, before the SQS acknowledgement. */
-  async markReplied(
-    pk: string,
-    now: number,
-    reply: { readonly messageIds: readonly string[]; readonly fallback: boolean },
-    capacity?: CapacitySink,
-  ): Promise<void> {
+  async markReplied(pk: string, now: number, reply: DeliveredReply, capacity?: CapacitySink): Promise<void> {
     const out = await this.db.send(
-      new UpdateCommand({
+      new UpdateCommand({ ...this.buildReplied(pk, now, reply).Update, ReturnConsumedCapacity: RCC }),
+    );
+    capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+  }
+
+  /** The `markReplied` update as a TransactWriteItems entry, to write it together with the conversation's turn. */
+  buildReplied(pk: string, now: number, reply: DeliveredReply): TransactUpdate {
+    return {
+      Update: {
         TableName: this.options.tableName,
         Key: { pk },
         UpdateExpression:
@@ -193,21 +234,29 @@ export class EventStore {
           ':fallback': reply.fallback,
           ':now': now,
         },
-        ReturnConsumedCapacity: RCC,
-      }),
-    );
-    capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      },
+    };
   }
 
-  /** Worker: gives the lease back after a failure so the next delivery can claim at once. */
-  async markFailed(pk: string, now: number, capacity?: CapacitySink): Promise<void> {
+  /**
+   * Worker: gives the lease back after a failure (including a send the platform refused) so the next delivery can
+   * claim at once.
+   */
+  async markFailed(pk: string, now: number, attempts: number, capacity?: CapacitySink): Promise<void> {
     await this.conditionalUpdate(
       {
         Key: { pk },
         UpdateExpression: 'SET #s = :failed, updatedAt = :now REMOVE leaseUntil',
-        ConditionExpression: '#s = :processing',
+        // Fenced like markSending: a worker that lost its lease must not release the new holder's claim.
+        ConditionExpression: '#s IN (:processing, :sending) AND attempts = :attempts',
         ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':failed': 'failed', ':processing': 'processing', ':now': now },
+        ExpressionAttributeValues: {
+          ':failed': 'failed',
+          ':processing': 'processing',
+          ':sending': 'sending',
+          ':attempts': attempts,
+          ':now': now,
+        },
       },
       capacity,
     );

@@ -1,26 +1,33 @@
 import type { OutgoingReply, SendResult } from '../platforms/types';
 import type { PipelineOutcome, TurnInput } from './answer-pipeline';
-import { EventStore } from './event-store';
+import { type DeliveredReply, EventStore } from './event-store';
 import type { QueuedEvent } from './queue-message';
 
 /**
- * One queued platform event, answered exactly once:
- * claim (lease) → pipeline → ledger and audit → send → record the reply ids → save the turn and cache.
+ * One queued platform event, answered at most once and, barring a crash in the middle of the platform call,
+ * exactly once:
+ * claim (lease) → pipeline → ledger and audit (in parallel with the send) → mark sending → send
+ * → record the reply ids with the turn → cache.
  *
  * - A redelivered event whose reply was already sent is acknowledged without a model call or a send.
- * - A failure before the send gives the lease back and rethrows, so SQS redelivers (and after N receives the
- *   message moves to the DLQ — never a silent drop).
- * - The reply ids are recorded right after the send, before anything else, to keep the window in which a crash
- *   could cause a second send as small as the platform allows; Feishu additionally deduplicates on the reply `uuid`.
+ * - A failure before the send (or a send the platform refused) gives the lease back and rethrows, so SQS
+ *   redelivers (and after N receives the message moves to the DLQ — never a silent drop).
+ * - `sending` is written before the platform call. A worker that dies after it (the platform may have accepted
+ *   the reply) leaves the event unclaimable: after its lease the next delivery acknowledges it as
+ *   `delivery_unknown` instead of sending a second reply.
  */
 export interface ProcessDeps {
-  readonly events: Pick<EventStore, 'claim' | 'markReplied' | 'markFailed'>;
+  readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed'>;
   readonly runPipeline: (input: TurnInput) => Promise<PipelineOutcome>;
   readonly send: (reply: OutgoingReply) => Promise<SendResult>;
-  /** Appends the turn to the context (optimistic locking inside). */
-  readonly saveTurn: (outcome: PipelineOutcome) => Promise<void>;
+  /**
+   * Marks the event replied with its reply ids and appends the turn to the context (in one write where the store
+   * supports transactions). Throws only if the replied status was not written; a turn that cannot be saved is
+   * logged, not thrown, because the reply is already out.
+   */
+  readonly recordDelivery: (pk: string, at: number, reply: DeliveredReply, outcome: PipelineOutcome) => Promise<void>;
   readonly cachePut: (key: string, answer: string) => Promise<void>;
-  /** Ledger row, audit record and metrics for one invocation. */
+  /** Ledger row, audit record and metrics for one invocation. Must not throw (failures are the caller's to log). */
   readonly recordInvocation: (facts: InvocationFacts) => Promise<void>;
   readonly now: () => number;
   /** How long a claim holds; keep it at or above the SQS visibility timeout. */
@@ -43,7 +50,9 @@ export interface InvocationFacts {
 
 export type ProcessResult =
   | { readonly kind: 'replied'; readonly messageIds: readonly string[]; readonly source: PipelineOutcome['source'] }
-  | { readonly kind: 'already_replied' };
+  | { readonly kind: 'already_replied' }
+  /** An earlier attempt died during or after its send; acknowledged so the member never gets two replies. */
+  | { readonly kind: 'delivery_unknown' };
 
 export class EventInProgressError extends Error {
   constructor(readonly eventKey: string) {
@@ -62,11 +71,13 @@ export async function processEvent(
   const pk = EventStore.key(message.platform, message.eventId);
   const claim = await deps.events.claim(pk, startedAt, deps.leaseMs);
   if (claim.outcome === 'already_replied') return { kind: 'already_replied' };
+  if (claim.outcome === 'delivery_unknown') return { kind: 'delivery_unknown' };
   if (claim.outcome === 'in_progress') throw new EventInProgressError(pk);
   deps.checkpoint?.('claimed');
 
   let outcome: PipelineOutcome;
   let sent: SendResult;
+  let recorded: Promise<void> = Promise.resolve();
   try {
     outcome = await deps.runPipeline({
       conversationKey: event.conversationKey,
@@ -76,9 +87,12 @@ export async function processEvent(
       maskModelInput: deps.maskModelInputFor?.(event) ?? true,
     });
     deps.checkpoint?.('answered');
-    // The ledger and audit rows are written once the cost is incurred (the model has answered), before the send:
-    // a send that fails and is retried did cost a second model call, and finance sees both.
-    await deps.recordInvocation({ event, outcome, startedAt, finishedAt: deps.now(), receiveCount });
+    // The cost is incurred once the model has answered, so the ledger row is written even when the send then
+    // fails and is retried (finance sees both model calls). It runs alongside the send to keep it off the latency.
+    recorded = deps
+      .recordInvocation({ event, outcome, startedAt, finishedAt: deps.now(), receiveCount })
+      .catch(() => undefined);
+    if (!(await deps.events.markSending(pk, deps.now(), claim.attempts))) throw new EventInProgressError(pk);
     sent = await deps.send({
       handle: message.replyHandle,
       text: outcome.reply,
@@ -87,21 +101,24 @@ export async function processEvent(
       idempotencyKey: message.eventId,
     });
   } catch (err) {
-    await deps.events.markFailed(pk, deps.now()).catch(() => undefined);
+    await deps.events.markFailed(pk, deps.now(), claim.attempts).catch(() => undefined);
+    await recorded;
     throw err;
   }
   deps.checkpoint?.('sent');
-  await deps.events.markReplied(pk, deps.now(), {
-    messageIds: sent.messageIds,
-    fallback: outcome.source === 'fallback',
-  });
+  await deps.recordDelivery(
+    pk,
+    deps.now(),
+    { messageIds: sent.messageIds, fallback: outcome.source === 'fallback' },
+    outcome,
+  );
   deps.checkpoint?.('recorded');
 
   // The reply is delivered and recorded; a failure here must not cause a redelivery (which would be acknowledged
-  // as already replied anyway), so the savers log their own failures.
+  // as already replied anyway), so the cache logs its own failures.
   await Promise.allSettled([
-    outcome.saveTurn ? deps.saveTurn(outcome) : Promise.resolve(),
     outcome.cachePut ? deps.cachePut(outcome.cachePut.key, outcome.cachePut.answer) : Promise.resolve(),
+    recorded,
   ]);
   return { kind: 'replied', messageIds: sent.messageIds, source: outcome.source };
 }

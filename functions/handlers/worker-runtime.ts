@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import type { WorkerConfig } from '../config/worker-config';
 import { AnswerCache } from '../core/answer-cache';
 import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
 import { DEFAULT_MESSAGES, type PipelineOutcome, type PipelinePorts, runPipeline } from '../core/answer-pipeline';
-import { ContextStore } from '../core/context-store';
+import { ContextStore, type ConversationContext, isTransactConflict } from '../core/context-store';
 import { groupKey } from '../core/conversation-key';
 import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
 import { buildLedgerRow } from '../core/cost/ledger-row';
 import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
-import { type CapacitySink, EventStore } from '../core/event-store';
+import { type CapacitySink, type DeliveredReply, EventStore } from '../core/event-store';
 import { type InvocationFacts, type ProcessResult, processEvent } from '../core/process-event';
 import { buildPrompt } from '../core/prompt/build-prompt';
 import { estimateTokens } from '../core/prompt/token-estimate';
-import { queuedEventSchema } from '../core/queue-message';
+import { type QueuedEvent, queuedEventSchema } from '../core/queue-message';
 import { compileLexicon } from '../core/safety/content-filter';
 import { moderate } from '../core/safety/moderation';
 import { createPiiMasker } from '../core/safety/pii';
@@ -75,7 +75,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     config.priceOverrides === undefined ? {} : parsePriceOverrides(config.priceOverrides),
   );
 
-  function ports(meter: CapacityMeter, systemPrompt: string): PipelinePorts<Awaited<ReturnType<ContextStore['load']>>> {
+  function ports(meter: CapacityMeter, systemPrompt: string): PipelinePorts<ConversationContext> {
     return {
       loadContext: async (key) => {
         const loaded = await contexts.load(key, now(), meter);
@@ -214,6 +214,51 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     });
   }
 
+  // Learnt from the first attempt: DynamoDB runs TransactWriteItems, dynalite (the sandbox) answers
+  // UnknownOperationException, and then every later delivery goes straight to the two separate writes.
+  let transactions = true;
+
+  /**
+   * The replied status and the turn in one TransactWriteItems (one round trip instead of two). When another writer
+   * changed the conversation since it was loaded, or the store has no transactions, the status is written alone
+   * and `appendTurn` re-loads and appends (idempotent by eventId), so neither a reply nor a turn is lost.
+   */
+  async function recordDelivery(
+    event: QueuedEvent,
+    pk: string,
+    at: number,
+    reply: DeliveredReply,
+    outcome: PipelineOutcome,
+    meter: CapacityMeter,
+  ): Promise<void> {
+    const turn = outcome.saveTurn;
+    const loaded = turn?.context.handle as ConversationContext | undefined;
+    const exchange = turn && { user: turn.user, assistant: turn.assistant, eventId: event.message.eventId };
+    const plan = exchange && loaded ? contexts.buildAppend(event.conversationKey, loaded, exchange, now()) : undefined;
+    if (transactions && plan?.kind === 'write') {
+      try {
+        const out = await clients.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [plan.transactItem, events.buildReplied(pk, at, reply)],
+            ReturnConsumedCapacity: 'TOTAL',
+          }),
+        );
+        meter.add({ write: (out.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0) });
+        return;
+      } catch (err) {
+        if ((err as Error).name === 'UnknownOperationException') transactions = false;
+        else if (!isTransactConflict(err, 0)) throw err;
+      }
+    }
+    await events.markReplied(pk, at, reply, meter);
+    if (!exchange || !loaded || plan?.kind === 'already_saved') return;
+    try {
+      await contexts.appendTurn(event.conversationKey, loaded, exchange, now(), meter);
+    } catch (err) {
+      logger.error('turn not saved to context', { eventId: event.message.eventId, error: err as Error });
+    }
+  }
+
   /** Processes one SQS record; throws to have SQS redeliver it (and dead-letter it after N receives). */
   return async function processRecord(record: SQSRecord): Promise<ProcessResult> {
     const event = queuedEventSchema.parse(JSON.parse(record.body));
@@ -223,29 +268,15 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     const systemPrompt = config.systemPrompt;
     const pipelinePorts = ports(meter, systemPrompt);
     const remaining = deps.remainingMs ?? (() => 60_000);
-    return processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
+    const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
         claim: (pk, at, lease) => events.claim(pk, at, lease, meter),
-        markReplied: (pk, at, reply) => events.markReplied(pk, at, reply, meter),
-        markFailed: (pk, at) => events.markFailed(pk, at, meter),
+        markSending: (pk, at, attempts) => events.markSending(pk, at, attempts, meter),
+        markFailed: (pk, at, attempts) => events.markFailed(pk, at, attempts, meter),
       },
       runPipeline: (input) => runPipeline(input, pipelinePorts),
       send: (reply) => platform.send(reply),
-      saveTurn: async (outcome: PipelineOutcome) => {
-        if (!outcome.saveTurn) return;
-        const loaded = outcome.saveTurn.context.handle as Awaited<ReturnType<ContextStore['load']>>;
-        try {
-          await contexts.appendTurn(
-            event.conversationKey,
-            loaded,
-            { user: outcome.saveTurn.user, assistant: outcome.saveTurn.assistant, eventId: event.message.eventId },
-            now(),
-            meter,
-          );
-        } catch (err) {
-          logger.error('turn not saved to context', { eventId: event.message.eventId, error: err as Error });
-        }
-      },
+      recordDelivery: (pk, at, reply, outcome) => recordDelivery(event, pk, at, reply, outcome, meter),
       cachePut: async (key, answer) => {
         await cache
           .put(key, { answer, modelId: config.model.modelId, promptVersion: config.promptVersion }, now(), meter)
@@ -261,6 +292,13 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       maskModelInputFor: () => config.maskModelInput,
       checkpoint: deps.checkpoint,
     });
+    if (result.kind === 'delivery_unknown') {
+      logger.error('an earlier attempt died during its platform send; acknowledged without a second reply', {
+        eventId: event.message.eventId,
+        platform: event.message.platform,
+      });
+    }
+    return result;
   };
 }
 

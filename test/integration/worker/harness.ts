@@ -1,0 +1,286 @@
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { loadWorkerConfig, type WorkerConfig } from '../../../functions/config/worker-config';
+import { EventStore } from '../../../functions/core/event-store';
+import type { IngestDeps } from '../../../functions/core/ingest';
+import { encodeQueuedEvent, type QueuedEvent, queuedEventSchema } from '../../../functions/core/queue-message';
+import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../../../functions/handlers/webhook';
+import { createWorkerHandler } from '../../../functions/handlers/worker';
+import { createWorkerRuntime, type WorkerRuntimeDeps } from '../../../functions/handlers/worker-runtime';
+import { createModelClient } from '../../../functions/model/model-client';
+import { createEnabledPlatforms } from '../../../functions/platforms/registry';
+import { PLATFORMS, type PlatformName } from '../../../functions/platforms/types';
+import { logger } from '../../../functions/shared/powertools';
+import { lambdaContext } from '../../../sandbox/api-gateway';
+import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
+import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws';
+import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
+import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
+import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
+import type {
+  EmulatedDelivery,
+  EmulatorContext,
+  InboundMessageInput,
+  PlatformEmulator,
+} from '../../../sandbox/platform-emulator/types';
+import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
+import { proxyEventOf } from '../../helpers/emulated';
+import {
+  type RecordedRequest,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+} from '../../helpers/http-test-server';
+
+/**
+ * The worker's integration rig: the real webhook and worker handlers over dynalite + fauxqs (with the poller that
+ * plays Lambda's event-source mapping), a local server speaking the SageMaker chat-completions contract that
+ * records every prompt, and the platform emulators' send APIs on a local HTTP server recording every delivery.
+ */
+export type ChatMessage = { readonly role: 'system' | 'user' | 'assistant'; readonly content: string };
+
+/** What the model server does with one request; `answer` is called with the prompt it received. */
+export type ModelBehaviour = (messages: readonly ChatMessage[]) => TestResponse | Promise<TestResponse>;
+
+export const ENDPOINT = 'groupgate-it';
+
+export function completion(content: string): TestResponse {
+  return {
+    statusCode: 200,
+    body: JSON.stringify({
+      choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 20, completion_tokens: 8, total_tokens: 28 },
+    }),
+  };
+}
+
+/** Default model: echoes the last user message, so each reply names its question. */
+export const echoModel: ModelBehaviour = (messages) => completion(`answer to: ${messages.at(-1)?.content ?? ''}`);
+
+export type Step = Parameters<NonNullable<WorkerRuntimeDeps['checkpoint']>>[0];
+
+export interface Rig {
+  readonly aws: LocalAws;
+  readonly config: WorkerConfig;
+  /** Every prompt the model server received, in arrival order. */
+  readonly prompts: ChatMessage[][];
+  /** Every reply the platforms' send APIs accepted. */
+  readonly deliveries: EmulatedDelivery[];
+  /** Worker clock = real time + offset, so leases and deadlines still run while tests jump ahead. */
+  clockOffsetMs: number;
+  model: ModelBehaviour;
+  /** Crash injection for the worker the poller drives; `undefined` = no crash. */
+  checkpoint: ((step: Step, event: QueuedEvent) => void) | undefined;
+  /** When set, the webhook hands queue messages here instead of to SQS (to process them by hand). */
+  capture: QueuedEvent[] | undefined;
+  now(): number;
+  /** Delivers a member's message through the emulator and the real webhook; returns the platform event id. */
+  say(platform: PlatformName, input: InboundMessageInput): Promise<string>;
+  /** Builds a separate worker runtime over the same stores (a second Lambda instance). */
+  runtime(overrides?: Partial<WorkerRuntimeDeps>): ReturnType<typeof createWorkerRuntime>;
+  /** The worker Lambda handler the poller calls, for direct batch tests. */
+  handle(event: SQSEvent): Promise<SQSBatchResponse>;
+  waitFor(count: number, filter: (d: EmulatedDelivery) => boolean, timeoutMs?: number): Promise<EmulatedDelivery[]>;
+  stop(): Promise<void>;
+}
+
+const EMULATORS: Record<PlatformName, PlatformEmulator> = {
+  feishu: createFeishuEmulator(),
+  slack: createSlackEmulator(),
+  dingtalk: createDingTalkEmulator(),
+  wecom: createWeComEmulator(),
+};
+
+export interface RigOptions {
+  readonly maxReceiveCount?: number;
+  readonly lexicon?: string;
+  /** ms the worker believes it has left per invocation (bounds the model deadline). */
+  readonly remainingMs?: number;
+}
+
+export async function startRig(options: RigOptions = {}): Promise<Rig> {
+  // The worker's expected warnings (injected crashes, redeliveries) would drown the test output.
+  logger.setLogLevel('ERROR');
+  const prompts: ChatMessage[][] = [];
+  const deliveries: EmulatedDelivery[] = [];
+  let modelServer: TestServer | undefined;
+  let platformServer: TestServer | undefined;
+  let aws: LocalAws | undefined;
+  const rig = {
+    prompts,
+    deliveries,
+    clockOffsetMs: 0,
+    model: echoModel,
+    checkpoint: undefined,
+    capture: undefined,
+    now: () => Date.now() + rig.clockOffsetMs,
+  } as Pick<Rig, 'prompts' | 'deliveries' | 'clockOffsetMs' | 'model' | 'checkpoint' | 'capture' | 'now'>;
+
+  try {
+    modelServer = await startTestServer(async (request: RecordedRequest) => {
+      if (request.method !== 'POST' || request.path !== `/endpoints/${ENDPOINT}/invocations`) {
+        return { statusCode: 404, body: '{"message":"no such endpoint"}' };
+      }
+      const body = JSON.parse(request.body.toString('utf8')) as { messages: ChatMessage[] };
+      prompts.push(body.messages);
+      return rig.model(body.messages);
+    });
+    const emulatorContext = (platform: PlatformName): EmulatorContext => ({
+      apiBaseUrl: `${platformServer?.url}/_emulator/${platform}`,
+      credentials: SANDBOX_CREDENTIALS,
+      now: Date.now,
+      record: (d) => {
+        deliveries.push({ ...d, at: new Date().toISOString() });
+      },
+    });
+    platformServer = await startTestServer(async (request) => {
+      const match = /^\/_emulator\/([a-z]+)(\/.*)$/.exec(request.path);
+      const platform = match?.[1] as PlatformName | undefined;
+      if (!match || !platform || !PLATFORMS.includes(platform)) return { statusCode: 404, body: '{}' };
+      const out = await EMULATORS[platform].handleApi({ ...request, path: match[2] ?? '/' }, emulatorContext(platform));
+      return { statusCode: out.statusCode, headers: out.headers, body: out.body };
+    });
+
+    const handleBatch = async (event: SQSEvent): Promise<SQSBatchResponse> => worker(event);
+    aws = await startLocalAws({
+      queue: {
+        name: `worker-it-${process.pid}`,
+        visibilityTimeoutSeconds: 1,
+        maxReceiveCount: options.maxReceiveCount ?? 4,
+      },
+      worker: { handler: handleBatch, batchSize: 10, concurrency: 2, waitTimeSeconds: 1 },
+    });
+    const localAws = aws;
+    const env = {
+      ...credentialEnv(SANDBOX_CREDENTIALS),
+      ENABLED_PLATFORMS: PLATFORMS.join(','),
+      QUEUE_URL: localAws.queues.queueUrl,
+      EVENTS_TABLE: localAws.tables.events,
+      CONVERSATIONS_TABLE: localAws.tables.conversations,
+      ANSWER_CACHE_TABLE: localAws.tables.answerCache,
+      LEDGER_TABLE: localAws.tables.ledger,
+      AUDIT_TABLE: localAws.tables.audit,
+      MODEL_ENDPOINT_NAME: ENDPOINT,
+      MODEL_ENDPOINT_URL: modelServer.url,
+      REPLY_HANDLE_ORIGINS: platformServer.url,
+      FEISHU_API_BASE_URL: `${platformServer.url}/_emulator/feishu`,
+      SLACK_API_BASE_URL: `${platformServer.url}/_emulator/slack`,
+      DINGTALK_API_BASE_URL: `${platformServer.url}/_emulator/dingtalk`,
+      WECOM_API_BASE_URL: `${platformServer.url}/_emulator/wecom`,
+      DINGTALK_BOT_NAME: 'GroupGate',
+      WECOM_BOT_NAME: 'GroupGate',
+      ...(options.lexicon ? { CONTENT_LEXICON: options.lexicon } : {}),
+    };
+    // The lease must end before the receives run out, so a crashed attempt's event is claimable again in time.
+    const config: WorkerConfig = { ...loadWorkerConfig(env), claimLeaseMs: 1_500 };
+    const platforms = await createEnabledPlatforms(PLATFORMS, env, { replyHandleOrigins: [platformServer.url] });
+    const model = createModelClient({
+      endpointName: ENDPOINT,
+      endpointUrl: modelServer.url,
+      region: 'us-east-1',
+      modelId: config.model.modelId,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      timeouts: { requestTimeoutMs: 5_000 },
+      retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+      now: () => rig.now(),
+    });
+    const runtime = (overrides: Partial<WorkerRuntimeDeps> = {}) =>
+      createWorkerRuntime({
+        config,
+        clients: localAws.clients,
+        platforms,
+        model,
+        now: () => rig.now(),
+        remainingMs: () => options.remainingMs ?? 20_000,
+        ...overrides,
+      });
+    let currentEvent: QueuedEvent | undefined;
+    const polled = runtime({
+      checkpoint: (step) => {
+        if (currentEvent) rig.checkpoint?.(step, currentEvent);
+      },
+    });
+    const workerHandler = createWorkerHandler(async () => async (record: SQSRecord) => {
+      currentEvent = safeParse(record.body);
+      return polled(record);
+    });
+    const worker = (event: SQSEvent) => workerHandler(event, lambdaContext('worker-it', 30_000) as unknown as Context);
+
+    const baseIngest = await createDefaultIngestDeps(env);
+    const sqsEnqueue = sqsEnqueuer(localAws.clients.sqs, localAws.queues.queueUrl);
+    const ingestDeps: IngestDeps = {
+      ...baseIngest,
+      events: new EventStore(localAws.clients.doc, { tableName: localAws.tables.events }),
+      enqueue: async (event, ids) => {
+        if (rig.capture) rig.capture.push(event);
+        else await sqsEnqueue(event, ids);
+      },
+    };
+    const webhook = createWebhookHandler(async () => ingestDeps);
+
+    return Object.assign(rig, {
+      aws: localAws,
+      config,
+      async say(platform: PlatformName, input: InboundMessageInput) {
+        const request = EMULATORS[platform].buildMessageEvent(input, emulatorContext(platform));
+        const res = await webhook(proxyEventOf(request));
+        if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}: ${res.body}`);
+        return request.eventId;
+      },
+      runtime,
+      handle: worker,
+      async waitFor(count: number, filter: (d: EmulatedDelivery) => boolean, timeoutMs = 15_000) {
+        const until = Date.now() + timeoutMs;
+        for (;;) {
+          const found = deliveries.filter(filter);
+          if (found.length >= count || Date.now() > until) return found;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      },
+      async stop() {
+        await localAws.stop();
+        await modelServer?.close();
+        await platformServer?.close();
+      },
+    }) as Rig;
+  } catch (err) {
+    await aws?.stop();
+    await modelServer?.close();
+    await platformServer?.close();
+    throw err;
+  }
+}
+
+function safeParse(body: string): QueuedEvent | undefined {
+  try {
+    return queuedEventSchema.parse(JSON.parse(body)) as QueuedEvent;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An SQS record as the event-source mapping would deliver it, for direct batch tests. */
+export function recordOf(event: QueuedEvent, messageId: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body: encodeQueuedEvent(event),
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(Date.now()),
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+      MessageGroupId: event.conversationKey,
+      MessageDeduplicationId: `${event.message.platform}#${event.message.eventId}`,
+    },
+    messageAttributes: {},
+    md5OfBody: 'unused',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:worker-it.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** A chat id unique to one test, so deliveries and contexts never mix across tests. */
+export function uniqueChat(label: string): string {
+  return `${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
