@@ -2,10 +2,10 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type AppConfig, invocationsPerInstanceTarget } from './config';
-import { Alarms } from './constructs/alarms';
 import { Functions } from './constructs/functions';
 import { Ingress } from './constructs/ingress';
 import { ModelEndpoint } from './constructs/model-endpoint';
+import { Observability } from './constructs/observability';
 import { ChatQueue } from './constructs/queue';
 import { PlatformSecrets } from './constructs/secrets';
 import { State } from './constructs/state';
@@ -76,7 +76,13 @@ export class GroupGateStack extends Stack {
       quota: config.apiQuota,
       logRetention,
     });
-    new Alarms(this, 'Alarms', { deadLetterQueue: this.chatQueue.deadLetterQueue, email: config.alarmEmail });
+    new Observability(this, 'Observability', {
+      functions: this.functions,
+      queues: this.chatQueue,
+      tables: this.state.tables,
+      modelEndpointName: this.model.endpointName,
+      alarmEmail: config.alarmEmail,
+    });
 
     this.outputs(config);
   }

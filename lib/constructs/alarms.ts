@@ -1,25 +1,84 @@
-import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  AnomalyDetectionAlarm,
+  ComparisonOperator,
+  type IMetric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
+/** The signals GroupGate pages on; built by `Observability` from the EMF, SQS and SageMaker metrics. */
+export interface AlarmSignals {
+  /** p90 of the EMF `ModelLatencyMs`. */
+  readonly modelLatencyP90Ms: IMetric;
+  /** 100 × failed events / enqueued events. */
+  readonly errorRatePercent: IMetric;
+  /** Maximum messages visible in the dead-letter queue. */
+  readonly deadLetterDepth: IMetric;
+  /** Maximum age of the oldest message in the chat queue, in seconds. */
+  readonly oldestMessageAgeSeconds: IMetric;
+  /** 100 × delivery failures / delivery attempts. */
+  readonly deliveryFailureRatePercent: IMetric;
+  /** Sum of the endpoint's `Invocation5XXErrors`. */
+  readonly endpoint5xx: IMetric;
+  /** Sum of `WebhookRequests`, watched by an anomaly-detection band. */
+  readonly requestVolume: IMetric;
+}
+
+/** Alarm thresholds; each `@default` is the value used when the key is absent. */
+export interface AlarmThresholds {
+  /** @default 15000 (15 s: a T4 answering a long question still fits; beyond it members give up) */
+  readonly modelLatencyP90Ms: number;
+  /** @default 5 */
+  readonly errorRatePercent: number;
+  /** @default 300 (five minutes of backlog means the worker is not keeping up) */
+  readonly oldestMessageAgeSeconds: number;
+  /** @default 5 */
+  readonly deliveryFailureRatePercent: number;
+  /** 5xx responses of the endpoint in five minutes. @default 1 */
+  readonly endpoint5xxPerFiveMinutes: number;
+  /** Width of the request-volume band in standard deviations. @default 3 */
+  readonly requestVolumeStdDevs: number;
+}
+
+export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
+  modelLatencyP90Ms: 15_000,
+  errorRatePercent: 5,
+  oldestMessageAgeSeconds: 300,
+  deliveryFailureRatePercent: 5,
+  endpoint5xxPerFiveMinutes: 1,
+  requestVolumeStdDevs: 3,
+};
+
 export interface AlarmsProps {
-  readonly deadLetterQueue: IQueue;
+  readonly signals: AlarmSignals;
+  /** @default DEFAULT_ALARM_THRESHOLDS, key by key */
+  readonly thresholds?: Partial<AlarmThresholds>;
   /** @default no subscriber (the topic and alarms still exist) */
   readonly email?: string;
 }
 
-/** Nothing is dropped silently: any message in the DLQ raises an alarm on an encrypted SNS topic. */
+export type AlarmName = keyof AlarmSignals;
+
+/**
+ * Every operational alarm, each notifying one KMS-encrypted, TLS-only SNS topic (alarm and recovery). Nothing is
+ * dropped silently: a single message in the DLQ pages. Rates, latency and backlog need 3 of 5 breaching periods so a
+ * lone slow answer does not page anyone; missing data (no traffic) never breaches. Periods live in the metrics.
+ */
 export class Alarms extends Construct {
   readonly topic: Topic;
+  readonly alarms: Readonly<Record<AlarmName, Alarm>>;
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
+    const t = { ...DEFAULT_ALARM_THRESHOLDS, ...props.thresholds };
+    const { signals } = props;
+
     const key = new Key(this, 'TopicKey', {
       enableKeyRotation: true,
       description: 'Encrypts the GroupGate alarm topic',
@@ -29,14 +88,70 @@ export class Alarms extends Construct {
     this.topic = new Topic(this, 'Topic', { masterKey: key, enforceSSL: true });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
 
-    const dlqDepth = new Alarm(this, 'DeadLetters', {
-      alarmDescription: 'Chat events failed after every retry and wait in the dead-letter queue',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    const sustained = {
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    dlqDepth.addAlarmAction(new SnsAction(this.topic));
+    };
+
+    this.alarms = {
+      modelLatencyP90Ms: new Alarm(this, 'ModelLatencyP90', {
+        ...sustained,
+        alarmDescription: `Model p90 latency above ${t.modelLatencyP90Ms} ms: members wait too long for answers`,
+        metric: signals.modelLatencyP90Ms,
+        threshold: t.modelLatencyP90Ms,
+      }),
+      errorRatePercent: new Alarm(this, 'ErrorRate', {
+        ...sustained,
+        alarmDescription: `More than ${t.errorRatePercent}% of queued events failed to be answered`,
+        metric: signals.errorRatePercent,
+        threshold: t.errorRatePercent,
+      }),
+      deadLetterDepth: new Alarm(this, 'DeadLetters', {
+        alarmDescription: 'Chat events failed after every retry and wait in the dead-letter queue',
+        metric: signals.deadLetterDepth,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      oldestMessageAgeSeconds: new Alarm(this, 'OldestMessageAge', {
+        ...sustained,
+        alarmDescription: `A chat event has waited more than ${t.oldestMessageAgeSeconds} s in the queue`,
+        metric: signals.oldestMessageAgeSeconds,
+        threshold: t.oldestMessageAgeSeconds,
+      }),
+      deliveryFailureRatePercent: new Alarm(this, 'DeliveryFailureRate', {
+        ...sustained,
+        alarmDescription: `More than ${t.deliveryFailureRatePercent}% of replies could not be delivered to the platform`,
+        metric: signals.deliveryFailureRatePercent,
+        threshold: t.deliveryFailureRatePercent,
+      }),
+      endpoint5xx: new Alarm(this, 'Endpoint5xx', {
+        alarmDescription: 'The model endpoint answered with 5xx errors',
+        metric: signals.endpoint5xx,
+        threshold: t.endpoint5xxPerFiveMinutes,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      requestVolume: new AnomalyDetectionAlarm(this, 'RequestVolumeAnomaly', {
+        alarmDescription: 'Webhook request volume left its usual band (a flood, or platforms stopped reaching us)',
+        metric: signals.requestVolume,
+        stdDevs: t.requestVolumeStdDevs,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        comparisonOperator: ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD,
+        // EMF publishes nothing without requests, so quiet nights are missing data, not an outage.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    };
+
+    const action = new SnsAction(this.topic);
+    for (const alarm of Object.values(this.alarms)) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
   }
 }

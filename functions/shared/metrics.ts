@@ -1,0 +1,91 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
+import type { GroupGateError } from '../core/errors';
+
+/**
+ * GroupGate's CloudWatch metrics (Powertools Metrics, EMF). The names, namespace and dimensions here are the
+ * contract with the dashboard and alarms in lib/constructs/observability.ts: CloudWatch identifies a metric by
+ * namespace + name + the exact dimension set, so emit only through this module.
+ *
+ * Dimensions are deliberately low-cardinality: every metric carries only `service = groupgate` (fixed here, not
+ * the per-function POWERTOOLS_SERVICE_NAME, so the webhook and the worker publish into the same series), and
+ * `WebhookRejected` additionally carries `reason` = a `GroupGateError` code. Never add group, user or event ids
+ * as dimensions: they belong in logs and the ledger.
+ */
+export const METRICS_NAMESPACE = 'GroupGate';
+export const METRICS_SERVICE = 'groupgate';
+
+export const DIMENSION = { service: 'service', reason: 'reason' } as const;
+
+export const METRIC = {
+  /** Webhook calls received (before verification). */
+  webhookRequests: 'WebhookRequests',
+  /** Webhook calls refused; published with the `reason` dimension (see `countRejection`). */
+  webhookRejected: 'WebhookRejected',
+  /** Events put on the queue. */
+  enqueued: 'Enqueued',
+  /** Platform retries / redeliveries recognised as already seen. */
+  duplicates: 'Duplicates',
+  /** Worker start − SQS SentTimestamp. */
+  queueWaitMs: 'QueueWaitMs',
+  /** Model call, request to last token. */
+  modelLatencyMs: 'ModelLatencyMs',
+  timeToFirstTokenMs: 'TimeToFirstTokenMs',
+  promptTokens: 'PromptTokens',
+  completionTokens: 'CompletionTokens',
+  repliesDelivered: 'RepliesDelivered',
+  deliveryFailures: 'DeliveryFailures',
+  /** Answered from the FAQ answer cache. */
+  cacheHits: 'CacheHits',
+  /** Replies the output filter changed or withheld. */
+  filteredReplies: 'FilteredReplies',
+  /** The model failed and the fallback answer was sent. */
+  fallbackUsed: 'FallbackUsed',
+  /** Events the pipeline failed to answer (each counted once, at its final failure). */
+  errors: 'Errors',
+  /** A user's first message in a group on a UTC day, counted once (the caller makes that durable). */
+  activeUsers: 'ActiveUsers',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/** Every metric's unit, fixed once so a name is never published with two units. */
+export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
+  WebhookRequests: MetricUnit.Count,
+  WebhookRejected: MetricUnit.Count,
+  Enqueued: MetricUnit.Count,
+  Duplicates: MetricUnit.Count,
+  QueueWaitMs: MetricUnit.Milliseconds,
+  ModelLatencyMs: MetricUnit.Milliseconds,
+  TimeToFirstTokenMs: MetricUnit.Milliseconds,
+  PromptTokens: MetricUnit.Count,
+  CompletionTokens: MetricUnit.Count,
+  RepliesDelivered: MetricUnit.Count,
+  DeliveryFailures: MetricUnit.Count,
+  CacheHits: MetricUnit.Count,
+  FilteredReplies: MetricUnit.Count,
+  FallbackUsed: MetricUnit.Count,
+  Errors: MetricUnit.Count,
+  ActiveUsers: MetricUnit.Count,
+};
+
+/**
+ * The singleton, one per cold start. Handlers flush it with Powertools' middy middleware
+ * (`logMetrics(metrics)`) or `metrics.publishStoredMetrics()`.
+ */
+export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+
+/** Adds one data point of `name` in its fixed unit to the current EMF blob. */
+export function recordMetric(name: MetricName, value = 1): void {
+  metrics.addMetric(name, METRIC_UNIT[name], value);
+}
+
+/**
+ * Counts one refused webhook call under its error code (`invalid_signature`, `stale_request`, ...). Published
+ * at once as its own EMF blob, so the `reason` dimension never spreads to the other metrics of the invocation.
+ */
+export function countRejection(error: Pick<GroupGateError, 'code'>): void {
+  const single = metrics.singleMetric();
+  single.addDimension(DIMENSION.reason, error.code);
+  single.addMetric(METRIC.webhookRejected, METRIC_UNIT.WebhookRejected, 1);
+}
