@@ -13,9 +13,11 @@ const DEMO_HINT =
   'To chat with a real model, point the sandbox at any GGUF (an 8-bit Q8_0 instruct model mirrors production): ' +
   'MODEL_PATH=/path/to/model.gguf npm start — or at a SageMaker-compatible server: MODEL_ENDPOINT_URL=http://host:port npm start';
 
+/** How long Ctrl-C waits for every part to stop before exiting anyway. */
+const STOP_TIMEOUT_MS = 10_000;
+
 async function main(): Promise<void> {
-  const started = Date.now();
-  const port = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
+  const port = process.env.PORT === undefined || process.env.PORT === '' ? 3000 : Number(process.env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be an integer 0–65535, got '${process.env.PORT}'`);
   const external = process.env.MODEL_ENDPOINT_URL;
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
       ? 'instant echo stand-in (no model)'
       : (modelPath ?? 'GroupGate demo model (generated)');
   let lastProgress = -1;
+  let modelUrl = external ?? '';
   const sandbox = await startSandbox({
     port,
     ...(external ? { modelEndpointUrl: external } : {}),
@@ -43,6 +46,7 @@ async function main(): Promise<void> {
           }
         },
       });
+      modelUrl = model.url;
       return { url: model.url, close: () => model.close() };
     },
     modelInfo: { name: modelName, demo, hint: demo ? DEMO_HINT : '' },
@@ -64,19 +68,38 @@ async function main(): Promise<void> {
     `    SLACK_SIGNING_SECRET=${c.slack.signingSecret} SLACK_BOT_USER_ID=${c.slack.botUserId}`,
     `    DINGTALK_APP_KEY=${c.dingtalk.appKey} DINGTALK_APP_SECRET=${c.dingtalk.appSecret}`,
     `    WECOM_TOKEN=${c.wecom.token} WECOM_ENCODING_AES_KEY=${c.wecom.encodingAesKey}`,
-    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s (GET ${sandbox.url}/_sandbox/health is green). Ctrl-C stops everything.`,
+    `ready in ${process.uptime().toFixed(1)} s (GET ${sandbox.url}/_sandbox/health is green). Ctrl-C stops everything.`,
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  process.stdout.write(`${JSON.stringify({ event: 'ready', url: sandbox.url })}\n`);
+  // Machine-readable: tests and the bench check that these processes and ports are gone after Ctrl-C.
+  const ready = {
+    event: 'ready',
+    url: sandbox.url,
+    pid: process.pid,
+    fauxqsPid: sandbox.aws.fauxqsPid,
+    endpoints: { ...sandbox.aws.endpoints, model: modelUrl },
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C means "now": the exit hooks still kill the fauxqs child.
+      process.stdout.write(`sandbox: second ${signal}, exiting without waiting\n`);
+      process.exit(130);
+    }
     stopping = true;
     process.stdout.write(`\nsandbox: ${signal} received, stopping…\n`);
+    setTimeout(() => {
+      process.stderr.write(`sandbox: parts still running after ${STOP_TIMEOUT_MS / 1000} s, exiting anyway\n`);
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
     sandbox.stop().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        process.stderr.write(`sandbox: stopping failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
