@@ -52,6 +52,21 @@ export const ENV = {
   eventRetentionSeconds: 'EVENT_RETENTION_SECONDS',
   /** Seconds a worker's claim on an event lasts before another delivery may take over. */
   claimLeaseSeconds: 'CLAIM_LEASE_SECONDS',
+  /** HS256 key of the REST API's JWTs, for local runs; in AWS the key is in the `JWT_SECRET_ID` secret. */
+  jwtSecret: 'JWT_SECRET',
+  /** JWKS URL of the token issuer; used instead of an HS256 key when set. */
+  jwtJwksUrl: 'JWT_JWKS_URL',
+  jwtIssuer: 'JWT_ISSUER',
+  jwtAudience: 'JWT_AUDIENCE',
+  /** Comma-separated JWS algorithms accepted (never `none`). */
+  jwtAlgorithms: 'JWT_ALGORITHMS',
+  /** `/v1/chat` limits: longest `query` and `context` (characters), largest `max_tokens`, body bytes. */
+  chatMaxQueryChars: 'CHAT_MAX_QUERY_CHARS',
+  chatMaxContextChars: 'CHAT_MAX_CONTEXT_CHARS',
+  chatMaxTokens: 'CHAT_MAX_TOKENS',
+  chatMaxBodyBytes: 'CHAT_MAX_BODY_BYTES',
+  /** Deadline of one `/v1/chat` model call, ms; below API Gateway's 29 s integration timeout. */
+  chatModelTimeoutMs: 'CHAT_MODEL_TIMEOUT_MS',
 } as const;
 
 /**

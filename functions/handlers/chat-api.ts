@@ -1,4 +1,271 @@
-// Placeholder entry so the CDK app can bundle; replaced by the real handler in its own change.
-export const handler = async (): Promise<never> => {
-  throw new Error('chat-api handler not implemented yet');
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '../config/chat-api-config';
+import { type PipelineOutcome, runPipeline } from '../core/answer-pipeline';
+import { apiConversationKey, type ChatRequest, parseChatRequest } from '../core/chat-request';
+import type { ConversationContext } from '../core/context-store';
+import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
+import { GroupGateError, ModelError, UnauthorizedError } from '../core/errors';
+import { createModelClient } from '../model/model-client';
+import { createAwsClients } from '../shared/aws-clients';
+import { logger } from '../shared/powertools';
+import { errorResult, toRawRequest } from './http';
+import { CapacityMeter, composePipeline, ledgerRowOf, type PipelineComposition } from './pipeline-composition';
+
+/**
+ * `POST /v1/chat` (ARCHITECTURE §4.3): the same pipeline as the chat platforms — context, FAQ cache, safety, prompt,
+ * model, ledger and audit — answered synchronously. API Gateway has already checked the API key (usage plan) and the
+ * JWT (the authorizer puts its `sub` in `requestContext.authorizer`); the JWT subject is the tenant of the
+ * conversation key, so callers authenticated as different subjects never share context even with equal headers.
+ */
+
+export interface ChatUsage {
+  readonly prompt_tokens: number;
+  readonly completion_tokens: number;
+  readonly total_tokens: number;
+}
+
+export interface ChatResponse {
+  readonly reply: string;
+  readonly usage: ChatUsage;
+  /** Answered from the FAQ cache (no model call). */
+  readonly cached: boolean;
+  readonly requestId: string;
+}
+
+export interface Caller {
+  /** The JWT subject from the authorizer. */
+  readonly tenant: string;
+  readonly requestId: string;
+  /** Epoch ms when the request reached the function. */
+  readonly startedAt: number;
+  /** Time left in this Lambda invocation, ms. */
+  readonly remainingMs: () => number;
+}
+
+export interface ChatApi {
+  readonly limits: ChatLimits;
+  answer(request: ChatRequest, caller: Caller): Promise<ChatResponse>;
+}
+
+/**
+ * A model failure described for the caller: nothing internal in the message, so it is shown although its status is
+ * 5xx (a timeout → 504, anything else → 502). Suggested for functions/core/errors.ts if other handlers need it.
+ */
+export class ModelFailureForCaller extends ModelError {
+  override get expose(): boolean {
+    return true;
+  }
+}
+
+// Time kept back from the Lambda timeout for saving the turn, the ledger and the response.
+const FINISH_MARGIN_MS = 2_000;
+// Estimated CloudWatch Logs bytes per call (a few structured lines).
+const LOG_BYTES_PER_CALL = 1_500;
+// The ledger row and the audit record: one write unit each (both well under 1 KB of capacity rounding).
+const RECORD_WRITE_UNITS = 2;
+
+export function createChatApi(deps: {
+  readonly config: ChatApiConfig;
+  readonly pipeline: PipelineComposition;
+  readonly now: () => number;
+}): ChatApi {
+  const { config, pipeline, now } = deps;
+
+  async function record(
+    outcome: PipelineOutcome<ConversationContext>,
+    request: ChatRequest,
+    caller: Caller,
+    meter: CapacityMeter,
+  ): Promise<void> {
+    const finishedAt = now();
+    const model = outcome.model;
+    const usage = parseUsage({
+      apiGatewayRequests: 1,
+      lambda: [
+        {
+          fn: 'chat-api',
+          memoryMb: config.memoryMb,
+          billedMs: Math.max(1, Math.ceil(finishedAt - caller.startedAt)),
+          arch: 'arm64',
+        },
+      ],
+      sqsPayloadBytes: 0,
+      sqsRequests: { send: 0, receive: 0, delete: 0 },
+      dynamodb: { readRequestUnits: meter.read, writeRequestUnits: meter.write + RECORD_WRITE_UNITS },
+      logBytes: LOG_BYTES_PER_CALL,
+      sagemaker: model ? { instanceType: config.model.instanceType, busyMs: model.latencyMs } : null,
+      tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
+    });
+    const at = new Date(finishedAt);
+    const row = ledgerRowOf({
+      invocationId: caller.requestId,
+      eventId: caller.requestId,
+      platform: 'api',
+      tenantId: caller.tenant,
+      chatId: request.groupId,
+      userId: request.userId,
+      at,
+      model: model?.modelId ?? config.model.modelId,
+      latencyMs: finishedAt - caller.startedAt,
+      cached: outcome.source === 'cache',
+      usage,
+      breakdown: costOfInvocation(usage, pipeline.prices),
+      retentionDays: config.ledgerRetentionDays,
+    });
+    const audit = {
+      pk: row.pk,
+      sk: `${at.toISOString()}#${caller.requestId}`,
+      expiresAt: Math.floor(finishedAt / 1000) + config.auditRetentionDays * 86_400,
+      at: at.toISOString(),
+      platform: 'api',
+      tenantId: caller.tenant,
+      chatId: request.groupId,
+      userId: request.userId,
+      eventId: caller.requestId,
+      question: outcome.storedQuestion,
+      answer: pipeline.maskPii(outcome.reply).text,
+      source: outcome.source,
+      inputFilter: outcome.inputFilter,
+      outputFilter: outcome.outputFilter,
+      piiFound: outcome.piiFound,
+      model: model?.modelId ?? null,
+      modelLatencyMs: model?.latencyMs ?? null,
+      latencyMs: row.latencyMs,
+      totalUsd: row.totalUsd,
+      ...(outcome.modelError ? { modelError: outcome.modelError.code } : {}),
+    };
+    await pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter });
+  }
+
+  return {
+    limits: config.limits,
+    async answer(request, caller) {
+      const meter = new CapacityMeter();
+      const key = apiConversationKey(caller.tenant, request.groupId, request.userId);
+      const deadline = Math.min(
+        caller.startedAt + config.modelTimeoutMs,
+        now() + Math.max(0, caller.remainingMs() - FINISH_MARGIN_MS),
+      );
+      const outcome = await runPipeline(
+        {
+          conversationKey: key,
+          text: request.query,
+          extraContext: request.context,
+          maxTokens: request.maxTokens ?? config.limits.maxTokens,
+          systemPrompt: config.systemPrompt,
+          maskModelInput: config.maskModelInput,
+          deadline,
+        },
+        pipeline.ports(meter, config.systemPrompt),
+      );
+      if (outcome.saveTurn) {
+        const { context, user, assistant } = outcome.saveTurn;
+        await pipeline.contexts
+          .appendTurn(key, context.handle, { user, assistant, eventId: caller.requestId }, now(), meter)
+          .catch((err: unknown) => logger.error('turn not saved to context', { error: err as Error }));
+      }
+      if (outcome.cachePut) {
+        await pipeline
+          .cachePut(outcome.cachePut.key, outcome.cachePut.answer, meter)
+          .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
+      }
+      await record(outcome, request, caller, meter).catch((err: unknown) =>
+        logger.error('ledger/audit not written', { error: err as Error }),
+      );
+      if (outcome.modelError) throw forCaller(outcome.modelError, deadline - caller.startedAt);
+      const model = outcome.model;
+      const prompt = model?.promptTokens ?? 0;
+      const completion = model?.completionTokens ?? 0;
+      return {
+        reply: outcome.reply,
+        usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+        cached: outcome.source === 'cache',
+        requestId: caller.requestId,
+      };
+    },
+  };
+}
+
+function forCaller(err: ModelError, budgetMs: number): ModelFailureForCaller {
+  if (err.reason === 'timeout') {
+    return new ModelFailureForCaller(
+      `The model did not answer within ${(budgetMs / 1000).toFixed(0)} s (API Gateway ends requests at 29 s). ` +
+        'Retry, or ask for fewer max_tokens.',
+      'timeout',
+      { cause: err },
+    );
+  }
+  return new ModelFailureForCaller('The model is unavailable right now; please retry shortly.', err.reason, {
+    cause: err,
+  });
+}
+
+/** The JWT subject the authorizer put in the request context; its absence means the route is misconfigured. */
+function tenantOf(event: APIGatewayProxyEvent): string {
+  const sub: unknown = event.requestContext.authorizer?.sub;
+  if (typeof sub !== 'string' || sub.length === 0) throw new UnauthorizedError('No authenticated caller');
+  return sub;
+}
+
+export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () => number = Date.now) {
+  return async (event: APIGatewayProxyEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => {
+    const startedAt = now();
+    const requestId = event.requestContext.requestId;
+    const headers = { 'x-request-id': requestId };
+    logger.appendKeys({ correlation_id: requestId });
+    try {
+      const tenant = tenantOf(event);
+      const api = await resolve();
+      const request = parseChatRequest(toRawRequest(event), api.limits);
+      const answer = await api.answer(request, {
+        tenant,
+        requestId,
+        startedAt,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
+      logger.info('chat answered', { cached: answer.cached, latencyMs: now() - startedAt });
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+        body: JSON.stringify(answer),
+      } satisfies APIGatewayProxyResult;
+    } catch (err) {
+      if (err instanceof GroupGateError && err.expose) {
+        logger.warn('chat rejected', { code: err.code, reason: err.message, status: err.httpStatus });
+      } else {
+        logger.error('chat failed', { error: err as Error });
+      }
+      return errorResult(err, headers);
+    } finally {
+      logger.removeKeys(['correlation_id']);
+    }
+  };
+}
+
+async function buildDefaultChatApi(env: NodeJS.ProcessEnv = process.env): Promise<ChatApi> {
+  const config = loadChatApiConfig(env);
+  const clients = createAwsClients({ region: config.region });
+  const model = createModelClient({
+    endpointName: config.model.endpointName,
+    endpointUrl: config.model.endpointUrl,
+    region: config.region,
+    modelId: config.model.modelId,
+    timeouts: { requestTimeoutMs: config.modelTimeoutMs },
+  });
+  return createChatApi({ config, pipeline: composePipeline({ config, clients, model, now: Date.now }), now: Date.now });
+}
+
+let cached: Promise<ChatApi> | undefined;
+const defaultChatApi = (): Promise<ChatApi> => {
+  cached ??= buildDefaultChatApi().catch((err: unknown) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
 };
+
+export const handler = middy(createChatApiHandler(defaultChatApi)).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

@@ -1,0 +1,164 @@
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { PipelineConfig } from '../config/chat-api-config';
+import { AnswerCache } from '../core/answer-cache';
+import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
+import { DEFAULT_MESSAGES, type PipelinePorts } from '../core/answer-pipeline';
+import { ContextStore, type ConversationContext } from '../core/context-store';
+import { buildLedgerRow, type LedgerRow, type LedgerRowInput } from '../core/cost/ledger-row';
+import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
+import type { CapacitySink } from '../core/event-store';
+import { buildPrompt } from '../core/prompt/build-prompt';
+import { estimateTokens } from '../core/prompt/token-estimate';
+import { compileLexicon } from '../core/safety/content-filter';
+import { moderate } from '../core/safety/moderation';
+import { createPiiMasker } from '../core/safety/pii';
+import type { ModelClient } from '../model/model-client';
+import type { PlatformName } from '../platforms/types';
+import type { AwsClients } from '../shared/aws-clients';
+
+/**
+ * The answering pipeline wired to the real stores, safety filters, prompt builder and model client, for every
+ * synchronous or queued caller (`/v1/chat` today). It is the same wiring as `createWorkerRuntime`'s `ports`, lifted
+ * out so the worker can adopt it instead of keeping its own copy. Built once per cold start.
+ */
+
+/** Per-invocation DynamoDB capacity (ReturnConsumedCapacity), so the ledger prices exactly the work one call caused. */
+export class CapacityMeter implements CapacitySink {
+  read = 0;
+  write = 0;
+  add(capacity: { readonly read?: number; readonly write?: number }): void {
+    this.read += capacity.read ?? 0;
+    this.write += capacity.write ?? 0;
+  }
+}
+
+/**
+ * Who caused a ledger row. `LedgerRow.platform` (functions/core/cost/ledger-row.ts) is typed as the four chat
+ * platforms only; REST calls are recorded as `api`. `buildLedgerRow` only copies the value and keys the group with
+ * it, so the widening is safe at runtime; the cast lives in `ledgerRowOf` alone until ledger-row.ts widens its type.
+ */
+export type LedgerPlatform = PlatformName | 'api';
+export type WideLedgerRow = Omit<LedgerRow, 'platform'> & { readonly platform: LedgerPlatform };
+
+export function ledgerRowOf(input: Omit<LedgerRowInput, 'platform'> & { readonly platform: LedgerPlatform }) {
+  return buildLedgerRow(input as LedgerRowInput) as WideLedgerRow;
+}
+
+export interface PipelineCompositionDeps {
+  readonly config: PipelineConfig;
+  readonly clients: AwsClients;
+  readonly model: ModelClient;
+  readonly now: () => number;
+}
+
+export type PipelineComposition = ReturnType<typeof composePipeline>;
+
+export function composePipeline(deps: PipelineCompositionDeps) {
+  const { config, clients, now } = deps;
+  const contexts = new ContextStore(clients.doc, {
+    tableName: config.tables.conversations,
+    tokenCount: estimateTokens,
+    ttlSeconds: config.contextTtlSeconds,
+  });
+  const cache = new AnswerCache(clients.doc, {
+    tableName: config.tables.answerCache,
+    ttlSeconds: config.answerCacheTtlSeconds,
+  });
+  const lexicon = compileLexicon(config.lexicon);
+  const maskPii = createPiiMasker();
+  const prices = resolvePrices(
+    config.region,
+    config.priceOverrides === undefined ? {} : parsePriceOverrides(config.priceOverrides),
+  );
+  const verdict = async (text: string) => {
+    const result = await moderate(text, { lexicon });
+    return { decision: result.decision, text: result.text, maxLevel: result.maxLevel };
+  };
+
+  function ports(meter: CapacitySink, systemPrompt: string): PipelinePorts<ConversationContext> {
+    return {
+      loadContext: async (key) => {
+        const loaded = await contexts.load(key, now(), meter);
+        return { turns: loaded.turns, handle: loaded };
+      },
+      clearContext: async (key) => {
+        await contexts.clear(key, now(), meter);
+      },
+      cacheKey: (question) =>
+        isCacheable(question, { hasContext: false })
+          ? answerCacheKey({
+              question,
+              modelId: config.model.modelId,
+              promptVersion: config.promptVersion,
+              systemPrompt,
+            })
+          : undefined,
+      cacheGet: async (key) => {
+        const hit = await cache.get(key, now(), meter);
+        return hit.hit ? hit.answer : undefined;
+      },
+      moderateInput: verdict,
+      moderateOutput: verdict,
+      maskPii: (text) => {
+        const masked = maskPii(text);
+        return { text: masked.text, found: masked.findings.reduce((n, f) => n + f.count, 0) };
+      },
+      buildMessages: ({ turns, question, extraContext, maxTokens }) => {
+        const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
+        const built = buildPrompt({
+          systemPrompt,
+          turns,
+          question,
+          extraContext,
+          contextWindow: config.model.contextWindow,
+          maxTokens: reply,
+        });
+        return { messages: built.messages, maxTokens: reply };
+      },
+      invokeModel: async (messages, maxTokens, deadline) => {
+        const result = await deps.model.invoke({ messages: [...messages], maxTokens, temperature: 0.3 }, { deadline });
+        return {
+          content: result.content,
+          promptTokens: result.usage.promptTokens,
+          completionTokens: result.usage.completionTokens,
+          latencyMs: result.latencyMs,
+          timeToFirstTokenMs: result.timeToFirstTokenMs,
+          modelId: result.modelId,
+        };
+      },
+      messages: DEFAULT_MESSAGES,
+    };
+  }
+
+  return {
+    contexts,
+    cache,
+    prices,
+    maskPii,
+    ports,
+    /** Caches a context-free answer under the key `runPipeline` chose. */
+    async cachePut(key: string, answer: string, meter: CapacitySink): Promise<void> {
+      await cache.put(
+        key,
+        { answer, modelId: config.model.modelId, promptVersion: config.promptVersion },
+        now(),
+        meter,
+      );
+    },
+    /** The ledger row and the audit record in one BatchWriteItem (one round trip). */
+    async writeRecords(
+      row: WideLedgerRow,
+      audit: Record<string, unknown>,
+      extra: Record<string, unknown>,
+    ): Promise<void> {
+      await clients.doc.send(
+        new BatchWriteCommand({
+          RequestItems: {
+            [config.tables.ledger]: [{ PutRequest: { Item: { ...row, ...extra } } }],
+            [config.tables.audit]: [{ PutRequest: { Item: audit } }],
+          },
+        }),
+      );
+    },
+  };
+}
