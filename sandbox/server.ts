@@ -11,6 +11,7 @@ import { createFeishuEmulator } from './platform-emulator/feishu';
 import { createSlackEmulator } from './platform-emulator/slack';
 import type { EmulatedDelivery, EmulatorContext, PlatformEmulator } from './platform-emulator/types';
 import { createWeComEmulator, WECOM_EMULATED_BOT_NAME } from './platform-emulator/wecom';
+import { createRestApi, type RestApi } from './rest-api';
 
 /**
  * The sandbox (ARCHITECTURE §4.2): the real Lambda handlers behind a local API Gateway, fed by the platform
@@ -56,6 +57,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   const handlers: { webhook?: ProxyHandler; worker?: (e: SQSEvent, c: Context) => Promise<unknown> } = {};
   let ready = false;
   let baseUrl = '';
+  // POST /v1/chat: API key, usage plan, JWT authorizer and chat-api handler, played by sandbox/rest-api.ts.
+  let restApi: RestApi | undefined;
 
   const emulatorContext = (platform: PlatformName): EmulatorContext => ({
     apiBaseUrl: `${baseUrl}/_emulator/${platform}`,
@@ -82,6 +85,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       return sendJson(res, 413, { error: { code: 'payload_too_large', message: 'Body over 10 MB.' } });
 
     if (path === '/_sandbox/health') return sendJson(res, ready ? 200 : 503, { ready });
+    if (req.method === 'POST' && path === '/v1/chat') {
+      if (!ready || !restApi)
+        return sendJson(res, 503, { error: { code: 'starting', message: 'Sandbox is starting.' } });
+      return restApi.handle(req, body, res);
+    }
     const webhook = /^\/webhook\/([^/]+)$/.exec(path);
     if (webhook) {
       if (!ready || !handlers.webhook)
@@ -232,6 +240,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const workerModule = await import('../functions/handlers/worker');
     handlers.webhook = webhookModule.handler as unknown as ProxyHandler;
     handlers.worker = workerModule.handler as unknown as (e: SQSEvent, c: Context) => Promise<unknown>;
+    restApi = await createRestApi({ env, log });
 
     const worker = handlers.worker;
     const { startSqsPoller } = await import('./local-aws');
