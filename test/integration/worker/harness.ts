@@ -70,6 +70,8 @@ export interface Rig {
   model: ModelBehaviour;
   /** Crash injection for the worker the poller drives; `undefined` = no crash. */
   checkpoint: ((step: Step, event: QueuedEvent) => void) | undefined;
+  /** ms the worker believes its invocation has left; the model deadline is this minus a 5 s margin. */
+  remainingMs: number;
   /** When set, the webhook hands queue messages here instead of to SQS (to process them by hand). */
   capture: QueuedEvent[] | undefined;
   now(): number;
@@ -93,8 +95,6 @@ const EMULATORS: Record<PlatformName, PlatformEmulator> = {
 export interface RigOptions {
   readonly maxReceiveCount?: number;
   readonly lexicon?: string;
-  /** ms the worker believes it has left per invocation (bounds the model deadline). */
-  readonly remainingMs?: number;
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
@@ -112,8 +112,12 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     model: echoModel,
     checkpoint: undefined,
     capture: undefined,
+    remainingMs: 20_000,
     now: () => Date.now() + rig.clockOffsetMs,
-  } as Pick<Rig, 'prompts' | 'deliveries' | 'clockOffsetMs' | 'model' | 'checkpoint' | 'capture' | 'now'>;
+  } as Pick<
+    Rig,
+    'prompts' | 'deliveries' | 'clockOffsetMs' | 'model' | 'checkpoint' | 'capture' | 'remainingMs' | 'now'
+  >;
 
   try {
     modelServer = await startTestServer(async (request: RecordedRequest) => {
@@ -190,7 +194,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         platforms,
         model,
         now: () => rig.now(),
-        remainingMs: () => options.remainingMs ?? 20_000,
+        remainingMs: () => rig.remainingMs,
         ...overrides,
       });
     let currentEvent: QueuedEvent | undefined;
