@@ -8,14 +8,16 @@
  * - GET /_sandbox/info → model, platforms, members, groups
  *
  * The emulator does not echo members' own messages, so they are kept here, in memory, per platform+group.
- * Bot replies are paired with ledger rows by order (one row per delivered reply), and a row's eventId names the
- * member message it answered; a delivery's replyTo is a platform message id and is not used for pairing.
+ * A delivery does not name the ledger row of the invocation that sent it, so `pairReplies` infers it; a row's
+ * eventId then names the member message it answered.
  */
 (() => {
   const POLL_MS = 700;
   const INFO_RETRY_MS = 2000;
   /** A mentioned message with no ledger row after this long stops showing the "thinking" indicator. */
   const PENDING_GIVE_UP_MS = 120_000;
+  /** Replies longer than this are clamped to a few lines, with a button to show them whole. */
+  const LONG_REPLY_CHARS = 600;
   const BOT_NAME = 'GroupGate';
   const PLATFORM_LABELS = { feishu: 'Feishu / Lark', slack: 'Slack', dingtalk: 'DingTalk', wecom: 'WeCom' };
   const SOURCE_LABELS = {
@@ -58,6 +60,7 @@
     announcer: $('announcer'),
     banner: document.querySelector('[data-testid="demo-banner"]'),
     hint: document.querySelector('[data-testid="demo-hint"]'),
+    hintMore: document.querySelector('.banner-more'),
     model: document.querySelector('[data-testid="model-name"]'),
     connection: document.querySelector('[data-testid="connection-status"]'),
   };
@@ -73,6 +76,8 @@
     remote: new Map(),
     /** `platform|group` → number of bot replies already announced. */
     announced: new Map(),
+    /** Rendered ids of long replies the reader chose to see whole. */
+    expanded: new Set(),
     nextLocalId: 1,
   };
 
@@ -99,6 +104,45 @@
 
   function formatTime(ms) {
     return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  }
+
+  /**
+   * Who a reply @-mentions first: Slack `<@U1>`/`<@U1|name>`, Feishu `<at user_id="x">name</at>`, or a plain
+   * `@name` (the Feishu emulator records that form). DingTalk and WeCom mention outside the text: none.
+   */
+  function leadingMention(text) {
+    const head = String(text).trimStart();
+    const slack = /^<@([^>|]+)(?:\|([^>]*))?>/.exec(head);
+    if (slack) return [slack[1], slack[2]].filter(Boolean);
+    const feishu = /^<at\b[^>]*?(?:user_id|id)="([^"]*)"[^>]*>([^<]*)<\/at>/.exec(head);
+    if (feishu) return [feishu[1], feishu[2]].filter(Boolean);
+    const plain = /^@(\S+)/.exec(head);
+    return plain ? [plain[1]] : [];
+  }
+
+  /**
+   * Pairs each delivery (oldest first) with the ledger row of the invocation that sent it, or null while the row
+   * is not yet listed. The worker writes the row just before it sends, but members are answered concurrently, so
+   * order alone can mislead: a row whose eventId is the delivery's replyTo wins (DingTalk, WeCom); otherwise the
+   * oldest unpaired row written no later than the delivery, for the member the reply @-mentions when it names one.
+   */
+  function pairReplies(messages, ledger) {
+    const rows = ledger.map((row) => ({ row, at: Date.parse(row.at) || 0, used: false }));
+    const take = (entry) => {
+      if (!entry) return null;
+      entry.used = true;
+      return entry.row;
+    };
+    return messages.map((message) => {
+      const free = rows.filter((r) => !r.used);
+      const byEvent = message.replyTo ? free.find((r) => r.row.eventId === message.replyTo) : undefined;
+      if (byEvent) return take(byEvent);
+      const deliveredAt = Date.parse(message.at) || Number.POSITIVE_INFINITY;
+      const before = free.filter((r) => r.at <= deliveredAt);
+      const mentioned = leadingMention(message.text);
+      const forMember = before.find((r) => mentioned.includes(r.row.userId));
+      return take(forMember || before[0]);
+    });
   }
 
   /** Renders platform mention markup (Slack `<@U1|name>`, Feishu `<at user_id="x">name</at>`) as plain `@name`. */
@@ -140,8 +184,9 @@
   function botTurns(key) {
     const remote = state.remote.get(key) || { messages: [], ledger: [] };
     const local = localFor(key);
+    const rows = pairReplies(remote.messages, remote.ledger);
     return remote.messages.map((message, index) => {
-      const row = remote.ledger[index] || null;
+      const row = rows[index];
       const question = row ? local.find((m) => m.eventId && m.eventId === row.eventId) || null : null;
       const deliveredAt = Date.parse(message.at) || 0;
       // Keeps a reply below its question even if the browser's and the server's clocks disagree.
@@ -161,6 +206,7 @@
       if (waiting) items.push({ kind: 'typing', key: `typing:${m.id}`, message: m, at: m.at + 0.5 });
     }
     items.push(...bots);
+    for (const item of items) item.id = `${key}#${item.key}`;
     return items.sort((a, b) => a.at - b.at);
   }
 
@@ -264,8 +310,34 @@
     );
   }
 
+  const domId = (id) => `reply-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
+  function replyText(item) {
+    const text = displayText(item.message.text);
+    const long = text.length > LONG_REPLY_CHARS;
+    const expanded = state.expanded.has(item.id);
+    const paragraph = node(
+      'p',
+      { class: `text${long && !expanded ? ' clamped' : ''}`, 'data-testid': 'reply-text', id: domId(item.id) },
+      text,
+    );
+    if (!long) return paragraph;
+    const toggle = node(
+      'button',
+      {
+        type: 'button',
+        class: 'expand',
+        'data-expand': item.id,
+        'aria-expanded': expanded ? 'true' : 'false',
+        'aria-controls': domId(item.id),
+      },
+      expanded ? 'Show less' : `Show all ${text.length.toLocaleString('en-US')} characters`,
+    );
+    return [paragraph, toggle];
+  }
+
   function renderBot(item) {
-    const { message, row, question } = item;
+    const { row, question } = item;
     const askedBy = question ? question.userId : row ? row.userId : null;
     return node(
       'li',
@@ -289,7 +361,7 @@
           node('time', { datetime: new Date(item.at).toISOString() }, formatTime(item.at)),
         ),
         question ? node('blockquote', { class: 'quote' }, question.text) : null,
-        node('p', { class: 'text', 'data-testid': 'reply-text' }, displayText(message.text)),
+        replyText(item),
         botMeta(row),
       ),
     );
@@ -315,7 +387,8 @@
   function signature(item) {
     const m = item.message;
     if (item.kind === 'member') return JSON.stringify([m.status, m.eventId, m.error, m.userId === state.member]);
-    if (item.kind === 'bot') return JSON.stringify([m.text, item.row, item.question?.id, item.at]);
+    if (item.kind === 'bot')
+      return JSON.stringify([m.text, item.row, item.question?.id, item.at, state.expanded.has(item.id)]);
     return 'typing';
   }
 
@@ -328,7 +401,7 @@
     const nearBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 160;
     const keep = new Set();
     items.forEach((item, position) => {
-      const id = `${key}#${item.key}`;
+      const id = item.id;
       keep.add(id);
       const sig = signature(item);
       let entry = rendered.get(id);
@@ -445,6 +518,16 @@
   el.group.addEventListener('change', () => {
     state.group = el.group.value;
     chatChanged();
+  });
+
+  el.messages.addEventListener('click', (event) => {
+    const toggle = event.target.closest('[data-expand]');
+    if (!toggle) return;
+    const id = toggle.dataset.expand;
+    if (state.expanded.has(id)) state.expanded.delete(id);
+    else state.expanded.add(id);
+    renderConversation();
+    document.querySelector(`[data-expand="${CSS.escape(id)}"]`)?.focus();
   });
 
   el.member.addEventListener('change', () => {
@@ -604,6 +687,7 @@
     el.model.textContent = `model: ${model.name || 'unknown'}`;
     el.banner.hidden = !model.demo;
     el.hint.textContent = model.hint || '';
+    el.hintMore.hidden = !model.hint;
     chatChanged();
   }
 
