@@ -14,6 +14,7 @@ import {
   webhookComposition,
   webhookTable,
 } from './report';
+import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
 
 /**
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
   );
   console.log(bundleTable(bundles));
   if (composition) console.log(`\n${composition}`);
+  console.log(
+    `\n${sandboxStartupReport(await runSandboxStartupBench({ rootDir: ROOT, deadline: started + TOTAL_BUDGET_MS, progress }))}`,
+  );
 
   const elapsedMs = Date.now() - started;
   const loadAfter = os.loadavg();
