@@ -1,0 +1,14 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { runCostReport } from '../functions/core/cost/report/cli';
+
+/** `npm run cost-report -- --from 2026-11-01 --to 2026-11-30 --by group --format table` (see --help). */
+runCostReport(process.argv.slice(2), {
+  env: process.env,
+  now: () => new Date(),
+  documentClient: (region) => DynamoDBDocumentClient.from(new DynamoDBClient({ region })),
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+}).then((code) => {
+  process.exitCode = code;
+});

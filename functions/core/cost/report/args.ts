@@ -1,0 +1,188 @@
+import { parseArgs } from 'node:util';
+import { ValidationError } from '../../errors';
+import type { AggregateBy } from '../ledger-row';
+
+export const REPORT_BY = ['group', 'user', 'day', 'platform'] as const satisfies readonly AggregateBy[];
+export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;
+export const REPORT_SOURCES = ['aws', 'sandbox'] as const;
+
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export type ReportSource = (typeof REPORT_SOURCES)[number];
+
+/** Longest range one report covers; a year of days is at most 366 `byDay` queries. */
+export const MAX_REPORT_DAYS = 366;
+
+export interface ReportArgs {
+  /** First UTC day, `YYYY-MM-DD`, inclusive. */
+  readonly from: string;
+  /** Last UTC day, inclusive. */
+  readonly to: string;
+  readonly by: AggregateBy;
+  readonly format: ReportFormat;
+  readonly source: ReportSource;
+  readonly sandboxUrl: string;
+  /** Ledger table name (source `aws`). */
+  readonly table: string | undefined;
+  readonly region: string;
+  /** The endpoint's instance type, priced from functions/core/cost/prices.ts. */
+  readonly instanceType: string;
+  /**
+   * Instances billed in every hour of the range. The ledger does not record the autoscaler's history, so the
+   * report assumes the endpoint ran at its minimum (`minInstances`) all the time; pass the real average if it
+   * scaled out for long.
+   */
+  readonly instances: number;
+  /** USD per instance-hour, overriding the price table. */
+  readonly instancePriceUsd: string | undefined;
+  /** Write here instead of stdout. */
+  readonly out: string | undefined;
+  readonly help: boolean;
+}
+
+export const USAGE = `Usage: npm run cost-report -- --from YYYY-MM-DD --to YYYY-MM-DD [options]
+
+  --by group|user|day|platform      rows of the report (default group)
+  --format table|csv|json|html      output (default table)
+  --source aws|sandbox              read DynamoDB (default) or the sandbox's GET /_sandbox/ledger
+  --sandbox-url URL                 sandbox base URL (default http://127.0.0.1:3000)
+  --table NAME                      ledger table (source aws; default $LEDGER_TABLE)
+  --region REGION                   price and DynamoDB region (default $AWS_REGION, else us-east-1)
+  --instance-type TYPE              endpoint instance type (default ml.g4dn.xlarge)
+  --min-instances N                 instances billed every hour, for amortisation (default 1)
+  --instance-price USD              USD per instance-hour, instead of the price table
+  --out FILE                        write to FILE instead of stdout
+  --help                            this text
+
+Marginal = what each invocation added (its ledger row). Amortised = marginal plus its share of the endpoint's
+idle instance time in the same UTC hour (min-instances x price, spread by busy time).`;
+
+const OPTIONS = {
+  from: { type: 'string' },
+  to: { type: 'string' },
+  by: { type: 'string' },
+  format: { type: 'string' },
+  source: { type: 'string' },
+  'sandbox-url': { type: 'string' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+  'instance-type': { type: 'string' },
+  'min-instances': { type: 'string' },
+  'instance-price': { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Whole days from `from` to `to`, inclusive; undefined unless both are real calendar days. */
+export function daysBetween(from: string, to: string): string[] | undefined {
+  if (!isDay(from) || !isDay(to)) return undefined;
+  const days: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
+    days.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+function isDay(value: string): boolean {
+  return DAY.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
+  if (value === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`--${name}: ${JSON.stringify(value)} is not one of ${allowed.join('|')}`);
+  return fallback;
+}
+
+/**
+ * Parses the cost-report command line. Throws one `ValidationError` listing every problem (unknown flags,
+ * missing or malformed values, an inverted or too long range), so a user fixes them in one go.
+ */
+export function parseReportArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ReportArgs {
+  const problems: string[] = [];
+  const { values, tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option' && !(token.name in OPTIONS)) problems.push(`${token.rawName}: unknown option`);
+    else if (token.kind === 'positional') problems.push(`${JSON.stringify(token.value)}: unexpected argument`);
+    else if (token.kind === 'option' && OPTIONS[token.name as keyof typeof OPTIONS].type === 'string') {
+      if (token.value === undefined) problems.push(`${token.rawName}: needs a value`);
+    }
+  }
+  const str = (key: keyof typeof OPTIONS): string | undefined => {
+    const value = values[key];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const help = values.help === true;
+
+  const from = str('from');
+  const to = str('to');
+  if (from === undefined) problems.push('--from: required (YYYY-MM-DD)');
+  else if (!isDay(from)) problems.push(`--from: ${JSON.stringify(from)} is not a calendar day YYYY-MM-DD`);
+  if (to === undefined) problems.push('--to: required (YYYY-MM-DD)');
+  else if (!isDay(to)) problems.push(`--to: ${JSON.stringify(to)} is not a calendar day YYYY-MM-DD`);
+  const days = from !== undefined && to !== undefined ? daysBetween(from, to) : undefined;
+  if (days !== undefined && days.length === 0) problems.push(`--to: ${to} is before --from ${from}`);
+  if (days !== undefined && days.length > MAX_REPORT_DAYS) {
+    problems.push(`--from/--to: ${days.length} days; a report covers at most ${MAX_REPORT_DAYS}`);
+  }
+
+  const by = oneOf('by', str('by'), REPORT_BY, 'group', problems);
+  const format = oneOf('format', str('format'), REPORT_FORMATS, 'table', problems);
+  const source = oneOf('source', str('source'), REPORT_SOURCES, 'aws', problems);
+
+  const sandboxUrl = str('sandbox-url') ?? 'http://127.0.0.1:3000';
+  if (!/^https?:\/\/[^\s/]+/.test(sandboxUrl) || !URL.canParse(sandboxUrl)) {
+    problems.push(`--sandbox-url: ${JSON.stringify(sandboxUrl)} is not an http(s) URL`);
+  }
+  const table = str('table') ?? env.LEDGER_TABLE;
+  if (source === 'aws' && !table) problems.push('--table: required with --source aws (or set LEDGER_TABLE)');
+  if (source === 'sandbox' && str('table') !== undefined) problems.push('--table: only applies to --source aws');
+
+  const region = str('region') ?? env.AWS_REGION ?? 'us-east-1';
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+    problems.push(`--region: ${JSON.stringify(region)} is not a region code`);
+  const instanceType = str('instance-type') ?? 'ml.g4dn.xlarge';
+  if (!/^ml\.[a-z0-9-]+\.[a-z0-9]+$/.test(instanceType)) {
+    problems.push(`--instance-type: ${JSON.stringify(instanceType)} is not an ml.* instance type`);
+  }
+  const instancesText = str('min-instances') ?? '1';
+  const instances = Number(instancesText);
+  if (!/^\d+$/.test(instancesText) || instances < 1 || instances > 100) {
+    problems.push(`--min-instances: ${JSON.stringify(instancesText)} must be a whole number from 1 to 100`);
+  }
+  const instancePriceUsd = str('instance-price');
+  if (instancePriceUsd !== undefined && !/^\d+(\.\d+)?$/.test(instancePriceUsd)) {
+    problems.push(`--instance-price: ${JSON.stringify(instancePriceUsd)} is not a decimal USD amount such as 0.7364`);
+  }
+  const out = str('out');
+  if (out === '') problems.push('--out: must not be empty');
+
+  if (problems.length > 0 && !help) {
+    throw new ValidationError(`Invalid cost-report arguments:\n  - ${problems.join('\n  - ')}\n\n${USAGE}`);
+  }
+  return {
+    from: from ?? '',
+    to: to ?? '',
+    by,
+    format,
+    source,
+    sandboxUrl,
+    table,
+    region,
+    instanceType,
+    instances,
+    instancePriceUsd,
+    out,
+    help,
+  };
+}

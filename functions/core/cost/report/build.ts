@@ -1,0 +1,240 @@
+import { ValidationError } from '../../errors';
+import { amortiseIdleEndpointCost } from '../amortise';
+import { COST_COMPONENTS, type ComponentAmounts, type CostComponent } from '../cost-model';
+import { nanoToUsd } from '../exact';
+import { type AggregateBy, aggregate, type LedgerAggregate } from '../ledger-row';
+import { BASE_REGION, PRICE_TABLE, PRICE_TABLE_VERSION } from '../prices';
+import { daysBetween } from './args';
+import type { ReportRow } from './source';
+
+const HOUR_MS = 3_600_000;
+const TOP_GROUPS = 10;
+
+/** How the endpoint's bill was assumed, printed with every report so the amortised figures can be checked. */
+export interface EndpointAssumption {
+  readonly instanceType: string;
+  /** Instances billed in every full hour of the range (the `--min-instances` flag). */
+  readonly instances: number;
+  readonly pricePerInstanceHourUsd: string;
+  /** `price table <version> (<region>)`, `... falling back to us-east-1`, or `--instance-price`. */
+  readonly priceSource: string;
+}
+
+/** One row of the report: marginal components plus the amortised total. Money in USD and exact nano-USD. */
+export interface ReportLine {
+  readonly key: string;
+  readonly invocations: number;
+  readonly cachedInvocations: number;
+  readonly tokens: { readonly prompt: number; readonly completion: number; readonly total: number };
+  /** Marginal cost per component: what the invocations themselves used. */
+  readonly componentsNanoUsd: ComponentAmounts;
+  readonly marginalNanoUsd: number;
+  /** Their share of the endpoint's idle instance time in the hours they ran. */
+  readonly idleShareNanoUsd: number;
+  /** marginal + idle share. */
+  readonly amortisedNanoUsd: number;
+  readonly marginalUsd: number;
+  readonly idleShareUsd: number;
+  readonly amortisedUsd: number;
+}
+
+/** One UTC day of the chart: marginal components plus all idle endpoint time of that day. */
+export interface DayCost {
+  readonly day: string;
+  readonly componentsNanoUsd: ComponentAmounts;
+  /** Idle shares of the day's invocations plus billed hours of the day with no invocation at all. */
+  readonly idleNanoUsd: number;
+  readonly invocations: number;
+}
+
+export interface CostReport {
+  readonly from: string;
+  readonly to: string;
+  readonly by: AggregateBy;
+  readonly generatedAt: string;
+  readonly priceTableVersion: string;
+  readonly endpoint: EndpointAssumption;
+  /** Instance-hours billed in the range up to `generatedAt` (the current hour pro rata). */
+  readonly billedInstanceHours: number;
+  readonly lines: readonly ReportLine[];
+  readonly totals: ReportLine;
+  /** Endpoint hours with no invocation to carry them: in no line, but part of the bill. */
+  readonly idleUnattributedUsd: number;
+  readonly idleUnattributedNanoUsd: number;
+  readonly endpointBillUsd: number;
+  readonly endpointBillNanoUsd: number;
+  /** Invariant: Σ lines' amortisedNanoUsd + idleUnattributedNanoUsd === this. */
+  readonly grandTotalNanoUsd: number;
+  readonly grandTotalUsd: number;
+  readonly days: readonly DayCost[];
+  /** The most expensive groups by amortised cost, at most ten. */
+  readonly topGroups: readonly ReportLine[];
+}
+
+export interface BuildReportOptions {
+  readonly from: string;
+  readonly to: string;
+  readonly by: AggregateBy;
+  readonly now: Date;
+  readonly region: string;
+  readonly instanceType: string;
+  readonly instances: number;
+  /** @default the price table's price for `instanceType` in `region` (else us-east-1) */
+  readonly instancePriceUsd?: string;
+}
+
+/** The instance price as an exact decimal string, and where it came from. */
+export function endpointPrice(options: Pick<BuildReportOptions, 'region' | 'instanceType' | 'instancePriceUsd'>): {
+  usd: string;
+  source: string;
+} {
+  if (options.instancePriceUsd !== undefined) return { usd: options.instancePriceUsd, source: '--instance-price' };
+  const own = PRICE_TABLE[options.region]?.sagemakerInstanceHour?.[options.instanceType];
+  if (own) return { usd: own.usd, source: `price table ${PRICE_TABLE_VERSION} (${options.region})` };
+  const base = PRICE_TABLE[BASE_REGION]?.sagemakerInstanceHour?.[options.instanceType];
+  if (base) {
+    return { usd: base.usd, source: `price table ${PRICE_TABLE_VERSION} (${BASE_REGION}; none for ${options.region})` };
+  }
+  throw new ValidationError(
+    `No price for ${options.instanceType} in ${options.region} or ${BASE_REGION}: pass --instance-price`,
+  );
+}
+
+/**
+ * Instances billed per UTC hour of the range: `instances` for every hour that has ended by `now`, pro rata for
+ * the running hour, none for the future, except hours that already hold rows (clock skew), billed in full.
+ */
+export function billedHours(
+  days: readonly string[],
+  instances: number,
+  now: Date,
+  rowHours: ReadonlySet<string>,
+): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const day of days) {
+    for (let h = 0; h < 24; h += 1) {
+      const start = Date.parse(`${day}T00:00:00Z`) + h * HOUR_MS;
+      const key = new Date(start).toISOString().slice(0, 13);
+      const elapsed = Math.min(1, Math.max(0, (now.getTime() - start) / HOUR_MS));
+      if (rowHours.has(key)) counts[key] = instances;
+      else if (elapsed > 0) counts[key] = instances * elapsed;
+    }
+  }
+  return counts;
+}
+
+function line(key: string, marginal: LedgerAggregate | undefined, amortised: LedgerAggregate | undefined): ReportLine {
+  const marginalNano = marginal?.totalNanoUsd ?? 0;
+  const amortisedNano = amortised?.totalNanoUsd ?? 0;
+  const zero = Object.fromEntries(COST_COMPONENTS.map((c) => [c, 0])) as Record<CostComponent, number>;
+  return {
+    key,
+    invocations: marginal?.invocations ?? 0,
+    cachedInvocations: marginal?.cachedInvocations ?? 0,
+    tokens: marginal?.tokens ?? { prompt: 0, completion: 0, total: 0 },
+    componentsNanoUsd: marginal?.componentsNanoUsd ?? zero,
+    marginalNanoUsd: marginalNano,
+    idleShareNanoUsd: amortisedNano - marginalNano,
+    amortisedNanoUsd: amortisedNano,
+    marginalUsd: nanoToUsd(BigInt(marginalNano)),
+    idleShareUsd: nanoToUsd(BigInt(amortisedNano - marginalNano)),
+    amortisedUsd: nanoToUsd(BigInt(amortisedNano)),
+  };
+}
+
+/** Every key's line summed: the lines partition the rows, so this is the total of all rows. */
+function sumLines(key: string, lines: readonly ReportLine[]): ReportLine {
+  const total = (f: (l: ReportLine) => number) => lines.reduce((t, l) => t + f(l), 0);
+  const marginal = total((l) => l.marginalNanoUsd);
+  const amortised = total((l) => l.amortisedNanoUsd);
+  return {
+    key,
+    invocations: total((l) => l.invocations),
+    cachedInvocations: total((l) => l.cachedInvocations),
+    tokens: {
+      prompt: total((l) => l.tokens.prompt),
+      completion: total((l) => l.tokens.completion),
+      total: total((l) => l.tokens.total),
+    },
+    componentsNanoUsd: Object.fromEntries(
+      COST_COMPONENTS.map((c) => [c, total((l) => l.componentsNanoUsd[c])]),
+    ) as Record<CostComponent, number>,
+    marginalNanoUsd: marginal,
+    idleShareNanoUsd: amortised - marginal,
+    amortisedNanoUsd: amortised,
+    marginalUsd: nanoToUsd(BigInt(marginal)),
+    idleShareUsd: nanoToUsd(BigInt(amortised - marginal)),
+    amortisedUsd: nanoToUsd(BigInt(amortised)),
+  };
+}
+
+/** Lines of `rows` by `by`, pairing each key's marginal aggregate with its amortised one. */
+function linesBy(rows: readonly ReportRow[], amortisedRows: readonly ReportRow[], by: AggregateBy): ReportLine[] {
+  const amortised = new Map(aggregate(amortisedRows, by).map((a) => [a.key, a]));
+  return aggregate(rows, by).map((m) => line(m.key, m, amortised.get(m.key)));
+}
+
+/**
+ * Builds the finance report for rows of ONE model endpoint: marginal cost per `by` key straight from the ledger,
+ * and amortised cost after `amortiseIdleEndpointCost` spreads each hour's idle endpoint time over that hour's
+ * invocations. Hours nobody used stay visible as `idleUnattributed`, so the report always adds up to the bill.
+ */
+export function buildCostReport(rows: readonly ReportRow[], options: BuildReportOptions): CostReport {
+  const days = daysBetween(options.from, options.to);
+  if (!days || days.length === 0) throw new ValidationError(`Invalid report range ${options.from}..${options.to}`);
+  const price = endpointPrice(options);
+  const rowHours = new Set(rows.map((r) => new Date(r.at).toISOString().slice(0, 13)));
+  const instanceCountByHour = billedHours(days, options.instances, options.now, rowHours);
+  const amortisation = amortiseIdleEndpointCost(rows, { pricePerInstanceHourUsd: price.usd, instanceCountByHour });
+  const amortisedRows = amortisation.rows.map((r) => ({
+    ...r,
+    componentsNanoUsd: { ...r.componentsNanoUsd, sagemaker: r.sagemakerAmortisedNanoUsd },
+  }));
+
+  const idleByDay = new Map<string, number>();
+  for (const idle of amortisation.idleUnattributed) {
+    const day = idle.hour.slice(0, 10);
+    idleByDay.set(day, (idleByDay.get(day) ?? 0) + idle.nanoUsd);
+  }
+  const dayLines = new Map(linesBy(rows, amortisedRows, 'day').map((l) => [l.key, l]));
+  const dayCosts: DayCost[] = days.map((day) => {
+    const l = dayLines.get(day) ?? line(day, undefined, undefined);
+    return {
+      day,
+      componentsNanoUsd: l.componentsNanoUsd,
+      idleNanoUsd: l.idleShareNanoUsd + (idleByDay.get(day) ?? 0),
+      invocations: l.invocations,
+    };
+  });
+
+  const groups = linesBy(rows, amortisedRows, 'group');
+  const lines = options.by === 'group' ? groups : linesBy(rows, amortisedRows, options.by);
+  const totals = sumLines('TOTAL', lines);
+  const topGroups = [...groups].sort((a, b) => b.amortisedNanoUsd - a.amortisedNanoUsd).slice(0, TOP_GROUPS);
+  const grandTotal = totals.amortisedNanoUsd + amortisation.idleUnattributedNanoUsd;
+
+  return {
+    from: options.from,
+    to: options.to,
+    by: options.by,
+    generatedAt: options.now.toISOString(),
+    priceTableVersion: PRICE_TABLE_VERSION,
+    endpoint: {
+      instanceType: options.instanceType,
+      instances: options.instances,
+      pricePerInstanceHourUsd: price.usd,
+      priceSource: price.source,
+    },
+    billedInstanceHours: Object.values(instanceCountByHour).reduce((a, b) => a + b, 0),
+    lines,
+    totals,
+    idleUnattributedUsd: amortisation.idleUnattributedUsd,
+    idleUnattributedNanoUsd: amortisation.idleUnattributedNanoUsd,
+    endpointBillUsd: amortisation.endpointBillUsd,
+    endpointBillNanoUsd: amortisation.endpointBillNanoUsd,
+    grandTotalNanoUsd: grandTotal,
+    grandTotalUsd: nanoToUsd(BigInt(grandTotal)),
+    days: dayCosts,
+    topGroups,
+  };
+}
