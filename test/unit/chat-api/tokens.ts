@@ -1,0 +1,51 @@
+import { createHmac } from 'node:crypto';
+import { type JWTPayload, SignJWT } from 'jose';
+
+/** Token makers for the authorizer tests; each negative case changes one thing of a valid token. */
+export const SECRET = 'unit-test-jwt-secret-0123456789-abcdef';
+export const ISSUER = 'groupgate-test';
+export const AUDIENCE = 'groupgate';
+
+export interface TokenOptions {
+  readonly secret?: string;
+  readonly alg?: 'HS256' | 'HS384' | 'HS512';
+  readonly sub?: string | null;
+  readonly iss?: string;
+  readonly aud?: string;
+  /** Epoch seconds; null leaves the claim out. */
+  readonly exp?: number | null;
+  readonly nbf?: number;
+  readonly nowSeconds?: number;
+}
+
+export async function hsToken(options: TokenOptions = {}): Promise<string> {
+  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const claims: JWTPayload = { iss: options.iss ?? ISSUER, aud: options.aud ?? AUDIENCE, iat: now };
+  if (options.sub !== null) claims.sub = options.sub ?? 'alice';
+  if (options.exp !== null) claims.exp = options.exp ?? now + 600;
+  if (options.nbf !== undefined) claims.nbf = options.nbf;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
+    .sign(new TextEncoder().encode(options.secret ?? SECRET));
+}
+
+const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** An unsecured JWT (`alg: none`, RFC 7519 §6) with otherwise valid claims and an empty signature. */
+export function noneToken(nowSeconds = Math.floor(Date.now() / 1000)): string {
+  const claims = { sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: nowSeconds, exp: nowSeconds + 600 };
+  return `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims)}.`;
+}
+
+/** A valid token whose payload was edited after signing (sub changed), keeping the original signature. */
+export async function tamperedToken(): Promise<string> {
+  const [header, payload, signature] = (await hsToken()).split('.');
+  const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as JWTPayload;
+  return `${header}.${b64url({ ...claims, sub: 'mallory' })}.${signature}`;
+}
+
+/** HS256 computed by hand, to show the authorizer accepts any correct signer, not only jose's output. */
+export function handSignedToken(claims: JWTPayload, secret = SECRET): string {
+  const input = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(claims)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
