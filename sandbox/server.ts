@@ -1,10 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { isPlatformName, PLATFORMS, type PlatformName } from '../functions/platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { credentialEnv, sandboxCredentials } from './defaults';
+import {
+  createSendFaultPicker,
+  emptyFaultStats,
+  faultConfigFromEnv,
+  PromptLog,
+  sandboxTimingFromEnv,
+  seededRandom,
+  startModelFaultProxy,
+} from './faults';
 import { type LocalAws, startLocalAws } from './local-aws';
 import { createDingTalkEmulator, DINGTALK_EMULATED_BOT_NAME } from './platform-emulator/dingtalk';
 import { createFeishuEmulator } from './platform-emulator/feishu';
@@ -53,6 +63,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     wecom: createWeComEmulator(),
   };
   const deliveries: EmulatedDelivery[] = [];
+  // Reliability knobs (sandbox/faults.ts): all off and production-like unless their variables are set.
+  const faults = faultConfigFromEnv(env);
+  const timing = sandboxTimingFromEnv(env);
+  const faultStats = emptyFaultStats();
+  const prompts = new PromptLog();
+  const sendFault =
+    faults && faults.sendRate > 0
+      ? createSendFaultPicker(faults.sendRate, seededRandom(faults.seed), faultStats)
+      : undefined;
   const credentials = sandboxCredentials(env);
   const handlers: { webhook?: ProxyHandler; worker?: (e: SQSEvent, c: Context) => Promise<unknown> } = {};
   let ready = false;
@@ -67,6 +86,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     record: (d) => {
       deliveries.push({ ...d, at: new Date().toISOString() });
     },
+    ...(sendFault ? { fault: sendFault } : {}),
   });
 
   let aws: LocalAws | undefined;
@@ -135,6 +155,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         })),
       );
     }
+    if (req.method === 'GET' && path === '/_sandbox/dlq') return sendJson(res, 200, { depth: await dlqDepth() });
+    if (req.method === 'GET' && path === '/_sandbox/faults')
+      return sendJson(res, 200, { config: faults ?? null, stats: faultStats, prompts: prompts.calls });
     if (req.method === 'GET' && path === '/_sandbox/ledger')
       return sendJson(res, 200, await ledgerRows(url.searchParams));
     if (req.method === 'GET' && path === '/_sandbox/info') {
@@ -194,6 +217,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     return sendJson(res, 200, { eventId: request.eventId, webhookStatus: delivered.status });
   }
 
+  /** Messages sitting in the dead-letter queue: events that exhausted their receives (alarmed on in AWS). */
+  async function dlqDepth(): Promise<number> {
+    if (!aws) return 0;
+    const { Attributes = {} } = await aws.clients.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: aws.queues.dlqUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
+    );
+    return Object.values(Attributes).reduce((n, v) => n + Number(v), 0);
+  }
+
   async function ledgerRows(params: URLSearchParams): Promise<unknown[]> {
     if (!aws) return [];
     const platform = params.get('platform');
@@ -233,6 +268,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     }
     if (!modelUrl) throw new Error('No model: set MODEL_ENDPOINT_URL or let the sandbox start its local model.');
     log(`sandbox: model endpoint (SageMaker contract) at ${modelUrl}`);
+    if (faults) {
+      const proxy = await startModelFaultProxy({
+        target: modelUrl,
+        rate: faults.modelRate,
+        random: seededRandom(faults.seed + 1),
+        stats: faultStats,
+        onRequest: (b) => prompts.record(b),
+      });
+      stops.push(() => proxy.close());
+      modelUrl = proxy.url;
+      log(`sandbox: FAULT INJECTION on: ${JSON.stringify(faults)}; model calls go through ${modelUrl}`);
+    }
 
     Object.assign(process.env, handlerEnv(aws, baseUrl, modelUrl, credentials));
     // Imported after the environment is set: the handlers read it once, at their cold start.
@@ -248,10 +295,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       sqs: aws.clients.sqs,
       queueUrl: aws.queues.queueUrl,
       batchSize: 10,
-      visibilityTimeoutSeconds: 360,
-      concurrency: 2,
+      visibilityTimeoutSeconds: timing.visibilityTimeoutSeconds,
+      concurrency: timing.workerConcurrency,
       handler: async (event) =>
-        (await worker(event, lambdaContext('groupgate-worker', 60_000) as unknown as Context)) as never,
+        (await worker(event, lambdaContext('groupgate-worker', timing.workerTimeoutMs) as unknown as Context)) as never,
     });
     stops.push(() => poller.stop());
     ready = true;
