@@ -32,8 +32,11 @@ export async function hsToken(options: TokenOptions = {}): Promise<string> {
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** An unsecured JWT (`alg: none`, RFC 7519 §6) with otherwise valid claims and an empty signature. */
-export function noneToken(nowSeconds = Math.floor(Date.now() / 1000)): string {
-  const claims = { sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: nowSeconds, exp: nowSeconds + 600 };
+export function noneToken(
+  nowSeconds = Math.floor(Date.now() / 1000),
+  issuer: { readonly iss: string; readonly aud: string } = { iss: ISSUER, aud: AUDIENCE },
+): string {
+  const claims = { sub: 'alice', ...issuer, iat: nowSeconds, exp: nowSeconds + 600 };
   return `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims)}.`;
 }
 
