@@ -5,6 +5,7 @@ import path from 'node:path';
 import { logger } from '../functions/shared/powertools';
 import { type LocalAws, startLocalAws } from '../sandbox/local-aws';
 import { type BundleRow, runBundleBench } from './bundle-bench';
+import { runPeerBench } from './peers';
 import {
   bundleTable,
   bundleVerdict,
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
     )}\n`,
   );
   console.log(`results written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  await runPeerBench({ rootDir: ROOT, webhook, bundles, deadline: started + TOTAL_BUDGET_MS, progress });
 }
 
 async function stopAws(): Promise<void> {

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BundleRow } from '../bundle-bench';
+import type { WebhookRow } from '../webhook-bench';
+import { runPeerBundles } from './cold-start';
+import { runFeishuPeerBench } from './feishu-peer';
+import type { PairOptions } from './measure';
+import { runModelPeerBench } from './model-peer';
+import { checksTable, coldStartTable, modelTable, referenceRows, webhookPeerTable } from './report';
+import { runSlackPeerBench } from './slack-peer';
+
+/**
+ * The side-by-side part of `npm run bench`: GroupGate against what teams would use instead — Slack's Bolt, the
+ * Feishu SDK, and node-llama-cpp without the SageMaker-contract server — as GroupGate ÷ peer ratios. It reuses the
+ * webhook and bundle rows the same run just measured, prints its tables and writes bench/results-peers.json.
+ */
+export interface PeerBenchOptions {
+  readonly rootDir: string;
+  readonly webhook: readonly WebhookRow[];
+  readonly bundles: readonly BundleRow[];
+  /** Epoch ms the whole bench must be done by; this part also stops after its own budget. */
+  readonly deadline: number;
+  readonly progress: (line: string) => void;
+}
+
+const RESULTS_FILE = path.join(__dirname, '..', 'results-peers.json');
+const BUDGET_MS = 100_000;
+const WEBHOOK_SERIES_MS = 15_000;
+const PAIR = { warmup: 300, iterations: 3_000, block: 100 } as const;
+const INIT_RUNS = 5;
+const MODEL = { runs: 20, maxTokens: 256 } as const;
+
+export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
+  const started = Date.now();
+  const deadline = Math.min(options.deadline, started + BUDGET_MS);
+  const pair = (): PairOptions => ({ ...PAIR, deadline: Math.min(deadline, Date.now() + WEBHOOK_SERIES_MS) });
+
+  options.progress('peers: Slack (GroupGate vs Bolt AwsLambdaReceiver)');
+  const slack = await runSlackPeerBench(pair());
+  options.progress('peers: Feishu (GroupGate vs the Feishu SDK EventDispatcher)');
+  const feishu = await runFeishuPeerBench(pair());
+
+  options.progress('peers: minimal peer Lambda bundles');
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'groupgate-peers-'));
+  const peerBundles = await runPeerBundles({ rootDir: options.rootDir, outDir, initRuns: INIT_RUNS, deadline }).finally(
+    () => rmSync(outDir, { recursive: true, force: true }),
+  );
+
+  const model = await runModelPeerBench({ rootDir: options.rootDir, ...MODEL, deadline, progress: options.progress });
+
+  const comparisons = [...slack.comparisons, ...feishu.comparisons];
+  const references = referenceRows(options.webhook);
+  const checks = [...slack.checks, ...feishu.checks];
+  console.log(
+    '\nSide by side: the same signed event, sequential calls in alternating blocks (ratio < 1: GroupGate faster)',
+  );
+  console.log(webhookPeerTable(comparisons, references));
+  console.log('\nThe same crafted requests through both handlers ((!) = not the secure answer)');
+  console.log(checksTable(checks));
+  console.log(
+    '\nCold start: minified bundle and fresh-process module init, GroupGate functions ÷ minimal peer Lambdas',
+  );
+  console.log(coldStartTable(options.bundles, peerBundles));
+  console.log(
+    `\nLocal model: SageMaker-contract server vs node-llama-cpp direct (temperature 0, ${MODEL.maxTokens} max tokens, 1 thread each)`,
+  );
+  console.log(modelTable(model));
+
+  const elapsedMs = Date.now() - started;
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify(
+      {
+        at: new Date(started).toISOString(),
+        node: process.version,
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        loadAverageAfter: os.loadavg(),
+        elapsedMs,
+        settings: { pair: PAIR, initRuns: INIT_RUNS, model: MODEL },
+        webhook: { comparisons, references },
+        checks,
+        coldStart: { groupgate: options.bundles, peers: peerBundles },
+        model,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(
+    `side-by-side part ${(elapsedMs / 1000).toFixed(1)} s; results written to ${path.relative(process.cwd(), RESULTS_FILE)}`,
+  );
+}

@@ -1,0 +1,161 @@
+import type { BundleRow } from '../bundle-bench';
+import type { WebhookRow } from '../webhook-bench';
+import type { SecurityCheck } from './checks';
+import type { PeerBundleRow } from './cold-start';
+import { ratio } from './measure';
+import type { ModelPeerResult } from './model-peer';
+import type { PeerComparison } from './types';
+
+/** GroupGate's whole webhook with a conditional write to dynalite and a send to fauxqs, from this run's series. */
+export interface ReferenceRow {
+  readonly platform: 'slack' | 'feishu';
+  readonly groupgateMedianMs: number;
+  readonly groupgateP99Ms: number;
+}
+
+export function referenceRows(webhook: readonly WebhookRow[]): ReferenceRow[] {
+  return (['slack', 'feishu'] as const).flatMap((platform) => {
+    const fresh = webhook.find((w) => w.platform === platform && w.path === 'fresh' && w.n > 0);
+    return fresh ? [{ platform, groupgateMedianMs: fresh.medianMs, groupgateP99Ms: fresh.p99Ms }] : [];
+  });
+}
+
+export function webhookPeerTable(comparisons: readonly PeerComparison[], references: readonly ReferenceRow[]): string {
+  const rows = comparisons.map((c) => {
+    const r = c.result;
+    if (!r) return [c.platform, c.path, c.peer, '', '', '', '', '', '', '', c.error ?? ''];
+    return [
+      c.platform,
+      c.path,
+      c.peer,
+      `${r.groupgate.n}${r.truncated ? '*' : ''}`,
+      ms3(r.groupgate.medianMs),
+      ms3(r.peer.medianMs),
+      times(ratio(r.groupgate.medianMs, r.peer.medianMs)),
+      ms3(r.groupgate.p99Ms),
+      ms3(r.peer.p99Ms),
+      times(ratio(r.groupgate.p99Ms, r.peer.p99Ms)),
+      r.groupgate.refused + r.peer.refused > 0 ? `refused ${r.groupgate.refused}/${r.peer.refused}` : '',
+    ];
+  });
+  // No ratio: GroupGate's figure includes a conditional write and a send to local stand-ins, the peer's no I/O.
+  for (const r of references) {
+    rows.push([
+      r.platform,
+      'handler + dynalite/fauxqs',
+      '(reference, no peer equivalent)',
+      '',
+      ms3(r.groupgateMedianMs),
+      '',
+      '',
+      ms3(r.groupgateP99Ms),
+      '',
+      '',
+      "this run's webhook fresh series",
+    ]);
+  }
+  return table(
+    [
+      'platform',
+      'path',
+      'peer',
+      'n',
+      'GG median ms',
+      'peer median ms',
+      'median GG/peer',
+      'GG p99 ms',
+      'peer p99 ms',
+      'p99 GG/peer',
+      'note',
+    ],
+    rows,
+  );
+}
+
+export function checksTable(checks: readonly SecurityCheck[]): string {
+  const mark = (o: string, secure: string): string => (o === secure ? o : `${o} (!)`);
+  return table(
+    ['platform', 'crafted request', 'secure answer', 'GroupGate', 'peer'],
+    checks.map((c) => [c.platform, c.check, c.secure, mark(c.groupgate, c.secure), mark(c.peer, c.secure)]),
+  );
+}
+
+export function coldStartTable(groupgate: readonly BundleRow[], peers: readonly PeerBundleRow[]): string {
+  const bolt = peers.find((p) => p.peer === 'bolt');
+  const lark = peers.find((p) => p.peer === 'lark');
+  const rows = groupgate.map((g) => [
+    `GroupGate ${g.entry}`,
+    g.variant,
+    kb(g.bytes),
+    g.initMedianMs === undefined ? '' : ms1(g.initMedianMs),
+    times(ratio(g.bytes, bolt?.bytes)),
+    times(ratio(g.initMedianMs, bolt?.initMedianMs)),
+    times(ratio(g.bytes, lark?.bytes)),
+    times(ratio(g.initMedianMs, lark?.initMedianMs)),
+    [g.placeholder ? 'PLACEHOLDER entry' : '', g.error ?? ''].filter(Boolean).join('; '),
+  ]);
+  for (const p of peers) {
+    rows.push([
+      p.label,
+      'peer',
+      kb(p.bytes),
+      p.initMedianMs === undefined ? '' : ms1(p.initMedianMs),
+      '',
+      '',
+      '',
+      '',
+      p.error ?? (p.topInputs ?? []).map((i) => `${i.name} ${(i.bytes / 1024).toFixed(0)} KB`).join(', '),
+    ]);
+  }
+  return table(
+    ['bundle', 'variant', 'size KB', 'init ms', 'size ÷ Bolt', 'init ÷ Bolt', 'size ÷ Lark', 'init ÷ Lark', 'note'],
+    rows,
+  );
+}
+
+export function modelTable(model: ModelPeerResult): string {
+  const direct = model.rows.find((r) => r.path === 'node-llama-cpp direct');
+  const body = table(
+    [
+      'path',
+      'runs',
+      'tokens',
+      'median ms',
+      'min ms',
+      'max ms',
+      'tokens/s median',
+      'ratio to direct',
+      'tokens/s best run',
+      'ratio to direct',
+    ],
+    model.rows.map((r) => [
+      r.path,
+      String(r.n),
+      String(r.completionTokens),
+      ms1(r.medianMs),
+      ms1(Math.min(...r.runs.map((run) => run.ms))),
+      ms1(r.maxMs),
+      r.tokensPerSec.toFixed(0),
+      r === direct ? '' : times(ratio(r.tokensPerSec, direct?.tokensPerSec)),
+      r.bestTokensPerSec.toFixed(0),
+      r === direct ? '' : times(ratio(r.bestTokensPerSec, direct?.bestTokensPerSec)),
+    ]),
+  );
+  const notes = [
+    `model: ${model.modelNote}`,
+    model.sameOutput === undefined ? '' : `same text on every path: ${model.sameOutput ? 'yes' : 'NO'}`,
+    model.error ? `error: ${model.error}` : '',
+  ].filter(Boolean);
+  return `${body}\n${notes.join('; ')}`;
+}
+
+const ms3 = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : '');
+const ms1 = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : '');
+const kb = (bytes: number | undefined): string => (bytes === undefined ? '' : (bytes / 1024).toFixed(1));
+const times = (r: number | undefined): string => (r === undefined ? '' : `${r.toFixed(2)}×`);
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
