@@ -106,6 +106,11 @@ export async function processEvent(
     throw err;
   }
   deps.checkpoint?.('sent');
+  // The cache write runs alongside the delivery record. Once the reply is out, a cache or ledger failure must not
+  // cause a redelivery (it would be acknowledged as already replied anyway), so those log their own failures.
+  const cached = outcome.cachePut
+    ? deps.cachePut(outcome.cachePut.key, outcome.cachePut.answer).catch(() => undefined)
+    : Promise.resolve();
   await deps.recordDelivery(
     pk,
     deps.now(),
@@ -113,12 +118,6 @@ export async function processEvent(
     outcome,
   );
   deps.checkpoint?.('recorded');
-
-  // The reply is delivered and recorded; a failure here must not cause a redelivery (which would be acknowledged
-  // as already replied anyway), so the cache logs its own failures.
-  await Promise.allSettled([
-    outcome.cachePut ? deps.cachePut(outcome.cachePut.key, outcome.cachePut.answer) : Promise.resolve(),
-    recorded,
-  ]);
+  await Promise.all([cached, recorded]);
   return { kind: 'replied', messageIds: sent.messageIds, source: outcome.source };
 }

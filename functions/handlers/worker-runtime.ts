@@ -75,10 +75,14 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     config.priceOverrides === undefined ? {} : parsePriceOverrides(config.priceOverrides),
   );
 
-  function ports(meter: CapacityMeter, systemPrompt: string): PipelinePorts<ConversationContext> {
+  function ports(
+    meter: CapacityMeter,
+    systemPrompt: string,
+    prefetched: { readonly key: string; readonly context: Promise<ConversationContext> },
+  ): PipelinePorts<ConversationContext> {
     return {
       loadContext: async (key) => {
-        const loaded = await contexts.load(key, now(), meter);
+        const loaded = await (key === prefetched.key ? prefetched.context : contexts.load(key, now(), meter));
         return { turns: loaded.turns, handle: loaded };
       },
       clearContext: async (key) => {
@@ -250,13 +254,14 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
         else if (!isTransactConflict(err, 0)) throw err;
       }
     }
-    await events.markReplied(pk, at, reply, meter);
-    if (!exchange || !loaded || plan?.kind === 'already_saved') return;
-    try {
-      await contexts.appendTurn(event.conversationKey, loaded, exchange, now(), meter);
-    } catch (err) {
-      logger.error('turn not saved to context', { eventId: event.message.eventId, error: err as Error });
-    }
+    const saveTurn = async (): Promise<void> => {
+      if (!exchange || !loaded || plan?.kind === 'already_saved') return;
+      await contexts.appendTurn(event.conversationKey, loaded, exchange, now(), meter).catch((err: unknown) => {
+        logger.error('turn not saved to context', { eventId: event.message.eventId, error: err as Error });
+      });
+    };
+    // Independent items: written side by side; only the replied status may fail the record.
+    await Promise.all([events.markReplied(pk, at, reply, meter), saveTurn()]);
   }
 
   /** Processes one SQS record; throws to have SQS redeliver it (and dead-letter it after N receives). */
@@ -266,7 +271,11 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     const platform = deps.platforms[event.message.platform];
     if (!platform) throw new Error(`Platform ${event.message.platform} is not enabled in the worker`);
     const systemPrompt = config.systemPrompt;
-    const pipelinePorts = ports(meter, systemPrompt);
+    // The context read does not depend on the claim, so it runs alongside it (one round trip less on the critical
+    // path). Reading before claiming is safe: the save is conditional on the version read, whatever came between.
+    const context = contexts.load(event.conversationKey, now(), meter);
+    context.catch(() => undefined); // awaited by the pipeline; unobserved only when the claim says not to run it
+    const pipelinePorts = ports(meter, systemPrompt, { key: event.conversationKey, context });
     const remaining = deps.remainingMs ?? (() => 60_000);
     const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
