@@ -17,6 +17,7 @@ import {
 } from './report';
 import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
+import { runWorkerBench } from './worker-bench';
 
 /**
  * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, and the Lambda bundle sizes
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   try {
     aws = await startLocalAws({ queue: { name: 'bench', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
     webhook = await runWebhookBench(aws, { ...WEBHOOK, deadline: started + WEBHOOK_BUDGET_MS, progress });
+    await runWorkerBench(aws, { deadline: Date.now() + 20_000, progress });
   } finally {
     await stopAws();
   }
