@@ -1,0 +1,105 @@
+/**
+ * Reads the conventions the operator guides (docs/) follow, so tests can hold the guides to the code:
+ * - configuration keys are written `groupgate:<key>`; the reference table in OPERATIONS.md has one row per key;
+ * - `-c groupgate:<key>=<value>` flags inside fenced code blocks are real CDK flags;
+ * - shell variables are lower-case, so an upper-case name in a code span or in a command is an environment
+ *   variable (or a constant of the code the guide cites);
+ * - a secret is written with `--secret-id "$(res AWS::SecretsManager::Secret Secrets<platform>)"` followed by
+ *   `--secret-string '<json>'`.
+ */
+
+const FENCE = /^```[^\n]*\n([\s\S]*?)^```[ \t]*$/gm;
+const CONFIG_KEY = /groupgate:([A-Za-z][A-Za-z0-9]*)/g;
+const TABLE_ROW_KEY = /^\|\s*`groupgate:([A-Za-z][A-Za-z0-9]*)`\s*\|/gm;
+const FLAG = /-c\s+groupgate:([A-Za-z][A-Za-z0-9]*)=('[^']*'|"[^"]*"|\S+)/g;
+const UPPER_NAME = /^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?:=|$)/;
+const SHELL_ASSIGNMENT = /(?:^|[\s;(])([A-Z][A-Z0-9_]*)=/gm;
+const SHELL_REFERENCE = /\$\{?([A-Z][A-Z0-9_]*)/g;
+const SECRET_COMMAND = /Secrets(feishu|slack|dingtalk|wecom)\)"?\s+--secret-string\s+'([^']*)'/g;
+const LINK = /\]\(([^)\s]+)\)/g;
+const HEADING = /^#{1,6}\s+(.+?)\s*$/gm;
+
+/** The contents of every fenced code block, with shell line continuations joined. */
+export function codeBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(FENCE)].map((m) => (m[1] ?? '').replace(/\\\n[ \t]*/g, ' '));
+}
+
+/** The markdown outside fenced code blocks. */
+export function prose(markdown: string): string {
+  return markdown.replace(FENCE, '');
+}
+
+/** Every `groupgate:<key>` named anywhere in the text. */
+export function configKeyMentions(markdown: string): Set<string> {
+  return new Set([...markdown.matchAll(CONFIG_KEY)].map((m) => m[1] ?? ''));
+}
+
+/** The keys of the reference table rows (`| \`groupgate:key\` | … |`), in order, duplicates kept. */
+export function referenceTableKeys(markdown: string): string[] {
+  return [...prose(markdown).matchAll(TABLE_ROW_KEY)].map((m) => m[1] ?? '');
+}
+
+/** One entry per command line in code blocks that passes `-c groupgate:<key>=<value>` flags: key → raw value. */
+export function configFlagCommands(markdown: string): Record<string, string>[] {
+  const commands: Record<string, string>[] = [];
+  for (const block of codeBlocks(markdown)) {
+    for (const line of block.split('\n')) {
+      const flags = [...line.matchAll(FLAG)];
+      if (flags.length === 0) continue;
+      commands.push(Object.fromEntries(flags.map((m) => [m[1] ?? '', unquote(m[2] ?? '')])));
+    }
+  }
+  return commands;
+}
+
+function unquote(value: string): string {
+  const first = value[0];
+  return (first === "'" || first === '"') && value.endsWith(first) && value.length >= 2 ? value.slice(1, -1) : value;
+}
+
+/**
+ * Upper-case names used as environment variables: code spans in prose that are such a name (optionally `NAME=…`),
+ * and in code blocks every `NAME=` assignment and `$NAME` / `${NAME}` reference.
+ */
+export function upperCaseNames(markdown: string): Set<string> {
+  const names = new Set<string>();
+  for (const span of prose(markdown).matchAll(/`([^`\n]+)`/g)) {
+    const name = UPPER_NAME.exec(span[1] ?? '')?.[1];
+    if (name) names.add(name);
+  }
+  for (const block of codeBlocks(markdown)) {
+    for (const m of block.matchAll(SHELL_ASSIGNMENT)) names.add(m[1] ?? '');
+    for (const m of block.matchAll(SHELL_REFERENCE)) names.add(m[1] ?? '');
+  }
+  return names;
+}
+
+export interface SecretCommand {
+  readonly platform: string;
+  readonly json: string;
+}
+
+/** Every `put-secret-value` of a platform secret, with the JSON it writes (prose and code blocks alike). */
+export function secretCommands(markdown: string): SecretCommand[] {
+  const joined = markdown.replace(/\\\n[ \t]*/g, ' ');
+  return [...joined.matchAll(SECRET_COMMAND)].map((m) => ({ platform: m[1] ?? '', json: m[2] ?? '' }));
+}
+
+/** Relative link targets (`file.md`, `file.md#anchor`, `#anchor`); absolute URLs are left out. */
+export function relativeLinks(markdown: string): string[] {
+  return [...prose(markdown).matchAll(LINK)].map((m) => m[1] ?? '').filter((target) => !/^[a-z]+:/i.test(target));
+}
+
+/** GitHub's anchor for a heading: lower-case, punctuation dropped, spaces as hyphens. */
+export function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** The anchors of every heading outside code blocks. */
+export function headingAnchors(markdown: string): Set<string> {
+  return new Set([...prose(markdown).matchAll(HEADING)].map((m) => headingAnchor(m[1] ?? '')));
+}
