@@ -121,9 +121,10 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   }
   if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
 
-  const masked = ports.maskPii(text);
-  const storedQuestion = masked.text;
   const inputVerdict = await ports.moderateInput(text);
+  // A masked lexicon term in the question is masked for everyone downstream (model, context, audit), like PII.
+  const masked = ports.maskPii(inputVerdict.decision === 'mask' ? inputVerdict.text : text);
+  const storedQuestion = masked.text;
   if (inputVerdict.decision === 'block') {
     return {
       ...base,
@@ -134,12 +135,15 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
       storedQuestion,
     };
   }
-  const question = input.maskModelInput === false ? text : storedQuestion;
+  const question =
+    input.maskModelInput === false ? (inputVerdict.decision === 'mask' ? inputVerdict.text : text) : storedQuestion;
   const context = await ports.loadContext(input.conversationKey);
 
-  // Only context-free questions without a per-call reference text are answered from the FAQ cache: with history
-  // or reference text the same words can mean something else.
-  const cacheKey = context.turns.length === 0 && !input.extraContext ? ports.cacheKey(question) : undefined;
+  // Only context-free questions without a per-call reference text or PII are answered from the FAQ cache: with
+  // history or reference text the same words can mean something else, and a question that named a person's phone
+  // or ID is personal even once masked (the key is computed from the masked text, so the port cannot tell).
+  const cacheable = context.turns.length === 0 && !input.extraContext && masked.found === 0;
+  const cacheKey = cacheable ? ports.cacheKey(question) : undefined;
   if (cacheKey) {
     const cached = await ports.cacheGet(cacheKey);
     if (cached !== undefined) {

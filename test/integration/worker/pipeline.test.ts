@@ -26,6 +26,11 @@ afterEach(() => {
   rig.capture = undefined;
 });
 
+/** The worker records the delivery after the send; wait until the queue is idle before reading the tables. */
+async function settled(): Promise<void> {
+  await rig.aws.poller?.idle({ timeoutMs: 15_000 });
+}
+
 async function eventItem(platform: string, eventId: string) {
   const out = await rig.aws.clients.doc.send(
     new GetCommand({ TableName: rig.aws.tables.events, Key: { pk: EventStore.key(platform, eventId) } }),
@@ -49,6 +54,7 @@ describe('FAQ answer cache', () => {
     });
     const [second] = await rig.waitFor(1, (d) => d.chatId === chatB);
     expect(rig.prompts.length).toBe(modelCalls);
+    await settled();
     expect(second?.text).toBe(first?.text.replace('<@alice>', '<@bob>'));
     const ledger = await rig.aws.clients.doc.send(new ScanCommand({ TableName: rig.aws.tables.ledger }));
     const bobRow = ledger.Items?.find((row) => row.chatId === chatB);
@@ -74,6 +80,7 @@ describe('safety at the worker', () => {
     const chatId = uniqueChat('pii');
     await rig.say('feishu', { chatId, userId: 'dave', text: `请回电 13812345678 关于 ${chatId}` });
     const [delivered] = await rig.waitFor(1, (d) => d.chatId === chatId);
+    await settled();
     const prompt = rig.prompts.find((p) => p.at(-1)?.content.includes(chatId)) ?? [];
     expect(prompt.at(-1)?.content).not.toContain('13812345678');
     expect(prompt.at(-1)?.content).toBe(`请回电 [手机号] 关于 ${chatId}`);
@@ -86,6 +93,18 @@ describe('safety at the worker', () => {
     const row = audit.Items?.find((i) => i.chatId === chatId);
     expect(row?.piiFound).toBe(1);
     expect(JSON.stringify(row)).not.toContain('13812345678');
+    // A question that carried PII is never cached (the cacheability rule), not even in its masked form.
+    const cache = await rig.aws.clients.doc.send(new ScanCommand({ TableName: rig.aws.tables.answerCache }));
+    expect(JSON.stringify(cache.Items)).not.toContain(chatId);
+  }, 30_000);
+
+  it('masks a level-2 lexicon term in the question before the model sees it', async () => {
+    const chatId = uniqueChat('in-mask');
+    await rig.say('slack', { chatId, userId: 'dave', text: `Status of Project X? ${chatId}` });
+    await rig.waitFor(1, (d) => d.chatId === chatId);
+    const prompt = rig.prompts.find((p) => p.at(-1)?.content.includes(chatId)) ?? [];
+    expect(prompt.at(-1)?.content).toContain('Status of');
+    expect(prompt.at(-1)?.content.toLowerCase()).not.toMatch(/project\s*x/);
   }, 30_000);
 
   it('keeps a number that is not a CN mobile (wrong prefix) as it is', async () => {
@@ -116,6 +135,7 @@ describe('safety at the worker', () => {
     expect(delivered?.text).toContain('internally');
     expect(delivered?.text.toLowerCase()).not.toContain('projectx');
     expect(delivered?.text).not.toContain('ＰｒｏｊｅｃｔＸ');
+    await settled();
     const cache = await rig.aws.clients.doc.send(new ScanCommand({ TableName: rig.aws.tables.answerCache }));
     expect(JSON.stringify(cache.Items)).not.toContain('internally');
   }, 30_000);
@@ -130,6 +150,7 @@ describe('when the model cannot answer', () => {
     const [delivered] = await rig.waitFor(1, (d) => d.chatId === chatId);
     expect(delivered?.text).toContain(DEFAULT_MESSAGES.modelUnavailable);
     expect(rig.prompts.length - before).toBe(3);
+    await settled();
     const item = await eventItem('slack', eventId);
     expect(item).toMatchObject({ status: 'replied', fallback: true });
     // The failed exchange is not remembered: the next question starts without it.
