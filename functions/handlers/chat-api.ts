@@ -191,7 +191,7 @@ export function createChatApi(deps: {
 function forCaller(err: ModelError, budgetMs: number): ModelFailureForCaller {
   if (err.reason === 'timeout') {
     return new ModelFailureForCaller(
-      `The model did not answer within ${(budgetMs / 1000).toFixed(0)} s (API Gateway ends requests at 29 s). ` +
+      `The model did not answer within ${Number((budgetMs / 1000).toFixed(1))} s (API Gateway ends requests at 29 s). ` +
         'Retry, or ask for fewer max_tokens.',
       'timeout',
       { cause: err },
