@@ -83,11 +83,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) {
-      // A second Ctrl-C means "now": the exit hooks still kill the fauxqs child.
-      process.stdout.write(`sandbox: second ${signal}, exiting without waiting\n`);
-      process.exit(130);
-    }
+    // Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): one stop serves both.
+    if (stopping) return;
     stopping = true;
     process.stdout.write(`\nsandbox: ${signal} received, stopping…\n`);
     setTimeout(() => {

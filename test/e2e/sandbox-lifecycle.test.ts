@@ -151,6 +151,16 @@ describe('npm start lifecycle', () => {
     await expectStoppedCleanly(started, info, 'SIGINT');
   }, 60_000);
 
+  it('still stops cleanly when Ctrl-C arrives again while stopping (terminal and tsx both deliver it)', async () => {
+    const started = launch({ PORT: '0', MODEL_ENGINE: 'instant' });
+    const info = await started.ready;
+    process.kill(-started.child.pid!, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 30));
+    if (started.child.exitCode === null) process.kill(-started.child.pid!, 'SIGINT');
+    await expectStoppedCleanly(started, info, 'SIGINT');
+    expect(started.lines.filter((l) => l.includes('received, stopping'))).toHaveLength(1);
+  }, 60_000);
+
   it('stops every part and exits 0 on SIGTERM to the npm start process alone', async () => {
     const started = launch({ PORT: '0', MODEL_ENGINE: 'instant' });
     const info = await started.ready;
