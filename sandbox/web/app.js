@@ -251,8 +251,17 @@
     );
   }
 
+  /** Decimals that show the smallest non-zero amount with 3 significant digits (at most 9), for one aligned column. */
+  function columnDecimals(values) {
+    const smallest = Math.min(...values.filter((v) => typeof v === 'number' && v > 0));
+    return Number.isFinite(smallest) ? Math.min(9, Math.max(2, Math.ceil(-Math.log10(smallest)) + 2)) : 2;
+  }
+
   function costDetails(row) {
     const components = row.components || {};
+    const shown = COST_COMPONENTS.filter(([id]) => typeof components[id] === 'number');
+    const decimals = columnDecimals([...shown.map(([id]) => components[id]), row.totalUsd]);
+    const usd = (value) => (typeof value === 'number' ? `$${value.toFixed(decimals)}` : '—');
     return node(
       'details',
       { class: 'cost-details', 'data-testid': 'cost-breakdown' },
@@ -263,17 +272,15 @@
         node(
           'tbody',
           {},
-          COST_COMPONENTS.filter(([id]) => typeof components[id] === 'number').map(([id, label]) =>
-            node('tr', {}, node('th', { scope: 'row' }, label), node('td', {}, formatUsd(components[id]))),
+          shown.map(([id, label]) =>
+            node('tr', {}, node('th', { scope: 'row' }, label), node('td', {}, usd(components[id]))),
           ),
-          node(
-            'tr',
-            { class: 'total' },
-            node('th', { scope: 'row' }, 'Total'),
-            node('td', {}, formatUsd(row.totalUsd)),
-          ),
+          node('tr', { class: 'total' }, node('th', { scope: 'row' }, 'Total'), node('td', {}, usd(row.totalUsd))),
         ),
       ),
+      typeof row.totalUsd === 'number'
+        ? node('p', { class: 'per-thousand' }, `≈ ${formatUsd(row.totalUsd * 1000)} per 1,000 replies like this one`)
+        : null,
     );
   }
 
