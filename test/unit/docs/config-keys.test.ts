@@ -148,6 +148,13 @@ describe('operator guides ↔ platform secrets', () => {
     }
   });
 
+  test.each(PLATFORMS)('the %s guide sends readers to its own webhook output and secret, no other', (platform) => {
+    const guide = text(`docs/platforms/${platform}.md`);
+    const outputs = new Set([...guide.matchAll(/WebhookUrl([a-z]+)/g)].map((m) => m[1]));
+    const secrets = new Set([...guide.matchAll(/Secrets(feishu|slack|dingtalk|wecom)\b/g)].map((m) => m[1]));
+    expect({ outputs, secrets }).toEqual({ outputs: new Set([platform]), secrets: new Set([platform]) });
+  });
+
   test('every secret command elsewhere in the guides is valid too', () => {
     const commands = ['docs/OPERATIONS.md', 'docs/MODEL.md', 'docs/README.md'].flatMap((p) => secretCommands(text(p)));
     for (const command of commands) expectValidSecret(command.platform as PlatformName, command.json);
