@@ -1,0 +1,156 @@
+import type { PipelineOutcome } from '../../../functions/core/answer-pipeline';
+import type { ClaimOutcome } from '../../../functions/core/event-store';
+import { EventInProgressError, type ProcessDeps, processEvent } from '../../../functions/core/process-event';
+import type { QueuedEvent } from '../../../functions/core/queue-message';
+import type { OutgoingReply } from '../../../functions/platforms/types';
+
+const event = (chatType: 'group' | 'direct' = 'group'): QueuedEvent => ({
+  v: 1,
+  conversationKey: 'slack#T1#C1#U1',
+  text: 'what is the deploy window?',
+  receivedAt: 1_000,
+  message: {
+    platform: 'slack',
+    tenantId: 'T1',
+    chatId: 'C1',
+    chatType,
+    senderId: 'U1',
+    eventId: 'Ev1',
+    messageId: '1.1',
+    text: '<@B> what is the deploy window?',
+    mentionedBot: true,
+    timestamp: 1_000,
+    replyHandle: { platform: 'slack', channel: 'C1', threadTs: '1.1' },
+  },
+});
+
+const outcome: PipelineOutcome = {
+  reply: 'Fridays 14:00',
+  source: 'model',
+  inputFilter: 'allow',
+  outputFilter: 'allow',
+  storedQuestion: 'what is the deploy window?',
+  piiFound: 0,
+  cachePut: { key: 'k', answer: 'Fridays 14:00' },
+};
+
+function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
+  const log: string[] = [];
+  const sent: OutgoingReply[] = [];
+  const deps = {
+    events: {
+      claim: jest.fn(async () => claim),
+      markSending: jest.fn(async () => {
+        log.push('sending');
+        return true;
+      }),
+      markFailed: jest.fn(async () => {
+        log.push('failed');
+      }),
+    },
+    runPipeline: jest.fn(async () => {
+      log.push('pipeline');
+      return outcome;
+    }),
+    send: jest.fn(async (reply: OutgoingReply) => {
+      log.push('send');
+      sent.push(reply);
+      return { messageIds: ['m1'] };
+    }),
+    recordDelivery: jest.fn(async () => {
+      log.push('delivered');
+    }),
+    cachePut: jest.fn(async () => {
+      log.push('cache');
+    }),
+    recordInvocation: jest.fn(async () => {
+      log.push('ledger');
+    }),
+    now: () => 5_000,
+    leaseMs: 60_000,
+    deadline: () => 50_000,
+  } satisfies ProcessDeps;
+  return { deps, log, sent };
+}
+
+describe('processEvent', () => {
+  it('claims, answers, marks sending before the send, records the delivery, caches', async () => {
+    const { deps, log, sent } = fakes();
+    const result = await processEvent(event(), 1, deps);
+    expect(result).toEqual({ kind: 'replied', messageIds: ['m1'], source: 'model' });
+    expect(log.indexOf('sending')).toBeLessThan(log.indexOf('send'));
+    expect(log.indexOf('send')).toBeLessThan(log.indexOf('delivered'));
+    expect(log).toEqual(expect.arrayContaining(['pipeline', 'ledger', 'cache']));
+    expect(deps.events.markSending).toHaveBeenCalledWith('slack#Ev1', 5_000, 2);
+    expect(deps.recordDelivery).toHaveBeenCalledWith(
+      'slack#Ev1',
+      5_000,
+      { messageIds: ['m1'], fallback: false },
+      outcome,
+    );
+    expect(sent[0]).toMatchObject({ text: 'Fridays 14:00', mentionUserId: 'U1', idempotencyKey: 'Ev1' });
+  });
+
+  it('does not mention the asker in a direct chat', async () => {
+    const { deps, sent } = fakes();
+    await processEvent(event('direct'), 1, deps);
+    expect(sent[0]?.mentionUserId).toBeUndefined();
+  });
+
+  it.each<[ClaimOutcome, string]>([
+    [{ outcome: 'already_replied', replyMessageIds: ['m0'] }, 'already_replied'],
+    [{ outcome: 'delivery_unknown' }, 'delivery_unknown'],
+  ])('acknowledges %j without a model call or a send', async (claim, kind) => {
+    const { deps } = fakes(claim);
+    expect(await processEvent(event(), 2, deps)).toEqual({ kind });
+    expect(deps.runPipeline).not.toHaveBeenCalled();
+    expect(deps.send).not.toHaveBeenCalled();
+  });
+
+  it('throws EventInProgressError (SQS retries later) while another worker holds the lease', async () => {
+    const { deps } = fakes({ outcome: 'in_progress', leaseUntil: 9_000 });
+    await expect(processEvent(event(), 1, deps)).rejects.toBeInstanceOf(EventInProgressError);
+    expect(deps.send).not.toHaveBeenCalled();
+  });
+
+  it('never sends when the claim was taken over before the send (markSending refused)', async () => {
+    const { deps } = fakes();
+    deps.events.markSending.mockResolvedValueOnce(false);
+    await expect(processEvent(event(), 1, deps)).rejects.toBeInstanceOf(EventInProgressError);
+    expect(deps.send).not.toHaveBeenCalled();
+    expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2);
+  });
+
+  it('gives the lease back (fenced by attempts) and rethrows when the platform refuses the send', async () => {
+    const { deps } = fakes();
+    const refused = new Error('platform 500');
+    deps.send.mockRejectedValueOnce(refused);
+    await expect(processEvent(event(), 1, deps)).rejects.toBe(refused);
+    expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2);
+    expect(deps.recordInvocation).toHaveBeenCalledTimes(1);
+    expect(deps.recordDelivery).not.toHaveBeenCalled();
+  });
+
+  it('rethrows a failed delivery record (the next delivery then finds `sending` and does not resend)', async () => {
+    const { deps } = fakes();
+    deps.recordDelivery.mockRejectedValueOnce(new Error('throttled'));
+    await expect(processEvent(event(), 1, deps)).rejects.toThrow('throttled');
+    expect(deps.send).toHaveBeenCalledTimes(1);
+    expect(deps.events.markFailed).not.toHaveBeenCalled();
+  });
+
+  it('ignores cache and ledger failures once the reply is out', async () => {
+    const { deps } = fakes();
+    deps.cachePut.mockRejectedValueOnce(new Error('cache down'));
+    deps.recordInvocation.mockRejectedValueOnce(new Error('ledger down'));
+    expect(await processEvent(event(), 1, deps)).toMatchObject({ kind: 'replied' });
+  });
+
+  it('records a fallback reply as such', async () => {
+    const { deps } = fakes();
+    deps.runPipeline.mockResolvedValueOnce({ ...outcome, source: 'fallback', cachePut: undefined });
+    await processEvent(event(), 1, deps);
+    expect(deps.recordDelivery.mock.calls[0]?.[2]).toEqual({ messageIds: ['m1'], fallback: true });
+    expect(deps.cachePut).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,178 @@
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { loadWorkerConfig } from '../../../functions/config/worker-config';
+import { encodeQueuedEvent, type QueuedEvent } from '../../../functions/core/queue-message';
+import { createWorkerRuntime } from '../../../functions/handlers/worker-runtime';
+import type { ModelClient } from '../../../functions/model/model-client';
+import type { ChatPlatform } from '../../../functions/platforms/types';
+import { logger } from '../../../functions/shared/powertools';
+
+/**
+ * The TransactWriteItems branch (replied status + turn in one round trip) only runs against real DynamoDB, which no
+ * local stand-in offers (dynalite answers UnknownOperationException), so it is pinned here with a mocked client.
+ */
+const NOW = 1_800_000_000_000;
+const config = loadWorkerConfig({
+  ENABLED_PLATFORMS: 'slack',
+  EVENTS_TABLE: 'events',
+  CONVERSATIONS_TABLE: 'conversations',
+  ANSWER_CACHE_TABLE: 'answer-cache',
+  LEDGER_TABLE: 'ledger',
+  AUDIT_TABLE: 'audit',
+});
+const dynamo = new DynamoDBClient({ region: 'us-east-1' });
+const doc = DynamoDBDocumentClient.from(dynamo);
+const ddb = mockClient(doc);
+
+const model: ModelClient = {
+  modelId: 'm',
+  circuitState: () => 'closed',
+  invoke: async () => ({
+    content: 'It is 8443.',
+    finishReason: 'stop',
+    usage: { promptTokens: 10, completionTokens: 3, totalTokens: 13 },
+    latencyMs: 1,
+    attempts: 1,
+    modelId: 'm',
+  }),
+  invokeStream: async () => {
+    throw new Error('not used');
+  },
+};
+const platform: ChatPlatform = {
+  name: 'slack',
+  parse: () => ({ kind: 'ignored', reason: 'not used' }),
+  send: async () => ({ messageIds: ['1700000000.000100'] }),
+};
+
+let seq = 0;
+function record(): SQSRecord {
+  seq++;
+  const event: QueuedEvent = {
+    v: 1,
+    conversationKey: 'slack#T1#C1#U1',
+    text: `and in staging ${seq}?`,
+    receivedAt: NOW,
+    message: {
+      platform: 'slack',
+      tenantId: 'T1',
+      chatId: 'C1',
+      chatType: 'group',
+      senderId: 'U1',
+      eventId: `Ev${seq}`,
+      messageId: '1.1',
+      text: 'and in staging?',
+      mentionedBot: true,
+      timestamp: NOW,
+      replyHandle: { platform: 'slack', channel: 'C1' },
+    },
+  };
+  return {
+    messageId: `m${seq}`,
+    receiptHandle: 'rh',
+    body: encodeQueuedEvent(event),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 's',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:0:q.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const storedTurns = [
+  { role: 'user', content: 'which port?', tokens: 3, at: NOW - 60_000, eventId: 'Ev0' },
+  { role: 'assistant', content: '443', tokens: 1, at: NOW - 60_000, eventId: 'Ev0' },
+];
+
+function runtime() {
+  return createWorkerRuntime({
+    config,
+    clients: { dynamo, doc, sqs: new SQSClient({ region: 'us-east-1' }) },
+    platforms: { slack: platform },
+    model,
+    now: () => NOW,
+  });
+}
+
+beforeAll(() => logger.setLogLevel('SILENT'));
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
+  ddb
+    .on(GetCommand)
+    .resolves({ Item: { pk: 'slack#T1#C1#U1', turns: storedTurns, version: 3, expiresAt: NOW / 1000 + 600 } });
+  ddb.on(BatchWriteCommand).resolves({});
+  ddb.on(PutCommand).resolves({});
+});
+
+const updates = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression ?? '');
+
+describe('worker runtime: replied status and turn', () => {
+  it('writes both in one TransactWriteItems where the store supports it (5 calls per follow-up)', async () => {
+    ddb.on(TransactWriteCommand).resolves({ ConsumedCapacity: [{ CapacityUnits: 2 }, { CapacityUnits: 2 }] });
+    await expect(runtime()(record())).resolves.toMatchObject({ kind: 'replied' });
+    const [tx] = ddb.commandCalls(TransactWriteCommand);
+    const items = tx?.args[0].input.TransactItems ?? [];
+    expect(items[0]?.Put).toMatchObject({
+      TableName: 'conversations',
+      ConditionExpression: 'version = :expected',
+      ExpressionAttributeValues: { ':expected': 3 },
+      Item: { version: 4 },
+    });
+    expect(items[0]?.Put?.Item?.turns).toHaveLength(4);
+    expect(items[1]?.Update).toMatchObject({ TableName: 'events', Key: { pk: 'slack#Ev1' } });
+    expect(items[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':replied': 'replied' });
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    // claim + markSending; markReplied went into the transaction.
+    expect(updates()).toHaveLength(2);
+    expect(ddb.calls()).toHaveLength(5);
+  });
+
+  it('on a context conflict writes the status alone and appends after re-loading', async () => {
+    ddb.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+      }),
+    );
+    await expect(runtime()(record())).resolves.toMatchObject({ kind: 'replied' });
+    expect(updates().filter((u) => u.includes(':replied'))).toHaveLength(1);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+  });
+
+  it('falls back to two writes for good once the store answers UnknownOperationException (dynalite)', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(Object.assign(new Error('UnknownError'), { name: 'UnknownOperationException' }));
+    const run = runtime();
+    await run(record());
+    await run(record());
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(updates().filter((u) => u.includes(':replied'))).toHaveLength(2);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+  });
+
+  it('fails the record on any other transaction error, so SQS redelivers', async () => {
+    ddb.on(TransactWriteCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    await expect(runtime()(record())).rejects.toThrow('throttled');
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+});
