@@ -40,7 +40,7 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
   const deps = {
     events: {
       claim: jest.fn(async () => claim),
-      markSending: jest.fn(async () => {
+      markSending: jest.fn(async (): Promise<boolean> => {
         log.push('sending');
         return true;
       }),
@@ -57,7 +57,7 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
       sent.push(reply);
       return { messageIds: ['m1'] };
     }),
-    recordDelivery: jest.fn(async () => {
+    recordDelivery: jest.fn(async (..._args: Parameters<ProcessDeps['recordDelivery']>) => {
       log.push('delivered');
     }),
     cachePut: jest.fn(async () => {
