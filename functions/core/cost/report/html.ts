@@ -158,7 +158,7 @@ export function renderHtml(report: CostReport): string {
     ],
     [
       'Model endpoint',
-      report.grandTotalNanoUsd > 0 ? `${((endpointNano / report.grandTotalNanoUsd) * 100).toFixed(1)}%` : '–',
+      report.grandTotalNanoUsd > 0 ? `${((endpointNano / report.grandTotalNanoUsd) * 100).toFixed(2)}%` : '–',
       `${usd(idleTotal)} of it idle time`,
     ],
     ['Tokens', t.tokens.total.toLocaleString('en-US'), `${t.tokens.prompt.toLocaleString('en-US')} prompt`],
