@@ -21,6 +21,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
+  rig.clockOffsetMs = 0;
   rig.model = echoModel;
   rig.remainingMs = 20_000;
   rig.capture = undefined;
@@ -59,6 +60,19 @@ describe('FAQ answer cache', () => {
     const ledger = await rig.aws.clients.doc.send(new ScanCommand({ TableName: rig.aws.tables.ledger }));
     const bobRow = ledger.Items?.find((row) => row.chatId === chatB);
     expect(bobRow?.cached).toBe(true);
+  }, 30_000);
+
+  it('asks the model again once the cached answer is an hour old (injected clock)', async () => {
+    const tag = uniqueChat('faq-ttl');
+    const question = `Who approves expenses ${tag}?`;
+    await rig.say('slack', { chatId: `${tag}-a`, userId: 'alice', text: question });
+    await rig.waitFor(1, (d) => d.chatId === `${tag}-a`);
+    await settled();
+    const modelCalls = rig.prompts.length;
+    rig.clockOffsetMs = 61 * 60_000;
+    await rig.say('slack', { chatId: `${tag}-b`, userId: 'bob', text: question });
+    await rig.waitFor(1, (d) => d.chatId === `${tag}-b`);
+    expect(rig.prompts.length).toBe(modelCalls + 1);
   }, 30_000);
 
   it('does not answer a follow-up with history from the cache', async () => {
