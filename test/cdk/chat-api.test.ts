@@ -98,7 +98,6 @@ describe('POST /v1/chat', () => {
       ) ?? [];
     expect(method.ResourceId).toEqual({ Ref: chatResource });
   });
-  });
 
   it('the gateway’s request model is strict and has the same limits as the function', () => {
     template.hasResourceProperties('AWS::ApiGateway::Model', {
