@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ChatPlatform, HttpResponse, PlatformName, RawRequest } from '../platforms/types';
+import type { ChatPlatform, HttpResponse, RawRequest } from '../platforms/types';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
 import { conversationKey } from './conversation-key';
 import { MalformedEventError, NotFoundError, PayloadTooLargeError } from './errors';
@@ -9,8 +9,8 @@ import { evaluateTrigger, type TriggerConfig } from './trigger-rules';
 
 /** What the ingest step needs; narrow interfaces so it tests without AWS. */
 export interface IngestDeps {
-  /** The enabled platforms; a platform that is not here answers 404. */
-  readonly platforms: Readonly<Partial<Record<PlatformName, ChatPlatform>>>;
+  /** The adapter of an enabled platform; `undefined` (→ 404) for unknown or disabled platforms. */
+  readonly platform: (name: string) => Promise<ChatPlatform | undefined>;
   readonly events: Pick<EventStore, 'reserve' | 'markEnqueued' | 'release'>;
   readonly enqueue: (event: QueuedEvent, ids: { groupId: string; deduplicationId: string }) => Promise<void>;
   readonly triggers: TriggerConfig;
@@ -44,9 +44,7 @@ const OK: HttpResponse = { statusCode: 200, headers: JSON_HEADERS, body: '{"ok":
  */
 export async function ingest(platformName: string, request: RawRequest, deps: IngestDeps): Promise<IngestResult> {
   const startedAt = deps.now();
-  const platform = Object.hasOwn(deps.platforms, platformName)
-    ? (deps.platforms as Record<string, ChatPlatform | undefined>)[platformName]
-    : undefined;
+  const platform = await deps.platform(platformName);
   if (!platform) throw new NotFoundError(`Platform '${platformName}' is not enabled on this endpoint.`);
   if (request.body.byteLength > deps.maxBodyBytes) {
     throw new PayloadTooLargeError(

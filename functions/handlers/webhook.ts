@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
@@ -8,8 +9,9 @@ import { GroupGateError, UnsupportedEventError } from '../core/errors';
 import { EventStore } from '../core/event-store';
 import { type IngestDeps, ingest } from '../core/ingest';
 import { encodeQueuedEvent, MESSAGE_ATTRIBUTES, type QueuedEvent } from '../core/queue-message';
-import { createEnabledPlatforms } from '../platforms/registry';
+import { createPlatformResolver } from '../platforms/registry';
 import { createAwsClients } from '../shared/aws-clients';
+import { countRejection, METRIC, metrics, recordMetric } from '../shared/metrics';
 import { logger } from '../shared/powertools';
 import { errorResult, toProxyResult, toRawRequest } from './http';
 
@@ -20,9 +22,12 @@ import { errorResult, toProxyResult, toRawRequest } from './http';
 export function createWebhookHandler(resolveDeps: () => Promise<IngestDeps>) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const platform = event.pathParameters?.platform ?? event.path.split('/').filter(Boolean).pop() ?? '';
+    recordMetric(METRIC.webhookRequests);
     try {
       const deps = await resolveDeps();
       const { response, outcome } = await ingest(platform, toRawRequest(event), deps);
+      if (outcome.kind === 'enqueued') recordMetric(METRIC.enqueued);
+      if (outcome.kind === 'duplicate') recordMetric(METRIC.duplicates);
       if ('eventId' in outcome && outcome.eventId)
         logger.appendKeys({ correlation_id: `${platform}#${outcome.eventId}` });
       logger.info('webhook handled', { platform, outcome });
@@ -40,8 +45,10 @@ function logRejection(platform: string, err: unknown): void {
   if (err instanceof UnsupportedEventError) {
     logger.info('webhook ignored', { platform, reason: err.message });
   } else if (err instanceof GroupGateError && err.expose) {
+    countRejection(err);
     logger.warn('webhook rejected', { platform, code: err.code, reason: err.message });
   } else {
+    recordMetric(METRIC.errors);
     logger.error('webhook failed', { platform, error: err as Error });
   }
 }
@@ -50,7 +57,7 @@ function logRejection(platform: string, err: unknown): void {
 export async function createDefaultIngestDeps(env: NodeJS.ProcessEnv = process.env): Promise<IngestDeps> {
   const config = loadWebhookConfig(env);
   const clients = createAwsClients();
-  const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
+  const platform = createPlatformResolver(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
   });
   const events = new EventStore(clients.doc, {
@@ -58,7 +65,7 @@ export async function createDefaultIngestDeps(env: NodeJS.ProcessEnv = process.e
     retentionSeconds: config.eventRetentionSeconds,
   });
   return {
-    platforms,
+    platform,
     events,
     enqueue: sqsEnqueuer(clients.sqs, config.queueUrl),
     triggers: config.triggers,
@@ -98,4 +105,6 @@ const defaultDeps = (): Promise<IngestDeps> => {
   return cached;
 };
 
-export const handler = middy(createWebhookHandler(defaultDeps)).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(createWebhookHandler(defaultDeps))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -34,6 +34,35 @@ export async function createEnabledPlatforms(
   return Object.fromEntries(entries);
 }
 
+export type PlatformResolver = (name: string) => Promise<ChatPlatform | undefined>;
+
+/**
+ * Resolves one platform's adapter on first use and rebuilds it after `ttlMs`, so
+ * - one platform's missing or malformed secret fails only that platform's webhook (not every platform's), and
+ * - a rotated secret is picked up within `ttlMs` without a deploy (Powertools Parameters caches for the same time).
+ * A failed build is not cached: the next request tries again.
+ */
+export function createPlatformResolver(
+  enabled: readonly PlatformName[],
+  env: Env,
+  options: RegistryOptions & { readonly ttlMs?: number; readonly now?: () => number } = {},
+): PlatformResolver {
+  const deps = { ...defaultDeps, ...options.deps };
+  const ttlMs = options.ttlMs ?? 300_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<PlatformName, { readonly adapter: Promise<ChatPlatform>; readonly expiresAt: number }>();
+  return async (name) => {
+    const platform = enabled.find((p) => p === name);
+    if (!platform) return undefined;
+    const hit = cache.get(platform);
+    if (hit && hit.expiresAt > now()) return hit.adapter;
+    const adapter = createPlatform(platform, env, options, deps);
+    cache.set(platform, { adapter, expiresAt: now() + ttlMs });
+    adapter.catch(() => cache.delete(platform));
+    return adapter;
+  };
+}
+
 async function createPlatform(
   name: PlatformName,
   env: Env,

@@ -113,6 +113,6 @@ test('the DLQ alarm notifies the configured e-mail', () => {
   template.hasResourceProperties('AWS::CloudWatch::Alarm', {
     MetricName: 'ApproximateNumberOfMessagesVisible',
     Threshold: 1,
-    AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmsTopic') }],
+    AlarmActions: [{ Ref: Match.stringLikeRegexp('^ObservabilityAlarmsTopic') }],
   });
 });

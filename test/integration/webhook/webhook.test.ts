@@ -180,7 +180,10 @@ describe('routing and failure handling', () => {
   });
 
   it('answers 404 for a platform that is not enabled', async () => {
-    const onlySlack = createWebhookHandler(async () => ({ ...deps, platforms: { slack: deps.platforms.slack } }));
+    const onlySlack = createWebhookHandler(async () => ({
+      ...deps,
+      platform: async (name) => (name === 'slack' ? deps.platform(name) : undefined),
+    }));
     const res = await onlySlack(proxyEventOf(messageEvent('feishu')));
     expect(res.statusCode).toBe(404);
     expect(await queueDepth()).toBe(0);
