@@ -135,10 +135,14 @@ export async function createRestApi(options: RestApiOptions): Promise<RestApi> {
   const authorizer = (await import('../functions/handlers/jwt-authorizer')).handler as AuthorizerHandler;
   const chat = (await import('../functions/handlers/chat-api')).handler as unknown as ProxyHandler;
 
+  // Only the public default secret is printed; one the caller set stays out of the log.
+  const secret = handlerEnv[ENV.jwtSecret];
+  const keySource = handlerEnv[ENV.jwtJwksUrl]
+    ? `JWKS ${handlerEnv[ENV.jwtJwksUrl]}`
+    : `HS256 JWT_SECRET=${secret === SANDBOX_API_DEFAULTS.jwtSecret ? secret : '(as set)'}`;
   options.log(
     `sandbox: REST API POST /v1/chat — x-api-key one of API_KEYS=${apiKeys.join(',')}; ` +
-      `Authorization: Bearer <JWT> (iss=${handlerEnv[ENV.jwtIssuer]}, aud=${handlerEnv[ENV.jwtAudience]}, ` +
-      `${handlerEnv[ENV.jwtJwksUrl] ? `JWKS ${handlerEnv[ENV.jwtJwksUrl]}` : `HS256 JWT_SECRET=${handlerEnv[ENV.jwtSecret]}`}); ` +
+      `Authorization: Bearer <JWT> (iss=${handlerEnv[ENV.jwtIssuer]}, aud=${handlerEnv[ENV.jwtAudience]}, ${keySource}); ` +
       'mint one with: npx tsx sandbox/mint-token.ts --sub alice',
   );
 
