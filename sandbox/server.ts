@@ -112,11 +112,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     }
     const webhook = /^\/webhook\/([^/]+)$/.exec(path);
     if (webhook) {
+      const platform = decodePathPart(webhook[1] ?? '');
+      if (platform === undefined)
+        return sendJson(res, 400, { error: { code: 'invalid_path', message: 'Malformed percent-encoding.' } });
+      // API Gateway has one resource per platform with only its methods (lib/constructs/ingress.ts): POST, plus
+      // GET for WeCom's URL check. Any other method never reaches the Lambda, and API Gateway answers 403.
+      if (req.method !== 'POST' && !(req.method === 'GET' && platform === 'wecom'))
+        return sendJson(res, 403, { message: 'Missing Authentication Token' });
       if (!ready || !handlers.webhook)
         return sendJson(res, 503, { error: { code: 'starting', message: 'Sandbox is starting.' } });
       const event = toProxyEvent(req, body, {
         resource: '/webhook/{platform}',
-        pathParameters: { platform: decodeURIComponent(webhook[1] ?? '') },
+        pathParameters: { platform },
       });
       const result = await handlers.webhook(event, lambdaContext('groupgate-webhook', 10_000));
       res.writeHead(result.statusCode, result.headers as Record<string, string>);
@@ -342,6 +349,15 @@ function handlerEnv(
     WECOM_BOT_NAME: WECOM_EMULATED_BOT_NAME,
     ...credentialEnv(credentials),
   };
+}
+
+/** decodeURIComponent that answers undefined for malformed escapes (`%`, `%E0%A4%A`) instead of throwing. */
+function decodePathPart(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }
 
 function lowerHeaders(req: IncomingMessage): Record<string, string> {
