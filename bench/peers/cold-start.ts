@@ -2,17 +2,19 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
+import { LAMBDA_ENTRIES } from '../bundle-bench';
 import { median } from '../stats';
 
 /** The minimal peer Lambdas built for the cold-start comparison; each file exports `handler`. */
 export const PEER_ENTRIES = [
-  { peer: 'bolt', label: '@slack/bolt 5.1.0 (App + AwsLambdaReceiver)', file: 'bolt-lambda.ts' },
-  { peer: 'lark', label: '@larksuiteoapi/node-sdk 1.74.0 (EventDispatcher)', file: 'lark-lambda.ts' },
+  { name: 'bolt', label: '@slack/bolt 5.1.0 (App + AwsLambdaReceiver)', file: 'bolt-lambda.ts' },
+  { name: 'lark', label: '@larksuiteoapi/node-sdk 1.74.0 (EventDispatcher)', file: 'lark-lambda.ts' },
 ] as const;
-export type PeerName = (typeof PEER_ENTRIES)[number]['peer'];
 
-export interface PeerBundleRow {
-  readonly peer: PeerName;
+export interface ColdStartRow {
+  /** A GroupGate Lambda entry (`webhook`, `worker`, …) or a peer (`bolt`, `lark`). */
+  readonly name: string;
+  readonly kind: 'groupgate' | 'peer';
   readonly label: string;
   readonly bytes?: number;
   /** Median of the fresh-process `require()` times. */
@@ -23,31 +25,50 @@ export interface PeerBundleRow {
   readonly error?: string;
 }
 
-export interface PeerBundleOptions {
+export interface ColdStartOptions {
   readonly rootDir: string;
   readonly outDir: string;
   readonly initRuns: number;
   readonly deadline: number;
 }
 
+interface Target {
+  readonly name: string;
+  readonly kind: ColdStartRow['kind'];
+  readonly label: string;
+  readonly source: string;
+}
+
 /**
- * Bundles each peer entry with the esbuild options bench/bundle-bench.ts uses for GroupGate's functions (those of
- * CDK's NodejsFunction: bundle, minify, source map, node22, cjs, `@aws-sdk/*` external — the peers use none of it)
- * and times module init the same way: `require()` in a fresh Node process per run, which for these entries includes
- * constructing the app, as their module scope does.
+ * Bundles GroupGate's functions (the `sdk-external` variant CDK ships) and each peer entry with the esbuild options
+ * bench/bundle-bench.ts uses (CDK NodejsFunction's: bundle, minify, source map, node22, cjs, `@aws-sdk/*` external —
+ * the peers use none of it), then times module init as it does — `require()` in a fresh Node process — but in
+ * rounds over all bundles, so load from other work on the shared machine falls on GroupGate and peers alike.
+ * For the peers init includes constructing the app, as their module scope does; GroupGate's handlers build their
+ * clients on the first request instead.
  */
-export async function runPeerBundles(options: PeerBundleOptions): Promise<PeerBundleRow[]> {
-  const rows: PeerBundleRow[] = [];
-  for (const { peer, label, file } of PEER_ENTRIES) {
+export async function runColdStart(options: ColdStartOptions): Promise<ColdStartRow[]> {
+  const targets: Target[] = [
+    ...LAMBDA_ENTRIES.map((entry) => ({
+      name: entry,
+      kind: 'groupgate' as const,
+      label: `GroupGate ${entry}`,
+      source: path.join(options.rootDir, 'functions', 'handlers', `${entry}.ts`),
+    })),
+    ...PEER_ENTRIES.map((p) => ({ ...p, kind: 'peer' as const, source: path.join(__dirname, p.file) })),
+  ];
+  const built = new Map<Target, { outfile: string; bytes: number; topInputs: ColdStartRow['topInputs'] }>();
+  const errors = new Map<Target, string>();
+  for (const target of targets) {
     if (Date.now() > options.deadline) {
-      rows.push({ peer, label, error: 'skipped: time budget spent' });
+      errors.set(target, 'skipped: time budget spent');
       continue;
     }
-    const outfile = path.join(options.outDir, peer, 'index.js');
+    const outfile = path.join(options.outDir, target.name, 'index.js');
     try {
       const result = await build({
         absWorkingDir: options.rootDir,
-        entryPoints: [path.join(__dirname, file)],
+        entryPoints: [target.source],
         outfile,
         bundle: true,
         minify: true,
@@ -59,38 +80,56 @@ export async function runPeerBundles(options: PeerBundleOptions): Promise<PeerBu
         metafile: true,
         logLevel: 'silent',
       });
-      const initRunsMs = measureInit(outfile, options);
-      rows.push({
-        peer,
-        label,
-        bytes: statSync(outfile).size,
-        initMedianMs: median(initRunsMs),
-        initRunsMs,
-        topInputs: topPackages(result.metafile),
-      });
+      built.set(target, { outfile, bytes: statSync(outfile).size, topInputs: topPackages(result.metafile) });
     } catch (err) {
-      rows.push({ peer, label, error: (err as Error).message.split('\n')[0] ?? 'build failed' });
+      errors.set(target, (err as Error).message.split('\n')[0] ?? 'build failed');
     }
   }
-  return rows;
+
+  const runs = new Map<Target, number[]>();
+  for (let round = 0; round < options.initRuns && Date.now() < options.deadline; round++) {
+    for (const [target, { outfile }] of built) {
+      if (errors.has(target)) continue;
+      try {
+        runs.set(target, [...(runs.get(target) ?? []), requireTime(outfile, options.rootDir)]);
+      } catch (err) {
+        errors.set(target, (err as Error).message);
+      }
+    }
+  }
+
+  return targets.map((target) => {
+    const { name, kind, label } = target;
+    const bundle = built.get(target);
+    const initRunsMs = runs.get(target) ?? [];
+    const error = errors.get(target) ?? (bundle && initRunsMs.length === 0 ? 'skipped: time budget spent' : undefined);
+    return {
+      name,
+      kind,
+      label,
+      ...(bundle ? { bytes: bundle.bytes, topInputs: bundle.topInputs } : {}),
+      ...(initRunsMs.length > 0 ? { initMedianMs: median(initRunsMs), initRunsMs } : {}),
+      ...(error ? { error } : {}),
+    };
+  });
 }
 
-function measureInit(bundle: string, options: PeerBundleOptions): number[] {
+/**
+ * One fresh-process `require()` of the bundle, in ms. `NODE_PATH` lets a bundle find `@aws-sdk/*` in node_modules,
+ * as Lambda's runtime finds its own copy.
+ */
+function requireTime(bundle: string, rootDir: string): number {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
-  const runs: number[] = [];
-  for (let i = 0; i < options.initRuns && Date.now() < options.deadline; i++) {
-    const child = spawnSync(process.execPath, ['-e', script], {
-      encoding: 'utf8',
-      timeout: 20_000,
-      env: { ...process.env, NODE_PATH: path.join(options.rootDir, 'node_modules'), NODE_OPTIONS: '' },
-    });
-    const ms = Number(child.stdout.trim().split('\n').pop());
-    if (child.status !== 0 || !Number.isFinite(ms)) {
-      throw new Error(`require() of ${bundle} failed: ${child.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
-    }
-    runs.push(ms);
+  const child = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, NODE_PATH: path.join(rootDir, 'node_modules'), NODE_OPTIONS: '' },
+  });
+  const ms = Number(child.stdout.trim().split('\n').pop());
+  if (child.status !== 0 || !Number.isFinite(ms)) {
+    throw new Error(`require() failed: ${child.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
   }
-  return runs;
+  return ms;
 }
 
 function topPackages(metafile: Metafile): { name: string; bytes: number }[] {
@@ -99,7 +138,7 @@ function topPackages(metafile: Metafile): { name: string; bytes: number }[] {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
       const parts = input.split('/');
       const at = parts.lastIndexOf('node_modules');
-      const first = at < 0 ? '(entry)' : (parts[at + 1] ?? '?');
+      const first = at < 0 ? '(own code)' : (parts[at + 1] ?? '?');
       const name = first.startsWith('@') ? `${first}/${parts[at + 2] ?? '?'}` : first;
       byName.set(name, (byName.get(name) ?? 0) + bytesInOutput);
     }

@@ -56,6 +56,10 @@ export async function runFeishuPeerBench(options: PairOptions): Promise<Platform
       comparisons.push({ ...base, error: `not timed: the signed event was refused by ${refusedBy.join(', ')}` });
       return;
     }
+    if (Date.now() >= options.deadline) {
+      comparisons.push({ ...base, error: 'skipped: time budget spent' });
+      return;
+    }
     comparisons.push({ ...base, result: await timePair(call, larkAccepts(event), options) });
   };
   await compare('verify+parse', 'createFeishuPlatform().parse(toRawRequest(event))', parseAccepts(event));

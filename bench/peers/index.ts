@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BundleRow } from '../bundle-bench';
 import type { WebhookRow } from '../webhook-bench';
-import { runPeerBundles } from './cold-start';
+import { runColdStart } from './cold-start';
 import { runFeishuPeerBench } from './feishu-peer';
 import type { PairOptions } from './measure';
 import { runModelPeerBench } from './model-peer';
@@ -25,25 +25,24 @@ export interface PeerBenchOptions {
 }
 
 const RESULTS_FILE = path.join(__dirname, '..', 'results-peers.json');
-const BUDGET_MS = 100_000;
-const WEBHOOK_SERIES_MS = 15_000;
-const PAIR = { warmup: 300, iterations: 3_000, block: 100 } as const;
+const BUDGET_MS = 60_000;
+const PAIR = { warmup: 200, iterations: 2_000, block: 100, seriesBudgetMs: 5_000 } as const;
 const INIT_RUNS = 5;
-const MODEL = { runs: 20, maxTokens: 256 } as const;
+const MODEL = { runs: 12, maxTokens: 128 } as const;
 
 export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
   const started = Date.now();
   const deadline = Math.min(options.deadline, started + BUDGET_MS);
-  const pair = (): PairOptions => ({ ...PAIR, deadline: Math.min(deadline, Date.now() + WEBHOOK_SERIES_MS) });
+  const pair: PairOptions = { ...PAIR, deadline };
 
   options.progress('peers: Slack (GroupGate vs Bolt AwsLambdaReceiver)');
-  const slack = await runSlackPeerBench(pair());
+  const slack = await runSlackPeerBench(pair);
   options.progress('peers: Feishu (GroupGate vs the Feishu SDK EventDispatcher)');
-  const feishu = await runFeishuPeerBench(pair());
+  const feishu = await runFeishuPeerBench(pair);
 
-  options.progress('peers: minimal peer Lambda bundles');
+  options.progress('peers: GroupGate and minimal peer Lambda bundles, init timed in rounds');
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'groupgate-peers-'));
-  const peerBundles = await runPeerBundles({ rootDir: options.rootDir, outDir, initRuns: INIT_RUNS, deadline }).finally(
+  const coldStart = await runColdStart({ rootDir: options.rootDir, outDir, initRuns: INIT_RUNS, deadline }).finally(
     () => rmSync(outDir, { recursive: true, force: true }),
   );
 
@@ -59,9 +58,9 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
   console.log('\nThe same crafted requests through both handlers ((!) = not the secure answer)');
   console.log(checksTable(checks));
   console.log(
-    '\nCold start: minified bundle and fresh-process module init, GroupGate functions ÷ minimal peer Lambdas',
+    '\nCold start: minified bundle (sdk-external, as CDK ships it) and fresh-process module init timed in rounds; GroupGate ÷ minimal peer Lambdas',
   );
-  console.log(coldStartTable(options.bundles, peerBundles));
+  console.log(coldStartTable(coldStart, options.bundles));
   console.log(
     `\nLocal model: SageMaker-contract server vs node-llama-cpp direct (temperature 0, ${MODEL.maxTokens} max tokens, 1 thread each)`,
   );
@@ -81,7 +80,7 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
         settings: { pair: PAIR, initRuns: INIT_RUNS, model: MODEL },
         webhook: { comparisons, references },
         checks,
-        coldStart: { groupgate: options.bundles, peers: peerBundles },
+        coldStart,
         model,
       },
       null,

@@ -8,7 +8,9 @@ export interface PairOptions {
   readonly iterations: number;
   /** Calls per side before switching to the other one. */
   readonly block: number;
-  /** Epoch ms after which measuring stops (the result is then marked truncated). */
+  /** Wall-clock cap of one pair's measured calls. */
+  readonly seriesBudgetMs: number;
+  /** Epoch ms after which measuring stops, whatever the series budget (the result is then marked truncated). */
   readonly deadline: number;
 }
 
@@ -32,9 +34,10 @@ export async function timePair(groupgate: Accepting, peer: Accepting, options: P
     await groupgate();
     await peer();
   }
+  const stopAt = Math.min(options.deadline, Date.now() + options.seriesBudgetMs);
   const a = { samples: [] as number[], refused: 0 };
   const b = { samples: [] as number[], refused: 0 };
-  while (a.samples.length < options.iterations && Date.now() < options.deadline) {
+  while (a.samples.length < options.iterations && Date.now() < stopAt) {
     const n = Math.min(options.block, options.iterations - a.samples.length);
     await timeBlock(groupgate, n, a);
     await timeBlock(peer, n, b);

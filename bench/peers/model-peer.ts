@@ -1,18 +1,16 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { ChatHistoryItem } from 'node-llama-cpp';
 import type { ChatMessage, ChatRequest } from '../../functions/model/chat-completions';
 import { createModelClient } from '../../functions/model/model-client';
 import { ensureDemoModel } from '../../sandbox/model/demo-model';
-import { DEFAULT_DEMO_MODEL_PATH } from '../../sandbox/model/local-model';
+import { DEFAULT_DEMO_MODEL_PATH, type LocalModel, startLocalModel } from '../../sandbox/model/local-model';
 import { type LatencySummary, median, nsToMs, summarise } from '../stats';
 
 /**
- * Tokens per second through the SageMaker-contract model server (sandbox/model, in its own process as in the
- * sandbox) against node-llama-cpp called directly in this process, on the same GGUF with the same prompt, max
- * tokens, temperature 0, context size and one thread each. The direct side repeats the server engine's per-request
+ * Tokens per second through the SageMaker-contract model server (sandbox/model's `startLocalModel`, listening on
+ * 127.0.0.1) against node-llama-cpp called directly, both in this process so neither gets a core the other lacks,
+ * on the same GGUF with the same prompt, max tokens, temperature 0, context size and one thread each. The direct side repeats the server engine's per-request
  * work (a fresh `LlamaChat` on a cleared sequence), so the gap is the contract layer: HTTP, JSON, request validation
  * and, on the `SageMaker client` path, the AWS SDK client the worker uses.
  */
@@ -56,6 +54,8 @@ export interface ModelPeerOptions {
 const SHARED_MODEL = 'llama-2-tiny-random.gguf';
 const ENDPOINT = 'bench-llm';
 const CONTEXT_SIZE = 1024;
+/** Below this, starting the server and loading the model would leave no time to measure anything. */
+const MIN_BUDGET_MS = 10_000;
 const MESSAGES: readonly ChatMessage[] = [
   { role: 'system', content: 'You are GroupGate, a helpful assistant in a team group chat. Answer briefly.' },
   { role: 'user', content: '你好，请用三句话介绍一下我们的值班制度和请假流程。' },
@@ -71,14 +71,22 @@ export async function runModelPeerBench(options: ModelPeerOptions): Promise<Mode
     ? `../shared/models/${SHARED_MODEL}`
     : `../shared/models/${SHARED_MODEL} absent: fell back to the generated demo model ${path.relative(options.rootDir, modelPath)}`;
   const base = { modelPath, modelNote, maxTokens: options.maxTokens };
-  let server: ModelServerProcess | undefined;
+  if (options.deadline - Date.now() < MIN_BUDGET_MS) {
+    return { ...base, rows: [], error: 'skipped: time budget spent' };
+  }
+  let server: LocalModel | undefined;
   let direct: DirectModel | undefined;
   try {
-    options.progress('model: starting the model server process and loading the GGUF directly');
-    [server, direct] = await Promise.all([
-      startModelServer(options.rootDir, modelPath, options.maxTokens, options.deadline),
-      loadDirect(modelPath),
-    ]);
+    options.progress('model: starting the model server and loading the GGUF directly');
+    server = await startLocalModel({
+      modelPath,
+      endpointName: ENDPOINT,
+      contextSize: CONTEXT_SIZE,
+      threads: 1,
+      concurrency: 1,
+      maxTokensLimit: options.maxTokens,
+    });
+    direct = await loadDirect(modelPath);
     const request: ChatRequest = { messages: MESSAGES, maxTokens: options.maxTokens, temperature: 0 };
     const paths: [ModelPath, Generate][] = [
       ['node-llama-cpp direct', () => direct!.generate(request)],
@@ -103,7 +111,8 @@ export async function runModelPeerBench(options: ModelPeerOptions): Promise<Mode
   } catch (err) {
     return { ...base, rows: [], error: (err as Error).message.split('\n')[0] ?? 'failed' };
   } finally {
-    await Promise.all([server?.stop(), direct?.close()]);
+    await server?.close();
+    await direct?.close();
   }
 }
 
@@ -201,76 +210,4 @@ function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   });
   history.push({ type: 'model', response: [] });
   return history;
-}
-
-interface ModelServerProcess {
-  readonly url: string;
-  readonly loadMs: number;
-  stop(): Promise<void>;
-}
-
-/** sandbox/model/server-main.ts in a child process; killed on this process's exit too, so it never outlives the run. */
-function startModelServer(
-  rootDir: string,
-  modelPath: string,
-  maxTokens: number,
-  deadline: number,
-): Promise<ModelServerProcess> {
-  const child: ChildProcessWithoutNullStreams = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join('sandbox', 'model', 'server-main.ts')],
-    {
-      cwd: rootDir,
-      env: {
-        ...process.env,
-        MODEL_PATH: modelPath,
-        MODEL_ENDPOINT_NAME: ENDPOINT,
-        MODEL_THREADS: '1',
-        MODEL_CONCURRENCY: '1',
-        MODEL_CONTEXT_SIZE: String(CONTEXT_SIZE),
-        MODEL_MAX_TOKENS: String(maxTokens),
-      },
-    },
-  );
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killOnExit);
-  const stop = (): Promise<void> => {
-    process.removeListener('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((done) => {
-      const force = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      child.once('exit', () => {
-        clearTimeout(force);
-        done();
-      });
-      child.kill('SIGTERM');
-    });
-  };
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString('utf8')).slice(-2_000);
-  });
-  return new Promise((resolve, reject) => {
-    const fail = (reason: string): void => {
-      clearTimeout(timer);
-      void stop().then(() => reject(new Error(`model server ${reason}; stderr: ${stderr.trim()}`)));
-    };
-    const timer = setTimeout(() => fail('not ready in time'), Math.max(1_000, Math.min(30_000, deadline - Date.now())));
-    child.once('exit', (code) => fail(`exited with ${code}`));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let msg: { event?: string; url?: string; loadMs?: number };
-      try {
-        msg = JSON.parse(line) as typeof msg;
-      } catch {
-        return;
-      }
-      if (msg.event === 'ready' && typeof msg.url === 'string') {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        resolve({ url: msg.url, loadMs: msg.loadMs ?? 0, stop });
-      }
-    });
-  });
 }

@@ -1,7 +1,7 @@
 import type { BundleRow } from '../bundle-bench';
 import type { WebhookRow } from '../webhook-bench';
 import type { SecurityCheck } from './checks';
-import type { PeerBundleRow } from './cold-start';
+import type { ColdStartRow } from './cold-start';
 import { ratio } from './measure';
 import type { ModelPeerResult } from './model-peer';
 import type { PeerComparison } from './types';
@@ -80,36 +80,51 @@ export function checksTable(checks: readonly SecurityCheck[]): string {
   );
 }
 
-export function coldStartTable(groupgate: readonly BundleRow[], peers: readonly PeerBundleRow[]): string {
-  const bolt = peers.find((p) => p.peer === 'bolt');
-  const lark = peers.find((p) => p.peer === 'lark');
-  const rows = groupgate.map((g) => [
-    `GroupGate ${g.entry}`,
-    g.variant,
-    kb(g.bytes),
-    g.initMedianMs === undefined ? '' : ms1(g.initMedianMs),
-    times(ratio(g.bytes, bolt?.bytes)),
-    times(ratio(g.initMedianMs, bolt?.initMedianMs)),
-    times(ratio(g.bytes, lark?.bytes)),
-    times(ratio(g.initMedianMs, lark?.initMedianMs)),
-    [g.placeholder ? 'PLACEHOLDER entry' : '', g.error ?? ''].filter(Boolean).join('; '),
-  ]);
-  for (const p of peers) {
-    rows.push([
-      p.label,
-      'peer',
-      kb(p.bytes),
-      p.initMedianMs === undefined ? '' : ms1(p.initMedianMs),
-      '',
-      '',
-      '',
-      '',
-      p.error ?? (p.topInputs ?? []).map((i) => `${i.name} ${(i.bytes / 1024).toFixed(0)} KB`).join(', '),
-    ]);
-  }
+/**
+ * GroupGate rows: sizes and init from the interleaved rounds; the `fully-bundled` size and any placeholder flag come
+ * from bundle-bench's rows of the same run, and a size that differs from its `sdk-external` build is flagged.
+ */
+export function coldStartTable(rows: readonly ColdStartRow[], bundleBench: readonly BundleRow[]): string {
+  const bolt = rows.find((r) => r.name === 'bolt');
+  const lark = rows.find((r) => r.name === 'lark');
   return table(
-    ['bundle', 'variant', 'size KB', 'init ms', 'size ÷ Bolt', 'init ÷ Bolt', 'size ÷ Lark', 'init ÷ Lark', 'note'],
-    rows,
+    [
+      'bundle',
+      'size KB',
+      'init ms',
+      'size ÷ Bolt',
+      'init ÷ Bolt',
+      'size ÷ Lark',
+      'init ÷ Lark',
+      'fully-bundled KB',
+      'note',
+    ],
+    rows.map((r) => {
+      const external = bundleBench.find((b) => b.entry === r.name && b.variant === 'sdk-external');
+      const full = bundleBench.find((b) => b.entry === r.name && b.variant === 'fully-bundled');
+      const peer = r.kind === 'peer';
+      const note = peer
+        ? (r.topInputs ?? []).map((i) => `${i.name} ${(i.bytes / 1024).toFixed(0)} KB`).join(', ')
+        : [
+            external?.placeholder ? 'PLACEHOLDER entry' : '',
+            external?.bytes !== undefined && r.bytes !== undefined && external.bytes !== r.bytes
+              ? `bundle-bench built ${kb(external.bytes)} KB`
+              : '',
+          ]
+            .filter(Boolean)
+            .join('; ');
+      return [
+        r.label,
+        kb(r.bytes),
+        r.initMedianMs === undefined ? '' : ms1(r.initMedianMs),
+        peer ? '' : times(ratio(r.bytes, bolt?.bytes)),
+        peer ? '' : times(ratio(r.initMedianMs, bolt?.initMedianMs)),
+        peer ? '' : times(ratio(r.bytes, lark?.bytes)),
+        peer ? '' : times(ratio(r.initMedianMs, lark?.initMedianMs)),
+        kb(full?.bytes),
+        [r.error ?? '', note].filter(Boolean).join('; '),
+      ];
+    }),
   );
 }
 

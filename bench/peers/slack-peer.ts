@@ -57,6 +57,10 @@ export async function runSlackPeerBench(options: PairOptions): Promise<PlatformP
       comparisons.push({ ...base, error: `not timed: the signed event was refused by ${refusedBy.join(', ')}` });
       return;
     }
+    if (Date.now() >= options.deadline) {
+      comparisons.push({ ...base, error: 'skipped: time budget spent' });
+      return;
+    }
     comparisons.push({ ...base, result: await timePair(call, boltAccepts(event), options) });
   };
   await compare('verify+parse', 'createSlackPlatform().parse(toRawRequest(event))', parseAccepts(event));
