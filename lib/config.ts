@@ -122,6 +122,14 @@ const appConfigSchema = z.strictObject({
     .optional(),
   /** E-mail subscribed to operational alarms. @default none (alarms without a subscriber) */
   alarmEmail: z.email().optional(),
+  /** `iss` every /v1/chat JWT must carry. @default 'groupgate' */
+  jwtIssuer: z.string().min(1).default('groupgate'),
+  /** `aud` every /v1/chat JWT must carry. @default 'groupgate-api' */
+  jwtAudience: z.string().min(1).default('groupgate-api'),
+  /** Verify /v1/chat JWTs against this JWKS (RS256/ES256) instead of the generated HS256 secret. @default none */
+  jwtJwksUrl: z.url({ protocol: /^https$/ }).optional(),
+  /** Reply tokens the model may generate per answer (`max_tokens` ceiling). @default 512 */
+  modelMaxTokens: int(16, 8192).default(512),
 });
 
 export type AppConfig = Readonly<z.output<typeof appConfigSchema>>;

@@ -27,6 +27,13 @@ export interface FunctionsProps {
   readonly platformSecrets: Readonly<Partial<Record<PlatformName, ISecret>>>;
   readonly jwtSecret: ISecret;
   readonly modelEndpointName: string;
+  /** Priced in the cost ledger. */
+  readonly modelInstanceType: string;
+  readonly modelContextWindow: number;
+  readonly modelMaxTokens: number;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  readonly jwtJwksUrl?: string;
   readonly modelEndpointArn: string;
   readonly workerTimeout: Duration;
   readonly workerMaxConcurrency: number;
@@ -72,6 +79,9 @@ export class Functions extends Construct {
     const pipelineEnv = {
       ...enabled,
       [ENV.modelEndpointName]: props.modelEndpointName,
+      [ENV.modelInstanceType]: props.modelInstanceType,
+      [ENV.modelContextWindow]: String(props.modelContextWindow),
+      [ENV.modelMaxTokens]: String(props.modelMaxTokens),
       [ENV.contextTtlMinutes]: String(props.contextTtlMinutes),
       [ENV.answerCacheTtlMinutes]: String(props.answerCacheTtlMinutes),
       [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
@@ -112,6 +122,11 @@ export class Functions extends Construct {
       handler: 'jwt-authorizer',
       description: 'Verifies caller JWTs for /v1/chat',
       timeout: Duration.seconds(5),
+      environment: {
+        [ENV.jwtIssuer]: props.jwtIssuer,
+        [ENV.jwtAudience]: props.jwtAudience,
+        ...(props.jwtJwksUrl ? { [ENV.jwtJwksUrl]: props.jwtJwksUrl } : {}),
+      },
     });
     this.jwtAuthorizer.bindSecret(props.jwtSecret, ENV.jwtSecretId);
   }

@@ -1,0 +1,38 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { buildStack } from './build-stack';
+
+/** The stack hands the runtime every setting it validates at cold start, so no function fails its config in AWS. */
+const template = Template.fromStack(
+  buildStack({
+    jwtIssuer: 'https://idp.example.com',
+    jwtAudience: 'helpdesk',
+    instanceType: 'ml.g4dn.2xlarge',
+    maxModelLen: 8192,
+  }),
+);
+
+test('the JWT authorizer gets the issuer and audience it checks', () => {
+  template.hasResourceProperties('AWS::Lambda::Function', {
+    Description: 'Verifies caller JWTs for /v1/chat',
+    Environment: {
+      Variables: Match.objectLike({
+        JWT_ISSUER: 'https://idp.example.com',
+        JWT_AUDIENCE: 'helpdesk',
+        JWT_SECRET_ID: Match.anyValue(),
+      }),
+    },
+  });
+});
+
+test('the worker prices and budgets with the configured instance type, window and reply ceiling', () => {
+  template.hasResourceProperties('AWS::Lambda::Function', {
+    Description: 'Answers queued chat events with the private model',
+    Environment: {
+      Variables: Match.objectLike({
+        MODEL_INSTANCE_TYPE: 'ml.g4dn.2xlarge',
+        MODEL_CONTEXT_WINDOW: '8192',
+        MODEL_MAX_TOKENS: '512',
+      }),
+    },
+  });
+});
