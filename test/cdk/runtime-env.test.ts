@@ -8,7 +8,7 @@ const template = Template.fromStack(
     jwtAudience: 'helpdesk',
     instanceType: 'ml.g4dn.2xlarge',
     maxModelLen: 8192,
-  }),
+  }).stack,
 );
 
 test('the JWT authorizer gets the issuer and audience it checks', () => {
