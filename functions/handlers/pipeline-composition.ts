@@ -18,8 +18,7 @@ import type { AwsClients } from '../shared/aws-clients';
 
 /**
  * The answering pipeline wired to the real stores, safety filters, prompt builder and model client, for every
- * synchronous or queued caller (`/v1/chat` today). It is the same wiring as `createWorkerRuntime`'s `ports`, lifted
- * out so the worker can adopt it instead of keeping its own copy. Built once per cold start.
+ * caller: the worker (queued platform events) and `/v1/chat` (synchronous). Built once per cold start.
  */
 
 /** Per-invocation DynamoDB capacity (ReturnConsumedCapacity), so the ledger prices exactly the work one call caused. */
@@ -75,10 +74,18 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     return { decision: result.decision, text: result.text, maxLevel: result.maxLevel };
   };
 
-  function ports(meter: CapacitySink, systemPrompt: string): PipelinePorts<ConversationContext> {
+  /**
+   * The pipeline's ports for one invocation. `prefetched` lets a caller start the context read early (the worker
+   * runs it alongside its claim); the save stays conditional on the version read, so that is safe.
+   */
+  function ports(
+    meter: CapacitySink,
+    systemPrompt: string,
+    prefetched?: { readonly key: string; readonly context: Promise<ConversationContext> },
+  ): PipelinePorts<ConversationContext> {
     return {
       loadContext: async (key) => {
-        const loaded = await contexts.load(key, now(), meter);
+        const loaded = await (prefetched?.key === key ? prefetched.context : contexts.load(key, now(), meter));
         return { turns: loaded.turns, handle: loaded };
       },
       clearContext: async (key) => {

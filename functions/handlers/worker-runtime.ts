@@ -1,27 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { BatchWriteCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import type { WorkerConfig } from '../config/worker-config';
-import { AnswerCache } from '../core/answer-cache';
-import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
-import { DEFAULT_MESSAGES, type PipelineOutcome, type PipelinePorts, runPipeline } from '../core/answer-pipeline';
-import { ContextStore, type ConversationContext, isTransactConflict } from '../core/context-store';
+import { type PipelineOutcome, runPipeline } from '../core/answer-pipeline';
+import { type ConversationContext, isTransactConflict } from '../core/context-store';
 import { groupKey } from '../core/conversation-key';
 import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
-import { buildLedgerRow } from '../core/cost/ledger-row';
-import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
-import { type CapacitySink, type DeliveredReply, EventStore } from '../core/event-store';
+import { type DeliveredReply, EventStore } from '../core/event-store';
 import { type InvocationFacts, type ProcessResult, processEvent } from '../core/process-event';
-import { buildPrompt } from '../core/prompt/build-prompt';
-import { estimateTokens } from '../core/prompt/token-estimate';
 import { type QueuedEvent, queuedEventSchema } from '../core/queue-message';
-import { compileLexicon } from '../core/safety/content-filter';
-import { moderate } from '../core/safety/moderation';
-import { createPiiMasker } from '../core/safety/pii';
 import type { ModelClient } from '../model/model-client';
 import type { ChatPlatform, PlatformName } from '../platforms/types';
 import type { AwsClients } from '../shared/aws-clients';
 import { logger } from '../shared/powertools';
+import { CapacityMeter, composePipeline, ledgerRowOf } from './pipeline-composition';
 
 /**
  * The worker's composition: real stores, model client and adapters wired into `processEvent`. Built once per cold
@@ -38,16 +30,6 @@ export interface WorkerRuntimeDeps {
   readonly checkpoint?: Parameters<typeof processEvent>[2]['checkpoint'];
 }
 
-/** Per-invocation measurement of DynamoDB capacity (ReturnConsumedCapacity), for the cost ledger. */
-class CapacityMeter implements CapacitySink {
-  read = 0;
-  write = 0;
-  add(capacity: { readonly read?: number; readonly write?: number }): void {
-    this.read += capacity.read ?? 0;
-    this.write += capacity.write ?? 0;
-  }
-}
-
 // Estimated CloudWatch Logs bytes per invocation across webhook and worker (a handful of structured lines).
 const LOG_BYTES_PER_INVOCATION = 2_000;
 // The webhook's DynamoDB writes per accepted event (reserve + mark enqueued), measured there but not carried over.
@@ -59,80 +41,8 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
   const { config, clients } = deps;
   const now = deps.now ?? Date.now;
   const events = new EventStore(clients.doc, { tableName: config.tables.events });
-  const contexts = new ContextStore(clients.doc, {
-    tableName: config.tables.conversations,
-    tokenCount: estimateTokens,
-    ttlSeconds: config.contextTtlSeconds,
-  });
-  const cache = new AnswerCache(clients.doc, {
-    tableName: config.tables.answerCache,
-    ttlSeconds: config.answerCacheTtlSeconds,
-  });
-  const lexicon = compileLexicon(config.lexicon);
-  const maskPii = createPiiMasker();
-  const prices = resolvePrices(
-    config.region,
-    config.priceOverrides === undefined ? {} : parsePriceOverrides(config.priceOverrides),
-  );
-
-  function ports(
-    meter: CapacityMeter,
-    systemPrompt: string,
-    prefetched: { readonly key: string; readonly context: Promise<ConversationContext> },
-  ): PipelinePorts<ConversationContext> {
-    return {
-      loadContext: async (key) => {
-        const loaded = await (key === prefetched.key ? prefetched.context : contexts.load(key, now(), meter));
-        return { turns: loaded.turns, handle: loaded };
-      },
-      clearContext: async (key) => {
-        await contexts.clear(key, now(), meter);
-      },
-      cacheKey: (question) =>
-        isCacheable(question, { hasContext: false })
-          ? answerCacheKey({
-              question,
-              modelId: config.model.modelId,
-              promptVersion: config.promptVersion,
-              systemPrompt,
-            })
-          : undefined,
-      cacheGet: async (key) => {
-        const hit = await cache.get(key, now(), meter);
-        return hit.hit ? hit.answer : undefined;
-      },
-      moderateInput: async (text) => verdict(await moderate(text, { lexicon })),
-      moderateOutput: async (text) => verdict(await moderate(text, { lexicon })),
-      maskPii: (text) => {
-        const masked = maskPii(text);
-        return { text: masked.text, found: masked.findings.reduce((n, f) => n + f.count, 0) };
-      },
-      buildMessages: ({ turns, question, extraContext, maxTokens }) => {
-        const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
-        const built = buildPrompt({
-          systemPrompt,
-          turns,
-          question,
-          extraContext,
-          contextWindow: config.model.contextWindow,
-          maxTokens: reply,
-        });
-        return { messages: built.messages, maxTokens: reply };
-      },
-      invokeModel: async (messages, maxTokens, deadline) => {
-        const result = await deps.model.invoke({ messages: [...messages], maxTokens, temperature: 0.3 }, { deadline });
-        return {
-          content: result.content,
-          promptTokens: result.usage.promptTokens,
-          completionTokens: result.usage.completionTokens,
-          latencyMs: result.latencyMs,
-          timeToFirstTokenMs: result.timeToFirstTokenMs,
-          modelId: result.modelId,
-        };
-      },
-      messages: DEFAULT_MESSAGES,
-    };
-  }
+  const pipeline = composePipeline({ config, clients, model: deps.model, now });
+  const { contexts, prices, maskPii } = pipeline;
 
   async function recordInvocation(facts: InvocationFacts, meter: CapacityMeter, payloadBytes: number): Promise<void> {
     const { event, outcome } = facts;
@@ -162,7 +72,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
     });
     const at = new Date(facts.finishedAt);
-    const row = buildLedgerRow({
+    const row = ledgerRowOf({
       invocationId: randomUUID(),
       eventId: m.eventId,
       platform: m.platform,
@@ -198,16 +108,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       queueWaitMs: facts.startedAt - event.receivedAt,
       totalUsd: row.totalUsd,
     };
-    await clients.doc.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [config.tables.ledger]: [
-            { PutRequest: { Item: { ...row, source: outcome.source, filterDecision: outcome.outputFilter } } },
-          ],
-          [config.tables.audit]: [{ PutRequest: { Item: audit } }],
-        },
-      }),
-    );
+    await pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter });
     logger.info('invocation recorded', {
       eventId: m.eventId,
       platform: m.platform,
@@ -275,7 +176,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     // path). Reading before claiming is safe: the save is conditional on the version read, whatever came between.
     const context = contexts.load(event.conversationKey, now(), meter);
     context.catch(() => undefined); // awaited by the pipeline; unobserved only when the claim says not to run it
-    const pipelinePorts = ports(meter, systemPrompt, { key: event.conversationKey, context });
+    const pipelinePorts = pipeline.ports(meter, systemPrompt, { key: event.conversationKey, context });
     const remaining = deps.remainingMs ?? (() => 60_000);
     const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
@@ -287,8 +188,8 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       send: (reply) => platform.send(reply),
       recordDelivery: (pk, at, reply, outcome) => recordDelivery(event, pk, at, reply, outcome, meter),
       cachePut: async (key, answer) => {
-        await cache
-          .put(key, { answer, modelId: config.model.modelId, promptVersion: config.promptVersion }, now(), meter)
+        await pipeline
+          .cachePut(key, answer, meter)
           .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
       },
       recordInvocation: (facts) =>
@@ -309,8 +210,4 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     }
     return result;
   };
-}
-
-function verdict(result: { decision: 'allow' | 'mask' | 'block'; text: string; maxLevel: number }) {
-  return { decision: result.decision, text: result.text, maxLevel: result.maxLevel };
 }
