@@ -6,7 +6,7 @@ import { LAMBDA_ENTRIES } from '../bundle-bench';
 import { median } from '../stats';
 
 /** The minimal peer Lambdas built for the cold-start comparison; each file exports `handler`. */
-export const PEER_ENTRIES = [
+const PEER_ENTRIES = [
   { name: 'bolt', label: '@slack/bolt 5.1.0 (App + AwsLambdaReceiver)', file: 'bolt-lambda.ts' },
   { name: 'lark', label: '@larksuiteoapi/node-sdk 1.74.0 (EventDispatcher)', file: 'lark-lambda.ts' },
 ] as const;

@@ -11,7 +11,7 @@ import { createLarkLambda, LARK_HANDLED } from './lark-app';
 import { type Accepting, type PairOptions, timePair } from './measure';
 import type { PeerComparison, PlatformPeerResult } from './types';
 
-export const LARK_PEER = '@larksuiteoapi/node-sdk 1.74.0 EventDispatcher';
+const LARK_PEER = '@larksuiteoapi/node-sdk 1.74.0 EventDispatcher';
 
 const TEXT = '你好，今天的值班是谁？🙂';
 const noop = (): undefined => undefined;

@@ -11,7 +11,7 @@ import { createNoIoWebhook } from './groupgate-handler';
 import { type Accepting, type PairOptions, timePair } from './measure';
 import type { PeerComparison, PlatformPeerResult } from './types';
 
-export const BOLT_PEER = '@slack/bolt 5.1.0 AwsLambdaReceiver';
+const BOLT_PEER = '@slack/bolt 5.1.0 AwsLambdaReceiver';
 
 const TEXT = '你好，今天的值班是谁？🙂';
 const noop = (): undefined => undefined;
