@@ -181,14 +181,26 @@ export class Ingress extends Construct {
     plan.addApiKey(this.apiKey);
   }
 
-  /** Gateway-generated errors use the same `{"error":{"code","message"}}` body as the functions. */
+  /**
+   * Gateway-generated errors use the same `{"error":{"code","message"}}` body and the same codes as the functions
+   * (functions/core/errors.ts), so callers see one error contract whether API Gateway or a Lambda refused them.
+   */
   private jsonErrors(): void {
-    const template = '{"error":{"code":"$context.error.responseType","message":$context.error.messageString}}';
-    for (const type of [ResponseType.DEFAULT_4XX, ResponseType.DEFAULT_5XX]) {
-      this.api.addGatewayResponse(`Json${type.responseType}`, {
-        type,
-        templates: { 'application/json': template },
-      });
+    const body = (code: string) => `{"error":{"code":"${code}","message":$context.error.messageString}}`;
+    const codes: readonly [ResponseType, string][] = [
+      [ResponseType.UNAUTHORIZED, 'unauthorized'],
+      [ResponseType.ACCESS_DENIED, 'forbidden'],
+      [ResponseType.INVALID_API_KEY, 'forbidden'],
+      [ResponseType.MISSING_AUTHENTICATION_TOKEN, 'not_found'],
+      [ResponseType.QUOTA_EXCEEDED, 'too_many_requests'],
+      [ResponseType.THROTTLED, 'too_many_requests'],
+      [ResponseType.REQUEST_TOO_LARGE, 'payload_too_large'],
+      [ResponseType.BAD_REQUEST_BODY, 'invalid_request'],
+      [ResponseType.DEFAULT_4XX, 'invalid_request'],
+      [ResponseType.DEFAULT_5XX, 'internal_error'],
+    ];
+    for (const [type, code] of codes) {
+      this.api.addGatewayResponse(`Json${type.responseType}`, { type, templates: { 'application/json': body(code) } });
     }
   }
 
