@@ -1,9 +1,10 @@
 import { ModelError } from './errors';
 
 /**
- * The answering pipeline shared by the worker (chat platforms) and `/v1/chat`: commands → input safety → context →
- * FAQ cache → PII masking → prompt → model → output safety. It decides the reply; delivering it and persisting the
- * turn are the caller's job, because the worker must record the delivery atomically with the turn.
+ * The answering pipeline shared by the worker (chat platforms) and `/v1/chat`: commands (`/reset`, `/cost`; no model
+ * call) → input safety → context → FAQ cache → PII masking → prompt → model → output safety. It decides the reply;
+ * delivering it and persisting the turn are the caller's job, because the worker must record the delivery atomically
+ * with the turn.
  *
  * Every dependency is a narrow port so this module tests without AWS and the callers compose real stores.
  */
@@ -74,6 +75,11 @@ export interface PipelinePorts<H = unknown> {
     maxTokens: number,
     deadline: number,
   ) => Promise<ModelAnswer>;
+  /**
+   * The `/cost` command's reply: the asking member's and their group's usage this month. Absent where the caller
+   * cannot name the member; `/cost` is then an ordinary question.
+   */
+  readonly usage?: () => Promise<string>;
   readonly messages: PipelineMessages;
 }
 
@@ -94,6 +100,7 @@ export const DEFAULT_MESSAGES: PipelineMessages = {
 };
 
 const RESET_COMMANDS = new Set(['/reset', '#清除记忆', '/清除记忆']);
+const COST_COMMANDS = new Set(['/cost', '#费用', '/费用']);
 
 export type PipelineOutcome<H = unknown> = {
   readonly reply: string;
@@ -118,6 +125,9 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   if (RESET_COMMANDS.has(text.toLowerCase())) {
     await ports.clearContext(input.conversationKey);
     return { ...base, reply: ports.messages.contextCleared, source: 'command', storedQuestion: text };
+  }
+  if (ports.usage && COST_COMMANDS.has(text.toLowerCase())) {
+    return { ...base, reply: await ports.usage(), source: 'command', storedQuestion: text };
   }
   if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
 

@@ -1,4 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '../config/chat-api-config';
@@ -9,7 +11,9 @@ import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
 import { GroupGateError, ModelError, UnauthorizedError } from '../core/errors';
 import { createModelClient } from '../model/model-client';
 import { createAwsClients } from '../shared/aws-clients';
+import { METRIC, metrics, recordMetric, recordOutcome } from '../shared/metrics';
 import { logger } from '../shared/powertools';
+import { tracer } from '../shared/tracer';
 import { errorResult, toRawRequest } from './http';
 import { CapacityMeter, composePipeline, ledgerRowOf, type PipelineComposition } from './pipeline-composition';
 
@@ -158,8 +162,11 @@ export function createChatApi(deps: {
           maskModelInput: config.maskModelInput,
           deadline,
         },
-        pipeline.ports(meter, config.systemPrompt),
+        pipeline.ports(meter, config.systemPrompt, {
+          member: { platform: 'api', tenantId: caller.tenant, chatId: request.groupId, userId: request.userId },
+        }),
       );
+      recordOutcome(outcome);
       if (outcome.saveTurn) {
         const { context, user, assistant } = outcome.saveTurn;
         await pipeline.contexts
@@ -237,6 +244,7 @@ export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () =>
       } else {
         logger.error('chat failed', { error: err as Error });
       }
+      if (!(err instanceof GroupGateError) || err.httpStatus >= 500) recordMetric(METRIC.errors);
       return errorResult(err, headers);
     } finally {
       logger.removeKeys(['correlation_id']);
@@ -247,6 +255,7 @@ export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () =>
 async function buildDefaultChatApi(env: NodeJS.ProcessEnv = process.env): Promise<ChatApi> {
   const config = loadChatApiConfig(env);
   const clients = createAwsClients({ region: config.region });
+  tracer.captureAWSv3Client(clients.dynamo); // the document client shares this middleware stack
   const model = createModelClient({
     endpointName: config.model.endpointName,
     endpointUrl: config.model.endpointUrl,
@@ -266,6 +275,17 @@ const defaultChatApi = (): Promise<ChatApi> => {
   return cached;
 };
 
-export const handler = middy(createChatApiHandler(defaultChatApi)).use(
-  injectLambdaContext(logger, { resetKeys: true }),
-);
+/**
+ * The chat-api's middleware: the handler's trace segment (the response carries the member's answer, so it stays out
+ * of it), the Lambda context in every log line, and one EMF flush of the call's metrics.
+ */
+export function withObservability(
+  fn: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>,
+) {
+  return middy(fn)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}
+
+export const handler = withObservability(createChatApiHandler(defaultChatApi));

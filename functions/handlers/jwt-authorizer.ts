@@ -1,9 +1,12 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { type JwtConfig, loadJwtConfig, MIN_HMAC_SECRET_BYTES } from '../config/chat-api-config';
 import { ConfigError } from '../core/errors';
 import { logger } from '../shared/powertools';
+import { tracer } from '../shared/tracer';
 
 /**
  * The `/v1/chat` REQUEST authorizer (identity sources: Authorization, X-Group-ID, X-User-ID — lib/constructs/ingress.ts).
@@ -134,4 +137,13 @@ const defaultVerifier = (): Promise<VerifyToken> => {
   return verifier;
 };
 
-export const handler = createAuthorizerHandler(defaultVerifier);
+// The policy names the caller's subject; it stays out of the trace (`captureResponse: false`).
+const tracedHandler = middy(createAuthorizerHandler(defaultVerifier)).use(
+  captureLambdaHandler(tracer, { captureResponse: false }),
+);
+
+/** Lambda's entry point. `context` is optional because the sandbox calls the authorizer with the event alone. */
+export const handler = (
+  event: APIGatewayRequestAuthorizerEvent,
+  context?: Context,
+): Promise<APIGatewayAuthorizerResult> => tracedHandler(event, context as Context); // middy defaults it to {}

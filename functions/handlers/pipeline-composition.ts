@@ -1,11 +1,13 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { PipelineConfig } from '../config/chat-api-config';
+import type { Member } from '../core/active-users';
 import { AnswerCache } from '../core/answer-cache';
 import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
 import { DEFAULT_MESSAGES, type PipelinePorts } from '../core/answer-pipeline';
 import { ContextStore, type ConversationContext } from '../core/context-store';
 import { buildLedgerRow, type LedgerRow, type LedgerRowInput } from '../core/cost/ledger-row';
 import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
+import { formatUsage, queryMemberUsage } from '../core/cost/usage-query';
 import type { CapacitySink } from '../core/event-store';
 import { buildPrompt } from '../core/prompt/build-prompt';
 import { estimateTokens } from '../core/prompt/token-estimate';
@@ -15,6 +17,7 @@ import { createPiiMasker } from '../core/safety/pii';
 import type { ModelClient } from '../model/model-client';
 import type { PlatformName } from '../platforms/types';
 import type { AwsClients } from '../shared/aws-clients';
+import { traced } from '../shared/tracer';
 
 /**
  * The answering pipeline wired to the real stores, safety filters, prompt builder and model client, for every
@@ -76,13 +79,18 @@ export function composePipeline(deps: PipelineCompositionDeps) {
 
   /**
    * The pipeline's ports for one invocation. `prefetched` lets a caller start the context read early (the worker
-   * runs it alongside its claim); the save stays conditional on the version read, so that is safe.
+   * runs it alongside its claim); the save stays conditional on the version read, so that is safe. `member` (who
+   * asked, in which group) enables `/cost`, answered from the ledger.
    */
   function ports(
     meter: CapacitySink,
     systemPrompt: string,
-    prefetched?: { readonly key: string; readonly context: Promise<ConversationContext> },
+    options: {
+      readonly prefetched?: { readonly key: string; readonly context: Promise<ConversationContext> };
+      readonly member?: Member;
+    } = {},
   ): PipelinePorts<ConversationContext> {
+    const { prefetched, member } = options;
     return {
       loadContext: async (key) => {
         const loaded = await (prefetched?.key === key ? prefetched.context : contexts.load(key, now(), meter));
@@ -123,7 +131,9 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         return { messages: built.messages, maxTokens: reply };
       },
       invokeModel: async (messages, maxTokens, deadline) => {
-        const result = await deps.model.invoke({ messages: [...messages], maxTokens, temperature: 0.3 }, { deadline });
+        const result = await traced('model', { modelId: config.model.modelId }, () =>
+          deps.model.invoke({ messages: [...messages], maxTokens, temperature: 0.3 }, { deadline }),
+        );
         return {
           content: result.content,
           promptTokens: result.usage.promptTokens,
@@ -133,6 +143,14 @@ export function composePipeline(deps: PipelineCompositionDeps) {
           modelId: result.modelId,
         };
       },
+      ...(member
+        ? {
+            usage: async () =>
+              formatUsage(
+                await queryMemberUsage(clients.doc, { tableName: config.tables.ledger }, member, now(), meter),
+              ),
+          }
+        : {}),
       messages: DEFAULT_MESSAGES,
     };
   }

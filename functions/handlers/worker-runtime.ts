@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import type { WorkerConfig } from '../config/worker-config';
+import { ActiveUsers, type Member } from '../core/active-users';
 import { type PipelineOutcome, runPipeline } from '../core/answer-pipeline';
 import { type ConversationContext, isTransactConflict } from '../core/context-store';
 import { groupKey } from '../core/conversation-key';
@@ -10,14 +11,20 @@ import { type DeliveredReply, EventStore } from '../core/event-store';
 import { type InvocationFacts, type ProcessResult, processEvent } from '../core/process-event';
 import { type QueuedEvent, queuedEventSchema } from '../core/queue-message';
 import type { ModelClient } from '../model/model-client';
-import type { ChatPlatform, PlatformName } from '../platforms/types';
+import type { ChatPlatform, OutgoingReply, PlatformName, SendResult } from '../platforms/types';
 import type { AwsClients } from '../shared/aws-clients';
+import { METRIC, recordMetric, recordOutcome } from '../shared/metrics';
 import { logger } from '../shared/powertools';
+import { traced } from '../shared/tracer';
 import { CapacityMeter, composePipeline, ledgerRowOf } from './pipeline-composition';
 
 /**
  * The worker's composition: real stores, model client and adapters wired into `processEvent`. Built once per cold
  * start; each record gets its own capacity meter so the ledger prices exactly the DynamoDB work it caused.
+ *
+ * Metrics per record (flushed by the handler's `logMetrics`): QueueWaitMs; the answer's model, cache, filter and
+ * fallback metrics (`recordOutcome`); RepliesDelivered or DeliveryFailures; ActiveUsers for a member's first message
+ * of the day in a group. Errors are counted by the handler, per failed record.
  */
 export interface WorkerRuntimeDeps {
   readonly config: WorkerConfig;
@@ -34,6 +41,8 @@ export interface WorkerRuntimeDeps {
 const LOG_BYTES_PER_INVOCATION = 2_000;
 // The webhook's DynamoDB writes per accepted event (reserve + mark enqueued), measured there but not carried over.
 const WEBHOOK_WRITE_UNITS = 2;
+// The ledger row, the audit record and the active-user put (one unit whether or not its condition holds).
+const RECORD_WRITE_UNITS = 3;
 const WEBHOOK_MEMORY_MB = 256;
 const MODEL_BUDGET_MARGIN_MS = 5_000;
 
@@ -43,10 +52,21 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
   const events = new EventStore(clients.doc, { tableName: config.tables.events });
   const pipeline = composePipeline({ config, clients, model: deps.model, now });
   const { contexts, prices, maskPii } = pipeline;
+  const activeUsers = new ActiveUsers(clients.doc, { tableName: config.tables.events });
+
+  /** Counts the member once per group and UTC day of the worker's clock; never fails the record. */
+  async function countActive(member: Member, at: number): Promise<void> {
+    try {
+      if (await activeUsers.markActive(member, at)) recordMetric(METRIC.activeUsers);
+    } catch (err) {
+      logger.warn('active user not counted', { error: err as Error });
+    }
+  }
 
   async function recordInvocation(facts: InvocationFacts, meter: CapacityMeter, payloadBytes: number): Promise<void> {
     const { event, outcome } = facts;
     const m = event.message;
+    const active = countActive(memberOf(event), facts.startedAt);
     const model = outcome.model;
     const usage = parseUsage({
       apiGatewayRequests: 1,
@@ -66,7 +86,10 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       ],
       sqsPayloadBytes: payloadBytes,
       sqsRequests: { send: 1, receive: facts.receiveCount, delete: 1 },
-      dynamodb: { readRequestUnits: meter.read, writeRequestUnits: meter.write + WEBHOOK_WRITE_UNITS + 2 },
+      dynamodb: {
+        readRequestUnits: meter.read,
+        writeRequestUnits: meter.write + WEBHOOK_WRITE_UNITS + RECORD_WRITE_UNITS,
+      },
       logBytes: LOG_BYTES_PER_INVOCATION,
       sagemaker: model ? { instanceType: config.model.instanceType, busyMs: model.latencyMs } : null,
       tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
@@ -108,7 +131,10 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       queueWaitMs: facts.startedAt - event.receivedAt,
       totalUsd: row.totalUsd,
     };
-    await pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter });
+    await Promise.all([
+      pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter }),
+      active,
+    ]);
     logger.info('invocation recorded', {
       eventId: m.eventId,
       platform: m.platform,
@@ -165,8 +191,21 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     await Promise.all([events.markReplied(pk, at, reply, meter), saveTurn()]);
   }
 
+  async function send(platform: ChatPlatform, name: PlatformName, reply: OutgoingReply): Promise<SendResult> {
+    try {
+      const sent = await traced('platform send', { platform: name }, () => platform.send(reply));
+      recordMetric(METRIC.repliesDelivered);
+      return sent;
+    } catch (err) {
+      recordMetric(METRIC.deliveryFailures);
+      throw err;
+    }
+  }
+
   /** Processes one SQS record; throws to have SQS redeliver it (and dead-letter it after N receives). */
   return async function processRecord(record: SQSRecord): Promise<ProcessResult> {
+    const sentAt = Number(record.attributes.SentTimestamp);
+    if (Number.isFinite(sentAt) && sentAt > 0) recordMetric(METRIC.queueWaitMs, Math.max(0, now() - sentAt));
     const event = queuedEventSchema.parse(JSON.parse(record.body));
     const meter = new CapacityMeter();
     const platform = deps.platforms[event.message.platform];
@@ -176,7 +215,10 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     // path). Reading before claiming is safe: the save is conditional on the version read, whatever came between.
     const context = contexts.load(event.conversationKey, now(), meter);
     context.catch(() => undefined); // awaited by the pipeline; unobserved only when the claim says not to run it
-    const pipelinePorts = pipeline.ports(meter, systemPrompt, { key: event.conversationKey, context });
+    const pipelinePorts = pipeline.ports(meter, systemPrompt, {
+      prefetched: { key: event.conversationKey, context },
+      member: memberOf(event),
+    });
     const remaining = deps.remainingMs ?? (() => 60_000);
     const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
@@ -184,8 +226,13 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
         markSending: (pk, at, attempts) => events.markSending(pk, at, attempts, meter),
         markFailed: (pk, at, attempts) => events.markFailed(pk, at, attempts, meter),
       },
-      runPipeline: (input) => runPipeline(input, pipelinePorts),
-      send: (reply) => platform.send(reply),
+      runPipeline: async (input) => {
+        const outcome = await runPipeline(input, pipelinePorts);
+        recordOutcome(outcome);
+        if (outcome.source === 'fallback') recordMetric(METRIC.fallbackUsed);
+        return outcome;
+      },
+      send: (reply) => send(platform, event.message.platform, reply),
       recordDelivery: (pk, at, reply, outcome) => recordDelivery(event, pk, at, reply, outcome, meter),
       cachePut: async (key, answer) => {
         await pipeline
@@ -210,4 +257,9 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     }
     return result;
   };
+}
+
+function memberOf(event: QueuedEvent): Member {
+  const m = event.message;
+  return { platform: m.platform, tenantId: m.tenantId, chatId: m.chatId, userId: m.senderId };
 }

@@ -1,12 +1,17 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadWorkerConfig } from '../config/worker-config';
+import { EventInProgressError } from '../core/process-event';
 import { createModelClient } from '../model/model-client';
 import { createEnabledPlatforms } from '../platforms/registry';
 import { createAwsClients } from '../shared/aws-clients';
+import { METRIC, metrics, recordMetric } from '../shared/metrics';
 import { logger } from '../shared/powertools';
+import { tracer } from '../shared/tracer';
 import { createWorkerRuntime } from './worker-runtime';
 
 /**
@@ -26,6 +31,8 @@ export function createWorkerHandler(resolve: (context: Context) => Promise<Recor
         try {
           return await processRecord(record);
         } catch (err) {
+          // Another worker holding the lease is ordinary concurrency, not a failure to answer.
+          if (!(err instanceof EventInProgressError)) recordMetric(METRIC.errors);
           logger.warn('record failed; SQS will redeliver it', {
             messageId: record.messageId,
             receiveCount: record.attributes.ApproximateReceiveCount,
@@ -47,6 +54,7 @@ async function buildDefaultRuntime(
 ): Promise<(context: Context) => RecordProcessor> {
   const config = loadWorkerConfig(env);
   const clients = createAwsClients({ region: config.region });
+  tracer.captureAWSv3Client(clients.dynamo); // the document client shares this middleware stack
   const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
   });
@@ -79,4 +87,15 @@ const defaultResolve = async (context: Context): Promise<RecordProcessor> => {
   return (await runtime)(context);
 };
 
-export const handler = middy(createWorkerHandler(defaultResolve)).use(injectLambdaContext(logger, { resetKeys: true }));
+/**
+ * The worker's middleware: the handler's trace segment (replies are members' answers, so the response stays out
+ * of it), the Lambda context in every log line, and one EMF flush of the batch's metrics when it ends.
+ */
+export function withObservability(fn: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
+  return middy(fn)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}
+
+export const handler = withObservability(createWorkerHandler(defaultResolve));

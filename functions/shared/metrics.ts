@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
+import type { PipelineOutcome } from '../core/answer-pipeline';
 import type { GroupGateError } from '../core/errors';
 
 /**
@@ -41,7 +42,10 @@ export const METRIC = {
   filteredReplies: 'FilteredReplies',
   /** The model failed and the fallback answer was sent. */
   fallbackUsed: 'FallbackUsed',
-  /** Events the pipeline failed to answer (each counted once, at its final failure). */
+  /**
+   * Unexpected failures: webhook calls answered 5xx, `/v1/chat` calls answered 5xx, worker records that failed and
+   * go back to the queue (a record dead-lettered after N receives counts N times; the DLQ depth alarm counts it once).
+   */
   errors: 'Errors',
   /** A user's first message in a group on a UTC day, counted once (the caller makes that durable). */
   activeUsers: 'ActiveUsers',
@@ -88,4 +92,21 @@ export function countRejection(error: Pick<GroupGateError, 'code'>): void {
   const single = metrics.singleMetric();
   single.addDimension(DIMENSION.reason, error.code);
   single.addMetric(METRIC.webhookRejected, METRIC_UNIT.WebhookRejected, 1);
+}
+
+/**
+ * The metrics of one answered question (worker and `/v1/chat`): model latency, time to first token (streamed
+ * answers only), tokens, FAQ cache hits and output-filtered replies (masked or withheld). A model failure is the
+ * caller's to count: the worker sends the fallback answer (FallbackUsed), `/v1/chat` answers 5xx (Errors).
+ */
+export function recordOutcome(outcome: Pick<PipelineOutcome, 'source' | 'outputFilter' | 'model'>): void {
+  const model = outcome.model;
+  if (model) {
+    recordMetric(METRIC.modelLatencyMs, model.latencyMs);
+    if (model.timeToFirstTokenMs !== undefined) recordMetric(METRIC.timeToFirstTokenMs, model.timeToFirstTokenMs);
+    recordMetric(METRIC.promptTokens, model.promptTokens);
+    recordMetric(METRIC.completionTokens, model.completionTokens);
+  }
+  if (outcome.source === 'cache') recordMetric(METRIC.cacheHits);
+  if (outcome.outputFilter !== 'allow') recordMetric(METRIC.filteredReplies);
 }

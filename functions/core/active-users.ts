@@ -1,0 +1,66 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { PlatformName } from '../platforms/types';
+import { conversationKey, groupKey } from './conversation-key';
+
+/**
+ * Daily active users, counted once and durably: the first message of a member in a group on a UTC day creates
+ * `active#<yyyy-mm-dd>#<platform>#<tenant>#<chat>#<user>` in the events table with a conditional PutItem; every
+ * later message of that member that day (and every redelivery of the first) fails the condition. The caller emits
+ * `ActiveUsers = 1` only when `markActive` returns true, so the metric's daily sum is the number of distinct
+ * (group, member) pairs however many workers run and however often SQS redelivers. The put costs one write unit
+ * whether or not the condition holds; the worker's ledger row counts it.
+ */
+export interface Member {
+  /** A chat platform, or `api` for `/v1/chat` callers (as in their ledger rows). */
+  readonly platform: PlatformName | 'api';
+  readonly tenantId: string;
+  readonly chatId: string;
+  /** The platform's user id (`IncomingMessage.senderId`). */
+  readonly userId: string;
+}
+
+/** Kept past the day it counts (DynamoDB TTL deletes lazily); nothing reads it after that. */
+const RETENTION_SECONDS = 2 * 86_400;
+
+/** The item key; ids are escaped as in conversation keys so a `#` inside an id cannot forge another member's key. */
+export function activeUserKey(member: Member, now: number): string {
+  const day = new Date(now).toISOString().slice(0, 10);
+  const who = conversationKey({ ...asKeyParts(member), senderId: member.userId }, 'member');
+  return `active#${day}#${who}`;
+}
+
+/** The member's group as the ledger keys it (`GROUP#<this>`). */
+export function memberGroupKey(member: Member): string {
+  return groupKey(asKeyParts(member));
+}
+
+// The key builders only escape and join the strings; `api` is typed out of them until the ledger's platform type
+// is widened (see `ledgerRowOf` in functions/handlers/pipeline-composition.ts).
+function asKeyParts(member: Member): Omit<Member, 'platform'> & { readonly platform: PlatformName } {
+  return member as Omit<Member, 'platform'> & { readonly platform: PlatformName };
+}
+
+export class ActiveUsers {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly options: { readonly tableName: string },
+  ) {}
+
+  /** True for the member's first message in this group on `now`'s UTC day; false for every later one. */
+  async markActive(member: Member, now: number): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: { pk: activeUserKey(member, now), expiresAt: Math.floor(now / 1000) + RETENTION_SECONDS },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+}

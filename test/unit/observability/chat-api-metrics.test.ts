@@ -1,0 +1,145 @@
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { loadChatApiConfig } from '../../../functions/config/chat-api-config';
+import { ModelError } from '../../../functions/core/errors';
+import { createChatApi, createChatApiHandler, withObservability } from '../../../functions/handlers/chat-api';
+import { composePipeline } from '../../../functions/handlers/pipeline-composition';
+import type { ModelClient } from '../../../functions/model/model-client';
+import type { AwsClients } from '../../../functions/shared/aws-clients';
+import { METRIC } from '../../../functions/shared/metrics';
+import { logger } from '../../../functions/shared/powertools';
+import { buildProxyEvent, lambdaContext } from '../../../sandbox/api-gateway';
+import { captureEmf, type EmfCapture } from './emf';
+
+/**
+ * `/v1/chat`'s EMF output through its handler's own middleware (`withObservability`), with a DynamoDB stand-in that
+ * serves one cached answer and accepts every write.
+ */
+const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
+const config = loadChatApiConfig({
+  CONVERSATIONS_TABLE: 'conversations',
+  ANSWER_CACHE_TABLE: 'answer-cache',
+  LEDGER_TABLE: 'ledger',
+  AUDIT_TABLE: 'audit',
+  CONTENT_LEXICON: JSON.stringify([{ term: 'projectx', level: 2, category: 'codename' }]),
+});
+
+let invoke: ModelClient['invoke'];
+/** Whether the stand-in serves a cached answer to the cache lookup. */
+let cacheHit = false;
+
+function handlerWith() {
+  const doc = {
+    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      if (command.constructor.name === 'GetCommand' && command.input.TableName === 'answer-cache' && cacheHit) {
+        return { Item: { answer: '9 to 5.', createdAt: NOW - 1_000, expiresAt: NOW / 1000 + 600 } };
+      }
+      return {};
+    },
+  };
+  const model: ModelClient = {
+    modelId: 'test-model',
+    invoke: (...args) => invoke(...args),
+    invokeStream: async () => {
+      throw new Error('not used');
+    },
+    circuitState: () => 'closed',
+  };
+  const clients = { doc } as unknown as AwsClients;
+  const api = createChatApi({
+    config,
+    pipeline: composePipeline({ config, clients, model, now: () => NOW }),
+    now: () => NOW,
+  });
+  return withObservability(
+    createChatApiHandler(
+      async () => api,
+      () => NOW,
+    ),
+  );
+}
+
+function chatEvent(body: unknown): APIGatewayProxyEvent {
+  const event = buildProxyEvent(
+    {
+      method: 'POST',
+      url: '/v1/chat',
+      headers: [
+        ['Content-Type', 'application/json'],
+        ['X-Group-ID', 'eng'],
+        ['X-User-ID', 'alice'],
+      ],
+      body: Buffer.from(JSON.stringify(body)),
+    },
+    { resource: '/v1/chat' },
+  );
+  event.requestContext.authorizer = { sub: 'svc' };
+  return event;
+}
+
+const call = (body: unknown) =>
+  handlerWith()(chatEvent(body), lambdaContext('chat-api-test', 29_000) as unknown as Context);
+
+let emf: EmfCapture;
+
+beforeAll(() => logger.setLogLevel('SILENT'));
+beforeEach(() => {
+  cacheHit = false;
+  invoke = async () => ({
+    content: 'Port 8443.',
+    finishReason: 'stop',
+    usage: { promptTokens: 11, completionTokens: 3, totalTokens: 14 },
+    latencyMs: 40,
+    attempts: 1,
+    modelId: 'test-model',
+  });
+  emf = captureEmf();
+});
+afterEach(() => emf.restore());
+
+describe('/v1/chat EMF metrics', () => {
+  it('publishes model latency and tokens for a model answer, and nothing the worker alone measures', async () => {
+    const res = await call({ query: 'Which port?' });
+    expect(res.statusCode).toBe(200);
+    expect(emf.values(METRIC.modelLatencyMs)).toEqual([40]);
+    expect(emf.values(METRIC.promptTokens)).toEqual([11]);
+    expect(emf.values(METRIC.completionTokens)).toEqual([3]);
+    expect(emf.names()).toEqual([METRIC.completionTokens, METRIC.modelLatencyMs, METRIC.promptTokens].sort());
+  });
+
+  it('counts a cache hit without model metrics', async () => {
+    cacheHit = true;
+    const res = await call({ query: 'What are the office hours?' });
+    expect(JSON.parse(res.body)).toMatchObject({ cached: true, reply: '9 to 5.' });
+    expect(emf.values(METRIC.cacheHits)).toEqual([1]);
+    expect(emf.values(METRIC.modelLatencyMs)).toEqual([]);
+  });
+
+  it('counts a reply the output filter masked', async () => {
+    invoke = async () => ({
+      content: 'That is ProjectX.',
+      finishReason: 'stop',
+      usage: { promptTokens: 5, completionTokens: 4, totalTokens: 9 },
+      latencyMs: 30,
+      attempts: 1,
+      modelId: 'test-model',
+    });
+    await call({ query: 'Codename?' });
+    expect(emf.values(METRIC.filteredReplies)).toEqual([1]);
+  });
+
+  it('counts a model failure answered 5xx as an error, not as a fallback', async () => {
+    invoke = async () => {
+      throw new ModelError('endpoint down', 'server_error');
+    };
+    const res = await call({ query: 'Anyone?' });
+    expect(res.statusCode).toBe(502);
+    expect(emf.values(METRIC.errors)).toEqual([1]);
+    expect(emf.values(METRIC.fallbackUsed)).toEqual([]);
+  });
+
+  it('does not count a caller mistake (4xx) as an error', async () => {
+    const res = await call({ nope: true });
+    expect(res.statusCode).toBe(400);
+    expect(emf.values(METRIC.errors)).toEqual([]);
+  });
+});

@@ -1,0 +1,259 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { loadWorkerConfig } from '../../../functions/config/worker-config';
+import { ModelError, PlatformApiError } from '../../../functions/core/errors';
+import { encodeQueuedEvent, type QueuedEvent } from '../../../functions/core/queue-message';
+import { createWorkerHandler, withObservability } from '../../../functions/handlers/worker';
+import { createWorkerRuntime } from '../../../functions/handlers/worker-runtime';
+import type { ModelClient } from '../../../functions/model/model-client';
+import type { ChatPlatform, OutgoingReply, SendResult } from '../../../functions/platforms/types';
+import { METRIC, METRIC_UNIT } from '../../../functions/shared/metrics';
+import { logger } from '../../../functions/shared/powertools';
+import { lambdaContext } from '../../../sandbox/api-gateway';
+import { captureEmf, type EmfCapture } from './emf';
+
+/**
+ * The worker's EMF output through the handler's own middleware (`withObservability`, as `handler` uses it), with the
+ * stores on a mocked DynamoDB client: which metrics one record publishes for each way it can go.
+ */
+const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
+const config = loadWorkerConfig({
+  ENABLED_PLATFORMS: 'slack',
+  EVENTS_TABLE: 'events',
+  CONVERSATIONS_TABLE: 'conversations',
+  ANSWER_CACHE_TABLE: 'answer-cache',
+  LEDGER_TABLE: 'ledger',
+  AUDIT_TABLE: 'audit',
+  CONTENT_LEXICON: JSON.stringify([{ term: 'projectx', level: 2, category: 'codename' }]),
+});
+const dynamo = new DynamoDBClient({ region: 'us-east-1' });
+const doc = DynamoDBDocumentClient.from(dynamo);
+const ddb = mockClient(doc);
+
+type Invoke = ModelClient['invoke'];
+const answer = (content: string, ttft?: number): Awaited<ReturnType<Invoke>> => ({
+  content,
+  finishReason: 'stop',
+  usage: { promptTokens: 21, completionTokens: 7, totalTokens: 28 },
+  latencyMs: 340,
+  attempts: 1,
+  modelId: 'm',
+  ...(ttft === undefined ? {} : { timeToFirstTokenMs: ttft }),
+});
+
+let invoke: Invoke;
+let send: () => Promise<SendResult>;
+const sent: OutgoingReply[] = [];
+const model: ModelClient = {
+  modelId: 'm',
+  circuitState: () => 'closed',
+  invoke: (...args) => invoke(...args),
+  invokeStream: async () => {
+    throw new Error('not used');
+  },
+};
+const platform: ChatPlatform = {
+  name: 'slack',
+  parse: () => ({ kind: 'ignored', reason: 'not used' }),
+  send: (reply) => {
+    sent.push(reply);
+    return send();
+  },
+};
+
+let seq = 0;
+function record(text: string, sentAgoMs = 250): SQSRecord {
+  seq++;
+  const event: QueuedEvent = {
+    v: 1,
+    conversationKey: 'slack#T1#C1#U1',
+    text,
+    receivedAt: NOW - sentAgoMs,
+    message: {
+      platform: 'slack',
+      tenantId: 'T1',
+      chatId: 'C1',
+      chatType: 'group',
+      senderId: 'U1',
+      eventId: `Ev${seq}`,
+      messageId: `${seq}.1`,
+      text,
+      mentionedBot: true,
+      timestamp: NOW - sentAgoMs,
+      replyHandle: { platform: 'slack', channel: 'C1' },
+    },
+  };
+  return {
+    messageId: `m${seq}`,
+    receiptHandle: 'rh',
+    body: encodeQueuedEvent(event),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(NOW - sentAgoMs),
+      SenderId: 's',
+      ApproximateFirstReceiveTimestamp: String(NOW),
+      MessageGroupId: 'slack#T1#C1#U1',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:0:q.fifo',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const handler = withObservability(
+  createWorkerHandler(async () =>
+    createWorkerRuntime({
+      config,
+      clients: { dynamo, doc, sqs: new SQSClient({ region: 'us-east-1' }) },
+      platforms: { slack: platform },
+      model,
+      now: () => NOW,
+    }),
+  ),
+);
+
+async function handle(...records: SQSRecord[]) {
+  const event: SQSEvent = { Records: records };
+  return handler(event, lambdaContext('worker-test', 30_000) as unknown as Context);
+}
+
+let emf: EmfCapture;
+
+beforeAll(() => logger.setLogLevel('SILENT'));
+
+beforeEach(() => {
+  ddb.reset();
+  ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
+  ddb.on(GetCommand).resolves({});
+  ddb.on(BatchWriteCommand).resolves({});
+  ddb.on(TransactWriteCommand).resolves({});
+  ddb.on(PutCommand).resolves({});
+  ddb.on(QueryCommand).resolves({ Items: [{ userId: 'U1', totalNanoUsd: 1_500_000, expiresAt: NOW / 1000 + 60 }] });
+  sent.length = 0;
+  invoke = async () => answer('It is 8443.', 120);
+  send = async () => ({ messageIds: ['1.2'] });
+  emf = captureEmf();
+});
+
+afterEach(() => emf.restore());
+
+const activePuts = () =>
+  ddb.commandCalls(PutCommand).filter((c) => String(c.args[0].input.Item?.pk).startsWith('active#'));
+
+describe('worker EMF metrics', () => {
+  it('publishes queue wait, model latency, time to first token, tokens, a delivery and an active user', async () => {
+    await expect(handle(record('which port?', 250))).resolves.toEqual({ batchItemFailures: [] });
+    expect(emf.values(METRIC.queueWaitMs)).toEqual([250]);
+    expect(emf.values(METRIC.modelLatencyMs)).toEqual([340]);
+    expect(emf.values(METRIC.timeToFirstTokenMs)).toEqual([120]);
+    expect(emf.values(METRIC.promptTokens)).toEqual([21]);
+    expect(emf.values(METRIC.completionTokens)).toEqual([7]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+    expect(emf.values(METRIC.activeUsers)).toEqual([1]);
+    for (const absent of [
+      METRIC.deliveryFailures,
+      METRIC.errors,
+      METRIC.cacheHits,
+      METRIC.fallbackUsed,
+      METRIC.filteredReplies,
+    ]) {
+      expect(emf.values(absent)).toEqual([]);
+    }
+    expect(emf.unit(METRIC.queueWaitMs)).toBe(METRIC_UNIT.QueueWaitMs);
+    expect(emf.unit(METRIC.promptTokens)).toBe(METRIC_UNIT.PromptTokens);
+    expect(activePuts()[0]?.args[0].input).toMatchObject({
+      TableName: 'events',
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: { pk: 'active#2026-11-25#slack#T1#C1#U1', expiresAt: NOW / 1000 + 2 * 86_400 },
+    });
+  });
+
+  it('flushes once per batch, with one value per record', async () => {
+    await handle(record('first?', 100), record('second?', 300));
+    expect(emf.count()).toBe(1);
+    expect(emf.values(METRIC.queueWaitMs)).toEqual([100, 300]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1, 1]);
+  });
+
+  it('does not count the member again when the day’s active-user item already exists', async () => {
+    ddb
+      .on(PutCommand, { TableName: 'events' })
+      .rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
+    await handle(record('again?'));
+    expect(activePuts()).toHaveLength(1);
+    expect(emf.values(METRIC.activeUsers)).toEqual([]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+  });
+
+  it('still replies when the active-user put fails for another reason, without counting it', async () => {
+    ddb
+      .on(PutCommand, { TableName: 'events' })
+      .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    await expect(handle(record('still there?'))).resolves.toEqual({ batchItemFailures: [] });
+    expect(emf.values(METRIC.activeUsers)).toEqual([]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+  });
+
+  it('counts the fallback answer, and no model metrics, when the model fails', async () => {
+    invoke = async () => {
+      throw new ModelError('endpoint down', 'server_error');
+    };
+    await handle(record('anyone home?'));
+    expect(emf.values(METRIC.fallbackUsed)).toEqual([1]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+    expect(emf.values(METRIC.modelLatencyMs)).toEqual([]);
+    expect(emf.values(METRIC.promptTokens)).toEqual([]);
+    expect(emf.values(METRIC.errors)).toEqual([]);
+  });
+
+  it('counts a reply the output filter masked, and leaves time to first token out when not streamed', async () => {
+    invoke = async () => answer('The codename is ProjectX.');
+    await handle(record('what is the codename?'));
+    expect(emf.values(METRIC.filteredReplies)).toEqual([1]);
+    expect(emf.values(METRIC.timeToFirstTokenMs)).toEqual([]);
+    expect(emf.values(METRIC.modelLatencyMs)).toEqual([340]);
+  });
+
+  it('counts a delivery failure and an error when the platform refuses the send, flushed although the batch fails', async () => {
+    send = async () => {
+      throw new PlatformApiError('channel_not_found', 404, '{"ok":false}');
+    };
+    await expect(handle(record('are you there?'))).rejects.toThrow('All records failed processing');
+    expect(emf.values(METRIC.deliveryFailures)).toEqual([1]);
+    expect(emf.values(METRIC.errors)).toEqual([1]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([]);
+  });
+
+  it('answers /cost from the ledger without the model or its metrics', async () => {
+    invoke = jest.fn(invoke);
+    await handle(record('/cost'));
+    expect(invoke).not.toHaveBeenCalled();
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'ledger',
+      ExpressionAttributeValues: { ':pk': 'GROUP#slack#T1#C1', ':from': '2026-11-01T00:00:00.000Z' },
+    });
+    expect(sent[0]?.text).toContain('You: 1 次 invocations, $0.0015');
+    expect(emf.values(METRIC.modelLatencyMs)).toEqual([]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+  });
+
+  it('skips QueueWaitMs when the record has no usable SentTimestamp', async () => {
+    const r = record('no timestamp?');
+    await handle({ ...r, attributes: { ...r.attributes, SentTimestamp: 'garbage' } });
+    expect(emf.values(METRIC.queueWaitMs)).toEqual([]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+  });
+});
