@@ -24,7 +24,6 @@ export interface EmfCapture {
   names(): string[];
   /** The unit `name` was declared with. */
   unit(name: string): string | undefined;
-  clear(): void;
   restore(): void;
 }
 
@@ -60,9 +59,6 @@ export function captureEmf(): EmfCapture {
     count: () => blobs().length,
     names: () => [...new Set(declared().map((m) => m.Name))].sort(),
     unit: (name) => declared().find((m) => m.Name === name)?.Unit,
-    clear: () => {
-      lines.length = 0;
-    },
     restore: () => spy.mockRestore(),
   };
 }
