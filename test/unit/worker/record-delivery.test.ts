@@ -123,9 +123,11 @@ beforeEach(() => {
 });
 
 const updates = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression ?? '');
+/** Turn appends only: the events table also gets one conditional put per record (the daily active-user item). */
+const contextPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'conversations');
 
 describe('worker runtime: replied status and turn', () => {
-  it('writes both in one TransactWriteItems where the store supports it (5 calls per follow-up)', async () => {
+  it('writes both in one TransactWriteItems where the store supports it (6 calls per follow-up)', async () => {
     ddb.on(TransactWriteCommand).resolves({ ConsumedCapacity: [{ CapacityUnits: 2 }, { CapacityUnits: 2 }] });
     await expect(runtime()(record())).resolves.toMatchObject({ kind: 'replied' });
     const [tx] = ddb.commandCalls(TransactWriteCommand);
@@ -139,10 +141,11 @@ describe('worker runtime: replied status and turn', () => {
     expect(items[0]?.Put?.Item?.turns).toHaveLength(4);
     expect(items[1]?.Update).toMatchObject({ TableName: 'events', Key: { pk: 'slack#Ev1' } });
     expect(items[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':replied': 'replied' });
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(contextPuts()).toHaveLength(0);
     // claim + markSending; markReplied went into the transaction.
     expect(updates()).toHaveLength(2);
-    expect(ddb.calls()).toHaveLength(5);
+    // claim, context read, markSending, transaction, ledger + audit batch, active-user put.
+    expect(ddb.calls()).toHaveLength(6);
   });
 
   it('on a context conflict writes the status alone and appends after re-loading', async () => {
@@ -155,7 +158,7 @@ describe('worker runtime: replied status and turn', () => {
     );
     await expect(runtime()(record())).resolves.toMatchObject({ kind: 'replied' });
     expect(updates().filter((u) => u.includes(':replied'))).toHaveLength(1);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(contextPuts()).toHaveLength(1);
   });
 
   it('falls back to two writes for good once the store answers UnknownOperationException (dynalite)', async () => {
@@ -167,12 +170,12 @@ describe('worker runtime: replied status and turn', () => {
     await run(record());
     expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
     expect(updates().filter((u) => u.includes(':replied'))).toHaveLength(2);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(contextPuts()).toHaveLength(2);
   });
 
   it('fails the record on any other transaction error, so SQS redelivers', async () => {
     ddb.on(TransactWriteCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
     await expect(runtime()(record())).rejects.toThrow('throttled');
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(contextPuts()).toHaveLength(0);
   });
 });
