@@ -97,7 +97,8 @@ export class Functions extends Construct {
       environment: pipelineEnv,
     });
     this.bindPipeline(this.worker, props);
-    this.worker.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'UpdateItem']);
+    // PutItem: the durable once-a-day active-user marker (functions/core/active-users.ts).
+    this.worker.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'UpdateItem', 'PutItem']);
     this.bindPlatformSecrets(this.worker, props);
     this.worker.fn.addEventSource(
       new SqsEventSource(props.queue, {
@@ -136,7 +137,8 @@ export class Functions extends Construct {
     const { tables } = props;
     fn.bindTable(tables.conversations, ENV.conversationsTable, ['GetItem', 'PutItem', 'UpdateItem']);
     fn.bindTable(tables.answerCache, ENV.answerCacheTable, ['GetItem', 'PutItem']);
-    fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem', 'BatchWriteItem']);
+    // Query: the `/cost` chat command sums the member's and group's rows of this month.
+    fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem', 'BatchWriteItem', 'Query']);
     fn.bindTable(tables.audit, ENV.auditTable, ['PutItem', 'BatchWriteItem']);
     fn.role.addToPolicy(
       new PolicyStatement({
