@@ -5,6 +5,12 @@ import path from 'node:path';
 import { logger } from '../functions/shared/powertools';
 import { type LocalAws, startLocalAws } from '../sandbox/local-aws';
 import { type BundleRow, runBundleBench } from './bundle-bench';
+/**
+ * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, and the Lambda bundle sizes
+ * and module-init times. It reports against the targets and exits 0 when one is missed; it exits non-zero only
+ * when the benchmark itself fails. Results go to stdout and bench/results.json.
+ */
+import { runCostMetricsBench } from './cost-metrics-bench';
 import { runPeerBench } from './peers';
 import {
   bundleTable,
@@ -19,11 +25,6 @@ import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup'
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
 import { runWorkerBench } from './worker-bench';
 
-/**
- * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, and the Lambda bundle sizes
- * and module-init times. It reports against the targets and exits 0 when one is missed; it exits non-zero only
- * when the benchmark itself fails. Results go to stdout and bench/results.json.
- */
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(__dirname, 'results.json');
 const WEBHOOK_BUDGET_MS = 110_000;
@@ -71,6 +72,11 @@ async function main(): Promise<void> {
   } finally {
     rmSync(outDir, { recursive: true, force: true });
   }
+
+  const costMetrics = runCostMetricsBench();
+  console.log(
+    `\nCost ledger + metrics work per worker message (target ≤ 1 ms median): median ${costMetrics.medianMs.toFixed(3)} ms, p99 ${costMetrics.p99Ms.toFixed(3)} ms — ${costMetrics.medianMs <= 1 ? 'PASS' : 'MISS'}`,
+  );
 
   const composition = webhookComposition(bundles);
   console.log(
