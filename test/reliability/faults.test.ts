@@ -64,9 +64,9 @@ beforeAll(async () => {
     SANDBOX_FAULT_SEED: String(SEED),
     // A 6 s worker timeout leaves the model its 1 s minimum deadline, so a hung call costs 1 s, not 55 s.
     SANDBOX_WORKER_TIMEOUT_MS: '6000',
-    // Failed records come back after 10 s instead of 6 minutes; the claim lease matches it, as in production.
-    SANDBOX_QUEUE_VISIBILITY_SECONDS: '10',
-    CLAIM_LEASE_SECONDS: '10',
+    // Failed records come back after 20 s instead of 6 minutes (longer than any batch takes); the lease matches it.
+    SANDBOX_QUEUE_VISIBILITY_SECONDS: '20',
+    CLAIM_LEASE_SECONDS: '20',
     SANDBOX_WORKER_CONCURRENCY: '8',
   });
 }, 90_000);
@@ -155,6 +155,7 @@ it(`answers each of ${EVENTS} events exactly once or dead-letters it, under mode
   expect(overAnswered).toEqual([]);
   // Zero lost: every event has its one reply or sits in the DLQ.
   expect(list.length + dlq).toBe(events.length);
+  expect((await fetch(`${sandbox.url}/_sandbox/health`)).status).toBe(200);
 
   // No cross-member context: every model call's turns carry the tokens of one member only, and context was used.
   const { stats, prompts } = await getJson<{
