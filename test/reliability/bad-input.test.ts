@@ -58,7 +58,7 @@ it('answers signed-but-unusable requests with a 4xx or an ignored 200', () => {
 });
 
 it('accepts the valid controls, their replays and the prompt-injection messages with 200', () => {
-  const accepted = outcomes.filter((o) => o.c.expect === 'answered-once' || o.c.expect === 'duplicate');
+  const accepted = outcomes.filter((o) => ['answered-once', 'duplicate', 'api-answered'].includes(o.c.expect));
   expect(accepted.length).toBeGreaterThanOrEqual(40);
   expect(accepted.filter((o) => o.status !== 200).map(describeOutcome)).toEqual([]);
 });
@@ -82,8 +82,9 @@ it('replies exactly once to each valid chat and to nothing else, and keeps the s
   expect(list.filter((d) => d.text.includes(DEFAULT_SYSTEM_PROMPT.slice(0, 40)))).toEqual([]);
 
   // Nothing beyond the valid events was processed: the ledger holds rows for their chats only, the DLQ is empty.
+  const processed = new Set([...answered, ...corpus.filter((c) => c.expect === 'api-answered').map((c) => c.chatId)]);
   const ledger = await getJson<{ chatId: string }[]>(sandbox.url, '/_sandbox/ledger');
-  expect(ledger.filter((row) => !answered.has(row.chatId)).map((row) => row.chatId)).toEqual([]);
+  expect(ledger.filter((row) => !processed.has(row.chatId)).map((row) => row.chatId)).toEqual([]);
   expect((await getJson<{ depth: number }>(sandbox.url, '/_sandbox/dlq')).depth).toBe(0);
 
   // The injection text reached the model as a user turn only; the system prompt was never echoed into a turn.
