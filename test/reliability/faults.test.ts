@@ -10,6 +10,7 @@ import { type Delivered, getJson, inPool, postEvent, sleep } from './helpers';
  * and no member's words may reach another member's prompt or reply.
  *
  * RELIABILITY_EVENTS sets the event count (default 1000, the issue's figure: about 90 s on this 2-core machine).
+ * RELIABILITY_TRACE=1 prints the replies and DLQ depth every poll while draining, to see where a run stalls.
  */
 const EVENTS = Number(process.env.RELIABILITY_EVENTS ?? 1000);
 const GROUPS = 50;
