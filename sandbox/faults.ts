@@ -1,6 +1,8 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../functions/core/errors';
+import type { CheckpointStep } from '../functions/core/process-event';
+import type { QueuedEvent } from '../functions/core/queue-message';
 
 /**
  * Fault injection for the sandbox (reliability suite, issue 9). Off unless its variables are set; never part of a
@@ -14,6 +16,11 @@ export const FAULT_ENV = {
   modelRate: 'SANDBOX_FAULT_MODEL_RATE',
   /** Integer seed of the fault generator. */
   seed: 'SANDBOX_FAULT_SEED',
+  /**
+   * Share (0–1) of worker attempts that crash at one pipeline step (after claim, after the model, after the send,
+   * after recording the reply — before the SQS acknowledgement), the step taken in turn.
+   */
+  crashRate: 'SANDBOX_FAULT_CRASH_RATE',
 } as const;
 
 /** Timing knobs that let a bounded test see redeliveries in seconds rather than the production minutes. */
@@ -70,6 +77,7 @@ export class PromptLog {
 export interface FaultConfig {
   readonly sendRate: number;
   readonly modelRate: number;
+  readonly crashRate: number;
   readonly seed: number;
 }
 
@@ -80,6 +88,7 @@ export type ModelFault = 'none' | '5xx' | 'hang';
 export interface FaultStats {
   readonly send: Record<SendFault, number>;
   readonly model: Record<ModelFault, number>;
+  readonly crash: Record<CheckpointStep, number>;
 }
 
 const DEFAULT_SEED = 1;
@@ -96,8 +105,13 @@ const MAX_HANG_MS = 120_000;
 
 /** Reads and validates the fault variables; undefined when none is set. */
 export function faultConfigFromEnv(env: NodeJS.ProcessEnv): FaultConfig | undefined {
-  const raw = { send: env[FAULT_ENV.sendRate], model: env[FAULT_ENV.modelRate], seed: env[FAULT_ENV.seed] };
-  if (raw.send === undefined && raw.model === undefined) return undefined;
+  const raw = {
+    send: env[FAULT_ENV.sendRate],
+    model: env[FAULT_ENV.modelRate],
+    crash: env[FAULT_ENV.crashRate],
+    seed: env[FAULT_ENV.seed],
+  };
+  if (raw.send === undefined && raw.model === undefined && raw.crash === undefined) return undefined;
   const problems: string[] = [];
   const rate = (name: string, value: string | undefined): number => {
     if (value === undefined) return 0;
@@ -108,10 +122,42 @@ export function faultConfigFromEnv(env: NodeJS.ProcessEnv): FaultConfig | undefi
   };
   const sendRate = rate(FAULT_ENV.sendRate, raw.send);
   const modelRate = rate(FAULT_ENV.modelRate, raw.model);
+  const crashRate = rate(FAULT_ENV.crashRate, raw.crash);
   const seed = raw.seed === undefined ? DEFAULT_SEED : Number(raw.seed);
   if (!Number.isSafeInteger(seed)) problems.push(`${FAULT_ENV.seed} must be an integer, got '${raw.seed}'`);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { sendRate, modelRate, seed };
+  return { sendRate, modelRate, crashRate, seed };
+}
+
+const CRASH_STEPS: readonly CheckpointStep[] = ['claimed', 'answered', 'sent', 'recorded'];
+
+/** The injected crash; the worker handler reports the record failed, as if the Lambda had died mid-step. */
+export class InjectedCrash extends Error {
+  constructor(readonly step: CheckpointStep) {
+    super(`injected worker crash at '${step}'`);
+    this.name = 'InjectedCrash';
+  }
+}
+
+/**
+ * Crashes `rate` of worker attempts, each at one step chosen in turn. The choice is made once per attempt (event id
+ * + SQS receive count), so concurrent batches do not disturb each other and a redelivery can succeed.
+ */
+export function createCrashCheckpoint(rate: number, random: () => number, stats: FaultStats) {
+  const plans = new Map<string, CheckpointStep | null>();
+  let turn = 0;
+  return (step: CheckpointStep, event: QueuedEvent): void => {
+    if (step === 'claimed') {
+      const attempt = event.message.eventId;
+      const crashAt = random() < rate ? (CRASH_STEPS[turn++ % CRASH_STEPS.length] ?? null) : null;
+      plans.set(attempt, crashAt);
+    }
+    if (plans.get(event.message.eventId) === step) {
+      plans.delete(event.message.eventId);
+      stats.crash[step]++;
+      throw new InjectedCrash(step);
+    }
+  };
 }
 
 /** mulberry32: a small, fast, seedable generator of floats in [0, 1); plenty for picking faults. */
@@ -145,7 +191,11 @@ function pickFromMix(roll: number): SendFault {
 }
 
 export function emptyFaultStats(): FaultStats {
-  return { send: { none: 0, '429': 0, '5xx': 0, 'expired-token': 0 }, model: { none: 0, '5xx': 0, hang: 0 } };
+  return {
+    send: { none: 0, '429': 0, '5xx': 0, 'expired-token': 0 },
+    model: { none: 0, '5xx': 0, hang: 0 },
+    crash: { claimed: 0, answered: 0, sent: 0, recorded: 0 },
+  };
 }
 
 export interface ModelFaultProxy {

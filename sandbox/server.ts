@@ -7,6 +7,7 @@ import { isPlatformName, PLATFORMS, type PlatformName } from '../functions/platf
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { credentialEnv, sandboxCredentials } from './defaults';
 import {
+  createCrashCheckpoint,
   createSendFaultPicker,
   emptyFaultStats,
   faultConfigFromEnv,
@@ -293,7 +294,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const webhookModule = await import('../functions/handlers/webhook');
     const workerModule = await import('../functions/handlers/worker');
     handlers.webhook = webhookModule.handler as unknown as ProxyHandler;
-    handlers.worker = workerModule.handler as unknown as (e: SQSEvent, c: Context) => Promise<unknown>;
+    const crash =
+      faults && faults.crashRate > 0
+        ? createCrashCheckpoint(faults.crashRate, seededRandom(faults.seed + 1), faultStats)
+        : undefined;
+    handlers.worker = (crash
+      ? workerModule.createDefaultWorkerHandler(process.env, { checkpoint: crash })
+      : workerModule.handler) as unknown as (e: SQSEvent, c: Context) => Promise<unknown>;
     restApi = await createRestApi({ env, log });
 
     const worker = handlers.worker;
@@ -331,6 +338,8 @@ function handlerEnv(
     AWS_ENDPOINT_URL_SQS: aws.endpoints.sqs,
     POWERTOOLS_SERVICE_NAME: 'groupgate-sandbox',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    // EMF metrics go to stdout in Lambda, where CloudWatch parses them; locally they would only bury the log.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     ENABLED_PLATFORMS: PLATFORMS.join(','),
     QUEUE_URL: aws.queues.queueUrl,
     EVENTS_TABLE: aws.tables.events,

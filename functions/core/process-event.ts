@@ -37,8 +37,11 @@ export interface ProcessDeps {
   readonly systemPromptFor?: (event: QueuedEvent) => string | undefined;
   readonly maskModelInputFor?: (event: QueuedEvent) => boolean;
   /** Test seam for crash injection at each step. */
-  readonly checkpoint?: (step: 'claimed' | 'answered' | 'sent' | 'recorded') => void;
+  readonly checkpoint?: (step: CheckpointStep, event: QueuedEvent) => void;
 }
+
+/** Where crash injection (tests, the sandbox's reliability knobs) may stop a worker. */
+export type CheckpointStep = 'claimed' | 'answered' | 'sent' | 'recorded';
 
 export interface InvocationFacts {
   readonly event: QueuedEvent;
@@ -73,7 +76,7 @@ export async function processEvent(
   if (claim.outcome === 'already_replied') return { kind: 'already_replied' };
   if (claim.outcome === 'delivery_unknown') return { kind: 'delivery_unknown' };
   if (claim.outcome === 'in_progress') throw new EventInProgressError(pk);
-  deps.checkpoint?.('claimed');
+  deps.checkpoint?.('claimed', event);
 
   let outcome: PipelineOutcome;
   let sent: SendResult;
@@ -86,7 +89,7 @@ export async function processEvent(
       systemPrompt: deps.systemPromptFor?.(event),
       maskModelInput: deps.maskModelInputFor?.(event) ?? true,
     });
-    deps.checkpoint?.('answered');
+    deps.checkpoint?.('answered', event);
     // The cost is incurred once the model has answered, so the ledger row is written even when the send then
     // fails and is retried (finance sees both model calls). It runs alongside the send to keep it off the latency.
     recorded = deps
@@ -105,7 +108,7 @@ export async function processEvent(
     await recorded;
     throw err;
   }
-  deps.checkpoint?.('sent');
+  deps.checkpoint?.('sent', event);
   // The cache write runs alongside the delivery record. Once the reply is out, a cache or ledger failure must not
   // cause a redelivery (it would be acknowledged as already replied anyway), so those log their own failures.
   const cached = outcome.cachePut
@@ -117,7 +120,7 @@ export async function processEvent(
     { messageIds: sent.messageIds, fallback: outcome.source === 'fallback' },
     outcome,
   );
-  deps.checkpoint?.('recorded');
+  deps.checkpoint?.('recorded', event);
   await Promise.all([cached, recorded]);
   return { kind: 'replied', messageIds: sent.messageIds, source: outcome.source };
 }

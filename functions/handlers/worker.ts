@@ -12,7 +12,7 @@ import { createAwsClients } from '../shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '../shared/metrics';
 import { logger } from '../shared/powertools';
 import { tracer } from '../shared/tracer';
-import { createWorkerRuntime } from './worker-runtime';
+import { createWorkerRuntime, type WorkerRuntimeDeps } from './worker-runtime';
 
 /**
  * The worker Lambda: an SQS FIFO batch handler. Powertools' FIFO processor reports the first failed record of a
@@ -49,8 +49,14 @@ export function createWorkerHandler(resolve: (context: Context) => Promise<Recor
 
 let runtime: Promise<(context: Context) => RecordProcessor> | undefined;
 
+export interface DefaultRuntimeOptions {
+  /** Crash injection for the sandbox's reliability suite; never set in AWS. */
+  readonly checkpoint?: WorkerRuntimeDeps['checkpoint'];
+}
+
 async function buildDefaultRuntime(
   env: NodeJS.ProcessEnv = process.env,
+  options: DefaultRuntimeOptions = {},
 ): Promise<(context: Context) => RecordProcessor> {
   const config = loadWorkerConfig(env);
   const clients = createAwsClients({ region: config.region });
@@ -72,6 +78,7 @@ async function buildDefaultRuntime(
     platforms,
     model,
     remainingMs: () => current?.getRemainingTimeInMillis() ?? 60_000,
+    ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
   });
   return (context) => {
     current = context;
@@ -99,3 +106,14 @@ export function withObservability(fn: (event: SQSEvent, context: Context) => Pro
 }
 
 export const handler = withObservability(createWorkerHandler(defaultResolve));
+
+/** A worker handler with its own runtime, built from `env` on first use (the sandbox's crash-injection build). */
+export function createDefaultWorkerHandler(env: NodeJS.ProcessEnv, options: DefaultRuntimeOptions) {
+  let own: Promise<(context: Context) => RecordProcessor> | undefined;
+  return withObservability(
+    createWorkerHandler(async (context) => {
+      own ??= buildDefaultRuntime(env, options);
+      return (await own)(context);
+    }),
+  );
+}

@@ -62,6 +62,8 @@ beforeAll(async () => {
     MODEL_ENGINE: 'instant',
     SANDBOX_FAULT_SEND_RATE: '0.2',
     SANDBOX_FAULT_MODEL_RATE: '0.3',
+    // Worker crashes after claim, after the model, after the send and after recording the reply, in turn.
+    SANDBOX_FAULT_CRASH_RATE: '0.04',
     SANDBOX_FAULT_SEED: String(SEED),
     // A 6 s worker timeout leaves the model its 1 s minimum deadline, so a hung call costs 1 s, not 55 s.
     SANDBOX_WORKER_TIMEOUT_MS: '6000',
@@ -181,6 +183,7 @@ it(`answers each of ${EVENTS} events exactly once or dead-letters it, under mode
   expect(stats.send['5xx']).toBeGreaterThan(0);
   expect((stats.model.hang + stats.model['5xx']) / modelCalls).toBeGreaterThan(0.2);
   expect((sendCalls - stats.send.none) / sendCalls).toBeGreaterThan(0.12);
+  for (const step of ['claimed', 'answered', 'sent', 'recorded'] as const) expect(stats.crash[step]).toBeGreaterThan(0);
 
   process.stdout.write(
     `${JSON.stringify({

@@ -199,8 +199,8 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       });
     let currentEvent: QueuedEvent | undefined;
     const polled = runtime({
-      checkpoint: (step) => {
-        if (currentEvent) rig.checkpoint?.(step, currentEvent);
+      checkpoint: (step, event) => {
+        if (currentEvent ?? event) rig.checkpoint?.(step, currentEvent ?? event);
       },
     });
     const workerHandler = createWorkerHandler(async () => async (record: SQSRecord) => {
