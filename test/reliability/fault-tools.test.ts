@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../../functions/core/errors';
+import type { QueuedEvent } from '../../functions/core/queue-message';
 import {
+  createCrashCheckpoint,
   createSendFaultPicker,
   emptyFaultStats,
   faultConfigFromEnv,
+  InjectedCrash,
   PromptLog,
   sandboxTimingFromEnv,
   seededRandom,
@@ -22,6 +25,7 @@ describe('faultConfigFromEnv', () => {
     expect(faultConfigFromEnv({ SANDBOX_FAULT_SEND_RATE: '0.2', SANDBOX_FAULT_SEED: '7' })).toEqual({
       sendRate: 0.2,
       modelRate: 0,
+      crashRate: 0,
       seed: 7,
     });
   });
@@ -183,5 +187,33 @@ describe('startModelFaultProxy', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('crash checkpoint', () => {
+  const event = (eventId: string) => ({ message: { eventId } }) as unknown as QueuedEvent;
+  const steps = ['claimed', 'answered', 'sent', 'recorded'] as const;
+
+  it('crashes each chosen attempt once, at the steps in turn, and lets the redelivery through', () => {
+    const stats = emptyFaultStats();
+    const checkpoint = createCrashCheckpoint(1, () => 0, stats);
+    const crashedAt: string[] = [];
+    for (const id of ['a', 'b', 'c', 'd']) {
+      try {
+        for (const step of steps) checkpoint(step, event(id));
+      } catch (err) {
+        expect(err).toBeInstanceOf(InjectedCrash);
+        crashedAt.push((err as InjectedCrash).step);
+      }
+    }
+    expect(crashedAt).toEqual(['claimed', 'answered', 'sent', 'recorded']);
+    expect(stats.crash).toEqual({ claimed: 1, answered: 1, sent: 1, recorded: 1 });
+  });
+
+  it('never crashes at rate 0', () => {
+    const stats = emptyFaultStats();
+    const checkpoint = createCrashCheckpoint(0, Math.random, stats);
+    for (const step of steps) expect(() => checkpoint(step, event('x'))).not.toThrow();
+    expect(Object.values(stats.crash).reduce((a, b) => a + b, 0)).toBe(0);
   });
 });
