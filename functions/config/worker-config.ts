@@ -55,7 +55,9 @@ const schema = z.object({
   [ENV.contentLexicon]: jsonValue.pipe(lexiconSchema).optional(),
   [ENV.maskModelInput]: z.enum(['true', 'false']).default('true'),
   [ENV.replyHandleOrigins]: z.string().optional(),
-  [ENV.claimLeaseSeconds]: z.coerce.number().int().min(10).default(360),
+  // A claim outlives its holder only until the Lambda timeout has surely passed (a live worker cannot run longer),
+  // and must end before SQS redelivers (visibility = 6 × timeout), so a redelivery after a crash finds it expired.
+  [ENV.claimLeaseSeconds]: z.coerce.number().int().min(10).default(90),
   [ENV.ledgerRetentionDays]: z.coerce.number().int().min(1).default(400),
   [ENV.auditRetentionDays]: z.coerce.number().int().min(1).default(180),
   [ENV.priceOverrides]: jsonValue.optional(),

@@ -94,7 +94,8 @@ export class Functions extends Construct {
       description: 'Answers queued chat events with the private model',
       timeout: props.workerTimeout,
       memorySize: 1024,
-      environment: pipelineEnv,
+      // The claim lease: the Lambda timeout plus a margin, well inside the queue's visibility timeout (6 ×).
+      environment: { ...pipelineEnv, [ENV.claimLeaseSeconds]: String(props.workerTimeout.toSeconds() + 30) },
     });
     this.bindPipeline(this.worker, props);
     // PutItem: the durable once-a-day active-user marker (functions/core/active-users.ts).

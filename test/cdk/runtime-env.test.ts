@@ -32,6 +32,8 @@ test('the worker prices and budgets with the configured instance type, window an
         MODEL_INSTANCE_TYPE: 'ml.g4dn.2xlarge',
         MODEL_CONTEXT_WINDOW: '8192',
         MODEL_MAX_TOKENS: '512',
+        // Lambda timeout (60 s) + 30 s: the claim lapses before SQS redelivers (visibility 360 s).
+        CLAIM_LEASE_SECONDS: '90',
       }),
     },
   });

@@ -67,9 +67,10 @@ beforeAll(async () => {
     SANDBOX_FAULT_SEED: String(SEED),
     // A 6 s worker timeout leaves the model its 1 s minimum deadline, so a hung call costs 1 s, not 55 s.
     SANDBOX_WORKER_TIMEOUT_MS: '6000',
-    // Failed records come back after 20 s instead of 6 minutes (longer than any batch takes); the lease matches it.
+    // Failed records come back after 20 s instead of 6 minutes (longer than any batch takes). As in the stack, the
+    // claim lease (Lambda timeout + margin) ends before SQS redelivers, so a crashed worker's claim has lapsed.
     SANDBOX_QUEUE_VISIBILITY_SECONDS: '20',
-    CLAIM_LEASE_SECONDS: '20',
+    CLAIM_LEASE_SECONDS: '10',
     SANDBOX_WORKER_CONCURRENCY: '8',
   });
 }, 90_000);
