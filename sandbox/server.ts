@@ -264,7 +264,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
   };
   try {
-    aws = await startLocalAws({ ttlSweepIntervalMs: 10_000 });
+    // DynamoDB deletes expired items lazily and every reader checks expiresAt, so the sweep is housekeeping: once a
+    // minute keeps its table scans out of the request path's tail latency.
+    aws = await startLocalAws({ ttlSweepIntervalMs: 60_000 });
     stops.push(() => aws?.stop() ?? Promise.resolve());
     log(`sandbox: DynamoDB (dynalite) on ${aws.endpoints.dynamo}, SQS (fauxqs) on ${aws.endpoints.sqs}`);
 
