@@ -1,5 +1,5 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { PipelineConfig } from '../config/chat-api-config';
+import type { PipelineConfig } from '../config/pipeline-config';
 import type { Member } from '../core/active-users';
 import { AnswerCache } from '../core/answer-cache';
 import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
