@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from './errors';
@@ -57,24 +56,6 @@ export class AnswerCache {
       ...positiveInteger('maxAnswerBytes', this.maxAnswerBytes),
     ];
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `AnswerCache ${p}`));
-  }
-
-  /**
-   * The cache key: SHA-256 of the normalised question (Unicode NFKC, so full-width and half-width forms match;
-   * case, surrounding and repeated whitespace, and trailing `?`/`!`/`。`/`.` ignored), the model id and the
-   * prompt version. A new model or prompt therefore never serves an old answer.
-   */
-  static key(question: string, modelId: string, promptVersion: string): string {
-    const normalised = question
-      .normalize('NFKC')
-      .toLowerCase()
-      .replace(/\s+/gu, ' ')
-      .trim()
-      .replace(/[?!.。]+$/u, '')
-      .trimEnd();
-    return createHash('sha256')
-      .update(JSON.stringify([normalised, modelId, promptVersion]))
-      .digest('hex');
   }
 
   /** One eventually consistent GetItem (a just-written answer showing up a moment later costs nothing). */
