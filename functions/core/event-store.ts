@@ -65,6 +65,8 @@ export interface EventStoreOptions {
 }
 
 const RCC: ReturnConsumedCapacity = 'TOTAL';
+/** How long after a `sending` mark a deduplicating platform still drops a repeated send (Feishu: 1 h), with margin. */
+const RESUME_SENDING_WINDOW_MS = 50 * 60 * 1000;
 
 export class EventStore {
   private readonly retentionSeconds: number;
@@ -141,8 +143,20 @@ export class EventStore {
   /**
    * Worker: takes a lease on the event before any work. Claimable when new, enqueuing/enqueued, failed, or
    * processing with an expired lease (a crashed worker). A replied event is reported with its reply ids.
+   * `resumeSending`: also take over an event whose holder died during its send (`sending`, lease expired) — only for
+   * platforms whose send API deduplicates on our idempotency key, so sending again cannot reply twice.
    */
-  async claim(pk: string, now: number, leaseMs: number, capacity?: CapacitySink): Promise<ClaimOutcome> {
+  async claim(
+    pk: string,
+    now: number,
+    leaseMs: number,
+    capacity?: CapacitySink,
+    options: { readonly resumeSending?: boolean } = {},
+  ): Promise<ClaimOutcome> {
+    // A send is resumed only while the platform still deduplicates it (Feishu: 1 h after the first call).
+    const resume = options.resumeSending
+      ? ' OR (#s = :sending AND leaseUntil < :now AND updatedAt > :resumeAfter)'
+      : '';
     try {
       const out = await this.db.send(
         new UpdateCommand({
@@ -150,11 +164,11 @@ export class EventStore {
           Key: { pk },
           UpdateExpression:
             'SET #s = :processing, leaseUntil = :lease, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :exp)',
-          ConditionExpression:
-            'attribute_not_exists(pk) OR #s IN (:enqueuing, :enqueued, :failed) OR (#s = :processing AND leaseUntil < :now)',
+          ConditionExpression: `attribute_not_exists(pk) OR #s IN (:enqueuing, :enqueued, :failed) OR (#s = :processing AND leaseUntil < :now)${resume}`,
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: {
             ':processing': 'processing',
+            ...(options.resumeSending ? { ':sending': 'sending', ':resumeAfter': now - RESUME_SENDING_WINDOW_MS } : {}),
             ':enqueuing': 'enqueuing',
             ':enqueued': 'enqueued',
             ':failed': 'failed',

@@ -14,7 +14,8 @@ import type { QueuedEvent } from './queue-message';
  *   redelivers (and after N receives the message moves to the DLQ — never a silent drop).
  * - `sending` is written before the platform call. A worker that dies after it (the platform may have accepted
  *   the reply) leaves the event unclaimable: after its lease the next delivery acknowledges it as
- *   `delivery_unknown` instead of sending a second reply.
+ *   `delivery_unknown` instead of sending a second reply — unless the platform deduplicates sends
+ *   (`idempotentSend`), in which case the next delivery sends again and the platform drops the copy.
  */
 export interface ProcessDeps {
   readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed'>;
@@ -30,7 +31,12 @@ export interface ProcessDeps {
   /** Ledger row, audit record and metrics for one invocation. Must not throw (failures are the caller's to log). */
   readonly recordInvocation: (facts: InvocationFacts) => Promise<void>;
   readonly now: () => number;
-  /** How long a claim holds; keep it at or above the SQS visibility timeout. */
+  /**
+   * The platform deduplicates sends on our idempotency key (Feishu's reply `uuid`), so an event whose worker died
+   * during the send is sent again instead of being acknowledged as `delivery_unknown`: nothing lost, nothing doubled.
+   */
+  readonly idempotentSend?: boolean;
+  /** How long a claim holds: the Lambda timeout plus a margin, below the SQS visibility timeout. */
   readonly leaseMs: number;
   /** Absolute ms by which the model must have answered (below the Lambda timeout). */
   readonly deadline: () => number;
@@ -72,7 +78,9 @@ export async function processEvent(
   const startedAt = deps.now();
   const { message } = event;
   const pk = EventStore.key(message.platform, message.eventId);
-  const claim = await deps.events.claim(pk, startedAt, deps.leaseMs);
+  const claim = await deps.events.claim(pk, startedAt, deps.leaseMs, undefined, {
+    resumeSending: deps.idempotentSend === true,
+  });
   if (claim.outcome === 'already_replied') return { kind: 'already_replied' };
   if (claim.outcome === 'delivery_unknown') return { kind: 'delivery_unknown' };
   if (claim.outcome === 'in_progress') throw new EventInProgressError(pk);

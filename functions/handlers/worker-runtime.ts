@@ -222,7 +222,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     const remaining = deps.remainingMs ?? (() => 60_000);
     const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
-        claim: (pk, at, lease) => events.claim(pk, at, lease, meter),
+        claim: (pk, at, lease, _capacity, options) => events.claim(pk, at, lease, meter, options),
         markSending: (pk, at, attempts) => events.markSending(pk, at, attempts, meter),
         markFailed: (pk, at, attempts) => events.markFailed(pk, at, attempts, meter),
       },
@@ -233,6 +233,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
         return outcome;
       },
       send: (reply) => send(platform, event.message.platform, reply),
+      idempotentSend: platform.idempotentSend === true,
       recordDelivery: (pk, at, reply, outcome) => recordDelivery(event, pk, at, reply, outcome, meter),
       cachePut: async (key, answer) => {
         await pipeline

@@ -126,6 +126,11 @@ export interface AdapterDeps {
 export interface ChatPlatform {
   readonly name: PlatformName;
   /**
+   * `send` may be repeated with the same `idempotencyKey` without a second message reaching the chat (the platform
+   * deduplicates). Only then does a worker that died mid-send get its reply re-sent. @default false
+   */
+  readonly idempotentSend?: boolean;
+  /**
    * Verifies and parses one inbound request. Throws `SignatureError`, `ReplayError`, `MalformedEventError` or
    * `PayloadTooLargeError`; returns `ignored` for events GroupGate does not act on.
    * @param now epoch ms, injected so the timestamp window is testable.

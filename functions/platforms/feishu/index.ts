@@ -18,6 +18,8 @@ export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): C
   });
   return {
     name: 'feishu',
+    // Every reply part carries a uuid derived from the idempotency key; Feishu drops repeats within 1 h.
+    idempotentSend: true,
     parse: (request, now) => parseFeishuRequest(config, request, now),
     send: async (reply) => {
       if (reply.handle.platform !== 'feishu') {

@@ -59,6 +59,27 @@ describe('a worker crash at any step ends in exactly one delivery', () => {
     30_000,
   );
 
+  it('re-sends after a crash during the send on Feishu, whose reply uuid deduplicates: replied, one message', async () => {
+    const chatId = uniqueChat('crash-sent-feishu');
+    let crashes = 0;
+    rig.checkpoint = (at, event) => {
+      if (at === 'sent' && event.message.chatId === chatId && crashes === 0) {
+        crashes++;
+        throw new Error('injected crash at sent');
+      }
+    };
+    const eventId = await rig.say('feishu', { chatId, userId: 'erin', text: `Deploy window? (${chatId})` });
+    const first = await rig.waitFor(1, (d) => d.chatId === chatId);
+    await rig.aws.poller?.idle({ timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(crashes).toBe(1);
+    // Not left as `sending` (delivery unknown): the redelivery sent again and Feishu dropped the repeat.
+    expect(rig.deliveries.filter((d) => d.chatId === chatId)).toHaveLength(1);
+    const item = await eventItem('feishu', eventId);
+    expect(item?.status).toBe('replied');
+    expect(item?.replyMessageIds).toEqual([first[0]?.messageId]);
+  }, 30_000);
+
   it('acknowledges a platform re-delivery of an answered event without a second reply', async () => {
     const chatId = uniqueChat('replay');
     const eventId = await rig.say('feishu', { chatId, userId: 'erin', text: `Who owns billing? (${chatId})` });
