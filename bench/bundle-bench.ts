@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { bundleLikeCdk, requireTimeMs, topPackages } from './bundling';
 import { median } from './stats';
 
 export const LAMBDA_ENTRIES = ['webhook', 'worker', 'chat-api', 'jwt-authorizer'] as const;
@@ -63,22 +62,7 @@ async function measureBundle(
 ): Promise<BundleRow> {
   const outfile = path.join(options.outDir, variant, entry, 'index.js');
   try {
-    // The options CDK's NodejsFunction passes esbuild for this app's HouseFunction (lib/constructs/house-function.ts).
-    const result = await build({
-      absWorkingDir: options.rootDir,
-      entryPoints: [source],
-      outfile,
-      bundle: true,
-      minify: true,
-      sourcemap: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      external: variant === 'sdk-external' ? ['@aws-sdk/*'] : [],
-      metafile: true,
-      logLevel: 'silent',
-    });
-    const bytes = statSync(outfile).size;
+    const { bytes, metafile } = await bundleLikeCdk(options.rootDir, source, outfile, variant === 'sdk-external');
     const initRunsMs = measureInit(outfile, options);
     return {
       entry,
@@ -87,53 +71,17 @@ async function measureBundle(
       bytes,
       initMedianMs: median(initRunsMs),
       initRunsMs,
-      topInputs: topInputs(result.metafile, options.rootDir),
+      topInputs: topPackages(metafile, options.rootDir, 6),
     };
   } catch (err) {
     return { entry, variant, placeholder, error: (err as Error).message.split('\n')[0] ?? 'build failed' };
   }
 }
 
-/**
- * Module-init time in a fresh Node process per run. `NODE_PATH` lets the sdk-external bundle find `@aws-sdk/*` in
- * node_modules, as Lambda's runtime finds its own copy.
- */
+/** Module-init times, one fresh Node process per run, within the time budget. */
 function measureInit(bundle: string, options: BundleBenchOptions): number[] {
-  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
   const runs: number[] = [];
-  for (let i = 0; i < options.initRuns && Date.now() < options.deadline; i++) {
-    const child = spawnSync(process.execPath, ['-e', script], {
-      encoding: 'utf8',
-      timeout: 20_000,
-      env: { ...process.env, NODE_PATH: path.join(options.rootDir, 'node_modules'), NODE_OPTIONS: '' },
-    });
-    const ms = Number(child.stdout.trim().split('\n').pop());
-    if (child.status !== 0 || !Number.isFinite(ms)) {
-      throw new Error(`require() of ${bundle} failed: ${child.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
-    }
-    runs.push(ms);
-  }
+  for (let i = 0; i < options.initRuns && Date.now() < options.deadline; i++)
+    runs.push(requireTimeMs(bundle, options.rootDir));
   return runs;
-}
-
-function topInputs(metafile: Metafile, rootDir: string): { name: string; bytes: number }[] {
-  const byName = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
-      const name = packageOf(path.relative(rootDir, path.resolve(rootDir, input)));
-      byName.set(name, (byName.get(name) ?? 0) + bytesInOutput);
-    }
-  }
-  return [...byName]
-    .map(([name, bytes]) => ({ name, bytes }))
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, 6);
-}
-
-function packageOf(relativePath: string): string {
-  const parts = relativePath.split(path.sep);
-  const at = parts.lastIndexOf('node_modules');
-  if (at < 0) return '(app)';
-  const first = parts[at + 1] ?? '?';
-  return first.startsWith('@') ? `${first}/${parts[at + 2] ?? '?'}` : first;
 }

@@ -1,8 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
 import path from 'node:path';
-import { build, type Metafile } from 'esbuild';
 import { LAMBDA_ENTRIES } from '../bundle-bench';
+import { bundleLikeCdk, requireTimeMs, topPackages } from '../bundling';
 import { median } from '../stats';
 
 /** The minimal peer Lambdas built for the cold-start comparison; each file exports `handler`. */
@@ -66,21 +64,8 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
     }
     const outfile = path.join(options.outDir, target.name, 'index.js');
     try {
-      const result = await build({
-        absWorkingDir: options.rootDir,
-        entryPoints: [target.source],
-        outfile,
-        bundle: true,
-        minify: true,
-        sourcemap: true,
-        platform: 'node',
-        target: 'node22',
-        format: 'cjs',
-        external: ['@aws-sdk/*'],
-        metafile: true,
-        logLevel: 'silent',
-      });
-      built.set(target, { outfile, bytes: statSync(outfile).size, topInputs: topPackages(result.metafile) });
+      const { bytes, metafile } = await bundleLikeCdk(options.rootDir, target.source, outfile);
+      built.set(target, { outfile, bytes, topInputs: topPackages(metafile, options.rootDir, 5) });
     } catch (err) {
       errors.set(target, (err as Error).message.split('\n')[0] ?? 'build failed');
     }
@@ -91,7 +76,7 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
     for (const [target, { outfile }] of built) {
       if (errors.has(target)) continue;
       try {
-        runs.set(target, [...(runs.get(target) ?? []), requireTime(outfile, options.rootDir)]);
+        runs.set(target, [...(runs.get(target) ?? []), requireTimeMs(outfile, options.rootDir)]);
       } catch (err) {
         errors.set(target, (err as Error).message);
       }
@@ -112,39 +97,4 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       ...(error ? { error } : {}),
     };
   });
-}
-
-/**
- * One fresh-process `require()` of the bundle, in ms. `NODE_PATH` lets a bundle find `@aws-sdk/*` in node_modules,
- * as Lambda's runtime finds its own copy.
- */
-function requireTime(bundle: string, rootDir: string): number {
-  const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
-  const child = spawnSync(process.execPath, ['-e', script], {
-    encoding: 'utf8',
-    timeout: 20_000,
-    env: { ...process.env, NODE_PATH: path.join(rootDir, 'node_modules'), NODE_OPTIONS: '' },
-  });
-  const ms = Number(child.stdout.trim().split('\n').pop());
-  if (child.status !== 0 || !Number.isFinite(ms)) {
-    throw new Error(`require() failed: ${child.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
-  }
-  return ms;
-}
-
-function topPackages(metafile: Metafile): { name: string; bytes: number }[] {
-  const byName = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
-      const parts = input.split('/');
-      const at = parts.lastIndexOf('node_modules');
-      const first = at < 0 ? '(own code)' : (parts[at + 1] ?? '?');
-      const name = first.startsWith('@') ? `${first}/${parts[at + 2] ?? '?'}` : first;
-      byName.set(name, (byName.get(name) ?? 0) + bytesInOutput);
-    }
-  }
-  return [...byName]
-    .map(([name, bytes]) => ({ name, bytes }))
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, 5);
 }

@@ -1,49 +1,6 @@
 import type { FeishuConfig } from '../../../../functions/platforms/feishu';
-import type { RawRequest } from '../../../../functions/platforms/types';
-import type {
-  EmulatedDelivery,
-  EmulatedRequest,
-  EmulatorContext,
-  EmulatorCredentials,
-} from '../../../../sandbox/platform-emulator/types';
+import { credentials } from '../emulator-fixture';
 
-export const NOW = Date.parse('2024-05-01T08:00:00Z');
-
-export const credentials: EmulatorCredentials = {
-  feishu: {
-    appId: 'cli_test_app',
-    appSecret: 'feishu-app-secret',
-    verificationToken: 'feishu-verification-token',
-    encryptKey: 'feishu-encrypt-key',
-    botOpenId: 'ou_bot_groupgate',
-  },
-  slack: { signingSecret: 'unused', botToken: 'unused', botUserId: 'unused' },
-  dingtalk: { appKey: 'unused', appSecret: 'unused', robotCode: 'unused' },
-  wecom: { token: 'unused', encodingAesKey: 'unused', botId: 'unused' },
-};
+export { credentials, emulatorContext, NOW, toRaw } from '../emulator-fixture';
 
 export const config: FeishuConfig = { ...credentials.feishu };
-
-export function emulatorContext(
-  overrides: Partial<Pick<EmulatorContext, 'apiBaseUrl' | 'fault' | 'now'>> = {},
-): EmulatorContext & { deliveries: EmulatedDelivery[] } {
-  const deliveries: EmulatedDelivery[] = [];
-  return {
-    apiBaseUrl: 'http://127.0.0.1:0',
-    credentials,
-    now: () => NOW,
-    record: (delivery) => deliveries.push({ ...delivery, at: new Date(NOW).toISOString() }),
-    deliveries,
-    ...overrides,
-  };
-}
-
-/** What the webhook hands the adapter: header names lower-cased, as `RawRequest` promises. */
-export function toRaw(request: EmulatedRequest): RawRequest {
-  return {
-    method: request.method,
-    query: request.query,
-    body: request.body,
-    headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
-  };
-}
