@@ -6,10 +6,14 @@
  * space, punctuation, symbols or format characters (which include U+200B–U+200D, U+2060, U+FEFF and the soft hyphen)
  * are dropped, so "b a d", "ｂａｄ", "b\u200Bad" and "B.A.D" all read "bad". Combining marks left after NFKC
  * (strike-through or "zalgo" decoration) are dropped too, without counting as a gap; on both sides, so Indic and
- * Thai terms match a little more coarsely (vowel signs ignored). Every kept UTF-16 unit remembers the
- * original span of its cluster and whether anything was dropped just before it, which the matcher needs for word
- * boundaries. One pass, O(n).
+ * Thai terms match a little more coarsely (vowel signs ignored). Each kept character is then folded
+ * (`character-folding.ts`): Latin lookalikes from Cyrillic, Greek, … to the ASCII letter they imitate, traditional
+ * Han to simplified, so "fоrbiddеn" (Cyrillic о, е) reads "forbidden" and "機密" reads "机密". Every kept UTF-16 unit
+ * remembers the original span of its cluster and whether anything was dropped just before it, which the matcher needs
+ * for word boundaries. One pass, O(n).
  */
+
+import { foldCharacter } from './character-folding';
 
 export interface NormalisedText {
   /** The kept characters, normalised. */
@@ -78,7 +82,7 @@ export function normaliseForMatching(input: string): NormalisedText {
     }
     for (const char of input.slice(start, i).normalize('NFKC').toLowerCase()) {
       if (IGNORABLE.test(char)) gap = true;
-      else if (!COMBINING_MARK.test(char)) emit(char, start, i);
+      else if (!COMBINING_MARK.test(char)) emit(foldCharacter(char), start, i);
     }
   }
   return {

@@ -1,27 +1,49 @@
 import { isIPv6 } from 'node:net';
 import { ConfigError } from '../errors';
+import { buildDetectionView, originalSpan } from './detection-view';
 
 /**
  * PII masking for chat messages, logs and audit records.
  *
+ * Detectors read a normalised view of the text (`detection-view.ts`: full-width digits, letters and '＠' as ASCII,
+ * any white space as ' ', any dash as '-', ideographic and middle dots as '.', zero-width characters dropped), so
+ * `１３８　１２３４　５６７８` is found like `138 1234 5678`; each finding is then mapped back and the ORIGINAL span is
+ * replaced, leaving the rest of the text exactly as it was.
+ *
  * Every detector is a regex whose work per start position is bounded by a constant (fixed-width lookarounds,
- * bounded repetitions, or a lookbehind that only lets a run start once), followed by an O(length) validator
- * (GB 11643 checksum, Luhn, `net.isIPv6`). Masking is therefore O(n + m log m) for n characters and m candidates:
- * safe to run on every message and on every log line.
+ * bounded repetitions and optional separators, or a lookbehind that only lets a run start once), followed by an
+ * O(length) validator (GB 11643 checksum, Luhn, `net.isIPv6`). Masking is therefore O(n + m log m) for n characters
+ * and m candidates: safe to run on every message and on every log line.
  */
 
-export type PiiKind = 'phone' | 'idCard' | 'bankCard' | 'email' | 'ipv4' | 'ipv6';
+export type PiiKind = 'phone' | 'idCard' | 'passport' | 'bankCard' | 'email' | 'ipv4' | 'ipv6';
 
 /** Detector precedence: when two candidates overlap, the earlier kind wins (an e-mail local part holding a phone
  * number is one e-mail; a valid resident ID is never re-read as a bank card). */
-export const PII_KINDS: readonly PiiKind[] = ['email', 'idCard', 'phone', 'bankCard', 'ipv6', 'ipv4'];
+export const PII_KINDS: readonly PiiKind[] = ['email', 'idCard', 'passport', 'phone', 'bankCard', 'ipv6', 'ipv4'];
 
 export type PiiLanguage = 'zh' | 'en';
 
 /** Default placeholder labels; the placeholder is `[label]` or `[label ****1234]` when digits are kept. */
 export const PII_LABELS: Readonly<Record<PiiLanguage, Readonly<Record<PiiKind, string>>>> = {
-  zh: { phone: '手机号', idCard: '身份证号', bankCard: '银行卡号', email: '邮箱', ipv4: 'IP地址', ipv6: 'IP地址' },
-  en: { phone: 'PHONE', idCard: 'ID_NUMBER', bankCard: 'BANK_CARD', email: 'EMAIL', ipv4: 'IP', ipv6: 'IP' },
+  zh: {
+    phone: '手机号',
+    idCard: '身份证号',
+    passport: '护照/通行证号',
+    bankCard: '银行卡号',
+    email: '邮箱',
+    ipv4: 'IP地址',
+    ipv6: 'IP地址',
+  },
+  en: {
+    phone: 'PHONE',
+    idCard: 'ID_NUMBER',
+    passport: 'PASSPORT',
+    bankCard: 'BANK_CARD',
+    email: 'EMAIL',
+    ipv4: 'IP',
+    ipv6: 'IP',
+  },
 };
 
 /** Kinds whose trailing digits may be kept in the placeholder. */
@@ -63,7 +85,9 @@ const ALWAYS = (): boolean => true;
 const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] as const;
 const ID_CHECK_CHARS = '10X98765432';
 
-function isValidResidentId(id: string): boolean {
+/** `id` may hold the separators of the grouped form (6-8-4); they are ignored. */
+function isValidResidentId(candidate: string): boolean {
+  const id = candidate.replace(/[ -]/g, '');
   let sum = 0;
   for (let i = 0; i < 17; i++) sum += Number(id[i]) * ID_WEIGHTS[i]!;
   if (ID_CHECK_CHARS[sum % 11] !== id[17]!.toUpperCase()) return false;
@@ -96,18 +120,35 @@ function isPlausibleIpv6(candidate: string): boolean {
 
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 
+/** Separator between digit groups of a phone number: one space, or a dash or dot with optional spaces around it. */
+const PHONE_SEPARATOR = '(?: ?[-.] ?| )?';
+
 const DETECTORS: Readonly<Record<PiiKind, Detector>> = {
   // The lookbehind lets a local part start only at the beginning of its run, so a long run without '@' is
-  // scanned once rather than once per character. ASCII addresses only.
+  // scanned once rather than once per character. ASCII addresses (full-width ones reach here as ASCII).
   email: {
     pattern: /(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}(?![\w-])/g,
     isValid: ALWAYS,
   },
-  // 18 characters: 17 digits + digit or X, not inside a longer run of digits; checksum and date checked after.
-  idCard: { pattern: /(?<!\d)\d{17}[\dXx](?![\dXx])/g, isValid: isValidResidentId },
-  // Mainland mobile: optional (+86 / 0086 / 86) prefix, 3-4-4 digits with optional space or dash separators.
+  // 18 characters: 17 digits + digit or X, contiguous or in the printed 6-8-4 groups (region, birth date, sequence
+  // and check) with one space or dash between groups; not inside a longer run of digits. Checksum and date after.
+  idCard: { pattern: /(?<!\d)\d{6}[ -]?\d{8}[ -]?\d{3}[\dXx](?![\dXx])/g, isValid: isValidResidentId },
+  // Mainland passport (E/G + 8 digits, E + letter + 7 digits), Mainland Travel Permit for HK/Macau residents
+  // (H/M + 8 or 10 digits), Exit-Entry Permit to HK/Macau (C + 8 digits, C + letter + 7 digits). A whole token
+  // only: no letter, digit or '_' may touch it. No context keyword is required: a lone token of exactly this shape
+  // is rare outside identity documents, and over-masking an order code is the cheaper mistake.
+  passport: {
+    pattern: /(?<![A-Za-z0-9_])(?:[EGCegc]\d{8}|[ECec][A-Za-z]\d{7}|[HMhm]\d{8}(?:\d{2})?)(?![A-Za-z0-9_])/g,
+    isValid: ALWAYS,
+  },
+  // Mainland mobile: optional (+86 / 0086 / 86) prefix, 3-4-4 digits separated by nothing, a space, or a dash or dot
+  // (optionally spaced); not glued to other digits. A dot right before or after is allowed on purpose: `1.13812345678`
+  // in a numbered list and `13812345678。2楼` (。 reads '.') must still be masked.
   phone: {
-    pattern: /(?<![\d+])(?:\(?(?:\+|00)?86\)?[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)/g,
+    pattern: new RegExp(
+      `(?<![\\d+])(?:\\(?(?:\\+|00)?86\\)?[ -]?)?1[3-9]\\d(?:${PHONE_SEPARATOR}\\d{4}){2}(?!\\d)`,
+      'g',
+    ),
     isValid: ALWAYS,
   },
   // 13–19 digits, either contiguous or in the printed groupings (4-4-4-4[-1..4] and Amex 4-6-5); Luhn checked after.
@@ -158,11 +199,12 @@ function validateOptions(options: PiiMaskOptions): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
-function placeholderFor(kind: PiiKind, original: string, options: PiiMaskOptions): string {
+/** `detected` is the match in the detection view, so full-width digits are already ASCII. */
+function placeholderFor(kind: PiiKind, detected: string, options: PiiMaskOptions): string {
   const label = options.labels?.[kind] ?? PII_LABELS[options.language ?? 'zh'][kind];
   const keep = kind === 'phone' || kind === 'idCard' || kind === 'bankCard' ? (options.keepLastDigits?.[kind] ?? 0) : 0;
   if (keep === 0) return `[${label}]`;
-  const digits = original.replace(/[^\dXx]/g, '').toUpperCase();
+  const digits = detected.replace(/[^\dXx]/g, '').toUpperCase();
   return `[${label} ****${digits.slice(-keep)}]`;
 }
 
@@ -175,11 +217,12 @@ export function createPiiMasker(options: PiiMaskOptions = {}): (text: string) =>
   const enabled = new Set(options.kinds ?? PII_KINDS);
   const kinds = PII_KINDS.filter((kind) => enabled.has(kind));
   return (text) => {
+    const view = buildDetectionView(text);
     let accepted: Span[] = [];
     for (const kind of kinds) {
       const { pattern, isValid } = DETECTORS[kind];
       const spans: Span[] = [];
-      for (const match of text.matchAll(pattern)) {
+      for (const match of view.text.matchAll(pattern)) {
         if (isValid(match[0])) spans.push({ start: match.index, end: match.index + match[0].length, kind });
       }
       if (spans.length > 0) accepted = mergeDisjoint(accepted, spans);
@@ -189,10 +232,15 @@ export function createPiiMasker(options: PiiMaskOptions = {}): (text: string) =>
     let masked = '';
     let cursor = 0;
     for (const span of accepted) {
-      const original = text.slice(span.start, span.end);
-      masked += text.slice(cursor, span.start) + placeholderFor(span.kind, original, options);
-      cursor = span.end;
       counts.set(span.kind, (counts.get(span.kind) ?? 0) + 1);
+      // Disjoint view spans map to ordered original spans; two can only touch inside one original character that
+      // expanded to several view units (e.g. '⑴'), which the earlier placeholder already covers.
+      const original = originalSpan(view, span.start, span.end);
+      const start = Math.max(original.start, cursor);
+      if (original.end <= start) continue;
+      const detected = view.text.slice(span.start, span.end);
+      masked += text.slice(cursor, start) + placeholderFor(span.kind, detected, options);
+      cursor = original.end;
     }
     masked += text.slice(cursor);
     const findings = kinds.flatMap((kind) => {

@@ -143,13 +143,13 @@ describe('maskPii: options and mixed text', () => {
     expect(() => createPiiMasker({ keepLastDigits: { phone: 1.5 } })).toThrow(ConfigError);
     let caught: unknown;
     try {
-      createPiiMasker({ kinds: ['passport' as never], keepLastDigits: { bankCard: 6 } });
+      createPiiMasker({ kinds: ['ssn' as never], keepLastDigits: { bankCard: 6 } });
     } catch (err) {
       caught = err;
     }
     expect(caught).toBeInstanceOf(ConfigError);
     expect((caught as ConfigError).problems).toEqual([
-      "pii.kinds: unknown kind 'passport'",
+      "pii.kinds: unknown kind 'ssn'",
       'pii.keepLastDigits.bankCard must be an integer 0–4',
     ]);
   });
