@@ -29,6 +29,25 @@ export const lexiconSchema = z.array(
 
 export const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** Where an answer goes: a chat platform, or `/v1/chat` (`api`). */
+const ANSWER_PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom', 'api'] as const;
+const CHAT_REF = new RegExp(`^(${ANSWER_PLATFORMS.join('|')}):.+$`);
+
+/** Comma-separated `platform:chatId` references, e.g. `feishu:oc_123,api:eng`. */
+export const chatRefList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().regex(CHAT_REF, { error: `each entry must be platform:chatId (${ANSWER_PLATFORMS.join(', ')})` }),
+    ),
+  );
+
 /** The env keys of the pipeline; spread into each function's schema. */
 export const pipelineEnvShape = {
   [ENV.conversationsTable]: z.string().min(3),
@@ -47,6 +66,8 @@ export const pipelineEnvShape = {
   [ENV.promptVersion]: z.string().min(1).default('v1'),
   [ENV.contentLexicon]: jsonValue.pipe(lexiconSchema).optional(),
   [ENV.maskModelInput]: z.enum(['true', 'false']).default('true'),
+  [ENV.maskModelOutput]: z.enum(['true', 'false']).default('true'),
+  [ENV.maskModelOutputOptOut]: chatRefList.optional(),
   [ENV.ledgerRetentionDays]: envInt(1, 3650).default(400),
   [ENV.auditRetentionDays]: envInt(1, 3650).default(180),
   [ENV.priceOverrides]: jsonValue.optional(),
@@ -79,6 +100,12 @@ export interface PipelineConfig {
   readonly promptVersion: string;
   readonly lexicon: z.infer<typeof lexiconSchema>;
   readonly maskModelInput: boolean;
+  /** PII masking of the model's answers before they are posted; see `maskModelOutputFor`. */
+  readonly maskModelOutput: {
+    readonly enabled: boolean;
+    /** `platform:chatId` of chats that opted out (REST: `api:<X-Group-ID>`). */
+    readonly optOutChats: readonly string[];
+  };
   readonly ledgerRetentionDays: number;
   readonly auditRetentionDays: number;
   readonly priceOverrides: unknown;
@@ -109,10 +136,27 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
     promptVersion: c[ENV.promptVersion],
     lexicon: c[ENV.contentLexicon] ?? [],
     maskModelInput: c[ENV.maskModelInput] === 'true',
+    maskModelOutput: {
+      enabled: c[ENV.maskModelOutput] === 'true',
+      optOutChats: c[ENV.maskModelOutputOptOut] ?? [],
+    },
     ledgerRetentionDays: c[ENV.ledgerRetentionDays],
     auditRetentionDays: c[ENV.auditRetentionDays],
     priceOverrides: c[ENV.priceOverrides],
     region: c.AWS_REGION,
     memoryMb: c.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
   };
+}
+
+/**
+ * Whether the model's answer in this chat is PII-masked before it is posted: on unless turned off for the
+ * deployment (`MASK_MODEL_OUTPUT=false`) or for this chat (`MASK_MODEL_OUTPUT_OPT_OUT`). `platform` is `api` for
+ * `/v1/chat`, whose chat is the `X-Group-ID`.
+ */
+export function maskModelOutputFor(
+  config: Pick<PipelineConfig, 'maskModelOutput'>,
+  platform: (typeof ANSWER_PLATFORMS)[number],
+  chatId: string,
+): boolean {
+  return config.maskModelOutput.enabled && !config.maskModelOutput.optOutChats.includes(`${platform}:${chatId}`);
 }

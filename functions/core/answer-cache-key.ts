@@ -1,29 +1,61 @@
 import { createHash } from 'node:crypto';
 import { maskPii } from './safety/pii';
+import { stripInvisible } from './safety/sanitise-input';
 
 /**
  * Key of the FAQ answer cache (ARCHITECTURE §3, 1 h TTL): frequent context-free questions are answered from the
- * cache instead of the model. Questions that differ only in case, width, spacing or punctuation share an entry.
+ * cache instead of the model. Questions that differ only in case, width, spacing, invisible characters or
+ * sentence punctuation share an entry; symbols that carry meaning (`C#`/`C`, `C++`, `.NET`, `3.14`/`314`, `50%`,
+ * `$100`, `¥`/`€`) keep questions apart. test/unit/core/answer-cache-key.test.ts holds the table of pairs that must
+ * and must not share an entry.
  */
 
 /** Bump when normalisation or key layout changes, so old entries are never read with a new meaning. */
-const KEY_SCHEME = 'answer-cache/v1';
+const KEY_SCHEME = 'answer-cache/v2';
 
 /** Characters of scripts written without spaces; a space next to one carries no meaning ("你好 世界" = "你好世界"). */
 const UNSPACED = '\\p{sc=Han}\\p{sc=Hiragana}\\p{sc=Katakana}';
 const SPACE_NEXT_TO_UNSPACED = new RegExp(`(?<=[${UNSPACED}]) | (?=[${UNSPACED}])`, 'gu');
 
+/** A letter or digit of a spaced script: what `.`, `-`, `'`, `:` and `,` can join into one token ("3.14", "e-mail"). */
+const WORD_CHAR = new RegExp(`^(?![${UNSPACED}])[\\p{L}\\p{N}]$`, 'u');
+const DIGIT = /^\p{Nd}$/u;
+/** Punctuation that changes what a question asks wherever it stands: `C#`, `50%`, `R&D`, `a/b`, `snake_case`. */
+const ALWAYS_KEPT = new Set(['#', '%', '&', '@', '*', '/', '\\', '_', '‰', '‱']);
+/** Kept between two word characters: `3.14`, `node.js`, `e-mail`, `what's`, `10:30`. */
+const INFIX = new Set(['.', '-', "'", ':']);
+/** Kept at the start of a word: `.NET`, `.5`, `-5`. */
+const PREFIX = new Set(['.', '-']);
+
+const codePointBefore = (s: string, i: number): string => [...s.slice(Math.max(0, i - 2), i)].at(-1) ?? '';
+const codePointAt = (s: string, i: number): string => {
+  const cp = s.codePointAt(i);
+  return cp === undefined ? '' : String.fromCodePoint(cp);
+};
+
+/** Whether the punctuation mark `mark` at `offset` of `s` carries meaning (kept) or only separates (→ space). */
+function keepsMeaning(mark: string, offset: number, s: string): boolean {
+  if (ALWAYS_KEPT.has(mark)) return true;
+  const before = codePointBefore(s, offset);
+  const after = codePointAt(s, offset + mark.length);
+  if (INFIX.has(mark) && WORD_CHAR.test(before) && WORD_CHAR.test(after)) return true;
+  // "1,000" is a number, "a,b" two words.
+  if (mark === ',' && DIGIT.test(before) && DIGIT.test(after)) return true;
+  return PREFIX.has(mark) && (before === '' || /^\s$/u.test(before)) && WORD_CHAR.test(after);
+}
+
 /**
- * NFKC (full-width → half-width), lower case, punctuation (ASCII and CJK: ？。！，、「」…) and format characters
- * (zero-width spaces) removed — punctuation becomes a space so "a,b" stays two words — white space collapsed,
- * spaces beside CJK characters dropped, trimmed. O(n).
+ * Invisible characters removed (as the pipeline does before the model), NFKC (full-width → half-width), lower case;
+ * punctuation that only separates or ends a sentence (`?` `!` `,` quotes, brackets, CJK `？。！，、「」…`) becomes
+ * a space, while meaningful marks are kept (see `keepsMeaning`); symbols (`+ $ ¥ € = < >`, emoji) are never
+ * touched; white space collapsed, spaces beside CJK characters dropped, trimmed. O(n).
  */
 export function normaliseQuestion(question: string): string {
-  return question
+  return stripInvisible(question)
     .normalize('NFKC')
     .toLowerCase()
-    .replace(/\p{Cf}/gu, '')
-    .replace(/\p{P}/gu, ' ')
+    .replace(/[\u2018\u2019]/gu, "'")
+    .replace(/\p{P}/gu, (mark, offset: number, s: string) => (keepsMeaning(mark, offset, s) ? mark : ' '))
     .replace(/\s+/gu, ' ')
     .trim()
     .replace(SPACE_NEXT_TO_UNSPACED, '');
@@ -40,6 +72,13 @@ export interface AnswerCacheKeyInput {
    * into the key: prompts can be long, and the key should not depend on how the prompt is encoded.
    */
   readonly systemPrompt?: string;
+  /**
+   * The reply-token ceiling sent to the model (the effective one, after every cap): the same question asked with
+   * `max_tokens: 16` and `max_tokens: 512` gets a different answer, so they must never share an entry.
+   */
+  readonly maxTokens: number;
+  /** The sampling temperature sent to the model; it shapes the answer like the system prompt does. */
+  readonly temperature: number;
 }
 
 function sha256Hex(text: string): string {
@@ -47,8 +86,9 @@ function sha256Hex(text: string): string {
 }
 
 /**
- * Hex SHA-256 over the normalised question, model, prompt version and system-prompt hash. The parts are
- * JSON-encoded as an array so no two different inputs can concatenate to the same string.
+ * Hex SHA-256 over the normalised question, model, prompt version, system-prompt hash, reply-token ceiling and
+ * temperature: everything besides the question that shapes a context-free answer. The parts are JSON-encoded as an
+ * array so no two different inputs can concatenate to the same string.
  */
 export function answerCacheKey(input: AnswerCacheKeyInput): string {
   const systemPromptHash = input.systemPrompt === undefined ? '' : sha256Hex(input.systemPrompt);
@@ -59,6 +99,8 @@ export function answerCacheKey(input: AnswerCacheKeyInput): string {
       input.modelId,
       input.promptVersion,
       systemPromptHash,
+      input.maxTokens,
+      input.temperature,
     ]),
   );
 }
@@ -74,6 +116,6 @@ export function isCacheable(question: string, options: { readonly hasContext: bo
   if (options.hasContext) return false;
   const normalised = normaliseQuestion(question);
   if (normalised.length === 0) return false;
-  if (question.normalize('NFKC').trimStart().startsWith('/')) return false;
+  if (stripInvisible(question).normalize('NFKC').trimStart().startsWith('/')) return false;
   return maskPii(question).findings.length === 0;
 }

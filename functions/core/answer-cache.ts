@@ -4,11 +4,13 @@ import { ConfigError } from './errors';
 import type { CapacitySink } from './event-store';
 
 /**
- * The answer cache (ARCHITECTURE §3): answers to frequent questions, keyed by a hash of the normalised question,
- * the model and the prompt version, kept for `ttlSeconds` (1 h by default).
+ * The answer cache (ARCHITECTURE §3): answers to frequent questions, keyed by `answerCacheKey` (a hash of the
+ * normalised question and everything else that shapes the answer: model, prompt version, system prompt, reply-token
+ * ceiling, temperature), kept for `ttlSeconds` (1 h by default).
  *
- * Only answers that do not depend on a conversation's history belong here (the caller decides: typically a
- * question asked with an empty context); the key holds no user or chat, so a cached answer is served to anyone.
+ * Only whole answers that do not depend on a conversation's history belong here (`runPipeline` decides: a question
+ * asked with an empty context, answered to a natural end, without PII); the key holds no user or chat, so a cached
+ * answer is served to anyone.
  * Item: `{pk, answer, modelId, promptVersion, createdAt (epoch ms), expiresAt (epoch s)}`.
  */
 export interface CachedAnswerInput {

@@ -1,10 +1,16 @@
+import type { FinishReason } from '../model/chat-completions';
 import { ModelError } from './errors';
+import { commandForm, stripInvisible } from './safety/sanitise-input';
 
 /**
- * The answering pipeline shared by the worker (chat platforms) and `/v1/chat`: commands (`/reset`, `/cost`; no model
- * call) → input safety → context → FAQ cache → PII masking → prompt → model → output safety. It decides the reply;
- * delivering it and persisting the turn are the caller's job, because the worker must record the delivery atomically
- * with the turn.
+ * The answering pipeline shared by the worker (chat platforms) and `/v1/chat`: invisible characters stripped →
+ * commands (`/reset`, `/cost`; no model call) → input safety and PII masking (question and REST `context`) → context
+ * → prompt → FAQ cache → model → output safety → output PII masking. It decides the reply; delivering it and
+ * persisting the turn are the caller's job, because the worker must record the delivery atomically with the turn.
+ *
+ * The FAQ cache serves an answer only for the same model input: the key is computed from the text the model sees
+ * (after stripping and masking) and the effective reply-token ceiling, and only whole, clean answers are stored
+ * (natural end, under the token ceiling, output filter `allow`, no PII in the answer, not the apology).
  *
  * Every dependency is a narrow port so this module tests without AWS and the callers compose real stores.
  */
@@ -18,13 +24,21 @@ export interface TurnInput {
   readonly conversationKey: string;
   /** The question, after trigger rules. */
   readonly text: string;
-  /** Optional reference text supplied with a REST call (`context` field); never treated as instructions. */
+  /**
+   * Optional reference text supplied with a REST call (`context` field); never treated as instructions. It goes
+   * through the same stripping, input moderation and PII masking as the question, and is never stored.
+   */
   readonly extraContext?: string;
   readonly maxTokens?: number;
   /** Per-group system prompt override. */
   readonly systemPrompt?: string;
   /** Mask PII in what is sent to the model (default true; operators can turn it off per group). */
   readonly maskModelInput?: boolean;
+  /**
+   * Mask PII the model writes before the reply is posted (default true; a group can opt out). Context and audit
+   * hold the masked reply either way.
+   */
+  readonly maskModelOutput?: boolean;
   /** Absolute ms by which the model call must finish. */
   readonly deadline: number;
 }
@@ -39,6 +53,8 @@ export interface SafetyVerdict {
 
 export interface ModelAnswer {
   readonly content: string;
+  /** Only `stop` is a whole answer; a `length` answer was cut at the token ceiling. */
+  readonly finishReason: FinishReason;
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly latencyMs: number;
@@ -55,7 +71,11 @@ export interface LoadedContext<H = unknown> {
 export interface PipelinePorts<H = unknown> {
   readonly loadContext: (key: string) => Promise<LoadedContext<H>>;
   readonly clearContext: (key: string) => Promise<void>;
-  readonly cacheKey: (question: string) => string | undefined;
+  /**
+   * The FAQ cache key of `question` (exactly as the model receives it) answered with at most `maxTokens` reply
+   * tokens, or undefined when the question must not be cached.
+   */
+  readonly cacheKey: (question: string, maxTokens: number) => string | undefined;
   readonly cacheGet: (key: string) => Promise<string | undefined>;
   readonly moderateInput: (text: string) => Promise<SafetyVerdict>;
   readonly moderateOutput: (text: string) => Promise<SafetyVerdict>;
@@ -99,6 +119,7 @@ export const DEFAULT_MESSAGES: PipelineMessages = {
   emptyQuestion: '请在 @ 我之后输入问题。Please type a question after mentioning me.',
 };
 
+/** Recognised in `commandForm`: after invisible-character stripping, NFKC (`／reset`), lower case and trimming. */
 const RESET_COMMANDS = new Set(['/reset', '#清除记忆', '/清除记忆']);
 const COST_COMMANDS = new Set(['/cost', '#费用', '/费用']);
 
@@ -115,67 +136,96 @@ export type PipelineOutcome<H = unknown> = {
   readonly saveTurn?: { readonly context: LoadedContext<H>; readonly user: string; readonly assistant: string };
   /** Set when the answer should be cached under this key. */
   readonly cachePut?: { readonly key: string; readonly answer: string };
+  /** PII found in the question and the REST `context`. */
   readonly piiFound: number;
+  /** PII found in the answer (model or cache): masked in the reply unless the group opted out; always in context. */
+  readonly outputPiiFound?: number;
   readonly modelError?: ModelError;
 };
 
+/** The stricter of two filter decisions (block > mask > allow). */
+function stricter(a: FilterDecision, b: FilterDecision | undefined): FilterDecision {
+  if (a === 'block' || b === 'block') return 'block';
+  return a === 'mask' || b === 'mask' ? 'mask' : 'allow';
+}
+
 export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>): Promise<PipelineOutcome<H>> {
-  const text = input.text.trim();
+  // Stripped once, here: every later stage (commands, safety, PII, context, cache key, model, audit) sees this text.
+  const text = stripInvisible(input.text).trim();
+  const rawContext = input.extraContext === undefined ? undefined : stripInvisible(input.extraContext);
+  // A blank reference text is no reference text (the prompt builder drops it too), so it does not block caching.
+  const extraContext = rawContext?.trim() ? rawContext : undefined;
   const base = { inputFilter: 'allow', outputFilter: 'allow', piiFound: 0 } as const;
-  if (RESET_COMMANDS.has(text.toLowerCase())) {
+  const command = commandForm(text);
+  if (RESET_COMMANDS.has(command)) {
     await ports.clearContext(input.conversationKey);
     return { ...base, reply: ports.messages.contextCleared, source: 'command', storedQuestion: text };
   }
-  if (ports.usage && COST_COMMANDS.has(text.toLowerCase())) {
+  if (ports.usage && COST_COMMANDS.has(command)) {
     return { ...base, reply: await ports.usage(), source: 'command', storedQuestion: text };
   }
   if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
 
-  const inputVerdict = await ports.moderateInput(text);
-  // A masked lexicon term in the question is masked for everyone downstream (model, context, audit), like PII.
-  const masked = ports.maskPii(inputVerdict.decision === 'mask' ? inputVerdict.text : text);
+  // The REST `context` reaches the model like the question, so it passes the same filters.
+  const [questionVerdict, contextVerdict] = await Promise.all([
+    ports.moderateInput(text),
+    extraContext === undefined ? undefined : ports.moderateInput(extraContext),
+  ]);
+  const inputFilter = stricter(questionVerdict.decision, contextVerdict?.decision);
+  // A masked lexicon term is masked for everyone downstream (model, context, audit), like PII.
+  const moderatedQuestion = questionVerdict.decision === 'mask' ? questionVerdict.text : text;
+  const moderatedContext = contextVerdict?.decision === 'mask' ? contextVerdict.text : extraContext;
+  const masked = ports.maskPii(moderatedQuestion);
+  const maskedContext = moderatedContext === undefined ? undefined : ports.maskPii(moderatedContext);
+  const piiFound = masked.found + (maskedContext?.found ?? 0);
   const storedQuestion = masked.text;
-  if (inputVerdict.decision === 'block') {
+  if (inputFilter === 'block') {
     return {
       ...base,
-      inputFilter: 'block',
-      piiFound: masked.found,
+      inputFilter,
+      piiFound,
       reply: ports.messages.inputBlocked,
       source: 'blocked_input',
       storedQuestion,
     };
   }
-  const question =
-    input.maskModelInput === false ? (inputVerdict.decision === 'mask' ? inputVerdict.text : text) : storedQuestion;
+  const maskInput = input.maskModelInput !== false;
+  const question = maskInput ? storedQuestion : moderatedQuestion;
+  const reference = maskInput ? maskedContext?.text : moderatedContext;
+  const maskOutput = input.maskModelOutput !== false;
   const context = await ports.loadContext(input.conversationKey);
-
-  // Only context-free questions without a per-call reference text or PII are answered from the FAQ cache: with
-  // history or reference text the same words can mean something else, and a question that named a person's phone
-  // or ID is personal even once masked (the key is computed from the masked text, so the port cannot tell).
-  const cacheable = context.turns.length === 0 && !input.extraContext && masked.found === 0;
-  const cacheKey = cacheable ? ports.cacheKey(question) : undefined;
-  if (cacheKey) {
-    const cached = await ports.cacheGet(cacheKey);
-    if (cached !== undefined) {
-      return {
-        ...base,
-        inputFilter: inputVerdict.decision,
-        piiFound: masked.found,
-        reply: cached,
-        source: 'cache',
-        storedQuestion,
-        saveTurn: { context, user: storedQuestion, assistant: cached },
-      };
-    }
-  }
 
   const prompt = ports.buildMessages({
     systemPrompt: input.systemPrompt,
     turns: context.turns,
     question,
-    extraContext: input.extraContext,
+    extraContext: reference,
     maxTokens: input.maxTokens,
   });
+  // Only context-free questions without a per-call reference text or PII are answered from the FAQ cache: with
+  // history or reference text the same words can mean something else, and a question that named a person's phone
+  // or ID is personal even once masked (the key is computed from the masked text, so the port cannot tell). The
+  // key is taken from what the model receives: the question as sent and the effective reply-token ceiling.
+  const cacheable = context.turns.length === 0 && reference === undefined && piiFound === 0;
+  const cacheKey = cacheable ? ports.cacheKey(question, prompt.maxTokens) : undefined;
+  if (cacheKey) {
+    const cached = await ports.cacheGet(cacheKey);
+    if (cached !== undefined) {
+      // Entries are stored only without PII; masking again guards against an entry written by an older version.
+      const stored = ports.maskPii(cached);
+      return {
+        ...base,
+        inputFilter,
+        piiFound,
+        outputPiiFound: stored.found,
+        reply: maskOutput ? stored.text : cached,
+        source: 'cache',
+        storedQuestion,
+        saveTurn: { context, user: storedQuestion, assistant: stored.text },
+      };
+    }
+  }
+
   let model: ModelAnswer;
   try {
     model = await ports.invokeModel(prompt.messages, prompt.maxTokens, input.deadline);
@@ -183,8 +233,8 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
     if (!(err instanceof ModelError)) throw err;
     return {
       ...base,
-      inputFilter: inputVerdict.decision,
-      piiFound: masked.found,
+      inputFilter,
+      piiFound,
       reply: ports.messages.modelUnavailable,
       source: 'fallback',
       storedQuestion,
@@ -193,17 +243,28 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   }
 
   const output = await ports.moderateOutput(model.content);
-  const reply = output.text.trim().length > 0 ? output.text : ports.messages.modelUnavailable;
+  // An answer the output filter emptied (or an empty answer) is replaced by the apology, which is never cached.
+  const answered = output.text.trim().length > 0;
+  const outputMasked = answered ? ports.maskPii(output.text) : { text: ports.messages.modelUnavailable, found: 0 };
+  const reply = answered && !maskOutput ? output.text : outputMasked.text;
+  // Whole: the model ended on its own. A `length` stop, or a reply that used the whole token budget (a server that
+  // does not report `length`), is a truncated answer — never served to anyone else.
+  const whole = model.finishReason === 'stop' && model.completionTokens < prompt.maxTokens;
+  const cachePut =
+    cacheKey && answered && whole && output.decision === 'allow' && outputMasked.found === 0
+      ? { key: cacheKey, answer: reply }
+      : undefined;
   return {
     ...base,
-    inputFilter: inputVerdict.decision,
+    inputFilter,
     outputFilter: output.decision,
-    piiFound: masked.found,
+    piiFound,
+    outputPiiFound: outputMasked.found,
     reply,
     source: 'model',
     model,
     storedQuestion,
-    saveTurn: { context, user: storedQuestion, assistant: reply },
-    ...(cacheKey && output.decision === 'allow' ? { cachePut: { key: cacheKey, answer: reply } } : {}),
+    saveTurn: { context, user: storedQuestion, assistant: outputMasked.text },
+    ...(cachePut ? { cachePut } : {}),
   };
 }

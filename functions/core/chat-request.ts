@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import type { ChatLimits } from '../config/chat-api-config';
 import { PayloadTooLargeError, ValidationError } from './errors';
+import { joinKey } from './key-part';
+import { stripInvisible } from './safety/sanitise-input';
 
 /**
  * `/v1/chat` request validation (ARCHITECTURE §4.3): body `{"query","context"?,"max_tokens"?}` (unknown fields
@@ -37,7 +39,8 @@ function bodySchema(limits: ChatLimits) {
     query: z
       .string({ error: (iss) => (iss.input === undefined ? 'query is required' : 'query must be a string') })
       .transform((s) => s.trim())
-      .refine((s) => s.length > 0, { error: 'query must not be empty' })
+      // Invisible characters are stripped before anything reads the query, so a query of only those is empty.
+      .refine((s) => stripInvisible(s).trim().length > 0, { error: 'query must not be empty' })
       .refine((s) => codePoints(s) <= limits.maxQueryChars, {
         error: `query must be at most ${limits.maxQueryChars} characters`,
       }),
@@ -116,9 +119,10 @@ function parseBody(raw: Buffer, limits: ChatLimits, problems: string[]) {
 }
 
 /**
- * The conversation key of a REST caller: `api#<tenant>#<group>#<user>`, escaped like `conversationKey` so ids
- * containing `#` stay unambiguous. Per member, so two users of one group, or one user in two groups, never share.
+ * The conversation key of a REST caller: `api#<tenant>#<group>#<user>`, each part escaped (or hashed when long,
+ * e.g. a 200-character JWT subject) by `keyPart` as in `conversationKey`, so ids containing `#` stay unambiguous.
+ * Per member, so two users of one group, or one user in two groups, never share.
  */
 export function apiConversationKey(tenant: string, groupId: string, userId: string): string {
-  return ['api', tenant, groupId, userId].map((p) => p.replaceAll('%', '%25').replaceAll('#', '%23')).join('#');
+  return joinKey(['api', tenant, groupId, userId]);
 }

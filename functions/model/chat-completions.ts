@@ -37,8 +37,32 @@ export interface TokenUsage {
   totalTokens: number;
 }
 
-/** `stop` (natural end), `length` (hit max_tokens), or whatever else the container reports. */
-export type FinishReason = string;
+/**
+ * Why the model stopped, reduced to what callers act on:
+ * - `stop`: a natural end (vLLM/OpenAI `stop`, TGI `eos_token` / `stop_sequence`, llama.cpp `eos`);
+ * - `length`: cut short by `max_tokens` or the context window (vLLM/OpenAI `length`, TGI `length`, `max_tokens`);
+ * - `content_filter`: the container withheld the rest;
+ * - `unknown`: not reported (`null`, a stream without a final chunk) or a value this contract does not know.
+ * Only `stop` says the answer is whole; everything else must be treated as possibly cut short (never cached).
+ */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'unknown';
+
+const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
+  stop: 'stop',
+  eos: 'stop',
+  eos_token: 'stop',
+  stop_sequence: 'stop',
+  end_turn: 'stop',
+  length: 'length',
+  max_tokens: 'length',
+  model_length: 'length',
+  content_filter: 'content_filter',
+};
+
+/** The wire `finish_reason` as a `FinishReason`; unknown and absent values are `unknown`, never `stop`. */
+export function toFinishReason(raw: string | null | undefined): FinishReason {
+  return (raw != null && Object.hasOwn(FINISH_REASONS, raw) ? FINISH_REASONS[raw] : undefined) ?? 'unknown';
+}
 
 const count = z.number().int().nonnegative();
 
@@ -49,7 +73,8 @@ export const chatCompletionSchema = z.object({
     .array(
       z.object({
         message: z.object({ role: z.literal('assistant'), content: z.string() }),
-        finish_reason: z.string(),
+        // Some containers send `null` when they have no reason to give; that is `unknown`, not off-contract.
+        finish_reason: z.string().nullish(),
       }),
     )
     .min(1),
@@ -97,7 +122,7 @@ export function parseChatCompletion(body: Uint8Array): {
   if (!choice) throw new ModelError('Model response has no choices', 'bad_response');
   return {
     content: choice.message.content,
-    finishReason: choice.finish_reason,
+    finishReason: toFinishReason(choice.finish_reason),
     usage: toTokenUsage(parsed.data.usage),
   };
 }

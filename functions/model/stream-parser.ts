@@ -1,5 +1,11 @@
 import { ModelError } from '../core/errors';
-import { chatCompletionChunkSchema, type FinishReason, type TokenUsage, toTokenUsage } from './chat-completions';
+import {
+  chatCompletionChunkSchema,
+  type FinishReason,
+  type TokenUsage,
+  toFinishReason,
+  toTokenUsage,
+} from './chat-completions';
 
 /**
  * Accumulates a streamed chat completion from `PayloadPart` byte chunks. Chunk boundaries are arbitrary (even inside
@@ -74,7 +80,7 @@ export function createStreamAccumulator(options: { startedAt: number; now: () =>
         parts.push(text);
         deltas.push(text);
       }
-      if (choice.finish_reason) finishReason = choice.finish_reason;
+      if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
     }
   };
 

@@ -29,6 +29,8 @@ function freshKey(): string {
     question: `How do I reset my password? #${keySeq}`,
     modelId: 'qwen2-7b',
     promptVersion: 'v3',
+    maxTokens: 512,
+    temperature: 0.3,
   });
 }
 

@@ -1,4 +1,5 @@
 import { loadChatApiConfig } from '../../../functions/config/chat-api-config';
+import { maskModelOutputFor } from '../../../functions/config/pipeline-config';
 import { ConfigError } from '../../../functions/core/errors';
 
 const tables = {
@@ -54,5 +55,34 @@ describe('loadChatApiConfig', () => {
   ])('refuses %s', (_name, env, message) => {
     expect(() => loadChatApiConfig(env)).toThrow(ConfigError);
     expect(() => loadChatApiConfig(env)).toThrow(message);
+  });
+});
+
+describe('answer PII masking settings (shared pipeline config)', () => {
+  it('masks every chat by default', () => {
+    const config = loadChatApiConfig(tables);
+    expect(config.maskModelOutput).toEqual({ enabled: true, optOutChats: [] });
+    expect(maskModelOutputFor(config, 'api', 'eng')).toBe(true);
+    expect(maskModelOutputFor(config, 'feishu', 'oc_1')).toBe(true);
+  });
+
+  it('lets the deployment or single chats opt out', () => {
+    expect(maskModelOutputFor(loadChatApiConfig({ ...tables, MASK_MODEL_OUTPUT: 'false' }), 'api', 'eng')).toBe(false);
+    const config = loadChatApiConfig({ ...tables, MASK_MODEL_OUTPUT_OPT_OUT: ' feishu:oc_1 , api:eng,,' });
+    expect(config.maskModelOutput.optOutChats).toEqual(['feishu:oc_1', 'api:eng']);
+    expect(maskModelOutputFor(config, 'feishu', 'oc_1')).toBe(false);
+    expect(maskModelOutputFor(config, 'api', 'eng')).toBe(false);
+    // The platform is part of the reference: the same chat id elsewhere stays masked.
+    expect(maskModelOutputFor(config, 'slack', 'oc_1')).toBe(true);
+    expect(maskModelOutputFor(config, 'api', 'oc_1')).toBe(true);
+  });
+
+  it.each([
+    ['MASK_MODEL_OUTPUT', 'no'],
+    ['MASK_MODEL_OUTPUT_OPT_OUT', 'oc_1'],
+    ['MASK_MODEL_OUTPUT_OPT_OUT', 'teams:oc_1'],
+    ['MASK_MODEL_OUTPUT_OPT_OUT', 'feishu:'],
+  ])('refuses %s=%j', (name, value) => {
+    expect(() => loadChatApiConfig({ ...tables, [name]: value })).toThrow(ConfigError);
   });
 });

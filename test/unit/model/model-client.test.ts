@@ -189,6 +189,30 @@ describe('createModelClient.invoke', () => {
     expect(err.reason).toBe('bad_response');
     expect(recorded).toHaveLength(1);
   });
+
+  it.each([
+    ['stop', 'stop'],
+    ['length', 'length'],
+    ['eos_token', 'stop'], // TGI
+    ['stop_sequence', 'stop'], // TGI
+    ['max_tokens', 'length'],
+    ['content_filter', 'content_filter'],
+    ['tool_calls', 'unknown'],
+    ['something_new', 'unknown'],
+    ['constructor', 'unknown'], // not read off Object.prototype
+    [null, 'unknown'],
+    [undefined, 'unknown'],
+  ])('carries finish_reason %j as %j (only a natural end is "stop")', async (wire, expected) => {
+    const choice = { index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: wire };
+    script = [
+      {
+        status: 200,
+        body: JSON.stringify({ choices: [choice], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }),
+      },
+    ];
+    const result = await client().c.invoke(REQUEST, { deadline: deadline() });
+    expect(result.finishReason).toBe(expected);
+  });
 });
 
 describe('createModelClient circuit breaker', () => {

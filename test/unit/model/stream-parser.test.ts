@@ -85,6 +85,20 @@ describe('createStreamAccumulator', () => {
     }
   });
 
+  it.each([
+    ['length', 'length'],
+    ['eos_token', 'stop'],
+    ['content_filter', 'content_filter'],
+    ['something_new', 'unknown'],
+  ])('maps the final finish_reason %j to %j', (wire, expected) => {
+    const text = `data: ${chunk('a')}\n\ndata: ${chunk(null, wire)}\n\ndata: [DONE]\n\n`;
+    expect(run([new TextEncoder().encode(text)]).result.finishReason).toBe(expected);
+  });
+
+  it('a stream cut off before any finish_reason or [DONE] is "unknown", never "stop"', () => {
+    expect(run([new TextEncoder().encode(`data: ${chunk('partial')}\n\n`)]).result.finishReason).toBe('unknown');
+  });
+
   it('ignores SSE comments and other fields, and a final line without newline', () => {
     const text = `: keep-alive\nevent: message\nid: 1\ndata: ${chunk('a')}\n\ndata:${chunk('b', 'stop')}`;
     expect(run([new TextEncoder().encode(text)]).result).toMatchObject({ content: 'ab', finishReason: 'stop' });

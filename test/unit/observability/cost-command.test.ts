@@ -24,7 +24,14 @@ describe('/cost in the pipeline', () => {
       buildMessages: ({ question }) => ({ messages: [{ role: 'user', content: question }], maxTokens: 64 }),
       invokeModel: async () => {
         calls.push('invokeModel');
-        return { content: 'model answer', promptTokens: 1, completionTokens: 1, latencyMs: 1, modelId: 'm' };
+        return {
+          content: 'model answer',
+          finishReason: 'stop',
+          promptTokens: 1,
+          completionTokens: 1,
+          latencyMs: 1,
+          modelId: 'm',
+        };
       },
       ...(usage ? { usage } : {}),
       messages: DEFAULT_MESSAGES,
