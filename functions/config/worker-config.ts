@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '../core/context-scope';
+import type { ReplyLimits } from '../platforms/shared/reply-text';
 import { PLATFORMS, type PlatformName } from '../platforms/types';
 import { ENV } from './env-names';
 import { jsonValue, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
@@ -19,6 +20,11 @@ const schema = z.object({
   // A claim outlives its holder only until the Lambda timeout has surely passed (a live worker cannot run longer),
   // and must end before SQS redelivers (visibility = 6 × timeout), so a redelivery after a crash finds it expired.
   [ENV.claimLeaseSeconds]: z.coerce.number().int().min(10).default(90),
+  // A model answer is cut to this many characters (with a visible note) before the platform split; the floor leaves
+  // room for the note, the ceiling keeps even a Slack reply within a handful of messages.
+  [ENV.maxReplyChars]: z.coerce.number().int().min(100).max(100_000).default(8_000),
+  // However long each platform's messages may be, one answer never becomes more than this many.
+  [ENV.maxReplyMessages]: z.coerce.number().int().min(1).max(20).default(4),
 });
 
 /** Settings of the worker, validated once per cold start: the pipeline's plus the queue-side ones. */
@@ -28,6 +34,8 @@ export interface WorkerConfig extends PipelineConfig {
   readonly scopes: ConversationScopeConfig;
   readonly replyHandleOrigins: readonly string[];
   readonly claimLeaseMs: number;
+  /** Passed to `createEnabledPlatforms({ replyLimits })`. */
+  readonly replyLimits: ReplyLimits;
 }
 
 export function loadWorkerConfig(env: Readonly<Record<string, string | undefined>>): WorkerConfig {
@@ -40,5 +48,6 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     scopes: c[ENV.contextScopes] ?? {},
     replyHandleOrigins: splitList(c[ENV.replyHandleOrigins]),
     claimLeaseMs: c[ENV.claimLeaseSeconds] * 1000,
+    replyLimits: { maxChars: c[ENV.maxReplyChars], maxMessages: c[ENV.maxReplyMessages] },
   });
 }

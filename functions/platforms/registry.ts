@@ -2,7 +2,7 @@ import { ENV } from '../config/env-names';
 import { loadCredentials } from './credentials';
 import { createDingTalkPlatform } from './dingtalk';
 import { createFeishuPlatform } from './feishu';
-import type { ReplyUrlAllowlist } from './shared';
+import type { ReplyLimits, ReplyUrlAllowlist } from './shared';
 import { createSlackPlatform } from './slack';
 import type { AdapterDeps, ChatPlatform, PlatformName } from './types';
 import { createWeComPlatform } from './wecom';
@@ -12,6 +12,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface RegistryOptions {
   /** Extra origins reply handles may use (the sandbox's emulator); http origins are accepted only from here. */
   readonly replyHandleOrigins?: readonly string[];
+  /** Bounds on one outbound answer, for every adapter; unset fields take `DEFAULT_REPLY_LIMITS`. */
+  readonly replyLimits?: Partial<ReplyLimits>;
   readonly deps?: Partial<AdapterDeps>;
 }
 
@@ -69,25 +71,34 @@ async function createPlatform(
   options: RegistryOptions,
   deps: AdapterDeps,
 ): Promise<ChatPlatform> {
+  const replyLimits = options.replyLimits ?? {};
   switch (name) {
     case 'feishu': {
       const c = await loadCredentials('feishu', env);
-      return createFeishuPlatform({ ...c, ...baseUrl(env[ENV.feishuApiBaseUrl]) }, deps);
+      return createFeishuPlatform({ ...c, ...baseUrl(env[ENV.feishuApiBaseUrl]), replyLimits }, deps);
     }
     case 'slack': {
       const c = await loadCredentials('slack', env);
-      return createSlackPlatform({ ...c, ...baseUrl(env[ENV.slackApiBaseUrl]) }, deps);
+      return createSlackPlatform({ ...c, ...baseUrl(env[ENV.slackApiBaseUrl]), replyLimits }, deps);
     }
     case 'dingtalk': {
       const c = await loadCredentials('dingtalk', env);
       return createDingTalkPlatform(
-        { ...c, ...baseUrl(env[ENV.dingtalkApiBaseUrl]), replyUrls: allowlist(['https://oapi.dingtalk.com'], options) },
+        {
+          ...c,
+          ...baseUrl(env[ENV.dingtalkApiBaseUrl]),
+          replyUrls: allowlist(['https://oapi.dingtalk.com'], options),
+          replyLimits,
+        },
         deps,
       );
     }
     case 'wecom': {
       const c = await loadCredentials('wecom', env);
-      return createWeComPlatform({ ...c, replyUrls: allowlist(['https://qyapi.weixin.qq.com'], options) }, deps);
+      return createWeComPlatform(
+        { ...c, replyUrls: allowlist(['https://qyapi.weixin.qq.com'], options), replyLimits },
+        deps,
+      );
     }
   }
 }

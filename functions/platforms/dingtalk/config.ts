@@ -1,5 +1,6 @@
 import { ConfigError } from '../../core/errors';
 import type { ReplyUrlAllowlist } from '../shared';
+import { type ReplyLimits, resolveReplyLimits } from '../shared/reply-text';
 import { deriveAesKey } from '../wecom/biz-msg-crypt';
 
 /** Settings of one DingTalk enterprise-internal app robot in HTTP callback mode. */
@@ -36,6 +37,8 @@ export interface DingTalkConfig {
    * HTTP: `token` and the 43-character `aesKey` from the app's event settings; `ownerKey` ends every payload.
    */
   readonly callbackCrypto?: { readonly token: string; readonly aesKey: string; readonly ownerKey?: string };
+  /** Bounds on one outbound answer; unset fields take `DEFAULT_REPLY_LIMITS` (8000 characters, 4 messages). */
+  readonly replyLimits?: Partial<ReplyLimits>;
 }
 
 export const DINGTALK_API_BASE_URL = 'https://api.dingtalk.com';
@@ -50,6 +53,7 @@ export interface ResolvedDingTalkConfig {
   readonly replyUrls: ReplyUrlAllowlist;
   readonly timestampWindowMs: number;
   readonly callbackCrypto: { readonly token: string; readonly aesKey: Buffer; readonly ownerKey: string } | undefined;
+  readonly replyLimits: ReplyLimits;
 }
 
 /** Validates once per cold start, reporting every problem at once. @throws ConfigError */
@@ -85,5 +89,6 @@ export function resolveDingTalkConfig(config: DingTalkConfig): ResolvedDingTalkC
     replyUrls: config.replyUrls ?? { origins: [DINGTALK_SESSION_WEBHOOK_ORIGIN] },
     timestampWindowMs: config.timestampWindowMs ?? 3_600_000,
     callbackCrypto,
+    replyLimits: resolveReplyLimits(config.replyLimits),
   });
 }

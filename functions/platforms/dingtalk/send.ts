@@ -6,11 +6,13 @@ import {
   type OutboundResponse,
   type SendDeps,
   sendWithRetry,
-  splitReply,
   type TokenCache,
 } from '../shared';
+import { askerMentionId } from '../shared/mentions';
+import { prepareReplyParts } from '../shared/reply-text';
 import type { AdapterDeps, OutgoingReply, ReplyHandle, SendResult } from '../types';
 import type { ResolvedDingTalkConfig } from './config';
+import { DINGTALK_USER_ID_SHAPE, neutraliseDingTalkMentions } from './mentions';
 
 /**
  * One reply part is at most 5000 code points. DingTalk publishes no single limit for robot text/markdown; its robot
@@ -42,10 +44,17 @@ export function createDingTalkSender(config: ResolvedDingTalkConfig, deps: Adapt
       if (handle.platform !== 'dingtalk') {
         throw new PlatformApiError(`DingTalk adapter cannot send to a ${handle.platform} reply handle`, 0, '');
       }
-      const parts = splitReply(reply.text, { limit: DINGTALK_PART_LIMIT_CHARS, unit: 'chars' });
+      // Sanitised, neutralised and bounded; the asker (in `atUserIds`, first part only) is the only one @'d.
+      const parts = prepareReplyParts(reply.text, {
+        limits: config.replyLimits,
+        limit: DINGTALK_PART_LIMIT_CHARS,
+        unit: 'chars',
+        neutralise: neutraliseDingTalkMentions,
+      });
+      const asker = askerMentionId(reply.mentionUserId, DINGTALK_USER_ID_SHAPE);
       const messageIds: string[] = [];
       for (const [index, text] of parts.entries()) {
-        const part = { text, format: reply.format, mentionUserId: index === 0 ? reply.mentionUserId : undefined };
+        const part = { text, format: reply.format, mentionUserId: index === 0 ? asker : undefined };
         if (usableSessionWebhook(handle, config, deps.now())) {
           await postSessionWebhook(handle.sessionWebhook!, part, sendDeps);
           messageIds.push(`${reply.idempotencyKey}#${index}`);

@@ -1,3 +1,5 @@
+import type { ReplyLimits } from '../shared/reply-text';
+
 /** Credentials and knobs of one Feishu/Lark app. Secrets come from Secrets Manager (or sandbox defaults). */
 export interface FeishuConfig {
   readonly appId: string;
@@ -19,6 +21,8 @@ export interface FeishuConfig {
    * @default 300000
    */
   readonly replayWindowMs?: number;
+  /** Bounds on one outbound answer; unset fields take `DEFAULT_REPLY_LIMITS` (8000 characters, 4 messages). */
+  readonly replyLimits?: Partial<ReplyLimits>;
 }
 
 export const FEISHU_DEFAULT_API_BASE_URL = 'https://open.feishu.cn';

@@ -1,3 +1,4 @@
+import { resolveReplyLimits } from '../shared/reply-text';
 import { createTokenCache } from '../shared/token-cache';
 import type { AdapterDeps, ChatPlatform } from '../types';
 import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
@@ -12,6 +13,7 @@ export type { FeishuConfig } from './config';
  */
 export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? FEISHU_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
+  const limits = resolveReplyLimits(config.replyLimits);
   const tokens = createTokenCache({
     now: deps.now,
     fetchToken: () => fetchTenantAccessToken(apiBaseUrl, config.appId, config.appSecret, deps),
@@ -25,7 +27,7 @@ export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): C
       if (reply.handle.platform !== 'feishu') {
         throw new TypeError(`Feishu adapter cannot send to a ${reply.handle.platform} handle`);
       }
-      return sendFeishuReply(apiBaseUrl, reply, reply.handle, tokens, deps);
+      return sendFeishuReply(apiBaseUrl, reply, reply.handle, tokens, deps, limits);
     },
   };
 }

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { PlatformApiError } from '../../core/errors';
+import { askerMentionId } from '../shared/mentions';
+import { prepareReplyParts, type ReplyLimits } from '../shared/reply-text';
 import { type OutboundResponse, sendWithRetry } from '../shared/send-with-retry';
-import { splitReply } from '../shared/split-reply';
 import type { TokenCache } from '../shared/token-cache';
 import type { AdapterDeps, OutgoingReply, SendResult } from '../types';
 import { FEISHU_POST_LIMIT_BYTES, FEISHU_TEXT_LIMIT_BYTES } from './config';
+import { FEISHU_USER_ID_SHAPE, neutraliseFeishuMentions } from './mentions';
 
 /** Feishu codes meaning the tenant_access_token is missing, invalid or expired: refresh it and retry once. */
 const TOKEN_REJECTED_CODES = new Set([99991661, 99991663, 99991668]);
@@ -20,6 +22,8 @@ interface FeishuReplyTarget {
  * Sends a reply as one or more `im/v1/messages/{message_id}/reply` calls. Each part carries a `uuid` derived from
  * the reply's idempotency key and the part index, so Feishu drops a repeated call (within 1 h) instead of
  * posting the part twice: a worker retry after a crash re-sends safely.
+ * The text is sanitised, its `<at>` tags neutralised and bounded by `limits` (`prepareReplyParts`); the only live
+ * mention is the asker's, added here.
  */
 export async function sendFeishuReply(
   apiBaseUrl: string,
@@ -27,10 +31,17 @@ export async function sendFeishuReply(
   target: FeishuReplyTarget,
   tokens: TokenCache,
   deps: AdapterDeps,
+  limits: ReplyLimits,
 ): Promise<SendResult> {
   const limit = reply.format === 'markdown' ? FEISHU_POST_LIMIT_BYTES : FEISHU_TEXT_LIMIT_BYTES;
-  const mention = reply.mentionUserId ? `<at user_id="${reply.mentionUserId}"></at> ` : '';
-  const parts = splitReply(reply.text, { limit: limit - Buffer.byteLength(mention), unit: 'bytes' });
+  const asker = askerMentionId(reply.mentionUserId, FEISHU_USER_ID_SHAPE);
+  const mention = asker ? `<at user_id="${asker}"></at> ` : '';
+  const parts = prepareReplyParts(reply.text, {
+    limits,
+    limit: limit - Buffer.byteLength(mention),
+    unit: 'bytes',
+    neutralise: neutraliseFeishuMentions,
+  });
   const messageIds: string[] = [];
   for (const [index, part] of parts.entries()) {
     const body = {

@@ -1,6 +1,18 @@
 /** Transport helpers shared by every platform adapter. */
 export { getHeader } from './headers';
 export { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from './json-body';
+export { askerMentionId, neutraliseBroadcastAt, neutraliseSigilTag, neutraliseTag } from './mentions';
+export {
+  capReplyChars,
+  DEFAULT_REPLY_LIMITS,
+  type PrepareReplyOptions,
+  prepareReplyParts,
+  type ReplyLimits,
+  resolveReplyLimits,
+  sanitizeReplyText,
+  splitBoundedReply,
+  TRUNCATION_NOTE,
+} from './reply-text';
 export { isAllowedReplyUrl, type ReplyUrlAllowlist } from './reply-url';
 export {
   DEFAULT_RETRY_POLICY,

@@ -11,6 +11,8 @@ export interface OutboundRequest {
 /** The upstream's answer, body read as text. */
 export interface OutboundResponse {
   readonly status: number;
+  /** fetch's `Response.type`; `opaqueredirect` is a redirect that `redirect: 'manual'` did not follow. */
+  readonly type?: string;
   readonly headers: Headers;
   readonly body: string;
 }
@@ -58,6 +60,8 @@ export interface SendOptions {
  * Sends one request, retrying 429 and 5xx (and network failures) with `Retry-After` or exponential backoff with
  * jitter, up to `maxAttempts`. Never retries other 4xx: they are the caller's mistake and would fail again.
  * Only use for calls that are safe to repeat (the platform dedupes, or a duplicate is preferable to a lost reply).
+ * Redirects are never followed (`redirect: 'manual'`): the URL was checked against an allowlist (or is the
+ * configured API base), and a 3xx could point anywhere, e.g. at an internal address. A 3xx is a final failure.
  * @returns the first 2xx response that is not throttled.
  * @throws PlatformApiError(status, body) when the upstream refuses or attempts run out (status 0: no response).
  */
@@ -89,6 +93,13 @@ export async function sendWithRetry(
     if (isSuccess(response) && !throttled) {
       return response;
     }
+    if (isRedirect(response)) {
+      throw new PlatformApiError(
+        `${describe(request)} answered ${response.status} redirecting to ${locationOrigin(response, request)}; redirects are not followed`,
+        response.status,
+        response.body,
+      );
+    }
     if (!throttled && response.status < 500) {
       throw new PlatformApiError(`${describe(request)} answered ${response.status}`, response.status, response.body);
     }
@@ -115,13 +126,38 @@ async function attemptOnce(request: OutboundRequest, fetchFn: typeof fetch, time
     method: request.method,
     headers: request.headers,
     body: request.body,
+    redirect: 'manual',
     signal: AbortSignal.timeout(timeoutMs),
   });
-  return { status: response.status, headers: response.headers, body: await response.text() };
+  return {
+    status: response.status,
+    type: response.type,
+    headers: response.headers,
+    body: await response.text(),
+  };
 }
 
 function isSuccess(response: OutboundResponse): boolean {
   return response.status >= 200 && response.status < 300;
+}
+
+/**
+ * 3xx, and the `opaqueredirect` a WHATWG fetch returns for `redirect: 'manual'` (status 0). Node's fetch returns
+ * the real 3xx; an injected fetch may do either.
+ */
+function isRedirect(response: OutboundResponse): boolean {
+  return (response.status >= 300 && response.status < 400) || response.type === 'opaqueredirect';
+}
+
+/** Where the redirect pointed, origin only (a path or query may carry tokens). */
+function locationOrigin(response: OutboundResponse, request: OutboundRequest): string {
+  const location = response.headers.get('location');
+  if (location === null) return '(no Location)';
+  try {
+    return new URL(location, request.url).origin;
+  } catch {
+    return '(unparseable Location)';
+  }
 }
 
 function describe(request: OutboundRequest): string {

@@ -1,3 +1,5 @@
+import type { ReplyLimits } from '../shared/reply-text';
+
 /** Credentials of one Slack app installation. Secrets come from Secrets Manager (or sandbox defaults). */
 export interface SlackConfig {
   /** "Signing Secret" from the app's Basic Information; keys `X-Slack-Signature`. */
@@ -10,6 +12,8 @@ export interface SlackConfig {
   readonly apiBaseUrl?: string;
   /** Accepted skew of `X-Slack-Request-Timestamp`; Slack's documented window. @default 300000 */
   readonly replayWindowMs?: number;
+  /** Bounds on one outbound answer; unset fields take `DEFAULT_REPLY_LIMITS` (8000 characters, 4 messages). */
+  readonly replyLimits?: Partial<ReplyLimits>;
 }
 
 export const SLACK_DEFAULT_API_BASE_URL = 'https://slack.com';

@@ -1,6 +1,7 @@
 import { PlatformApiError } from '../../core/errors';
+import { askerMentionId, neutraliseBroadcastAt } from '../shared/mentions';
+import { prepareReplyParts, type ReplyLimits } from '../shared/reply-text';
 import { type OutboundResponse, sendWithRetry } from '../shared/send-with-retry';
-import { splitReply } from '../shared/split-reply';
 import type { AdapterDeps, OutgoingReply, SendResult } from '../types';
 import { SLACK_TEXT_LIMIT_CHARS } from './config';
 
@@ -10,9 +11,18 @@ interface SlackTarget {
 }
 
 /**
+ * What may go inside `<@…>`: Slack's ids are `U…`/`W…` in upper-case letters and digits; the check only refuses what
+ * could end the token or start other markup (`>`, `|`, `<`, `&`, `!`, whitespace), so sandbox ids like `alice` work.
+ */
+const SLACK_USER_ID_SHAPE = /^[^\s<>|&!]{1,256}$/u;
+
+/**
  * Posts a reply with `chat.postMessage`, one call per part. Slack signals throttling either as HTTP 429 with
  * `Retry-After` or as HTTP 200 `{"ok":false,"error":"ratelimited"}`; both are retried. Any other `ok:false` is
  * final. `chat.postMessage` has no idempotency key, so a 5xx is retried on the assumption that nothing was posted.
+ * The text is sanitised and bounded by `limits` (`prepareReplyParts`), then `&`, `<`, `>` are escaped per part, which
+ * turns every `<!channel>`, `<!here>`, `<!everyone>`, `<@U…>` and `<!subteam^…>` into literal text: the only live
+ * mention is the asker's `<@U…>`, added here.
  */
 export async function sendSlackReply(
   apiBaseUrl: string,
@@ -20,9 +30,18 @@ export async function sendSlackReply(
   reply: OutgoingReply,
   target: SlackTarget,
   deps: AdapterDeps,
+  limits: ReplyLimits,
 ): Promise<SendResult> {
-  const mention = reply.mentionUserId ? `<@${reply.mentionUserId}> ` : '';
-  const parts = splitReply(reply.text, { limit: SLACK_TEXT_LIMIT_CHARS, unit: 'chars' });
+  const asker = askerMentionId(reply.mentionUserId, SLACK_USER_ID_SHAPE);
+  const mention = asker ? `<@${asker}> ` : '';
+  const parts = prepareReplyParts(reply.text, {
+    limits,
+    limit: SLACK_TEXT_LIMIT_CHARS,
+    unit: 'chars',
+    // Markup is escaped per part below; plain `@here`/`@channel` is no mention with the default `parse: none`, and
+    // is made full-width anyway so it cannot become one if a post ever sets `link_names`.
+    neutralise: neutraliseBroadcastAt,
+  });
   const messageIds: string[] = [];
   for (const [index, part] of parts.entries()) {
     const body = JSON.stringify({

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../core/errors';
 import type { ReplyUrlAllowlist } from '../shared';
+import { type ReplyLimits, resolveReplyLimits } from '../shared/reply-text';
 import { deriveAesKey } from './biz-msg-crypt';
 
 /** Settings of one WeCom AI bot (智能机器人) in API mode. */
@@ -32,6 +33,11 @@ export interface WeComConfig {
    * @default 300000
    */
   readonly timestampWindowMs?: number;
+  /**
+   * Bounds on one outbound answer; unset fields take `DEFAULT_REPLY_LIMITS`. `maxMessages` has no effect here: a
+   * `response_url` takes one message.
+   */
+  readonly replyLimits?: Partial<ReplyLimits>;
 }
 
 export const WECOM_REPLY_ORIGIN = 'https://qyapi.weixin.qq.com';
@@ -45,6 +51,7 @@ export interface ResolvedWeComConfig {
   readonly botName: string | undefined;
   readonly replyUrls: ReplyUrlAllowlist;
   readonly timestampWindowMs: number;
+  readonly replyLimits: ReplyLimits;
 }
 
 /** Validates once per cold start. @throws ConfigError naming the bad setting. */
@@ -59,5 +66,6 @@ export function resolveWeComConfig(config: WeComConfig): ResolvedWeComConfig {
     botName: config.botName || undefined,
     replyUrls: config.replyUrls ?? { origins: [WECOM_REPLY_ORIGIN] },
     timestampWindowMs: config.timestampWindowMs ?? 300_000,
+    replyLimits: resolveReplyLimits(config.replyLimits),
   });
 }

@@ -1,19 +1,23 @@
 import { PlatformApiError } from '../../core/errors';
-import { isAllowedReplyUrl, isRecord, type OutboundResponse, sendWithRetry, splitReply } from '../shared';
+import { isAllowedReplyUrl, isRecord, type OutboundResponse, sendWithRetry } from '../shared';
+import { prepareReplyParts } from '../shared/reply-text';
 import type { AdapterDeps, OutgoingReply, SendResult } from '../types';
 import type { ResolvedWeComConfig } from './config';
+import { neutraliseWeComMentions } from './mentions';
 
 /**
  * `markdown.content` / `text.content` of an AI-bot reply: at most 20480 UTF-8 bytes (WeCom AI-bot reply docs).
  * `response_url` can be used only once, so a longer answer cannot be split into several messages: it is cut at a
- * paragraph/line/sentence boundary within the limit and marked as shortened.
+ * paragraph/line/sentence boundary within the limit and marked as shortened (`TRUNCATION_NOTE`).
  */
 export const WECOM_REPLY_LIMIT_BYTES = 20_480;
-const TRUNCATION_MARK = '\n\n…';
 /** `errcode` values that mean "try again later": -1 system busy, 45009 API frequency limit. */
 const RETRYABLE_ERRCODES = new Set([-1, 45009]);
 
-/** Posts the reply to the event's `response_url` (once). */
+/**
+ * Posts the reply to the event's `response_url` (once). The text is sanitised, its `<@…>` mentions neutralised and
+ * cut to `replyLimits.maxChars` and one message. No mention is added (the asker sees the reply to their message).
+ */
 export async function sendWeComReply(
   reply: OutgoingReply,
   config: ResolvedWeComConfig,
@@ -27,7 +31,12 @@ export async function sendWeComReply(
   if (unusable || responseUrl === undefined) {
     throw new PlatformApiError(`WeCom reply for chat ${reply.handle.chatId} cannot be sent: ${unusable}`, 0, '');
   }
-  const content = fitOneMessage(reply.text);
+  const [content = ''] = prepareReplyParts(reply.text, {
+    limits: { ...config.replyLimits, maxMessages: 1 },
+    limit: WECOM_REPLY_LIMIT_BYTES,
+    unit: 'bytes',
+    neutralise: neutraliseWeComMentions,
+  });
   const body =
     reply.format === 'markdown'
       ? { msgtype: 'markdown', markdown: { content } }
@@ -70,15 +79,6 @@ function whyUnusable(
     return 'response_url has expired (usable within 1 hour of the callback)';
   }
   return undefined;
-}
-
-function fitOneMessage(text: string): string {
-  const parts = splitReply(text, { limit: WECOM_REPLY_LIMIT_BYTES, unit: 'bytes' });
-  if (parts.length === 1) {
-    return parts[0] ?? '';
-  }
-  const room = WECOM_REPLY_LIMIT_BYTES - Buffer.byteLength(TRUNCATION_MARK, 'utf8');
-  return `${splitReply(text, { limit: room, unit: 'bytes' })[0] ?? ''}${TRUNCATION_MARK}`;
 }
 
 function errcodeOf(response: OutboundResponse): number | undefined {

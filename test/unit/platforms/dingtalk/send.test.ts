@@ -18,7 +18,11 @@ interface Harness {
 let harness: Harness;
 
 /** A real server on 127.0.0.1 serving the DingTalk emulator, with scripted faults and optional raw overrides. */
-async function start(faults: Fault[] = [], override?: (path: string) => TestResponse | undefined): Promise<Harness> {
+async function start(
+  faults: Fault[] = [],
+  override?: (path: string) => TestResponse | undefined,
+  replyLimits?: { maxChars: number; maxMessages: number },
+): Promise<Harness> {
   const emulator = createDingTalkEmulator();
   const clock = { now: NOW };
   let ctx: ReturnType<typeof emulatorContext> | undefined;
@@ -30,7 +34,13 @@ async function start(faults: Fault[] = [], override?: (path: string) => TestResp
   ctx = emulatorContext(server.url, { now: () => clock.now, faults });
   const deps = recordingDeps(() => clock.now);
   const platform = createDingTalkPlatform(
-    { appKey, appSecret, apiBaseUrl: server.url, replyUrls: { origins: [], insecureOrigins: [server.url] } },
+    {
+      appKey,
+      appSecret,
+      apiBaseUrl: server.url,
+      replyUrls: { origins: [], insecureOrigins: [server.url] },
+      ...(replyLimits ? { replyLimits } : {}),
+    },
     deps,
   );
   return { server, ctx, platform, deps, clock };
@@ -171,7 +181,8 @@ describe('DingTalk send via the robot group-message API', () => {
   });
 
   it('splits a long reply into parts within the limit, mentioning only in the first', async () => {
-    harness = await start();
+    // Splitting is under test here, not the answer cap: limits high enough that all ~12,000 characters go out.
+    harness = await start([], undefined, { maxChars: 50_000, maxMessages: 20 });
     const paragraph = `${'长'.repeat(3000)}\n\n`;
     const text = paragraph.repeat(4).trim();
     const result = await harness.platform.send(reply(handleFromEvent(harness), text));

@@ -97,7 +97,12 @@ describe('Feishu send against the emulator on a real local HTTP server', () => {
     const handle = inboundHandle();
     const code = Array.from({ length: 900 }, (_, i) => `print("第${i}行")`).join('\n');
     const text = `说明如下：\n\n\`\`\`python\n${code}\n\`\`\`\n\n完毕。`;
-    const result = await platform.send(reply(handle, { text, format: 'markdown', mentionUserId: 'ou_a' }));
+    // Splitting is under test here, not the answer cap: limits high enough that all ~16,000 characters go out.
+    const roomy = createFeishuPlatform(
+      { ...config, apiBaseUrl: server.url, replyLimits: { maxChars: 50_000, maxMessages: 20 } },
+      { fetch, now: () => NOW, sleep: async (ms) => void sleeps.push(ms) },
+    );
+    const result = await roomy.send(reply(handle, { text, format: 'markdown', mentionUserId: 'ou_a' }));
     expect(result.messageIds.length).toBeGreaterThan(1);
     expect(ctx.deliveries).toHaveLength(result.messageIds.length);
     const texts = ctx.deliveries.map((d) => d.text);

@@ -92,7 +92,12 @@ describe('Slack send against the emulator on a real local HTTP server', () => {
 
   it('splits a long reply at 3,900 characters, in thread, mentioning only in the first part', async () => {
     const text = Array.from({ length: 400 }, (_, i) => `第${i}段：这是一个很长的回答，包含 emoji 🎉。`).join('\n\n');
-    const result = await platform.send(reply({ text, mentionUserId: 'U0ALICE', format: 'text' }));
+    // Splitting is under test here, not the answer cap: limits high enough that all ~12,000 characters go out.
+    const roomy = createSlackPlatform(
+      { ...config, apiBaseUrl: server.url, replyLimits: { maxChars: 50_000, maxMessages: 20 } },
+      { fetch, now: () => NOW, sleep: async (ms) => void sleeps.push(ms) },
+    );
+    const result = await roomy.send(reply({ text, mentionUserId: 'U0ALICE', format: 'text' }));
     expect(result.messageIds.length).toBeGreaterThan(1);
     expect(ctx.deliveries).toHaveLength(result.messageIds.length);
     for (const delivery of ctx.deliveries) {

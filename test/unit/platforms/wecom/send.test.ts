@@ -1,4 +1,5 @@
 import { PlatformApiError } from '../../../../functions/core/errors';
+import { TRUNCATION_NOTE } from '../../../../functions/platforms/shared';
 import type { ChatPlatform, OutgoingReply, ReplyHandle } from '../../../../functions/platforms/types';
 import { createWeComPlatform, WECOM_REPLY_LIMIT_BYTES } from '../../../../functions/platforms/wecom';
 import { createWeComEmulator } from '../../../../sandbox/platform-emulator/wecom';
@@ -117,7 +118,8 @@ describe('WeCom send via response_url', () => {
     await harness.platform.send(reply(harness, text));
     const delivered = harness.ctx.deliveries[0]!.text;
     expect(Buffer.byteLength(delivered, 'utf8')).toBeLessThanOrEqual(WECOM_REPLY_LIMIT_BYTES);
-    expect(delivered.endsWith('\n\n…')).toBe(true);
-    expect(text.startsWith(delivered.slice(0, -3))).toBe(true);
+    // The shared truncation note (it replaced WeCom's own bare "\n\n…" so every platform marks a cut the same way).
+    expect(delivered.endsWith(TRUNCATION_NOTE)).toBe(true);
+    expect(text.startsWith(delivered.slice(0, -TRUNCATION_NOTE.length))).toBe(true);
   });
 });
