@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS } from '../functions/config/chat-api-config';
 import { ENV } from '../functions/config/env-names';
 import { restApiHandlerEnv } from './rest-api';
 
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
   if (!values.sub || !Number.isInteger(ttl) || ttl <= 0) {
     throw new Error('usage: npx tsx sandbox/mint-token.ts --sub <subject> [--ttl <seconds>]');
   }
+  // The authorizer refuses tokens whose exp - iat is over the maximum lifetime (JWT_MAX_TOKEN_LIFETIME_SECONDS).
+  const maxLifetime = Number(process.env[ENV.jwtMaxTokenLifetimeSeconds] || DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS);
+  if (ttl > maxLifetime) throw new Error(`--ttl ${ttl} is over the ${maxLifetime} s token lifetime the API accepts`);
   const env = restApiHandlerEnv(process.env);
   const secret = env[ENV.jwtSecret];
   if (!secret) throw new Error(`${ENV.jwtJwksUrl} is set: tokens come from that issuer, not from this script.`);

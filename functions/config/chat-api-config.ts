@@ -95,7 +95,18 @@ export interface JwtConfig {
   readonly issuer: string;
   readonly audience: string;
   readonly algorithms: readonly string[];
+  /**
+   * Longest lifetime (`exp - iat`) of an accepted token, seconds. Tokens must carry both `iat` and `exp`, so a
+   * leaked token is useful for at most this long and an issuer minting long-lived tokens is refused outright.
+   * @default 86_400 (24 h)
+   */
+  readonly maxTokenLifetimeSeconds?: number;
+  /** Leeway for the issuer's clock and Lambda's drifting apart: on `exp`, `nbf` and `iat` in the future. @default 30 */
+  readonly clockSkewSeconds?: number;
 }
+
+export const DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+export const DEFAULT_JWT_CLOCK_SKEW_SECONDS = 30;
 
 /** HS256 keys shorter than the hash output (32 bytes) are brute-forceable (RFC 7518 §3.2). */
 export const MIN_HMAC_SECRET_BYTES = 32;
@@ -112,6 +123,10 @@ const jwtSchema = z.object({
   [ENV.jwtIssuer]: z.string().min(1),
   [ENV.jwtAudience]: z.string().min(1),
   [ENV.jwtAlgorithms]: z.string().optional(),
+  // From one minute to 30 days; 0 would refuse every token.
+  [ENV.jwtMaxTokenLifetimeSeconds]: envInt(60, 30 * 86_400).default(DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS),
+  // A "small" skew: at most 5 minutes, the usual upper bound for NTP-synchronised hosts.
+  [ENV.jwtClockSkewSeconds]: envInt(0, 300).default(DEFAULT_JWT_CLOCK_SKEW_SECONDS),
 });
 
 export function loadJwtConfig(env: Readonly<Record<string, string | undefined>>): JwtConfig {
@@ -138,5 +153,12 @@ export function loadJwtConfig(env: Readonly<Record<string, string | undefined>>)
       `${ENV.jwtAlgorithms}: ${wrong.join(', ')} not allowed with a ${key.kind === 'jwks' ? 'JWKS' : 'shared secret'}; use ${allowed.join(', ')}`,
     ]);
   }
-  return Object.freeze({ key, issuer: c[ENV.jwtIssuer], audience: c[ENV.jwtAudience], algorithms });
+  return Object.freeze({
+    key,
+    issuer: c[ENV.jwtIssuer],
+    audience: c[ENV.jwtAudience],
+    algorithms,
+    maxTokenLifetimeSeconds: c[ENV.jwtMaxTokenLifetimeSeconds],
+    clockSkewSeconds: c[ENV.jwtClockSkewSeconds],
+  });
 }

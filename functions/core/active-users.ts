@@ -23,22 +23,19 @@ export interface Member {
 /** Kept past the day it counts (DynamoDB TTL deletes lazily); nothing reads it after that. */
 const RETENTION_SECONDS = 2 * 86_400;
 
-/** The item key; ids are escaped as in conversation keys so a `#` inside an id cannot forge another member's key. */
+/**
+ * The item key; ids are escaped as in conversation keys so a `#` inside an id cannot forge another member's key,
+ * and over-long ones are hashed (`keyPart`), so the key stays under DynamoDB's 2,048-byte limit.
+ */
 export function activeUserKey(member: Member, now: number): string {
   const day = new Date(now).toISOString().slice(0, 10);
-  const who = conversationKey({ ...asKeyParts(member), senderId: member.userId }, 'member');
+  const who = conversationKey({ ...member, senderId: member.userId }, 'member');
   return `active#${day}#${who}`;
 }
 
 /** The member's group as the ledger keys it (`GROUP#<this>`). */
 export function memberGroupKey(member: Member): string {
-  return groupKey(asKeyParts(member));
-}
-
-// The key builders only escape and join the strings; `api` is typed out of them until the ledger's platform type
-// is widened (see `ledgerRowOf` in functions/handlers/pipeline-composition.ts).
-function asKeyParts(member: Member): Omit<Member, 'platform'> & { readonly platform: PlatformName } {
-  return member as Omit<Member, 'platform'> & { readonly platform: PlatformName };
+  return groupKey(member);
 }
 
 export class ActiveUsers {

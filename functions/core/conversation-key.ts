@@ -1,4 +1,5 @@
-import type { IncomingMessage } from '../platforms/types';
+import type { IncomingMessage, PlatformName } from '../platforms/types';
+import { joinKey as join } from './key-part';
 
 /**
  * How far a conversation's memory reaches (ARCHITECTURE §2):
@@ -8,9 +9,20 @@ import type { IncomingMessage } from '../platforms/types';
  */
 export type ContextScope = 'member' | 'group' | 'thread';
 
-/** The conversation key: DynamoDB key of the context and the SQS FIFO message group (one member's turns stay in order). */
+/** Whose key: a chat platform's group, or `api` for `/v1/chat` callers (tenant = JWT subject, chat = X-Group-ID). */
+export interface KeyOwner {
+  readonly platform: PlatformName | 'api';
+  readonly tenantId: string;
+  readonly chatId: string;
+}
+
+/**
+ * The conversation key: DynamoDB key of the context, and (through `fifoId`, which hashes it when it is over 128
+ * characters) the SQS FIFO message group, so one member's turns stay in order. At most ~670 bytes: five parts of
+ * at most 128 characters (`keyPart`).
+ */
 export function conversationKey(
-  message: Pick<IncomingMessage, 'platform' | 'tenantId' | 'chatId' | 'senderId' | 'threadId'>,
+  message: KeyOwner & Pick<IncomingMessage, 'senderId' | 'threadId'>,
   scope: ContextScope,
 ): string {
   const group = [message.platform, message.tenantId, message.chatId];
@@ -20,12 +32,7 @@ export function conversationKey(
   return join(member);
 }
 
-/** The group's key for ledger and audit partitions. */
-export function groupKey(message: Pick<IncomingMessage, 'platform' | 'tenantId' | 'chatId'>): string {
+/** The group's key for ledger and audit partitions (parts bounded by `keyPart` as above). */
+export function groupKey(message: KeyOwner): string {
   return join([message.platform, message.tenantId, message.chatId]);
-}
-
-// `#` separates parts, so a `#` inside an id is escaped to keep keys unambiguous.
-function join(parts: readonly string[]): string {
-  return parts.map((p) => p.replaceAll('%', '%25').replaceAll('#', '%23')).join('#');
 }

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { ChatPlatform, HttpResponse, RawRequest } from '../platforms/types';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
 import { conversationKey } from './conversation-key';
 import { MalformedEventError, NotFoundError, PayloadTooLargeError } from './errors';
 import { EventStore } from './event-store';
+import { fifoId } from './key-part';
 import type { QueuedEvent } from './queue-message';
 import { evaluateTrigger, type TriggerConfig } from './trigger-rules';
 
@@ -77,7 +77,8 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
     receivedAt,
     ingressMs: receivedAt - startedAt,
   };
-  const ids = { groupId: key, deduplicationId: dedupId(pk) };
+  // Both ids are at most 128 FIFO-safe characters (hashed when longer): SQS would refuse the send otherwise.
+  const ids = { groupId: fifoId(key), deduplicationId: fifoId(pk) };
 
   const reservation = await deps.events.reserve(pk, deps.now());
   if (reservation.outcome === 'exists') {
@@ -106,10 +107,4 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
 function duplicateResponse(platform: string, ack: HttpResponse): HttpResponse {
   if (platform !== 'slack') return ack;
   return { ...ack, headers: { ...ack.headers, 'x-slack-no-retry': '1' } };
-}
-
-// SQS limits MessageDeduplicationId to 128 characters of [A-Za-z0-9] and punctuation; hash long or odd ids.
-function dedupId(pk: string): string {
-  if (pk.length <= 128 && /^[\x21-\x7e]+$/.test(pk)) return pk;
-  return createHash('sha256').update(pk).digest('hex');
 }

@@ -1,6 +1,7 @@
-import type { PlatformName } from '../../platforms/types';
+import { PLATFORMS } from '../../platforms/types';
 import { groupKey } from '../conversation-key';
 import { ValidationError } from '../errors';
+import { displayKey, keyPart } from '../key-part';
 import {
   COST_COMPONENTS,
   type ComponentAmounts,
@@ -10,6 +11,12 @@ import {
 } from './cost-model';
 import { nanoToUsd } from './exact';
 
+/** What `LedgerRow.platform` names for REST (`/v1/chat`) callers: they are billed as their own platform. */
+export const API_PLATFORM = 'api';
+/** Every platform a ledger row can name: the four chat platforms and `api`. */
+export const LEDGER_PLATFORMS = [...PLATFORMS, API_PLATFORM] as const;
+export type LedgerPlatform = (typeof LEDGER_PLATFORMS)[number];
+
 /**
  * One item of the ledger table (functions/shared/table-specs.ts), one per model invocation. It is also exactly
  * what `GET /_sandbox/ledger` serves, so it explains itself: who, when, which model, what was measured
@@ -17,9 +24,9 @@ import { nanoToUsd } from './exact';
  * cost per component (`components`, USD) with `totalUsd` their exact sum.
  */
 export interface LedgerRow extends CostBreakdown {
-  /** `GROUP#platform#tenant#chat` (parts escaped as in `groupKey`). */
+  /** `GROUP#platform#tenant#chat` (parts escaped, or hashed when long, as in `groupKey`). */
   readonly pk: string;
-  /** `<ISO time>#<invocation id>`: time-ordered within a group, unique per invocation. */
+  /** `<ISO time>#<invocation id>`: time-ordered within a group, unique per invocation (id bounded by `keyPart`). */
   readonly sk: string;
   /** UTC `YYYY-MM-DD`, the partition key of the `byDay` index. */
   readonly day: string;
@@ -28,7 +35,7 @@ export interface LedgerRow extends CostBreakdown {
   readonly invocationId: string;
   /** The platform event (or REST request) that caused the invocation. */
   readonly eventId: string;
-  readonly platform: PlatformName;
+  readonly platform: LedgerPlatform;
   readonly tenantId: string;
   readonly chatId: string;
   readonly userId: string;
@@ -45,7 +52,7 @@ export interface LedgerRow extends CostBreakdown {
 export interface LedgerRowInput {
   readonly invocationId: string;
   readonly eventId: string;
-  readonly platform: PlatformName;
+  readonly platform: LedgerPlatform;
   readonly tenantId: string;
   readonly chatId: string;
   readonly userId: string;
@@ -77,7 +84,7 @@ export function buildLedgerRow(input: LedgerRowInput): LedgerRow {
   const iso = at.toISOString();
   return {
     pk: `GROUP#${groupKey(input)}`,
-    sk: `${iso}#${input.invocationId}`,
+    sk: `${iso}#${keyPart(input.invocationId)}`,
     day: iso.slice(0, 10),
     expiresAt: Math.floor(at.getTime() / 1000) + retentionDays * SECONDS_PER_DAY,
     invocationId: input.invocationId,
@@ -103,7 +110,10 @@ export function buildLedgerRow(input: LedgerRowInput): LedgerRow {
 export type AggregateBy = 'group' | 'user' | 'day' | 'platform';
 
 export interface LedgerAggregate {
-  /** `platform#tenant#chat` (group), `platform#tenant#user` (user), `YYYY-MM-DD` (day) or the platform name. */
+  /**
+   * `platform#tenant#chat` (group), `platform#tenant#user` (user), `YYYY-MM-DD` (day) or the platform name; ids
+   * escaped as in `groupKey` but never hashed (`displayKey`).
+   */
   readonly key: string;
   readonly invocations: number;
   readonly cachedInvocations: number;
@@ -120,12 +130,13 @@ type AggregatableRow = Pick<
   'platform' | 'tenantId' | 'chatId' | 'userId' | 'day' | 'cached' | 'tokens' | 'componentsNanoUsd'
 >;
 
+// Report lines name the real ids (escaped, never hashed like stored keys), so finance can read every group.
 function keyOf(row: AggregatableRow, by: AggregateBy): string {
   switch (by) {
     case 'group':
-      return groupKey(row);
+      return displayKey([row.platform, row.tenantId, row.chatId]);
     case 'user':
-      return groupKey({ platform: row.platform, tenantId: row.tenantId, chatId: row.userId });
+      return displayKey([row.platform, row.tenantId, row.userId]);
     case 'day':
       return row.day;
     case 'platform':

@@ -87,6 +87,7 @@ afterAll(async () => {
 const esToken = (claims: Record<string, unknown> = {}) =>
   new SignJWT({ sub: 'svc-limits', iss: ISSUER, aud: AUDIENCE, ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: 'limits-key' })
+    .setIssuedAt() // required since issue 13: the authorizer bounds exp - iat
     .setExpirationTime('5m')
     .sign(keys.privateKey);
 

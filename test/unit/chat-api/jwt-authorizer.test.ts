@@ -76,7 +76,7 @@ describe('JWT authorizer with an HS256 secret', () => {
   });
 
   it('finds the header whatever its case and accepts any correct HS256 signer', async () => {
-    const token = handSignedToken({ sub: 'bob', iss: ISSUER, aud: AUDIENCE, exp: NOW_S + 60 });
+    const token = handSignedToken({ sub: 'bob', iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60 });
     const result = await secretAuthorizer()(event(`bearer ${token}`, 'authorization'));
     expect(result.context).toEqual({ sub: 'bob' });
   });
@@ -170,7 +170,7 @@ describe('JWT authorizer with a JWKS URL', () => {
     algorithms: ['RS256'],
   });
   const rsToken = (claims: Record<string, unknown> = {}) =>
-    new SignJWT({ sub: 'carol', iss: ISSUER, aud: AUDIENCE, exp: NOW_S + 60, ...claims })
+    new SignJWT({ sub: 'carol', iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60, ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .sign(keys.privateKey);
 
@@ -196,6 +196,8 @@ describe('loadJwtConfig', () => {
       issuer: ISSUER,
       audience: AUDIENCE,
       algorithms: ['HS256'],
+      maxTokenLifetimeSeconds: 86_400,
+      clockSkewSeconds: 30,
     });
     expect(loadJwtConfig({ ...base, JWT_SECRET: SECRET, JWT_SECRET_ID: 'arn:s' }).key).toEqual({
       kind: 'secret-id',

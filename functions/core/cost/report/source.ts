@@ -1,10 +1,9 @@
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { PLATFORMS } from '../../../platforms/types';
 import { TABLE_SPECS } from '../../../shared/table-specs';
 import { ValidationError } from '../../errors';
 import { COST_COMPONENTS, type CostComponent } from '../cost-model';
-import type { LedgerRow } from '../ledger-row';
+import { LEDGER_PLATFORMS, type LedgerRow } from '../ledger-row';
 
 /** The ledger fields the report reads; a stored `LedgerRow` has them all (and more, which are ignored). */
 export type ReportRow = Pick<
@@ -27,7 +26,8 @@ export type ReportRow = Pick<
 const nano = z.number().int();
 const rowSchema = z.object({
   invocationId: z.string().min(1),
-  platform: z.enum(PLATFORMS),
+  // The chat platforms and `api` (rows written by `/v1/chat`): a REST call must never make the report unusable.
+  platform: z.enum(LEDGER_PLATFORMS),
   tenantId: z.string(),
   chatId: z.string().min(1),
   userId: z.string().min(1),
