@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { costOfInvocation, parseUsage } from '../functions/core/cost/cost-model';
+import { buildLedgerRow } from '../functions/core/cost/ledger-row';
 import { resolvePrices } from '../functions/core/cost/prices';
 import { createPiiMasker } from '../functions/core/safety/pii';
-import { ledgerRowOf } from '../functions/handlers/pipeline-composition';
 import { METRIC, metrics, recordMetric, recordOutcome } from '../functions/shared/metrics';
 import { nsToMs, summarise } from './stats';
 
@@ -18,7 +18,14 @@ export function runCostMetricsBench(iterations = 2_000) {
   const outcome = {
     source: 'model' as const,
     outputFilter: 'allow' as const,
-    model: { content: reply, promptTokens: 812, completionTokens: 164, latencyMs: 1834, modelId: 'private-llm-int8' },
+    model: {
+      content: reply,
+      finishReason: 'stop' as const,
+      promptTokens: 812,
+      completionTokens: 164,
+      latencyMs: 1834,
+      modelId: 'private-llm-int8',
+    },
   };
   const originalWrite = process.stdout.write.bind(process.stdout);
   const samples: number[] = [];
@@ -39,7 +46,7 @@ export function runCostMetricsBench(iterations = 2_000) {
         sagemaker: { instanceType: 'ml.g4dn.xlarge', busyMs: 1834 },
         tokens: { prompt: 812, completion: 164 },
       });
-      const row = ledgerRowOf({
+      const row = buildLedgerRow({
         invocationId: randomUUID(),
         eventId: `Ev${i}`,
         platform: 'slack',

@@ -27,6 +27,10 @@ export const ENV = {
   triggerRules: 'TRIGGER_RULES',
   /** JSON `ConversationScopeConfig` (functions/core/context-scope.ts); per member when unset. */
   contextScopes: 'CONTEXT_SCOPES',
+  /** Longest model answer sent to a chat, in characters (worker); longer ones are cut with a visible note. */
+  maxReplyChars: 'MAX_REPLY_CHARS',
+  /** Most platform messages one answer may become (worker), whatever the platform's per-message limit. */
+  maxReplyMessages: 'MAX_REPLY_MESSAGES',
   /** Comma-separated extra origins reply handles may point at (the sandbox's emulator). */
   replyHandleOrigins: 'REPLY_HANDLE_ORIGINS',
   /** Per-platform API base URL overrides (the sandbox points them at its emulator). */
@@ -44,6 +48,13 @@ export const ENV = {
   contentLexicon: 'CONTENT_LEXICON',
   /** `false` sends unmasked questions to the (private) model; logs and audit are always masked. */
   maskModelInput: 'MASK_MODEL_INPUT',
+  /** `false` posts the model's answers without PII masking; context and audit always hold the masked answer. */
+  maskModelOutput: 'MASK_MODEL_OUTPUT',
+  /**
+   * Comma-separated chats that opted out of answer PII masking: `platform:chatId` (as in `CONTEXT_SCOPES`), or
+   * `api:<X-Group-ID>` for `/v1/chat`.
+   */
+  maskModelOutputOptOut: 'MASK_MODEL_OUTPUT_OPT_OUT',
   ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   /** JSON price overrides merged over the built-in price table (functions/core/cost/prices.ts). */
@@ -60,6 +71,10 @@ export const ENV = {
   jwtAudience: 'JWT_AUDIENCE',
   /** Comma-separated JWS algorithms accepted (never `none`). */
   jwtAlgorithms: 'JWT_ALGORITHMS',
+  /** Longest JWT lifetime accepted (`exp - iat`), seconds; 24 h when unset. */
+  jwtMaxTokenLifetimeSeconds: 'JWT_MAX_TOKEN_LIFETIME_SECONDS',
+  /** Clock skew tolerated on `exp`, `nbf` and `iat` (a token issued in the future), seconds; 30 when unset. */
+  jwtClockSkewSeconds: 'JWT_CLOCK_SKEW_SECONDS',
   /** `/v1/chat` limits: longest `query` and `context` (characters), largest `max_tokens`, body bytes. */
   chatMaxQueryChars: 'CHAT_MAX_QUERY_CHARS',
   chatMaxContextChars: 'CHAT_MAX_CONTEXT_CHARS',

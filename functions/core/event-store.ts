@@ -7,6 +7,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { keyPart } from './key-part';
 
 /**
  * The events table: one item per platform event (`platform#eventId`), the durable record behind
@@ -31,6 +32,8 @@ export interface EventRecord {
   readonly attempts?: number;
   readonly replyMessageIds?: readonly string[];
   readonly fallback?: boolean;
+  /** Ledger and audit items an attempt could not write (JSON, `encodePutBatch`); the next delivery writes them. */
+  readonly pendingRecords?: string;
 }
 
 export type ReserveOutcome =
@@ -38,8 +41,12 @@ export type ReserveOutcome =
   | { readonly outcome: 'exists'; readonly status: EventStatus };
 
 export type ClaimOutcome =
-  | { readonly outcome: 'claimed'; readonly attempts: number }
-  | { readonly outcome: 'already_replied'; readonly replyMessageIds: readonly string[] }
+  | { readonly outcome: 'claimed'; readonly attempts: number; readonly pendingRecords?: string }
+  | {
+      readonly outcome: 'already_replied';
+      readonly replyMessageIds: readonly string[];
+      readonly pendingRecords?: string;
+    }
   | { readonly outcome: 'in_progress'; readonly leaseUntil: number }
   /** A previous attempt started the send and its lease ended without `replied`: the reply may well be delivered. */
   | { readonly outcome: 'delivery_unknown' };
@@ -48,6 +55,8 @@ export type ClaimOutcome =
 export interface DeliveredReply {
   readonly messageIds: readonly string[];
   readonly fallback: boolean;
+  /** Ledger and audit items not yet written, kept with the reply so a redelivery writes them without replying. */
+  readonly pendingRecords?: string;
 }
 
 type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -78,8 +87,12 @@ export class EventStore {
     this.retentionSeconds = options.retentionSeconds ?? 86_400;
   }
 
+  /**
+   * `platform#eventId`; an event id over 128 characters or outside the SQS FIFO charset is hashed (`keyPart`), so the
+   * item key stays within DynamoDB's limit and every delivery of the event still maps to the same item.
+   */
   static key(platform: string, eventId: string): string {
-    return `${platform}#${eventId}`;
+    return `${platform}#${keyPart(eventId)}`;
   }
 
   /** Webhook: records the event as being enqueued, unless it is already known. One conditional write. */
@@ -178,13 +191,19 @@ export class EventStore {
             ':one': 1,
             ':exp': this.expiry(now),
           },
-          ReturnValues: 'UPDATED_NEW',
+          // The whole item: an earlier attempt may have left records to write (`pendingRecords`).
+          ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ReturnConsumedCapacity: RCC,
         }),
       );
       capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
-      return { outcome: 'claimed', attempts: Number(out.Attributes?.attempts ?? 1) };
+      const pendingRecords = out.Attributes?.pendingRecords;
+      return {
+        outcome: 'claimed',
+        attempts: Number(out.Attributes?.attempts ?? 1),
+        ...(typeof pendingRecords === 'string' ? { pendingRecords } : {}),
+      };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       capacity?.add({ write: 1 });
@@ -193,10 +212,16 @@ export class EventStore {
             status: err.Item.status?.S as EventStatus | undefined,
             replyMessageIds: err.Item.replyMessageIds?.L?.map((v) => v.S ?? ''),
             leaseUntil: Number(err.Item.leaseUntil?.N ?? 0),
+            pendingRecords: err.Item.pendingRecords?.S,
           }
         : await this.read(pk, capacity);
-      if (item?.status === 'replied')
-        return { outcome: 'already_replied', replyMessageIds: item.replyMessageIds ?? [] };
+      if (item?.status === 'replied') {
+        return {
+          outcome: 'already_replied',
+          replyMessageIds: item.replyMessageIds ?? [],
+          ...(typeof item.pendingRecords === 'string' ? { pendingRecords: item.pendingRecords } : {}),
+        };
+      }
       const leaseUntil = Number(item?.leaseUntil ?? 0);
       if (item?.status === 'sending' && leaseUntil < now) return { outcome: 'delivery_unknown' };
       return { outcome: 'in_progress', leaseUntil };
@@ -235,32 +260,55 @@ export class EventStore {
 
   /** The `markReplied` update as a TransactWriteItems entry, to write it together with the conversation's turn. */
   buildReplied(pk: string, now: number, reply: DeliveredReply): TransactUpdate {
+    const pending = reply.pendingRecords !== undefined;
     return {
       Update: {
         TableName: this.options.tableName,
         Key: { pk },
-        UpdateExpression:
-          'SET #s = :replied, replyMessageIds = :ids, fallback = :fallback, updatedAt = :now REMOVE leaseUntil',
+        UpdateExpression: `SET #s = :replied, replyMessageIds = :ids, fallback = :fallback, updatedAt = :now${
+          pending ? ', pendingRecords = :pending' : ''
+        } REMOVE leaseUntil`,
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: {
           ':replied': 'replied',
           ':ids': [...reply.messageIds],
           ':fallback': reply.fallback,
           ':now': now,
+          ...(pending ? { ':pending': reply.pendingRecords } : {}),
         },
       },
     };
+  }
+
+  /** Worker: the records an earlier attempt left behind are written now. */
+  async clearPendingRecords(pk: string, now: number, capacity?: CapacitySink): Promise<void> {
+    await this.conditionalUpdate(
+      {
+        Key: { pk },
+        UpdateExpression: 'SET updatedAt = :now REMOVE pendingRecords',
+        ConditionExpression: 'attribute_exists(pendingRecords)',
+        ExpressionAttributeValues: { ':now': now },
+      },
+      capacity,
+    );
   }
 
   /**
    * Worker: gives the lease back after a failure (including a send the platform refused) so the next delivery can
    * claim at once.
    */
-  async markFailed(pk: string, now: number, attempts: number, capacity?: CapacitySink): Promise<void> {
+  async markFailed(
+    pk: string,
+    now: number,
+    attempts: number,
+    capacity?: CapacitySink,
+    options: { readonly pendingRecords?: string } = {},
+  ): Promise<void> {
+    const pending = options.pendingRecords !== undefined;
     await this.conditionalUpdate(
       {
         Key: { pk },
-        UpdateExpression: 'SET #s = :failed, updatedAt = :now REMOVE leaseUntil',
+        UpdateExpression: `SET #s = :failed, updatedAt = :now${pending ? ', pendingRecords = :pending' : ''} REMOVE leaseUntil`,
         // Fenced like markSending: a worker that lost its lease must not release the new holder's claim.
         ConditionExpression: '#s IN (:processing, :sending) AND attempts = :attempts',
         ExpressionAttributeNames: { '#s': 'status' },
@@ -270,6 +318,7 @@ export class EventStore {
           ':sending': 'sending',
           ':attempts': attempts,
           ':now': now,
+          ...(pending ? { ':pending': options.pendingRecords } : {}),
         },
       },
       capacity,

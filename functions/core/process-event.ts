@@ -16,9 +16,12 @@ import type { QueuedEvent } from './queue-message';
  *   the reply) leaves the event unclaimable: after its lease the next delivery acknowledges it as
  *   `delivery_unknown` instead of sending a second reply — unless the platform deduplicates sends
  *   (`idempotentSend`), in which case the next delivery sends again and the platform drops the copy.
+ * - Ledger and audit records are never dropped: what cannot be written (after the writer's own retries) is kept in
+ *   the event's record with its `replied`/`failed` status and the message fails; the redelivery writes them first
+ *   (`RecordsPendingError`), without a model call or a second reply.
  */
 export interface ProcessDeps {
-  readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed'>;
+  readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed' | 'clearPendingRecords'>;
   readonly runPipeline: (input: TurnInput) => Promise<PipelineOutcome>;
   readonly send: (reply: OutgoingReply) => Promise<SendResult>;
   /**
@@ -28,8 +31,13 @@ export interface ProcessDeps {
    */
   readonly recordDelivery: (pk: string, at: number, reply: DeliveredReply, outcome: PipelineOutcome) => Promise<void>;
   readonly cachePut: (key: string, answer: string) => Promise<void>;
-  /** Ledger row, audit record and metrics for one invocation. Must not throw (failures are the caller's to log). */
-  readonly recordInvocation: (facts: InvocationFacts) => Promise<void>;
+  /**
+   * Ledger row, audit record and metrics for one invocation. Resolves to the items it could not write (encoded, see
+   * `encodePutBatch`), or undefined when all were written. Must not throw (failures are the caller's to log).
+   */
+  readonly recordInvocation: (facts: InvocationFacts) => Promise<string | undefined>;
+  /** Writes records an earlier attempt left pending; throws while they still cannot be written. */
+  readonly flushRecords: (pendingRecords: string) => Promise<void>;
   readonly now: () => number;
   /**
    * The platform deduplicates sends on our idempotency key (Feishu's reply `uuid`), so an event whose worker died
@@ -63,6 +71,17 @@ export type ProcessResult =
   /** An earlier attempt died during or after its send; acknowledged so the member never gets two replies. */
   | { readonly kind: 'delivery_unknown' };
 
+/**
+ * The reply went out but its ledger row or audit record could not be written: they are kept in the event's record
+ * and the SQS message fails, so the redelivery writes them (without a model call or a second reply).
+ */
+export class RecordsPendingError extends Error {
+  constructor(readonly eventKey: string) {
+    super(`Ledger/audit records of event ${eventKey} are not written yet; the redelivery writes them.`);
+    this.name = 'RecordsPendingError';
+  }
+}
+
 export class EventInProgressError extends Error {
   constructor(readonly eventKey: string) {
     super(`Event ${eventKey} is being processed by another worker; retry after its lease.`);
@@ -81,14 +100,32 @@ export async function processEvent(
   const claim = await deps.events.claim(pk, startedAt, deps.leaseMs, undefined, {
     resumeSending: deps.idempotentSend === true,
   });
-  if (claim.outcome === 'already_replied') return { kind: 'already_replied' };
+  if (claim.outcome === 'already_replied') {
+    if (claim.pendingRecords !== undefined) {
+      await deps.flushRecords(claim.pendingRecords);
+      await deps.events.clearPendingRecords(pk, deps.now());
+    }
+    return { kind: 'already_replied' };
+  }
   if (claim.outcome === 'delivery_unknown') return { kind: 'delivery_unknown' };
   if (claim.outcome === 'in_progress') throw new EventInProgressError(pk);
   deps.checkpoint?.('claimed', event);
+  if (claim.pendingRecords !== undefined) {
+    // An earlier attempt's model call is on the bill: its records are written before this attempt makes its own.
+    try {
+      await deps.flushRecords(claim.pendingRecords);
+    } catch (err) {
+      await deps.events
+        .markFailed(pk, deps.now(), claim.attempts, undefined, { pendingRecords: claim.pendingRecords })
+        .catch(() => undefined);
+      throw err;
+    }
+    await deps.events.clearPendingRecords(pk, deps.now());
+  }
 
   let outcome: PipelineOutcome;
   let sent: SendResult;
-  let recorded: Promise<void> = Promise.resolve();
+  let recorded: Promise<string | undefined> = Promise.resolve(undefined);
   try {
     outcome = await deps.runPipeline({
       conversationKey: event.conversationKey,
@@ -112,8 +149,10 @@ export async function processEvent(
       idempotencyKey: message.eventId,
     });
   } catch (err) {
-    await deps.events.markFailed(pk, deps.now(), claim.attempts).catch(() => undefined);
-    await recorded;
+    const pendingRecords = await recorded;
+    await deps.events
+      .markFailed(pk, deps.now(), claim.attempts, undefined, pendingRecords === undefined ? {} : { pendingRecords })
+      .catch(() => undefined);
     throw err;
   }
   deps.checkpoint?.('sent', event);
@@ -122,13 +161,19 @@ export async function processEvent(
   const cached = outcome.cachePut
     ? deps.cachePut(outcome.cachePut.key, outcome.cachePut.answer).catch(() => undefined)
     : Promise.resolve();
+  const pendingRecords = await recorded;
   await deps.recordDelivery(
     pk,
     deps.now(),
-    { messageIds: sent.messageIds, fallback: outcome.source === 'fallback' },
+    {
+      messageIds: sent.messageIds,
+      fallback: outcome.source === 'fallback',
+      ...(pendingRecords === undefined ? {} : { pendingRecords }),
+    },
     outcome,
   );
   deps.checkpoint?.('recorded', event);
-  await Promise.all([cached, recorded]);
+  await cached;
+  if (pendingRecords !== undefined) throw new RecordsPendingError(pk);
   return { kind: 'replied', messageIds: sent.messageIds, source: outcome.source };
 }

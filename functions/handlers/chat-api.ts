@@ -4,10 +4,12 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '../config/chat-api-config';
+import { maskModelOutputFor } from '../config/pipeline-config';
 import { type PipelineOutcome, runPipeline } from '../core/answer-pipeline';
 import { apiConversationKey, type ChatRequest, parseChatRequest } from '../core/chat-request';
 import type { ConversationContext } from '../core/context-store';
 import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
+import { buildLedgerRow } from '../core/cost/ledger-row';
 import { GroupGateError, ModelError, UnauthorizedError } from '../core/errors';
 import { createModelClient } from '../model/model-client';
 import { createAwsClients } from '../shared/aws-clients';
@@ -15,7 +17,7 @@ import { METRIC, metrics, recordMetric, recordOutcome } from '../shared/metrics'
 import { logger } from '../shared/powertools';
 import { tracer } from '../shared/tracer';
 import { errorResult, toRawRequest } from './http';
-import { CapacityMeter, composePipeline, ledgerRowOf, type PipelineComposition } from './pipeline-composition';
+import { CapacityMeter, composePipeline, type PipelineComposition } from './pipeline-composition';
 
 /**
  * `POST /v1/chat` (ARCHITECTURE §4.3): the same pipeline as the chat platforms — context, FAQ cache, safety, prompt,
@@ -103,7 +105,7 @@ export function createChatApi(deps: {
       tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
     });
     const at = new Date(finishedAt);
-    const row = ledgerRowOf({
+    const row = buildLedgerRow({
       invocationId: caller.requestId,
       eventId: caller.requestId,
       platform: 'api',
@@ -160,6 +162,7 @@ export function createChatApi(deps: {
           maxTokens: request.maxTokens ?? config.limits.maxTokens,
           systemPrompt: config.systemPrompt,
           maskModelInput: config.maskModelInput,
+          maskModelOutput: maskModelOutputFor(config, 'api', request.groupId),
           deadline,
         },
         pipeline.ports(meter, config.systemPrompt, {

@@ -1,11 +1,11 @@
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { PipelineConfig } from '../config/pipeline-config';
 import type { Member } from '../core/active-users';
 import { AnswerCache } from '../core/answer-cache';
 import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
 import { DEFAULT_MESSAGES, type PipelinePorts } from '../core/answer-pipeline';
+import { countItems, type LosslessWriteOptions, type PutBatch, writeBatchLossless } from '../core/batch-write';
 import { ContextStore, type ConversationContext } from '../core/context-store';
-import { buildLedgerRow, type LedgerRow, type LedgerRowInput } from '../core/cost/ledger-row';
+import type { LedgerRow } from '../core/cost/ledger-row';
 import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
 import { formatUsage, queryMemberUsage } from '../core/cost/usage-query';
 import type { CapacitySink } from '../core/event-store';
@@ -15,7 +15,6 @@ import { compileLexicon } from '../core/safety/content-filter';
 import { moderate } from '../core/safety/moderation';
 import { createPiiMasker } from '../core/safety/pii';
 import type { ModelClient } from '../model/model-client';
-import type { PlatformName } from '../platforms/types';
 import type { AwsClients } from '../shared/aws-clients';
 import { traced } from '../shared/tracer';
 
@@ -34,26 +33,30 @@ export class CapacityMeter implements CapacitySink {
   }
 }
 
-/**
- * Who caused a ledger row. `LedgerRow.platform` (functions/core/cost/ledger-row.ts) is typed as the four chat
- * platforms only; REST calls are recorded as `api`. `buildLedgerRow` only copies the value and keys the group with
- * it, so the widening is safe at runtime; the cast lives in `ledgerRowOf` alone until ledger-row.ts widens its type.
- */
-export type LedgerPlatform = PlatformName | 'api';
-export type WideLedgerRow = Omit<LedgerRow, 'platform'> & { readonly platform: LedgerPlatform };
-
-export function ledgerRowOf(input: Omit<LedgerRowInput, 'platform'> & { readonly platform: LedgerPlatform }) {
-  return buildLedgerRow(input as LedgerRowInput) as WideLedgerRow;
-}
-
 export interface PipelineCompositionDeps {
   readonly config: PipelineConfig;
   readonly clients: AwsClients;
   readonly model: ModelClient;
   readonly now: () => number;
+  /** Retry policy of ledger/audit writes (tests shorten it). */
+  readonly recordWrites?: LosslessWriteOptions;
+}
+
+/** Ledger/audit items still unwritten after every retry; `unwritten` is what to keep and write later. */
+export class RecordsNotWrittenError extends Error {
+  constructor(
+    readonly unwritten: PutBatch,
+    cause?: unknown,
+  ) {
+    super(`${countItems(unwritten)} ledger/audit item(s) not written`, cause === undefined ? {} : { cause });
+    this.name = 'RecordsNotWrittenError';
+  }
 }
 
 export type PipelineComposition = ReturnType<typeof composePipeline>;
+
+/** Sampling temperature of every pipeline model call; part of the FAQ cache key, like the system prompt. */
+export const MODEL_TEMPERATURE = 0.3;
 
 export function composePipeline(deps: PipelineCompositionDeps) {
   const { config, clients, now } = deps;
@@ -99,13 +102,15 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       clearContext: async (key) => {
         await contexts.clear(key, now(), meter);
       },
-      cacheKey: (question) =>
+      cacheKey: (question, maxTokens) =>
         isCacheable(question, { hasContext: false })
           ? answerCacheKey({
               question,
               modelId: config.model.modelId,
               promptVersion: config.promptVersion,
               systemPrompt,
+              maxTokens,
+              temperature: MODEL_TEMPERATURE,
             })
           : undefined,
       cacheGet: async (key) => {
@@ -132,10 +137,11 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       },
       invokeModel: async (messages, maxTokens, deadline) => {
         const result = await traced('model', { modelId: config.model.modelId }, () =>
-          deps.model.invoke({ messages: [...messages], maxTokens, temperature: 0.3 }, { deadline }),
+          deps.model.invoke({ messages: [...messages], maxTokens, temperature: MODEL_TEMPERATURE }, { deadline }),
         );
         return {
           content: result.content,
+          finishReason: result.finishReason,
           promptTokens: result.usage.promptTokens,
           completionTokens: result.usage.completionTokens,
           latencyMs: result.latencyMs,
@@ -155,6 +161,17 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     };
   }
 
+  async function writeOrThrow(batch: PutBatch, meter?: CapacitySink): Promise<void> {
+    let unwritten: PutBatch;
+    try {
+      unwritten = await writeBatchLossless(clients.doc, batch, deps.recordWrites, meter);
+    } catch (err) {
+      // The call itself failed (after the SDK's retries): nothing of it is known to be written.
+      throw new RecordsNotWrittenError(batch, err);
+    }
+    if (countItems(unwritten) > 0) throw new RecordsNotWrittenError(unwritten);
+  }
+
   return {
     contexts,
     cache,
@@ -170,20 +187,21 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         meter,
       );
     },
-    /** The ledger row and the audit record in one BatchWriteItem (one round trip). */
+    /**
+     * The ledger row and the audit record in one BatchWriteItem (one round trip), unprocessed items retried with
+     * backoff. @throws RecordsNotWrittenError holding what is still unwritten after the last attempt.
+     */
     async writeRecords(
-      row: WideLedgerRow,
+      row: LedgerRow,
       audit: Record<string, unknown>,
       extra: Record<string, unknown>,
+      meter?: CapacitySink,
     ): Promise<void> {
-      await clients.doc.send(
-        new BatchWriteCommand({
-          RequestItems: {
-            [config.tables.ledger]: [{ PutRequest: { Item: { ...row, ...extra } } }],
-            [config.tables.audit]: [{ PutRequest: { Item: audit } }],
-          },
-        }),
-      );
+      await writeOrThrow({ [config.tables.ledger]: [{ ...row, ...extra }], [config.tables.audit]: [audit] }, meter);
+    },
+    /** Writes records an earlier attempt could not. @throws RecordsNotWrittenError */
+    async flushRecords(batch: PutBatch, meter?: CapacitySink): Promise<void> {
+      await writeOrThrow(batch, meter);
     },
   };
 }

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
+import { maskModelOutputFor } from '../config/pipeline-config';
 import type { WorkerConfig } from '../config/worker-config';
 import { ActiveUsers, type Member } from '../core/active-users';
 import { type PipelineOutcome, runPipeline } from '../core/answer-pipeline';
+import { decodePutBatch, encodePutBatch } from '../core/batch-write';
 import { type ConversationContext, isTransactConflict } from '../core/context-store';
 import { groupKey } from '../core/conversation-key';
 import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
+import { buildLedgerRow } from '../core/cost/ledger-row';
 import { type DeliveredReply, EventStore } from '../core/event-store';
+import { keyPart } from '../core/key-part';
 import { type InvocationFacts, type ProcessResult, processEvent } from '../core/process-event';
 import { type QueuedEvent, queuedEventSchema } from '../core/queue-message';
 import type { ModelClient } from '../model/model-client';
@@ -16,7 +20,7 @@ import type { AwsClients } from '../shared/aws-clients';
 import { METRIC, recordMetric, recordOutcome } from '../shared/metrics';
 import { logger } from '../shared/powertools';
 import { traced } from '../shared/tracer';
-import { CapacityMeter, composePipeline, ledgerRowOf } from './pipeline-composition';
+import { CapacityMeter, composePipeline, RecordsNotWrittenError } from './pipeline-composition';
 
 /**
  * The worker's composition: real stores, model client and adapters wired into `processEvent`. Built once per cold
@@ -63,7 +67,12 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     }
   }
 
-  async function recordInvocation(facts: InvocationFacts, meter: CapacityMeter, payloadBytes: number): Promise<void> {
+  /** Resolves to the encoded items still unwritten (kept with the event by `processEvent`), or undefined. */
+  async function recordInvocation(
+    facts: InvocationFacts,
+    meter: CapacityMeter,
+    payloadBytes: number,
+  ): Promise<string | undefined> {
     const { event, outcome } = facts;
     const m = event.message;
     const active = countActive(memberOf(event), facts.startedAt);
@@ -95,7 +104,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
     });
     const at = new Date(facts.finishedAt);
-    const row = ledgerRowOf({
+    const row = buildLedgerRow({
       invocationId: randomUUID(),
       eventId: m.eventId,
       platform: m.platform,
@@ -112,7 +121,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     });
     const audit = {
       pk: `GROUP#${groupKey(m)}`,
-      sk: `${at.toISOString()}#${m.eventId}`,
+      sk: `${at.toISOString()}#${keyPart(m.eventId)}`, // hashed when long: a sort key holds at most 1,024 bytes
       expiresAt: Math.floor(facts.finishedAt / 1000) + config.auditRetentionDays * 86_400,
       at: at.toISOString(),
       platform: m.platform,
@@ -131,10 +140,21 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       queueWaitMs: facts.startedAt - event.receivedAt,
       totalUsd: row.totalUsd,
     };
-    await Promise.all([
-      pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter }),
+    const [unwritten] = await Promise.all([
+      pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter }, meter).then(
+        () => undefined,
+        (err: unknown) => {
+          if (!(err instanceof RecordsNotWrittenError)) throw err;
+          logger.warn('ledger/audit not written yet; kept with the event for its redelivery', {
+            eventId: m.eventId,
+            error: err,
+          });
+          return encodePutBatch(err.unwritten);
+        },
+      ),
       active,
     ]);
+    if (unwritten !== undefined) return unwritten;
     logger.info('invocation recorded', {
       eventId: m.eventId,
       platform: m.platform,
@@ -143,6 +163,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       latencyMs: audit.latencyMs,
       queueWaitMs: audit.queueWaitMs,
     });
+    return undefined;
   }
 
   // Learnt from the first attempt: DynamoDB runs TransactWriteItems, dynalite (the sandbox) answers
@@ -224,10 +245,12 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       events: {
         claim: (pk, at, lease, _capacity, options) => events.claim(pk, at, lease, meter, options),
         markSending: (pk, at, attempts) => events.markSending(pk, at, attempts, meter),
-        markFailed: (pk, at, attempts) => events.markFailed(pk, at, attempts, meter),
+        markFailed: (pk, at, attempts, _capacity, options) => events.markFailed(pk, at, attempts, meter, options),
+        clearPendingRecords: (pk, at) => events.clearPendingRecords(pk, at, meter),
       },
       runPipeline: async (input) => {
-        const outcome = await runPipeline(input, pipelinePorts);
+        const maskModelOutput = maskModelOutputFor(config, event.message.platform, event.message.chatId);
+        const outcome = await runPipeline({ ...input, maskModelOutput }, pipelinePorts);
         recordOutcome(outcome);
         if (outcome.source === 'fallback') recordMetric(METRIC.fallbackUsed);
         return outcome;
@@ -241,9 +264,11 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
           .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
       },
       recordInvocation: (facts) =>
-        recordInvocation(facts, meter, Buffer.byteLength(record.body)).catch((err: unknown) =>
-          logger.error('ledger/audit not written', { eventId: event.message.eventId, error: err as Error }),
-        ),
+        recordInvocation(facts, meter, Buffer.byteLength(record.body)).catch((err: unknown) => {
+          logger.error('ledger/audit not built', { eventId: event.message.eventId, error: err as Error });
+          return undefined;
+        }),
+      flushRecords: (pending) => pipeline.flushRecords(decodePutBatch(pending), meter),
       now,
       leaseMs: config.claimLeaseMs,
       deadline: () => now() + Math.max(1_000, remaining() - MODEL_BUDGET_MARGIN_MS),

@@ -1,4 +1,8 @@
-import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import {
+  FullBatchFailureError,
+  processPartialResponse,
+  SqsFifoPartialProcessorAsync,
+} from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -15,35 +19,65 @@ import { tracer } from '../shared/tracer';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from './worker-runtime';
 
 /**
- * The worker Lambda: an SQS FIFO batch handler. Powertools' FIFO processor reports the first failed record of a
- * message group and every later record of that group as failed (so one member's turns never overtake each other),
- * while other groups in the batch go on. Failed records are redelivered and dead-lettered after N receives.
+ * The worker Lambda: an SQS FIFO batch handler. A batch holds up to 10 records from several message groups (one
+ * group per conversation). Groups are processed side by side, each record of a group after the one before it, so one
+ * member's slow answer never starves the other members of the batch, and one member's turns never overtake each
+ * other. Within a group Powertools' FIFO processor reports the first failed record and every later record of that
+ * group as failed; other groups go on. Failed records are redelivered and dead-lettered after N receives.
  */
 export type RecordProcessor = (record: SQSRecord) => Promise<unknown>;
+
+/** The batch's records split by `MessageGroupId`, each group in batch (= FIFO) order. */
+export function groupsOf(records: readonly SQSRecord[]): SQSRecord[][] {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const record of records) {
+    // A record without a group id (never from a FIFO queue) is its own group.
+    const id = record.attributes.MessageGroupId ?? `record:${record.messageId}`;
+    const group = groups.get(id);
+    if (group) group.push(record);
+    else groups.set(id, [record]);
+  }
+  return [...groups.values()];
+}
 
 export function createWorkerHandler(resolve: (context: Context) => Promise<RecordProcessor>) {
   return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const processRecord = await resolve(context);
-    const processor = new SqsFifoPartialProcessorAsync();
-    return processPartialResponse(
-      event,
-      async (record: SQSRecord) => {
-        try {
-          return await processRecord(record);
-        } catch (err) {
-          // Another worker holding the lease is ordinary concurrency, not a failure to answer.
-          if (!(err instanceof EventInProgressError)) recordMetric(METRIC.errors);
-          logger.warn('record failed; SQS will redeliver it', {
-            messageId: record.messageId,
-            receiveCount: record.attributes.ApproximateReceiveCount,
-            error: err as Error,
-          });
-          throw err;
-        }
-      },
-      processor,
-      { context, skipGroupOnError: true },
+    const handleRecord = async (record: SQSRecord) => {
+      try {
+        return await processRecord(record);
+      } catch (err) {
+        // Another worker holding the lease is ordinary concurrency, not a failure to answer.
+        if (!(err instanceof EventInProgressError)) recordMetric(METRIC.errors);
+        logger.warn('record failed; SQS will redeliver it', {
+          messageId: record.messageId,
+          receiveCount: record.attributes.ApproximateReceiveCount,
+          error: err as Error,
+        });
+        throw err;
+      }
+    };
+    // One FIFO processor per group: each keeps its own short-circuit state, so a failure skips only its group.
+    const responses = await Promise.all(
+      groupsOf(event.Records).map((records) =>
+        processPartialResponse({ Records: records }, handleRecord, new SqsFifoPartialProcessorAsync(), {
+          context,
+          skipGroupOnError: true,
+          throwOnFullBatchFailure: false,
+        }),
+      ),
     );
+    const failed = new Set(responses.flatMap((r) => r.batchItemFailures.map((f) => f.itemIdentifier)));
+    if (failed.size > 0 && failed.size === event.Records.length) {
+      // As Powertools does for a batch that failed whole: the invocation fails and SQS redelivers everything.
+      throw new FullBatchFailureError([new Error(`all ${failed.size} records of the batch failed`)]);
+    }
+    // Reported in batch order, as the event-source mapping expects for FIFO queues.
+    return {
+      batchItemFailures: event.Records.filter((r) => failed.has(r.messageId)).map((r) => ({
+        itemIdentifier: r.messageId,
+      })),
+    };
   };
 }
 
@@ -63,6 +97,7 @@ async function buildDefaultRuntime(
   tracer.captureAWSv3Client(clients.dynamo); // the document client shares this middleware stack
   const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
+    replyLimits: config.replyLimits,
   });
   const model = createModelClient({
     endpointName: config.model.endpointName,

@@ -2,7 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { loadWorkerConfig, type WorkerConfig } from '../../../functions/config/worker-config';
 import { EventStore } from '../../../functions/core/event-store';
 import type { IngestDeps } from '../../../functions/core/ingest';
-import { encodeQueuedEvent, type QueuedEvent, queuedEventSchema } from '../../../functions/core/queue-message';
+import { encodeQueuedEvent, type QueuedEvent } from '../../../functions/core/queue-message';
 import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../../../functions/handlers/webhook';
 import { createWorkerHandler } from '../../../functions/handlers/worker';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '../../../functions/handlers/worker-runtime';
@@ -197,16 +197,9 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         remainingMs: () => rig.remainingMs,
         ...overrides,
       });
-    let currentEvent: QueuedEvent | undefined;
-    const polled = runtime({
-      checkpoint: (step, event) => {
-        if (currentEvent ?? event) rig.checkpoint?.(step, currentEvent ?? event);
-      },
-    });
-    const workerHandler = createWorkerHandler(async () => async (record: SQSRecord) => {
-      currentEvent = safeParse(record.body);
-      return polled(record);
-    });
+    // Each record's own event: a batch's message groups run side by side, so no "current" record exists.
+    const polled = runtime({ checkpoint: (step, event) => rig.checkpoint?.(step, event) });
+    const workerHandler = createWorkerHandler(async () => polled);
     const worker = (event: SQSEvent) => workerHandler(event, lambdaContext('worker-it', 30_000) as unknown as Context);
 
     const baseIngest = await createDefaultIngestDeps(env);
@@ -251,14 +244,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     await modelServer?.close();
     await platformServer?.close();
     throw err;
-  }
-}
-
-function safeParse(body: string): QueuedEvent | undefined {
-  try {
-    return queuedEventSchema.parse(JSON.parse(body)) as QueuedEvent;
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,6 +1,11 @@
 import type { PipelineOutcome } from '../../../functions/core/answer-pipeline';
 import type { ClaimOutcome } from '../../../functions/core/event-store';
-import { EventInProgressError, type ProcessDeps, processEvent } from '../../../functions/core/process-event';
+import {
+  EventInProgressError,
+  type ProcessDeps,
+  processEvent,
+  RecordsPendingError,
+} from '../../../functions/core/process-event';
 import type { QueuedEvent } from '../../../functions/core/queue-message';
 import type { OutgoingReply } from '../../../functions/platforms/types';
 
@@ -44,8 +49,11 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
         log.push('sending');
         return true;
       }),
-      markFailed: jest.fn(async () => {
+      markFailed: jest.fn(async (..._args: Parameters<ProcessDeps['events']['markFailed']>) => {
         log.push('failed');
+      }),
+      clearPendingRecords: jest.fn(async () => {
+        log.push('cleared');
       }),
     },
     runPipeline: jest.fn(async () => {
@@ -63,8 +71,12 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
     cachePut: jest.fn(async () => {
       log.push('cache');
     }),
-    recordInvocation: jest.fn(async () => {
+    recordInvocation: jest.fn(async (): Promise<string | undefined> => {
       log.push('ledger');
+      return undefined;
+    }),
+    flushRecords: jest.fn(async (_pending: string) => {
+      log.push('flushed');
     }),
     now: () => 5_000,
     leaseMs: 60_000,
@@ -118,7 +130,7 @@ describe('processEvent', () => {
     deps.events.markSending.mockResolvedValueOnce(false);
     await expect(processEvent(event(), 1, deps)).rejects.toBeInstanceOf(EventInProgressError);
     expect(deps.send).not.toHaveBeenCalled();
-    expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2);
+    expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2, undefined, {});
   });
 
   it('gives the lease back (fenced by attempts) and rethrows when the platform refuses the send', async () => {
@@ -126,7 +138,7 @@ describe('processEvent', () => {
     const refused = new Error('platform 500');
     deps.send.mockRejectedValueOnce(refused);
     await expect(processEvent(event(), 1, deps)).rejects.toBe(refused);
-    expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2);
+    expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2, undefined, {});
     expect(deps.recordInvocation).toHaveBeenCalledTimes(1);
     expect(deps.recordDelivery).not.toHaveBeenCalled();
   });
@@ -152,5 +164,64 @@ describe('processEvent', () => {
     await processEvent(event(), 1, deps);
     expect(deps.recordDelivery.mock.calls[0]?.[2]).toEqual({ messageIds: ['m1'], fallback: true });
     expect(deps.cachePut).not.toHaveBeenCalled();
+  });
+
+  describe('ledger and audit records that cannot be written (issue 13)', () => {
+    const PENDING = '{"ledger":[{"pk":"GROUP#x","sk":"t#1"}]}';
+
+    it('keeps unwritten records with the replied status and fails the message, after exactly one send', async () => {
+      const { deps } = fakes();
+      deps.recordInvocation.mockResolvedValueOnce(PENDING);
+      await expect(processEvent(event(), 1, deps)).rejects.toBeInstanceOf(RecordsPendingError);
+      expect(deps.send).toHaveBeenCalledTimes(1);
+      expect(deps.recordDelivery.mock.calls[0]?.[2]).toEqual({
+        messageIds: ['m1'],
+        fallback: false,
+        pendingRecords: PENDING,
+      });
+      expect(deps.events.markFailed).not.toHaveBeenCalled();
+    });
+
+    it('on redelivery of a replied event, writes the pending records without a model call or a send', async () => {
+      const { deps, log } = fakes({ outcome: 'already_replied', replyMessageIds: ['m1'], pendingRecords: PENDING });
+      expect(await processEvent(event(), 2, deps)).toEqual({ kind: 'already_replied' });
+      expect(deps.flushRecords).toHaveBeenCalledWith(PENDING);
+      expect(log).toEqual(['flushed', 'cleared']);
+      expect(deps.runPipeline).not.toHaveBeenCalled();
+      expect(deps.send).not.toHaveBeenCalled();
+    });
+
+    it('keeps failing (so SQS redelivers, then dead-letters) while the pending records still cannot be written', async () => {
+      const { deps } = fakes({ outcome: 'already_replied', replyMessageIds: ['m1'], pendingRecords: PENDING });
+      deps.flushRecords.mockRejectedValueOnce(new Error('still throttled'));
+      await expect(processEvent(event(), 2, deps)).rejects.toThrow('still throttled');
+      expect(deps.events.clearPendingRecords).not.toHaveBeenCalled();
+      expect(deps.send).not.toHaveBeenCalled();
+    });
+
+    it('keeps records of an attempt whose send failed with its failed status; the next attempt writes them first', async () => {
+      const first = fakes();
+      first.deps.recordInvocation.mockResolvedValueOnce(PENDING);
+      first.deps.send.mockRejectedValueOnce(new Error('platform 500'));
+      await expect(processEvent(event(), 1, first.deps)).rejects.toThrow('platform 500');
+      expect(first.deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 2, undefined, {
+        pendingRecords: PENDING,
+      });
+
+      const second = fakes({ outcome: 'claimed', attempts: 3, pendingRecords: PENDING });
+      expect(await processEvent(event(), 2, second.deps)).toMatchObject({ kind: 'replied' });
+      expect(second.log.slice(0, 3)).toEqual(['flushed', 'cleared', 'pipeline']);
+      expect(second.deps.send).toHaveBeenCalledTimes(1);
+    });
+
+    it('gives the claim back with the records still pending when they cannot be written before answering', async () => {
+      const { deps } = fakes({ outcome: 'claimed', attempts: 3, pendingRecords: PENDING });
+      deps.flushRecords.mockRejectedValueOnce(new Error('throttled'));
+      await expect(processEvent(event(), 2, deps)).rejects.toThrow('throttled');
+      expect(deps.events.markFailed).toHaveBeenCalledWith('slack#Ev1', 5_000, 3, undefined, {
+        pendingRecords: PENDING,
+      });
+      expect(deps.runPipeline).not.toHaveBeenCalled();
+    });
   });
 });
