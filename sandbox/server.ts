@@ -159,6 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
           chatId: d.chatId,
           text: d.text,
           ...(d.replyTo ? { replyTo: d.replyTo } : {}),
+          mentions: d.mentions ?? [],
           at: d.at,
         })),
       );

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { encryptDingTalkResponse } from '../../functions/platforms/dingtalk/callback-crypto';
 import { computeRobotSign } from '../../functions/platforms/dingtalk/robot-sign';
 import { deriveAesKey } from '../../functions/platforms/wecom/biz-msg-crypt';
+import { dingtalkMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
@@ -158,7 +159,8 @@ function sendGroupMessage(request: EmulatedApiRequest, ctx: EmulatorContext): Em
     return json(400, { code: 'invalidParameter', message: 'msgParam does not match msgKey' });
   }
   const processQueryKey = randomUUID();
-  ctx.record({ platform: 'dingtalk', chatId: body.openConversationId, text, messageId: processQueryKey });
+  // The robot API has no `at` object: it notifies nobody.
+  ctx.record({ platform: 'dingtalk', chatId: body.openConversationId, text, messageId: processQueryKey, mentions: [] });
   return json(200, { processQueryKey });
 }
 
@@ -176,7 +178,14 @@ function sendBySession(request: EmulatedApiRequest, ctx: EmulatorContext): Emula
   if (typeof text !== 'string') {
     return json(200, { errcode: 40035, errmsg: 'invalid message body' });
   }
-  ctx.record({ platform: 'dingtalk', chatId: session.chatId, text, replyTo: session.msgId, messageId: randomUUID() });
+  ctx.record({
+    platform: 'dingtalk',
+    chatId: session.chatId,
+    text,
+    replyTo: session.msgId,
+    messageId: randomUUID(),
+    mentions: dingtalkMentions(body?.at),
+  });
   return json(200, { errcode: 0, errmsg: 'ok' });
 }
 

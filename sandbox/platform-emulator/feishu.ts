@@ -1,4 +1,5 @@
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { feishuMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
@@ -183,6 +184,7 @@ export function createFeishuEmulator(): PlatformEmulator {
       replyTo: messageId,
       threadId: body.reply_in_thread === true ? (original.threadId ?? messageId) : original.threadId,
       messageId: replyId,
+      mentions: feishuMentions(String(body.content)),
     });
     return json(200, { code: 0, msg: 'success', data: { message_id: replyId, chat_id: original.chatId } });
   };

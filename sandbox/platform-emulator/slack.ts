@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { slackMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
@@ -135,6 +136,7 @@ export function createSlackEmulator(): PlatformEmulator {
       platform: 'slack',
       chatId: body.channel,
       text: unescapeSlack(body.text),
+      mentions: slackMentions(body.text),
       ...(threadTs ? { replyTo: threadTs, threadId: threadTs } : {}),
       messageId: ts,
     });

@@ -18,6 +18,8 @@ export interface EmulatedDelivery {
   readonly at: string;
   /** The platform's message id the emulator assigned. */
   readonly messageId: string;
+  /** Who the platform would notify (`all` for a broadcast), read off the wire body (`live-mentions.ts`). */
+  readonly mentions?: readonly string[];
 }
 
 /** The platform credentials both the emulator and the adapter under test use (sandbox defaults or env). */

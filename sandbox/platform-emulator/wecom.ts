@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { computeMsgSignature, deriveAesKey, encryptMessage } from '../../functions/platforms/wecom/biz-msg-crypt';
+import { wecomMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
@@ -114,7 +115,8 @@ function respond(request: EmulatedApiRequest, ctx: EmulatorContext, used: Set<st
     return json(200, { errcode: 40008, errmsg: 'invalid message type' });
   }
   used.add(rawCode);
-  ctx.record({ platform: 'wecom', chatId: code.chatId, text, replyTo: code.msgid, messageId: randomUUID() });
+  const mentions = wecomMentions(text, isObject(part) ? part.mentioned_list : undefined);
+  ctx.record({ platform: 'wecom', chatId: code.chatId, text, replyTo: code.msgid, messageId: randomUUID(), mentions });
   return json(200, { errcode: 0, errmsg: 'ok' });
 }
 

@@ -17,6 +17,7 @@ import {
   wecomMessagePayload,
 } from '../../sandbox/platform-emulator/wecom';
 import { SANDBOX_API_DEFAULTS } from '../../sandbox/rest-api';
+import { type ContentCheck, hostileContentCases } from './hostile-content-cases';
 import type { RawRequest } from './raw-http';
 
 /**
@@ -38,6 +39,8 @@ export interface CorpusCase {
   /** Either bytes to send, or an event to post through `POST /_sandbox/events` (the sandbox's own emulator). */
   readonly request?: RawRequest;
   readonly sandboxEvent?: { platform: PlatformName; chatId: string; userId: string; text: string; eventId?: string };
+  /** Issue 13's hostile content: what the reply, the model's turns or the REST response must (not) show. */
+  readonly check?: ContentCheck;
 }
 
 const C = SANDBOX_CREDENTIALS;
@@ -88,6 +91,7 @@ export function buildCorpus(apiBase: string, now: () => number = Date.now): Corp
   pathCases(add);
   chatApiCases(add);
   validCases(valid, chat, add);
+  hostileContentCases(add, chat);
   return cases;
 }
 

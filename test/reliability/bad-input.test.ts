@@ -2,6 +2,7 @@ import { DEFAULT_SYSTEM_PROMPT } from '../../functions/config/worker-config';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { buildCorpus, type CorpusCase } from './bad-input-corpus';
 import { type Delivered, getJson, postEvent, sleep } from './helpers';
+import { ASKER, HOSTILE_LEXICON, type Predicate } from './hostile-content-cases';
 import { sendRaw } from './raw-http';
 
 /**
@@ -12,24 +13,30 @@ import { sendRaw } from './raw-http';
 let sandbox: SandboxProcess;
 let port: number;
 let corpus: CorpusCase[];
-const outcomes: { c: CorpusCase; status: number }[] = [];
+const outcomes: { c: CorpusCase; status: number; body: string }[] = [];
 
 beforeAll(async () => {
   // A zero fault rate switches on the model-call log without injecting anything.
-  sandbox = await startSandboxProcess({ MODEL_ENGINE: 'instant', SANDBOX_FAULT_MODEL_RATE: '0' });
+  sandbox = await startSandboxProcess({
+    MODEL_ENGINE: 'instant',
+    SANDBOX_FAULT_MODEL_RATE: '0',
+    CONTENT_LEXICON: HOSTILE_LEXICON,
+  });
   port = Number(new URL(sandbox.url).port);
   corpus = buildCorpus(sandbox.url);
-  for (const c of corpus) outcomes.push({ c, status: await send(c) });
+  for (const c of corpus) outcomes.push({ c, ...(await send(c)) });
 }, 180_000);
 
 afterAll(async () => {
   await sandbox?.stop();
 });
 
-async function send(c: CorpusCase): Promise<number> {
-  if (c.sandboxEvent) return postEvent(sandbox.url, c.sandboxEvent);
+async function send(c: CorpusCase): Promise<{ status: number; body: string }> {
+  if (c.sandboxEvent) return { status: await postEvent(sandbox.url, c.sandboxEvent), body: '' };
   if (!c.request) throw new Error(`case without a request: ${c.name}`);
-  return (await sendRaw(port, c.request)).status;
+  const response = await sendRaw(port, c.request);
+  // The raw socket reads bytes as latin1 (to keep them all); the JSON bodies checked here are UTF-8.
+  return { status: response.status, body: Buffer.from(response.body, 'latin1').toString('utf8') };
 }
 
 const describeOutcome = (o: { c: CorpusCase; status: number }) => `${o.c.category} / ${o.c.name} → ${o.status}`;
@@ -92,6 +99,40 @@ it('replies exactly once to each valid chat and to nothing else, and keeps the s
   expect(prompts.length).toBeGreaterThan(0);
   expect(prompts.flat().filter((turn) => turn.includes(DEFAULT_SYSTEM_PROMPT.slice(0, 40)))).toEqual([]);
 }, 90_000);
+
+it('shows no hostile content where members, the model or REST callers would see it (issue 13)', async () => {
+  const checked = outcomes.filter((o) => o.c.check);
+  expect(checked.length).toBeGreaterThanOrEqual(50);
+  const list = await getJson<(Delivered & { mentions: string[] })[]>(sandbox.url, '/_sandbox/messages');
+  const { prompts } = await getJson<{ prompts: string[][] }>(sandbox.url, '/_sandbox/faults');
+  // The emulators' mention recorder works: the asker's own @-reply shows up on the platforms that mention.
+  const mentioned = new Set(list.filter((d) => d.mentions.includes(ASKER)).map((d) => d.platform));
+  expect([...mentioned].sort()).toEqual(['dingtalk', 'feishu', 'slack']);
+  const failures: string[] = [];
+  const judge = (o: (typeof outcomes)[number], where: string, text: string, predicates: readonly Predicate[]) => {
+    for (const p of predicates)
+      if (!p.holds(text)) failures.push(`${describeOutcome(o)}: ${where} breaks "${p.description}"`);
+  };
+  for (const o of checked) {
+    const check = o.c.check;
+    if (!check) continue;
+    const replies = list.filter((d) => d.chatId === o.c.chatId);
+    if ((check.reply || check.onlyMention) && replies.length === 0) failures.push(`${describeOutcome(o)}: no reply`);
+    for (const d of replies) {
+      judge(o, 'reply', d.text, check.reply ?? []);
+      const others = d.mentions.filter((m) => m !== check.onlyMention);
+      if (check.onlyMention && others.length > 0) failures.push(`${describeOutcome(o)}: reply mentions ${others}`);
+    }
+    if (check.prompt) {
+      const { marker, predicates } = check.prompt;
+      const calls = prompts.filter((turns) => turns.some((t) => t.includes(marker)));
+      if (calls.length === 0) failures.push(`${describeOutcome(o)}: no model call carried ${marker}`);
+      for (const turns of calls) judge(o, 'model turn', turns.join('\n'), predicates);
+    }
+    if (check.response) judge(o, 'response', o.body, check.response);
+  }
+  expect(failures).toEqual([]);
+});
 
 it('is still healthy after the corpus', async () => {
   const res = await fetch(`${sandbox.url}/_sandbox/health`);
