@@ -73,26 +73,37 @@ describe.each(PLATFORMS)('%s through the sandbox', (platform) => {
     expect(row.totalUsd).toBeCloseTo(sum, 9);
   }, 40_000);
 
-  it('answers a repeated context-free question from the FAQ cache without a model call', async () => {
+  it('serves a repeated context-free question from the FAQ cache only when the first answer was complete', async () => {
     // Letters only: a run of digits can be a Luhn-valid card number, which PII masking rightly keeps out of the cache.
     const question = `What are the office hours? ${platform}-${String(Date.now()).replace(/\d/g, (d) => 'abcdefghij'[Number(d)] ?? 'x')}`;
     const chatA = `e2e-cache-a-${platform}-${Date.now()}`;
     const chatB = `e2e-cache-b-${platform}-${Date.now()}`;
     await post('/_sandbox/events', { platform, chatId: chatA, userId: 'carol', text: question });
     const [first] = await waitForMessages(platform, chatA, 1);
+    await settle();
     await post('/_sandbox/events', { platform, chatId: chatB, userId: 'dave', text: question });
     const [second] = await waitForMessages(platform, chatB, 1);
+    const ledgerOf = async (chat: string) =>
+      (await (
+        await fetch(`${sandbox.url}/_sandbox/ledger?platform=${platform}&chat=${encodeURIComponent(chat)}`)
+      ).json()) as { cached: boolean; tokens: { completion: number }; components: Record<string, number> }[];
+    const [rowA] = await ledgerOf(chatA);
+    const rows = await ledgerOf(chatB);
+    expect(rows).toHaveLength(1);
     // Each delivery starts with an @-mention of its asker; the answer after it is the cached one.
     const withoutMention = (text: string | undefined) => text?.replace(/^\S*(carol|dave)\S*\s*/, '');
-    expect(withoutMention(second?.text)).toBe(withoutMention(first?.text));
     expect(withoutMention(first?.text)?.length).toBeGreaterThan(0);
-    const rows = (await (
-      await fetch(`${sandbox.url}/_sandbox/ledger?platform=${platform}&chat=${encodeURIComponent(chatB)}`)
-    ).json()) as { cached: boolean; components: Record<string, number> }[];
-    expect(rows).toHaveLength(1);
-    expect(rows[0]?.cached).toBe(true);
-    expect(rows[0]?.components.sagemaker).toBe(0);
-  }, 40_000);
+    // The demo network rarely emits end-of-sequence, so its answer usually runs to the sandbox's 512-token ceiling:
+    // an answer cut short is never cached (issue 13), and the second member's question reaches the model again.
+    if ((rowA?.tokens.completion ?? 0) >= 512) {
+      expect(rows[0]?.cached).toBe(false);
+      expect(rows[0]?.components.sagemaker).toBeGreaterThan(0);
+    } else {
+      expect(withoutMention(second?.text)).toBe(withoutMention(first?.text));
+      expect(rows[0]?.cached).toBe(true);
+      expect(rows[0]?.components.sagemaker).toBe(0);
+    }
+  }, 60_000);
 
   it('refuses a forged event with 401 and never replies', async () => {
     const chatId = `e2e-forged-${platform}-${Date.now()}`;

@@ -313,6 +313,20 @@ function restCases(add: Add, chat: (tag: string) => string): void {
     );
   });
 
+  // Positive control: the same question in another case, spacing and punctuation is served from the cache.
+  const hit = chat('hit')
+    .replace(/\W/g, '')
+    .replace(/\d/g, (d) => 'abcdefghij'[Number(d)] ?? 'x');
+  api('cache hit: first asking', chat('hit-a'), { query: `What are the office hours ${hit}?` }, {});
+  api(
+    'cache hit: the same question in other case, spacing and punctuation',
+    chat('hit-b'),
+    {
+      query: `  what ARE the office   hours ${hit.toUpperCase()}！`,
+    },
+    { response: [{ description: 'served from the cache', holds: (b) => responseField('cached')(b) === true }] },
+  );
+
   // Cut-short answers: max_tokens 1 twice, then the full answer, all from different groups.
   const q = `What is the VPN address ${chat('cut').replace(/\W/g, '')}`;
   api('max_tokens 1', chat('cut-a'), { query: q, max_tokens: 1 }, { response: [notCached] });
