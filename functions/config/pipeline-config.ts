@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { LEDGER_PLATFORMS, type LedgerPlatform } from '../platforms/types';
 import { ENV } from './env-names';
 
 /**
@@ -29,9 +30,8 @@ export const lexiconSchema = z.array(
 
 export const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** Where an answer goes: a chat platform, or `/v1/chat` (`api`). */
-const ANSWER_PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom', 'api'] as const;
-const CHAT_REF = new RegExp(`^(${ANSWER_PLATFORMS.join('|')}):.+$`);
+/** Where an answer goes: a chat platform, or `/v1/chat` (`api`) — the platforms a ledger row can name. */
+const CHAT_REF = new RegExp(`^(${LEDGER_PLATFORMS.join('|')}):.+$`);
 
 /** Comma-separated `platform:chatId` references, e.g. `feishu:oc_123,api:eng`. */
 export const chatRefList = z
@@ -44,7 +44,7 @@ export const chatRefList = z
   )
   .pipe(
     z.array(
-      z.string().regex(CHAT_REF, { error: `each entry must be platform:chatId (${ANSWER_PLATFORMS.join(', ')})` }),
+      z.string().regex(CHAT_REF, { error: `each entry must be platform:chatId (${LEDGER_PLATFORMS.join(', ')})` }),
     ),
   );
 
@@ -155,7 +155,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
  */
 export function maskModelOutputFor(
   config: Pick<PipelineConfig, 'maskModelOutput'>,
-  platform: (typeof ANSWER_PLATFORMS)[number],
+  platform: LedgerPlatform,
   chatId: string,
 ): boolean {
   return config.maskModelOutput.enabled && !config.maskModelOutput.optOutChats.includes(`${platform}:${chatId}`);

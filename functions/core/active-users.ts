@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { PlatformName } from '../platforms/types';
+import type { LedgerPlatform } from '../platforms/types';
 import { conversationKey, groupKey } from './conversation-key';
 
 /**
@@ -13,7 +13,7 @@ import { conversationKey, groupKey } from './conversation-key';
  */
 export interface Member {
   /** A chat platform, or `api` for `/v1/chat` callers (as in their ledger rows). */
-  readonly platform: PlatformName | 'api';
+  readonly platform: LedgerPlatform;
   readonly tenantId: string;
   readonly chatId: string;
   /** The platform's user id (`IncomingMessage.senderId`). */

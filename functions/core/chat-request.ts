@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { ChatLimits } from '../config/chat-api-config';
+import { API_PLATFORM } from '../platforms/types';
 import { PayloadTooLargeError, ValidationError } from './errors';
 import { joinKey } from './key-part';
 import { stripInvisible } from './safety/sanitise-input';
@@ -124,5 +125,5 @@ function parseBody(raw: Buffer, limits: ChatLimits, problems: string[]) {
  * Per member, so two users of one group, or one user in two groups, never share.
  */
 export function apiConversationKey(tenant: string, groupId: string, userId: string): string {
-  return joinKey(['api', tenant, groupId, userId]);
+  return joinKey([API_PLATFORM, tenant, groupId, userId]);
 }

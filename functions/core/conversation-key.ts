@@ -1,4 +1,4 @@
-import type { IncomingMessage, PlatformName } from '../platforms/types';
+import type { IncomingMessage, LedgerPlatform } from '../platforms/types';
 import { joinKey as join } from './key-part';
 
 /**
@@ -11,7 +11,7 @@ export type ContextScope = 'member' | 'group' | 'thread';
 
 /** Whose key: a chat platform's group, or `api` for `/v1/chat` callers (tenant = JWT subject, chat = X-Group-ID). */
 export interface KeyOwner {
-  readonly platform: PlatformName | 'api';
+  readonly platform: LedgerPlatform;
   readonly tenantId: string;
   readonly chatId: string;
 }

@@ -21,9 +21,9 @@ export const DYNAMO_SORT_KEY_MAX_BYTES = 1024;
  * Longest key part kept readable. Real platform ids are far shorter (Feishu/DingTalk ids are about 40 characters);
  * with at most five parts plus fixed prefixes every key stays well under both DynamoDB limits.
  */
-export const MAX_READABLE_PART_CHARS = 128;
+const MAX_READABLE_PART_CHARS = 128;
 /** Marks a digest in place of an id. */
-export const HASHED_PREFIX = 'h:';
+const HASHED_PREFIX = 'h:';
 
 /** Alphanumerics and ASCII punctuation: what SQS FIFO ids allow. Readable parts use only these (hence ASCII only). */
 const FIFO_SAFE = /^[\x21-\x7e]*$/;
@@ -47,7 +47,7 @@ export function keyPart(id: string): string {
 }
 
 /** `%` → `%25`, `#` → `%23`: an id that can sit between `#` separators without running into its neighbours. */
-export function escapeKeyPart(id: string): string {
+function escapeKeyPart(id: string): string {
   return id.replaceAll('%', '%25').replaceAll('#', '%23');
 }
 

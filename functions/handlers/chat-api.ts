@@ -12,6 +12,7 @@ import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
 import { buildLedgerRow } from '../core/cost/ledger-row';
 import { GroupGateError, ModelError, UnauthorizedError } from '../core/errors';
 import { createModelClient } from '../model/model-client';
+import { API_PLATFORM } from '../platforms/types';
 import { createAwsClients } from '../shared/aws-clients';
 import { METRIC, metrics, recordMetric, recordOutcome } from '../shared/metrics';
 import { logger } from '../shared/powertools';
@@ -108,7 +109,7 @@ export function createChatApi(deps: {
     const row = buildLedgerRow({
       invocationId: caller.requestId,
       eventId: caller.requestId,
-      platform: 'api',
+      platform: API_PLATFORM,
       tenantId: caller.tenant,
       chatId: request.groupId,
       userId: request.userId,
@@ -125,7 +126,7 @@ export function createChatApi(deps: {
       sk: `${at.toISOString()}#${caller.requestId}`,
       expiresAt: Math.floor(finishedAt / 1000) + config.auditRetentionDays * 86_400,
       at: at.toISOString(),
-      platform: 'api',
+      platform: API_PLATFORM,
       tenantId: caller.tenant,
       chatId: request.groupId,
       userId: request.userId,
@@ -162,11 +163,11 @@ export function createChatApi(deps: {
           maxTokens: request.maxTokens ?? config.limits.maxTokens,
           systemPrompt: config.systemPrompt,
           maskModelInput: config.maskModelInput,
-          maskModelOutput: maskModelOutputFor(config, 'api', request.groupId),
+          maskModelOutput: maskModelOutputFor(config, API_PLATFORM, request.groupId),
           deadline,
         },
         pipeline.ports(meter, config.systemPrompt, {
-          member: { platform: 'api', tenantId: caller.tenant, chatId: request.groupId, userId: request.userId },
+          member: { platform: API_PLATFORM, tenantId: caller.tenant, chatId: request.groupId, userId: request.userId },
         }),
       );
       recordOutcome(outcome);

@@ -28,7 +28,7 @@ import { createWorkerRuntime, type WorkerRuntimeDeps } from './worker-runtime';
 export type RecordProcessor = (record: SQSRecord) => Promise<unknown>;
 
 /** The batch's records split by `MessageGroupId`, each group in batch (= FIFO) order. */
-export function groupsOf(records: readonly SQSRecord[]): SQSRecord[][] {
+function groupsOf(records: readonly SQSRecord[]): SQSRecord[][] {
   const groups = new Map<string, SQSRecord[]>();
   for (const record of records) {
     // A record without a group id (never from a FIFO queue) is its own group.

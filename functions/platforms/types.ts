@@ -6,6 +6,12 @@
 export const PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
+/** What ledger rows, keys and opt-out lists name for REST (`/v1/chat`) callers: a platform of their own. */
+export const API_PLATFORM = 'api';
+/** Every platform a ledger row (or an answer) can name: the four chat platforms and `api`. */
+export const LEDGER_PLATFORMS = [...PLATFORMS, API_PLATFORM] as const;
+export type LedgerPlatform = (typeof LEDGER_PLATFORMS)[number];
+
 export function isPlatformName(value: string): value is PlatformName {
   return (PLATFORMS as readonly string[]).includes(value);
 }

@@ -1,4 +1,4 @@
-import { PLATFORMS } from '../../platforms/types';
+import type { LedgerPlatform } from '../../platforms/types';
 import { groupKey } from '../conversation-key';
 import { ValidationError } from '../errors';
 import { displayKey, keyPart } from '../key-part';
@@ -10,12 +10,6 @@ import {
   type InvocationUsage,
 } from './cost-model';
 import { nanoToUsd } from './exact';
-
-/** What `LedgerRow.platform` names for REST (`/v1/chat`) callers: they are billed as their own platform. */
-export const API_PLATFORM = 'api';
-/** Every platform a ledger row can name: the four chat platforms and `api`. */
-export const LEDGER_PLATFORMS = [...PLATFORMS, API_PLATFORM] as const;
-export type LedgerPlatform = (typeof LEDGER_PLATFORMS)[number];
 
 /**
  * One item of the ledger table (functions/shared/table-specs.ts), one per model invocation. It is also exactly

@@ -1,4 +1,4 @@
-import { type LengthUnit, splitReply } from './split-reply';
+import { type LengthUnit, longestPrefixWithin, measure, splitReply } from './split-reply';
 
 /**
  * Bounds on one model answer as it goes out to a chat. Both apply: the answer is first cut to `maxChars`, then the
@@ -79,7 +79,7 @@ export function splitBoundedReply(text: string, options: BoundedSplitOptions): s
   if (parts.length <= max) return parts;
   const kept = parts.slice(0, max);
   const last = kept[max - 1] ?? '';
-  const size = options.unit === 'bytes' ? (s: string) => Buffer.byteLength(s, 'utf8') : codePointLength;
+  const size = measure(options.unit);
   const room = options.limit - size(TRUNCATION_NOTE);
   const shortened = size(last) <= room ? last : (splitReply(last, { limit: room, unit: options.unit })[0] ?? '');
   kept[max - 1] = `${shortened.trimEnd()}${TRUNCATION_NOTE}`;
@@ -123,19 +123,10 @@ export function resolveReplyLimits(limits: Partial<ReplyLimits> | undefined): Re
 /** Below this the truncation note and a cut boundary would not fit (splitReply needs 16 units of room). */
 export const MIN_MAX_CHARS = 100;
 
-function codePointLength(text: string): number {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
-}
+const codePointLength = measure('chars');
+const ONE = () => 1;
 
+/** The first `count` code points of `text` (only those are walked). */
 function firstCodePoints(text: string, count: number): string {
-  let end = 0;
-  let seen = 0;
-  for (const codePoint of text) {
-    if (seen === count) break;
-    end += codePoint.length;
-    seen++;
-  }
-  return text.slice(0, end);
+  return longestPrefixWithin(text, count, ONE);
 }

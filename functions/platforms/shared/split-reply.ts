@@ -67,7 +67,8 @@ export function splitReply(text: string, options: SplitOptions): string[] {
   }
 }
 
-function measure(unit: LengthUnit): (s: string) => number {
+/** The size of a string in `unit`: UTF-8 bytes, or code points (a surrogate pair counts once). */
+export function measure(unit: LengthUnit): (s: string) => number {
   if (unit === 'bytes') {
     return (s) => Buffer.byteLength(s, 'utf8');
   }
@@ -79,7 +80,8 @@ function measure(unit: LengthUnit): (s: string) => number {
 }
 
 /** The longest prefix of whole code points whose size is within `budget`. */
-function longestPrefixWithin(text: string, budget: number, size: (s: string) => number): string {
+/** The longest prefix of `text` of at most `budget` in `size`, never cutting a code point. O(prefix). */
+export function longestPrefixWithin(text: string, budget: number, size: (s: string) => number): string {
   let used = 0;
   let end = 0;
   for (const codePoint of text) {

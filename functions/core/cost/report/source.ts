@@ -1,9 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { LEDGER_PLATFORMS } from '../../../platforms/types';
 import { TABLE_SPECS } from '../../../shared/table-specs';
 import { ValidationError } from '../../errors';
 import { COST_COMPONENTS, type CostComponent } from '../cost-model';
-import { LEDGER_PLATFORMS, type LedgerRow } from '../ledger-row';
+import type { LedgerRow } from '../ledger-row';
 
 /** The ledger fields the report reads; a stored `LedgerRow` has them all (and more, which are ignored). */
 export type ReportRow = Pick<
