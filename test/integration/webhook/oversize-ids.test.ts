@@ -1,20 +1,11 @@
-import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { ContextStore } from '../../../functions/core/context-store';
 import { EventStore } from '../../../functions/core/event-store';
-import type { IngestDeps } from '../../../functions/core/ingest';
 import { DYNAMO_PARTITION_KEY_MAX_BYTES, hashedId, SQS_FIFO_ID_MAX_CHARS } from '../../../functions/core/key-part';
 import { queuedEventSchema } from '../../../functions/core/queue-message';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../../../functions/handlers/webhook';
-import { PLATFORMS, type PlatformName } from '../../../functions/platforms/types';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
-import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws';
-import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
-import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
-import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
-import type { PlatformEmulator } from '../../../sandbox/platform-emulator/types';
-import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
+import { PLATFORMS } from '../../../functions/platforms/types';
 import { proxyEventOf, testEmulatorContext } from '../../helpers/emulated';
+import { EMULATORS, startWebhookRig, type WebhookRig } from './webhook-rig';
 
 /**
  * Issue 13 (hardening): an event whose ids are far over DynamoDB's and SQS's limits is accepted (200), reserved in
@@ -23,63 +14,24 @@ import { proxyEventOf, testEmulatorContext } from '../../helpers/emulated';
  * Before, such an event was refused by DynamoDB/SQS after parsing: a 500 and the platform's retries until it gave up.
  */
 
-const EMULATORS: Record<PlatformName, PlatformEmulator> = {
-  feishu: createFeishuEmulator(),
-  slack: createSlackEmulator(),
-  dingtalk: createDingTalkEmulator(),
-  wecom: createWeComEmulator(),
-};
-
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 const isFifoId = (s: string | undefined): boolean =>
   s !== undefined && s.length >= 1 && s.length <= SQS_FIFO_ID_MAX_CHARS && /^[\x21-\x7e]+$/.test(s);
 
-let aws: LocalAws;
-let deps: IngestDeps;
-let handle: ReturnType<typeof createWebhookHandler>;
+let rig: WebhookRig;
 const { ctx } = testEmulatorContext();
 
 beforeAll(async () => {
-  aws = await startLocalAws({ queue: { name: 'oversize-ids-it', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
-  deps = await createDefaultIngestDeps({
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
-  });
-  deps = {
-    ...deps,
-    events: new EventStore(aws.clients.doc, { tableName: aws.tables.events }),
-    enqueue: sqsEnqueuer(aws.clients.sqs, aws.queues.queueUrl),
-  };
-  handle = createWebhookHandler(async () => deps);
+  rig = await startWebhookRig('oversize-ids-it');
 }, 30_000);
 
 afterAll(async () => {
-  await aws?.stop();
+  await rig?.aws.stop();
 });
 
 beforeEach(async () => {
-  await aws.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queues.queueUrl }));
+  await rig.purgeQueue();
 });
-
-async function receiveAll() {
-  const res = await aws.clients.sqs.send(
-    new ReceiveMessageCommand({
-      QueueUrl: aws.queues.queueUrl,
-      MaxNumberOfMessages: 10,
-      WaitTimeSeconds: 0,
-      MessageSystemAttributeNames: ['All'],
-      VisibilityTimeout: 60,
-    }),
-  );
-  return (res.Messages ?? []).map((m) => ({
-    body: m.Body ?? '',
-    groupId: m.Attributes?.MessageGroupId,
-    dedupId: m.Attributes?.MessageDeduplicationId,
-  }));
-}
 
 /** Ids of the given shapes for chat, user and event; each case is one hostile variant. */
 const VARIANTS: readonly [string, { chatId: string; userId: string; eventId: string }][] = [
@@ -97,10 +49,10 @@ const VARIANTS: readonly [string, { chatId: string; userId: string; eventId: str
 describe.each(PLATFORMS)('%s webhook with oversize ids', (platform) => {
   it.each(VARIANTS)('accepts, reserves and enqueues %s once, with every key within its limit', async (_name, ids) => {
     const request = EMULATORS[platform].buildMessageEvent({ ...ids, text: 'oversize ids' }, ctx);
-    const res = await handle(proxyEventOf(request));
+    const res = await rig.handle(proxyEventOf(request));
     expect(res.statusCode).toBe(200);
 
-    const messages = await receiveAll();
+    const messages = await rig.drainQueue();
     expect(messages).toHaveLength(1);
     const [message] = messages;
     const queued = queuedEventSchema.parse(JSON.parse(message?.body ?? ''));
@@ -115,12 +67,12 @@ describe.each(PLATFORMS)('%s webhook with oversize ids', (platform) => {
     // The events table holds the reservation under the bounded key (dynalite would refuse an oversize one).
     const pk = EventStore.key(platform, request.eventId);
     expect(pk).toBe(`${platform}#${hashedId(request.eventId)}`);
-    const item = await aws.clients.doc.send(new GetCommand({ TableName: aws.tables.events, Key: { pk } }));
+    const item = await rig.aws.clients.doc.send(new GetCommand({ TableName: rig.aws.tables.events, Key: { pk } }));
     expect(item.Item?.status).toBe('enqueued');
 
     // The worker's context store can load and save under the conversation key.
-    const contexts = new ContextStore(aws.clients.doc, {
-      tableName: aws.tables.conversations,
+    const contexts = new ContextStore(rig.aws.clients.doc, {
+      tableName: rig.aws.tables.conversations,
       tokenCount: (t) => t.length,
     });
     const now = Date.now();
@@ -130,7 +82,7 @@ describe.each(PLATFORMS)('%s webhook with oversize ids', (platform) => {
 
     // A re-delivery of the same event maps to the same keys: acknowledged, not enqueued again.
     const again = EMULATORS[platform].buildMessageEvent({ ...ids, text: 'oversize ids' }, ctx);
-    expect((await handle(proxyEventOf(again))).statusCode).toBe(200);
-    expect(await receiveAll()).toHaveLength(0);
+    expect((await rig.handle(proxyEventOf(again))).statusCode).toBe(200);
+    expect(await rig.drainQueue()).toHaveLength(0);
   });
 });

@@ -1,80 +1,34 @@
-import { GetQueueAttributesCommand, PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { EventStore } from '../../../functions/core/event-store';
 import type { IngestDeps } from '../../../functions/core/ingest';
 import { queuedEventSchema } from '../../../functions/core/queue-message';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../../../functions/handlers/webhook';
+import { createWebhookHandler } from '../../../functions/handlers/webhook';
 import { PLATFORMS, type PlatformName } from '../../../functions/platforms/types';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
-import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws';
-import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
-import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
-import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
-import type { EmulatedRequest, PlatformEmulator } from '../../../sandbox/platform-emulator/types';
-import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
+import type { LocalAws } from '../../../sandbox/local-aws';
+import type { EmulatedRequest } from '../../../sandbox/platform-emulator/types';
 import { proxyEventOf, testEmulatorContext, withBody, withHeader } from '../../helpers/emulated';
+import { EMULATORS, startWebhookRig, type WebhookRig } from './webhook-rig';
 
-const EMULATORS: Record<PlatformName, PlatformEmulator> = {
-  feishu: createFeishuEmulator(),
-  slack: createSlackEmulator(),
-  dingtalk: createDingTalkEmulator(),
-  wecom: createWeComEmulator(),
-};
-
+let rig: WebhookRig;
 let aws: LocalAws;
 let deps: IngestDeps;
-let handle: ReturnType<typeof createWebhookHandler>;
+let handle: WebhookRig['handle'];
 const { ctx } = testEmulatorContext();
 
 beforeAll(async () => {
-  aws = await startLocalAws({ queue: { name: 'webhook-it', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
-  deps = await createDefaultIngestDeps({
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
-  });
-  // Point the real dependencies at the local stand-ins.
-  deps = {
-    ...deps,
-    events: new EventStore(aws.clients.doc, { tableName: aws.tables.events }),
-    enqueue: sqsEnqueuer(aws.clients.sqs, aws.queues.queueUrl),
-  };
-  handle = createWebhookHandler(async () => deps);
+  rig = await startWebhookRig('webhook-it');
+  ({ aws, deps, handle } = rig);
 }, 30_000);
 
 afterAll(async () => {
-  await aws?.stop();
+  await rig?.aws.stop();
 });
 
 beforeEach(async () => {
-  await aws.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queues.queueUrl }));
+  await rig.purgeQueue();
 });
 
-async function drainQueue(): Promise<{ body: string; groupId: string | undefined; dedupId: string | undefined }[]> {
-  const out: { body: string; groupId: string | undefined; dedupId: string | undefined }[] = [];
-  for (let i = 0; i < 5; i++) {
-    const res = await aws.clients.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: aws.queues.queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['All'],
-        VisibilityTimeout: 60,
-      }),
-    );
-    const batch = res.Messages ?? [];
-    if (batch.length === 0) break;
-    for (const m of batch) {
-      out.push({
-        body: m.Body ?? '',
-        groupId: m.Attributes?.MessageGroupId,
-        dedupId: m.Attributes?.MessageDeduplicationId,
-      });
-    }
-  }
-  return out;
-}
+const drainQueue = () => rig.drainQueue();
 
 async function queueDepth(): Promise<number> {
   const res = await aws.clients.sqs.send(

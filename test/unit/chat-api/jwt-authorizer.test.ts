@@ -2,7 +2,6 @@ jest.mock('jose', () => jest.requireActual('./jose-cjs').joseAsCommonJs());
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type JwtConfig, loadJwtConfig } from '../../../functions/config/chat-api-config';
 import { ConfigError } from '../../../functions/core/errors';
@@ -13,38 +12,23 @@ import {
   type VerifyToken,
 } from '../../../functions/handlers/jwt-authorizer';
 import { logger } from '../../../functions/shared/powertools';
-import { AUDIENCE, handSignedToken, hsToken, ISSUER, noneToken, SECRET, tamperedToken } from './tokens';
+import {
+  AUDIENCE,
+  authorizerEvent,
+  handSignedToken,
+  hsToken,
+  ISSUER,
+  METHOD_ARN,
+  noneToken,
+  SECRET,
+  SECRET_CONFIG,
+  tamperedToken,
+} from './tokens';
 
-const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/POST/v1/chat';
 const NOW_S = 1_800_000_000;
 const now = () => NOW_S * 1000;
-const secretConfig: JwtConfig = {
-  key: { kind: 'secret', secret: SECRET },
-  issuer: ISSUER,
-  audience: AUDIENCE,
-  algorithms: ['HS256'],
-};
-
-function event(authorization: string | undefined, headerName = 'Authorization'): APIGatewayRequestAuthorizerEvent {
-  return {
-    type: 'REQUEST',
-    methodArn: METHOD_ARN,
-    resource: '/v1/chat',
-    path: '/v1/chat',
-    httpMethod: 'POST',
-    headers: {
-      ...(authorization === undefined ? {} : { [headerName]: authorization }),
-      'X-Group-ID': 'g1',
-      'X-User-ID': 'u1',
-    },
-    multiValueHeaders: null,
-    pathParameters: null,
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
-  };
-}
+const secretConfig = SECRET_CONFIG;
+const event = authorizerEvent;
 
 let warn: jest.SpyInstance;
 beforeEach(() => {

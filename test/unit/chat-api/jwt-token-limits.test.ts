@@ -1,6 +1,5 @@
 jest.mock('jose', () => jest.requireActual('./jose-cjs').joseAsCommonJs());
 
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { type JWTPayload, SignJWT } from 'jose';
 import { type JwtConfig, loadJwtConfig } from '../../../functions/config/chat-api-config';
 import { ConfigError } from '../../../functions/core/errors';
@@ -12,7 +11,7 @@ import {
   type VerifyToken,
 } from '../../../functions/handlers/jwt-authorizer';
 import { logger } from '../../../functions/shared/powertools';
-import { AUDIENCE, handSignedToken, ISSUER, SECRET } from './tokens';
+import { AUDIENCE, authorizerEvent, handSignedToken, ISSUER, SECRET, SECRET_CONFIG } from './tokens';
 
 /**
  * Issue 13 (hardening): the token's life is bounded — `iat` required and not in the future beyond the clock skew,
@@ -20,33 +19,12 @@ import { AUDIENCE, handSignedToken, ISSUER, SECRET } from './tokens';
  * key part, is 1–255 characters without control characters, so a 3,000-character `sub` is a 401, never a 500.
  */
 
-const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/POST/v1/chat';
 const NOW_S = 1_800_000_000;
 const HOUR = 3600;
 const DAY = 86_400;
-const config: JwtConfig = {
-  key: { kind: 'secret', secret: SECRET },
-  issuer: ISSUER,
-  audience: AUDIENCE,
-  algorithms: ['HS256'],
-};
+const config = SECRET_CONFIG;
 
-function event(token: string): APIGatewayRequestAuthorizerEvent {
-  return {
-    type: 'REQUEST',
-    methodArn: METHOD_ARN,
-    resource: '/v1/chat',
-    path: '/v1/chat',
-    httpMethod: 'POST',
-    headers: { Authorization: `Bearer ${token}`, 'X-Group-ID': 'g1', 'X-User-ID': 'u1' },
-    multiValueHeaders: null,
-    pathParameters: null,
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
-  };
-}
+const event = (token: string) => authorizerEvent(`Bearer ${token}`);
 
 /** A token signed with the test secret, exactly the given claims (iss/aud filled in unless overridden). */
 function sign(claims: JWTPayload): Promise<string> {

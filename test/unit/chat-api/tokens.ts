@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { type JWTPayload, SignJWT } from 'jose';
+import type { JwtConfig } from '../../../functions/config/chat-api-config';
 
 /** Token makers for the authorizer tests; each negative case changes one thing of a valid token. */
 export const SECRET = 'unit-test-jwt-secret-0123456789-abcdef';
@@ -51,4 +53,40 @@ export async function tamperedToken(): Promise<string> {
 export function handSignedToken(claims: JWTPayload, secret = SECRET): string {
   const input = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(claims)}`;
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+/** The `/v1/chat` method ARN the authorizer tests are called for. */
+export const METHOD_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/POST/v1/chat';
+
+/** An HS256 shared-secret configuration matching the tokens made here. */
+export const SECRET_CONFIG: JwtConfig = {
+  key: { kind: 'secret', secret: SECRET },
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  algorithms: ['HS256'],
+};
+
+/** A REQUEST authorizer event for `/v1/chat` with this `authorization` header (left out when undefined). */
+export function authorizerEvent(
+  authorization: string | undefined,
+  headerName = 'Authorization',
+): APIGatewayRequestAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn: METHOD_ARN,
+    resource: '/v1/chat',
+    path: '/v1/chat',
+    httpMethod: 'POST',
+    headers: {
+      ...(authorization === undefined ? {} : { [headerName]: authorization }),
+      'X-Group-ID': 'g1',
+      'X-User-ID': 'u1',
+    },
+    multiValueHeaders: null,
+    pathParameters: null,
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
+  };
 }

@@ -1,11 +1,12 @@
 import { costOfInvocation, type InvocationUsage } from '../../../../../functions/core/cost/cost-model';
-import { buildLedgerRow, LEDGER_PLATFORMS, type LedgerRow } from '../../../../../functions/core/cost/ledger-row';
+import { buildLedgerRow, type LedgerRow } from '../../../../../functions/core/cost/ledger-row';
 import { resolvePrices } from '../../../../../functions/core/cost/prices';
 import { REPORT_BY, REPORT_FORMATS } from '../../../../../functions/core/cost/report/args';
 import type { CostReport } from '../../../../../functions/core/cost/report/build';
 import { type CostReportDeps, runCostReport } from '../../../../../functions/core/cost/report/cli';
 import { toReportRows } from '../../../../../functions/core/cost/report/source';
 import { hashedId } from '../../../../../functions/core/key-part';
+import { LEDGER_PLATFORMS } from '../../../../../functions/platforms/types';
 import { makeLedger } from './make-ledger';
 
 /**

@@ -1,0 +1,88 @@
+import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { EventStore } from '../../../functions/core/event-store';
+import type { IngestDeps } from '../../../functions/core/ingest';
+import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../../../functions/handlers/webhook';
+import { PLATFORMS, type PlatformName } from '../../../functions/platforms/types';
+import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
+import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws';
+import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
+import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
+import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
+import type { PlatformEmulator } from '../../../sandbox/platform-emulator/types';
+import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
+
+/**
+ * The webhook's integration rig: the real webhook handler with its default dependencies pointed at dynalite and
+ * fauxqs, and the four platform emulators to build signed events.
+ */
+export const EMULATORS: Record<PlatformName, PlatformEmulator> = {
+  feishu: createFeishuEmulator(),
+  slack: createSlackEmulator(),
+  dingtalk: createDingTalkEmulator(),
+  wecom: createWeComEmulator(),
+};
+
+export interface QueuedMessage {
+  readonly body: string;
+  readonly groupId: string | undefined;
+  readonly dedupId: string | undefined;
+}
+
+export interface WebhookRig {
+  readonly aws: LocalAws;
+  /** The handler's dependencies (for variants built with `createWebhookHandler`). */
+  readonly deps: IngestDeps;
+  readonly handle: ReturnType<typeof createWebhookHandler>;
+  purgeQueue(): Promise<void>;
+  /** Every message on the queue (each left invisible, so the next call only sees new ones). */
+  drainQueue(): Promise<QueuedMessage[]>;
+}
+
+export async function startWebhookRig(queueName: string): Promise<WebhookRig> {
+  const aws = await startLocalAws({ queue: { name: queueName, visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+  const defaults = await createDefaultIngestDeps({
+    ...credentialEnv(SANDBOX_CREDENTIALS),
+    ENABLED_PLATFORMS: PLATFORMS.join(','),
+    QUEUE_URL: aws.queues.queueUrl,
+    EVENTS_TABLE: aws.tables.events,
+    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
+  });
+  // The real dependencies, pointed at the local stand-ins.
+  const deps: IngestDeps = {
+    ...defaults,
+    events: new EventStore(aws.clients.doc, { tableName: aws.tables.events }),
+    enqueue: sqsEnqueuer(aws.clients.sqs, aws.queues.queueUrl),
+  };
+  return {
+    aws,
+    deps,
+    handle: createWebhookHandler(async () => deps),
+    async purgeQueue() {
+      await aws.clients.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.queues.queueUrl }));
+    },
+    async drainQueue() {
+      const out: QueuedMessage[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await aws.clients.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: aws.queues.queueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            MessageSystemAttributeNames: ['All'],
+            VisibilityTimeout: 60,
+          }),
+        );
+        const batch = res.Messages ?? [];
+        if (batch.length === 0) break;
+        for (const m of batch) {
+          out.push({
+            body: m.Body ?? '',
+            groupId: m.Attributes?.MessageGroupId,
+            dedupId: m.Attributes?.MessageDeduplicationId,
+          });
+        }
+      }
+      return out;
+    },
+  };
+}
