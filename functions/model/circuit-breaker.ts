@@ -2,6 +2,12 @@
  * A small circuit breaker for the model endpoint. Closed: calls pass; `failureThreshold` consecutive failures within
  * `windowMs` open it. Open: calls are refused until `coolDownMs` has passed, then it is half-open and lets exactly one
  * probe through; the probe's success closes it, its failure opens it again. Time comes from the injected clock.
+ *
+ * "Consecutive" is by when calls *started*, not when they ended: a failure of a call that started before the latest
+ * success does not count. Calls run side by side (a worker answers a batch's members concurrently), and calls that
+ * hang all fail together at their deadline, after the quick successes of calls started with them; counted by
+ * completion, such a burst looked like N failures in a row and opened the circuit on an endpoint that answers most
+ * calls. A dead endpoint has no successes, so every failure still counts.
  */
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
@@ -18,7 +24,8 @@ export interface CircuitBreaker {
   /** True if a call may proceed now (in half-open, true once until that probe reports back). */
   tryAcquire(): boolean;
   onSuccess(): void;
-  onFailure(): void;
+  /** @param startedAt when the failed call started (epoch ms of the injected clock); now when omitted. */
+  onFailure(startedAt?: number): void;
   state(): CircuitState;
 }
 
@@ -29,6 +36,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions & { now: () 
   const { now } = options;
   let failures: number[] = [];
   let openedAt: number | undefined;
+  let lastSuccessAt = Number.NEGATIVE_INFINITY;
   let probeInFlight = false;
 
   const state = (): CircuitState => {
@@ -46,17 +54,20 @@ export function createCircuitBreaker(options: CircuitBreakerOptions & { now: () 
       return true;
     },
     onSuccess() {
+      lastSuccessAt = now();
       failures = [];
       openedAt = undefined;
       probeInFlight = false;
     },
-    onFailure() {
+    onFailure(startedAt) {
       const t = now();
       if (openedAt !== undefined) {
         openedAt = t;
         probeInFlight = false;
         return;
       }
+      // Started before the latest success: the endpoint answered since, so this is no evidence that it is down.
+      if ((startedAt ?? t) < lastSuccessAt) return;
       failures = [...failures.filter((at) => t - at < windowMs), t];
       if (failures.length >= threshold) {
         openedAt = t;

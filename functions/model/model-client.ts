@@ -129,6 +129,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     if (!breaker.tryAcquire()) {
       throw new ModelError('Model endpoint circuit is open; failing fast', 'circuit_open');
     }
+    const callStarted = now();
     for (let attemptNo = 1; ; attemptNo++) {
       const started = now();
       const budget = deadline - started;
@@ -144,7 +145,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         if (!canRetry) {
           // A 4xx means the endpoint is alive and answered; only faults on its side count towards opening.
           if (error.reason === 'client_error') breaker.onSuccess();
-          else breaker.onFailure();
+          else breaker.onFailure(callStarted);
           throw error;
         }
         await sleep(delay);

@@ -58,3 +58,41 @@ describe('createCircuitBreaker', () => {
     expect(b.tryAcquire()).toBe(true);
   });
 });
+
+describe('createCircuitBreaker with calls side by side', () => {
+  let t: number;
+  const breaker = () =>
+    createCircuitBreaker({ failureThreshold: 3, windowMs: 10_000, coolDownMs: 5_000, now: () => t });
+  beforeEach(() => {
+    t = 0;
+  });
+
+  it('does not count failures of calls that started before the latest success', () => {
+    const b = breaker();
+    // Ten calls start at t = 0; seven answer at once, three hang until their deadline at t = 1 s.
+    t = 10;
+    b.onSuccess();
+    t = 1_000;
+    for (let i = 0; i < 3; i++) b.onFailure(0);
+    expect(b.state()).toBe('closed');
+  });
+
+  it('still opens when the calls that fail started after the latest success', () => {
+    const b = breaker();
+    t = 10;
+    b.onSuccess();
+    t = 1_000;
+    b.onFailure(20);
+    b.onFailure(30);
+    expect(b.state()).toBe('closed');
+    b.onFailure(40);
+    expect(b.state()).toBe('open');
+  });
+
+  it('opens on a dead endpoint whose concurrent calls all fail', () => {
+    const b = breaker();
+    t = 1_000;
+    for (let i = 0; i < 3; i++) b.onFailure(0);
+    expect(b.state()).toBe('open');
+  });
+});
