@@ -1,8 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { queuedEventSchema } from '../functions/core/queue-message';
 import { isPlatformName, PLATFORMS, type PlatformName } from '../functions/platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { credentialEnv, sandboxCredentials } from './defaults';
@@ -164,7 +169,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         })),
       );
     }
-    if (req.method === 'GET' && path === '/_sandbox/dlq') return sendJson(res, 200, { depth: await dlqDepth() });
+    if (req.method === 'GET' && path === '/_sandbox/dlq') {
+      return sendJson(res, 200, { depth: await dlqDepth(), events: await dlqEvents() });
+    }
     if (req.method === 'GET' && path === '/_sandbox/faults')
       return sendJson(res, 200, { config: faults ?? null, stats: faultStats, prompts: prompts.calls });
     if (req.method === 'GET' && path === '/_sandbox/ledger')
@@ -236,6 +243,35 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       }),
     );
     return Object.values(Attributes).reduce((n, v) => n + Number(v), 0);
+  }
+
+  /**
+   * `platform#eventId` of each dead-lettered message, read without consuming it: every message is received (hidden
+   * while the rest are read) and then made visible again, so a test can tell which events ended in the DLQ.
+   */
+  async function dlqEvents(): Promise<string[]> {
+    if (!aws) return [];
+    const { sqs } = aws.clients;
+    const QueueUrl = aws.queues.dlqUrl;
+    const received: { key: string; receiptHandle: string }[] = [];
+    for (let round = 0; round < 100; round++) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }),
+      );
+      if (Messages.length === 0) break;
+      for (const m of Messages) received.push({ key: eventKeyOf(m.Body ?? ''), receiptHandle: m.ReceiptHandle ?? '' });
+    }
+    for (let i = 0; i < received.length; i += 10) {
+      await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl,
+          Entries: received
+            .slice(i, i + 10)
+            .map((m, j) => ({ Id: String(j), ReceiptHandle: m.receiptHandle, VisibilityTimeout: 0 })),
+        }),
+      );
+    }
+    return received.map((m) => m.key);
   }
 
   async function ledgerRows(params: URLSearchParams): Promise<unknown[]> {
@@ -405,4 +441,14 @@ function listen(server: Server, port: number): Promise<number> {
     });
     server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/** `platform#eventId` of a queued event's body, or `unparsed` for a body that is not one (a poison message). */
+function eventKeyOf(body: string): string {
+  try {
+    const { message } = queuedEventSchema.parse(JSON.parse(body));
+    return `${message.platform}#${message.eventId}`;
+  } catch {
+    return 'unparsed';
+  }
 }
