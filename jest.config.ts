@@ -15,6 +15,10 @@ const config: Config = {
       },
     ],
   },
+  // package.json `imports` (#core/…): mapped here because ts-jest compiles to CommonJS, which jest resolves itself.
+  moduleNameMapper: {
+    '^#(composition|config|core|handlers|model|platforms|shared|stores)/(.*)$': '<rootDir>/functions/$1/$2',
+  },
   testTimeout: 30_000,
   maxWorkers: 2,
 };

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { costOfInvocation, parseUsage } from '../functions/core/cost/cost-model';
-import { buildLedgerRow } from '../functions/core/cost/ledger-row';
-import { resolvePrices } from '../functions/core/cost/prices';
-import { createPiiMasker } from '../functions/core/safety/pii';
-import { METRIC, metrics, recordMetric, recordOutcome } from '../functions/shared/metrics';
+import { costOfInvocation, parseUsage } from '#core/cost/cost-model';
+import { buildLedgerRow } from '#core/cost/ledger-row';
+import { resolvePrices } from '#core/cost/prices';
+import { createPiiMasker } from '#core/safety/pii';
+import { METRIC, metrics, recordMetric, recordOutcome } from '#shared/metrics';
 import { nsToMs, summarise } from './stats';
 
 /**

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PLATFORMS } from '../functions/platforms/types';
+import { PLATFORMS } from '#platforms/types';
 import { type SandboxProcess, startSandboxProcess } from '../test/helpers/sandbox-process';
 import { type LatencySummary, summarise } from './stats';
 

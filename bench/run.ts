@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { logger } from '../functions/shared/powertools';
-import { type LocalAws, startLocalAws } from '../sandbox/local-aws';
+import { logger } from '#shared/powertools';
+import { type LocalAws, startLocalAws } from '../sandbox/local-aws/index';
 import { type BundleRow, runBundleBench } from './bundle-bench';
 /**
  * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, and the Lambda bundle sizes
@@ -11,7 +11,7 @@ import { type BundleRow, runBundleBench } from './bundle-bench';
  * when the benchmark itself fails. Results go to stdout and bench/results.json.
  */
 import { runCostMetricsBench } from './cost-metrics-bench';
-import { runPeerBench } from './peers';
+import { runPeerBench } from './peers/index';
 import {
   bundleTable,
   bundleVerdict,

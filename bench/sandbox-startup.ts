@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { PLATFORMS } from '../functions/platforms/types';
+import { PLATFORMS } from '#platforms/types';
 import { median } from './stats';
 
 /**

@@ -1,12 +1,12 @@
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { EventStore } from '../functions/core/event-store';
-import type { IngestDeps } from '../functions/core/ingest';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../functions/handlers/webhook';
-import { PLATFORMS, type PlatformName } from '../functions/platforms/types';
-import { logger } from '../functions/shared/powertools';
+import type { IngestDeps } from '#core/ingest';
+import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '#handlers/webhook';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
+import { logger } from '#shared/powertools';
+import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
-import type { LocalAws } from '../sandbox/local-aws';
+import type { LocalAws } from '../sandbox/local-aws/index';
 import { createDingTalkEmulator } from '../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../sandbox/platform-emulator/feishu';
 import { createSlackEmulator } from '../sandbox/platform-emulator/slack';

@@ -1,14 +1,14 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
-import { loadWorkerConfig } from '../functions/config/worker-config';
-import { EventStore } from '../functions/core/event-store';
-import { encodeQueuedEvent, type QueuedEvent } from '../functions/core/queue-message';
-import { createDefaultIngestDeps, createWebhookHandler } from '../functions/handlers/webhook';
-import { createWorkerRuntime } from '../functions/handlers/worker-runtime';
-import type { ModelClient } from '../functions/model/model-client';
-import { createEnabledPlatforms } from '../functions/platforms/registry';
+import { createWorkerRuntime } from '#composition/worker-runtime';
+import { loadWorkerConfig } from '#config/worker-config';
+import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
+import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
+import type { ModelClient } from '#model/model-client';
+import { createEnabledPlatforms } from '#platforms/registry';
+import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
-import type { LocalAws } from '../sandbox/local-aws';
+import type { LocalAws } from '../sandbox/local-aws/index';
 import { createSlackEmulator } from '../sandbox/platform-emulator/slack';
 import { proxyEventOf, testEmulatorContext } from '../test/helpers/emulated';
 import { type LatencySummary, nsToMs, summarise } from './stats';
@@ -214,8 +214,8 @@ function round(value: number): number {
 // `npx tsx bench/worker-bench.ts`: this bench alone, on its own stand-ins.
 if (require.main === module) {
   void (async () => {
-    const { logger } = await import('../functions/shared/powertools');
-    const { startLocalAws } = await import('../sandbox/local-aws');
+    const { logger } = await import('#shared/powertools');
+    const { startLocalAws } = await import('../sandbox/local-aws/index');
     logger.setLogLevel('WARN');
     const aws = await startLocalAws({
       queue: { name: 'worker-bench', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 },

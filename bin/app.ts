@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError } from '../functions/core/errors';
+import { ConfigError } from '#core/errors';
 import { readAppConfig } from '../lib/config';
 import { GroupGateStack } from '../lib/groupgate-stack';
 

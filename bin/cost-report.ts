@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { runCostReport } from '../functions/core/cost/report/cli';
+import { runCostReport } from '../tools/cost-report/cli';
 
 /** `npm run cost-report -- --from 2026-11-01 --to 2026-11-30 --by group --format table` (see --help). */
 runCostReport(process.argv.slice(2), {

@@ -1,7 +1,7 @@
 import type { Node } from 'constructs';
 import * as z from 'zod';
-import { ConfigError } from '../functions/core/errors';
-import { PLATFORMS } from '../functions/platforms/types';
+import { ConfigError } from '#core/errors';
+import { PLATFORMS } from '#platforms/types';
 
 /** The CDK context key holding the app configuration object; flat flags use `-c groupgate:<key>=<value>`. */
 export const CONTEXT_KEY = 'groupgate';

@@ -1,4 +1,4 @@
-import { PLATFORM_CREDENTIAL_ENV } from '../functions/config/env-names';
+import { PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import type { EmulatorCredentials } from './platform-emulator/types';
 
 /**

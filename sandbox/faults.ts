@@ -1,8 +1,8 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../functions/core/errors';
-import type { CheckpointStep } from '../functions/core/process-event';
-import type { QueuedEvent } from '../functions/core/queue-message';
+import { ConfigError } from '#core/errors';
+import type { CheckpointStep } from '#core/process-event';
+import type { QueuedEvent } from '#core/queue-message';
 
 /**
  * Fault injection for the sandbox (reliability suite, issue 9). Off unless its variables are set; never part of a

@@ -6,8 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS } from '../functions/config/chat-api-config';
-import { ENV } from '../functions/config/env-names';
+import { DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS } from '#config/chat-api-config';
+import { ENV } from '#config/env-names';
 import { restApiHandlerEnv } from './rest-api';
 
 async function main(): Promise<void> {

@@ -5,16 +5,16 @@ import type {
   APIGatewayProxyResult,
   APIGatewayRequestAuthorizerEvent,
 } from 'aws-lambda';
-import { DEFAULT_CHAT_MAX_BODY_BYTES } from '../functions/config/chat-api-config';
-import { ENV } from '../functions/config/env-names';
-import { splitList } from '../functions/config/runtime-config';
+import { DEFAULT_CHAT_MAX_BODY_BYTES } from '#config/chat-api-config';
+import { ENV } from '#config/env-names';
+import { splitList } from '#config/runtime-config';
 import {
   ForbiddenError,
   PayloadTooLargeError,
   TooManyRequestsError,
   toHttpError,
   UnauthorizedError,
-} from '../functions/core/errors';
+} from '#core/errors';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 
 /**
@@ -132,8 +132,8 @@ export async function createRestApi(options: RestApiOptions): Promise<RestApi> {
   const maxBodyBytes = positiveNumber(env, ENV.chatMaxBodyBytes, DEFAULT_CHAT_MAX_BODY_BYTES);
   const handlerEnv = restApiHandlerEnv(env);
   Object.assign(process.env, handlerEnv);
-  const authorizer = (await import('../functions/handlers/jwt-authorizer')).handler as AuthorizerHandler;
-  const chat = (await import('../functions/handlers/chat-api')).handler as unknown as ProxyHandler;
+  const authorizer = (await import('#handlers/jwt-authorizer')).handler as AuthorizerHandler;
+  const chat = (await import('#handlers/chat-api')).handler as unknown as ProxyHandler;
 
   // Only the public default secret is printed; one the caller set stays out of the log.
   const secret = handlerEnv[ENV.jwtSecret];

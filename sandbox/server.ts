@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { queuedEventSchema } from '../functions/core/queue-message';
-import { isPlatformName, PLATFORMS, type PlatformName } from '../functions/platforms/types';
+import { queuedEventSchema } from '#core/queue-message';
+import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { credentialEnv, sandboxCredentials } from './defaults';
 import {
@@ -21,7 +21,7 @@ import {
   seededRandom,
   startModelFaultProxy,
 } from './faults';
-import { type LocalAws, startLocalAws } from './local-aws';
+import { type LocalAws, startLocalAws } from './local-aws/index';
 import { createDingTalkEmulator, DINGTALK_EMULATED_BOT_NAME } from './platform-emulator/dingtalk';
 import { createFeishuEmulator } from './platform-emulator/feishu';
 import { createSlackEmulator } from './platform-emulator/slack';
@@ -330,8 +330,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
 
     Object.assign(process.env, handlerEnv(aws, baseUrl, modelUrl, credentials));
     // Imported after the environment is set: the handlers read it once, at their cold start.
-    const webhookModule = await import('../functions/handlers/webhook');
-    const workerModule = await import('../functions/handlers/worker');
+    const webhookModule = await import('#handlers/webhook');
+    const workerModule = await import('#handlers/worker');
     handlers.webhook = webhookModule.handler as unknown as ProxyHandler;
     const crash =
       faults && faults.crashRate > 0
@@ -343,7 +343,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     restApi = await createRestApi({ env, log });
 
     const worker = handlers.worker;
-    const { startSqsPoller } = await import('./local-aws');
+    const { startSqsPoller } = await import('./local-aws/index');
     const poller = await startSqsPoller({
       sqs: aws.clients.sqs,
       queueUrl: aws.queues.queueUrl,

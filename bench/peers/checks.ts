@@ -1,4 +1,4 @@
-import { logger } from '../../functions/shared/powertools';
+import { logger } from '#shared/powertools';
 import type { Accepting } from './measure';
 
 export type Outcome = 'accepted' | 'refused';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { toRawRequest } from '../../functions/handlers/http';
-import { createFeishuPlatform } from '../../functions/platforms/feishu';
+import { createFeishuPlatform } from '#platforms/feishu/index';
+import { toRawRequest } from '#shared/http';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
 import { buildSignedFeishuRequest, feishuMessageEvent, signFeishu } from '../../sandbox/platform-emulator/feishu';
 import type { EmulatedRequest, EmulatorContext } from '../../sandbox/platform-emulator/types';

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { IngestDeps } from '../../functions/core/ingest';
-import { createDefaultIngestDeps, createWebhookHandler } from '../../functions/handlers/webhook';
-import { PLATFORMS } from '../../functions/platforms/types';
+import type { IngestDeps } from '#core/ingest';
+import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
+import { PLATFORMS } from '#platforms/types';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
 
 /**

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatHistoryItem } from 'node-llama-cpp';
-import type { ChatMessage, ChatRequest } from '../../functions/model/chat-completions';
-import { createModelClient } from '../../functions/model/model-client';
+import type { ChatMessage, ChatRequest } from '#model/chat-completions';
+import { createModelClient } from '#model/model-client';
 import { ensureDemoModel } from '../../sandbox/model/demo-model';
 import { DEFAULT_DEMO_MODEL_PATH, type LocalModel, startLocalModel } from '../../sandbox/model/local-model';
 import { type LatencySummary, median, nsToMs, summarise } from '../stats';

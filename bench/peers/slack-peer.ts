@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { toRawRequest } from '../../functions/handlers/http';
-import { createSlackPlatform } from '../../functions/platforms/slack';
+import { createSlackPlatform } from '#platforms/slack/index';
+import { toRawRequest } from '#shared/http';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
 import { createSlackEmulator } from '../../sandbox/platform-emulator/slack';
 import type { EmulatorContext } from '../../sandbox/platform-emulator/types';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ConfigError } from '../core/errors';
+import { ConfigError } from '#core/errors';
 import { ENV } from './env-names';
 import { envInt, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
 import { parseEnv, splitList } from './runtime-config';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { LEDGER_PLATFORMS, type LedgerPlatform } from '../platforms/types';
+import { LEDGER_PLATFORMS, type LedgerPlatform } from '#platforms/types';
 import { ENV } from './env-names';
 
 /**

@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { type ConversationScopeConfig, conversationScopeConfigSchema } from '../core/context-scope';
-import { ConfigError } from '../core/errors';
-import { type TriggerConfig, triggerConfigSchema } from '../core/trigger-rules';
-import { PLATFORMS, type PlatformName } from '../platforms/types';
+import { type ConversationScopeConfig, conversationScopeConfigSchema } from '#core/context-scope';
+import { ConfigError } from '#core/errors';
+import { type TriggerConfig, triggerConfigSchema } from '#core/trigger-rules';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { ENV } from './env-names';
 
 type Env = Readonly<Record<string, string | undefined>>;

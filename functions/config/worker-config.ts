@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { type ConversationScopeConfig, conversationScopeConfigSchema } from '../core/context-scope';
-import type { ReplyLimits } from '../platforms/shared/reply-text';
-import { PLATFORMS, type PlatformName } from '../platforms/types';
+import { type ConversationScopeConfig, conversationScopeConfigSchema } from '#core/context-scope';
+import type { ReplyLimits } from '#platforms/shared/reply-text';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { ENV } from './env-names';
 import { jsonValue, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
 import { parseEnv, splitList } from './runtime-config';

@@ -1,4 +1,4 @@
-import type { FinishReason } from '../model/chat-completions';
+import type { FinishReason } from '#model/chat-completions';
 import { ModelError } from './errors';
 import { commandForm, stripInvisible } from './safety/sanitise-input';
 

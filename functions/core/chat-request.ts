@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import type { ChatLimits } from '../config/chat-api-config';
-import { API_PLATFORM } from '../platforms/types';
+import type { ChatLimits } from '#config/chat-api-config';
+import { API_PLATFORM } from '#platforms/types';
 import { PayloadTooLargeError, ValidationError } from './errors';
 import { joinKey } from './key-part';
 import { stripInvisible } from './safety/sanitise-input';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { PlatformName } from '../platforms/types';
+import type { PlatformName } from '#platforms/types';
 import type { ContextScope } from './conversation-key';
 
 const scope = z.enum(['member', 'group', 'thread']);

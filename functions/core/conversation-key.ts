@@ -1,4 +1,4 @@
-import type { IncomingMessage, LedgerPlatform } from '../platforms/types';
+import type { IncomingMessage, LedgerPlatform } from '#platforms/types';
 import { joinKey as join } from './key-part';
 
 /**

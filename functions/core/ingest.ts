@@ -1,8 +1,8 @@
-import type { ChatPlatform, HttpResponse, RawRequest } from '../platforms/types';
+import type { ChatPlatform, HttpResponse, RawRequest } from '#platforms/types';
+import { EventStore } from '#stores/event-store';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
 import { conversationKey } from './conversation-key';
 import { MalformedEventError, NotFoundError, PayloadTooLargeError } from './errors';
-import { EventStore } from './event-store';
 import { fifoId } from './key-part';
 import type { QueuedEvent } from './queue-message';
 import { evaluateTrigger, type TriggerConfig } from './trigger-rules';

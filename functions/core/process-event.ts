@@ -1,6 +1,6 @@
-import type { OutgoingReply, SendResult } from '../platforms/types';
+import type { OutgoingReply, SendResult } from '#platforms/types';
+import { type DeliveredReply, EventStore } from '#stores/event-store';
 import type { PipelineOutcome, TurnInput } from './answer-pipeline';
-import { type DeliveredReply, EventStore } from './event-store';
 import type { QueuedEvent } from './queue-message';
 
 /**

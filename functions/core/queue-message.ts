@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { IncomingMessage } from '../platforms/types';
+import type { IncomingMessage } from '#platforms/types';
 
 /**
  * The SQS message body between webhook and worker. Versioned so a deploy that changes the shape can drain old

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { IncomingMessage, PlatformName } from '../platforms/types';
+import type { IncomingMessage, PlatformName } from '#platforms/types';
 
 /** When the bot answers. Rules merge from general to specific: defaults → platform → group. */
 export const triggerRuleSchema = z

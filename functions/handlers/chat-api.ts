@@ -3,22 +3,22 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '../config/chat-api-config';
-import { maskModelOutputFor } from '../config/pipeline-config';
-import { type PipelineOutcome, runPipeline } from '../core/answer-pipeline';
-import { apiConversationKey, type ChatRequest, parseChatRequest } from '../core/chat-request';
-import type { ConversationContext } from '../core/context-store';
-import { costOfInvocation, parseUsage } from '../core/cost/cost-model';
-import { buildLedgerRow } from '../core/cost/ledger-row';
-import { GroupGateError, ModelError, UnauthorizedError } from '../core/errors';
-import { createModelClient } from '../model/model-client';
-import { API_PLATFORM } from '../platforms/types';
-import { createAwsClients } from '../shared/aws-clients';
-import { METRIC, metrics, recordMetric, recordOutcome } from '../shared/metrics';
-import { logger } from '../shared/powertools';
-import { tracer } from '../shared/tracer';
-import { errorResult, toRawRequest } from './http';
-import { CapacityMeter, composePipeline, type PipelineComposition } from './pipeline-composition';
+import { CapacityMeter, composePipeline, type PipelineComposition } from '#composition/pipeline-composition';
+import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '#config/chat-api-config';
+import { maskModelOutputFor } from '#config/pipeline-config';
+import { type PipelineOutcome, runPipeline } from '#core/answer-pipeline';
+import { apiConversationKey, type ChatRequest, parseChatRequest } from '#core/chat-request';
+import { costOfInvocation, parseUsage } from '#core/cost/cost-model';
+import { buildLedgerRow } from '#core/cost/ledger-row';
+import { GroupGateError, ModelError, UnauthorizedError } from '#core/errors';
+import { createModelClient } from '#model/model-client';
+import { API_PLATFORM } from '#platforms/types';
+import { createAwsClients } from '#shared/aws-clients';
+import { errorResult, toRawRequest } from '#shared/http';
+import { METRIC, metrics, recordMetric, recordOutcome } from '#shared/metrics';
+import { logger } from '#shared/powertools';
+import { tracer } from '#shared/tracer';
+import type { ConversationContext } from '#stores/context-store';
 
 /**
  * `POST /v1/chat` (ARCHITECTURE §4.3): the same pipeline as the chat platforms — context, FAQ cache, safety, prompt,

@@ -9,10 +9,10 @@ import {
   type JwtConfig,
   loadJwtConfig,
   MIN_HMAC_SECRET_BYTES,
-} from '../config/chat-api-config';
-import { ConfigError } from '../core/errors';
-import { logger } from '../shared/powertools';
-import { tracer } from '../shared/tracer';
+} from '#config/chat-api-config';
+import { ConfigError } from '#core/errors';
+import { logger } from '#shared/powertools';
+import { tracer } from '#shared/tracer';
 
 /**
  * The `/v1/chat` REQUEST authorizer (identity sources: Authorization, X-Group-ID, X-User-ID — lib/constructs/ingress.ts).

@@ -4,16 +4,16 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { loadWebhookConfig } from '../config/runtime-config';
-import { GroupGateError, UnsupportedEventError } from '../core/errors';
-import { EventStore } from '../core/event-store';
-import { type IngestDeps, ingest } from '../core/ingest';
-import { encodeQueuedEvent, MESSAGE_ATTRIBUTES, type QueuedEvent } from '../core/queue-message';
-import { createPlatformResolver } from '../platforms/registry';
-import { createAwsClients } from '../shared/aws-clients';
-import { countRejection, METRIC, metrics, recordMetric } from '../shared/metrics';
-import { logger } from '../shared/powertools';
-import { errorResult, toProxyResult, toRawRequest } from './http';
+import { loadWebhookConfig } from '#config/runtime-config';
+import { GroupGateError, UnsupportedEventError } from '#core/errors';
+import { type IngestDeps, ingest } from '#core/ingest';
+import { encodeQueuedEvent, MESSAGE_ATTRIBUTES, type QueuedEvent } from '#core/queue-message';
+import { createPlatformResolver } from '#platforms/registry';
+import { createAwsClients } from '#shared/aws-clients';
+import { errorResult, toProxyResult, toRawRequest } from '#shared/http';
+import { countRejection, METRIC, metrics, recordMetric } from '#shared/metrics';
+import { logger } from '#shared/powertools';
+import { EventStore } from '#stores/event-store';
 
 /**
  * The webhook Lambda: verify, dedup, enqueue, answer 200 in milliseconds. All decisions are in `ingest`; this

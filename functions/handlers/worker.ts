@@ -8,15 +8,15 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { loadWorkerConfig } from '../config/worker-config';
-import { EventInProgressError } from '../core/process-event';
-import { createModelClient } from '../model/model-client';
-import { createEnabledPlatforms } from '../platforms/registry';
-import { createAwsClients } from '../shared/aws-clients';
-import { METRIC, metrics, recordMetric } from '../shared/metrics';
-import { logger } from '../shared/powertools';
-import { tracer } from '../shared/tracer';
-import { createWorkerRuntime, type WorkerRuntimeDeps } from './worker-runtime';
+import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
+import { loadWorkerConfig } from '#config/worker-config';
+import { EventInProgressError } from '#core/process-event';
+import { createModelClient } from '#model/model-client';
+import { createEnabledPlatforms } from '#platforms/registry';
+import { createAwsClients } from '#shared/aws-clients';
+import { METRIC, metrics, recordMetric } from '#shared/metrics';
+import { logger } from '#shared/powertools';
+import { tracer } from '#shared/tracer';
 
 /**
  * The worker Lambda: an SQS FIFO batch handler. A batch holds up to 10 records from several message groups (one

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ModelError } from '../core/errors';
+import { ModelError } from '#core/errors';
 
 /**
  * The model endpoint contract (ARCHITECTURE §4.1): the chat-completions JSON that the LMI/vLLM, vLLM and TGI

@@ -1,4 +1,4 @@
-import { ModelError } from '../core/errors';
+import { ModelError } from '#core/errors';
 
 /**
  * Maps whatever the SageMaker runtime SDK (or the network) threw to a `ModelError` reason, and says whether another

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { ModelError } from '../core/errors';
+import { ModelError } from '#core/errors';
 import {
   type ChatRequest,
   type FinishReason,

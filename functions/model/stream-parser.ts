@@ -1,4 +1,4 @@
-import { ModelError } from '../core/errors';
+import { ModelError } from '#core/errors';
 import {
   chatCompletionChunkSchema,
   type FinishReason,

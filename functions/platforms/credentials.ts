@@ -1,7 +1,7 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import * as z from 'zod';
-import { ENV, PLATFORM_CREDENTIAL_ENV } from '../config/env-names';
-import { ConfigError } from '../core/errors';
+import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
+import { ConfigError } from '#core/errors';
 import type { PlatformName } from './types';
 
 /**

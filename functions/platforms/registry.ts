@@ -1,11 +1,11 @@
-import { ENV } from '../config/env-names';
+import { ENV } from '#config/env-names';
 import { loadCredentials } from './credentials';
-import { createDingTalkPlatform } from './dingtalk';
-import { createFeishuPlatform } from './feishu';
-import type { ReplyLimits, ReplyUrlAllowlist } from './shared';
-import { createSlackPlatform } from './slack';
+import { createDingTalkPlatform } from './dingtalk/index';
+import { createFeishuPlatform } from './feishu/index';
+import type { ReplyLimits, ReplyUrlAllowlist } from './shared/index';
+import { createSlackPlatform } from './slack/index';
 import type { AdapterDeps, ChatPlatform, PlatformName } from './types';
-import { createWeComPlatform } from './wecom';
+import { createWeComPlatform } from './wecom/index';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

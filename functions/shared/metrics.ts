@@ -1,7 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
-import type { PipelineOutcome } from '../core/answer-pipeline';
-import type { GroupGateError } from '../core/errors';
+import type { PipelineOutcome } from '#core/answer-pipeline';
+import type { GroupGateError } from '#core/errors';
 
 /**
  * GroupGate's CloudWatch metrics (Powertools Metrics, EMF). The names, namespace and dimensions here are the

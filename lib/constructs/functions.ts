@@ -7,9 +7,9 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, type EnvName } from '../../functions/config/env-names';
-import type { PlatformName } from '../../functions/platforms/types';
-import type { TableKey } from '../../functions/shared/table-specs';
+import { ENV, type EnvName } from '#config/env-names';
+import type { PlatformName } from '#platforms/types';
+import type { TableKey } from '#shared/table-specs';
 import { HouseFunction } from './house-function';
 
 const SECRET_ENV: Readonly<Record<PlatformName, EnvName>> = {

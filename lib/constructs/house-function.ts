@@ -9,7 +9,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { EnvName } from '../../functions/config/env-names';
+import type { EnvName } from '#config/env-names';
 
 /** Handler entry files live in functions/handlers/<name>.ts and export `handler`. */
 const HANDLERS_DIR = path.join(__dirname, '..', '..', 'functions', 'handlers');

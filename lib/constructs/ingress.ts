@@ -23,7 +23,7 @@ import { AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-l
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { PlatformName } from '../../functions/platforms/types';
+import type { PlatformName } from '#platforms/types';
 
 export const STAGE_NAME = 'prod';
 

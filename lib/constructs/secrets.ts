@@ -1,7 +1,7 @@
 import { SecretValue, Validations } from 'aws-cdk-lib';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { PlatformName } from '../../functions/platforms/types';
+import type { PlatformName } from '#platforms/types';
 
 /** The JSON fields each platform's secret holds; created with placeholders that the operator replaces. */
 export const PLATFORM_SECRET_FIELDS: Readonly<Record<PlatformName, readonly string[]>> = {

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_SPECS, type TableKey, type TableSpec } from '../../functions/shared/table-specs';
+import { TABLE_SPECS, type TableKey, type TableSpec } from '#shared/table-specs';
 
 /**
  * The five DynamoDB tables of ARCHITECTURE §3, built from TABLE_SPECS (the same data the sandbox uses): on-demand,

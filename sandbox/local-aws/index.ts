@@ -1,4 +1,4 @@
-import { TABLE_SPECS, type TableKey } from '../../functions/shared/table-specs';
+import { TABLE_SPECS, type TableKey } from '#shared/table-specs';
 import { type AwsClients, createAwsClients } from './clients';
 import { startDynalite } from './dynalite-server';
 import { startFauxqs } from './fauxqs-server';

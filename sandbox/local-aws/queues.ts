@@ -1,5 +1,5 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { ConfigError } from '../../functions/core/errors';
+import { ConfigError } from '#core/errors';
 
 export interface CreateQueuesOptions {
   /** Base name; `.fifo` is appended (and `-dlq.fifo` for the dead-letter queue). */

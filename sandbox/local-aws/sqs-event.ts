@@ -1,6 +1,6 @@
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
-import { MalformedEventError } from '../../functions/core/errors';
+import { MalformedEventError } from '#core/errors';
 
 export interface EventSource {
   /** The queue's ARN, copied into `eventSourceARN`; its region becomes `awsRegion`. */

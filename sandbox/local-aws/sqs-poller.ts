@@ -6,7 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ConfigError } from '../../functions/core/errors';
+import { ConfigError } from '#core/errors';
 import { type LocalAwsLogger, silentLogger } from './logger';
 import { MessageGroupLock } from './message-group-lock';
 import { queueArnOf } from './queues';

@@ -9,8 +9,8 @@ import {
   type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ConfigError } from '../../functions/core/errors';
-import { TABLE_SPECS, type TableKey, type TableSpec } from '../../functions/shared/table-specs';
+import { ConfigError } from '#core/errors';
+import { TABLE_SPECS, type TableKey, type TableSpec } from '#shared/table-specs';
 
 /** Table names keyed like TABLE_SPECS: `tables.conversations`, `tables.events`, ... */
 export type TableNames = { readonly [K in TableKey]: string };

@@ -5,7 +5,7 @@ import {
   type DynamoDBClient,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { TableSpec } from '../../functions/shared/table-specs';
+import type { TableSpec } from '#shared/table-specs';
 import { type LocalAwsLogger, silentLogger } from './logger';
 import { keyAttributesOf } from './tables';
 

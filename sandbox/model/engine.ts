@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../../functions/model/chat-completions';
+import type { ChatMessage } from '#model/chat-completions';
 
 /**
  * What the local model server needs from a model: generate one chat completion, streaming text as it comes, and

@@ -1,5 +1,5 @@
 import type { ChatHistoryItem } from 'node-llama-cpp';
-import type { ChatMessage } from '../../functions/model/chat-completions';
+import type { ChatMessage } from '#model/chat-completions';
 import type { GenerateParams, GenerateResult, ModelEngine } from './engine';
 
 /**

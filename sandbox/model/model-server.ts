@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { chatMessageSchema } from '../../functions/model/chat-completions';
+import { chatMessageSchema } from '#model/chat-completions';
 import type { GenerateResult, ModelEngine } from './engine';
 import { EVENT_STREAM_CONTENT_TYPE, encodeModelStreamError, encodePayloadPart } from './event-stream';
 import { createRequestLimiter } from './request-limiter';

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { encryptDingTalkResponse } from '../../functions/platforms/dingtalk/callback-crypto';
-import { computeRobotSign } from '../../functions/platforms/dingtalk/robot-sign';
-import { deriveAesKey } from '../../functions/platforms/wecom/biz-msg-crypt';
+import { encryptDingTalkResponse } from '#platforms/dingtalk/callback-crypto';
+import { computeRobotSign } from '#platforms/dingtalk/robot-sign';
+import { deriveAesKey } from '#platforms/wecom/biz-msg-crypt';
 import { dingtalkMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,

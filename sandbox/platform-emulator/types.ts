@@ -1,4 +1,4 @@
-import type { PlatformName } from '../../functions/platforms/types';
+import type { PlatformName } from '#platforms/types';
 
 /**
  * Contract of one platform's emulator (sandbox and tests only; production bundles never import `sandbox/`).

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { computeMsgSignature, deriveAesKey, encryptMessage } from '../../functions/platforms/wecom/biz-msg-crypt';
+import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/biz-msg-crypt';
 import { wecomMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,

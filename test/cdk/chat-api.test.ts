@@ -4,9 +4,9 @@ import {
   GATEWAY_MAX_QUERY_CHARS,
   GATEWAY_MAX_TOKENS,
   loadChatApiConfig,
-} from '../../functions/config/chat-api-config';
-import { ENV } from '../../functions/config/env-names';
-import { GROUP_HEADER, USER_HEADER } from '../../functions/core/chat-request';
+} from '#config/chat-api-config';
+import { ENV } from '#config/env-names';
+import { GROUP_HEADER, USER_HEADER } from '#core/chat-request';
 import { buildStack } from './build-stack';
 
 /** `/v1/chat` wiring (ARCHITECTURE §4.3): usage plan + key, the JWT REQUEST authorizer, the chat-api function. */

@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { ConfigError } from '../../functions/core/errors';
+import { ConfigError } from '#core/errors';
 import { invocationsPerInstanceTarget, parseAppConfig, readAppConfig } from '../../lib/config';
 
 const MODEL = 's3://example-model-bucket/models/qwen/';

@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
-import { METRIC } from '../../functions/shared/metrics';
+import { METRIC } from '#shared/metrics';
 import { Alarms, DEFAULT_ALARM_THRESHOLDS } from '../../lib/constructs/alarms';
 import { buildStack } from './build-stack';
 

@@ -1,5 +1,5 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ENV } from '../../functions/config/env-names';
+import { ENV } from '#config/env-names';
 import { buildStack } from './build-stack';
 
 const IMPORTED_SLACK = 'arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:groupgate/slack-AbC123';

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ENV } from '../../functions/config/env-names';
-import { TABLE_SPECS, type TableSpec } from '../../functions/shared/table-specs';
+import { ENV } from '#config/env-names';
+import { TABLE_SPECS, type TableSpec } from '#shared/table-specs';
 import { buildStack, EXAMPLE_MODEL_URI } from './build-stack';
 
 type Json = Record<string, unknown>;

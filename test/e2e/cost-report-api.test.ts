@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { CostReport } from '../../functions/core/cost/report/build';
 import { SANDBOX_API_DEFAULTS } from '../../sandbox/rest-api';
+import type { CostReport } from '../../tools/cost-report/build';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { hsToken, type TokenOptions } from '../unit/chat-api/tokens';
 

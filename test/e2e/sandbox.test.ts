@@ -1,4 +1,4 @@
-import { PLATFORMS } from '../../functions/platforms/types';
+import { PLATFORMS } from '#platforms/types';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 
 interface Delivered {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { computeRobotSign } from '../../functions/platforms/dingtalk/robot-sign';
-import { PLATFORMS, type PlatformName } from '../../functions/platforms/types';
-import { computeMsgSignature, deriveAesKey, encryptMessage } from '../../functions/platforms/wecom/biz-msg-crypt';
+import { computeRobotSign } from '#platforms/dingtalk/robot-sign';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
+import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/biz-msg-crypt';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
 import { createDingTalkEmulator, dingtalkMessageBody } from '../../sandbox/platform-emulator/dingtalk';
 import { buildSignedFeishuRequest, encryptFeishu, feishuMessageEvent } from '../../sandbox/platform-emulator/feishu';

@@ -1,4 +1,4 @@
-import { DEFAULT_SYSTEM_PROMPT } from '../../functions/config/worker-config';
+import { DEFAULT_SYSTEM_PROMPT } from '#config/worker-config';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { buildCorpus, type CorpusCase } from './bad-input-corpus';
 import { type Delivered, getJson, postEvent, sleep } from './helpers';

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../../functions/core/errors';
-import type { QueuedEvent } from '../../functions/core/queue-message';
+import { ConfigError } from '#core/errors';
+import type { QueuedEvent } from '#core/queue-message';
 import {
   createCrashCheckpoint,
   createSendFaultPicker,

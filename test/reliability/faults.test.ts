@@ -1,4 +1,4 @@
-import { PLATFORMS, type PlatformName } from '../../functions/platforms/types';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { type FaultStats, seededRandom } from '../../sandbox/faults';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { type Delivered, getJson, inPool, postEvent, sleep } from './helpers';

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { PlatformName } from '../../functions/platforms/types';
+import type { PlatformName } from '#platforms/types';
 import { SANDBOX_API_DEFAULTS } from '../../sandbox/rest-api';
 import type { RawRequest } from './raw-http';
 

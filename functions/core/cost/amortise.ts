@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors';
+import { ValidationError } from '#core/errors';
 import { fromDecimal, gcd, mul, nanoToUsd, type Ratio, toNano } from './exact';
 
 /** The fields of a ledger row that amortisation reads (a `LedgerRow` satisfies it). */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ConfigError, ValidationError } from '../errors';
+import { ConfigError, ValidationError } from '#core/errors';
 import { add, fromDecimal, mul, nanoToUsd, type Ratio, ratio, sum, toNano, toNumber, ZERO } from './exact';
 import type { ResolvedPrices, ScalarPriceKey } from './prices';
 

@@ -1,7 +1,7 @@
-import type { LedgerPlatform } from '../../platforms/types';
-import { groupKey } from '../conversation-key';
-import { ValidationError } from '../errors';
-import { displayKey, keyPart } from '../key-part';
+import { groupKey } from '#core/conversation-key';
+import { ValidationError } from '#core/errors';
+import { displayKey, keyPart } from '#core/key-part';
+import type { LedgerPlatform } from '#platforms/types';
 import {
   COST_COMPONENTS,
   type ComponentAmounts,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ConfigError } from '../errors';
+import { ConfigError } from '#core/errors';
 import { fromDecimal, type Ratio } from './exact';
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigError, ValidationError } from '../errors';
+import { ConfigError, ValidationError } from '#core/errors';
 import { estimateTokens, truncateToTokens } from './token-estimate';
 import {
   type ChatMessage,

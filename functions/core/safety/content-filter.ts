@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors';
+import { ConfigError } from '#core/errors';
 import { type Automaton, buildAutomaton, searchAutomaton } from './aho-corasick';
 import { normaliseForMatching } from './match-normaliser';
 

@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { ConfigError } from '../errors';
+import { ConfigError } from '#core/errors';
 import { buildDetectionView, originalSpan } from './detection-view';
 
 /**

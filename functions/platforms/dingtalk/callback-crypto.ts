@@ -1,5 +1,10 @@
-import { assertWithinWindow, parseEpochHeader } from '../shared';
-import { computeMsgSignature, decryptMessage, encryptMessage, verifyMsgSignature } from '../wecom/biz-msg-crypt';
+import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/index';
+import {
+  computeMsgSignature,
+  decryptMessage,
+  encryptMessage,
+  verifyMsgSignature,
+} from '#platforms/wecom/biz-msg-crypt';
 
 /** Keys of DingTalk's event-subscription callback crypto (DingCallbackCrypto). */
 export interface DingTalkCallbackKeys {

@@ -1,7 +1,7 @@
-import { ConfigError } from '../../core/errors';
-import type { ReplyUrlAllowlist } from '../shared';
-import { type ReplyLimits, resolveReplyLimits } from '../shared/reply-text';
-import { deriveAesKey } from '../wecom/biz-msg-crypt';
+import { ConfigError } from '#core/errors';
+import type { ReplyUrlAllowlist } from '#platforms/shared/index';
+import { type ReplyLimits, resolveReplyLimits } from '#platforms/shared/reply-text';
+import { deriveAesKey } from '#platforms/wecom/biz-msg-crypt';
 
 /** Settings of one DingTalk enterprise-internal app robot in HTTP callback mode. */
 export interface DingTalkConfig {

@@ -1,4 +1,4 @@
-import type { AdapterDeps, ChatPlatform } from '../types';
+import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { type DingTalkConfig, resolveDingTalkConfig } from './config';
 import { parseDingTalkRequest } from './parse';
 import { createDingTalkSender } from './send';

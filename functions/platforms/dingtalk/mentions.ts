@@ -1,4 +1,4 @@
-import { neutraliseBroadcastAt } from '../shared/mentions';
+import { neutraliseBroadcastAt } from '#platforms/shared/mentions';
 
 /**
  * DingTalk decides who is notified from the message JSON alone: `at.atUserIds`, `at.atMobiles` and `at.isAtAll`

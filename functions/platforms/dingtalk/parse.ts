@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { MalformedEventError } from '../../core/errors';
-import { decodeJsonObject, getHeader, isAllowedReplyUrl, isRecord, parseJsonObject } from '../shared';
-import type { IncomingMessage, ParseResult, RawRequest, ReplyHandle } from '../types';
-import { stripBotMention } from '../wecom/bot-mention';
+import { MalformedEventError } from '#core/errors';
+import { decodeJsonObject, getHeader, isAllowedReplyUrl, isRecord, parseJsonObject } from '#platforms/shared/index';
+import type { IncomingMessage, ParseResult, RawRequest, ReplyHandle } from '#platforms/types';
+import { stripBotMention } from '#platforms/wecom/bot-mention';
 import { decryptDingTalkCallback, encryptDingTalkResponse } from './callback-crypto';
 import type { ResolvedDingTalkConfig } from './config';
 import { verifyRobotSign } from './robot-sign';

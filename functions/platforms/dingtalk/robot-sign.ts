@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { SignatureError } from '../../core/errors';
-import { assertWithinWindow, getHeader, parseEpochHeader, timingSafeEqualValues } from '../shared';
+import { SignatureError } from '#core/errors';
+import { assertWithinWindow, getHeader, parseEpochHeader, timingSafeEqualValues } from '#platforms/shared/index';
 
 /** `sign` header of a robot callback: base64(HMAC-SHA256(key = appSecret, data = timestamp + "\n" + appSecret)). */
 export function computeRobotSign(appSecret: string, timestamp: string): string {

@@ -1,4 +1,4 @@
-import { PlatformApiError } from '../../core/errors';
+import { PlatformApiError } from '#core/errors';
 import {
   createTokenCache,
   isAllowedReplyUrl,
@@ -7,10 +7,10 @@ import {
   type SendDeps,
   sendWithRetry,
   type TokenCache,
-} from '../shared';
-import { askerMentionId } from '../shared/mentions';
-import { prepareReplyParts } from '../shared/reply-text';
-import type { AdapterDeps, OutgoingReply, ReplyHandle, SendResult } from '../types';
+} from '#platforms/shared/index';
+import { askerMentionId } from '#platforms/shared/mentions';
+import { prepareReplyParts } from '#platforms/shared/reply-text';
+import type { AdapterDeps, OutgoingReply, ReplyHandle, SendResult } from '#platforms/types';
 import type { ResolvedDingTalkConfig } from './config';
 import { DINGTALK_USER_ID_SHAPE, neutraliseDingTalkMentions } from './mentions';
 

@@ -1,4 +1,4 @@
-import type { ReplyLimits } from '../shared/reply-text';
+import type { ReplyLimits } from '#platforms/shared/reply-text';
 
 /** Credentials and knobs of one Feishu/Lark app. Secrets come from Secrets Manager (or sandbox defaults). */
 export interface FeishuConfig {

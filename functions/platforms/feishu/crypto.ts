@@ -1,6 +1,6 @@
 import { createDecipheriv, createHash } from 'node:crypto';
-import { MalformedEventError } from '../../core/errors';
-import { timingSafeEqualValues } from '../shared/timing-safe';
+import { MalformedEventError } from '#core/errors';
+import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
 
 /**
  * `X-Lark-Signature` = hex(SHA-256(timestamp + nonce + encryptKey + body)), a plain hash (not an HMAC) over the

@@ -1,6 +1,6 @@
-import { resolveReplyLimits } from '../shared/reply-text';
-import { createTokenCache } from '../shared/token-cache';
-import type { AdapterDeps, ChatPlatform } from '../types';
+import { resolveReplyLimits } from '#platforms/shared/reply-text';
+import { createTokenCache } from '#platforms/shared/token-cache';
+import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
 import { parseFeishuRequest } from './parse';
 import { fetchTenantAccessToken, sendFeishuReply } from './send';

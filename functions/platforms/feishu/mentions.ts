@@ -1,4 +1,4 @@
-import { neutraliseBroadcastAt, neutraliseTag } from '../shared/mentions';
+import { neutraliseBroadcastAt, neutraliseTag } from '#platforms/shared/mentions';
 
 /**
  * Feishu mentions are `<at …>` tags: `<at user_id="ou_…">Name</at>` and `<at user_id="all">` in text and post

@@ -1,10 +1,10 @@
 import * as z from 'zod';
-import { MalformedEventError, SignatureError } from '../../core/errors';
-import { getHeader } from '../shared/headers';
-import { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from '../shared/json-body';
-import { assertWithinWindow, parseEpochHeader } from '../shared/timestamp-window';
-import { timingSafeEqualValues } from '../shared/timing-safe';
-import type { IncomingMessage, ParseResult, RawRequest } from '../types';
+import { MalformedEventError, SignatureError } from '#core/errors';
+import { getHeader } from '#platforms/shared/headers';
+import { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from '#platforms/shared/json-body';
+import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestamp-window';
+import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
+import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
 import { FEISHU_DEFAULT_REPLAY_WINDOW_MS, type FeishuConfig } from './config';
 import { decryptFeishu, isValidFeishuSignature } from './crypto';
 

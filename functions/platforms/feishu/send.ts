@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { PlatformApiError } from '../../core/errors';
-import { askerMentionId } from '../shared/mentions';
-import { prepareReplyParts, type ReplyLimits } from '../shared/reply-text';
-import { type OutboundResponse, sendWithRetry } from '../shared/send-with-retry';
-import type { TokenCache } from '../shared/token-cache';
-import type { AdapterDeps, OutgoingReply, SendResult } from '../types';
+import { PlatformApiError } from '#core/errors';
+import { askerMentionId } from '#platforms/shared/mentions';
+import { prepareReplyParts, type ReplyLimits } from '#platforms/shared/reply-text';
+import { type OutboundResponse, sendWithRetry } from '#platforms/shared/send-with-retry';
+import type { TokenCache } from '#platforms/shared/token-cache';
+import type { AdapterDeps, OutgoingReply, SendResult } from '#platforms/types';
 import { FEISHU_POST_LIMIT_BYTES, FEISHU_TEXT_LIMIT_BYTES } from './config';
 import { FEISHU_USER_ID_SHAPE, neutraliseFeishuMentions } from './mentions';
 

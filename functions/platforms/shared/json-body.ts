@@ -1,4 +1,4 @@
-import { MalformedEventError } from '../../core/errors';
+import { MalformedEventError } from '#core/errors';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

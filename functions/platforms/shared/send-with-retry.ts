@@ -1,4 +1,4 @@
-import { PlatformApiError } from '../../core/errors';
+import { PlatformApiError } from '#core/errors';
 
 /** One outbound HTTP call. Built afresh for every attempt, so a retry can carry a refreshed token. */
 export interface OutboundRequest {

@@ -1,4 +1,4 @@
-import { ReplayError } from '../../core/errors';
+import { ReplayError } from '#core/errors';
 
 /**
  * Rejects a request whose timestamp is further than `windowMs` from `nowMs`, in either direction: a stale request

@@ -1,5 +1,5 @@
-import { resolveReplyLimits } from '../shared/reply-text';
-import type { AdapterDeps, ChatPlatform } from '../types';
+import { resolveReplyLimits } from '#platforms/shared/reply-text';
+import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { SLACK_DEFAULT_API_BASE_URL, type SlackConfig } from './config';
 import { parseSlackRequest } from './parse';
 import { sendSlackReply } from './send';

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { MalformedEventError, SignatureError } from '../../core/errors';
-import { getHeader } from '../shared/headers';
-import { decodeJsonObject, isRecord } from '../shared/json-body';
-import { assertWithinWindow, parseEpochHeader } from '../shared/timestamp-window';
-import type { IncomingMessage, ParseResult, RawRequest } from '../types';
+import { MalformedEventError, SignatureError } from '#core/errors';
+import { getHeader } from '#platforms/shared/headers';
+import { decodeJsonObject, isRecord } from '#platforms/shared/json-body';
+import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestamp-window';
+import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
 import { SLACK_DEFAULT_REPLAY_WINDOW_MS, type SlackConfig } from './config';
 import { isValidSlackSignature } from './signature';
 import { mentionsSlackUser, normaliseSlackText } from './text';

@@ -1,8 +1,8 @@
-import { PlatformApiError } from '../../core/errors';
-import { askerMentionId, neutraliseBroadcastAt } from '../shared/mentions';
-import { prepareReplyParts, type ReplyLimits } from '../shared/reply-text';
-import { type OutboundResponse, sendWithRetry } from '../shared/send-with-retry';
-import type { AdapterDeps, OutgoingReply, SendResult } from '../types';
+import { PlatformApiError } from '#core/errors';
+import { askerMentionId, neutraliseBroadcastAt } from '#platforms/shared/mentions';
+import { prepareReplyParts, type ReplyLimits } from '#platforms/shared/reply-text';
+import { type OutboundResponse, sendWithRetry } from '#platforms/shared/send-with-retry';
+import type { AdapterDeps, OutgoingReply, SendResult } from '#platforms/types';
 import { SLACK_TEXT_LIMIT_CHARS } from './config';
 
 interface SlackTarget {

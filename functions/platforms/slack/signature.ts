@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { timingSafeEqualValues } from '../shared/timing-safe';
+import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
 
 /** `v0=` + hex(HMAC-SHA256(signingSecret, `v0:{timestamp}:` + raw body)), over the exact body bytes. */
 export function slackSignature(signingSecret: string, timestamp: string, rawBody: Buffer): string {

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { ConfigError, MalformedEventError, SignatureError } from '../../core/errors';
-import { decodeUtf8, timingSafeEqualValues } from '../shared';
+import { ConfigError, MalformedEventError, SignatureError } from '#core/errors';
+import { decodeUtf8, timingSafeEqualValues } from '#platforms/shared/index';
 
 /**
  * The "WXBizMsgCrypt" callback scheme, shared by WeCom (every callback kind, AI bots included) and DingTalk's

@@ -1,6 +1,6 @@
-import { ConfigError } from '../../core/errors';
-import type { ReplyUrlAllowlist } from '../shared';
-import { type ReplyLimits, resolveReplyLimits } from '../shared/reply-text';
+import { ConfigError } from '#core/errors';
+import type { ReplyUrlAllowlist } from '#platforms/shared/index';
+import { type ReplyLimits, resolveReplyLimits } from '#platforms/shared/reply-text';
 import { deriveAesKey } from './biz-msg-crypt';
 
 /** Settings of one WeCom AI bot (智能机器人) in API mode. */

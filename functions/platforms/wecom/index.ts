@@ -1,4 +1,4 @@
-import type { AdapterDeps, ChatPlatform } from '../types';
+import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { resolveWeComConfig, type WeComConfig } from './config';
 import { parseWeComRequest } from './parse';
 import { sendWeComReply } from './send';

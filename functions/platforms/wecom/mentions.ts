@@ -1,4 +1,4 @@
-import { neutraliseBroadcastAt, neutraliseSigilTag } from '../shared/mentions';
+import { neutraliseBroadcastAt, neutraliseSigilTag } from '#platforms/shared/mentions';
 
 /**
  * WeCom markdown mentions a member with `<@userid>`; text messages mention only through the JSON `mentioned_list` /

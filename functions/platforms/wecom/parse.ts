@@ -1,4 +1,4 @@
-import { MalformedEventError } from '../../core/errors';
+import { MalformedEventError } from '#core/errors';
 import {
   assertWithinWindow,
   decodeJsonObject,
@@ -8,8 +8,8 @@ import {
   isRecord,
   parseEpochHeader,
   parseJsonObject,
-} from '../shared';
-import type { IncomingMessage, ParseResult, RawRequest } from '../types';
+} from '#platforms/shared/index';
+import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
 import { decryptMessage, verifyMsgSignature } from './biz-msg-crypt';
 import { mentionsName, stripBotMention } from './bot-mention';
 import { RESPONSE_URL_LIFETIME_MS, type ResolvedWeComConfig } from './config';

@@ -1,7 +1,7 @@
-import { PlatformApiError } from '../../core/errors';
-import { isAllowedReplyUrl, isRecord, type OutboundResponse, sendWithRetry } from '../shared';
-import { prepareReplyParts } from '../shared/reply-text';
-import type { AdapterDeps, OutgoingReply, SendResult } from '../types';
+import { PlatformApiError } from '#core/errors';
+import { isAllowedReplyUrl, isRecord, type OutboundResponse, sendWithRetry } from '#platforms/shared/index';
+import { prepareReplyParts } from '#platforms/shared/reply-text';
+import type { AdapterDeps, OutgoingReply, SendResult } from '#platforms/types';
 import type { ResolvedWeComConfig } from './config';
 import { neutraliseWeComMentions } from './mentions';
 

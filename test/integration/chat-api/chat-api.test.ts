@@ -1,6 +1,6 @@
 jest.mock('jose', () => jest.requireActual('../../unit/chat-api/jose-cjs').joseAsCommonJs());
 
-import { DEFAULT_MESSAGES } from '../../../functions/core/answer-pipeline';
+import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
 import { instantTokens } from '../../../sandbox/model/instant-engine';
 import { SANDBOX_API_DEFAULTS } from '../../../sandbox/rest-api';
 import { type SandboxProcess, startSandboxProcess } from '../../helpers/sandbox-process';

@@ -9,7 +9,7 @@ import {
   type LocalServer,
   startDynalite,
   startFauxqs,
-} from '../../../sandbox/local-aws';
+} from '../../../sandbox/local-aws/index';
 
 // A developer's real AWS settings, made hostile: if the clients read any of them, a call below fails or a
 // resolved setting differs.

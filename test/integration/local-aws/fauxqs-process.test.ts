@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
-import { createAwsClients, startFauxqs } from '../../../sandbox/local-aws';
+import { createAwsClients, startFauxqs } from '../../../sandbox/local-aws/index';
 
 function isAlive(pid: number): boolean {
   try {

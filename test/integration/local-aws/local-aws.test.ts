@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
-import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws';
+import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 
 function isAlive(pid: number): boolean {
   try {

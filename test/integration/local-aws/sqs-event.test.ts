@@ -1,7 +1,7 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { MalformedEventError } from '../../../functions/core/errors';
-import { batchOutcome, toSqsRecord } from '../../../sandbox/local-aws';
+import { MalformedEventError } from '#core/errors';
+import { batchOutcome, toSqsRecord } from '../../../sandbox/local-aws/index';
 
 const QUEUE_ARN = 'arn:aws:sqs:eu-central-1:000000000000:work.fifo';
 const records = [{ messageId: 'm1' }, { messageId: 'm2' }] as SQSRecord[];

@@ -6,7 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { ConfigError } from '../../../functions/core/errors';
+import { ConfigError } from '#core/errors';
 import {
   type AwsClients,
   createAwsClients,
@@ -17,7 +17,7 @@ import {
   type SqsPoller,
   startFauxqs,
   startSqsPoller,
-} from '../../../sandbox/local-aws';
+} from '../../../sandbox/local-aws/index';
 
 let server: FauxqsServer;
 let clients: AwsClients;

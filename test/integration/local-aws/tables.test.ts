@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ConfigError } from '../../../functions/core/errors';
-import { TABLE_SPECS, type TableKey } from '../../../functions/shared/table-specs';
+import { ConfigError } from '#core/errors';
+import { TABLE_SPECS, type TableKey } from '#shared/table-specs';
 import {
   type AwsClients,
   createAwsClients,
@@ -12,7 +12,7 @@ import {
   type LocalServer,
   startDynalite,
   TtlSweeper,
-} from '../../../sandbox/local-aws';
+} from '../../../sandbox/local-aws/index';
 
 const NOW_MS = Date.UTC(2026, 0, 15, 12, 0, 0);
 const NOW_S = NOW_MS / 1000;

@@ -4,9 +4,9 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ModelError } from '../../../functions/core/errors';
-import type { ChatRequest } from '../../../functions/model/chat-completions';
-import { createModelClient } from '../../../functions/model/model-client';
+import { ModelError } from '#core/errors';
+import type { ChatRequest } from '#model/chat-completions';
+import { createModelClient } from '#model/model-client';
 import { writeDemoModel } from '../../../sandbox/model/demo-model';
 
 /**

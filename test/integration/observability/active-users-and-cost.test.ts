@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { METRIC, metrics } from '../../../functions/shared/metrics';
+import { METRIC, metrics } from '#shared/metrics';
 import { captureEmf } from '../../unit/observability/emf';
 import { type Rig, startRig, uniqueChat } from '../worker/harness';
 

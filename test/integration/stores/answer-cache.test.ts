@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { AnswerCache, type AnswerCacheOptions } from '../../../functions/core/answer-cache';
-import { answerCacheKey } from '../../../functions/core/answer-cache-key';
-import { ConfigError } from '../../../functions/core/errors';
+import { answerCacheKey } from '#core/answer-cache-key';
+import { ConfigError } from '#core/errors';
+import { AnswerCache, type AnswerCacheOptions } from '#stores/answer-cache';
 import { type LocalTables, startLocalTables } from './dynalite-tables';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);

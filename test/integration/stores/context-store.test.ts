@@ -1,14 +1,14 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConfigError } from '#core/errors';
 import {
   ContextConflictError,
   ContextStore,
   type ContextStoreOptions,
   type ConversationContext,
   isTransactConflict,
-} from '../../../functions/core/context-store';
-import { ConfigError } from '../../../functions/core/errors';
-import type { CapacitySink } from '../../../functions/core/event-store';
+} from '#stores/context-store';
+import type { CapacitySink } from '#stores/event-store';
 import { type LocalTables, startLocalTables } from './dynalite-tables';
 
 // One token per character keeps the budget arithmetic in these tests readable.

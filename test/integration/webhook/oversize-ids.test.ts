@@ -1,9 +1,9 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { ContextStore } from '../../../functions/core/context-store';
-import { EventStore } from '../../../functions/core/event-store';
-import { DYNAMO_PARTITION_KEY_MAX_BYTES, hashedId, SQS_FIFO_ID_MAX_CHARS } from '../../../functions/core/key-part';
-import { queuedEventSchema } from '../../../functions/core/queue-message';
-import { PLATFORMS } from '../../../functions/platforms/types';
+import { DYNAMO_PARTITION_KEY_MAX_BYTES, hashedId, SQS_FIFO_ID_MAX_CHARS } from '#core/key-part';
+import { queuedEventSchema } from '#core/queue-message';
+import { PLATFORMS } from '#platforms/types';
+import { ContextStore } from '#stores/context-store';
+import { EventStore } from '#stores/event-store';
 import { proxyEventOf, testEmulatorContext } from '../../helpers/emulated';
 import { EMULATORS, startWebhookRig, type WebhookRig } from './webhook-rig';
 

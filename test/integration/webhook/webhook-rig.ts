@@ -1,10 +1,10 @@
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { EventStore } from '../../../functions/core/event-store';
-import type { IngestDeps } from '../../../functions/core/ingest';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '../../../functions/handlers/webhook';
-import { PLATFORMS, type PlatformName } from '../../../functions/platforms/types';
+import type { IngestDeps } from '#core/ingest';
+import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '#handlers/webhook';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
+import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
-import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws';
+import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
 import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';

@@ -1,10 +1,10 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { EventStore } from '../../../functions/core/event-store';
-import type { IngestDeps } from '../../../functions/core/ingest';
-import { queuedEventSchema } from '../../../functions/core/queue-message';
-import { createWebhookHandler } from '../../../functions/handlers/webhook';
-import { PLATFORMS, type PlatformName } from '../../../functions/platforms/types';
-import type { LocalAws } from '../../../sandbox/local-aws';
+import type { IngestDeps } from '#core/ingest';
+import { queuedEventSchema } from '#core/queue-message';
+import { createWebhookHandler } from '#handlers/webhook';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
+import { EventStore } from '#stores/event-store';
+import type { LocalAws } from '../../../sandbox/local-aws/index';
 import type { EmulatedRequest } from '../../../sandbox/platform-emulator/types';
 import { proxyEventOf, testEmulatorContext, withBody, withHeader } from '../../helpers/emulated';
 import { EMULATORS, startWebhookRig, type WebhookRig } from './webhook-rig';

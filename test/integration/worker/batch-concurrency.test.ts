@@ -1,8 +1,8 @@
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent } from 'aws-lambda';
-import { DEFAULT_MESSAGES } from '../../../functions/core/answer-pipeline';
-import type { QueuedEvent } from '../../../functions/core/queue-message';
-import { createWorkerHandler } from '../../../functions/handlers/worker';
+import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
+import type { QueuedEvent } from '#core/queue-message';
+import { createWorkerHandler } from '#handlers/worker';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { completion, echoModel, type Rig, recordOf, startRig, uniqueChat } from './harness';
 

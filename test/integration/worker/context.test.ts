@@ -1,4 +1,4 @@
-import { PLATFORMS } from '../../../functions/platforms/types';
+import { PLATFORMS } from '#platforms/types';
 import { type Rig, startRig, uniqueChat } from './harness';
 
 let rig: Rig;

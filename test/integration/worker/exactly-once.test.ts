@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { EventStore } from '../../../functions/core/event-store';
+import { EventStore } from '#stores/event-store';
 import { type Rig, type Step, startRig, uniqueChat } from './harness';
 
 let rig: Rig;

@@ -1,8 +1,8 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { writeBatchLossless } from '../../../functions/core/batch-write';
-import { EventStore } from '../../../functions/core/event-store';
-import { RecordsPendingError } from '../../../functions/core/process-event';
-import type { QueuedEvent } from '../../../functions/core/queue-message';
+import { RecordsPendingError } from '#core/process-event';
+import type { QueuedEvent } from '#core/queue-message';
+import { writeBatchLossless } from '#stores/batch-write';
+import { EventStore } from '#stores/event-store';
 import { type Throttle, throttlingDoc } from '../../helpers/throttling-dynamo';
 import { type Rig, recordOf, startRig, uniqueChat } from './harness';
 

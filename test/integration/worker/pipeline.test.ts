@@ -1,8 +1,8 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_MESSAGES } from '../../../functions/core/answer-pipeline';
-import { EventStore } from '../../../functions/core/event-store';
-import type { QueuedEvent } from '../../../functions/core/queue-message';
-import { DEFAULT_BLOCK_TEXT } from '../../../functions/core/safety/content-filter';
+import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
+import type { QueuedEvent } from '#core/queue-message';
+import { DEFAULT_BLOCK_TEXT } from '#core/safety/content-filter';
+import { EventStore } from '#stores/event-store';
 import { completion, echoModel, type Rig, recordOf, startRig, uniqueChat } from './harness';
 
 let rig: Rig;

@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { QueuedEvent } from '../../../functions/core/queue-message';
+import type { QueuedEvent } from '#core/queue-message';
 import { type Rig, recordOf, startRig, uniqueChat } from './harness';
 
 const MAX_RECEIVES = 3;

@@ -1,6 +1,6 @@
-import { loadChatApiConfig } from '../../../functions/config/chat-api-config';
-import { maskModelOutputFor } from '../../../functions/config/pipeline-config';
-import { ConfigError } from '../../../functions/core/errors';
+import { loadChatApiConfig } from '#config/chat-api-config';
+import { maskModelOutputFor } from '#config/pipeline-config';
+import { ConfigError } from '#core/errors';
 
 const tables = {
   CONVERSATIONS_TABLE: 'conversations',

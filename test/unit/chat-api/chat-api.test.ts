@@ -1,17 +1,12 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { type ChatApiConfig, loadChatApiConfig } from '../../../functions/config/chat-api-config';
-import { DEFAULT_MESSAGES } from '../../../functions/core/answer-pipeline';
-import { ModelError } from '../../../functions/core/errors';
-import {
-  type ChatApi,
-  createChatApi,
-  createChatApiHandler,
-  ModelFailureForCaller,
-} from '../../../functions/handlers/chat-api';
-import { composePipeline } from '../../../functions/handlers/pipeline-composition';
-import type { ModelClient } from '../../../functions/model/model-client';
-import type { AwsClients } from '../../../functions/shared/aws-clients';
-import { logger } from '../../../functions/shared/powertools';
+import { composePipeline } from '#composition/pipeline-composition';
+import { type ChatApiConfig, loadChatApiConfig } from '#config/chat-api-config';
+import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
+import { ModelError } from '#core/errors';
+import { type ChatApi, createChatApi, createChatApiHandler, ModelFailureForCaller } from '#handlers/chat-api';
+import type { ModelClient } from '#model/model-client';
+import type { AwsClients } from '#shared/aws-clients';
+import { logger } from '#shared/powertools';
 import { buildProxyEvent } from '../../../sandbox/api-gateway';
 
 const config: ChatApiConfig = loadChatApiConfig({

@@ -1,6 +1,6 @@
-import type { ChatLimits } from '../../../functions/config/chat-api-config';
-import { apiConversationKey, parseChatRequest } from '../../../functions/core/chat-request';
-import { PayloadTooLargeError, ValidationError } from '../../../functions/core/errors';
+import type { ChatLimits } from '#config/chat-api-config';
+import { apiConversationKey, parseChatRequest } from '#core/chat-request';
+import { PayloadTooLargeError, ValidationError } from '#core/errors';
 
 const limits: ChatLimits = { maxQueryChars: 10, maxContextChars: 12, maxTokens: 256, maxBodyBytes: 2048 };
 const headers = { 'x-group-id': 'eng', 'x-user-id': 'alice' };

@@ -4,7 +4,7 @@ import { buildSync } from 'esbuild';
  * jose 6 ships ES modules only, and jest 30 cannot `require` ES modules on Node < 24.9. Test files that touch jose
  * (directly or through the authorizer) map it to this CommonJS build, bundled once per file by the installed esbuild:
  *
- *   jest.mock('jose', () => jest.requireActual('../../unit/chat-api/jose-cjs').joseAsCommonJs());
+ *   jest.mock('jose', () => jest.requireActual('./jose-cjs').joseAsCommonJs());
  *
  * Production bundles (esbuild) and the sandbox (tsx) load jose as it is.
  */

@@ -3,15 +3,10 @@ jest.mock('jose', () => jest.requireActual('./jose-cjs').joseAsCommonJs());
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { type JwtConfig, loadJwtConfig } from '../../../functions/config/chat-api-config';
-import { ConfigError } from '../../../functions/core/errors';
-import {
-  createAuthorizerHandler,
-  createVerifier,
-  stageWildcardArn,
-  type VerifyToken,
-} from '../../../functions/handlers/jwt-authorizer';
-import { logger } from '../../../functions/shared/powertools';
+import { type JwtConfig, loadJwtConfig } from '#config/chat-api-config';
+import { ConfigError } from '#core/errors';
+import { createAuthorizerHandler, createVerifier, stageWildcardArn, type VerifyToken } from '#handlers/jwt-authorizer';
+import { logger } from '#shared/powertools';
 import {
   AUDIENCE,
   authorizerEvent,

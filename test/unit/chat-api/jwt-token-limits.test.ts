@@ -1,16 +1,16 @@
 jest.mock('jose', () => jest.requireActual('./jose-cjs').joseAsCommonJs());
 
 import { type JWTPayload, SignJWT } from 'jose';
-import { type JwtConfig, loadJwtConfig } from '../../../functions/config/chat-api-config';
-import { ConfigError } from '../../../functions/core/errors';
+import { type JwtConfig, loadJwtConfig } from '#config/chat-api-config';
+import { ConfigError } from '#core/errors';
 import {
   createAuthorizerHandler,
   createVerifier,
   MAX_SUBJECT_CHARS,
   subjectProblem,
   type VerifyToken,
-} from '../../../functions/handlers/jwt-authorizer';
-import { logger } from '../../../functions/shared/powertools';
+} from '#handlers/jwt-authorizer';
+import { logger } from '#shared/powertools';
 import { AUDIENCE, authorizerEvent, handSignedToken, ISSUER, SECRET, SECRET_CONFIG } from './tokens';
 
 /**

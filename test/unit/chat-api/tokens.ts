@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { type JWTPayload, SignJWT } from 'jose';
-import type { JwtConfig } from '../../../functions/config/chat-api-config';
+import type { JwtConfig } from '#config/chat-api-config';
 
 /** Token makers for the authorizer tests; each negative case changes one thing of a valid token. */
 export const SECRET = 'unit-test-jwt-secret-0123456789-abcdef';

@@ -1,4 +1,4 @@
-import { answerCacheKey, isCacheable, normaliseQuestion } from '../../../functions/core/answer-cache-key';
+import { answerCacheKey, isCacheable, normaliseQuestion } from '#core/answer-cache-key';
 
 type KeyOverrides = { modelId?: string; promptVersion?: string; systemPrompt?: string; maxTokens?: number };
 const key = (question: string, overrides: KeyOverrides & { temperature?: number } = {}) =>

@@ -1,4 +1,4 @@
-import { answerCacheKey, isCacheable } from '../../../functions/core/answer-cache-key';
+import { answerCacheKey, isCacheable } from '#core/answer-cache-key';
 import {
   DEFAULT_MESSAGES,
   type ModelAnswer,
@@ -7,9 +7,9 @@ import {
   type SafetyVerdict,
   type Turn,
   type TurnInput,
-} from '../../../functions/core/answer-pipeline';
-import { ModelError } from '../../../functions/core/errors';
-import { createPiiMasker } from '../../../functions/core/safety/pii';
+} from '#core/answer-pipeline';
+import { ModelError } from '#core/errors';
+import { createPiiMasker } from '#core/safety/pii';
 
 /**
  * `runPipeline` on in-memory ports: the real PII masker and cache key, a Map as the FAQ cache, a toy lexicon

@@ -1,7 +1,5 @@
-import { activeUserKey, memberGroupKey } from '../../../functions/core/active-users';
-import { apiConversationKey } from '../../../functions/core/chat-request';
-import { conversationKey, groupKey } from '../../../functions/core/conversation-key';
-import { EventStore } from '../../../functions/core/event-store';
+import { apiConversationKey } from '#core/chat-request';
+import { conversationKey, groupKey } from '#core/conversation-key';
 import {
   DYNAMO_PARTITION_KEY_MAX_BYTES,
   DYNAMO_SORT_KEY_MAX_BYTES,
@@ -9,8 +7,10 @@ import {
   hashedId,
   keyPart,
   SQS_FIFO_ID_MAX_CHARS,
-} from '../../../functions/core/key-part';
-import type { IncomingMessage } from '../../../functions/platforms/types';
+} from '#core/key-part';
+import type { IncomingMessage } from '#platforms/types';
+import { activeUserKey, memberGroupKey } from '#stores/active-users';
+import { EventStore } from '#stores/event-store';
 
 /**
  * Issue 13 (hardening): ids we do not control become DynamoDB keys and SQS FIFO ids. Short plain ids stay readable

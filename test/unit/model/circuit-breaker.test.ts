@@ -1,4 +1,4 @@
-import { createCircuitBreaker } from '../../../functions/model/circuit-breaker';
+import { createCircuitBreaker } from '#model/circuit-breaker';
 
 describe('createCircuitBreaker', () => {
   let t: number;

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ModelError } from '../../../functions/core/errors';
-import type { ChatRequest } from '../../../functions/model/chat-completions';
-import { createModelClient, type ModelClientOptions } from '../../../functions/model/model-client';
+import { ModelError } from '#core/errors';
+import type { ChatRequest } from '#model/chat-completions';
+import { createModelClient, type ModelClientOptions } from '#model/model-client';
 
 /** One scripted reply of the fake endpoint: status, optional SageMaker error type, raw body; or hang forever. */
 type Reply = { status: number; errorType?: string; body: string } | 'hang';

@@ -1,6 +1,6 @@
-import { ModelError } from '../../../functions/core/errors';
-import type { ChatRequest } from '../../../functions/model/chat-completions';
-import { createModelClient } from '../../../functions/model/model-client';
+import { ModelError } from '#core/errors';
+import type { ChatRequest } from '#model/chat-completions';
+import { createModelClient } from '#model/model-client';
 import type { GenerateParams, GenerateResult, ModelEngine } from '../../../sandbox/model/engine';
 import { type RunningModelServer, startModelServer } from '../../../sandbox/model/model-server';
 import { createRequestLimiter } from '../../../sandbox/model/request-limiter';

@@ -1,5 +1,5 @@
-import { ModelError } from '../../../functions/core/errors';
-import { createStreamAccumulator } from '../../../functions/model/stream-parser';
+import { ModelError } from '#core/errors';
+import { createStreamAccumulator } from '#model/stream-parser';
 
 const chunk = (content: string | null, finish: string | null = null) =>
   JSON.stringify({

@@ -1,12 +1,12 @@
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { loadChatApiConfig } from '../../../functions/config/chat-api-config';
-import { ModelError } from '../../../functions/core/errors';
-import { createChatApi, createChatApiHandler, withObservability } from '../../../functions/handlers/chat-api';
-import { composePipeline } from '../../../functions/handlers/pipeline-composition';
-import type { ModelClient } from '../../../functions/model/model-client';
-import type { AwsClients } from '../../../functions/shared/aws-clients';
-import { METRIC } from '../../../functions/shared/metrics';
-import { logger } from '../../../functions/shared/powertools';
+import { composePipeline } from '#composition/pipeline-composition';
+import { loadChatApiConfig } from '#config/chat-api-config';
+import { ModelError } from '#core/errors';
+import { createChatApi, createChatApiHandler, withObservability } from '#handlers/chat-api';
+import type { ModelClient } from '#model/model-client';
+import type { AwsClients } from '#shared/aws-clients';
+import { METRIC } from '#shared/metrics';
+import { logger } from '#shared/powertools';
 import { buildProxyEvent, lambdaContext } from '../../../sandbox/api-gateway';
 import { captureEmf, type EmfCapture } from './emf';
 

@@ -1,6 +1,6 @@
-import { activeUserKey } from '../../../functions/core/active-users';
-import { DEFAULT_MESSAGES, type PipelinePorts, runPipeline } from '../../../functions/core/answer-pipeline';
-import { formatUsage, monthStart, sumUsage, type UsageRow } from '../../../functions/core/cost/usage-query';
+import { DEFAULT_MESSAGES, type PipelinePorts, runPipeline } from '#core/answer-pipeline';
+import { activeUserKey } from '#stores/active-users';
+import { formatUsage, monthStart, sumUsage, type UsageRow } from '#stores/usage-query';
 
 const NOW = Date.UTC(2026, 10, 25, 9, 30, 0);
 const LIVE = NOW / 1000 + 86_400;

@@ -1,4 +1,4 @@
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../../functions/shared/metrics';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '#shared/metrics';
 
 /**
  * Reads the EMF blobs Powertools Metrics writes to stdout (one JSON line per flush), as CloudWatch would. Every

@@ -5,7 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
  * annotated subsegment. Each case loads tracer.ts afresh under its own environment, because the singleton reads it
  * once at cold start.
  */
-type TracerModule = typeof import('../../../functions/shared/tracer');
+type TracerModule = typeof import('#shared/tracer');
 
 const saved = { ...process.env };
 afterEach(() => {
@@ -19,7 +19,7 @@ function loadTracer(env: Record<string, string | undefined>): TracerModule {
   }
   let loaded: TracerModule | undefined;
   jest.isolateModules(() => {
-    loaded = require('../../../functions/shared/tracer') as TracerModule;
+    loaded = require('#shared/tracer') as TracerModule;
   });
   if (!loaded) throw new Error('tracer.ts did not load');
   return loaded;

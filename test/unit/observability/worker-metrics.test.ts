@@ -11,15 +11,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { loadWorkerConfig } from '../../../functions/config/worker-config';
-import { ModelError, PlatformApiError } from '../../../functions/core/errors';
-import { encodeQueuedEvent, type QueuedEvent } from '../../../functions/core/queue-message';
-import { createWorkerHandler, withObservability } from '../../../functions/handlers/worker';
-import { createWorkerRuntime } from '../../../functions/handlers/worker-runtime';
-import type { ModelClient } from '../../../functions/model/model-client';
-import type { ChatPlatform, OutgoingReply, SendResult } from '../../../functions/platforms/types';
-import { METRIC, METRIC_UNIT } from '../../../functions/shared/metrics';
-import { logger } from '../../../functions/shared/powertools';
+import { createWorkerRuntime } from '#composition/worker-runtime';
+import { loadWorkerConfig } from '#config/worker-config';
+import { ModelError, PlatformApiError } from '#core/errors';
+import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
+import { createWorkerHandler, withObservability } from '#handlers/worker';
+import type { ModelClient } from '#model/model-client';
+import type { ChatPlatform, OutgoingReply, SendResult } from '#platforms/types';
+import { METRIC, METRIC_UNIT } from '#shared/metrics';
+import { logger } from '#shared/powertools';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { captureEmf, type EmfCapture } from './emf';
 

@@ -1,4 +1,4 @@
-import type { RawRequest } from '../../../functions/platforms/types';
+import type { RawRequest } from '#platforms/types';
 import type {
   EmulatedDelivery,
   EmulatedRequest,

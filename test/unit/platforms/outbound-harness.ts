@@ -1,9 +1,9 @@
-import { createDingTalkPlatform } from '../../../functions/platforms/dingtalk';
-import { createFeishuPlatform } from '../../../functions/platforms/feishu';
-import type { ReplyLimits } from '../../../functions/platforms/shared';
-import { createSlackPlatform } from '../../../functions/platforms/slack';
-import type { ChatPlatform, PlatformName, ReplyHandle } from '../../../functions/platforms/types';
-import { createWeComPlatform } from '../../../functions/platforms/wecom';
+import { createDingTalkPlatform } from '#platforms/dingtalk/index';
+import { createFeishuPlatform } from '#platforms/feishu/index';
+import type { ReplyLimits } from '#platforms/shared/index';
+import { createSlackPlatform } from '#platforms/slack/index';
+import type { ChatPlatform, PlatformName, ReplyHandle } from '#platforms/types';
+import { createWeComPlatform } from '#platforms/wecom/index';
 import type { RecordedRequest, TestResponse } from '../../helpers/http-test-server';
 
 /**

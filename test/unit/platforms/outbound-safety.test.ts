@@ -1,6 +1,6 @@
-import { PlatformApiError } from '../../../functions/core/errors';
-import { sendWithRetry, TRUNCATION_NOTE } from '../../../functions/platforms/shared';
-import type { OutgoingReply } from '../../../functions/platforms/types';
+import { PlatformApiError } from '#core/errors';
+import { sendWithRetry, TRUNCATION_NOTE } from '#platforms/shared/index';
+import type { OutgoingReply } from '#platforms/types';
 import { type RecordedRequest, startTestServer, type TestServer } from '../../helpers/http-test-server';
 import { askerPrefix, CASES, fakeApi, liveMentions, NOW } from './outbound-harness';
 

@@ -1,7 +1,7 @@
-import { loadWorkerConfig } from '../../../functions/config/worker-config';
-import { ConfigError } from '../../../functions/core/errors';
-import { createEnabledPlatforms, createPlatformResolver } from '../../../functions/platforms/registry';
-import { TRUNCATION_NOTE } from '../../../functions/platforms/shared';
+import { loadWorkerConfig } from '#config/worker-config';
+import { ConfigError } from '#core/errors';
+import { createEnabledPlatforms, createPlatformResolver } from '#platforms/registry';
+import { TRUNCATION_NOTE } from '#platforms/shared/index';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 
 const env = credentialEnv(SANDBOX_CREDENTIALS);

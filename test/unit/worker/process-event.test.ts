@@ -1,13 +1,8 @@
-import type { PipelineOutcome } from '../../../functions/core/answer-pipeline';
-import type { ClaimOutcome } from '../../../functions/core/event-store';
-import {
-  EventInProgressError,
-  type ProcessDeps,
-  processEvent,
-  RecordsPendingError,
-} from '../../../functions/core/process-event';
-import type { QueuedEvent } from '../../../functions/core/queue-message';
-import type { OutgoingReply } from '../../../functions/platforms/types';
+import type { PipelineOutcome } from '#core/answer-pipeline';
+import { EventInProgressError, type ProcessDeps, processEvent, RecordsPendingError } from '#core/process-event';
+import type { QueuedEvent } from '#core/queue-message';
+import type { OutgoingReply } from '#platforms/types';
+import type { ClaimOutcome } from '#stores/event-store';
 
 const event = (chatType: 'group' | 'direct' = 'group'): QueuedEvent => ({
   v: 1,

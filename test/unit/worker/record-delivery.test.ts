@@ -10,12 +10,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { loadWorkerConfig } from '../../../functions/config/worker-config';
-import { encodeQueuedEvent, type QueuedEvent } from '../../../functions/core/queue-message';
-import { createWorkerRuntime } from '../../../functions/handlers/worker-runtime';
-import type { ModelClient } from '../../../functions/model/model-client';
-import type { ChatPlatform } from '../../../functions/platforms/types';
-import { logger } from '../../../functions/shared/powertools';
+import { createWorkerRuntime } from '#composition/worker-runtime';
+import { loadWorkerConfig } from '#config/worker-config';
+import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
+import type { ModelClient } from '#model/model-client';
+import type { ChatPlatform } from '#platforms/types';
+import { logger } from '#shared/powertools';
 
 /**
  * The TransactWriteItems branch (replied status + turn in one round trip) only runs against real DynamoDB, which no

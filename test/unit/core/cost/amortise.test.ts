@@ -1,8 +1,8 @@
-import { type AmortisableRow, amortiseIdleEndpointCost, apportion } from '../../../../functions/core/cost/amortise';
-import { costOfInvocation } from '../../../../functions/core/cost/cost-model';
-import { fromDecimal, mul, ratio, toNano } from '../../../../functions/core/cost/exact';
-import { resolvePrices } from '../../../../functions/core/cost/prices';
-import { ValidationError } from '../../../../functions/core/errors';
+import { type AmortisableRow, amortiseIdleEndpointCost, apportion } from '#core/cost/amortise';
+import { costOfInvocation } from '#core/cost/cost-model';
+import { fromDecimal, mul, ratio, toNano } from '#core/cost/exact';
+import { resolvePrices } from '#core/cost/prices';
+import { ValidationError } from '#core/errors';
 import { usage } from './usage-fixture';
 
 const PRICE = '0.7364';

@@ -10,9 +10,9 @@ import {
   lambdaGbSeconds,
   lambdaInvocationCost,
   sqsBilledRequests,
-} from '../../../../functions/core/cost/cost-model';
-import { fromDecimal, mul, type Ratio, ratio, sub, toCents } from '../../../../functions/core/cost/exact';
-import { type PriceOverrides, resolvePrices } from '../../../../functions/core/cost/prices';
+} from '#core/cost/cost-model';
+import { fromDecimal, mul, type Ratio, ratio, sub, toCents } from '#core/cost/exact';
+import { type PriceOverrides, resolvePrices } from '#core/cost/prices';
 import { usage } from './usage-fixture';
 
 const LAMBDA_FREE_REQUESTS = 1_000_000n;

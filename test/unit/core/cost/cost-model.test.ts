@@ -1,6 +1,6 @@
-import { costOfInvocation, parseUsage } from '../../../../functions/core/cost/cost-model';
-import { PRICE_TABLE_VERSION, resolvePrices } from '../../../../functions/core/cost/prices';
-import { ConfigError, ValidationError } from '../../../../functions/core/errors';
+import { costOfInvocation, parseUsage } from '#core/cost/cost-model';
+import { PRICE_TABLE_VERSION, resolvePrices } from '#core/cost/prices';
+import { ConfigError, ValidationError } from '#core/errors';
 import { usage } from './usage-fixture';
 
 const COMPONENTS = ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker'] as const;

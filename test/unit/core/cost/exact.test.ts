@@ -1,13 +1,4 @@
-import {
-  add,
-  fromDecimal,
-  mul,
-  nanoToUsd,
-  ratio,
-  roundHalfUp,
-  toCents,
-  toNano,
-} from '../../../../functions/core/cost/exact';
+import { add, fromDecimal, mul, nanoToUsd, ratio, roundHalfUp, toCents, toNano } from '#core/cost/exact';
 
 describe('exact money arithmetic', () => {
   it('parses decimals and numbers exactly', () => {

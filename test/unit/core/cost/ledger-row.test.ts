@@ -1,7 +1,7 @@
-import { costOfInvocation } from '../../../../functions/core/cost/cost-model';
-import { aggregate, buildLedgerRow, type LedgerRowInput } from '../../../../functions/core/cost/ledger-row';
-import { resolvePrices } from '../../../../functions/core/cost/prices';
-import { ValidationError } from '../../../../functions/core/errors';
+import { costOfInvocation } from '#core/cost/cost-model';
+import { aggregate, buildLedgerRow, type LedgerRowInput } from '#core/cost/ledger-row';
+import { resolvePrices } from '#core/cost/prices';
+import { ValidationError } from '#core/errors';
 import { usage } from './usage-fixture';
 
 const prices = resolvePrices('us-east-1');

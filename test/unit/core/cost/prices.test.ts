@@ -1,12 +1,6 @@
-import { fromDecimal } from '../../../../functions/core/cost/exact';
-import {
-  BASE_REGION,
-  PRICE_TABLE,
-  PRICE_TABLE_VERSION,
-  parsePriceOverrides,
-  resolvePrices,
-} from '../../../../functions/core/cost/prices';
-import { ConfigError } from '../../../../functions/core/errors';
+import { fromDecimal } from '#core/cost/exact';
+import { BASE_REGION, PRICE_TABLE, PRICE_TABLE_VERSION, parsePriceOverrides, resolvePrices } from '#core/cost/prices';
+import { ConfigError } from '#core/errors';
 
 describe('price table', () => {
   it('is versioned and covers the required regions', () => {

@@ -1,4 +1,4 @@
-import type { InvocationUsage } from '../../../../functions/core/cost/cost-model';
+import type { InvocationUsage } from '#core/cost/cost-model';
 
 /** A typical webhook → SQS → worker → SageMaker invocation; override what a test is about. */
 export function usage(overrides: Partial<InvocationUsage> = {}): InvocationUsage {

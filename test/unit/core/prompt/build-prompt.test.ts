@@ -1,12 +1,7 @@
-import { ConfigError, ValidationError } from '../../../../functions/core/errors';
-import {
-  type BuildPromptInput,
-  buildPrompt,
-  REPLY_PRIMING_TOKENS,
-  TRUNCATION_MARKER,
-} from '../../../../functions/core/prompt/build-prompt';
-import { estimateTokens } from '../../../../functions/core/prompt/token-estimate';
-import { type ChatTurn, MESSAGE_OVERHEAD_TOKENS, messageTokens } from '../../../../functions/core/prompt/turns';
+import { ConfigError, ValidationError } from '#core/errors';
+import { type BuildPromptInput, buildPrompt, REPLY_PRIMING_TOKENS, TRUNCATION_MARKER } from '#core/prompt/build-prompt';
+import { estimateTokens } from '#core/prompt/token-estimate';
+import { type ChatTurn, MESSAGE_OVERHEAD_TOKENS, messageTokens } from '#core/prompt/turns';
 
 const SYSTEM = 'You are a helpful assistant.'; // 28 ASCII characters: 7 tokens
 

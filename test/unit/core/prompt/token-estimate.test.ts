@@ -1,4 +1,4 @@
-import { estimateTokens, truncateToTokens } from '../../../../functions/core/prompt/token-estimate';
+import { estimateTokens, truncateToTokens } from '#core/prompt/token-estimate';
 
 describe('estimateTokens', () => {
   it('is 0 for the empty string', () => {

@@ -1,10 +1,4 @@
-import {
-  type ChatTurn,
-  groupTurns,
-  MESSAGE_OVERHEAD_TOKENS,
-  trimTurnsToBudget,
-  turnTokens,
-} from '../../../../functions/core/prompt/turns';
+import { type ChatTurn, groupTurns, MESSAGE_OVERHEAD_TOKENS, trimTurnsToBudget, turnTokens } from '#core/prompt/turns';
 
 const user = (content: string, tokens = 10): ChatTurn => ({ role: 'user', content, tokens });
 const assistant = (content: string, tokens = 10): ChatTurn => ({ role: 'assistant', content, tokens });

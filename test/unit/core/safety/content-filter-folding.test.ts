@@ -1,10 +1,5 @@
-import {
-  compileLexicon,
-  filterContent,
-  findLexiconMatches,
-  type LexiconEntry,
-} from '../../../../functions/core/safety/content-filter';
-import { normaliseForMatching } from '../../../../functions/core/safety/match-normaliser';
+import { compileLexicon, filterContent, findLexiconMatches, type LexiconEntry } from '#core/safety/content-filter';
+import { normaliseForMatching } from '#core/safety/match-normaliser';
 
 // Issue 13: the lexicon must also catch Latin words spelled with Cyrillic/Greek look-alike letters, and Chinese
 // terms written in the other of traditional/simplified characters. Every positive case here was missed before

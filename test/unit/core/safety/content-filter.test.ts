@@ -1,4 +1,4 @@
-import { ConfigError } from '../../../../functions/core/errors';
+import { ConfigError } from '#core/errors';
 import {
   compileLexicon,
   DEFAULT_BLOCK_TEXT,
@@ -6,7 +6,7 @@ import {
   filterContent,
   findLexiconMatches,
   type LexiconEntry,
-} from '../../../../functions/core/safety/content-filter';
+} from '#core/safety/content-filter';
 
 const ENTRIES: LexiconEntry[] = [
   { term: 'badword', level: 2, category: 'profanity' },

@@ -1,4 +1,4 @@
-import { buildDetectionView, originalSpan } from '../../../../functions/core/safety/detection-view';
+import { buildDetectionView, originalSpan } from '#core/safety/detection-view';
 
 describe('buildDetectionView', () => {
   it('is the text itself, with identity offsets, when the text is ASCII', () => {

@@ -1,9 +1,5 @@
-import { compileLexicon } from '../../../../functions/core/safety/content-filter';
-import {
-  type ModerationProvider,
-  type ModerationVerdict,
-  moderate,
-} from '../../../../functions/core/safety/moderation';
+import { compileLexicon } from '#core/safety/content-filter';
+import { type ModerationProvider, type ModerationVerdict, moderate } from '#core/safety/moderation';
 
 const lexicon = compileLexicon([
   { term: 'badword', level: 2, category: 'profanity' },

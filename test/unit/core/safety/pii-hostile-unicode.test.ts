@@ -1,4 +1,4 @@
-import { maskPii, PII_KINDS, PII_LABELS, type PiiMaskResult } from '../../../../functions/core/safety/pii';
+import { maskPii, PII_KINDS, PII_LABELS, type PiiMaskResult } from '#core/safety/pii';
 
 // Issue 13: PII written with full-width characters, odd separators or zero-width characters must be masked like its
 // ASCII form, in place, leaving the rest of the original text untouched. Every positive case here went through

@@ -1,5 +1,5 @@
-import { ConfigError } from '../../../../functions/core/errors';
-import { createPiiMasker, maskPii, type PiiMaskResult } from '../../../../functions/core/safety/pii';
+import { ConfigError } from '#core/errors';
+import { createPiiMasker, maskPii, type PiiMaskResult } from '#core/safety/pii';
 
 const VALID_ID = '440300199003071234';
 const VALID_ID_X = '11010519491231002X';

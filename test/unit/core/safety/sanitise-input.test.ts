@@ -1,4 +1,4 @@
-import { commandForm, stripInvisible } from '../../../../functions/core/safety/sanitise-input';
+import { commandForm, stripInvisible } from '#core/safety/sanitise-input';
 
 /** Spells `text` in Unicode tag characters (U+E0000 + ASCII): invisible in every chat client. */
 const tags = (text: string): string =>

@@ -1,5 +1,5 @@
 import { createCipheriv } from 'node:crypto';
-import type { AdapterDeps, RawRequest } from '../../../../functions/platforms/types';
+import type { AdapterDeps, RawRequest } from '#platforms/types';
 import type {
   EmulatedDelivery,
   EmulatedRequest,

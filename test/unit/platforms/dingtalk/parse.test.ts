@@ -1,12 +1,12 @@
-import { MalformedEventError, ReplayError, SignatureError } from '../../../../functions/core/errors';
+import { MalformedEventError, ReplayError, SignatureError } from '#core/errors';
 import {
   computeRobotSign,
   createDingTalkPlatform,
   type DingTalkConfig,
   decryptDingTalkCallback,
-} from '../../../../functions/platforms/dingtalk';
-import type { ChatPlatform, IncomingMessage, ParseResult, RawRequest } from '../../../../functions/platforms/types';
-import { computeMsgSignature, deriveAesKey, encryptMessage } from '../../../../functions/platforms/wecom';
+} from '#platforms/dingtalk/index';
+import type { ChatPlatform, IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
+import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/index';
 import {
   buildSignedDingTalkRequest,
   createDingTalkEmulator,

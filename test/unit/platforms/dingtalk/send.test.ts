@@ -1,6 +1,6 @@
-import { PlatformApiError } from '../../../../functions/core/errors';
-import { createDingTalkPlatform, DINGTALK_PART_LIMIT_CHARS } from '../../../../functions/platforms/dingtalk';
-import type { ChatPlatform, OutgoingReply, ReplyHandle } from '../../../../functions/platforms/types';
+import { PlatformApiError } from '#core/errors';
+import { createDingTalkPlatform, DINGTALK_PART_LIMIT_CHARS } from '#platforms/dingtalk/index';
+import type { ChatPlatform, OutgoingReply, ReplyHandle } from '#platforms/types';
 import { createDingTalkEmulator } from '../../../../sandbox/platform-emulator/dingtalk';
 import { startTestServer, type TestResponse, type TestServer } from '../../../helpers/http-test-server';
 import { CREDENTIALS, emulatorContext, type Fault, NOW, recordingDeps, toRaw } from './helpers';

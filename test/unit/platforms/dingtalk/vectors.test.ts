@@ -1,11 +1,11 @@
-import { ReplayError } from '../../../../functions/core/errors';
+import { ReplayError } from '#core/errors';
 import {
   computeRobotSign,
   decryptDingTalkCallback,
   encryptDingTalkResponse,
   verifyRobotSign,
-} from '../../../../functions/platforms/dingtalk';
-import { computeMsgSignature, deriveAesKey } from '../../../../functions/platforms/wecom';
+} from '#platforms/dingtalk/index';
+import { computeMsgSignature, deriveAesKey } from '#platforms/wecom/index';
 import vectors from '../../../fixtures/platform-vectors.json';
 
 const HOUR = 3_600_000;

@@ -1,4 +1,4 @@
-import type { FeishuConfig } from '../../../../functions/platforms/feishu';
+import type { FeishuConfig } from '#platforms/feishu/index';
 import { credentials } from '../emulator-fixture';
 
 export { credentials, emulatorContext, NOW, toRaw } from '../emulator-fixture';

@@ -1,7 +1,7 @@
-import { MalformedEventError, ReplayError, SignatureError } from '../../../../functions/core/errors';
-import { createFeishuPlatform, type FeishuConfig } from '../../../../functions/platforms/feishu';
-import { feishuSignature } from '../../../../functions/platforms/feishu/crypto';
-import type { ParseResult, RawRequest } from '../../../../functions/platforms/types';
+import { MalformedEventError, ReplayError, SignatureError } from '#core/errors';
+import { feishuSignature } from '#platforms/feishu/crypto';
+import { createFeishuPlatform, type FeishuConfig } from '#platforms/feishu/index';
+import type { ParseResult, RawRequest } from '#platforms/types';
 import {
   buildSignedFeishuRequest,
   createFeishuEmulator,

@@ -1,6 +1,6 @@
-import { PlatformApiError } from '../../../../functions/core/errors';
-import { createFeishuPlatform } from '../../../../functions/platforms/feishu';
-import type { ChatPlatform, OutgoingReply, ReplyHandle } from '../../../../functions/platforms/types';
+import { PlatformApiError } from '#core/errors';
+import { createFeishuPlatform } from '#platforms/feishu/index';
+import type { ChatPlatform, OutgoingReply, ReplyHandle } from '#platforms/types';
 import { createFeishuEmulator } from '../../../../sandbox/platform-emulator/feishu';
 import type { EmulatorContext, PlatformEmulator } from '../../../../sandbox/platform-emulator/types';
 import { startTestServer, type TestServer } from '../../../helpers/http-test-server';

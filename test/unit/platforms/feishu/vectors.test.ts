@@ -1,7 +1,7 @@
-import { MalformedEventError, SignatureError } from '../../../../functions/core/errors';
-import { createFeishuPlatform } from '../../../../functions/platforms/feishu';
-import { decryptFeishu, feishuSignature } from '../../../../functions/platforms/feishu/crypto';
-import type { RawRequest } from '../../../../functions/platforms/types';
+import { MalformedEventError, SignatureError } from '#core/errors';
+import { decryptFeishu, feishuSignature } from '#platforms/feishu/crypto';
+import { createFeishuPlatform } from '#platforms/feishu/index';
+import type { RawRequest } from '#platforms/types';
 import vectors from '../../../fixtures/platform-vectors.json';
 
 const { F1_decrypt: F1, F2_encrypted_challenge: F2, F3_plain_challenge: F3, Fd_signature: Fd } = vectors.feishu;

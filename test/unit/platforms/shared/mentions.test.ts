@@ -1,7 +1,7 @@
-import { neutraliseDingTalkMentions } from '../../../../functions/platforms/dingtalk/mentions';
-import { neutraliseFeishuMentions } from '../../../../functions/platforms/feishu/mentions';
-import { askerMentionId, neutraliseBroadcastAt } from '../../../../functions/platforms/shared/mentions';
-import { neutraliseWeComMentions } from '../../../../functions/platforms/wecom/mentions';
+import { neutraliseDingTalkMentions } from '#platforms/dingtalk/mentions';
+import { neutraliseFeishuMentions } from '#platforms/feishu/mentions';
+import { askerMentionId, neutraliseBroadcastAt } from '#platforms/shared/mentions';
+import { neutraliseWeComMentions } from '#platforms/wecom/mentions';
 
 describe('neutraliseFeishuMentions', () => {
   it.each([

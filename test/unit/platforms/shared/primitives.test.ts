@@ -1,9 +1,9 @@
-import { MalformedEventError, ReplayError } from '../../../../functions/core/errors';
-import { getHeader } from '../../../../functions/platforms/shared/headers';
-import { decodeJsonObject } from '../../../../functions/platforms/shared/json-body';
-import { isAllowedReplyUrl } from '../../../../functions/platforms/shared/reply-url';
-import { assertWithinWindow, parseEpochHeader } from '../../../../functions/platforms/shared/timestamp-window';
-import { timingSafeEqualValues } from '../../../../functions/platforms/shared/timing-safe';
+import { MalformedEventError, ReplayError } from '#core/errors';
+import { getHeader } from '#platforms/shared/headers';
+import { decodeJsonObject } from '#platforms/shared/json-body';
+import { isAllowedReplyUrl } from '#platforms/shared/reply-url';
+import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestamp-window';
+import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
 
 describe('timingSafeEqualValues', () => {
   it.each([

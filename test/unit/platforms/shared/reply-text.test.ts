@@ -6,7 +6,7 @@ import {
   sanitizeReplyText,
   splitBoundedReply,
   TRUNCATION_NOTE,
-} from '../../../../functions/platforms/shared/reply-text';
+} from '#platforms/shared/reply-text';
 
 const codePoints = (s: string) => [...s].length;
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');

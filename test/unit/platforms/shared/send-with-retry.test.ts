@@ -1,5 +1,5 @@
-import { PlatformApiError } from '../../../../functions/core/errors';
-import { retryAfterMs, sendWithRetry } from '../../../../functions/platforms/shared/send-with-retry';
+import { PlatformApiError } from '#core/errors';
+import { retryAfterMs, sendWithRetry } from '#platforms/shared/send-with-retry';
 import { startTestServer, type TestResponse, type TestServer } from '../../../helpers/http-test-server';
 
 const NOW = Date.parse('2024-01-01T00:00:00Z');

@@ -1,4 +1,4 @@
-import { splitReply } from '../../../../functions/platforms/shared/split-reply';
+import { splitReply } from '#platforms/shared/split-reply';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 

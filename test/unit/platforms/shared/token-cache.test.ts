@@ -1,4 +1,4 @@
-import { createTokenCache } from '../../../../functions/platforms/shared/token-cache';
+import { createTokenCache } from '#platforms/shared/token-cache';
 
 function setup(ttlMs = 7_200_000) {
   let clock = 1_000_000;

@@ -1,4 +1,4 @@
-import type { SlackConfig } from '../../../../functions/platforms/slack';
+import type { SlackConfig } from '#platforms/slack/index';
 import { credentials } from '../emulator-fixture';
 
 export { credentials, emulatorContext, NOW, toRaw } from '../emulator-fixture';

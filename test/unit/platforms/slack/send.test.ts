@@ -1,6 +1,6 @@
-import { PlatformApiError } from '../../../../functions/core/errors';
-import { createSlackPlatform } from '../../../../functions/platforms/slack';
-import type { ChatPlatform, OutgoingReply } from '../../../../functions/platforms/types';
+import { PlatformApiError } from '#core/errors';
+import { createSlackPlatform } from '#platforms/slack/index';
+import type { ChatPlatform, OutgoingReply } from '#platforms/types';
 import { createSlackEmulator } from '../../../../sandbox/platform-emulator/slack';
 import type { EmulatorContext, PlatformEmulator } from '../../../../sandbox/platform-emulator/types';
 import { startTestServer, type TestResponse, type TestServer } from '../../../helpers/http-test-server';

@@ -1,7 +1,7 @@
-import { MalformedEventError, ReplayError, SignatureError } from '../../../../functions/core/errors';
-import { createSlackPlatform } from '../../../../functions/platforms/slack';
-import { slackSignature } from '../../../../functions/platforms/slack/signature';
-import type { RawRequest } from '../../../../functions/platforms/types';
+import { MalformedEventError, ReplayError, SignatureError } from '#core/errors';
+import { createSlackPlatform } from '#platforms/slack/index';
+import { slackSignature } from '#platforms/slack/signature';
+import type { RawRequest } from '#platforms/types';
 import vectors from '../../../fixtures/platform-vectors.json';
 
 const S1 = vectors.slack.S1_signature;

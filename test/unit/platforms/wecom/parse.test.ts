@@ -1,12 +1,12 @@
-import { MalformedEventError, PlatformApiError, ReplayError, SignatureError } from '../../../../functions/core/errors';
-import type { ChatPlatform, IncomingMessage, ParseResult, RawRequest } from '../../../../functions/platforms/types';
+import { MalformedEventError, PlatformApiError, ReplayError, SignatureError } from '#core/errors';
+import type { ChatPlatform, IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
 import {
   computeMsgSignature,
   createWeComPlatform,
   deriveAesKey,
   encryptMessage,
   type WeComConfig,
-} from '../../../../functions/platforms/wecom';
+} from '#platforms/wecom/index';
 import {
   buildEncryptedWeComRequest,
   createWeComEmulator,

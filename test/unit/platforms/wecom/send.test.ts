@@ -1,7 +1,7 @@
-import { PlatformApiError } from '../../../../functions/core/errors';
-import { TRUNCATION_NOTE } from '../../../../functions/platforms/shared';
-import type { ChatPlatform, OutgoingReply, ReplyHandle } from '../../../../functions/platforms/types';
-import { createWeComPlatform, WECOM_REPLY_LIMIT_BYTES } from '../../../../functions/platforms/wecom';
+import { PlatformApiError } from '#core/errors';
+import { TRUNCATION_NOTE } from '#platforms/shared/index';
+import type { ChatPlatform, OutgoingReply, ReplyHandle } from '#platforms/types';
+import { createWeComPlatform, WECOM_REPLY_LIMIT_BYTES } from '#platforms/wecom/index';
 import { createWeComEmulator } from '../../../../sandbox/platform-emulator/wecom';
 import { startTestServer, type TestServer } from '../../../helpers/http-test-server';
 import { CREDENTIALS, emulatorContext, type Fault, NOW, recordingDeps, toRaw } from '../dingtalk/helpers';

@@ -1,12 +1,12 @@
-import { SignatureError } from '../../../../functions/core/errors';
-import type { RawRequest } from '../../../../functions/platforms/types';
+import { SignatureError } from '#core/errors';
+import type { RawRequest } from '#platforms/types';
 import {
   computeMsgSignature,
   createWeComPlatform,
   decryptMessage,
   deriveAesKey,
   encryptMessage,
-} from '../../../../functions/platforms/wecom';
+} from '#platforms/wecom/index';
 import vectors from '../../../fixtures/platform-vectors.json';
 
 const { common } = vectors.wecom;

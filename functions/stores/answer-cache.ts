@@ -1,6 +1,6 @@
 import type { ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ConfigError } from './errors';
+import { ConfigError } from '#core/errors';
 import type { CapacitySink } from './event-store';
 
 /**

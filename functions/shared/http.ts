@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { toHttpError } from '../core/errors';
-import type { HttpResponse, RawRequest } from '../platforms/types';
+import { toHttpError } from '#core/errors';
+import type { HttpResponse, RawRequest } from '#platforms/types';
 
 /**
  * API Gateway REST proxy event → the adapters' `RawRequest`. Header names are lower-cased (payload versions differ);

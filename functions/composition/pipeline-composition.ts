@@ -1,22 +1,22 @@
-import type { PipelineConfig } from '../config/pipeline-config';
-import type { Member } from '../core/active-users';
-import { AnswerCache } from '../core/answer-cache';
-import { answerCacheKey, isCacheable } from '../core/answer-cache-key';
-import { DEFAULT_MESSAGES, type PipelinePorts } from '../core/answer-pipeline';
-import { countItems, type LosslessWriteOptions, type PutBatch, writeBatchLossless } from '../core/batch-write';
-import { ContextStore, type ConversationContext } from '../core/context-store';
-import type { LedgerRow } from '../core/cost/ledger-row';
-import { parsePriceOverrides, resolvePrices } from '../core/cost/prices';
-import { formatUsage, queryMemberUsage } from '../core/cost/usage-query';
-import type { CapacitySink } from '../core/event-store';
-import { buildPrompt } from '../core/prompt/build-prompt';
-import { estimateTokens } from '../core/prompt/token-estimate';
-import { compileLexicon } from '../core/safety/content-filter';
-import { moderate } from '../core/safety/moderation';
-import { createPiiMasker } from '../core/safety/pii';
-import type { ModelClient } from '../model/model-client';
-import type { AwsClients } from '../shared/aws-clients';
-import { traced } from '../shared/tracer';
+import type { PipelineConfig } from '#config/pipeline-config';
+import { answerCacheKey, isCacheable } from '#core/answer-cache-key';
+import { DEFAULT_MESSAGES, type PipelinePorts } from '#core/answer-pipeline';
+import type { LedgerRow } from '#core/cost/ledger-row';
+import { parsePriceOverrides, resolvePrices } from '#core/cost/prices';
+import { buildPrompt } from '#core/prompt/build-prompt';
+import { estimateTokens } from '#core/prompt/token-estimate';
+import { compileLexicon } from '#core/safety/content-filter';
+import { moderate } from '#core/safety/moderation';
+import { createPiiMasker } from '#core/safety/pii';
+import type { ModelClient } from '#model/model-client';
+import type { AwsClients } from '#shared/aws-clients';
+import { traced } from '#shared/tracer';
+import type { Member } from '#stores/active-users';
+import { AnswerCache } from '#stores/answer-cache';
+import { countItems, type LosslessWriteOptions, type PutBatch, writeBatchLossless } from '#stores/batch-write';
+import { ContextStore, type ConversationContext } from '#stores/context-store';
+import type { CapacitySink } from '#stores/event-store';
+import { formatUsage, queryMemberUsage } from '#stores/usage-query';
 
 /**
  * The answering pipeline wired to the real stores, safety filters, prompt builder and model client, for every

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GroupGateError } from '../../errors';
+import { GroupGateError } from '#core/errors';
 import { daysBetween, parseReportArgs, type ReportArgs, USAGE } from './args';
 import { buildCostReport, type CostReport } from './build';
 import { renderHtml } from './html';

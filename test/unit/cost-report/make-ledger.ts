@@ -1,8 +1,8 @@
-import type { InvocationUsage } from '../../../../../functions/core/cost/cost-model';
-import { costOfInvocation } from '../../../../../functions/core/cost/cost-model';
-import { buildLedgerRow, type LedgerRow } from '../../../../../functions/core/cost/ledger-row';
-import { resolvePrices } from '../../../../../functions/core/cost/prices';
-import { PLATFORMS } from '../../../../../functions/platforms/types';
+import type { InvocationUsage } from '#core/cost/cost-model';
+import { costOfInvocation } from '#core/cost/cost-model';
+import { buildLedgerRow, type LedgerRow } from '#core/cost/ledger-row';
+import { resolvePrices } from '#core/cost/prices';
+import { PLATFORMS } from '#platforms/types';
 
 export interface LedgerShape {
   readonly invocations: number;

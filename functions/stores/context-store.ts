@@ -10,7 +10,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ConfigError, GroupGateError } from './errors';
+import { ConfigError, GroupGateError } from '#core/errors';
 import type { CapacitySink } from './event-store';
 
 /**

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { LedgerPlatform } from '../platforms/types';
-import { conversationKey, groupKey } from './conversation-key';
+import { conversationKey, groupKey } from '#core/conversation-key';
+import type { LedgerPlatform } from '#platforms/types';
 
 /**
  * Daily active users, counted once and durably: the first message of a member in a group on a UTC day creates

@@ -1,4 +1,4 @@
-import { COST_COMPONENTS } from '../cost-model';
+import { COST_COMPONENTS } from '#core/cost/cost-model';
 import type { CostReport, ReportLine } from './build';
 
 /**

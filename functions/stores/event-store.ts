@@ -7,7 +7,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { keyPart } from './key-part';
+import { keyPart } from '#core/key-part';
 
 /**
  * The events table: one item per platform event (`platform#eventId`), the durable record behind

@@ -1,5 +1,5 @@
-import { daysBetween, parseReportArgs } from '../../../../../functions/core/cost/report/args';
-import { ValidationError } from '../../../../../functions/core/errors';
+import { ValidationError } from '#core/errors';
+import { daysBetween, parseReportArgs } from '../../../tools/cost-report/args';
 
 const RANGE = ['--from', '2026-11-01', '--to', '2026-11-30'];
 

@@ -1,12 +1,6 @@
-import { buildCostReport } from '../../../../../functions/core/cost/report/build';
-import { escapeHtml, renderHtml, tickStep } from '../../../../../functions/core/cost/report/html';
-import {
-  csvField,
-  formatNano,
-  renderCsv,
-  renderJson,
-  renderTable,
-} from '../../../../../functions/core/cost/report/render';
+import { buildCostReport } from '../../../tools/cost-report/build';
+import { escapeHtml, renderHtml, tickStep } from '../../../tools/cost-report/html';
+import { csvField, formatNano, renderCsv, renderJson, renderTable } from '../../../tools/cost-report/render';
 import { makeLedger } from './make-ledger';
 
 const OPTIONS = {

@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { LEDGER_PLATFORMS } from '../../../platforms/types';
-import { TABLE_SPECS } from '../../../shared/table-specs';
-import { ValidationError } from '../../errors';
-import { COST_COMPONENTS, type CostComponent } from '../cost-model';
-import type { LedgerRow } from '../ledger-row';
+import { COST_COMPONENTS, type CostComponent } from '#core/cost/cost-model';
+import type { LedgerRow } from '#core/cost/ledger-row';
+import { ValidationError } from '#core/errors';
+import { LEDGER_PLATFORMS } from '#platforms/types';
+import { TABLE_SPECS } from '#shared/table-specs';
 
 /** The ledger fields the report reads; a stored `LedgerRow` has them all (and more, which are ignored). */
 export type ReportRow = Pick<

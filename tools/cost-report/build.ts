@@ -1,9 +1,9 @@
-import { ValidationError } from '../../errors';
-import { amortiseIdleEndpointCost } from '../amortise';
-import { COST_COMPONENTS, type ComponentAmounts, type CostComponent } from '../cost-model';
-import { nanoToUsd } from '../exact';
-import { type AggregateBy, aggregate, type LedgerAggregate } from '../ledger-row';
-import { BASE_REGION, PRICE_TABLE, PRICE_TABLE_VERSION } from '../prices';
+import { amortiseIdleEndpointCost } from '#core/cost/amortise';
+import { COST_COMPONENTS, type ComponentAmounts, type CostComponent } from '#core/cost/cost-model';
+import { nanoToUsd } from '#core/cost/exact';
+import { type AggregateBy, aggregate, type LedgerAggregate } from '#core/cost/ledger-row';
+import { BASE_REGION, PRICE_TABLE, PRICE_TABLE_VERSION } from '#core/cost/prices';
+import { ValidationError } from '#core/errors';
 import { daysBetween } from './args';
 import type { ReportRow } from './source';
 

@@ -1,7 +1,7 @@
-import { COST_COMPONENTS } from '../../../../../functions/core/cost/cost-model';
-import { billedHours, buildCostReport, endpointPrice } from '../../../../../functions/core/cost/report/build';
-import type { ReportRow } from '../../../../../functions/core/cost/report/source';
-import { ValidationError } from '../../../../../functions/core/errors';
+import { COST_COMPONENTS } from '#core/cost/cost-model';
+import { ValidationError } from '#core/errors';
+import { billedHours, buildCostReport, endpointPrice } from '../../../tools/cost-report/build';
+import type { ReportRow } from '../../../tools/cost-report/source';
 import { makeLedger } from './make-ledger';
 
 const ledger = makeLedger({ invocations: 1000, groups: 20, from: '2026-11-01', days: 30 });

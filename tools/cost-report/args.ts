@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ValidationError } from '../../errors';
-import type { AggregateBy } from '../ledger-row';
+import type { AggregateBy } from '#core/cost/ledger-row';
+import { ValidationError } from '#core/errors';
 
 export const REPORT_BY = ['group', 'user', 'day', 'platform'] as const satisfies readonly AggregateBy[];
 export const REPORT_FORMATS = ['table', 'csv', 'json', 'html'] as const;

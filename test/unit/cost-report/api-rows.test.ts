@@ -1,12 +1,12 @@
-import { costOfInvocation, type InvocationUsage } from '../../../../../functions/core/cost/cost-model';
-import { buildLedgerRow, type LedgerRow } from '../../../../../functions/core/cost/ledger-row';
-import { resolvePrices } from '../../../../../functions/core/cost/prices';
-import { REPORT_BY, REPORT_FORMATS } from '../../../../../functions/core/cost/report/args';
-import type { CostReport } from '../../../../../functions/core/cost/report/build';
-import { type CostReportDeps, runCostReport } from '../../../../../functions/core/cost/report/cli';
-import { toReportRows } from '../../../../../functions/core/cost/report/source';
-import { hashedId } from '../../../../../functions/core/key-part';
-import { LEDGER_PLATFORMS } from '../../../../../functions/platforms/types';
+import { costOfInvocation, type InvocationUsage } from '#core/cost/cost-model';
+import { buildLedgerRow, type LedgerRow } from '#core/cost/ledger-row';
+import { resolvePrices } from '#core/cost/prices';
+import { hashedId } from '#core/key-part';
+import { LEDGER_PLATFORMS } from '#platforms/types';
+import { REPORT_BY, REPORT_FORMATS } from '../../../tools/cost-report/args';
+import type { CostReport } from '../../../tools/cost-report/build';
+import { type CostReportDeps, runCostReport } from '../../../tools/cost-report/cli';
+import { toReportRows } from '../../../tools/cost-report/source';
 import { makeLedger } from './make-ledger';
 
 /**

@@ -1,4 +1,4 @@
-import { COST_COMPONENTS, type CostComponent } from '../cost-model';
+import { COST_COMPONENTS, type CostComponent } from '#core/cost/cost-model';
 import type { CostReport, DayCost, ReportLine } from './build';
 import { formatNano } from './render';
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { fetchSandboxLedger, queryLedgerDays, toReportRows } from '../../../../../functions/core/cost/report/source';
-import { ValidationError } from '../../../../../functions/core/errors';
+import { ValidationError } from '#core/errors';
+import { fetchSandboxLedger, queryLedgerDays, toReportRows } from '../../../tools/cost-report/source';
 import { type LocalLedger, startLocalLedger } from './ledger-tables';
 import { makeLedger } from './make-ledger';
 

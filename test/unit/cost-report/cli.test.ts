@@ -2,9 +2,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import type { CostReport } from '../../../../../functions/core/cost/report/build';
-import { type CostReportDeps, runCostReport } from '../../../../../functions/core/cost/report/cli';
-import { launchBrowser, screenshot } from '../../../../helpers/browser';
+import type { CostReport } from '../../../tools/cost-report/build';
+import { type CostReportDeps, runCostReport } from '../../../tools/cost-report/cli';
+import { launchBrowser, screenshot } from '../../helpers/browser';
 import { type LocalLedger, startLocalLedger } from './ledger-tables';
 import { makeLedger } from './make-ledger';
 

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TABLE_SPECS } from '../../../../../functions/shared/table-specs';
+import { TABLE_SPECS } from '#shared/table-specs';
 
 type Dynalite = (options: { createTableMs: number }) => Server;
 /** dynalite ships no types; only its factory is used. */
