@@ -3,6 +3,7 @@
  * Ctrl-C stops every part.
  */
 
+import { ENV } from '#config/env-names';
 import { SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import { startLocalModel } from '../sandbox/model/local-model';
 import { startSandbox } from '../sandbox/server';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const port = process.env.PORT === undefined || process.env.PORT === '' ? 3000 : Number(process.env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be an integer 0–65535, got '${process.env.PORT}'`);
-  const external = process.env.MODEL_ENDPOINT_URL;
+  const external = process.env[ENV.modelEndpointUrl];
   const modelPath = process.env.MODEL_PATH;
   const engine = process.env.MODEL_ENGINE === 'instant' ? 'instant' : 'llama';
   const demo = !external && !modelPath && engine === 'llama';

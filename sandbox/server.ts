@@ -7,10 +7,11 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent } from 'aws-lambda';
+import { ENV } from '#config/env-names';
 import { queuedEventSchema } from '#core/queue-message';
 import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
-import { credentialEnv, sandboxCredentials } from './defaults';
+import { sandboxCredentials } from './defaults';
 import {
   createCrashCheckpoint,
   createSendFaultPicker,
@@ -21,12 +22,13 @@ import {
   seededRandom,
   startModelFaultProxy,
 } from './faults';
+import { handlerEnv } from './handler-env';
 import { type LocalAws, startLocalAws } from './local-aws/index';
-import { createDingTalkEmulator, DINGTALK_EMULATED_BOT_NAME } from './platform-emulator/dingtalk';
+import { createDingTalkEmulator } from './platform-emulator/dingtalk';
 import { createFeishuEmulator } from './platform-emulator/feishu';
 import { createSlackEmulator } from './platform-emulator/slack';
 import type { EmulatedDelivery, EmulatorContext, PlatformEmulator } from './platform-emulator/types';
-import { createWeComEmulator, WECOM_EMULATED_BOT_NAME } from './platform-emulator/wecom';
+import { createWeComEmulator } from './platform-emulator/wecom';
 import { createRestApi, type RestApi } from './rest-api';
 
 /**
@@ -313,7 +315,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       stops.push(() => model.close());
       modelUrl = model.url;
     }
-    if (!modelUrl) throw new Error('No model: set MODEL_ENDPOINT_URL or let the sandbox start its local model.');
+    if (!modelUrl) throw new Error(`No model: set ${ENV.modelEndpointUrl} or let the sandbox start its local model.`);
     log(`sandbox: model endpoint (SageMaker contract) at ${modelUrl}`);
     if (faults) {
       const proxy = await startModelFaultProxy({
@@ -360,43 +362,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     throw err;
   }
   return { url: baseUrl, port, aws, deliveries, stop };
-}
-
-/** The environment the real handlers read, pointing every AWS client and platform API at local stand-ins. */
-function handlerEnv(
-  aws: LocalAws,
-  baseUrl: string,
-  modelUrl: string,
-  credentials: ReturnType<typeof sandboxCredentials>,
-) {
-  return {
-    AWS_REGION: aws.region,
-    AWS_ACCESS_KEY_ID: 'sandbox',
-    AWS_SECRET_ACCESS_KEY: 'sandbox',
-    AWS_ENDPOINT_URL_DYNAMODB: aws.endpoints.dynamo,
-    AWS_ENDPOINT_URL_SQS: aws.endpoints.sqs,
-    POWERTOOLS_SERVICE_NAME: 'groupgate-sandbox',
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
-    // EMF metrics go to stdout in Lambda, where CloudWatch parses them; locally they would only bury the log.
-    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    CONVERSATIONS_TABLE: aws.tables.conversations,
-    ANSWER_CACHE_TABLE: aws.tables.answerCache,
-    LEDGER_TABLE: aws.tables.ledger,
-    AUDIT_TABLE: aws.tables.audit,
-    MODEL_ENDPOINT_URL: modelUrl,
-    MODEL_ENDPOINT_NAME: process.env.MODEL_ENDPOINT_NAME ?? 'groupgate-llm',
-    REPLY_HANDLE_ORIGINS: baseUrl,
-    FEISHU_API_BASE_URL: `${baseUrl}/_emulator/feishu`,
-    SLACK_API_BASE_URL: `${baseUrl}/_emulator/slack`,
-    DINGTALK_API_BASE_URL: `${baseUrl}/_emulator/dingtalk`,
-    WECOM_API_BASE_URL: `${baseUrl}/_emulator/wecom`,
-    DINGTALK_BOT_NAME: DINGTALK_EMULATED_BOT_NAME,
-    WECOM_BOT_NAME: WECOM_EMULATED_BOT_NAME,
-    ...credentialEnv(credentials),
-  };
 }
 
 /** decodeURIComponent that answers undefined for malformed escapes (`%`, `%E0%A4%A`) instead of throwing. */

@@ -33,15 +33,6 @@ export class MalformedEventError extends GroupGateError {
   readonly httpStatus = 400;
 }
 
-/** A well-formed event GroupGate does not act on; answered 200 and logged with its reason. */
-export class UnsupportedEventError extends GroupGateError {
-  readonly code = 'unsupported_event';
-  readonly httpStatus = 200;
-  override get expose(): boolean {
-    return true;
-  }
-}
-
 /** The body is over the configured limit. */
 export class PayloadTooLargeError extends GroupGateError {
   readonly code = 'payload_too_large';

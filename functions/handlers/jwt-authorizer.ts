@@ -1,6 +1,5 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import {
@@ -11,6 +10,7 @@ import {
   MIN_HMAC_SECRET_BYTES,
 } from '#config/chat-api-config';
 import { ConfigError } from '#core/errors';
+import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { tracer } from '#shared/tracer';
 
@@ -182,9 +182,9 @@ const defaultVerifier = (): Promise<VerifyToken> => {
 };
 
 // The policy names the caller's subject; it stays out of the trace (`captureResponse: false`).
-const tracedHandler = middy(createAuthorizerHandler(defaultVerifier)).use(
+const tracedHandler = withMiddlewares(createAuthorizerHandler(defaultVerifier), [
   captureLambdaHandler(tracer, { captureResponse: false }),
-);
+]);
 
 /** Lambda's entry point. `context` is optional because the sandbox calls the authorizer with the event alone. */
 export const handler = (

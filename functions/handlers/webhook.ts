@@ -1,18 +1,16 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { SQSClient } from '@aws-sdk/client-sqs';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { loadWebhookConfig } from '#config/runtime-config';
-import { GroupGateError, UnsupportedEventError } from '#core/errors';
+import { GroupGateError } from '#core/errors';
 import { type IngestDeps, ingest } from '#core/ingest';
-import { encodeQueuedEvent, MESSAGE_ATTRIBUTES, type QueuedEvent } from '#core/queue-message';
 import { createPlatformResolver } from '#platforms/registry';
 import { createAwsClients } from '#shared/aws-clients';
 import { errorResult, toProxyResult, toRawRequest } from '#shared/http';
 import { countRejection, METRIC, metrics, recordMetric } from '#shared/metrics';
+import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
+import { sqsEnqueuer } from '#stores/event-queue';
 import { EventStore } from '#stores/event-store';
 
 /**
@@ -42,9 +40,7 @@ export function createWebhookHandler(resolveDeps: () => Promise<IngestDeps>) {
 }
 
 function logRejection(platform: string, err: unknown): void {
-  if (err instanceof UnsupportedEventError) {
-    logger.info('webhook ignored', { platform, reason: err.message });
-  } else if (err instanceof GroupGateError && err.expose) {
+  if (err instanceof GroupGateError && err.expose) {
     countRejection(err);
     logger.warn('webhook rejected', { platform, code: err.code, reason: err.message });
   } else {
@@ -75,27 +71,6 @@ export async function createDefaultIngestDeps(env: NodeJS.ProcessEnv = process.e
   };
 }
 
-/** SendMessage to the FIFO queue: group = conversation key (one member's turns in order), dedup id = event. */
-export function sqsEnqueuer(sqs: SQSClient, queueUrl: string): IngestDeps['enqueue'] {
-  return async (event: QueuedEvent, ids) => {
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: queueUrl,
-        MessageBody: encodeQueuedEvent(event),
-        MessageGroupId: ids.groupId,
-        MessageDeduplicationId: ids.deduplicationId,
-        MessageAttributes: {
-          [MESSAGE_ATTRIBUTES.platform]: { DataType: 'String', StringValue: event.message.platform },
-          [MESSAGE_ATTRIBUTES.eventId]: { DataType: 'String', StringValue: event.message.eventId },
-          ...(process.env._X_AMZN_TRACE_ID
-            ? { [MESSAGE_ATTRIBUTES.traceId]: { DataType: 'String', StringValue: process.env._X_AMZN_TRACE_ID } }
-            : {}),
-        },
-      }),
-    );
-  };
-}
-
 let cached: Promise<IngestDeps> | undefined;
 const defaultDeps = (): Promise<IngestDeps> => {
   cached ??= createDefaultIngestDeps().catch((err: unknown) => {
@@ -105,6 +80,7 @@ const defaultDeps = (): Promise<IngestDeps> => {
   return cached;
 };
 
-export const handler = middy(createWebhookHandler(defaultDeps))
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics));
+export const handler = withMiddlewares(createWebhookHandler(defaultDeps), [
+  injectLambdaContext(logger, { resetKeys: true }),
+  logMetrics(metrics),
+]);

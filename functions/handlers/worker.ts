@@ -6,15 +6,15 @@ import {
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createModelClient } from '#composition/model-composition';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
 import { loadWorkerConfig } from '#config/worker-config';
 import { EventInProgressError } from '#core/process-event';
-import { createModelClient } from '#model/model-client';
 import { createEnabledPlatforms } from '#platforms/registry';
 import { createAwsClients } from '#shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
+import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { tracer } from '#shared/tracer';
 
@@ -99,12 +99,7 @@ async function buildDefaultRuntime(
     replyHandleOrigins: config.replyHandleOrigins,
     replyLimits: config.replyLimits,
   });
-  const model = createModelClient({
-    endpointName: config.model.endpointName,
-    endpointUrl: config.model.endpointUrl,
-    region: config.region,
-    modelId: config.model.modelId,
-  });
+  const model = createModelClient(config);
   // One runtime per cold start; the Lambda context only supplies the remaining time of each invocation.
   let current: Context | undefined;
   const processRecord = createWorkerRuntime({
@@ -134,10 +129,11 @@ const defaultResolve = async (context: Context): Promise<RecordProcessor> => {
  * of it), the Lambda context in every log line, and one EMF flush of the batch's metrics when it ends.
  */
 export function withObservability(fn: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
-  return middy(fn)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+  return withMiddlewares(fn, [
+    captureLambdaHandler(tracer, { captureResponse: false }),
+    injectLambdaContext(logger, { resetKeys: true }),
+    logMetrics(metrics),
+  ]);
 }
 
 export const handler = withObservability(createWorkerHandler(defaultResolve));

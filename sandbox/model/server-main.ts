@@ -1,3 +1,4 @@
+import { ENV } from '#config/env-names';
 import { startLocalModel } from './local-model';
 
 /**
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const model = await startLocalModel({
     engine,
     ...(process.env.MODEL_PATH ? { modelPath: process.env.MODEL_PATH } : {}),
-    ...(process.env.MODEL_ENDPOINT_NAME ? { endpointName: process.env.MODEL_ENDPOINT_NAME } : {}),
+    ...(process.env[ENV.modelEndpointName] ? { endpointName: process.env[ENV.modelEndpointName] } : {}),
     port: intFromEnv('MODEL_SERVER_PORT') ?? 0,
     contextSize: intFromEnv('MODEL_CONTEXT_SIZE'),
     threads: intFromEnv('MODEL_THREADS'),
