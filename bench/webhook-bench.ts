@@ -1,9 +1,10 @@
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { IngestDeps } from '#core/ingest';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '#handlers/webhook';
+import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { logger } from '#shared/powertools';
+import { sqsEnqueuer } from '#stores/event-queue';
 import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import type { LocalAws } from '../sandbox/local-aws/index';

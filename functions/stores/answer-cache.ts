@@ -1,7 +1,7 @@
 import type { ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '#core/errors';
-import type { CapacitySink } from './event-store';
+import type { CapacitySink } from './capacity';
 
 /**
  * The answer cache (ARCHITECTURE §3): answers to frequent questions, keyed by `answerCacheKey` (a hash of the

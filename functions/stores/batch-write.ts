@@ -1,5 +1,5 @@
 import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CapacitySink } from './event-store';
+import type { CapacitySink } from './capacity';
 
 /**
  * Lossless `BatchWriteItem` of whole items (puts only): DynamoDB may accept a batch and still leave some of it

@@ -11,7 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, GroupGateError } from '#core/errors';
-import type { CapacitySink } from './event-store';
+import type { CapacitySink } from './capacity';
 
 /**
  * The conversations table (ARCHITECTURE §3): one item per conversation key holding a bounded list of turns.

@@ -4,10 +4,27 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { keyPart } from '#core/key-part';
+import type { CapacitySink } from './capacity';
+import type {
+  ClaimOutcome,
+  DeliveredReply,
+  EventRecord,
+  EventStatus,
+  ReserveOutcome,
+  TransactUpdate,
+} from './event-record';
+import { claimUpdate, refusedClaim } from './event-record';
+
+export interface EventStoreOptions {
+  readonly tableName: string;
+  /** @default 86_400 (24 h) */
+  readonly retentionSeconds?: number;
+}
+
+const RCC: ReturnConsumedCapacity = 'TOTAL';
 
 /**
  * The events table: one item per platform event (`platform#eventId`), the durable record behind
@@ -17,66 +34,9 @@ import { keyPart } from '#core/key-part';
  * → `sending` (the platform send is about to start) → `replied` (reply delivered; its message ids recorded).
  * A worker that fails sets `failed`, so the next SQS delivery can claim it at once. `sending` is never claimable:
  * a worker that crashed after the platform accepted the reply (before `replied` was written) must not send again,
- * so once its lease ends the event is reported as `delivery_unknown` and acknowledged (at most one reply). Items expire after `retentionSeconds` (24 h by default), well past the platforms'
- * retry windows (Feishu's last retry comes about 7 h after the first delivery).
+ * so once its lease ends the event is reported as `delivery_unknown` and acknowledged (at most one reply).
+ * Items expire after `retentionSeconds` (24 h by default), well past the platforms' retry windows (Feishu's last retry comes about 7 h after the first delivery).
  */
-export type EventStatus = 'enqueuing' | 'enqueued' | 'processing' | 'sending' | 'replied' | 'failed';
-
-export interface EventRecord {
-  readonly pk: string;
-  readonly status: EventStatus;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-  readonly expiresAt: number;
-  readonly leaseUntil?: number;
-  readonly attempts?: number;
-  readonly replyMessageIds?: readonly string[];
-  readonly fallback?: boolean;
-  /** Ledger and audit items an attempt could not write (JSON, `encodePutBatch`); the next delivery writes them. */
-  readonly pendingRecords?: string;
-}
-
-export type ReserveOutcome =
-  | { readonly outcome: 'reserved' }
-  | { readonly outcome: 'exists'; readonly status: EventStatus };
-
-export type ClaimOutcome =
-  | { readonly outcome: 'claimed'; readonly attempts: number; readonly pendingRecords?: string }
-  | {
-      readonly outcome: 'already_replied';
-      readonly replyMessageIds: readonly string[];
-      readonly pendingRecords?: string;
-    }
-  | { readonly outcome: 'in_progress'; readonly leaseUntil: number }
-  /** A previous attempt started the send and its lease ended without `replied`: the reply may well be delivered. */
-  | { readonly outcome: 'delivery_unknown' };
-
-/** What `markReplied` records: the platform's message ids and whether the reply was the polite fallback. */
-export interface DeliveredReply {
-  readonly messageIds: readonly string[];
-  readonly fallback: boolean;
-  /** Ledger and audit items not yet written, kept with the reply so a redelivery writes them without replying. */
-  readonly pendingRecords?: string;
-}
-
-type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-export type TransactUpdate = TransactWriteItem & { readonly Update: NonNullable<TransactWriteItem['Update']> };
-
-/** Consumed capacity is reported so the cost ledger can price every DynamoDB call. */
-export interface CapacitySink {
-  add(capacity: { readonly read?: number; readonly write?: number }): void;
-}
-
-export interface EventStoreOptions {
-  readonly tableName: string;
-  /** @default 86_400 (24 h) */
-  readonly retentionSeconds?: number;
-}
-
-const RCC: ReturnConsumedCapacity = 'TOTAL';
-/** How long after a `sending` mark a deduplicating platform still drops a repeated send (Feishu: 1 h), with margin. */
-const RESUME_SENDING_WINDOW_MS = 50 * 60 * 1000;
-
 export class EventStore {
   private readonly retentionSeconds: number;
 
@@ -166,31 +126,12 @@ export class EventStore {
     capacity?: CapacitySink,
     options: { readonly resumeSending?: boolean } = {},
   ): Promise<ClaimOutcome> {
-    // A send is resumed only while the platform still deduplicates it (Feishu: 1 h after the first call).
-    const resume = options.resumeSending
-      ? ' OR (#s = :sending AND leaseUntil < :now AND updatedAt > :resumeAfter)'
-      : '';
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: { pk },
-          UpdateExpression:
-            'SET #s = :processing, leaseUntil = :lease, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :exp)',
-          ConditionExpression: `attribute_not_exists(pk) OR #s IN (:enqueuing, :enqueued, :failed) OR (#s = :processing AND leaseUntil < :now)${resume}`,
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: {
-            ':processing': 'processing',
-            ...(options.resumeSending ? { ':sending': 'sending', ':resumeAfter': now - RESUME_SENDING_WINDOW_MS } : {}),
-            ':enqueuing': 'enqueuing',
-            ':enqueued': 'enqueued',
-            ':failed': 'failed',
-            ':lease': now + leaseMs,
-            ':now': now,
-            ':zero': 0,
-            ':one': 1,
-            ':exp': this.expiry(now),
-          },
+          ...claimUpdate(now, now + leaseMs, this.expiry(now), options.resumeSending === true),
           // The whole item: an earlier attempt may have left records to write (`pendingRecords`).
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -215,16 +156,7 @@ export class EventStore {
             pendingRecords: err.Item.pendingRecords?.S,
           }
         : await this.read(pk, capacity);
-      if (item?.status === 'replied') {
-        return {
-          outcome: 'already_replied',
-          replyMessageIds: item.replyMessageIds ?? [],
-          ...(typeof item.pendingRecords === 'string' ? { pendingRecords: item.pendingRecords } : {}),
-        };
-      }
-      const leaseUntil = Number(item?.leaseUntil ?? 0);
-      if (item?.status === 'sending' && leaseUntil < now) return { outcome: 'delivery_unknown' };
-      return { outcome: 'in_progress', leaseUntil };
+      return refusedClaim(item, now);
     }
   }
 

@@ -1,7 +1,7 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd } from '#core/cost/exact';
 import { type Member, memberGroupKey } from './active-users';
-import type { CapacitySink } from './event-store';
+import type { CapacitySink } from './capacity';
 
 /**
  * What the `/cost` chat command tells a member: their own and their group's invocations and marginal USD since the

@@ -1,6 +1,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '#core/errors';
+import type { CapacitySink } from '#stores/capacity';
 import {
   ContextConflictError,
   ContextStore,
@@ -8,7 +9,6 @@ import {
   type ConversationContext,
   isTransactConflict,
 } from '#stores/context-store';
-import type { CapacitySink } from '#stores/event-store';
 import { type LocalTables, startLocalTables } from './dynalite-tables';
 
 // One token per character keeps the budget arithmetic in these tests readable.

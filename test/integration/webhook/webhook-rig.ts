@@ -1,7 +1,8 @@
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { IngestDeps } from '#core/ingest';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '#handlers/webhook';
+import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
+import { sqsEnqueuer } from '#stores/event-queue';
 import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';

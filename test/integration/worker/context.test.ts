@@ -54,13 +54,16 @@ describe('context lifetime', () => {
   it('forgets the context 30 minutes after the last turn (injected clock), and keeps it just before', async () => {
     const chatId = uniqueChat('ttl');
     const q1 = `Remember the code word is teal (${chatId})`;
-    await rig.say('slack', { chatId, userId: 'carol', text: q1 });
+    const first = await rig.say('slack', { chatId, userId: 'carol', text: q1 });
     await rig.waitFor(1, (d) => d.chatId === chatId);
+    // The turn is saved after the send: the clock may only jump once it is (else the save takes the later time).
+    await rig.waitForReplied('slack', first);
 
     rig.clockOffsetMs = 29 * 60_000;
     const q2 = `What is the code word? (${chatId})`;
-    await rig.say('slack', { chatId, userId: 'carol', text: q2 });
+    const second = await rig.say('slack', { chatId, userId: 'carol', text: q2 });
     await rig.waitFor(2, (d) => d.chatId === chatId);
+    await rig.waitForReplied('slack', second);
     expect(promptFor(q2).map((m) => m.content)).toContain(q1);
 
     // The second turn refreshed expiresAt to (29 + 30) minutes; 30 minutes after it, the context is gone.

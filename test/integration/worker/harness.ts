@@ -1,14 +1,16 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
 import { loadWorkerConfig, type WorkerConfig } from '#config/worker-config';
 import type { IngestDeps } from '#core/ingest';
-import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
-import { createDefaultIngestDeps, createWebhookHandler, sqsEnqueuer } from '#handlers/webhook';
+import type { QueuedEvent } from '#core/queue-message';
+import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { createWorkerHandler } from '#handlers/worker';
-import { createModelClient } from '#model/model-client';
+import { createSageMakerClient } from '#model/sagemaker-client';
 import { createEnabledPlatforms } from '#platforms/registry';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { logger } from '#shared/powertools';
+import { sqsEnqueuer } from '#stores/event-queue';
 import { EventStore } from '#stores/event-store';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
@@ -24,6 +26,7 @@ import type {
 } from '../../../sandbox/platform-emulator/types';
 import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
 import { proxyEventOf } from '../../helpers/emulated';
+import { sqsRecordOf } from '../../helpers/factories';
 import {
   type RecordedRequest,
   startTestServer,
@@ -82,6 +85,11 @@ export interface Rig {
   /** The worker Lambda handler the poller calls, for direct batch tests. */
   handle(event: SQSEvent): Promise<SQSBatchResponse>;
   waitFor(count: number, filter: (d: EmulatedDelivery) => boolean, timeoutMs?: number): Promise<EmulatedDelivery[]>;
+  /**
+   * Waits until the event's `replied` status (written with its turn, after the send) is stored: a delivery alone does
+   * not mean the turn is saved yet.
+   */
+  waitForReplied(platform: PlatformName, eventId: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -177,11 +185,12 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     // The lease must end before the receives run out, so a crashed attempt's event is claimable again in time.
     const config: WorkerConfig = { ...loadWorkerConfig(env), claimLeaseMs: 1_500 };
     const platforms = await createEnabledPlatforms(PLATFORMS, env, { replyHandleOrigins: [platformServer.url] });
-    const model = createModelClient({
+    const model = createSageMakerClient({
       endpointName: ENDPOINT,
       endpointUrl: modelServer.url,
       region: 'us-east-1',
       modelId: config.model.modelId,
+      instanceType: config.model.instanceType,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
       timeouts: { requestTimeoutMs: 5_000 },
       retry: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
@@ -233,6 +242,18 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
           await new Promise((r) => setTimeout(r, 25));
         }
       },
+      async waitForReplied(platform: PlatformName, eventId: string, timeoutMs = 15_000) {
+        const until = Date.now() + timeoutMs;
+        const key = { pk: EventStore.key(platform, eventId) };
+        for (;;) {
+          const out = await localAws.clients.doc.send(
+            new GetCommand({ TableName: localAws.tables.events, Key: key, ConsistentRead: true }),
+          );
+          if (out.Item?.status === 'replied') return;
+          if (Date.now() > until) throw new Error(`event ${key.pk} not replied within ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      },
       async stop() {
         await localAws.stop();
         await modelServer?.close();
@@ -247,26 +268,9 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   }
 }
 
-/** An SQS record as the event-source mapping would deliver it, for direct batch tests. */
+/** An SQS record as the event-source mapping would deliver it, for direct batch tests (the shared factory's). */
 export function recordOf(event: QueuedEvent, messageId: string, receiveCount = 1): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body: encodeQueuedEvent(event),
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: String(Date.now()),
-      SenderId: 'test',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-      MessageGroupId: event.conversationKey,
-      MessageDeduplicationId: `${event.message.platform}#${event.message.eventId}`,
-    },
-    messageAttributes: {},
-    md5OfBody: 'unused',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:worker-it.fifo',
-    awsRegion: 'us-east-1',
-  };
+  return sqsRecordOf(event, { messageId, receiveCount });
 }
 
 /** A chat id unique to one test, so deliveries and contexts never mix across tests. */

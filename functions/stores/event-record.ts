@@ -1,0 +1,88 @@
+import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+
+/** The events table's item and the outcomes of its operations (see `EventStore`). */
+export type EventStatus = 'enqueuing' | 'enqueued' | 'processing' | 'sending' | 'replied' | 'failed';
+
+export interface EventRecord {
+  readonly pk: string;
+  readonly status: EventStatus;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly expiresAt: number;
+  readonly leaseUntil?: number;
+  readonly attempts?: number;
+  readonly replyMessageIds?: readonly string[];
+  readonly fallback?: boolean;
+  /** Ledger and audit items an attempt could not write (JSON, `encodePutBatch`); the next delivery writes them. */
+  readonly pendingRecords?: string;
+}
+
+export type ReserveOutcome =
+  | { readonly outcome: 'reserved' }
+  | { readonly outcome: 'exists'; readonly status: EventStatus };
+
+export type ClaimOutcome =
+  | { readonly outcome: 'claimed'; readonly attempts: number; readonly pendingRecords?: string }
+  | {
+      readonly outcome: 'already_replied';
+      readonly replyMessageIds: readonly string[];
+      readonly pendingRecords?: string;
+    }
+  | { readonly outcome: 'in_progress'; readonly leaseUntil: number }
+  /** A previous attempt started the send and its lease ended without `replied`: the reply may well be delivered. */
+  | { readonly outcome: 'delivery_unknown' };
+
+/** What `markReplied` records: the platform's message ids and whether the reply was the polite fallback. */
+export interface DeliveredReply {
+  readonly messageIds: readonly string[];
+  readonly fallback: boolean;
+  /** Ledger and audit items not yet written, kept with the reply so a redelivery writes them without replying. */
+  readonly pendingRecords?: string;
+}
+
+type TransactWriteItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+export type TransactUpdate = TransactWriteItem & { readonly Update: NonNullable<TransactWriteItem['Update']> };
+
+/** What a refused claim means, from the item that refused it (absent: expired and swept between the two reads). */
+export function refusedClaim(item: Partial<EventRecord> | undefined, now: number): ClaimOutcome {
+  if (item?.status === 'replied') {
+    return {
+      outcome: 'already_replied',
+      replyMessageIds: item.replyMessageIds ?? [],
+      ...(typeof item.pendingRecords === 'string' ? { pendingRecords: item.pendingRecords } : {}),
+    };
+  }
+  const leaseUntil = Number(item?.leaseUntil ?? 0);
+  if (item?.status === 'sending' && leaseUntil < now) return { outcome: 'delivery_unknown' };
+  return { outcome: 'in_progress', leaseUntil };
+}
+
+/** How long after a `sending` mark a deduplicating platform still drops a repeated send (Feishu: 1 h), with margin. */
+const RESUME_SENDING_WINDOW_MS = 50 * 60 * 1000;
+
+/**
+ * The claim's conditional update: an event that is new, enqueued, failed or whose lease ran out becomes `processing`
+ * under a new lease, and `attempts` (the fencing token) goes up by one. `resumeSending` also takes over a `sending`
+ * event whose lease ran out while the platform still deduplicates its send (Feishu: 1 h after the first call).
+ */
+export function claimUpdate(now: number, leaseUntil: number, expiresAt: number, resumeSending: boolean) {
+  const resume = resumeSending ? ' OR (#s = :sending AND leaseUntil < :now AND updatedAt > :resumeAfter)' : '';
+  return {
+    UpdateExpression:
+      'SET #s = :processing, leaseUntil = :lease, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :exp)',
+    ConditionExpression: `attribute_not_exists(pk) OR #s IN (:enqueuing, :enqueued, :failed) OR (#s = :processing AND leaseUntil < :now)${resume}`,
+    ExpressionAttributeNames: { '#s': 'status' },
+    ExpressionAttributeValues: {
+      ':processing': 'processing',
+      ...(resumeSending ? { ':sending': 'sending', ':resumeAfter': now - RESUME_SENDING_WINDOW_MS } : {}),
+      ':enqueuing': 'enqueuing',
+      ':enqueued': 'enqueued',
+      ':failed': 'failed',
+      ':lease': leaseUntil,
+      ':now': now,
+      ':zero': 0,
+      ':one': 1,
+      ':exp': expiresAt,
+    },
+  };
+}
