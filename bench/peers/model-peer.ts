@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ChatHistoryItem } from 'node-llama-cpp';
 import type { ChatMessage, ChatRequest } from '#model/chat-completions';
-import { createModelClient } from '#model/model-client';
+import { createSageMakerClient } from '#model/sagemaker-client';
 import { ensureDemoModel } from '../../sandbox/model/demo-model';
 import { DEFAULT_DEMO_MODEL_PATH, type LocalModel, startLocalModel } from '../../sandbox/model/local-model';
 import { type LatencySummary, median, nsToMs, summarise } from '../stats';
@@ -129,11 +129,12 @@ function toRow(name: ModelPath, runs: readonly ModelRun[]): ModelRow {
 }
 
 function viaSageMakerClient(url: string, request: ChatRequest): Generate {
-  const client = createModelClient({
+  const client = createSageMakerClient({
     endpointName: ENDPOINT,
     endpointUrl: url,
     region: 'us-east-1',
     modelId: 'bench',
+    instanceType: 'ml.g4dn.xlarge',
     credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
     retry: { maxAttempts: 1 },
   });

@@ -7,18 +7,18 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { ModelError } from '#core/errors';
-import {
-  type ChatRequest,
-  type FinishReason,
-  parseChatCompletion,
-  type TokenUsage,
-  toRequestBody,
-} from './chat-completions';
-import { type CircuitBreakerOptions, type CircuitState, createCircuitBreaker } from './circuit-breaker';
+import { type ChatRequest, parseChatCompletion, toRequestBody } from './chat-completions';
+import { type CircuitBreakerOptions, createCircuitBreaker } from './circuit-breaker';
 import { classifyModelError, fullJitterDelay } from './classify-error';
+import type { ModelClient } from './model-client';
 import { createStreamAccumulator } from './stream-parser';
 
-export interface ModelClientOptions {
+/**
+ * The `ModelClient` of a SageMaker endpoint (or a server speaking its runtime API at `endpointUrl`): bounded retries
+ * with full jitter inside the caller's deadline, a circuit breaker, and every failure classified as a `ModelError`.
+ * Its answers are billed as endpoint time on `instanceType`.
+ */
+export interface SageMakerClientOptions {
   /** SageMaker endpoint name (`MODEL_ENDPOINT_NAME`). */
   endpointName: string;
   /** Override of the runtime URL, e.g. the sandbox's local model server (`MODEL_ENDPOINT_URL`). */
@@ -26,6 +26,8 @@ export interface ModelClientOptions {
   region: string;
   /** Logical model id recorded with every result (cost ledger, cache keys); not sent to the endpoint. */
   modelId: string;
+  /** The endpoint's instance type, which prices its answers (`MODEL_INSTANCE_TYPE`). */
+  instanceType: string;
   /** Only for non-AWS targets; in Lambda the default provider chain is used. */
   credentials?: AwsCredentialIdentity;
   timeouts?: {
@@ -51,41 +53,12 @@ export interface ModelClientOptions {
   random?: () => number;
 }
 
-export interface InvokeOptions {
-  /** Absolute time (ms, same clock as `now`) by which the call must have finished; keep it below the Lambda timeout. */
-  deadline: number;
-  /** Streaming only: called with each content delta as it arrives. */
-  onDelta?: (text: string) => void;
-}
-
-export interface ModelResult {
-  content: string;
-  finishReason: FinishReason;
-  /** Always present for `invoke`; for `invokeStream` only when the server streamed a usage chunk. */
-  usage?: TokenUsage;
-  /** Whole call, including retries and back-off. */
-  latencyMs: number;
-  /** Streaming only: from the start of the successful attempt to the first content delta. */
-  timeToFirstTokenMs?: number;
-  attempts: number;
-  modelId: string;
-}
-
-export interface ModelClient {
-  readonly modelId: string;
-  /** `InvokeEndpoint` (non-streaming). Throws `ModelError`. */
-  invoke(request: ChatRequest, options: InvokeOptions): Promise<ModelResult & { usage: TokenUsage }>;
-  /** `InvokeEndpointWithResponseStream`. Throws `ModelError`; never retries once a delta was delivered. */
-  invokeStream(request: ChatRequest, options: InvokeOptions): Promise<ModelResult>;
-  circuitState(): CircuitState;
-}
-
 type Attempt<T> = (signal: AbortSignal, attemptStart: number) => Promise<T>;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const JSON_TYPE = 'application/json';
 
-export function createModelClient(options: ModelClientOptions): ModelClient {
+export function createSageMakerClient(options: SageMakerClientOptions): ModelClient {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
@@ -156,8 +129,12 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   const body = (request: ChatRequest, stream: boolean): Uint8Array =>
     new TextEncoder().encode(JSON.stringify(toRequestBody(request, stream)));
 
+  const billing = { kind: 'sagemaker', instanceType: options.instanceType } as const;
+  const answeredBy = { modelId: options.modelId, billing };
+
   return {
-    modelId: options.modelId,
+    id: options.modelId,
+    billing,
     circuitState: () => breaker.state(),
 
     async invoke(request, { deadline }) {
@@ -179,7 +156,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         },
         () => true,
       );
-      return { ...value, latencyMs: now() - callStart, attempts, modelId: options.modelId };
+      const latencyMs = now() - callStart;
+      // A whole-answer call delivers its first token with its last, so the wait for the first words is its latency.
+      return { ...value, latencyMs, timeToFirstTokenMs: latencyMs, attempts, ...answeredBy };
     },
 
     async invokeStream(request, { deadline, onDelta }) {
@@ -208,7 +187,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         },
         () => !delivered,
       );
-      return { ...value, latencyMs: now() - callStart, attempts, modelId: options.modelId };
+      return { ...value, latencyMs: now() - callStart, attempts, ...answeredBy };
     },
   };
 }

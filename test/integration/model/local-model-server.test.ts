@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
-import { createModelClient } from '#model/model-client';
+import { createSageMakerClient } from '#model/sagemaker-client';
 import { writeDemoModel } from '../../../sandbox/model/demo-model';
 
 /**
@@ -76,11 +76,12 @@ function stopServer(server: StartedServer | undefined): Promise<void> {
 }
 
 const clientFor = (url: string) =>
-  createModelClient({
+  createSageMakerClient({
     endpointName: ENDPOINT,
     endpointUrl: url,
     region: 'us-east-1',
     modelId: 'demo',
+    instanceType: 'ml.g4dn.xlarge',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     retry: { maxAttempts: 1 },
   });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
-import { createModelClient, type ModelClientOptions } from '#model/model-client';
+import { createSageMakerClient, type SageMakerClientOptions } from '#model/sagemaker-client';
 
 /** One scripted reply of the fake endpoint: status, optional SageMaker error type, raw body; or hang forever. */
 type Reply = { status: number; errorType?: string; body: string } | 'hang';
@@ -63,13 +63,14 @@ beforeEach(() => {
   recorded = [];
 });
 
-function client(overrides: Partial<ModelClientOptions> = {}) {
+function client(overrides: Partial<SageMakerClientOptions> = {}) {
   const sleeps: number[] = [];
-  const c = createModelClient({
+  const c = createSageMakerClient({
     endpointName: 'groupgate-llm',
     endpointUrl: url,
     region: 'us-east-1',
     modelId: 'demo-model',
+    instanceType: 'ml.g4dn.xlarge',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
     sleep: async (ms) => {
@@ -92,7 +93,7 @@ async function modelError(p: Promise<unknown>): Promise<ModelError> {
   return err;
 }
 
-describe('createModelClient.invoke', () => {
+describe('createSageMakerClient.invoke', () => {
   it('sends the chat-completions body to the endpoint path and parses the answer', async () => {
     script = [{ status: 200, body: completion('报销请走 OA 系统。') }];
     const result = await client().c.invoke(REQUEST, { deadline: deadline() });
@@ -102,8 +103,11 @@ describe('createModelClient.invoke', () => {
       usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10 },
       attempts: 1,
       modelId: 'demo-model',
+      billing: { kind: 'sagemaker', instanceType: 'ml.g4dn.xlarge' },
     });
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
+    // The first words arrive with the whole answer: TimeToFirstTokenMs is fed with the call's latency.
+    expect(result.timeToFirstTokenMs).toBe(result.latencyMs);
     expect(recorded).toEqual([
       {
         path: '/endpoints/groupgate-llm/invocations',
@@ -215,7 +219,7 @@ describe('createModelClient.invoke', () => {
   });
 });
 
-describe('createModelClient circuit breaker', () => {
+describe('createSageMakerClient circuit breaker', () => {
   it('opens after consecutive failures, fails fast, then lets one probe through after the cool-down', async () => {
     let clock = 1_000_000;
     const { c } = client({

@@ -1,6 +1,6 @@
 import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
-import { createModelClient } from '#model/model-client';
+import { createSageMakerClient } from '#model/sagemaker-client';
 import type { GenerateParams, GenerateResult, ModelEngine } from '../../../sandbox/model/engine';
 import { type RunningModelServer, startModelServer } from '../../../sandbox/model/model-server';
 import { createRequestLimiter } from '../../../sandbox/model/request-limiter';
@@ -33,11 +33,12 @@ function scriptedEngine(concurrency: number) {
 const REQUEST: ChatRequest = { messages: [{ role: 'user', content: '在吗' }], maxTokens: 8, temperature: 0 };
 
 const clientFor = (server: RunningModelServer, maxAttempts = 3) =>
-  createModelClient({
+  createSageMakerClient({
     endpointName: 'e',
     endpointUrl: server.url,
     region: 'us-east-1',
     modelId: 'scripted',
+    instanceType: 'ml.g4dn.xlarge',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     retry: { maxAttempts },
     sleep: async () => {},

@@ -1,6 +1,6 @@
 import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
-import { createModelClient } from '#model/model-client';
+import { createSageMakerClient } from '#model/sagemaker-client';
 import { createInstantEngine, instantTokens } from '../../../sandbox/model/instant-engine';
 import { type RunningModelServer, startModelServer } from '../../../sandbox/model/model-server';
 
@@ -18,11 +18,12 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const client = () =>
-  createModelClient({
+  createSageMakerClient({
     endpointName: 'groupgate-llm',
     endpointUrl: server.url,
     region: 'us-east-1',
     modelId: 'instant',
+    instanceType: 'ml.g4dn.xlarge',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     retry: { maxAttempts: 1 },
   });
@@ -71,11 +72,12 @@ describe('model server (instant engine) through the real SDK client', () => {
   });
 
   it('an unknown endpoint name is a client error, like SageMaker', async () => {
-    const other = createModelClient({
+    const other = createSageMakerClient({
       endpointName: 'nope',
       endpointUrl: server.url,
       region: 'us-east-1',
       modelId: 'instant',
+      instanceType: 'ml.g4dn.xlarge',
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
     const err = await other.invoke(REQUEST, { deadline: deadline() }).catch((e: unknown) => e);

@@ -1,0 +1,75 @@
+import { ModelError } from '#core/errors';
+import type { ModelClient } from './model-client';
+
+/**
+ * Compositions of model clients. `withFallback` is the seam for a second backend (e.g. a CPU or OpenAI-compatible
+ * model) behind the SageMaker endpoint: callers see one `ModelClient`, and each result names the model that answered
+ * (`modelId`, `billing`), so the FAQ cache and the ledger follow the answering model, not the configured one.
+ */
+
+export interface FallbackPolicy {
+  /** The primary's failures that hand the call to the fallback. Anything else is thrown as is. */
+  readonly fallBackOn: ReadonlySet<ModelError['reason']>;
+  /**
+   * Time kept back for the fallback: the primary must finish `reserveMs` before the caller's deadline, so a primary
+   * timeout still leaves the fallback room to answer. @default 0
+   */
+  readonly reserveMs?: number;
+}
+
+/**
+ * Fall back when the primary cannot serve (circuit open, throttled, timed out, failing on its side), never on a
+ * request it rejected (`client_error`: the same request would be wrong for any model) nor on a malformed response
+ * (`bad_response`: a defect to surface, not load to shed).
+ */
+export const DEFAULT_FALLBACK_POLICY: FallbackPolicy = {
+  fallBackOn: new Set(['circuit_open', 'throttled', 'timeout', 'server_error']),
+};
+
+/**
+ * A client that asks `primary` and, when it fails with a `ModelError` the policy names, asks `fallback` with the
+ * same request and the caller's whole deadline. When the fallback fails with a `ModelError` too, the primary's error
+ * is thrown: it is the failure operators alarm on. A stream that already delivered a delta is never retried on the fallback (the
+ * member has seen part of an answer). The composition reports the primary's `id`, `billing` and circuit state.
+ */
+export function withFallback(primary: ModelClient, fallback: ModelClient, policy: FallbackPolicy): ModelClient {
+  const reserveMs = policy.reserveMs ?? 0;
+
+  async function firstThatAnswers<T>(
+    deadline: number,
+    ask: (client: ModelClient, deadline: number) => Promise<T>,
+    mayFallBack: () => boolean = () => true,
+  ): Promise<T> {
+    try {
+      return await ask(primary, deadline - reserveMs);
+    } catch (err) {
+      if (!(err instanceof ModelError && policy.fallBackOn.has(err.reason) && mayFallBack())) throw err;
+      try {
+        return await ask(fallback, deadline);
+      } catch (fallbackErr) {
+        // A non-model error from the fallback is a defect and surfaces as itself.
+        throw fallbackErr instanceof ModelError ? err : fallbackErr;
+      }
+    }
+  }
+
+  return {
+    id: primary.id,
+    billing: primary.billing,
+    circuitState: () => primary.circuitState(),
+    invoke: (request, options) =>
+      firstThatAnswers(options.deadline, (client, deadline) => client.invoke(request, { ...options, deadline })),
+    invokeStream: (request, options) => {
+      let delivered = false;
+      const onDelta = (text: string): void => {
+        delivered = true;
+        options.onDelta?.(text);
+      };
+      return firstThatAnswers(
+        options.deadline,
+        (client, deadline) => client.invokeStream(request, { deadline, onDelta }),
+        () => !delivered,
+      );
+    },
+  };
+}
