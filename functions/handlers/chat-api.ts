@@ -1,24 +1,22 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { createModelClient } from '#composition/model-composition';
 import { CapacityMeter, composePipeline, type PipelineComposition } from '#composition/pipeline-composition';
+import { createInvocationRecorder } from '#composition/record-invocation';
 import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '#config/chat-api-config';
-import { maskModelOutputFor } from '#config/pipeline-config';
-import { type PipelineOutcome, runPipeline } from '#core/answer-pipeline';
+import { maskModelOutputFor, systemPromptFor } from '#config/pipeline-config';
+import { runPipeline } from '#core/answer-pipeline';
 import { apiConversationKey, type ChatRequest, parseChatRequest } from '#core/chat-request';
-import { costOfInvocation, parseUsage } from '#core/cost/cost-model';
-import { buildLedgerRow } from '#core/cost/ledger-row';
 import { GroupGateError, ModelError, UnauthorizedError } from '#core/errors';
-import { createModelClient } from '#model/model-client';
 import { API_PLATFORM } from '#platforms/types';
 import { createAwsClients } from '#shared/aws-clients';
 import { errorResult, toRawRequest } from '#shared/http';
 import { METRIC, metrics, recordMetric, recordOutcome } from '#shared/metrics';
+import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { tracer } from '#shared/tracer';
-import type { ConversationContext } from '#stores/context-store';
 
 /**
  * `POST /v1/chat` (ARCHITECTURE §4.3): the same pipeline as the chat platforms — context, FAQ cache, safety, prompt,
@@ -68,11 +66,6 @@ export class ModelFailureForCaller extends ModelError {
 
 // Time kept back from the Lambda timeout for saving the turn, the ledger and the response.
 const FINISH_MARGIN_MS = 2_000;
-// Estimated CloudWatch Logs bytes per call (a few structured lines).
-const LOG_BYTES_PER_CALL = 1_500;
-// The ledger row and the audit record: one write unit each (both well under 1 KB of capacity rounding).
-const RECORD_WRITE_UNITS = 2;
-
 export function createChatApi(deps: {
   readonly config: ChatApiConfig;
   readonly pipeline: PipelineComposition;
@@ -80,71 +73,12 @@ export function createChatApi(deps: {
 }): ChatApi {
   const { config, pipeline, now } = deps;
 
-  async function record(
-    outcome: PipelineOutcome<ConversationContext>,
-    request: ChatRequest,
-    caller: Caller,
-    meter: CapacityMeter,
-  ): Promise<void> {
-    const finishedAt = now();
-    const model = outcome.model;
-    const usage = parseUsage({
-      apiGatewayRequests: 1,
-      lambda: [
-        {
-          fn: 'chat-api',
-          memoryMb: config.memoryMb,
-          billedMs: Math.max(1, Math.ceil(finishedAt - caller.startedAt)),
-          arch: 'arm64',
-        },
-      ],
-      sqsPayloadBytes: 0,
-      sqsRequests: { send: 0, receive: 0, delete: 0 },
-      dynamodb: { readRequestUnits: meter.read, writeRequestUnits: meter.write + RECORD_WRITE_UNITS },
-      logBytes: LOG_BYTES_PER_CALL,
-      sagemaker: model ? { instanceType: config.model.instanceType, busyMs: model.latencyMs } : null,
-      tokens: { prompt: model?.promptTokens ?? 0, completion: model?.completionTokens ?? 0 },
-    });
-    const at = new Date(finishedAt);
-    const row = buildLedgerRow({
-      invocationId: caller.requestId,
-      eventId: caller.requestId,
-      platform: API_PLATFORM,
-      tenantId: caller.tenant,
-      chatId: request.groupId,
-      userId: request.userId,
-      at,
-      model: model?.modelId ?? config.model.modelId,
-      latencyMs: finishedAt - caller.startedAt,
-      cached: outcome.source === 'cache',
-      usage,
-      breakdown: costOfInvocation(usage, pipeline.prices),
-      retentionDays: config.ledgerRetentionDays,
-    });
-    const audit = {
-      pk: row.pk,
-      sk: `${at.toISOString()}#${caller.requestId}`,
-      expiresAt: Math.floor(finishedAt / 1000) + config.auditRetentionDays * 86_400,
-      at: at.toISOString(),
-      platform: API_PLATFORM,
-      tenantId: caller.tenant,
-      chatId: request.groupId,
-      userId: request.userId,
-      eventId: caller.requestId,
-      question: outcome.storedQuestion,
-      answer: pipeline.maskPii(outcome.reply).text,
-      source: outcome.source,
-      inputFilter: outcome.inputFilter,
-      outputFilter: outcome.outputFilter,
-      piiFound: outcome.piiFound,
-      model: model?.modelId ?? null,
-      modelLatencyMs: model?.latencyMs ?? null,
-      latencyMs: row.latencyMs,
-      totalUsd: row.totalUsd,
-      ...(outcome.modelError ? { modelError: outcome.modelError.code } : {}),
-    };
-    await pipeline.writeRecords(row, audit, { source: outcome.source, filterDecision: outcome.outputFilter });
-  }
+  const recordInvocation = createInvocationRecorder({
+    config,
+    prices: pipeline.prices,
+    maskPii: pipeline.maskPii,
+    records: pipeline.records,
+  });
 
   return {
     limits: config.limits,
@@ -161,12 +95,12 @@ export function createChatApi(deps: {
           text: request.query,
           extraContext: request.context,
           maxTokens: request.maxTokens ?? config.limits.maxTokens,
-          systemPrompt: config.systemPrompt,
+          systemPrompt: systemPromptFor(config, API_PLATFORM, request.groupId),
           maskModelInput: config.maskModelInput,
           maskModelOutput: maskModelOutputFor(config, API_PLATFORM, request.groupId),
           deadline,
         },
-        pipeline.ports(meter, config.systemPrompt, {
+        pipeline.ports(meter, {
           member: { platform: API_PLATFORM, tenantId: caller.tenant, chatId: request.groupId, userId: request.userId },
         }),
       );
@@ -179,10 +113,21 @@ export function createChatApi(deps: {
       }
       if (outcome.cachePut) {
         await pipeline
-          .cachePut(outcome.cachePut.key, outcome.cachePut.answer, meter)
+          .cachePut(outcome.cachePut, meter)
           .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
       }
-      await record(outcome, request, caller, meter).catch((err: unknown) =>
+      const answered = {
+        kind: 'api',
+        tenantId: caller.tenant,
+        chatId: request.groupId,
+        userId: request.userId,
+        requestId: caller.requestId,
+        outcome,
+        startedAt: caller.startedAt,
+        finishedAt: now(),
+      } as const;
+      // The answer is the caller's whatever happens to its records: they are logged, not retried.
+      await recordInvocation(answered, meter).catch((err: unknown) =>
         logger.error('ledger/audit not written', { error: err as Error }),
       );
       if (outcome.modelError) throw forCaller(outcome.modelError, deadline - caller.startedAt);
@@ -260,13 +205,7 @@ async function buildDefaultChatApi(env: NodeJS.ProcessEnv = process.env): Promis
   const config = loadChatApiConfig(env);
   const clients = createAwsClients({ region: config.region });
   tracer.captureAWSv3Client(clients.dynamo); // the document client shares this middleware stack
-  const model = createModelClient({
-    endpointName: config.model.endpointName,
-    endpointUrl: config.model.endpointUrl,
-    region: config.region,
-    modelId: config.model.modelId,
-    timeouts: { requestTimeoutMs: config.modelTimeoutMs },
-  });
+  const model = createModelClient(config, { requestTimeoutMs: config.modelTimeoutMs });
   return createChatApi({ config, pipeline: composePipeline({ config, clients, model, now: Date.now }), now: Date.now });
 }
 
@@ -286,10 +225,11 @@ const defaultChatApi = (): Promise<ChatApi> => {
 export function withObservability(
   fn: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>,
 ) {
-  return middy(fn)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+  return withMiddlewares(fn, [
+    captureLambdaHandler(tracer, { captureResponse: false }),
+    injectLambdaContext(logger, { resetKeys: true }),
+    logMetrics(metrics),
+  ]);
 }
 
 export const handler = withObservability(createChatApiHandler(defaultChatApi));

@@ -172,6 +172,8 @@ describe('answer hygiene through the worker', () => {
     }
     const cache = await rig.aws.clients.doc.send(new ScanCommand({ TableName: rig.aws.tables.answerCache }));
     expect(JSON.stringify(cache.Items)).not.toContain('Call the duty phone');
+    const audit = await rig.aws.clients.doc.send(new ScanCommand({ TableName: rig.aws.tables.audit }));
+    expect(audit.Items?.find((i) => i.chatId === chatId)).toMatchObject({ platform: 'feishu', outputPiiFound: 2 });
   }, 30_000);
 
   it('strips invisible characters before the model and recognises ／reset', async () => {

@@ -1,21 +1,23 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { composePipeline } from '#composition/pipeline-composition';
-import { type ChatApiConfig, loadChatApiConfig } from '#config/chat-api-config';
+import type { ChatApiConfig } from '#config/chat-api-config';
 import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
 import { ModelError } from '#core/errors';
 import { type ChatApi, createChatApi, createChatApiHandler, ModelFailureForCaller } from '#handlers/chat-api';
-import type { ModelClient } from '#model/model-client';
 import type { AwsClients } from '#shared/aws-clients';
 import { logger } from '#shared/powertools';
-import { buildProxyEvent } from '../../../sandbox/api-gateway';
+import {
+  chatApiConfig,
+  chatApiEvent,
+  type FakeModel,
+  fakeModel,
+  type ModelResponder,
+  modelReply,
+} from '../../helpers/factories';
 
-const config: ChatApiConfig = loadChatApiConfig({
-  CONVERSATIONS_TABLE: 'conversations',
-  ANSWER_CACHE_TABLE: 'answer-cache',
-  LEDGER_TABLE: 'ledger',
-  AUDIT_TABLE: 'audit',
-  CHAT_MODEL_TIMEOUT_MS: '20000',
-});
+/** The chat-api config with a 20 s model deadline, plus extra env keys (lexicon, output masking). */
+const configWith = (env: Record<string, string> = {}): ChatApiConfig =>
+  chatApiConfig({ CHAT_MODEL_TIMEOUT_MS: '20000', ...env });
+const config = configWith();
 const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
 
 beforeEach(() => {
@@ -23,28 +25,10 @@ beforeEach(() => {
 });
 afterEach(() => jest.restoreAllMocks());
 
-function chatEvent(body: unknown, authorizer: Record<string, unknown> | null = { sub: 'svc' }): APIGatewayProxyEvent {
-  const event = buildProxyEvent(
-    {
-      method: 'POST',
-      url: '/v1/chat',
-      headers: [
-        ['Content-Type', 'application/json'],
-        ['X-Group-ID', 'eng'],
-        ['X-User-ID', 'alice'],
-      ],
-      body: Buffer.from(JSON.stringify(body)),
-    },
-    { resource: '/v1/chat' },
-  );
-  event.requestContext.authorizer = authorizer;
-  return event;
-}
-
 const context = (remaining = 29_000) => ({ getRemainingTimeInMillis: () => remaining });
 
 /** The pipeline on a DynamoDB stand-in that records every command and holds nothing, and a scripted model. */
-function fakeApi(invoke: ModelClient['invoke'], apiConfig: ChatApiConfig = config) {
+function fakeApi(respond: ModelResponder, apiConfig: ChatApiConfig = config) {
   const commands: { name: string; input: Record<string, unknown> }[] = [];
   const doc = {
     send: jest.fn(async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
@@ -52,12 +36,7 @@ function fakeApi(invoke: ModelClient['invoke'], apiConfig: ChatApiConfig = confi
       return {};
     }),
   };
-  const model: ModelClient = {
-    modelId: 'test-model',
-    invoke: jest.fn(invoke),
-    invokeStream: jest.fn(),
-    circuitState: () => 'closed',
-  };
+  const model = fakeModel({ respond });
   const clients = { doc } as unknown as AwsClients;
   const api = createChatApi({
     config: apiConfig,
@@ -67,14 +46,9 @@ function fakeApi(invoke: ModelClient['invoke'], apiConfig: ChatApiConfig = confi
   return { api, commands, model };
 }
 
-const answer = (content: string): Awaited<ReturnType<ModelClient['invoke']>> => ({
-  content,
-  finishReason: 'stop',
-  usage: { promptTokens: 11, completionTokens: 3, totalTokens: 14 },
-  latencyMs: 40,
-  attempts: 1,
-  modelId: 'test-model',
-});
+/** The usage the response body reports back is asserted below. */
+const answer = (content: string) =>
+  modelReply(content, { usage: { promptTokens: 11, completionTokens: 3, totalTokens: 14 } });
 
 describe('createChatApi on the shared pipeline', () => {
   it('answers, saves the turn under api#tenant#group#user, and writes ledger + audit as platform api', async () => {
@@ -83,7 +57,7 @@ describe('createChatApi on the shared pipeline', () => {
       async () => api,
       () => NOW,
     );
-    const result = await handler(chatEvent({ query: 'hi there', max_tokens: 64 }), context());
+    const result = await handler(chatApiEvent({ query: 'hi there', max_tokens: 64 }), context());
     expect(result.statusCode).toBe(200);
     const body = JSON.parse(result.body) as Record<string, unknown>;
     expect(body).toEqual({
@@ -93,7 +67,11 @@ describe('createChatApi on the shared pipeline', () => {
       requestId: expect.any(String),
     });
     expect(result.headers?.['x-request-id']).toBe(body.requestId);
-    expect(model.invoke).toHaveBeenCalledWith(expect.objectContaining({ maxTokens: 64 }), { deadline: NOW + 20_000 });
+    expect(model.calls).toContainEqual({
+      request: expect.objectContaining({ maxTokens: 64 }),
+      options: { deadline: NOW + 20_000 },
+      stream: false,
+    });
     const put = commands.find((c) => c.name === 'PutCommand' && c.input.TableName === 'conversations');
     expect(put?.input.Item).toMatchObject({ pk: 'api#svc#eng#alice' });
     const batch = commands.find((c) => c.name === 'BatchWriteCommand');
@@ -108,7 +86,17 @@ describe('createChatApi on the shared pipeline', () => {
       cached: false,
       source: 'model',
     });
-    expect(items.audit?.[0]?.PutRequest.Item).toMatchObject({ pk: 'GROUP#api#svc#eng', question: 'hi there' });
+    // The worker's audit shape: keyed by group and `<at>#<event id>`, with the tenant and the answer's PII count.
+    expect(items.audit?.[0]?.PutRequest.Item).toMatchObject({
+      pk: 'GROUP#api#svc#eng',
+      sk: `${items.ledger?.[0]?.PutRequest.Item.at}#${body.requestId}`,
+      platform: 'api',
+      tenantId: 'svc',
+      eventId: body.requestId,
+      question: 'hi there',
+      outputPiiFound: 0,
+    });
+    expect(items.audit?.[0]?.PutRequest.Item).not.toHaveProperty('queueWaitMs');
   });
 
   it('gives the model what is left of the Lambda time minus a margin when that is shorter', async () => {
@@ -116,8 +104,12 @@ describe('createChatApi on the shared pipeline', () => {
     await createChatApiHandler(
       async () => api,
       () => NOW,
-    )(chatEvent({ query: 'q' }), context(10_000));
-    expect(model.invoke).toHaveBeenCalledWith(expect.anything(), { deadline: NOW + 8_000 });
+    )(chatApiEvent({ query: 'q' }), context(10_000));
+    expect(model.calls).toContainEqual({
+      request: expect.anything(),
+      options: { deadline: NOW + 8_000 },
+      stream: false,
+    });
   });
 
   it('a model timeout is a 504 that says what happened, and the call is still in the ledger', async () => {
@@ -127,7 +119,7 @@ describe('createChatApi on the shared pipeline', () => {
     const result = await createChatApiHandler(
       async () => api,
       () => NOW,
-    )(chatEvent({ query: 'slow' }), context());
+    )(chatApiEvent({ query: 'slow' }), context());
     expect(result.statusCode).toBe(504);
     expect(JSON.parse(result.body)).toEqual({
       error: {
@@ -148,24 +140,13 @@ describe('createChatApi on the shared pipeline', () => {
     const result = await createChatApiHandler(
       async () => api,
       () => NOW,
-    )(chatEvent({ query: 'q' }), context());
+    )(chatApiEvent({ query: 'q' }), context());
     expect(result.statusCode).toBe(502);
     expect(JSON.parse(result.body)).toEqual({
       error: { code: 'model_server_error', message: 'The model is unavailable right now; please retry shortly.' },
     });
   });
 });
-
-/** The chat-api config with extra env keys (lexicon, output masking). */
-const configWith = (env: Record<string, string>): ChatApiConfig =>
-  loadChatApiConfig({
-    CONVERSATIONS_TABLE: 'conversations',
-    ANSWER_CACHE_TABLE: 'answer-cache',
-    LEDGER_TABLE: 'ledger',
-    AUDIT_TABLE: 'audit',
-    CHAT_MODEL_TIMEOUT_MS: '20000',
-    ...env,
-  });
 
 async function post(
   api: ChatApi,
@@ -174,7 +155,7 @@ async function post(
   const result = await createChatApiHandler(
     async () => api,
     () => NOW,
-  )(chatEvent(body), context());
+  )(chatApiEvent(body), context());
   return { statusCode: result.statusCode, json: JSON.parse(result.body) as Record<string, unknown> };
 }
 
@@ -184,7 +165,7 @@ const cachePuts = (commands: Recorded) =>
 /** Everything written to DynamoDB (context, cache, ledger, audit) as one string. */
 const stored = (commands: Recorded) =>
   JSON.stringify(commands.filter((c) => c.name === 'PutCommand' || c.name === 'BatchWriteCommand'));
-const sentToModel = (model: ModelClient) => JSON.stringify((model.invoke as jest.Mock).mock.calls);
+const sentToModel = (model: FakeModel) => JSON.stringify(model.calls.map((c) => c.request));
 
 describe('/v1/chat input and output hygiene', () => {
   it.each([
@@ -211,7 +192,7 @@ describe('/v1/chat input and output hygiene', () => {
     const res = await post(api, { query: 'summarise this', context: ctx });
     expect(res.statusCode).toBe(200);
     expect(res.json.reply).toBe(DEFAULT_MESSAGES.inputBlocked);
-    expect(model.invoke).not.toHaveBeenCalled();
+    expect(model.calls).toEqual([]);
     expect(stored(commands)).toContain('"source":"blocked_input"');
   });
 
@@ -220,7 +201,7 @@ describe('/v1/chat input and output hygiene', () => {
     const { api, model } = fakeApi(async () => answer('ok'), configWith({ CONTENT_LEXICON: lexicon }));
     const res = await post(api, { query: 'summarise this', context: 'it says maskedterm here' });
     expect(res.statusCode).toBe(200);
-    expect(model.invoke).toHaveBeenCalledTimes(1);
+    expect(model.calls).toHaveLength(1);
     expect(sentToModel(model)).not.toContain('maskedterm');
   });
 
@@ -264,6 +245,9 @@ describe('/v1/chat input and output hygiene', () => {
     expect(res.json.reply).not.toContain('hr.lead@example.com');
     expect(stored(commands)).not.toContain('13812345678');
     expect(cachePuts(commands)).toEqual([]);
+    const batch = commands.find((c) => c.name === 'BatchWriteCommand');
+    const items = batch?.input.RequestItems as Record<string, { PutRequest: { Item: Record<string, unknown> } }[]>;
+    expect(items.audit?.[0]?.PutRequest.Item).toMatchObject({ outputPiiFound: 2 });
   });
 
   it.each([
@@ -285,11 +269,24 @@ describe('/v1/chat input and output hygiene', () => {
     expect((await post(api, { query: 'Who do I call?' })).json.reply).not.toContain('13812345678');
   });
 
+  it('a group with its own system prompt (api:<X-Group-ID>) gets it; other groups keep the default', async () => {
+    const overrides = JSON.stringify({ 'api:eng': 'You are the engineering assistant.', 'api:ops': 'On-call.' });
+    const { api, model } = fakeApi(async () => answer('ok'), configWith({ SYSTEM_PROMPT_OVERRIDES: overrides }));
+    await post(api, { query: 'What is GroupGate?' });
+    expect(model.calls[0]?.request.messages[0]).toEqual({
+      role: 'system',
+      content: 'You are the engineering assistant.',
+    });
+    const plain = fakeApi(async () => answer('ok'));
+    await post(plain.api, { query: 'What is GroupGate?' });
+    expect(plain.model.calls[0]?.request.messages[0]).toEqual({ role: 'system', content: config.systemPrompt });
+  });
+
   it.each(['／reset', '/RESET', ' /reset\u200B', '\u{E0001}/reset'])('%j clears the context', async (query) => {
     const { api, model } = fakeApi(async () => answer('x'));
     const res = await post(api, { query });
     expect(res.json.reply).toBe(DEFAULT_MESSAGES.contextCleared);
-    expect(model.invoke).not.toHaveBeenCalled();
+    expect(model.calls).toEqual([]);
   });
 
   it('the model, the context and the audit never see tag characters from the query or the context', async () => {
@@ -311,13 +308,16 @@ describe('createChatApiHandler', () => {
   };
 
   it('refuses a request that did not pass the authorizer (401)', async () => {
-    const result = await createChatApiHandler(async () => never)(chatEvent({ query: 'q' }, null), context());
+    const result = await createChatApiHandler(async () => never)(
+      chatApiEvent({ query: 'q' }, { authorizer: null }),
+      context(),
+    );
     expect(result.statusCode).toBe(401);
     expect(JSON.parse(result.body)).toEqual({ error: { code: 'unauthorized', message: 'No authenticated caller' } });
   });
 
   it('validates before answering (400 with every problem)', async () => {
-    const result = await createChatApiHandler(async () => never)(chatEvent({ query: ' ', x: 1 }), context());
+    const result = await createChatApiHandler(async () => never)(chatApiEvent({ query: ' ', x: 1 }), context());
     expect(result.statusCode).toBe(400);
     expect(JSON.parse(result.body)).toEqual({
       error: {
@@ -328,7 +328,7 @@ describe('createChatApiHandler', () => {
   });
 
   it('hides unexpected faults behind a 500', async () => {
-    const result = await createChatApiHandler(async () => never)(chatEvent({ query: 'q' }), context());
+    const result = await createChatApiHandler(async () => never)(chatApiEvent({ query: 'q' }), context());
     expect(result.statusCode).toBe(500);
     expect(JSON.parse(result.body)).toEqual({
       error: { code: 'internal_error', message: 'Internal error; see logs for details.' },

@@ -1,0 +1,182 @@
+import type { FilterDecision, PipelineOutcome } from '#core/answer-pipeline';
+import { groupKey } from '#core/conversation-key';
+import { costOfInvocation, type InvocationUsage, parseUsage } from '#core/cost/cost-model';
+import { buildLedgerRow, type LedgerRow } from '#core/cost/ledger-row';
+import { sagemakerUsageOf } from '#core/cost/model-billing';
+import type { ResolvedPrices } from '#core/cost/prices';
+import { keyPart } from '#core/key-part';
+import type { LedgerPlatform } from '#platforms/types';
+
+/**
+ * The two records of one invocation (a queued platform event answered by the worker, or a `/v1/chat` call), built
+ * by one function for both callers so their shapes cannot drift: the cost ledger row and the audit record.
+ * Pure: prices, masking and ids come in; nothing is written here (see `#stores/records-store`).
+ */
+
+/** What the pipeline answered and how, as the ledger and the audit keep it. */
+export type AnswerSource = PipelineOutcome['source'];
+
+/** The ledger table's item: the `LedgerRow` plus how the answer came about. */
+export interface LedgerItem extends LedgerRow {
+  readonly source: AnswerSource;
+  /** The output filter's decision on the answer. */
+  readonly filterDecision: FilterDecision;
+}
+
+/**
+ * One item of the audit table, the same shape for every caller. Keyed by group and time: pk `GROUP#<groupKey>`
+ * (the ledger row's pk), sk `<ISO time>#<keyPart(eventId)>` (hashed when long: a sort key holds at most 1,024 bytes).
+ * Questions and answers are stored PII-masked whatever the chat sees.
+ */
+export interface AuditRecord {
+  readonly pk: string;
+  readonly sk: string;
+  /** Epoch seconds: `at` + the audit retention (DynamoDB TTL). */
+  readonly expiresAt: number;
+  /** ISO-8601 UTC time the invocation finished. */
+  readonly at: string;
+  readonly platform: LedgerPlatform;
+  readonly tenantId: string;
+  readonly chatId: string;
+  readonly userId: string;
+  /** The platform event id, or the REST request id. */
+  readonly eventId: string;
+  /** The question as stored in the context (PII-masked). */
+  readonly question: string;
+  /** The reply, PII-masked. */
+  readonly answer: string;
+  readonly source: AnswerSource;
+  readonly inputFilter: FilterDecision;
+  readonly outputFilter: FilterDecision;
+  /** PII found in the question (and the REST `context`). */
+  readonly piiFound: number;
+  /** PII found in the answer; 0 when there was no answer to check. */
+  readonly outputPiiFound: number;
+  /** The answering model, or null when no model answered. */
+  readonly model: string | null;
+  readonly modelLatencyMs: number | null;
+  /** From the start of the work to the records (worker: claim → records; REST: request → records). */
+  readonly latencyMs: number;
+  /** Worker only: from the webhook accepting the event to the worker starting on it. */
+  readonly queueWaitMs?: number;
+  /** The invocation's marginal cost, as in its ledger row. */
+  readonly totalUsd: number;
+  /** The model failure's code (`model_timeout`, …) when the model was asked and failed. */
+  readonly modelError?: string;
+}
+
+/** Who caused the invocation, and its ids. */
+export interface InvocationParty {
+  readonly platform: LedgerPlatform;
+  readonly tenantId: string;
+  readonly chatId: string;
+  readonly userId: string;
+  /** The platform event id, or the REST request id. */
+  readonly eventId: string;
+  /** Unique per invocation: the ledger row's sort key. */
+  readonly invocationId: string;
+}
+
+/** Epoch ms. */
+export interface InvocationTimings {
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  /** When the event was queued (worker only); gives `queueWaitMs`. */
+  readonly queuedAt?: number;
+}
+
+/** The billable work of the call except the model's, which the builder derives from the answer. */
+export type BilledWork = Omit<InvocationUsage, 'sagemaker' | 'tokens'>;
+
+/** What the records keep of the pipeline's outcome. */
+export type RecordedOutcome = Pick<
+  PipelineOutcome,
+  | 'reply'
+  | 'source'
+  | 'storedQuestion'
+  | 'inputFilter'
+  | 'outputFilter'
+  | 'piiFound'
+  | 'outputPiiFound'
+  | 'model'
+  | 'modelError'
+>;
+
+export interface RetentionDays {
+  readonly ledger: number;
+  readonly audit: number;
+}
+
+export interface InvocationRecordsInput {
+  readonly party: InvocationParty;
+  readonly outcome: RecordedOutcome;
+  readonly timings: InvocationTimings;
+  readonly work: BilledWork;
+  /** The configured model, named in the ledger when none answered. SageMaker time is priced from the answer's billing. */
+  readonly model: { readonly modelId: string };
+  readonly prices: ResolvedPrices;
+  readonly retention: RetentionDays;
+  /** Masks PII in the answer for the audit (the chat may have seen it unmasked). */
+  readonly maskPii: (text: string) => string;
+}
+
+export interface InvocationRecords {
+  readonly ledger: LedgerItem;
+  readonly audit: AuditRecord;
+}
+
+const SECONDS_PER_DAY = 86_400;
+
+/** @throws ValidationError when the usage or the ledger row is invalid (a bad measurement never costs $0). */
+export function buildInvocationRecords(input: InvocationRecordsInput): InvocationRecords {
+  const { party, outcome, timings } = input;
+  const answered = outcome.model;
+  const usage = parseUsage({
+    ...input.work,
+    sagemaker: sagemakerUsageOf(answered),
+    tokens: { prompt: answered?.promptTokens ?? 0, completion: answered?.completionTokens ?? 0 },
+  });
+  const at = new Date(timings.finishedAt);
+  const latencyMs = timings.finishedAt - timings.startedAt;
+  const row = buildLedgerRow({
+    invocationId: party.invocationId,
+    eventId: party.eventId,
+    platform: party.platform,
+    tenantId: party.tenantId,
+    chatId: party.chatId,
+    userId: party.userId,
+    at,
+    model: answered?.modelId ?? input.model.modelId,
+    latencyMs,
+    cached: outcome.source === 'cache',
+    usage,
+    breakdown: costOfInvocation(usage, input.prices),
+    retentionDays: input.retention.ledger,
+  });
+  const audit: AuditRecord = {
+    pk: `GROUP#${groupKey(party)}`,
+    sk: `${row.at}#${keyPart(party.eventId)}`,
+    expiresAt: Math.floor(timings.finishedAt / 1000) + input.retention.audit * SECONDS_PER_DAY,
+    at: row.at,
+    platform: party.platform,
+    tenantId: party.tenantId,
+    chatId: party.chatId,
+    userId: party.userId,
+    eventId: party.eventId,
+    question: outcome.storedQuestion,
+    answer: input.maskPii(outcome.reply),
+    source: outcome.source,
+    inputFilter: outcome.inputFilter,
+    outputFilter: outcome.outputFilter,
+    piiFound: outcome.piiFound,
+    outputPiiFound: outcome.outputPiiFound ?? 0,
+    model: answered?.modelId ?? null,
+    modelLatencyMs: answered?.latencyMs ?? null,
+    latencyMs,
+    // Absent keys, not undefined values: the document client rejects undefined attributes.
+    ...(timings.queuedAt === undefined ? {} : { queueWaitMs: timings.startedAt - timings.queuedAt }),
+    totalUsd: row.totalUsd,
+    ...(outcome.modelError ? { modelError: outcome.modelError.code } : {}),
+  };
+  return { ledger: { ...row, source: outcome.source, filterDecision: outcome.outputFilter }, audit };
+}

@@ -1,0 +1,110 @@
+import { CapacityMeter } from '#composition/pipeline-composition';
+import { createInvocationRecorder } from '#composition/record-invocation';
+import type { PipelineConfig } from '#config/pipeline-config';
+import { resolvePrices } from '#core/cost/prices';
+import type { InvocationRecords } from '#core/records/invocation-records';
+import type { InvocationToRecord } from '#core/records/invocation-work';
+import { logger } from '#shared/powertools';
+import type { Member } from '#stores/active-users';
+import { RecordsNotWrittenError } from '#stores/records-store';
+
+const NOW = Date.parse('2026-11-25T10:00:00.000Z');
+const config: Pick<PipelineConfig, 'model' | 'memoryMb' | 'ledgerRetentionDays' | 'auditRetentionDays'> = {
+  model: {
+    endpointName: 'groupgate-llm',
+    modelId: 'private-llm-int8',
+    instanceType: 'ml.g4dn.xlarge',
+    contextWindow: 4096,
+    maxTokens: 512,
+  },
+  memoryMb: 1024,
+  ledgerRetentionDays: 400,
+  auditRetentionDays: 365,
+};
+
+const outcome = {
+  reply: 'hello',
+  source: 'cache',
+  storedQuestion: 'hi',
+  inputFilter: 'allow',
+  outputFilter: 'allow',
+  piiFound: 0,
+} as const;
+
+const apiCall: InvocationToRecord = {
+  kind: 'api',
+  tenantId: 'svc',
+  chatId: 'eng',
+  userId: 'u1',
+  requestId: 'req-1',
+  outcome,
+  startedAt: NOW,
+  finishedAt: NOW + 20,
+};
+
+function recorder(options: { write?: () => Promise<void>; markActive?: (m: Member) => Promise<boolean> } = {}) {
+  const written: InvocationRecords[] = [];
+  const record = createInvocationRecorder({
+    config,
+    prices: resolvePrices('us-east-1'),
+    maskPii: (text) => ({ text }),
+    records: {
+      write: async (records) => {
+        written.push(records);
+        await options.write?.();
+      },
+    },
+    ...(options.markActive ? { activeUsers: { markActive: options.markActive } } : {}),
+  });
+  return { record, written };
+}
+
+beforeAll(() => logger.setLogLevel('SILENT'));
+
+describe('createInvocationRecorder', () => {
+  it('writes the ledger row and the audit record, billing their two write units', async () => {
+    const { record, written } = recorder();
+    const meter = new CapacityMeter();
+    meter.add({ read: 1, write: 1 });
+    await record(apiCall, meter);
+    expect(written).toHaveLength(1);
+    expect(written[0]?.ledger.usage.dynamodb).toEqual({ readRequestUnits: 1, writeRequestUnits: 3 });
+    expect(written[0]?.audit).toMatchObject({ pk: 'GROUP#api#svc#eng', source: 'cache' });
+  });
+
+  it('counts the member as active alongside the write and bills the put as one more unit', async () => {
+    const members: Member[] = [];
+    const { record, written } = recorder({
+      markActive: async (m) => {
+        members.push(m);
+        return true;
+      },
+    });
+    await record(apiCall, new CapacityMeter());
+    expect(members).toEqual([{ platform: 'api', tenantId: 'svc', chatId: 'eng', userId: 'u1' }]);
+    expect(written[0]?.ledger.usage.dynamodb.writeRequestUnits).toBe(3);
+  });
+
+  it('rethrows what is unwritten, after the active-user count settled', async () => {
+    let counted = false;
+    const unwritten = new RecordsNotWrittenError({ ledger: [{ pk: 'x' }] });
+    const { record } = recorder({
+      write: async () => {
+        throw unwritten;
+      },
+      markActive: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        counted = true;
+        return false;
+      },
+    });
+    await expect(record(apiCall, new CapacityMeter())).rejects.toBe(unwritten);
+    expect(counted).toBe(true);
+  });
+
+  it('a failing active-user count never fails the records', async () => {
+    const { record, written } = recorder({ markActive: () => Promise.reject(new Error('throttled')) });
+    await record(apiCall, new CapacityMeter());
+    expect(written).toHaveLength(1);
+  });
+});
