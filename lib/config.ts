@@ -1,5 +1,7 @@
 import type { Node } from 'constructs';
 import * as z from 'zod';
+import { systemPromptOverridesSchema } from '#config/pipeline-config';
+import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
 import { ConfigError } from '#core/errors';
 import { PLATFORMS } from '#platforms/types';
 
@@ -15,6 +17,9 @@ const S3_PREFIX_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(?:[^\s]+\/)?$/
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** Room left for per-chat prompts in a Lambda environment (4 KB for all variables) after the other settings. */
+const MAX_SYSTEM_PROMPT_OVERRIDES_BYTES = 2048;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const secretArn = z
@@ -83,10 +88,10 @@ const appConfigSchema = z.strictObject({
   contextTtlMinutes: int(1, 24 * 60).default(30),
   /** @default 60 */
   answerCacheTtlMinutes: int(1, 7 * 24 * 60).default(60),
-  /** Days a cost ledger row lives before DynamoDB TTL removes it. @default 400 */
-  ledgerRetentionDays: int(1, 3650).default(400),
-  /** Days an audit record lives before DynamoDB TTL removes it. @default 365 */
-  auditRetentionDays: int(1, 3650).default(365),
+  /** Days a cost ledger row lives before DynamoDB TTL removes it. @default 400 (`DEFAULT_LEDGER_RETENTION_DAYS`) */
+  ledgerRetentionDays: int(1, MAX_RETENTION_DAYS).default(DEFAULT_LEDGER_RETENTION_DAYS),
+  /** Days an audit record lives before DynamoDB TTL removes it. @default 365 (`DEFAULT_AUDIT_RETENTION_DAYS`) */
+  auditRetentionDays: int(1, MAX_RETENTION_DAYS).default(DEFAULT_AUDIT_RETENTION_DAYS),
   /** CloudWatch Logs retention for functions and API access logs. @default 30 */
   logRetentionDays: z
     .number()
@@ -130,6 +135,16 @@ const appConfigSchema = z.strictObject({
   jwtJwksUrl: z.url({ protocol: /^https$/ }).optional(),
   /** Reply tokens the model may generate per answer (`max_tokens` ceiling). @default 512 */
   modelMaxTokens: int(16, 8192).default(512),
+  /**
+   * Per-chat system prompts, `{"<platform>:<chatId>": "prompt"}` (`/v1/chat`: `api:<X-Group-ID>`), handed to the
+   * worker and chat-api as `SYSTEM_PROMPT_OVERRIDES`. Bounded so the functions' environment stays within Lambda's
+   * 4 KB. @default {} (every chat uses the deployment prompt)
+   */
+  systemPromptOverrides: systemPromptOverridesSchema
+    .refine((overrides) => Buffer.byteLength(JSON.stringify(overrides)) <= MAX_SYSTEM_PROMPT_OVERRIDES_BYTES, {
+      error: `must be at most ${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} bytes as JSON (Lambda environments hold 4 KB)`,
+    })
+    .default({}),
 });
 
 export type AppConfig = Readonly<z.output<typeof appConfigSchema>>;

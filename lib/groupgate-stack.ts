@@ -68,6 +68,7 @@ export class GroupGateStack extends Stack {
       answerCacheTtlMinutes: config.answerCacheTtlMinutes,
       ledgerRetentionDays: config.ledgerRetentionDays,
       auditRetentionDays: config.auditRetentionDays,
+      systemPromptOverrides: config.systemPromptOverrides,
       logRetention,
       logLevel: config.logLevel,
     });

@@ -1,21 +1,24 @@
 import type { PipelineConfig } from '#config/pipeline-config';
 import { answerCacheKey, isCacheable } from '#core/answer-cache-key';
-import { DEFAULT_MESSAGES, type PipelinePorts } from '#core/answer-pipeline';
-import type { LedgerRow } from '#core/cost/ledger-row';
+import { type CacheEntry, DEFAULT_MESSAGES, type PipelinePorts } from '#core/answer-pipeline';
 import { parsePriceOverrides, resolvePrices } from '#core/cost/prices';
 import { buildPrompt } from '#core/prompt/build-prompt';
 import { estimateTokens } from '#core/prompt/token-estimate';
 import { compileLexicon } from '#core/safety/content-filter';
 import { moderate } from '#core/safety/moderation';
 import { createPiiMasker } from '#core/safety/pii';
+import { costSkill } from '#core/skills/cost';
+import { resetSkill } from '#core/skills/reset';
+import type { Skill } from '#core/skills/skill';
 import type { ModelClient } from '#model/model-client';
 import type { AwsClients } from '#shared/aws-clients';
 import { traced } from '#shared/tracer';
 import type { Member } from '#stores/active-users';
 import { AnswerCache } from '#stores/answer-cache';
-import { countItems, type LosslessWriteOptions, type PutBatch, writeBatchLossless } from '#stores/batch-write';
+import type { LosslessWriteOptions } from '#stores/batch-write';
+import type { CapacitySink } from '#stores/capacity';
 import { ContextStore, type ConversationContext } from '#stores/context-store';
-import type { CapacitySink } from '#stores/event-store';
+import { RecordsStore } from '#stores/records-store';
 import { formatUsage, queryMemberUsage } from '#stores/usage-query';
 
 /**
@@ -42,17 +45,6 @@ export interface PipelineCompositionDeps {
   readonly recordWrites?: LosslessWriteOptions;
 }
 
-/** Ledger/audit items still unwritten after every retry; `unwritten` is what to keep and write later. */
-export class RecordsNotWrittenError extends Error {
-  constructor(
-    readonly unwritten: PutBatch,
-    cause?: unknown,
-  ) {
-    super(`${countItems(unwritten)} ledger/audit item(s) not written`, cause === undefined ? {} : { cause });
-    this.name = 'RecordsNotWrittenError';
-  }
-}
-
 export type PipelineComposition = ReturnType<typeof composePipeline>;
 
 /** Sampling temperature of every pipeline model call; part of the FAQ cache key, like the system prompt. */
@@ -69,6 +61,11 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     tableName: config.tables.answerCache,
     ttlSeconds: config.answerCacheTtlSeconds,
   });
+  const records = new RecordsStore(clients.doc, {
+    ledgerTable: config.tables.ledger,
+    auditTable: config.tables.audit,
+    ...(deps.recordWrites ? { retry: deps.recordWrites } : {}),
+  });
   const lexicon = compileLexicon(config.lexicon);
   const maskPii = createPiiMasker();
   const prices = resolvePrices(
@@ -81,13 +78,27 @@ export function composePipeline(deps: PipelineCompositionDeps) {
   };
 
   /**
+   * The skill chain, in precedence order: `/reset` always; `/cost` only where the caller names the member (it
+   * reads that member's ledger rows). A new skill is added here (see functions/core/skills/skill.ts).
+   */
+  function skillsFor(meter: CapacitySink, member: Member | undefined): readonly Skill[] {
+    const reset = resetSkill(DEFAULT_MESSAGES.contextCleared);
+    if (!member) return [reset];
+    const ledger = { tableName: config.tables.ledger };
+    return [
+      reset,
+      costSkill(async () => formatUsage(await queryMemberUsage(clients.doc, ledger, member, now(), meter))),
+    ];
+  }
+
+  /**
    * The pipeline's ports for one invocation. `prefetched` lets a caller start the context read early (the worker
    * runs it alongside its claim); the save stays conditional on the version read, so that is safe. `member` (who
-   * asked, in which group) enables `/cost`, answered from the ledger.
+   * asked, in which group) enables `/cost`, answered from the ledger. The system prompt is the turn's
+   * (`TurnInput.systemPrompt`, a group's override), or the deployment's default when the turn names none.
    */
   function ports(
     meter: CapacitySink,
-    systemPrompt: string,
     options: {
       readonly prefetched?: { readonly key: string; readonly context: Promise<ConversationContext> };
       readonly member?: Member;
@@ -102,17 +113,18 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       clearContext: async (key) => {
         await contexts.clear(key, now(), meter);
       },
-      cacheKey: (question, maxTokens) =>
+      cacheKey: (question, maxTokens, modelId, systemPrompt) =>
         isCacheable(question, { hasContext: false })
           ? answerCacheKey({
               question,
-              modelId: config.model.modelId,
+              modelId,
               promptVersion: config.promptVersion,
-              systemPrompt,
+              systemPrompt: systemPrompt ?? config.systemPrompt,
               maxTokens,
               temperature: MODEL_TEMPERATURE,
             })
           : undefined,
+      primaryModelId: deps.model.id,
       cacheGet: async (key) => {
         const hit = await cache.get(key, now(), meter);
         return hit.hit ? hit.answer : undefined;
@@ -123,10 +135,10 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         const masked = maskPii(text);
         return { text: masked.text, found: masked.findings.reduce((n, f) => n + f.count, 0) };
       },
-      buildMessages: ({ turns, question, extraContext, maxTokens }) => {
+      buildMessages: ({ systemPrompt, turns, question, extraContext, maxTokens }) => {
         const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
         const built = buildPrompt({
-          systemPrompt,
+          systemPrompt: systemPrompt ?? config.systemPrompt,
           turns,
           question,
           extraContext,
@@ -136,7 +148,7 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         return { messages: built.messages, maxTokens: reply };
       },
       invokeModel: async (messages, maxTokens, deadline) => {
-        const result = await traced('model', { modelId: config.model.modelId }, () =>
+        const result = await traced('model', { modelId: deps.model.id }, () =>
           deps.model.invoke({ messages: [...messages], maxTokens, temperature: MODEL_TEMPERATURE }, { deadline }),
         );
         return {
@@ -147,29 +159,12 @@ export function composePipeline(deps: PipelineCompositionDeps) {
           latencyMs: result.latencyMs,
           timeToFirstTokenMs: result.timeToFirstTokenMs,
           modelId: result.modelId,
+          billing: result.billing,
         };
       },
-      ...(member
-        ? {
-            usage: async () =>
-              formatUsage(
-                await queryMemberUsage(clients.doc, { tableName: config.tables.ledger }, member, now(), meter),
-              ),
-          }
-        : {}),
+      skills: skillsFor(meter, member),
       messages: DEFAULT_MESSAGES,
     };
-  }
-
-  async function writeOrThrow(batch: PutBatch, meter?: CapacitySink): Promise<void> {
-    let unwritten: PutBatch;
-    try {
-      unwritten = await writeBatchLossless(clients.doc, batch, deps.recordWrites, meter);
-    } catch (err) {
-      // The call itself failed (after the SDK's retries): nothing of it is known to be written.
-      throw new RecordsNotWrittenError(batch, err);
-    }
-    if (countItems(unwritten) > 0) throw new RecordsNotWrittenError(unwritten);
   }
 
   return {
@@ -177,31 +172,13 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     cache,
     prices,
     maskPii,
+    /** The ledger and audit writes (see `createInvocationRecorder`). */
+    records,
     ports,
-    /** Caches a context-free answer under the key `runPipeline` chose. */
-    async cachePut(key: string, answer: string, meter: CapacitySink): Promise<void> {
-      await cache.put(
-        key,
-        { answer, modelId: config.model.modelId, promptVersion: config.promptVersion },
-        now(),
-        meter,
-      );
-    },
-    /**
-     * The ledger row and the audit record in one BatchWriteItem (one round trip), unprocessed items retried with
-     * backoff. @throws RecordsNotWrittenError holding what is still unwritten after the last attempt.
-     */
-    async writeRecords(
-      row: LedgerRow,
-      audit: Record<string, unknown>,
-      extra: Record<string, unknown>,
-      meter?: CapacitySink,
-    ): Promise<void> {
-      await writeOrThrow({ [config.tables.ledger]: [{ ...row, ...extra }], [config.tables.audit]: [audit] }, meter);
-    },
-    /** Writes records an earlier attempt could not. @throws RecordsNotWrittenError */
-    async flushRecords(batch: PutBatch, meter?: CapacitySink): Promise<void> {
-      await writeOrThrow(batch, meter);
+    /** Caches a context-free answer under the key `runPipeline` chose, naming the model that answered. */
+    async cachePut(entry: CacheEntry, meter: CapacitySink): Promise<void> {
+      const { key, answer, modelId } = entry;
+      await cache.put(key, { answer, modelId, promptVersion: config.promptVersion }, now(), meter);
     },
   };
 }

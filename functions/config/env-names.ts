@@ -42,6 +42,11 @@ export const ENV = {
   modelContextWindow: 'MODEL_CONTEXT_WINDOW',
   modelMaxTokens: 'MODEL_MAX_TOKENS',
   systemPrompt: 'SYSTEM_PROMPT',
+  /**
+   * JSON object `{"<platform>:<chatId>": "prompt"}`: chats whose system prompt replaces `SYSTEM_PROMPT` (REST:
+   * `api:<X-Group-ID>`). Their answers are cached apart from the default prompt's.
+   */
+  systemPromptOverrides: 'SYSTEM_PROMPT_OVERRIDES',
   /** Bump to invalidate cached answers produced by an older prompt. */
   promptVersion: 'PROMPT_VERSION',
   /** JSON `[{term, level: 1|2|3, category}]` for the content-safety filter. */

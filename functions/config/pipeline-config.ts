@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { LEDGER_PLATFORMS, type LedgerPlatform } from '#platforms/types';
 import { ENV } from './env-names';
+import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from './retention';
 
 /**
  * The settings of the answering pipeline, shared by the worker and `/v1/chat`: one schema for the env keys both
@@ -48,6 +49,20 @@ export const chatRefList = z
     ),
   );
 
+/** `{"<platform>:<chatId>": "prompt"}`: per-chat system prompts (see `systemPromptFor`). */
+export const systemPromptOverridesSchema = z
+  .record(z.string(), z.string().trim().min(1, { error: 'each prompt must be non-empty' }))
+  .superRefine((overrides, ctx) => {
+    // Checked here rather than as the record's key schema, whose own message would replace this one.
+    for (const key of Object.keys(overrides).filter((k) => !CHAT_REF.test(k))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        message: `keys must be platform:chatId (${LEDGER_PLATFORMS.join(', ')})`,
+      });
+    }
+  });
+
 /** The env keys of the pipeline; spread into each function's schema. */
 export const pipelineEnvShape = {
   [ENV.conversationsTable]: z.string().min(3),
@@ -63,13 +78,14 @@ export const pipelineEnvShape = {
   [ENV.contextTtlMinutes]: envInt(1, 24 * 60).default(30),
   [ENV.answerCacheTtlMinutes]: envInt(1, 7 * 24 * 60).default(60),
   [ENV.systemPrompt]: z.string().min(1).optional(),
+  [ENV.systemPromptOverrides]: jsonValue.pipe(systemPromptOverridesSchema).optional(),
   [ENV.promptVersion]: z.string().min(1).default('v1'),
   [ENV.contentLexicon]: jsonValue.pipe(lexiconSchema).optional(),
   [ENV.maskModelInput]: z.enum(['true', 'false']).default('true'),
   [ENV.maskModelOutput]: z.enum(['true', 'false']).default('true'),
   [ENV.maskModelOutputOptOut]: chatRefList.optional(),
-  [ENV.ledgerRetentionDays]: envInt(1, 3650).default(400),
-  [ENV.auditRetentionDays]: envInt(1, 3650).default(180),
+  [ENV.ledgerRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_LEDGER_RETENTION_DAYS),
+  [ENV.auditRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_AUDIT_RETENTION_DAYS),
   [ENV.priceOverrides]: jsonValue.optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().min(128).default(1024),
@@ -96,7 +112,10 @@ export interface PipelineConfig {
   };
   readonly contextTtlSeconds: number;
   readonly answerCacheTtlSeconds: number;
+  /** The deployment's system prompt; a chat in `systemPromptOverrides` gets its own (see `systemPromptFor`). */
   readonly systemPrompt: string;
+  /** `platform:chatId` → that chat's system prompt (REST: `api:<X-Group-ID>`). */
+  readonly systemPromptOverrides: Readonly<Record<string, string>>;
   readonly promptVersion: string;
   readonly lexicon: z.infer<typeof lexiconSchema>;
   readonly maskModelInput: boolean;
@@ -133,6 +152,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
     contextTtlSeconds: c[ENV.contextTtlMinutes] * 60,
     answerCacheTtlSeconds: c[ENV.answerCacheTtlMinutes] * 60,
     systemPrompt: c[ENV.systemPrompt] ?? DEFAULT_SYSTEM_PROMPT,
+    systemPromptOverrides: c[ENV.systemPromptOverrides] ?? {},
     promptVersion: c[ENV.promptVersion],
     lexicon: c[ENV.contentLexicon] ?? [],
     maskModelInput: c[ENV.maskModelInput] === 'true',
@@ -159,4 +179,17 @@ export function maskModelOutputFor(
   chatId: string,
 ): boolean {
   return config.maskModelOutput.enabled && !config.maskModelOutput.optOutChats.includes(`${platform}:${chatId}`);
+}
+
+/**
+ * The system prompt of the model's answers in this chat: its `SYSTEM_PROMPT_OVERRIDES` entry, else the deployment's
+ * `SYSTEM_PROMPT`. `platform` is `api` for `/v1/chat`, whose chat is the `X-Group-ID`.
+ */
+export function systemPromptFor(
+  config: Pick<PipelineConfig, 'systemPrompt' | 'systemPromptOverrides'>,
+  platform: LedgerPlatform,
+  chatId: string,
+): string {
+  // Every key starts with a platform name, so no chat can hit an Object.prototype member.
+  return config.systemPromptOverrides[`${platform}:${chatId}`] ?? config.systemPrompt;
 }

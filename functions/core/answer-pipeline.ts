@@ -1,16 +1,26 @@
 import type { FinishReason } from '#model/chat-completions';
+import type { ModelBilling } from './cost/model-billing';
 import { ModelError } from './errors';
+import type { PipelineMessages } from './pipeline-messages';
 import { commandForm, stripInvisible } from './safety/sanitise-input';
+import { runSkills, type Skill, type SkillSource } from './skills/skill';
+
+export { DEFAULT_MESSAGES, type PipelineMessages } from './pipeline-messages';
 
 /**
  * The answering pipeline shared by the worker (chat platforms) and `/v1/chat`: invisible characters stripped →
- * commands (`/reset`, `/cost`; no model call) → input safety and PII masking (question and REST `context`) → context
- * → prompt → FAQ cache → model → output safety → output PII masking. It decides the reply; delivering it and
+ * skills (the ordered `ports.skills` chain, e.g. `/reset`, `/cost`: answered without a model call; see
+ * skills/skill.ts) → the model answer path, the chain's terminal handler: empty-question check → input safety
+ * and PII masking (question and REST `context`) → context → prompt (the turn's system prompt) → FAQ cache → model
+ * → output safety → output PII masking. It decides the reply; delivering it and
  * persisting the turn are the caller's job, because the worker must record the delivery atomically with the turn.
  *
  * The FAQ cache serves an answer only for the same model input: the key is computed from the text the model sees
- * (after stripping and masking) and the effective reply-token ceiling, and only whole, clean answers are stored
- * (natural end, under the token ceiling, output filter `allow`, no PII in the answer, not the apology).
+ * (after stripping and masking), the system prompt, the effective reply-token ceiling and the model id, and only
+ * whole, clean answers are stored (natural end, under the token ceiling, output filter `allow`, no PII in the
+ * answer, not the apology).
+ * Lookups use the primary model's id; an answer is stored under the id of the model that actually answered, so a
+ * fallback model's answers never fill the primary's entries.
  *
  * Every dependency is a narrow port so this module tests without AWS and the callers compose real stores.
  */
@@ -30,7 +40,10 @@ export interface TurnInput {
    */
   readonly extraContext?: string;
   readonly maxTokens?: number;
-  /** Per-group system prompt override. */
+  /**
+   * The system prompt for this turn (a group's override); the deployment's default when absent. Part of the FAQ
+   * cache key, so groups with different prompts never share entries.
+   */
   readonly systemPrompt?: string;
   /** Mask PII in what is sent to the model (default true; operators can turn it off per group). */
   readonly maskModelInput?: boolean;
@@ -59,7 +72,10 @@ export interface ModelAnswer {
   readonly completionTokens: number;
   readonly latencyMs: number;
   readonly timeToFirstTokenMs?: number;
+  /** The model that answered (a fallback answers under its own id). */
   readonly modelId: string;
+  /** How the answering model is paid for; the ledger prices the call from it (`sagemakerUsageOf`). */
+  readonly billing: ModelBilling;
 }
 
 export interface LoadedContext<H = unknown> {
@@ -72,10 +88,18 @@ export interface PipelinePorts<H = unknown> {
   readonly loadContext: (key: string) => Promise<LoadedContext<H>>;
   readonly clearContext: (key: string) => Promise<void>;
   /**
-   * The FAQ cache key of `question` (exactly as the model receives it) answered with at most `maxTokens` reply
-   * tokens, or undefined when the question must not be cached.
+   * The FAQ cache key of `question` (exactly as the model receives it) answered by model `modelId` with at most
+   * `maxTokens` reply tokens, or undefined when the question must not be cached. `systemPrompt` is the turn's
+   * (undefined: the deployment's default), resolved exactly as `buildMessages` resolves it.
    */
-  readonly cacheKey: (question: string, maxTokens: number) => string | undefined;
+  readonly cacheKey: (
+    question: string,
+    maxTokens: number,
+    modelId: string,
+    systemPrompt: string | undefined,
+  ) => string | undefined;
+  /** The id of the model `invokeModel` asks first; cache lookups are keyed by it. */
+  readonly primaryModelId: string;
   readonly cacheGet: (key: string) => Promise<string | undefined>;
   readonly moderateInput: (text: string) => Promise<SafetyVerdict>;
   readonly moderateOutput: (text: string) => Promise<SafetyVerdict>;
@@ -95,38 +119,22 @@ export interface PipelinePorts<H = unknown> {
     maxTokens: number,
     deadline: number,
   ) => Promise<ModelAnswer>;
-  /**
-   * The `/cost` command's reply: the asking member's and their group's usage this month. Absent where the caller
-   * cannot name the member; `/cost` is then an ordinary question.
-   */
-  readonly usage?: () => Promise<string>;
+  /** Handlers that may answer before the model path, in precedence order (skills/skill.ts). */
+  readonly skills: readonly Skill[];
   readonly messages: PipelineMessages;
 }
 
-/** Fixed texts members see; configurable per deployment (language, tone). */
-export interface PipelineMessages {
-  readonly contextCleared: string;
-  readonly inputBlocked: string;
-  readonly modelUnavailable: string;
-  readonly emptyQuestion: string;
+/** An answer to cache: `key` is computed with `modelId`, the model that answered. */
+export interface CacheEntry {
+  readonly key: string;
+  readonly answer: string;
+  readonly modelId: string;
 }
-
-export const DEFAULT_MESSAGES: PipelineMessages = {
-  contextCleared: '已清除本会话的上下文。Context cleared — the next question starts fresh.',
-  inputBlocked: '内容包含敏感信息,请重新表述。Your message contains restricted content; please rephrase.',
-  modelUnavailable:
-    '抱歉,模型暂时无法回答,请稍后再试。Sorry, the model cannot answer right now — please try again shortly.',
-  emptyQuestion: '请在 @ 我之后输入问题。Please type a question after mentioning me.',
-};
-
-/** Recognised in `commandForm`: after invisible-character stripping, NFKC (`／reset`), lower case and trimming. */
-const RESET_COMMANDS = new Set(['/reset', '#清除记忆', '/清除记忆']);
-const COST_COMMANDS = new Set(['/cost', '#费用', '/费用']);
 
 export type PipelineOutcome<H = unknown> = {
   readonly reply: string;
   /** How the reply came about, for audit, metrics and the ledger. */
-  readonly source: 'model' | 'cache' | 'command' | 'blocked_input' | 'fallback' | 'empty';
+  readonly source: SkillSource | 'model' | 'cache' | 'blocked_input' | 'fallback' | 'empty';
   readonly outputFilter: FilterDecision;
   readonly inputFilter: FilterDecision;
   readonly model?: ModelAnswer;
@@ -134,8 +142,8 @@ export type PipelineOutcome<H = unknown> = {
   readonly storedQuestion: string;
   /** Set when the turn should be appended to the context. */
   readonly saveTurn?: { readonly context: LoadedContext<H>; readonly user: string; readonly assistant: string };
-  /** Set when the answer should be cached under this key. */
-  readonly cachePut?: { readonly key: string; readonly answer: string };
+  /** Set when the answer should be cached. */
+  readonly cachePut?: CacheEntry;
   /** PII found in the question and the REST `context`. */
   readonly piiFound: number;
   /** PII found in the answer (model or cache): masked in the reply unless the group opted out; always in context. */
@@ -149,21 +157,32 @@ function stricter(a: FilterDecision, b: FilterDecision | undefined): FilterDecis
   return a === 'mask' || b === 'mask' ? 'mask' : 'allow';
 }
 
+/** The filter fields of an outcome no filter changed. */
+const base = { inputFilter: 'allow', outputFilter: 'allow', piiFound: 0 } as const;
+
 export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>): Promise<PipelineOutcome<H>> {
-  // Stripped once, here: every later stage (commands, safety, PII, context, cache key, model, audit) sees this text.
+  // Stripped once, here: every later stage (skills, safety, PII, context, cache key, model, audit) sees this text.
   const text = stripInvisible(input.text).trim();
+  const skillContext = {
+    text,
+    commandForm: commandForm(text),
+    conversationKey: input.conversationKey,
+    clearContext: () => ports.clearContext(input.conversationKey),
+  };
+  const handled = await runSkills(ports.skills, skillContext, () => answerWithModel(input, text, ports));
+  if (handled.kind === 'final') return handled.value;
+  return { ...base, reply: handled.reply.reply, source: handled.reply.source, storedQuestion: text };
+}
+
+/** The chain's terminal handler: the question, if any, through safety, context, FAQ cache and the model. */
+async function answerWithModel<H>(
+  input: TurnInput,
+  text: string,
+  ports: PipelinePorts<H>,
+): Promise<PipelineOutcome<H>> {
   const rawContext = input.extraContext === undefined ? undefined : stripInvisible(input.extraContext);
   // A blank reference text is no reference text (the prompt builder drops it too), so it does not block caching.
   const extraContext = rawContext?.trim() ? rawContext : undefined;
-  const base = { inputFilter: 'allow', outputFilter: 'allow', piiFound: 0 } as const;
-  const command = commandForm(text);
-  if (RESET_COMMANDS.has(command)) {
-    await ports.clearContext(input.conversationKey);
-    return { ...base, reply: ports.messages.contextCleared, source: 'command', storedQuestion: text };
-  }
-  if (ports.usage && COST_COMMANDS.has(command)) {
-    return { ...base, reply: await ports.usage(), source: 'command', storedQuestion: text };
-  }
   if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
 
   // The REST `context` reaches the model like the question, so it passes the same filters.
@@ -205,9 +224,11 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   // Only context-free questions without a per-call reference text or PII are answered from the FAQ cache: with
   // history or reference text the same words can mean something else, and a question that named a person's phone
   // or ID is personal even once masked (the key is computed from the masked text, so the port cannot tell). The
-  // key is taken from what the model receives: the question as sent and the effective reply-token ceiling.
+  // key is taken from what the model receives: the question as sent, the effective reply-token ceiling and the model.
   const cacheable = context.turns.length === 0 && reference === undefined && piiFound === 0;
-  const cacheKey = cacheable ? ports.cacheKey(question, prompt.maxTokens) : undefined;
+  const cacheKey = cacheable
+    ? ports.cacheKey(question, prompt.maxTokens, ports.primaryModelId, input.systemPrompt)
+    : undefined;
   if (cacheKey) {
     const cached = await ports.cacheGet(cacheKey);
     if (cached !== undefined) {
@@ -250,10 +271,16 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   // Whole: the model ended on its own. A `length` stop, or a reply that used the whole token budget (a server that
   // does not report `length`), is a truncated answer — never served to anyone else.
   const whole = model.finishReason === 'stop' && model.completionTokens < prompt.maxTokens;
-  const cachePut =
-    cacheKey && answered && whole && output.decision === 'allow' && outputMasked.found === 0
-      ? { key: cacheKey, answer: reply }
-      : undefined;
+  const storable = cacheKey && answered && whole && output.decision === 'allow' && outputMasked.found === 0;
+  // Keyed by the model that answered: the primary's own answer lands on the key just looked up; a fallback's on its
+  // own key, which primary lookups never read.
+  const answeredByPrimary = model.modelId === ports.primaryModelId;
+  const putKey = !storable
+    ? undefined
+    : answeredByPrimary
+      ? cacheKey
+      : ports.cacheKey(question, prompt.maxTokens, model.modelId, input.systemPrompt);
+  const cachePut = putKey ? { key: putKey, answer: reply, modelId: model.modelId } : undefined;
   return {
     ...base,
     inputFilter,

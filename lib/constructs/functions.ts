@@ -41,6 +41,8 @@ export interface FunctionsProps {
   readonly answerCacheTtlMinutes: number;
   readonly ledgerRetentionDays: number;
   readonly auditRetentionDays: number;
+  /** `platform:chatId` → system prompt; set on the pipeline functions only when non-empty. */
+  readonly systemPromptOverrides: Readonly<Record<string, string>>;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
 }
@@ -86,6 +88,9 @@ export class Functions extends Construct {
       [ENV.answerCacheTtlMinutes]: String(props.answerCacheTtlMinutes),
       [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
       [ENV.auditRetentionDays]: String(props.auditRetentionDays),
+      ...(Object.keys(props.systemPromptOverrides).length > 0
+        ? { [ENV.systemPromptOverrides]: JSON.stringify(props.systemPromptOverrides) }
+        : {}),
     };
 
     this.worker = new HouseFunction(this, 'Worker', {

@@ -38,3 +38,32 @@ test('the worker prices and budgets with the configured instance type, window an
     },
   });
 });
+
+describe('per-chat system prompts (SYSTEM_PROMPT_OVERRIDES)', () => {
+  const overrides = { 'feishu:oc_hr': 'You are the HR assistant.', 'api:ops': 'You are the on-call assistant.' };
+  const withOverrides = Template.fromStack(buildStack({ systemPromptOverrides: overrides }).stack);
+
+  test.each(['Answers queued chat events with the private model', 'Unified REST API /v1/chat'])(
+    '%s gets them as JSON',
+    (description) => {
+      withOverrides.hasResourceProperties('AWS::Lambda::Function', {
+        Description: description,
+        Environment: { Variables: Match.objectLike({ SYSTEM_PROMPT_OVERRIDES: JSON.stringify(overrides) }) },
+      });
+    },
+  );
+
+  test('are not set when none are configured', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties?.Environment?.Variables?.SYSTEM_PROMPT_OVERRIDES).toBeUndefined();
+    }
+  });
+
+  test.each<[string, unknown, RegExp]>([
+    ['a key without a platform', { oc_hr: 'HR' }, /systemPromptOverrides\.oc_hr: keys must be platform:chatId/],
+    ['an empty prompt', { 'feishu:oc_hr': '' }, /systemPromptOverrides\.feishu:oc_hr: each prompt must be non-empty/],
+    ['more than the environment holds', { 'feishu:oc_hr': 'x'.repeat(3000) }, /systemPromptOverrides: must be at most/],
+  ])('refuses %s at synth', (_label, value, message) => {
+    expect(() => buildStack({ systemPromptOverrides: value as Record<string, string> })).toThrow(message);
+  });
+});

@@ -10,6 +10,9 @@ import {
 } from '#core/answer-pipeline';
 import { ModelError } from '#core/errors';
 import { createPiiMasker } from '#core/safety/pii';
+import { costSkill } from '#core/skills/cost';
+import { resetSkill } from '#core/skills/reset';
+import type { Skill } from '#core/skills/skill';
 
 /**
  * `runPipeline` on in-memory ports: the real PII masker and cache key, a Map as the FAQ cache, a toy lexicon
@@ -18,6 +21,8 @@ import { createPiiMasker } from '#core/safety/pii';
 
 const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
 const MAX_TOKENS_CAP = 256;
+const PRIMARY = 'm';
+const PRIMARY_BILLING = { kind: 'sagemaker', instanceType: 'ml.g4dn.xlarge' } as const;
 /** Any character the pipeline must have stripped (format characters, tag block, variation selectors). */
 const HIDDEN = /\p{Cf}|[\u{E0000}-\u{E007F}]|[\uFE00-\uFE0F]/u;
 
@@ -27,6 +32,8 @@ function harness(
   options: {
     answer?: Partial<ModelAnswer> | ((messages: readonly Message[], maxTokens: number) => Partial<ModelAnswer>);
     turns?: Turn[];
+    /** Replaces the composed chain (reset, then cost, as for a caller that names the member). */
+    skills?: readonly Skill[];
   } = {},
 ) {
   const cache = new Map<string, string>();
@@ -35,8 +42,10 @@ function harness(
     model: [] as { messages: readonly Message[]; maxTokens: number }[],
     moderated: [] as string[],
     masked: [] as string[],
-    cacheKeys: [] as { question: string; maxTokens: number }[],
+    cacheKeys: [] as { question: string; maxTokens: number; modelId: string }[],
+    cacheKeyPrompts: [] as (string | undefined)[],
     cleared: 0,
+    clearedKeys: [] as string[],
   };
   const moderate = async (text: string): Promise<SafetyVerdict> => {
     calls.moderated.push(text);
@@ -47,15 +56,18 @@ function harness(
   };
   const ports: PipelinePorts<string> = {
     loadContext: async () => ({ turns: options.turns ?? [], handle: 'v1' }),
-    clearContext: async () => {
+    clearContext: async (key) => {
       calls.cleared++;
+      calls.clearedKeys.push(key);
     },
-    cacheKey: (question, maxTokens) => {
-      calls.cacheKeys.push({ question, maxTokens });
+    cacheKey: (question, maxTokens, modelId, systemPrompt) => {
+      calls.cacheKeys.push({ question, maxTokens, modelId });
+      calls.cacheKeyPrompts.push(systemPrompt);
       return isCacheable(question, { hasContext: false })
-        ? answerCacheKey({ question, modelId: 'm', promptVersion: 'p', maxTokens, temperature: 0.3 })
+        ? answerCacheKey({ question, modelId, promptVersion: 'p', systemPrompt, maxTokens, temperature: 0.3 })
         : undefined;
     },
+    primaryModelId: PRIMARY,
     cacheGet: async (key) => cache.get(key),
     moderateInput: moderate,
     moderateOutput: async (text) => {
@@ -67,8 +79,8 @@ function harness(
       const m = maskPii(text);
       return { text: m.text, found: m.findings.reduce((n, f) => n + f.count, 0) };
     },
-    buildMessages: ({ turns, question, extraContext, maxTokens }) => {
-      const system = extraContext === undefined ? 'sys' : `sys <ref>${extraContext}</ref>`;
+    buildMessages: ({ systemPrompt = 'sys', turns, question, extraContext, maxTokens }) => {
+      const system = extraContext === undefined ? systemPrompt : `${systemPrompt} <ref>${extraContext}</ref>`;
       return {
         messages: [{ role: 'system', content: system }, ...turns, { role: 'user', content: question }],
         maxTokens: Math.min(maxTokens ?? MAX_TOKENS_CAP, MAX_TOKENS_CAP),
@@ -83,11 +95,12 @@ function harness(
         promptTokens: 10,
         completionTokens: 5,
         latencyMs: 3,
-        modelId: 'm',
+        modelId: PRIMARY,
+        billing: PRIMARY_BILLING,
         ...scripted,
       };
     },
-    usage: async () => 'usage report',
+    skills: options.skills ?? [resetSkill(DEFAULT_MESSAGES.contextCleared), costSkill(async () => 'usage report')],
     messages: DEFAULT_MESSAGES,
   };
   const run = (text: string, extra: Partial<TurnInput> = {}) =>
@@ -123,7 +136,7 @@ describe('invisible characters are stripped before every stage', () => {
     expect(h.calls.masked[0]).toBe(VISIBLE);
     expect(outcome.storedQuestion).toBe(VISIBLE);
     expect(outcome.saveTurn?.user).toBe(VISIBLE);
-    expect(h.calls.cacheKeys).toEqual([{ question: VISIBLE, maxTokens: MAX_TOKENS_CAP }]);
+    expect(h.calls.cacheKeys).toEqual([{ question: VISIBLE, maxTokens: MAX_TOKENS_CAP, modelId: PRIMARY }]);
     expect(outcome.cachePut).toBeDefined();
   });
 
@@ -225,8 +238,12 @@ describe('only whole, clean answers are cached', () => {
     const h = harness();
     const outcome = await h.ask('What is GroupGate?', { maxTokens: 64 });
     expect(h.calls.model[0]?.maxTokens).toBe(64);
-    expect(h.calls.cacheKeys).toEqual([{ question: 'What is GroupGate?', maxTokens: 64 }]);
-    expect(outcome.cachePut).toEqual({ key: expect.stringMatching(/^[0-9a-f]{64}$/), answer: outcome.reply });
+    expect(h.calls.cacheKeys).toEqual([{ question: 'What is GroupGate?', maxTokens: 64, modelId: PRIMARY }]);
+    expect(outcome.cachePut).toEqual({
+      key: expect.stringMatching(/^[0-9a-f]{64}$/),
+      answer: outcome.reply,
+      modelId: PRIMARY,
+    });
     expect((await h.ask('what is groupgate', { maxTokens: 64 })).source).toBe('cache');
   });
 
@@ -284,6 +301,48 @@ describe('only whole, clean answers are cached', () => {
     const outcome = await h.ask('What is GroupGate?');
     expect(outcome).toMatchObject({ source: 'fallback', reply: DEFAULT_MESSAGES.modelUnavailable });
     expect(outcome.cachePut).toBeUndefined();
+  });
+});
+
+describe('the FAQ cache follows the model that answered', () => {
+  const FALLBACK = { modelId: 'cpu-fallback', billing: { kind: 'free' } } as const;
+
+  it("a fallback's answer is stored under the fallback's key, which the primary's lookups never read", async () => {
+    const h = harness({ answer: FALLBACK });
+    const first = await h.ask('What is GroupGate?', { maxTokens: 64 });
+    const byFallback = { question: 'What is GroupGate?', maxTokens: 64, modelId: FALLBACK.modelId };
+    const byPrimary = { ...byFallback, modelId: PRIMARY };
+    expect(h.calls.cacheKeys).toEqual([byPrimary, byFallback]);
+    expect(first.cachePut).toEqual({
+      key: h.ports.cacheKey(byFallback.question, byFallback.maxTokens, byFallback.modelId, undefined),
+      answer: first.reply,
+      modelId: FALLBACK.modelId,
+    });
+    expect(first.cachePut?.key).not.toBe(h.ports.cacheKey(byPrimary.question, byPrimary.maxTokens, PRIMARY, undefined));
+    // The same question again looks up the primary's key: a miss, so the model is asked again.
+    expect((await h.ask('What is GroupGate?', { maxTokens: 64 })).source).toBe('model');
+    expect(h.calls.model).toHaveLength(2);
+  });
+
+  it("the primary's answer fills the key just looked up, and is then served (control)", async () => {
+    const h = harness();
+    const first = await h.ask('What is GroupGate?', { maxTokens: 64 });
+    expect(first.cachePut?.key).toBe(h.ports.cacheKey('What is GroupGate?', 64, PRIMARY, undefined));
+    expect((await h.ask('What is GroupGate?', { maxTokens: 64 })).source).toBe('cache');
+  });
+
+  it("the outcome carries the answering model's id and billing for the ledger", async () => {
+    expect((await harness({ answer: FALLBACK }).ask('What is GroupGate?')).model).toMatchObject(FALLBACK);
+    expect((await harness().ask('What is GroupGate?')).model).toMatchObject({
+      modelId: PRIMARY,
+      billing: PRIMARY_BILLING,
+    });
+  });
+
+  it("a fallback's cut-short answer is not cached either", async () => {
+    const h = harness({ answer: { ...FALLBACK, finishReason: 'length' } });
+    expect((await h.ask('What is GroupGate?')).cachePut).toBeUndefined();
+    expect(h.calls.cacheKeys).toHaveLength(1);
   });
 });
 
@@ -371,5 +430,101 @@ describe('REST context passes the same filters as the question', () => {
     expect((await h.ask('What is GroupGate?', { extraContext: 'some reference' })).cachePut).toBeUndefined();
     expect((await h.ask('What is GroupGate?', { extraContext: ' \u200B ' })).cachePut).toBeDefined();
     expect(h.systemMessage()).toBe('sys');
+  });
+});
+
+describe('the skill stage runs before the model path', () => {
+  /** A skill that logs the text it saw and answers only `answers`. */
+  const probe = (name: string, seen: string[], answers?: string): Skill => ({
+    name,
+    async handle(ctx, next) {
+      seen.push(`${name}:${ctx.text}`);
+      return ctx.commandForm === answers ? { reply: `${name} reply`, source: 'command' } : next();
+    },
+  });
+
+  it('asks the skills in order; the first that answers wins, with no moderation, context, cache or model', async () => {
+    const seen: string[] = [];
+    const h = harness({ skills: [probe('a', seen), probe('b', seen, '/docs'), probe('c', seen, '/docs')] });
+    const outcome = await h.ask('／DOCS\u200B');
+    expect(outcome).toEqual({
+      reply: 'b reply',
+      source: 'command',
+      inputFilter: 'allow',
+      outputFilter: 'allow',
+      piiFound: 0,
+      storedQuestion: '／DOCS',
+    });
+    expect(seen).toEqual(['a:／DOCS', 'b:／DOCS']);
+    expect(h.calls).toMatchObject({ model: [], moderated: [], masked: [], cacheKeys: [] });
+  });
+
+  it('a question every skill passes on is answered by the model', async () => {
+    const seen: string[] = [];
+    const h = harness({ skills: [probe('a', seen), probe('b', seen)] });
+    expect((await h.ask('What is GroupGate?')).source).toBe('model');
+    expect(seen).toEqual(['a:What is GroupGate?', 'b:What is GroupGate?']);
+  });
+
+  it('skills see an empty message before the empty-question check', async () => {
+    const seen: string[] = [];
+    const answersEmpty: Skill = {
+      name: 'empty-help',
+      handle: async (ctx, next) => (ctx.text === '' ? { reply: 'help text', source: 'command' } : next()),
+    };
+    expect(await harness({ skills: [probe('a', seen)] }).run(' \u200B ')).toMatchObject({ source: 'empty' });
+    expect(seen).toEqual(['a:']);
+    expect(await harness({ skills: [answersEmpty] }).run('')).toMatchObject({ source: 'command', reply: 'help text' });
+  });
+
+  it('a blocked question passes the skills and is refused by the model path', async () => {
+    const seen: string[] = [];
+    const h = harness({ skills: [probe('a', seen)] });
+    expect((await h.run('forbidden topic')).source).toBe('blocked_input');
+    expect(seen).toEqual(['a:forbidden topic']);
+  });
+
+  it('reset comes before cost, and clears this conversation', async () => {
+    const h = harness();
+    expect(h.ports.skills.map((s) => s.name)).toEqual(['reset', 'cost']);
+    expect(await h.run('/reset')).toMatchObject({ source: 'command', reply: DEFAULT_MESSAGES.contextCleared });
+    expect(h.calls.clearedKeys).toEqual(['slack#T#C#U']);
+  });
+
+  it('without the cost skill (a caller that cannot name the member) /cost is an ordinary question', async () => {
+    const h = harness({ skills: [resetSkill(DEFAULT_MESSAGES.contextCleared)] });
+    const outcome = await h.ask('/cost');
+    expect(outcome.source).toBe('model');
+    expect(h.userMessage()).toBe('/cost');
+    // `isCacheable` refuses commands, so the question is not cached either.
+    expect(outcome.cachePut).toBeUndefined();
+  });
+});
+
+describe('the turn system prompt (a group override)', () => {
+  const HR_PROMPT = 'You are the HR assistant. Answer only HR questions.';
+
+  it('reaches the model as the system message; without one the default prompt is used', async () => {
+    const h = harness();
+    await h.ask('What is GroupGate?', { systemPrompt: HR_PROMPT });
+    expect(h.systemMessage()).toBe(HR_PROMPT);
+    expect(h.calls.cacheKeyPrompts).toEqual([HR_PROMPT]);
+    await h.ask('Who approves leave?');
+    expect(h.systemMessage()).toBe('sys');
+    expect(h.calls.cacheKeyPrompts).toEqual([HR_PROMPT, undefined]);
+  });
+
+  it('keeps a group with its own prompt apart from the default prompt in the FAQ cache', async () => {
+    const h = harness();
+    const byDefault = await h.ask('What is GroupGate?');
+    expect(byDefault.source).toBe('model');
+    const byHr = await h.ask('What is GroupGate?', { systemPrompt: HR_PROMPT });
+    expect(byHr.source).toBe('model');
+    expect(byHr.cachePut?.key).not.toBe(byDefault.cachePut?.key);
+    // Each prompt is then served from its own entry.
+    expect((await h.ask('what is groupgate', { systemPrompt: HR_PROMPT })).source).toBe('cache');
+    expect((await h.ask('what is groupgate')).source).toBe('cache');
+    expect((await h.ask('What is GroupGate?', { systemPrompt: 'Another group prompt' })).source).toBe('model');
+    expect(h.calls.model).toHaveLength(3);
   });
 });

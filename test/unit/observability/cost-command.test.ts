@@ -1,4 +1,6 @@
 import { DEFAULT_MESSAGES, type PipelinePorts, runPipeline } from '#core/answer-pipeline';
+import { costSkill } from '#core/skills/cost';
+import { resetSkill } from '#core/skills/reset';
 import { activeUserKey } from '#stores/active-users';
 import { formatUsage, monthStart, sumUsage, type UsageRow } from '#stores/usage-query';
 
@@ -17,6 +19,7 @@ describe('/cost in the pipeline', () => {
         calls.push('clearContext');
       },
       cacheKey: () => undefined,
+      primaryModelId: 'm',
       cacheGet: async () => undefined,
       moderateInput: async (text) => ({ decision: 'allow', text, maxLevel: 0 }),
       moderateOutput: async (text) => ({ decision: 'allow', text, maxLevel: 0 }),
@@ -31,9 +34,11 @@ describe('/cost in the pipeline', () => {
           completionTokens: 1,
           latencyMs: 1,
           modelId: 'm',
+          billing: { kind: 'free' },
         };
       },
-      ...(usage ? { usage } : {}),
+      // As the composition builds it: /cost only where the caller names the member.
+      skills: [resetSkill(DEFAULT_MESSAGES.contextCleared), ...(usage ? [costSkill(usage)] : [])],
       messages: DEFAULT_MESSAGES,
     };
     return { ports: p, calls };
@@ -41,7 +46,7 @@ describe('/cost in the pipeline', () => {
   const turn = (text: string) => ({ conversationKey: 'slack#T#C#U', text, deadline: NOW + 10_000 });
 
   it.each(['/cost', '/COST', '  #费用 ', '/费用'])(
-    'answers %p from the usage port without the model or context',
+    'answers %p from the cost skill without the model or context',
     async (text) => {
       const { ports: p, calls } = ports(async () => 'usage report');
       const outcome = await runPipeline(turn(text), p);
@@ -52,7 +57,7 @@ describe('/cost in the pipeline', () => {
     },
   );
 
-  it('treats /cost as a question where the caller offers no usage port', async () => {
+  it('treats /cost as a question where the caller composes no cost skill', async () => {
     const { ports: p, calls } = ports();
     const outcome = await runPipeline(turn('/cost'), p);
     expect(outcome.source).toBe('model');
