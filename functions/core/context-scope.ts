@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { PlatformName } from '#platforms/types';
+import { PLATFORMS, type PlatformName } from '#platforms/types';
 import type { ContextScope } from './conversation-key';
 
 const scope = z.enum(['member', 'group', 'thread']);
@@ -8,7 +8,7 @@ const scope = z.enum(['member', 'group', 'thread']);
 export const conversationScopeConfigSchema = z
   .object({
     default: scope.optional(),
-    platforms: z.partialRecord(z.enum(['feishu', 'slack', 'dingtalk', 'wecom']), scope).optional(),
+    platforms: z.partialRecord(z.enum(PLATFORMS), scope).optional(),
     chats: z.record(z.string(), scope).optional(),
   })
   .strict();

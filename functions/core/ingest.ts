@@ -1,3 +1,4 @@
+import { PLATFORM_DESCRIPTORS } from '#platforms/registry';
 import type { ChatPlatform, HttpResponse, RawRequest } from '#platforms/types';
 import { EventStore } from '#stores/event-store';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
@@ -88,7 +89,8 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
       await deps.events.markEnqueued(pk, deps.now());
     }
     return {
-      response: duplicateResponse(platformName, ack),
+      // Each platform's own rule (Slack: `X-Slack-No-Retry`), from its descriptor.
+      response: PLATFORM_DESCRIPTORS[platform.name].duplicateAck(ack),
       outcome: { kind: 'duplicate', eventId: message.eventId, resent: resend },
     };
   }
@@ -101,10 +103,4 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
   }
   await deps.events.markEnqueued(pk, deps.now());
   return { response: ack, outcome: { kind: 'enqueued', eventId: message.eventId, conversationKey: key } };
-}
-
-/** Slack stops retrying when told so; other platforms just get their normal acknowledgement. */
-function duplicateResponse(platform: string, ack: HttpResponse): HttpResponse {
-  if (platform !== 'slack') return ack;
-  return { ...ack, headers: { ...ack.headers, 'x-slack-no-retry': '1' } };
 }

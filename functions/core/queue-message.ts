@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import type { IncomingMessage } from '#platforms/types';
+import { replyHandleSchema } from '#platforms/registry';
+import { type IncomingMessage, PLATFORMS } from '#platforms/types';
 
 /**
  * The SQS message body between webhook and worker. Versioned so a deploy that changes the shape can drain old
@@ -17,24 +18,6 @@ export interface QueuedEvent {
   readonly ingressMs?: number;
 }
 
-const replyHandleSchema = z.discriminatedUnion('platform', [
-  z.object({ platform: z.literal('slack'), channel: z.string(), threadTs: z.string().optional() }),
-  z.object({ platform: z.literal('feishu'), chatId: z.string(), messageId: z.string(), inThread: z.boolean() }),
-  z.object({
-    platform: z.literal('dingtalk'),
-    conversationId: z.string(),
-    robotCode: z.string().optional(),
-    sessionWebhook: z.string().optional(),
-    sessionWebhookExpiresAt: z.number().optional(),
-  }),
-  z.object({
-    platform: z.literal('wecom'),
-    chatId: z.string(),
-    responseUrl: z.string().optional(),
-    responseUrlExpiresAt: z.number().optional(),
-  }),
-]);
-
 export const queuedEventSchema = z.object({
   v: z.literal(1),
   conversationKey: z.string().min(1),
@@ -42,7 +25,7 @@ export const queuedEventSchema = z.object({
   receivedAt: z.number(),
   ingressMs: z.number().nonnegative().optional(),
   message: z.object({
-    platform: z.enum(['feishu', 'slack', 'dingtalk', 'wecom']),
+    platform: z.enum(PLATFORMS),
     tenantId: z.string(),
     chatId: z.string().min(1),
     chatType: z.enum(['group', 'direct']),

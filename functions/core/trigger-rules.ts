@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { IncomingMessage, PlatformName } from '#platforms/types';
+import { type IncomingMessage, PLATFORMS, type PlatformName } from '#platforms/types';
 
 /** When the bot answers. Rules merge from general to specific: defaults → platform → group. */
 export const triggerRuleSchema = z
@@ -22,9 +22,7 @@ export type TriggerRule = z.infer<typeof triggerRuleSchema>;
 export const triggerConfigSchema = z
   .object({
     default: triggerRuleSchema.partial().optional(),
-    platforms: z
-      .partialRecord(z.enum(['feishu', 'slack', 'dingtalk', 'wecom']), triggerRuleSchema.partial())
-      .optional(),
+    platforms: z.partialRecord(z.enum(PLATFORMS), triggerRuleSchema.partial()).optional(),
     /** Keyed by `platform:chatId`. */
     chats: z.record(z.string(), triggerRuleSchema.partial()).optional(),
   })

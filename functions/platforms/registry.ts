@@ -1,11 +1,32 @@
-import { ENV } from '#config/env-names';
+import * as z from 'zod';
 import { loadCredentials } from './credentials';
-import { createDingTalkPlatform } from './dingtalk/index';
-import { createFeishuPlatform } from './feishu/index';
-import type { ReplyLimits, ReplyUrlAllowlist } from './shared/index';
-import { createSlackPlatform } from './slack/index';
-import type { AdapterDeps, ChatPlatform, PlatformName } from './types';
-import { createWeComPlatform } from './wecom/index';
+import type { PlatformDescriptor } from './descriptor';
+import { dingtalkPlatform } from './dingtalk/index';
+import { feishuPlatform } from './feishu/index';
+import type { ReplyLimits } from './shared/index';
+import { slackPlatform } from './slack/index';
+import type { AdapterDeps, ChatPlatform, PlatformName, ReplyHandle } from './types';
+import { wecomPlatform } from './wecom/index';
+
+/**
+ * Every chat platform, one line each. A platform is described entirely by its own folder's descriptor (reply-handle
+ * schema, duplicate-ack rule, credentials, factory); nothing here or in the core switches on a platform's name.
+ */
+export const PLATFORM_DESCRIPTORS = {
+  feishu: feishuPlatform,
+  slack: slackPlatform,
+  dingtalk: dingtalkPlatform,
+  wecom: wecomPlatform,
+} as const satisfies { readonly [P in PlatformName]: PlatformDescriptor<P> };
+
+type HandleSchema = (typeof PLATFORM_DESCRIPTORS)[PlatformName]['replyHandleSchema'];
+const handleSchemas = Object.values(PLATFORM_DESCRIPTORS).map((d): HandleSchema => d.replyHandleSchema);
+
+/** The queued reply handle: the union of the platforms' schemas, discriminated by `platform`. */
+export const replyHandleSchema: z.ZodType<ReplyHandle> = z.discriminatedUnion(
+  'platform',
+  handleSchemas as [HandleSchema, ...HandleSchema[]],
+);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -71,46 +92,13 @@ async function createPlatform(
   options: RegistryOptions,
   deps: AdapterDeps,
 ): Promise<ChatPlatform> {
-  const replyLimits = options.replyLimits ?? {};
-  switch (name) {
-    case 'feishu': {
-      const c = await loadCredentials('feishu', env);
-      return createFeishuPlatform({ ...c, ...baseUrl(env[ENV.feishuApiBaseUrl]), replyLimits }, deps);
-    }
-    case 'slack': {
-      const c = await loadCredentials('slack', env);
-      return createSlackPlatform({ ...c, ...baseUrl(env[ENV.slackApiBaseUrl]), replyLimits }, deps);
-    }
-    case 'dingtalk': {
-      const c = await loadCredentials('dingtalk', env);
-      return createDingTalkPlatform(
-        {
-          ...c,
-          ...baseUrl(env[ENV.dingtalkApiBaseUrl]),
-          replyUrls: allowlist(['https://oapi.dingtalk.com'], options),
-          replyLimits,
-        },
-        deps,
-      );
-    }
-    case 'wecom': {
-      const c = await loadCredentials('wecom', env);
-      return createWeComPlatform(
-        { ...c, replyUrls: allowlist(['https://qyapi.weixin.qq.com'], options), replyLimits },
-        deps,
-      );
-    }
-  }
-}
-
-function baseUrl(value: string | undefined): { apiBaseUrl?: string } {
-  return value ? { apiBaseUrl: value } : {};
-}
-
-function allowlist(platformOrigins: readonly string[], options: RegistryOptions): ReplyUrlAllowlist {
-  const extra = options.replyHandleOrigins ?? [];
-  return {
-    origins: [...platformOrigins, ...extra.filter((o) => o.startsWith('https://'))],
-    insecureOrigins: extra.filter((o) => o.startsWith('http://')),
-  };
+  const descriptor: PlatformDescriptor<PlatformName> = PLATFORM_DESCRIPTORS[name];
+  const credentials = await loadCredentials(descriptor.credentials, env);
+  return descriptor.create({
+    credentials,
+    env,
+    replyLimits: options.replyLimits ?? {},
+    replyHandleOrigins: options.replyHandleOrigins ?? [],
+    deps,
+  });
 }

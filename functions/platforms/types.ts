@@ -1,10 +1,19 @@
+import type * as z from 'zod';
+import type { PLATFORM_DESCRIPTORS } from './registry';
+
 /**
  * The one interface every chat platform adapter implements. Adapters do transport work only: verify, decrypt,
  * answer handshakes, parse, normalise, send. The core never sees a platform's wire format.
  */
 
+/**
+ * The chat platforms, named once. Config schemas take their enums from here (`z.enum(PLATFORMS)`); `registry.ts`
+ * must then hold one descriptor per name (a missing one is a compile error).
+ */
 export const PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
+
+type ReplyHandleSchemas = (typeof PLATFORM_DESCRIPTORS)[PlatformName]['replyHandleSchema'];
 
 /** What ledger rows, keys and opt-out lists name for REST (`/v1/chat`) callers: a platform of their own. */
 export const API_PLATFORM = 'api';
@@ -33,38 +42,11 @@ export interface HttpResponse {
   readonly body: string;
 }
 
-/** Where and how a reply goes back. Serialisable: it travels through SQS to the worker. */
-export type ReplyHandle =
-  | {
-      readonly platform: 'slack';
-      readonly channel: string;
-      /** `thread_ts` to reply in (the thread's root, or the message's own `ts` to start a thread). */
-      readonly threadTs?: string;
-    }
-  | {
-      readonly platform: 'feishu';
-      readonly chatId: string;
-      /** `message_id` of the message replied to (`im/v1/messages/{id}/reply`). */
-      readonly messageId: string;
-      /** Reply inside the topic thread (`reply_in_thread`). */
-      readonly inThread: boolean;
-    }
-  | {
-      readonly platform: 'dingtalk';
-      readonly conversationId: string;
-      readonly robotCode?: string;
-      /** `sessionWebhook` from the event, only when its origin is on the allowlist. */
-      readonly sessionWebhook?: string;
-      /** Epoch ms after which `sessionWebhook` must not be used (`sessionWebhookExpiredTime`). */
-      readonly sessionWebhookExpiresAt?: number;
-    }
-  | {
-      readonly platform: 'wecom';
-      readonly chatId: string;
-      /** `response_url` from the callback (usable once, within 1 h), only when its origin is on the allowlist. */
-      readonly responseUrl?: string;
-      readonly responseUrlExpiresAt?: number;
-    };
+/**
+ * Where and how a reply goes back. Serialisable: it travels through SQS to the worker. Declared once, as the union of
+ * the platforms' zod schemas (`<platform>/reply-handle.ts`, listed by `registry.ts`).
+ */
+export type ReplyHandle = Readonly<z.infer<ReplyHandleSchemas>>;
 
 /** One normalised group or direct message. Field comments name the platform fields they come from. */
 export interface IncomingMessage {
@@ -116,6 +98,9 @@ export interface OutgoingReply {
   readonly idempotencyKey: string;
 }
 
+/** Everything about a reply but its text: where it goes, its format, whom it @-mentions, its idempotency key. */
+export type ReplyTarget = Omit<OutgoingReply, 'text'>;
+
 export interface SendResult {
   /** The platform's ids of the delivered message(s), one per part when a long reply was split. */
   readonly messageIds: readonly string[];
@@ -144,4 +129,29 @@ export interface ChatPlatform {
   parse(request: RawRequest, now: number): ParseResult;
   /** Delivers a reply, splitting it at the platform's limit; retries 429/5xx honouring `Retry-After`. */
   send(reply: OutgoingReply): Promise<SendResult>;
+  /**
+   * Opens a reply that grows while the answer is produced (`update`), then settles once (`finish` or `fail`). Every
+   * adapter today returns the one-shot session (`shared/reply-session.ts`): nothing reaches the chat before the
+   * session settles, then one `send`. See that module for the exactly-once contract of multi-call replies.
+   */
+  openReply(target: ReplyTarget): Promise<ReplySession>;
+}
+
+/**
+ * One reply in progress. `update` takes the whole text so far (not a delta), so a lost or coalesced update never
+ * corrupts the message. The session settles exactly once: after `finish` or `fail` has been called (whether or not
+ * its platform call succeeded) every further call rejects with `ReplySessionClosedError`.
+ */
+export interface ReplySession {
+  /**
+   * The platform's id of the message this session edits, once one exists (a streaming session's opened message).
+   * Undefined for one-shot sessions: nothing is in the chat until they settle.
+   */
+  readonly openedMessageId?: string;
+  /** The answer so far. A streaming session may show it (throttled); a one-shot session only keeps it. */
+  update(fullTextSoFar: string): Promise<void>;
+  /** Delivers the complete answer; the result names every message now holding it. */
+  finish(fullText: string): Promise<SendResult>;
+  /** Ends the reply with a short note instead of an answer (model failed, answer blocked). */
+  fail(note: string): Promise<SendResult>;
 }

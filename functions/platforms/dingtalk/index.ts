@@ -1,6 +1,11 @@
+import { ENV } from '#config/env-names';
+import { apiBaseUrlFrom, type PlatformDescriptor, plainDuplicateAck, replyUrlAllowlist } from '#platforms/descriptor';
+import { withOneShotReplies } from '#platforms/shared/reply-session';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
-import { type DingTalkConfig, resolveDingTalkConfig } from './config';
+import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkConfig } from './config';
+import { dingtalkCredentials } from './credentials';
 import { parseDingTalkRequest } from './parse';
+import { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
 
 export {
@@ -22,9 +27,30 @@ export { DINGTALK_PART_LIMIT_CHARS } from './send';
 export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps): ChatPlatform {
   const resolved = resolveDingTalkConfig(config);
   const sender = createDingTalkSender(resolved, deps);
-  return {
+  return withOneShotReplies({
     name: 'dingtalk',
     parse: (request, now) => parseDingTalkRequest(request, resolved, now),
     send: (reply) => sender.send(reply),
-  };
+  });
 }
+
+export const dingtalkPlatform: PlatformDescriptor<
+  'dingtalk',
+  typeof dingtalkReplyHandleSchema,
+  typeof dingtalkCredentials.schema
+> = {
+  name: 'dingtalk',
+  replyHandleSchema: dingtalkReplyHandleSchema,
+  duplicateAck: plainDuplicateAck,
+  credentials: dingtalkCredentials,
+  create: ({ credentials, env, replyLimits, replyHandleOrigins, deps }) =>
+    createDingTalkPlatform(
+      {
+        ...credentials,
+        ...apiBaseUrlFrom(env[ENV.dingtalkApiBaseUrl]),
+        replyUrls: replyUrlAllowlist([DINGTALK_SESSION_WEBHOOK_ORIGIN], replyHandleOrigins),
+        replyLimits,
+      },
+      deps,
+    ),
+};

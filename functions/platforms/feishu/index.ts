@@ -1,8 +1,13 @@
+import { ENV } from '#config/env-names';
+import { apiBaseUrlFrom, type PlatformDescriptor, plainDuplicateAck } from '#platforms/descriptor';
+import { withOneShotReplies } from '#platforms/shared/reply-session';
 import { resolveReplyLimits } from '#platforms/shared/reply-text';
 import { createTokenCache } from '#platforms/shared/token-cache';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
+import { feishuCredentials } from './credentials';
 import { parseFeishuRequest } from './parse';
+import { feishuReplyHandleSchema } from './reply-handle';
 import { fetchTenantAccessToken, sendFeishuReply } from './send';
 
 export type { FeishuConfig } from './config';
@@ -18,7 +23,7 @@ export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): C
     now: deps.now,
     fetchToken: () => fetchTenantAccessToken(apiBaseUrl, config.appId, config.appSecret, deps),
   });
-  return {
+  return withOneShotReplies({
     name: 'feishu',
     // Every reply part carries a uuid derived from the idempotency key; Feishu drops repeats within 1 h.
     idempotentSend: true,
@@ -29,5 +34,19 @@ export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): C
       }
       return sendFeishuReply(apiBaseUrl, reply, reply.handle, tokens, deps, limits);
     },
-  };
+  });
 }
+
+export const feishuPlatform: PlatformDescriptor<
+  'feishu',
+  typeof feishuReplyHandleSchema,
+  typeof feishuCredentials.schema
+> = {
+  name: 'feishu',
+  replyHandleSchema: feishuReplyHandleSchema,
+  // Feishu has no "stop retrying" header: a duplicate gets the normal acknowledgement.
+  duplicateAck: plainDuplicateAck,
+  credentials: feishuCredentials,
+  create: ({ credentials, env, replyLimits, deps }) =>
+    createFeishuPlatform({ ...credentials, ...apiBaseUrlFrom(env[ENV.feishuApiBaseUrl]), replyLimits }, deps),
+};

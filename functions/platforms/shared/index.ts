@@ -2,6 +2,7 @@
 export { getHeader } from './headers';
 export { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from './json-body';
 export { askerMentionId, neutraliseBroadcastAt, neutraliseSigilTag, neutraliseTag } from './mentions';
+export { openOneShotReply, ReplySessionClosedError, withOneShotReplies } from './reply-session';
 export {
   capReplyChars,
   DEFAULT_REPLY_LIMITS,

@@ -1,7 +1,12 @@
+import { ENV } from '#config/env-names';
+import { apiBaseUrlFrom, type PlatformDescriptor } from '#platforms/descriptor';
+import { withOneShotReplies } from '#platforms/shared/reply-session';
 import { resolveReplyLimits } from '#platforms/shared/reply-text';
-import type { AdapterDeps, ChatPlatform } from '#platforms/types';
+import type { AdapterDeps, ChatPlatform, HttpResponse } from '#platforms/types';
 import { SLACK_DEFAULT_API_BASE_URL, type SlackConfig } from './config';
+import { slackCredentials } from './credentials';
 import { parseSlackRequest } from './parse';
+import { slackReplyHandleSchema } from './reply-handle';
 import { sendSlackReply } from './send';
 
 export type { SlackConfig } from './config';
@@ -10,7 +15,7 @@ export type { SlackConfig } from './config';
 export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? SLACK_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
   const limits = resolveReplyLimits(config.replyLimits);
-  return {
+  return withOneShotReplies({
     name: 'slack',
     parse: (request, now) => parseSlackRequest(config, request, now),
     send: async (reply) => {
@@ -19,5 +24,20 @@ export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): Cha
       }
       return sendSlackReply(apiBaseUrl, config.botToken, reply, reply.handle, deps, limits);
     },
-  };
+  });
 }
+
+/** Slack retries a delivery it got no timely 200 for; `X-Slack-No-Retry: 1` on a duplicate stops further retries. */
+function slackDuplicateAck(ack: HttpResponse): HttpResponse {
+  return { ...ack, headers: { ...ack.headers, 'x-slack-no-retry': '1' } };
+}
+
+export const slackPlatform: PlatformDescriptor<'slack', typeof slackReplyHandleSchema, typeof slackCredentials.schema> =
+  {
+    name: 'slack',
+    replyHandleSchema: slackReplyHandleSchema,
+    duplicateAck: slackDuplicateAck,
+    credentials: slackCredentials,
+    create: ({ credentials, env, replyLimits, deps }) =>
+      createSlackPlatform({ ...credentials, ...apiBaseUrlFrom(env[ENV.slackApiBaseUrl]), replyLimits }, deps),
+  };

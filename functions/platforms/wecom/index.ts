@@ -1,6 +1,10 @@
+import { type PlatformDescriptor, plainDuplicateAck, replyUrlAllowlist } from '#platforms/descriptor';
+import { withOneShotReplies } from '#platforms/shared/reply-session';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
-import { resolveWeComConfig, type WeComConfig } from './config';
+import { resolveWeComConfig, WECOM_REPLY_ORIGIN, type WeComConfig } from './config';
+import { wecomCredentials } from './credentials';
 import { parseWeComRequest } from './parse';
+import { wecomReplyHandleSchema } from './reply-handle';
 import { sendWeComReply } from './send';
 
 export { computeMsgSignature, decryptMessage, deriveAesKey, encryptMessage } from './biz-msg-crypt';
@@ -13,9 +17,22 @@ export { WECOM_REPLY_LIMIT_BYTES } from './send';
  */
 export function createWeComPlatform(config: WeComConfig, deps: AdapterDeps): ChatPlatform {
   const resolved = resolveWeComConfig(config);
-  return {
+  return withOneShotReplies({
     name: 'wecom',
     parse: (request, now) => parseWeComRequest(request, resolved, now),
     send: (reply) => sendWeComReply(reply, resolved, deps),
-  };
+  });
 }
+
+export const wecomPlatform: PlatformDescriptor<'wecom', typeof wecomReplyHandleSchema, typeof wecomCredentials.schema> =
+  {
+    name: 'wecom',
+    replyHandleSchema: wecomReplyHandleSchema,
+    duplicateAck: plainDuplicateAck,
+    credentials: wecomCredentials,
+    create: ({ credentials, replyLimits, replyHandleOrigins, deps }) =>
+      createWeComPlatform(
+        { ...credentials, replyUrls: replyUrlAllowlist([WECOM_REPLY_ORIGIN], replyHandleOrigins), replyLimits },
+        deps,
+      ),
+  };

@@ -4,9 +4,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import { CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import { ConfigError } from '#core/errors';
-import { credentialSchemas } from '#platforms/credentials';
 import * as dingtalk from '#platforms/dingtalk/index';
 import * as feishuConfig from '#platforms/feishu/config';
+import { PLATFORM_DESCRIPTORS } from '#platforms/registry';
 import * as slackConfig from '#platforms/slack/config';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import * as wecom from '#platforms/wecom/index';
@@ -209,13 +209,14 @@ describe('operator guides ↔ each other', () => {
 function expectValidSecret(platform: PlatformName, json: string): void {
   const value: unknown = JSON.parse(json);
   const keys = Object.keys(value as object);
-  const readable = Object.keys(credentialSchemas[platform].shape);
+  const { schema } = PLATFORM_DESCRIPTORS[platform].credentials;
+  const readable = Object.keys(schema.shape);
   expect({ platform, missing: PLATFORM_SECRET_FIELDS[platform].filter((f) => !keys.includes(f)) }).toEqual({
     platform,
     missing: [],
   });
   expect({ platform, unread: keys.filter((k) => !readable.includes(k)) }).toEqual({ platform, unread: [] });
-  expect(credentialSchemas[platform].safeParse(value).success).toBe(true);
+  expect(schema.safeParse(value).success).toBe(true);
 }
 
 function configProblems(run: () => unknown): readonly string[] {

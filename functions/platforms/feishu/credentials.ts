@@ -1,0 +1,18 @@
+import * as z from 'zod';
+import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
+import type { CredentialSpec } from '#platforms/credentials';
+
+const nonEmpty = z.string().min(1);
+
+/** Feishu/Lark custom app credentials, the event subscription's token and key, and the bot's own open_id. */
+export const feishuCredentials = {
+  schema: z.object({
+    appId: nonEmpty,
+    appSecret: nonEmpty,
+    verificationToken: nonEmpty,
+    encryptKey: nonEmpty,
+    botOpenId: nonEmpty,
+  }),
+  secretIdEnv: ENV.feishuSecretId,
+  envNames: PLATFORM_CREDENTIAL_ENV.feishu,
+} satisfies CredentialSpec;

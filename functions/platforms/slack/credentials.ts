@@ -1,0 +1,12 @@
+import * as z from 'zod';
+import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
+import type { CredentialSpec } from '#platforms/credentials';
+
+const nonEmpty = z.string().min(1);
+
+/** Slack app credentials: the Events API signing secret and the bot token (`xoxb-…`) with its user id. */
+export const slackCredentials = {
+  schema: z.object({ signingSecret: nonEmpty, botToken: nonEmpty, botUserId: nonEmpty }),
+  secretIdEnv: ENV.slackSecretId,
+  envNames: PLATFORM_CREDENTIAL_ENV.slack,
+} satisfies CredentialSpec;
