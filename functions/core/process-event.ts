@@ -1,6 +1,7 @@
-import type { OutgoingReply, SendResult } from '#platforms/types';
-import { type DeliveredReply, EventStore } from '#stores/event-store';
-import type { PipelineOutcome, TurnInput } from './answer-pipeline';
+import type { ReplySession, ReplyTarget, SendResult } from '#platforms/types';
+import type { DeliveredReply } from '#stores/event-record';
+import { EventStore } from '#stores/event-store';
+import type { CacheEntry, PipelineOutcome, TurnInput } from './answer-pipeline';
 import type { QueuedEvent } from './queue-message';
 
 /**
@@ -23,14 +24,18 @@ import type { QueuedEvent } from './queue-message';
 export interface ProcessDeps {
   readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed' | 'clearPendingRecords'>;
   readonly runPipeline: (input: TurnInput) => Promise<PipelineOutcome>;
-  readonly send: (reply: OutgoingReply) => Promise<SendResult>;
+  /**
+   * Opens the reply to the event. Its first platform call comes after `markSending`, so every call of the session
+   * (open, updates, finish) is inside the exactly-once fence; today the answer is complete before the reply opens.
+   */
+  readonly openReply: (target: ReplyTarget) => Promise<ReplySession>;
   /**
    * Marks the event replied with its reply ids and appends the turn to the context (in one write where the store
    * supports transactions). Throws only if the replied status was not written; a turn that cannot be saved is
    * logged, not thrown, because the reply is already out.
    */
   readonly recordDelivery: (pk: string, at: number, reply: DeliveredReply, outcome: PipelineOutcome) => Promise<void>;
-  readonly cachePut: (key: string, answer: string) => Promise<void>;
+  readonly cachePut: (entry: CacheEntry) => Promise<void>;
   /**
    * Ledger row, audit record and metrics for one invocation. Resolves to the items it could not write (encoded, see
    * `encodePutBatch`), or undefined when all were written. Must not throw (failures are the caller's to log).
@@ -48,6 +53,7 @@ export interface ProcessDeps {
   readonly leaseMs: number;
   /** Absolute ms by which the model must have answered (below the Lambda timeout). */
   readonly deadline: () => number;
+  /** The system prompt of the event's chat (its override, else the deployment's); undefined leaves the default. */
   readonly systemPromptFor?: (event: QueuedEvent) => string | undefined;
   readonly maskModelInputFor?: (event: QueuedEvent) => boolean;
   /** Test seam for crash injection at each step. */
@@ -141,13 +147,13 @@ export async function processEvent(
       .recordInvocation({ event, outcome, startedAt, finishedAt: deps.now(), receiveCount })
       .catch(() => undefined);
     if (!(await deps.events.markSending(pk, deps.now(), claim.attempts))) throw new EventInProgressError(pk);
-    sent = await deps.send({
+    const reply = await deps.openReply({
       handle: message.replyHandle,
-      text: outcome.reply,
       format: 'markdown',
       ...(message.chatType === 'group' ? { mentionUserId: message.senderId } : {}),
       idempotencyKey: message.eventId,
     });
+    sent = await reply.finish(outcome.reply);
   } catch (err) {
     const pendingRecords = await recorded;
     await deps.events
@@ -158,9 +164,7 @@ export async function processEvent(
   deps.checkpoint?.('sent', event);
   // The cache write runs alongside the delivery record. Once the reply is out, a cache or ledger failure must not
   // cause a redelivery (it would be acknowledged as already replied anyway), so those log their own failures.
-  const cached = outcome.cachePut
-    ? deps.cachePut(outcome.cachePut.key, outcome.cachePut.answer).catch(() => undefined)
-    : Promise.resolve();
+  const cached = outcome.cachePut ? deps.cachePut(outcome.cachePut).catch(() => undefined) : Promise.resolve();
   const pendingRecords = await recorded;
   await deps.recordDelivery(
     pk,

@@ -1,28 +1,16 @@
 import type { PipelineOutcome } from '#core/answer-pipeline';
 import { EventInProgressError, type ProcessDeps, processEvent, RecordsPendingError } from '#core/process-event';
-import type { QueuedEvent } from '#core/queue-message';
-import type { OutgoingReply } from '#platforms/types';
-import type { ClaimOutcome } from '#stores/event-store';
+import { openOneShotReply } from '#platforms/shared/reply-session';
+import type { OutgoingReply, ReplyTarget } from '#platforms/types';
+import type { ClaimOutcome } from '#stores/event-record';
+import { queuedEvent } from '../../helpers/factories';
 
-const event = (chatType: 'group' | 'direct' = 'group'): QueuedEvent => ({
-  v: 1,
-  conversationKey: 'slack#T1#C1#U1',
-  text: 'what is the deploy window?',
-  receivedAt: 1_000,
-  message: {
-    platform: 'slack',
-    tenantId: 'T1',
-    chatId: 'C1',
-    chatType,
-    senderId: 'U1',
-    eventId: 'Ev1',
-    messageId: '1.1',
-    text: '<@B> what is the deploy window?',
-    mentionedBot: true,
-    timestamp: 1_000,
-    replyHandle: { platform: 'slack', channel: 'C1', threadTs: '1.1' },
-  },
-});
+/** Slack member U1's question, asked in a thread of channel C1. */
+const event = (chatType: 'group' | 'direct' = 'group') =>
+  queuedEvent('slack', {
+    receivedAt: 1_000,
+    message: { chatType, threadId: '1.1', text: '<@B> what is the deploy window?' },
+  });
 
 const outcome: PipelineOutcome = {
   reply: 'Fridays 14:00',
@@ -31,12 +19,18 @@ const outcome: PipelineOutcome = {
   outputFilter: 'allow',
   storedQuestion: 'what is the deploy window?',
   piiFound: 0,
-  cachePut: { key: 'k', answer: 'Fridays 14:00' },
+  cachePut: { key: 'k', answer: 'Fridays 14:00', modelId: 'm' },
 };
 
 function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
   const log: string[] = [];
   const sent: OutgoingReply[] = [];
+  // The platform's one-shot send behind the reply session the worker opens.
+  const send = jest.fn(async (reply: OutgoingReply) => {
+    log.push('send');
+    sent.push(reply);
+    return { messageIds: ['m1'] };
+  });
   const deps = {
     events: {
       claim: jest.fn(async () => claim),
@@ -55,11 +49,7 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
       log.push('pipeline');
       return outcome;
     }),
-    send: jest.fn(async (reply: OutgoingReply) => {
-      log.push('send');
-      sent.push(reply);
-      return { messageIds: ['m1'] };
-    }),
+    send,
     recordDelivery: jest.fn(async (..._args: Parameters<ProcessDeps['recordDelivery']>) => {
       log.push('delivered');
     }),
@@ -76,7 +66,8 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
     now: () => 5_000,
     leaseMs: 60_000,
     deadline: () => 50_000,
-  } satisfies ProcessDeps;
+    openReply: async (target: ReplyTarget) => openOneShotReply(send, target),
+  } satisfies ProcessDeps & { send: unknown };
   return { deps, log, sent };
 }
 
