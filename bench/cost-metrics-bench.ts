@@ -25,6 +25,7 @@ export function runCostMetricsBench(iterations = 2_000) {
       completionTokens: 164,
       latencyMs: 1834,
       modelId: 'private-llm-int8',
+      billing: { kind: 'sagemaker' as const, instanceType: 'ml.g4dn.xlarge' },
     },
   };
   const originalWrite = process.stdout.write.bind(process.stdout);

@@ -6,8 +6,8 @@ import { logger } from '#shared/powertools';
 import { type LocalAws, startLocalAws } from '../sandbox/local-aws/index';
 import { type BundleRow, runBundleBench } from './bundle-bench';
 /**
- * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, and the Lambda bundle sizes
- * and module-init times. It reports against the targets and exits 0 when one is missed; it exits non-zero only
+ * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, the worker's DynamoDB round
+ * trips per message against their budget, and the Lambda bundle sizes and module-init times. It reports against the targets and exits 0 when one is missed; it exits non-zero only
  * when the benchmark itself fails. Results go to stdout and bench/results.json.
  */
 import { runCostMetricsBench } from './cost-metrics-bench';
@@ -24,6 +24,7 @@ import {
 import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
 import { runWorkerBench } from './worker-bench';
+import { callBudgetTable, runWorkerCallBudget } from './worker-call-budget';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(__dirname, 'results.json');
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
     `\nCost ledger + metrics work per worker message (target ≤ 1 ms median): median ${costMetrics.medianMs.toFixed(3)} ms, p99 ${costMetrics.p99Ms.toFixed(3)} ms — ${costMetrics.medianMs <= 1 ? 'PASS' : 'MISS'}`,
   );
 
+  const callBudgets = await runWorkerCallBudget();
+  console.log(`\n${callBudgetTable(callBudgets)}`);
+
   const composition = webhookComposition(bundles);
   console.log(
     `\nWebhook handler, in-process (sequential, log level ${LOG_LEVEL}; targets: median ≤ ${TARGETS.medianMs} ms, p99 ≤ ${TARGETS.p99Ms} ms; * = cut by time budget)`,
@@ -114,6 +118,7 @@ async function main(): Promise<void> {
         targets: TARGETS,
         webhook: webhook.map((r) => ({ ...r, verdict: latencyVerdict(r) })),
         bundles: bundles.map((r) => ({ ...r, verdict: bundleVerdict(r) })),
+        callBudgets,
       },
       null,
       2,

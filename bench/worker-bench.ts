@@ -1,16 +1,15 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SQSRecord } from 'aws-lambda';
 import { createWorkerRuntime } from '#composition/worker-runtime';
 import { loadWorkerConfig } from '#config/worker-config';
-import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
+import type { QueuedEvent } from '#core/queue-message';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
-import type { ModelClient } from '#model/model-client';
 import { createEnabledPlatforms } from '#platforms/registry';
 import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import type { LocalAws } from '../sandbox/local-aws/index';
 import { createSlackEmulator } from '../sandbox/platform-emulator/slack';
 import { proxyEventOf, testEmulatorContext } from '../test/helpers/emulated';
+import { fakeModel, modelReply, sqsRecordOf } from '../test/helpers/factories';
 import { type LatencySummary, nsToMs, summarise } from './stats';
 
 /**
@@ -88,12 +87,12 @@ export async function runWorkerBench(aws: LocalAws, options: WorkerBenchOptions)
   const rows: WorkerRow[] = [];
   const run = async (path: WorkerPath, next: (i: number) => Promise<QueuedEvent>): Promise<void> => {
     if (Date.now() >= options.deadline) return;
-    for (let i = 0; i < warmup; i++) await runtime(recordOf(await next(i)));
+    for (let i = 0; i < warmup; i++) await runtime(sqsRecordOf(await next(i)));
     const samples: number[] = [];
     const perMessage: number[] = [];
     const byOperation = new Map<string, number>();
     for (let i = 0; i < iterations && Date.now() < options.deadline; i++) {
-      const record = recordOf(await next(warmup + i));
+      const record = sqsRecordOf(await next(warmup + i));
       calls.clear();
       const start = process.hrtime.bigint();
       await runtime(record);
@@ -147,28 +146,6 @@ async function webhookQueue(env: Record<string, string>, aws: LocalAws) {
   };
 }
 
-let messageSeq = 0;
-function recordOf(event: QueuedEvent): SQSRecord {
-  const id = `bench-${++messageSeq}`;
-  return {
-    messageId: id,
-    receiptHandle: id,
-    body: encodeQueuedEvent(event),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: String(Date.now()),
-      SenderId: 'bench',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-      MessageGroupId: event.conversationKey,
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:bench.fifo',
-    awsRegion: 'us-east-1',
-  };
-}
-
 /** The document client with every `send` counted by command name (e.g. `UpdateCommand`). */
 function countCalls(doc: DynamoDBDocumentClient, counts: Map<string, number>): DynamoDBDocumentClient {
   return new Proxy(doc, {
@@ -183,16 +160,14 @@ function countCalls(doc: DynamoDBDocumentClient, counts: Map<string, number>): D
   });
 }
 
-function instantModel(modelId: string): ModelClient {
-  const answer = async () => ({
-    content: 'Staging uses port 8443; production uses 443.',
-    finishReason: 'stop' as const,
+/** A model that answers at once, so the series time the worker alone. */
+function instantModel(modelId: string) {
+  const answer = modelReply('Staging uses port 8443; production uses 443.', {
     usage: { promptTokens: 120, completionTokens: 12, totalTokens: 132 },
     latencyMs: 0,
-    attempts: 1,
     modelId,
   });
-  return { modelId, invoke: answer, invokeStream: answer, circuitState: () => 'closed' };
+  return fakeModel({ id: modelId, respond: () => answer });
 }
 
 export function workerTable(rows: readonly WorkerRow[]): string {

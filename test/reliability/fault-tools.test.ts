@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '#core/errors';
-import type { QueuedEvent } from '#core/queue-message';
 import {
   createCrashCheckpoint,
   createSendFaultPicker,
@@ -13,6 +12,7 @@ import {
   seededRandom,
   startModelFaultProxy,
 } from '../../sandbox/faults';
+import { queuedEvent } from '../helpers/factories';
 
 /** The fault-injection tools themselves: if they injected nothing, the fault suite would prove nothing. */
 describe('faultConfigFromEnv', () => {
@@ -191,7 +191,7 @@ describe('startModelFaultProxy', () => {
 });
 
 describe('crash checkpoint', () => {
-  const event = (eventId: string) => ({ message: { eventId } }) as unknown as QueuedEvent;
+  const event = (eventId: string) => queuedEvent('slack', { message: { eventId } });
   const steps = ['claimed', 'answered', 'sent', 'recorded'] as const;
 
   it('crashes each chosen attempt once, at the steps in turn, and lets the redelivery through', () => {

@@ -1,10 +1,10 @@
 import type { Message } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
 import { MalformedEventError } from '#core/errors';
 import { batchOutcome, toSqsRecord } from '../../../sandbox/local-aws/index';
+import { queuedEvent, sqsRecordOf } from '../../helpers/factories';
 
 const QUEUE_ARN = 'arn:aws:sqs:eu-central-1:000000000000:work.fifo';
-const records = [{ messageId: 'm1' }, { messageId: 'm2' }] as SQSRecord[];
+const records = ['m1', 'm2'].map((messageId) => sqsRecordOf(queuedEvent(), { messageId }));
 
 describe('batchOutcome (Lambda ReportBatchItemFailures rules)', () => {
   it.each([

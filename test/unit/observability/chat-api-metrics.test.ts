@@ -1,13 +1,12 @@
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { composePipeline } from '#composition/pipeline-composition';
-import { loadChatApiConfig } from '#config/chat-api-config';
 import { ModelError } from '#core/errors';
 import { createChatApi, createChatApiHandler, withObservability } from '#handlers/chat-api';
-import type { ModelClient } from '#model/model-client';
 import type { AwsClients } from '#shared/aws-clients';
 import { METRIC } from '#shared/metrics';
 import { logger } from '#shared/powertools';
-import { buildProxyEvent, lambdaContext } from '../../../sandbox/api-gateway';
+import { lambdaContext } from '../../../sandbox/api-gateway';
+import { chatApiConfig, chatApiEvent, fakeModel, modelReply } from '../../helpers/factories';
 import { captureEmf, type EmfCapture } from './emf';
 
 /**
@@ -15,15 +14,11 @@ import { captureEmf, type EmfCapture } from './emf';
  * serves one cached answer and accepts every write.
  */
 const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
-const config = loadChatApiConfig({
-  CONVERSATIONS_TABLE: 'conversations',
-  ANSWER_CACHE_TABLE: 'answer-cache',
-  LEDGER_TABLE: 'ledger',
-  AUDIT_TABLE: 'audit',
+const config = chatApiConfig({
   CONTENT_LEXICON: JSON.stringify([{ term: 'projectx', level: 2, category: 'codename' }]),
 });
 
-let invoke: ModelClient['invoke'];
+const model = fakeModel();
 /** Whether the stand-in serves a cached answer to the cache lookup. */
 let cacheHit = false;
 
@@ -35,14 +30,6 @@ function handlerWith() {
       }
       return {};
     },
-  };
-  const model: ModelClient = {
-    modelId: 'test-model',
-    invoke: (...args) => invoke(...args),
-    invokeStream: async () => {
-      throw new Error('not used');
-    },
-    circuitState: () => 'closed',
   };
   const clients = { doc } as unknown as AwsClients;
   const api = createChatApi({
@@ -58,40 +45,16 @@ function handlerWith() {
   );
 }
 
-function chatEvent(body: unknown): APIGatewayProxyEvent {
-  const event = buildProxyEvent(
-    {
-      method: 'POST',
-      url: '/v1/chat',
-      headers: [
-        ['Content-Type', 'application/json'],
-        ['X-Group-ID', 'eng'],
-        ['X-User-ID', 'alice'],
-      ],
-      body: Buffer.from(JSON.stringify(body)),
-    },
-    { resource: '/v1/chat' },
-  );
-  event.requestContext.authorizer = { sub: 'svc' };
-  return event;
-}
-
 const call = (body: unknown) =>
-  handlerWith()(chatEvent(body), lambdaContext('chat-api-test', 29_000) as unknown as Context);
+  handlerWith()(chatApiEvent(body), lambdaContext('chat-api-test', 29_000) as unknown as Context);
 
 let emf: EmfCapture;
 
 beforeAll(() => logger.setLogLevel('SILENT'));
 beforeEach(() => {
   cacheHit = false;
-  invoke = async () => ({
-    content: 'Port 8443.',
-    finishReason: 'stop',
-    usage: { promptTokens: 11, completionTokens: 3, totalTokens: 14 },
-    latencyMs: 40,
-    attempts: 1,
-    modelId: 'test-model',
-  });
+  model.respond = () =>
+    modelReply('Port 8443.', { usage: { promptTokens: 11, completionTokens: 3, totalTokens: 14 }, latencyMs: 40 });
   emf = captureEmf();
 });
 afterEach(() => emf.restore());
@@ -115,20 +78,13 @@ describe('/v1/chat EMF metrics', () => {
   });
 
   it('counts a reply the output filter masked', async () => {
-    invoke = async () => ({
-      content: 'That is ProjectX.',
-      finishReason: 'stop',
-      usage: { promptTokens: 5, completionTokens: 4, totalTokens: 9 },
-      latencyMs: 30,
-      attempts: 1,
-      modelId: 'test-model',
-    });
+    model.respond = () => modelReply('That is ProjectX.');
     await call({ query: 'Codename?' });
     expect(emf.values(METRIC.filteredReplies)).toEqual([1]);
   });
 
   it('counts a model failure answered 5xx as an error, not as a fallback', async () => {
-    invoke = async () => {
+    model.respond = () => {
       throw new ModelError('endpoint down', 'server_error');
     };
     const res = await call({ query: 'Anyone?' });

@@ -9,18 +9,23 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWorkerRuntime } from '#composition/worker-runtime';
-import { loadWorkerConfig } from '#config/worker-config';
 import { ModelError, PlatformApiError } from '#core/errors';
-import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
 import { createWorkerHandler, withObservability } from '#handlers/worker';
-import type { ModelClient } from '#model/model-client';
-import type { ChatPlatform, OutgoingReply, SendResult } from '#platforms/types';
 import { METRIC, METRIC_UNIT } from '#shared/metrics';
 import { logger } from '#shared/powertools';
 import { lambdaContext } from '../../../sandbox/api-gateway';
+import {
+  fakeModel,
+  fakePlatform,
+  modelReply,
+  queuedEvent,
+  sqsEventOf,
+  sqsRecordOf,
+  workerConfig,
+} from '../../helpers/factories';
 import { captureEmf, type EmfCapture } from './emf';
 
 /**
@@ -28,89 +33,35 @@ import { captureEmf, type EmfCapture } from './emf';
  * stores on a mocked DynamoDB client: which metrics one record publishes for each way it can go.
  */
 const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
-const config = loadWorkerConfig({
-  ENABLED_PLATFORMS: 'slack',
-  EVENTS_TABLE: 'events',
-  CONVERSATIONS_TABLE: 'conversations',
-  ANSWER_CACHE_TABLE: 'answer-cache',
-  LEDGER_TABLE: 'ledger',
-  AUDIT_TABLE: 'audit',
+const config = workerConfig({
   CONTENT_LEXICON: JSON.stringify([{ term: 'projectx', level: 2, category: 'codename' }]),
 });
 const dynamo = new DynamoDBClient({ region: 'us-east-1' });
 const doc = DynamoDBDocumentClient.from(dynamo);
 const ddb = mockClient(doc);
 
-type Invoke = ModelClient['invoke'];
-const answer = (content: string, ttft?: number): Awaited<ReturnType<Invoke>> => ({
-  content,
-  finishReason: 'stop',
-  usage: { promptTokens: 21, completionTokens: 7, totalTokens: 28 },
-  latencyMs: 340,
-  attempts: 1,
-  modelId: 'm',
-  ...(ttft === undefined ? {} : { timeToFirstTokenMs: ttft }),
-});
+/** The model's answer; the metrics below assert its latency, token counts and time to first token. */
+const answer = (content: string, ttft?: number) =>
+  modelReply(content, {
+    usage: { promptTokens: 21, completionTokens: 7, totalTokens: 28 },
+    latencyMs: 340,
+    modelId: 'm',
+    ...(ttft === undefined ? {} : { timeToFirstTokenMs: ttft }),
+  });
 
-let invoke: Invoke;
-let send: () => Promise<SendResult>;
-const sent: OutgoingReply[] = [];
-const model: ModelClient = {
-  modelId: 'm',
-  circuitState: () => 'closed',
-  invoke: (...args) => invoke(...args),
-  invokeStream: async () => {
-    throw new Error('not used');
-  },
-};
-const platform: ChatPlatform = {
-  name: 'slack',
-  parse: () => ({ kind: 'ignored', reason: 'not used' }),
-  send: (reply) => {
-    sent.push(reply);
-    return send();
-  },
-};
+const model = fakeModel({ id: 'm' });
+const platform = fakePlatform('slack');
 
 let seq = 0;
+/** A record of a new event from the same member, sent to the queue `sentAgoMs` before the worker's clock. */
 function record(text: string, sentAgoMs = 250): SQSRecord {
   seq++;
-  const event: QueuedEvent = {
-    v: 1,
-    conversationKey: 'slack#T1#C1#U1',
+  const event = queuedEvent('slack', {
     text,
     receivedAt: NOW - sentAgoMs,
-    message: {
-      platform: 'slack',
-      tenantId: 'T1',
-      chatId: 'C1',
-      chatType: 'group',
-      senderId: 'U1',
-      eventId: `Ev${seq}`,
-      messageId: `${seq}.1`,
-      text,
-      mentionedBot: true,
-      timestamp: NOW - sentAgoMs,
-      replyHandle: { platform: 'slack', channel: 'C1' },
-    },
-  };
-  return {
-    messageId: `m${seq}`,
-    receiptHandle: 'rh',
-    body: encodeQueuedEvent(event),
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: String(NOW - sentAgoMs),
-      SenderId: 's',
-      ApproximateFirstReceiveTimestamp: String(NOW),
-      MessageGroupId: 'slack#T1#C1#U1',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:0:q.fifo',
-    awsRegion: 'us-east-1',
-  };
+    message: { eventId: `Ev${seq}`, messageId: `${seq}.1` },
+  });
+  return sqsRecordOf(event, { messageId: `m${seq}`, sentAt: NOW - sentAgoMs, firstReceivedAt: NOW });
 }
 
 const handler = withObservability(
@@ -126,8 +77,7 @@ const handler = withObservability(
 );
 
 async function handle(...records: SQSRecord[]) {
-  const event: SQSEvent = { Records: records };
-  return handler(event, lambdaContext('worker-test', 30_000) as unknown as Context);
+  return handler(sqsEventOf(records), lambdaContext('worker-test', 30_000) as unknown as Context);
 }
 
 let emf: EmfCapture;
@@ -142,9 +92,10 @@ beforeEach(() => {
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(PutCommand).resolves({});
   ddb.on(QueryCommand).resolves({ Items: [{ userId: 'U1', totalNanoUsd: 1_500_000, expiresAt: NOW / 1000 + 60 }] });
-  sent.length = 0;
-  invoke = async () => answer('It is 8443.', 120);
-  send = async () => ({ messageIds: ['1.2'] });
+  model.calls.length = 0;
+  model.respond = () => answer('It is 8443.', 120);
+  platform.sent.length = 0;
+  platform.respond = () => ({ messageIds: ['1.2'] });
   emf = captureEmf();
 });
 
@@ -208,7 +159,7 @@ describe('worker EMF metrics', () => {
   });
 
   it('counts the fallback answer, and no model metrics, when the model fails', async () => {
-    invoke = async () => {
+    model.respond = () => {
       throw new ModelError('endpoint down', 'server_error');
     };
     await handle(record('anyone home?'));
@@ -220,7 +171,7 @@ describe('worker EMF metrics', () => {
   });
 
   it('counts a reply the output filter masked, and leaves time to first token out when not streamed', async () => {
-    invoke = async () => answer('The codename is ProjectX.');
+    model.respond = () => answer('The codename is ProjectX.');
     await handle(record('what is the codename?'));
     expect(emf.values(METRIC.filteredReplies)).toEqual([1]);
     expect(emf.values(METRIC.timeToFirstTokenMs)).toEqual([]);
@@ -228,7 +179,7 @@ describe('worker EMF metrics', () => {
   });
 
   it('counts a delivery failure and an error when the platform refuses the send, flushed although the batch fails', async () => {
-    send = async () => {
+    platform.respond = () => {
       throw new PlatformApiError('channel_not_found', 404, '{"ok":false}');
     };
     await expect(handle(record('are you there?'))).rejects.toThrow('All records failed processing');
@@ -238,14 +189,13 @@ describe('worker EMF metrics', () => {
   });
 
   it('answers /cost from the ledger without the model or its metrics', async () => {
-    invoke = jest.fn(invoke);
     await handle(record('/cost'));
-    expect(invoke).not.toHaveBeenCalled();
+    expect(model.calls).toEqual([]);
     expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
       TableName: 'ledger',
       ExpressionAttributeValues: { ':pk': 'GROUP#slack#T1#C1', ':from': '2026-11-01T00:00:00.000Z' },
     });
-    expect(sent[0]?.text).toContain('You: 1 次 invocations, $0.0015');
+    expect(platform.sent[0]?.text).toContain('You: 1 次 invocations, $0.0015');
     expect(emf.values(METRIC.modelLatencyMs)).toEqual([]);
     expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
   });
