@@ -15,7 +15,6 @@ import type { AwsClients } from '#shared/aws-clients';
 import { traced } from '#shared/tracer';
 import type { Member } from '#stores/active-users';
 import { AnswerCache } from '#stores/answer-cache';
-import type { LosslessWriteOptions } from '#stores/batch-write';
 import type { CapacitySink } from '#stores/capacity';
 import { ContextStore, type ConversationContext } from '#stores/context-store';
 import { RecordsStore } from '#stores/records-store';
@@ -26,23 +25,11 @@ import { formatUsage, queryMemberUsage } from '#stores/usage-query';
  * caller: the worker (queued platform events) and `/v1/chat` (synchronous). Built once per cold start.
  */
 
-/** Per-invocation DynamoDB capacity (ReturnConsumedCapacity), so the ledger prices exactly the work one call caused. */
-export class CapacityMeter implements CapacitySink {
-  read = 0;
-  write = 0;
-  add(capacity: { readonly read?: number; readonly write?: number }): void {
-    this.read += capacity.read ?? 0;
-    this.write += capacity.write ?? 0;
-  }
-}
-
 export interface PipelineCompositionDeps {
   readonly config: PipelineConfig;
   readonly clients: AwsClients;
   readonly model: ModelClient;
   readonly now: () => number;
-  /** Retry policy of ledger/audit writes (tests shorten it). */
-  readonly recordWrites?: LosslessWriteOptions;
 }
 
 export type PipelineComposition = ReturnType<typeof composePipeline>;
@@ -64,7 +51,6 @@ export function composePipeline(deps: PipelineCompositionDeps) {
   const records = new RecordsStore(clients.doc, {
     ledgerTable: config.tables.ledger,
     auditTable: config.tables.audit,
-    ...(deps.recordWrites ? { retry: deps.recordWrites } : {}),
   });
   const lexicon = compileLexicon(config.lexicon);
   const maskPii = createPiiMasker();

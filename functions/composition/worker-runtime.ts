@@ -12,12 +12,13 @@ import { logger } from '#shared/powertools';
 import { traced } from '#shared/tracer';
 import { ActiveUsers, type Member } from '#stores/active-users';
 import { decodePutBatch, encodePutBatch } from '#stores/batch-write';
+import { CapacityMeter } from '#stores/capacity';
 import type { ConversationContext } from '#stores/context-store';
 import { DeliveryStore } from '#stores/delivery-store';
 import type { DeliveredReply } from '#stores/event-record';
 import { EventStore } from '#stores/event-store';
 import { RecordsNotWrittenError } from '#stores/records-store';
-import { CapacityMeter, composePipeline } from './pipeline-composition';
+import { composePipeline } from './pipeline-composition';
 import { createInvocationRecorder } from './record-invocation';
 
 /**

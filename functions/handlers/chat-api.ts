@@ -3,7 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createModelClient } from '#composition/model-composition';
-import { CapacityMeter, composePipeline, type PipelineComposition } from '#composition/pipeline-composition';
+import { composePipeline, type PipelineComposition } from '#composition/pipeline-composition';
 import { createInvocationRecorder } from '#composition/record-invocation';
 import { type ChatApiConfig, type ChatLimits, loadChatApiConfig } from '#config/chat-api-config';
 import { maskModelOutputFor, systemPromptFor } from '#config/pipeline-config';
@@ -17,6 +17,7 @@ import { METRIC, metrics, recordMetric, recordOutcome } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { tracer } from '#shared/tracer';
+import { CapacityMeter } from '#stores/capacity';
 
 /**
  * `POST /v1/chat` (ARCHITECTURE §4.3): the same pipeline as the chat platforms — context, FAQ cache, safety, prompt,

@@ -1,4 +1,3 @@
-import { CapacityMeter } from '#composition/pipeline-composition';
 import { createInvocationRecorder } from '#composition/record-invocation';
 import type { PipelineConfig } from '#config/pipeline-config';
 import { resolvePrices } from '#core/cost/prices';
@@ -6,6 +5,7 @@ import type { InvocationRecords } from '#core/records/invocation-records';
 import type { InvocationToRecord } from '#core/records/invocation-work';
 import { logger } from '#shared/powertools';
 import type { Member } from '#stores/active-users';
+import { CapacityMeter } from '#stores/capacity';
 import { RecordsNotWrittenError } from '#stores/records-store';
 
 const NOW = Date.parse('2026-11-25T10:00:00.000Z');
