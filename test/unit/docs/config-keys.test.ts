@@ -28,6 +28,7 @@ const GUIDES = [
   'docs/README.md',
   'docs/OPERATIONS.md',
   'docs/MODEL.md',
+  'docs/ARCHITECTURE.md',
   ...PLATFORMS.map((p) => `docs/platforms/${p}.md`),
 ] as const;
 const text = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
