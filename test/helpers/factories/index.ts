@@ -18,5 +18,5 @@ export {
   TEST_MODEL_ID,
 } from './model';
 export { type FakePlatform, type FakePlatformOptions, fakePlatform, type SendResponder } from './platform';
-export { FACTORY_NOW, type QueuedEventOverrides, queuedEvent } from './queued-event';
+export { FACTORY_NOW, incomingMessage, type QueuedEventOverrides, queuedEvent } from './queued-event';
 export { type SqsRecordOptions, sqsEventOf, sqsRecordOf } from './sqs-record';

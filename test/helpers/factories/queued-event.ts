@@ -29,6 +29,27 @@ function replyHandleOf(m: Omit<IncomingMessage, 'replyHandle'>): ReplyHandle {
   }
 }
 
+/**
+ * A platform message as an adapter's `parse` returns it, for `platform` (default Slack): a group message that
+ * @-mentions the bot, sent at `FACTORY_NOW`, with the reply handle that platform's parser would derive.
+ */
+export function incomingMessage(
+  platform: PlatformName = 'slack',
+  overrides: Partial<Omit<IncomingMessage, 'platform'>> = {},
+): IncomingMessage {
+  const { replyHandle, ...fields } = overrides;
+  const base: Omit<IncomingMessage, 'replyHandle'> = {
+    platform,
+    ...DEFAULTS[platform],
+    chatType: 'group',
+    text: 'what is the deploy window?',
+    mentionedBot: true,
+    timestamp: FACTORY_NOW,
+    ...fields,
+  };
+  return { ...base, replyHandle: replyHandle ?? replyHandleOf(base) };
+}
+
 export interface QueuedEventOverrides extends Partial<Omit<QueuedEvent, 'v' | 'message'>> {
   /** Fields of the platform message; `text` defaults to the event's `text`, `replyHandle` to the platform's own. */
   readonly message?: Partial<Omit<IncomingMessage, 'platform'>>;
@@ -43,17 +64,7 @@ export function queuedEvent(platform: PlatformName = 'slack', overrides: QueuedE
   const { message: messageOverrides = {}, ...eventOverrides } = overrides;
   const text = eventOverrides.text ?? 'what is the deploy window?';
   const receivedAt = eventOverrides.receivedAt ?? FACTORY_NOW;
-  const { replyHandle, ...fields } = messageOverrides;
-  const base: Omit<IncomingMessage, 'replyHandle'> = {
-    platform,
-    ...DEFAULTS[platform],
-    chatType: 'group',
-    text,
-    mentionedBot: true,
-    timestamp: receivedAt,
-    ...fields,
-  };
-  const message: IncomingMessage = { ...base, replyHandle: replyHandle ?? replyHandleOf(base) };
+  const message = incomingMessage(platform, { text, timestamp: receivedAt, ...messageOverrides });
   return {
     v: 1,
     conversationKey: `${platform}#${message.tenantId}#${message.chatId}#${message.senderId}`,

@@ -2,6 +2,7 @@ import { MalformedEventError, NotFoundError, PayloadTooLargeError } from '#core/
 import { type IngestDeps, ingest } from '#core/ingest';
 import type { QueuedEvent } from '#core/queue-message';
 import type { ChatPlatform, HttpResponse, IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
+import { incomingMessage } from '../../helpers/factories';
 
 /** `ingest` on in-memory ports: a scripted adapter, an event store that records its calls, a recording queue. */
 
@@ -9,20 +10,7 @@ const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
 type ReserveOutcome = Awaited<ReturnType<IngestDeps['events']['reserve']>>;
 
 function message(overrides: Partial<IncomingMessage> = {}): IncomingMessage {
-  return {
-    platform: 'slack',
-    tenantId: 'T1',
-    chatId: 'C1',
-    chatType: 'group',
-    senderId: 'U1',
-    eventId: 'Ev1',
-    messageId: '1700000000.000100',
-    text: 'What is the VPN address?',
-    mentionedBot: true,
-    timestamp: NOW - 1_000,
-    replyHandle: { platform: 'slack', channel: 'C1' },
-    ...overrides,
-  };
+  return incomingMessage('slack', { text: 'What is the VPN address?', timestamp: NOW - 1_000, ...overrides });
 }
 
 const request = (body = '{"event":{}}', method: RawRequest['method'] = 'POST'): RawRequest => ({

@@ -1,23 +1,15 @@
 import { evaluateTrigger, ruleFor, type TriggerConfig } from '#core/trigger-rules';
 import type { IncomingMessage } from '#platforms/types';
+import { incomingMessage } from '../../helpers/factories';
 
 /** `evaluateTrigger`: which messages reach the model, and the question text they carry. */
 
 function message(overrides: Partial<IncomingMessage> = {}): IncomingMessage {
-  return {
-    platform: 'slack',
-    tenantId: 'T1',
-    chatId: 'C1',
-    chatType: 'group',
-    senderId: 'U1',
-    eventId: 'Ev1',
-    messageId: '1700000000.000100',
+  return incomingMessage('slack', {
     text: 'What is the VPN address?',
-    mentionedBot: true,
     timestamp: Date.UTC(2026, 10, 25),
-    replyHandle: { platform: 'slack', channel: 'C1' },
     ...overrides,
-  };
+  });
 }
 
 describe('evaluateTrigger defaults (no configuration)', () => {
