@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { systemPromptOverridesSchema } from '#config/pipeline-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
 import { ConfigError } from '#core/errors';
+import { fromManifests } from '#platforms/manifests';
 import { PLATFORMS } from '#platforms/types';
 
 /** The CDK context key holding the app configuration object; flat flags use `-c groupgate:<key>=<value>`. */
@@ -25,6 +26,8 @@ const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const secretArn = z
   .string()
   .regex(SECRET_COMPLETE_ARN, 'must be a complete Secrets Manager ARN (with its 6-character suffix)');
+/** One optional secret ARN per platform; any other key is refused as unknown. */
+const platformSecretArnsSchema = z.strictObject(fromManifests(() => secretArn.optional()));
 
 /**
  * The app configuration, read from CDK context at synth time. Every key except `modelS3Uri` has a default.
@@ -110,14 +113,7 @@ const appConfigSchema = z.strictObject({
     .strictObject({ limit: int(1, 100_000_000), period: z.enum(['DAY', 'WEEK', 'MONTH']) })
     .default({ limit: 10_000, period: 'DAY' }),
   /** Existing secrets to import per platform instead of creating one. @default {} (create) */
-  platformSecretArns: z
-    .strictObject({
-      feishu: secretArn.optional(),
-      slack: secretArn.optional(),
-      dingtalk: secretArn.optional(),
-      wecom: secretArn.optional(),
-    })
-    .default({}),
+  platformSecretArns: platformSecretArnsSchema.default({}),
   /** Runs the model container in these subnets / security groups. @default none (network isolation only) */
   vpc: z
     .strictObject({

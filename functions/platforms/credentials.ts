@@ -1,5 +1,6 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type * as z from 'zod';
+import type { EnvName } from '#config/env-names';
 import { ConfigError } from '#core/errors';
 
 /**
@@ -11,8 +12,8 @@ import { ConfigError } from '#core/errors';
 export interface CredentialSpec<Schema extends z.ZodObject = z.ZodObject> {
   /** The secret's JSON keys and their rules. */
   readonly schema: Schema;
-  /** Env variable holding the Secrets Manager secret id (`ENV.<platform>SecretId`). */
-  readonly secretIdEnv: string;
+  /** Env variable holding the Secrets Manager secret id (`ENV.<platform>SecretId`); the CDK app sets it. */
+  readonly secretIdEnv: EnvName;
   /** Env variable per schema key, for local runs without a secret (`PLATFORM_CREDENTIAL_ENV.<platform>`). */
   readonly envNames: Readonly<Record<string, string>>;
 }

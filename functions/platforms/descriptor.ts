@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import type { CredentialSpec } from './credentials';
+import type { PlatformManifest } from './manifest';
 import type { ReplyLimits, ReplyUrlAllowlist } from './shared/index';
 import type { AdapterDeps, ChatPlatform, HttpResponse, PlatformName } from './types';
 
@@ -20,15 +20,15 @@ export interface PlatformBuildContext<Credentials> {
 export type ReplyHandleSchema<P extends PlatformName> = z.ZodObject<{ platform: z.ZodLiteral<P> } & z.ZodRawShape>;
 
 /**
- * Everything GroupGate knows about one chat platform, declared in the platform's own folder (`<platform>/index.ts`)
- * and listed once in `registry.ts`. Nothing outside the folder switches on a platform's name.
+ * Everything GroupGate knows about one chat platform, declared in the platform's own folder and listed once in
+ * `registry.ts`: its manifest (`<platform>/manifest.ts`: name, credentials, webhook route; what the CDK app reads)
+ * spread into the runtime parts below (`<platform>/index.ts`). Nothing outside the folder switches on a name.
  */
 export interface PlatformDescriptor<
   P extends PlatformName,
   Handle extends ReplyHandleSchema<P> = ReplyHandleSchema<P>,
   Credentials extends z.ZodObject = z.ZodObject,
-> {
-  readonly name: P;
+> extends PlatformManifest<P, Credentials> {
   /** Validates the handle when a queued event is read back (the worker's poison-message check). */
   readonly replyHandleSchema: Handle;
   /**
@@ -36,7 +36,6 @@ export interface PlatformDescriptor<
    * get the plain `ack` (`plainDuplicateAck`); a platform that can be told to stop retrying is told here.
    */
   readonly duplicateAck: (ack: HttpResponse) => HttpResponse;
-  readonly credentials: CredentialSpec<Credentials>;
   /**
    * Builds the adapter from the credentials `credentials` loaded. Throws `ConfigError` listing every unusable
    * setting. (Method syntax on purpose: the registry calls it through the descriptor union, with the credentials

@@ -7,17 +7,11 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, type EnvName } from '#config/env-names';
+import { ENV } from '#config/env-names';
+import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { PlatformName } from '#platforms/types';
 import type { TableKey } from '#shared/table-specs';
 import { HouseFunction } from './house-function';
-
-const SECRET_ENV: Readonly<Record<PlatformName, EnvName>> = {
-  feishu: ENV.feishuSecretId,
-  slack: ENV.slackSecretId,
-  dingtalk: ENV.dingtalkSecretId,
-  wecom: ENV.wecomSecretId,
-};
 
 export interface FunctionsProps {
   readonly platforms: readonly PlatformName[];
@@ -154,10 +148,11 @@ export class Functions extends Construct {
     );
   }
 
+  /** Each enabled platform's secret, under the env name its credential spec reads the secret id from. */
   private bindPlatformSecrets(fn: HouseFunction, props: FunctionsProps): void {
     for (const platform of props.platforms) {
       const secret = props.platformSecrets[platform];
-      if (secret) fn.bindSecret(secret, SECRET_ENV[platform]);
+      if (secret) fn.bindSecret(secret, PLATFORM_MANIFESTS[platform].credentials.secretIdEnv);
     }
   }
 }

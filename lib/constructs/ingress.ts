@@ -23,31 +23,11 @@ import { AnyPrincipal, Effect, PolicyDocument, PolicyStatement } from 'aws-cdk-l
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { WebhookRouteSpec } from '#platforms/manifest';
+import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { PlatformName } from '#platforms/types';
 
 export const STAGE_NAME = 'prod';
-
-/**
- * Request parameters each platform always sends (including on its URL handshake), so API Gateway can reject junk
- * before a Lambda runs. Feishu is absent: its `url_verification` without an encrypt key carries no signature.
- */
-const REQUIRED_PARAMETERS: Readonly<Partial<Record<PlatformName, readonly string[]>>> = {
-  slack: ['method.request.header.X-Slack-Signature', 'method.request.header.X-Slack-Request-Timestamp'],
-  dingtalk: ['method.request.header.timestamp', 'method.request.header.sign'],
-  wecom: [
-    'method.request.querystring.msg_signature',
-    'method.request.querystring.timestamp',
-    'method.request.querystring.nonce',
-  ],
-};
-
-/** WeCom checks the URL with a GET carrying `echostr`; the others only POST. */
-const WEBHOOK_METHODS: Readonly<Record<PlatformName, readonly ('GET' | 'POST')[]>> = {
-  feishu: ['POST'],
-  slack: ['POST'],
-  dingtalk: ['POST'],
-  wecom: ['GET', 'POST'],
-};
 
 export interface IngressProps {
   readonly platforms: readonly PlatformName[];
@@ -131,8 +111,9 @@ export class Ingress extends Construct {
     for (const platform of props.platforms) {
       const resource = webhook.addResource(platform);
       paths[platform] = resource.path;
-      const requestParameters = Object.fromEntries((REQUIRED_PARAMETERS[platform] ?? []).map((p) => [p, true]));
-      for (const httpMethod of WEBHOOK_METHODS[platform]) {
+      const route = PLATFORM_MANIFESTS[platform].webhook;
+      const requestParameters = requiredRequestParameters(route);
+      for (const httpMethod of route.methods) {
         const method = resource.addMethod(httpMethod, integration, {
           authorizationType: AuthorizationType.NONE,
           requestValidator: validator,
@@ -219,6 +200,17 @@ export class Ingress extends Construct {
       },
     });
   }
+}
+
+/**
+ * The parameters a platform sends on every request (its manifest's webhook route), in API Gateway's naming, each
+ * marked required so API Gateway rejects junk before a Lambda runs.
+ */
+function requiredRequestParameters(route: WebhookRouteSpec): Record<string, boolean> {
+  return Object.fromEntries([
+    ...(route.requiredHeaders ?? []).map((name) => [`method.request.header.${name}`, true]),
+    ...(route.requiredQueryParameters ?? []).map((name) => [`method.request.querystring.${name}`, true]),
+  ]);
 }
 
 /** Allows invocation only from the listed source CIDRs (explicit deny wins over the allow). */

@@ -1,15 +1,17 @@
 import { SecretValue, Validations } from 'aws-cdk-lib';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { requiredCredentialKeys } from '#platforms/manifest';
+import { fromManifests } from '#platforms/manifests';
 import type { PlatformName } from '#platforms/types';
 
-/** The JSON fields each platform's secret holds; created with placeholders that the operator replaces. */
-export const PLATFORM_SECRET_FIELDS: Readonly<Record<PlatformName, readonly string[]>> = {
-  feishu: ['appId', 'appSecret', 'verificationToken', 'encryptKey', 'botOpenId'],
-  slack: ['signingSecret', 'botToken', 'botUserId'],
-  dingtalk: ['appKey', 'appSecret'],
-  wecom: ['token', 'encodingAesKey'],
-};
+/**
+ * The JSON fields each platform's secret is created with, as placeholders the operator replaces: the required keys
+ * of the platform's credential schema (`<platform>/credentials.ts`). Optional keys are the operator's to add.
+ */
+export const PLATFORM_SECRET_FIELDS: Readonly<Record<PlatformName, readonly string[]>> = fromManifests((manifest) =>
+  requiredCredentialKeys(manifest.credentials),
+);
 
 /** Marks a field the operator has not filled in yet; runtime config rejects it. */
 export const SECRET_PLACEHOLDER = 'REPLACE_ME';

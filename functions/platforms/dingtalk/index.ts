@@ -3,7 +3,8 @@ import { apiBaseUrlFrom, type PlatformDescriptor, plainDuplicateAck, replyUrlAll
 import { withOneShotReplies } from '#platforms/shared/reply-session';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkConfig } from './config';
-import { dingtalkCredentials } from './credentials';
+import type { dingtalkCredentials } from './credentials';
+import { dingtalkManifest } from './manifest';
 import { parseDingTalkRequest } from './parse';
 import { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
@@ -39,10 +40,9 @@ export const dingtalkPlatform: PlatformDescriptor<
   typeof dingtalkReplyHandleSchema,
   typeof dingtalkCredentials.schema
 > = {
-  name: 'dingtalk',
+  ...dingtalkManifest,
   replyHandleSchema: dingtalkReplyHandleSchema,
   duplicateAck: plainDuplicateAck,
-  credentials: dingtalkCredentials,
   create: ({ credentials, env, replyLimits, replyHandleOrigins, deps }) =>
     createDingTalkPlatform(
       {

@@ -5,7 +5,8 @@ import { resolveReplyLimits } from '#platforms/shared/reply-text';
 import { createTokenCache } from '#platforms/shared/token-cache';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
-import { feishuCredentials } from './credentials';
+import type { feishuCredentials } from './credentials';
+import { feishuManifest } from './manifest';
 import { parseFeishuRequest } from './parse';
 import { feishuReplyHandleSchema } from './reply-handle';
 import { fetchTenantAccessToken, sendFeishuReply } from './send';
@@ -42,11 +43,10 @@ export const feishuPlatform: PlatformDescriptor<
   typeof feishuReplyHandleSchema,
   typeof feishuCredentials.schema
 > = {
-  name: 'feishu',
+  ...feishuManifest,
   replyHandleSchema: feishuReplyHandleSchema,
   // Feishu has no "stop retrying" header: a duplicate gets the normal acknowledgement.
   duplicateAck: plainDuplicateAck,
-  credentials: feishuCredentials,
   create: ({ credentials, env, replyLimits, deps }) =>
     createFeishuPlatform({ ...credentials, ...apiBaseUrlFrom(env[ENV.feishuApiBaseUrl]), replyLimits }, deps),
 };

@@ -4,7 +4,8 @@ import { withOneShotReplies } from '#platforms/shared/reply-session';
 import { resolveReplyLimits } from '#platforms/shared/reply-text';
 import type { AdapterDeps, ChatPlatform, HttpResponse } from '#platforms/types';
 import { SLACK_DEFAULT_API_BASE_URL, type SlackConfig } from './config';
-import { slackCredentials } from './credentials';
+import type { slackCredentials } from './credentials';
+import { slackManifest } from './manifest';
 import { parseSlackRequest } from './parse';
 import { slackReplyHandleSchema } from './reply-handle';
 import { sendSlackReply } from './send';
@@ -34,10 +35,9 @@ function slackDuplicateAck(ack: HttpResponse): HttpResponse {
 
 export const slackPlatform: PlatformDescriptor<'slack', typeof slackReplyHandleSchema, typeof slackCredentials.schema> =
   {
-    name: 'slack',
+    ...slackManifest,
     replyHandleSchema: slackReplyHandleSchema,
     duplicateAck: slackDuplicateAck,
-    credentials: slackCredentials,
     create: ({ credentials, env, replyLimits, deps }) =>
       createSlackPlatform({ ...credentials, ...apiBaseUrlFrom(env[ENV.slackApiBaseUrl]), replyLimits }, deps),
   };

@@ -2,7 +2,8 @@ import { type PlatformDescriptor, plainDuplicateAck, replyUrlAllowlist } from '#
 import { withOneShotReplies } from '#platforms/shared/reply-session';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { resolveWeComConfig, WECOM_REPLY_ORIGIN, type WeComConfig } from './config';
-import { wecomCredentials } from './credentials';
+import type { wecomCredentials } from './credentials';
+import { wecomManifest } from './manifest';
 import { parseWeComRequest } from './parse';
 import { wecomReplyHandleSchema } from './reply-handle';
 import { sendWeComReply } from './send';
@@ -26,10 +27,9 @@ export function createWeComPlatform(config: WeComConfig, deps: AdapterDeps): Cha
 
 export const wecomPlatform: PlatformDescriptor<'wecom', typeof wecomReplyHandleSchema, typeof wecomCredentials.schema> =
   {
-    name: 'wecom',
+    ...wecomManifest,
     replyHandleSchema: wecomReplyHandleSchema,
     duplicateAck: plainDuplicateAck,
-    credentials: wecomCredentials,
     create: ({ credentials, replyLimits, replyHandleOrigins, deps }) =>
       createWeComPlatform(
         { ...credentials, replyUrls: replyUrlAllowlist([WECOM_REPLY_ORIGIN], replyHandleOrigins), replyLimits },

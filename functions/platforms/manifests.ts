@@ -1,0 +1,24 @@
+import { dingtalkManifest } from './dingtalk/manifest';
+import { feishuManifest } from './feishu/manifest';
+import type { PlatformManifest } from './manifest';
+import { slackManifest } from './slack/manifest';
+import { PLATFORMS, type PlatformName } from './types';
+import { wecomManifest } from './wecom/manifest';
+
+/**
+ * Every platform's deployment facts, one line each; a missing or misnamed line is a compile error. This module and
+ * what it imports hold no adapter code (no parse, send or crypto), so the CDK app imports it freely. The runtime
+ * registry's descriptors extend these same manifests.
+ */
+export const PLATFORM_MANIFESTS = {
+  feishu: feishuManifest,
+  slack: slackManifest,
+  dingtalk: dingtalkManifest,
+  wecom: wecomManifest,
+} as const satisfies { readonly [P in PlatformName]: PlatformManifest<P> };
+
+/** `{ [platform]: pick(its manifest) }` for every platform, in `PLATFORMS` order: a table derived from the manifests. */
+export function fromManifests<T>(pick: (manifest: PlatformManifest) => T): Record<PlatformName, T> {
+  // Object.fromEntries loses the key type; the keys are exactly PLATFORMS.
+  return Object.fromEntries(PLATFORMS.map((p) => [p, pick(PLATFORM_MANIFESTS[p])])) as Record<PlatformName, T>;
+}
