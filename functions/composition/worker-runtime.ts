@@ -79,7 +79,11 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
   }
 
   const deliveries = new DeliveryStore(clients.doc, events, contexts, (err, delivery) =>
-    logger.error('turn not saved to context', { eventKey: delivery.eventKey, error: err as Error }),
+    logger.error('turn not saved to context', {
+      eventId: delivery.turn?.exchange.eventId,
+      eventKey: delivery.eventKey,
+      error: err as Error,
+    }),
   );
 
   /** The replied status with the turn the pipeline produced (see `DeliveryStore.record`). */
@@ -113,9 +117,16 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     );
   }
 
-  /** The platform's reply session, with its settling call traced and counted (delivered or failed). */
+  /** The platform's reply session, its opening and settling calls traced and counted (delivered or failed). */
   async function openReply(platform: ChatPlatform, target: ReplyTarget): Promise<ReplySession> {
-    const session = await platform.openReply(target);
+    let session: ReplySession;
+    try {
+      // A streaming adapter's open is a platform call (it posts the message it then edits): counted like a send.
+      session = await traced('platform open reply', { platform: platform.name }, () => platform.openReply(target));
+    } catch (err) {
+      recordMetric(METRIC.deliveryFailures);
+      throw err;
+    }
     const settle = async (call: () => Promise<SendResult>): Promise<SendResult> => {
       try {
         const sent = await traced('platform send', { platform: platform.name }, call);

@@ -19,8 +19,8 @@ export { DEFAULT_MESSAGES, type PipelineMessages } from './pipeline-messages';
  * (after stripping and masking), the system prompt, the effective reply-token ceiling and the model id, and only
  * whole, clean answers are stored (natural end, under the token ceiling, output filter `allow`, no PII in the
  * answer, not the apology).
- * Lookups use the primary model's id; an answer is stored under the id of the model that actually answered, so a
- * fallback model's answers never fill the primary's entries.
+ * Keys carry the primary model's id, and only the primary's answers are stored: a fallback model's answer is
+ * never served from the cache.
  *
  * Every dependency is a narrow port so this module tests without AWS and the callers compose real stores.
  */
@@ -271,16 +271,11 @@ async function answerWithModel<H>(
   // Whole: the model ended on its own. A `length` stop, or a reply that used the whole token budget (a server that
   // does not report `length`), is a truncated answer — never served to anyone else.
   const whole = model.finishReason === 'stop' && model.completionTokens < prompt.maxTokens;
-  const storable = cacheKey && answered && whole && output.decision === 'allow' && outputMasked.found === 0;
-  // Keyed by the model that answered: the primary's own answer lands on the key just looked up; a fallback's on its
-  // own key, which primary lookups never read.
+  // Only the primary's answers are stored, under the key just looked up: a fallback model's answer serves this
+  // member while the primary is down, and is not what the FAQ cache should hand out once it is back.
   const answeredByPrimary = model.modelId === ports.primaryModelId;
-  const putKey = !storable
-    ? undefined
-    : answeredByPrimary
-      ? cacheKey
-      : ports.cacheKey(question, prompt.maxTokens, model.modelId, input.systemPrompt);
-  const cachePut = putKey ? { key: putKey, answer: reply, modelId: model.modelId } : undefined;
+  const storable = answered && whole && output.decision === 'allow' && outputMasked.found === 0 && answeredByPrimary;
+  const cachePut = cacheKey && storable ? { key: cacheKey, answer: reply, modelId: model.modelId } : undefined;
   return {
     ...base,
     inputFilter,

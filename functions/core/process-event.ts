@@ -153,7 +153,8 @@ export async function processEvent(
       ...(message.chatType === 'group' ? { mentionUserId: message.senderId } : {}),
       idempotencyKey: message.eventId,
     });
-    sent = await reply.finish(outcome.reply);
+    // The apology for a model that could not answer ends the reply as a failure; everything else is an answer.
+    sent = outcome.source === 'fallback' ? await reply.fail(outcome.reply) : await reply.finish(outcome.reply);
   } catch (err) {
     const pendingRecords = await recorded;
     await deps.events

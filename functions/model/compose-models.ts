@@ -18,21 +18,28 @@ export interface FallbackPolicy {
 }
 
 /**
- * Fall back when the primary cannot serve (circuit open, throttled, timed out, failing on its side), never on a
- * request it rejected (`client_error`: the same request would be wrong for any model) nor on a malformed response
- * (`bad_response`: a defect to surface, not load to shed).
+ * Fall back when the primary cannot serve (circuit open, throttled, failing on its side), never on a request it
+ * rejected (`client_error`: the same request would be wrong for any model) nor on a malformed response
+ * (`bad_response`: a defect to surface, not load to shed). Not on `timeout` by default: a primary that used the
+ * whole deadline leaves the fallback none, so a policy adds `timeout` together with a `reserveMs` that fits the
+ * fallback's own answer time.
  */
 export const DEFAULT_FALLBACK_POLICY: FallbackPolicy = {
-  fallBackOn: new Set(['circuit_open', 'throttled', 'timeout', 'server_error']),
+  fallBackOn: new Set(['circuit_open', 'throttled', 'server_error']),
 };
 
 /**
  * A client that asks `primary` and, when it fails with a `ModelError` the policy names, asks `fallback` with the
- * same request and the caller's whole deadline. When the fallback fails with a `ModelError` too, the primary's error
+ * same request and the caller's whole deadline (unless it has passed). When the fallback fails with a `ModelError` too, the primary's error
  * is thrown: it is the failure operators alarm on. A stream that already delivered a delta is never retried on the fallback (the
  * member has seen part of an answer). The composition reports the primary's `id`, `billing` and circuit state.
  */
-export function withFallback(primary: ModelClient, fallback: ModelClient, policy: FallbackPolicy): ModelClient {
+export function withFallback(
+  primary: ModelClient,
+  fallback: ModelClient,
+  policy: FallbackPolicy,
+  now: () => number = Date.now,
+): ModelClient {
   const reserveMs = policy.reserveMs ?? 0;
 
   async function firstThatAnswers<T>(
@@ -44,6 +51,8 @@ export function withFallback(primary: ModelClient, fallback: ModelClient, policy
       return await ask(primary, deadline - reserveMs);
     } catch (err) {
       if (!(err instanceof ModelError && policy.fallBackOn.has(err.reason) && mayFallBack())) throw err;
+      // No time left: asking would only fail the call and count against the fallback's own circuit breaker.
+      if (deadline <= now()) throw err;
       try {
         return await ask(fallback, deadline);
       } catch (fallbackErr) {

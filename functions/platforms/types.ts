@@ -152,6 +152,6 @@ export interface ReplySession {
   update(fullTextSoFar: string): Promise<void>;
   /** Delivers the complete answer; the result names every message now holding it. */
   finish(fullText: string): Promise<SendResult>;
-  /** Ends the reply with a short note instead of an answer (model failed, answer blocked). */
+  /** Ends the reply with a short note instead of an answer (the model could not answer). */
   fail(note: string): Promise<SendResult>;
 }

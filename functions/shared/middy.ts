@@ -19,7 +19,12 @@ export function withMiddlewares<E, R>(
 ): AsyncHandler<E, R> {
   let wrapped: Promise<AsyncHandler<E, R>> | undefined;
   return async (event, context) => {
-    wrapped ??= import('@middy/core').then(({ default: middy }) => middy(fn).use([...middlewares]));
+    wrapped ??= import('@middy/core')
+      .then(({ default: middy }) => middy(fn).use([...middlewares]))
+      .catch((err: unknown) => {
+        wrapped = undefined; // a failed load is retried by the next invocation, not cached for the container's life
+        throw err;
+      });
     const run = await wrapped;
     return run(event, context);
   };

@@ -97,7 +97,7 @@ export class Functions extends Construct {
       environment: { ...pipelineEnv, [ENV.claimLeaseSeconds]: String(props.workerTimeout.toSeconds() + 30) },
     });
     this.bindPipeline(this.worker, props);
-    // PutItem: the durable once-a-day active-user marker (functions/core/active-users.ts).
+    // PutItem: the durable once-a-day active-user marker (functions/stores/active-users.ts).
     this.worker.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'UpdateItem', 'PutItem']);
     this.bindPlatformSecrets(this.worker, props);
     this.worker.fn.addEventSource(

@@ -9,7 +9,7 @@ import { fakeModel } from '../../helpers/factories';
 /** `withFallback` over two scripted clients that record the calls they get. */
 
 const REQUEST: ChatRequest = { messages: [{ role: 'user', content: '几点开会？' }], maxTokens: 32, temperature: 0.3 };
-const DEADLINE = 1_000_000;
+const DEADLINE = Date.now() + 600_000;
 const PRIMARY_BILLING: ModelBilling = { kind: 'sagemaker', instanceType: 'ml.g4dn.xlarge' };
 const FALLBACK_BILLING: ModelBilling = { kind: 'free' };
 
@@ -48,7 +48,7 @@ const reasonOf = async (p: Promise<unknown>): Promise<ModelError['reason']> => {
 };
 
 describe('withFallback', () => {
-  it.each(['circuit_open', 'throttled', 'timeout', 'server_error'] as const)(
+  it.each(['circuit_open', 'throttled', 'server_error'] as const)(
     'falls back when the primary fails with %s, and the result names the fallback as the answering model',
     async (reason) => {
       const primary = primaryFailing(new ModelError('primary down', reason));
@@ -106,10 +106,33 @@ describe('withFallback', () => {
   it("keeps `reserveMs` of the caller's deadline back from the primary for the fallback", async () => {
     const primary = primaryFailing(new ModelError('slow', 'timeout'));
     const fallback = fallbackAnswering();
-    const policy = { ...DEFAULT_FALLBACK_POLICY, reserveMs: 4_000 };
-    await withFallback(primary.client, fallback.client, policy).invoke(REQUEST, { deadline: DEADLINE });
+    const policy = {
+      fallBackOn: new Set([...DEFAULT_FALLBACK_POLICY.fallBackOn, 'timeout' as const]),
+      reserveMs: 4_000,
+    };
+    const result = await withFallback(primary.client, fallback.client, policy).invoke(REQUEST, { deadline: DEADLINE });
+    expect(result.modelId).toBe('cpu-fallback');
     expect(primary.calls[0]?.options.deadline).toBe(DEADLINE - 4_000);
     expect(fallback.calls[0]?.options.deadline).toBe(DEADLINE);
+  });
+
+  it('does not hand a timeout to the fallback by default: the primary used the whole deadline', async () => {
+    const fallback = fallbackAnswering();
+    const model = withFallback(
+      primaryFailing(new ModelError('slow', 'timeout')).client,
+      fallback.client,
+      DEFAULT_FALLBACK_POLICY,
+    );
+    expect(await reasonOf(model.invoke(REQUEST, { deadline: DEADLINE }))).toBe('timeout');
+    expect(fallback.calls).toEqual([]);
+  });
+
+  it('never asks the fallback once the deadline has passed; the primary error is thrown', async () => {
+    const fallback = fallbackAnswering();
+    const primary = primaryFailing(new ModelError('busy', 'throttled'));
+    const model = withFallback(primary.client, fallback.client, DEFAULT_FALLBACK_POLICY, () => DEADLINE);
+    expect(await reasonOf(model.invoke(REQUEST, { deadline: DEADLINE }))).toBe('throttled');
+    expect(fallback.calls).toEqual([]);
   });
 
   it('follows a narrower policy', async () => {

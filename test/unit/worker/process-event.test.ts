@@ -1,7 +1,7 @@
 import type { PipelineOutcome } from '#core/answer-pipeline';
 import { EventInProgressError, type ProcessDeps, processEvent, RecordsPendingError } from '#core/process-event';
 import { openOneShotReply } from '#platforms/shared/reply-session';
-import type { OutgoingReply, ReplyTarget } from '#platforms/types';
+import type { OutgoingReply, ReplySession, ReplyTarget } from '#platforms/types';
 import type { ClaimOutcome } from '#stores/event-record';
 import { queuedEvent } from '../../helpers/factories';
 
@@ -87,6 +87,36 @@ describe('processEvent', () => {
       outcome,
     );
     expect(sent[0]).toMatchObject({ text: 'Fridays 14:00', mentionUserId: 'U1', idempotencyKey: 'Ev1' });
+  });
+
+  it.each([
+    ['model', 'finish'],
+    ['cache', 'finish'],
+    ['command', 'finish'],
+    ['blocked_input', 'finish'],
+    ['fallback', 'fail'],
+  ] as const)('a %s outcome settles the reply session with %s, after markSending', async (source, settledWith) => {
+    const { deps, log } = fakes();
+    const settled: string[] = [];
+    deps.runPipeline.mockResolvedValueOnce({ ...outcome, source, reply: `reply (${source})` });
+    const open = async (target: ReplyTarget): Promise<ReplySession> => {
+      log.push('open');
+      const session = openOneShotReply(deps.send, target);
+      return {
+        update: (text) => session.update(text),
+        finish: (text) => {
+          settled.push(`finish:${text}`);
+          return session.finish(text);
+        },
+        fail: (note) => {
+          settled.push(`fail:${note}`);
+          return session.fail(note);
+        },
+      };
+    };
+    await processEvent(event(), 1, { ...deps, openReply: open });
+    expect(settled).toEqual([`${settledWith}:reply (${source})`]);
+    expect(log.indexOf('sending')).toBeLessThan(log.indexOf('open'));
   });
 
   it('does not mention the asker in a direct chat', async () => {
