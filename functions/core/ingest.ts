@@ -1,6 +1,7 @@
-import { PLATFORM_DESCRIPTORS } from '#platforms/registry';
+import { eventKey } from '#core/key-part';
+import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { ChatPlatform, HttpResponse, RawRequest } from '#platforms/types';
-import { EventStore } from '#stores/event-store';
+import type { EventStore } from '#stores/event-store';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
 import { conversationKey } from './conversation-key';
 import { MalformedEventError, NotFoundError, PayloadTooLargeError } from './errors';
@@ -68,7 +69,7 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
   }
 
   const key = conversationKey(message, scopeFor(deps.scopes, message.platform, message.chatId));
-  const pk = EventStore.key(message.platform, message.eventId);
+  const pk = eventKey(message.platform, message.eventId);
   const receivedAt = deps.now();
   const queued: QueuedEvent = {
     v: 1,
@@ -89,8 +90,8 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
       await deps.events.markEnqueued(pk, deps.now());
     }
     return {
-      // Each platform's own rule (Slack: `X-Slack-No-Retry`), from its descriptor.
-      response: PLATFORM_DESCRIPTORS[platform.name].duplicateAck(ack),
+      // Each platform's own rule (Slack: `X-Slack-No-Retry`), from its manifest.
+      response: PLATFORM_MANIFESTS[platform.name].duplicateAck(ack),
       outcome: { kind: 'duplicate', eventId: message.eventId, resent: resend },
     };
   }

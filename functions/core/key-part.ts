@@ -72,3 +72,12 @@ export function joinKey(parts: readonly string[]): string {
 export function fifoId(value: string): string {
   return value.length > 0 && readable(value, SQS_FIFO_ID_MAX_CHARS) ? value : hashedId(value);
 }
+
+/**
+ * The events table key of a platform event, `platform#eventId`: an event id over 128 characters or outside the SQS
+ * FIFO charset is hashed (`keyPart`), so the item key stays within DynamoDB's limit and every delivery of the event
+ * still maps to the same item.
+ */
+export function eventKey(platform: string, eventId: string): string {
+  return `${platform}#${keyPart(eventId)}`;
+}

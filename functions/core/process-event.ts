@@ -1,6 +1,7 @@
+import { eventKey } from '#core/key-part';
 import type { ReplySession, ReplyTarget, SendResult } from '#platforms/types';
 import type { DeliveredReply } from '#stores/event-record';
-import { EventStore } from '#stores/event-store';
+import type { EventStore } from '#stores/event-store';
 import type { CacheEntry, PipelineOutcome, TurnInput } from './answer-pipeline';
 import type { QueuedEvent } from './queue-message';
 
@@ -102,7 +103,7 @@ export async function processEvent(
 ): Promise<ProcessResult> {
   const startedAt = deps.now();
   const { message } = event;
-  const pk = EventStore.key(message.platform, message.eventId);
+  const pk = eventKey(message.platform, message.eventId);
   const claim = await deps.events.claim(pk, startedAt, deps.leaseMs, undefined, {
     resumeSending: deps.idempotentSend === true,
   });

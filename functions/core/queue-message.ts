@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { replyHandleSchema } from '#platforms/registry';
+import { replyHandleSchema } from '#platforms/manifests';
 import { type IncomingMessage, PLATFORMS } from '#platforms/types';
 
 /**

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
-import type { PlatformManifest } from './manifest';
+import type { PlatformManifest, ReplyHandleSchema } from './manifest';
 import type { ReplyLimits, ReplyUrlAllowlist } from './shared/index';
-import type { AdapterDeps, ChatPlatform, HttpResponse, PlatformName } from './types';
+import type { AdapterDeps, ChatPlatform, PlatformName } from './types';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -16,37 +16,22 @@ export interface PlatformBuildContext<Credentials> {
   readonly deps: AdapterDeps;
 }
 
-/** The serialisable reply handle of one platform: a zod object discriminated by its `platform` literal. */
-export type ReplyHandleSchema<P extends PlatformName> = z.ZodObject<{ platform: z.ZodLiteral<P> } & z.ZodRawShape>;
-
 /**
  * Everything GroupGate knows about one chat platform, declared in the platform's own folder and listed once in
- * `registry.ts`: its manifest (`<platform>/manifest.ts`: name, credentials, webhook route; what the CDK app reads)
- * spread into the runtime parts below (`<platform>/index.ts`). Nothing outside the folder switches on a name.
+ * `registry.ts`: its manifest (`<platform>/manifest.ts`: name, credentials, webhook route, reply-handle schema, duplicate
+ * answer; what the CDK app and core read) spread into the factory below (`<platform>/index.ts`). Nothing outside the folder switches on a name.
  */
 export interface PlatformDescriptor<
   P extends PlatformName,
   Handle extends ReplyHandleSchema<P> = ReplyHandleSchema<P>,
   Credentials extends z.ZodObject = z.ZodObject,
-> extends PlatformManifest<P, Credentials> {
-  /** Validates the handle when a queued event is read back (the worker's poison-message check). */
-  readonly replyHandleSchema: Handle;
-  /**
-   * The HTTP answer to a delivery the webhook has already seen, given the normal acknowledgement. Most platforms
-   * get the plain `ack` (`plainDuplicateAck`); a platform that can be told to stop retrying is told here.
-   */
-  readonly duplicateAck: (ack: HttpResponse) => HttpResponse;
+> extends PlatformManifest<P, Credentials, Handle> {
   /**
    * Builds the adapter from the credentials `credentials` loaded. Throws `ConfigError` listing every unusable
    * setting. (Method syntax on purpose: the registry calls it through the descriptor union, with the credentials
    * that descriptor's own spec produced.)
    */
   create(context: PlatformBuildContext<z.infer<Credentials>>): ChatPlatform;
-}
-
-/** The duplicate-ack rule of platforms that have no "stop retrying" signal: the normal acknowledgement. */
-export function plainDuplicateAck(ack: HttpResponse): HttpResponse {
-  return ack;
 }
 
 /** `{ apiBaseUrl }` from an optional override (`<PLATFORM>_API_BASE_URL`; the sandbox's emulator), else `{}`. */

@@ -1,6 +1,6 @@
 import type * as z from 'zod';
 import type { CredentialSpec } from './credentials';
-import type { PlatformName } from './types';
+import type { HttpResponse, PlatformName } from './types';
 
 /** An HTTP method a webhook route may accept. */
 export type WebhookMethod = 'GET' | 'POST';
@@ -19,18 +19,35 @@ export interface WebhookRouteSpec {
 }
 
 /**
- * The deployment-time facts of one chat platform: its credentials and its webhook route. Declared in the platform's
- * own folder (`<platform>/manifest.ts`) and importable without the adapter's parse/send code, so the CDK app
- * (`lib/`) derives its per-platform secrets, secret-id variables, routes and config keys from it. The platform's
+ * What GroupGate knows of one chat platform without its adapter code: credentials, webhook route, reply-handle schema
+ * and duplicate answer. Declared in the platform's own folder (`<platform>/manifest.ts`) and importable without the
+ * adapter's parse/send code, so the CDK app (`lib/`) derives its per-platform secrets, secret-id variables, routes
+ * and config keys from it, and core (ingest, the queue message) reads it without loading any adapter. The platform's
  * runtime descriptor (`descriptor.ts`) extends its manifest, so both read one declaration.
  */
 export interface PlatformManifest<
   P extends PlatformName = PlatformName,
   Credentials extends z.ZodObject = z.ZodObject,
+  Handle extends ReplyHandleSchema<P> = ReplyHandleSchema<P>,
 > {
   readonly name: P;
   readonly credentials: CredentialSpec<Credentials>;
   readonly webhook: WebhookRouteSpec;
+  /** Validates the handle when a queued event is read back (the worker's poison-message check). */
+  readonly replyHandleSchema: Handle;
+  /**
+   * The HTTP answer to a delivery the webhook has already seen, given the normal acknowledgement. Most platforms
+   * get the plain `ack` (`plainDuplicateAck`); a platform that can be told to stop retrying is told here.
+   */
+  readonly duplicateAck: (ack: HttpResponse) => HttpResponse;
+}
+
+/** The serialisable reply handle of one platform: a zod object discriminated by its `platform` literal. */
+export type ReplyHandleSchema<P extends PlatformName> = z.ZodObject<{ platform: z.ZodLiteral<P> } & z.ZodRawShape>;
+
+/** The duplicate-ack rule of platforms that have no "stop retrying" signal: the normal acknowledgement. */
+export function plainDuplicateAck(ack: HttpResponse): HttpResponse {
+  return ack;
 }
 
 /**

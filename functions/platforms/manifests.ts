@@ -1,8 +1,9 @@
+import * as z from 'zod';
 import { dingtalkManifest } from './dingtalk/manifest';
 import { feishuManifest } from './feishu/manifest';
 import type { PlatformManifest } from './manifest';
 import { slackManifest } from './slack/manifest';
-import { PLATFORMS, type PlatformName } from './types';
+import { PLATFORMS, type PlatformName, type ReplyHandle } from './types';
 import { wecomManifest } from './wecom/manifest';
 
 /**
@@ -22,3 +23,11 @@ export function fromManifests<T>(pick: (manifest: PlatformManifest) => T): Recor
   // Object.fromEntries loses the key type; the keys are exactly PLATFORMS.
   return Object.fromEntries(PLATFORMS.map((p) => [p, pick(PLATFORM_MANIFESTS[p])])) as Record<PlatformName, T>;
 }
+
+type HandleSchema = (typeof PLATFORM_MANIFESTS)[PlatformName]['replyHandleSchema'];
+
+/** The queued reply handle: the union of the platforms' schemas, discriminated by `platform`. */
+export const replyHandleSchema: z.ZodType<ReplyHandle> = z.discriminatedUnion(
+  'platform',
+  PLATFORMS.map((p): HandleSchema => PLATFORM_MANIFESTS[p].replyHandleSchema) as [HandleSchema, ...HandleSchema[]],
+);

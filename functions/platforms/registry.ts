@@ -1,11 +1,10 @@
-import * as z from 'zod';
 import { loadCredentials } from './credentials';
 import type { PlatformDescriptor } from './descriptor';
 import { dingtalkPlatform } from './dingtalk/index';
 import { feishuPlatform } from './feishu/index';
 import type { ReplyLimits } from './shared/index';
 import { slackPlatform } from './slack/index';
-import type { AdapterDeps, ChatPlatform, PlatformName, ReplyHandle } from './types';
+import type { AdapterDeps, ChatPlatform, PlatformName } from './types';
 import { wecomPlatform } from './wecom/index';
 
 /**
@@ -18,15 +17,6 @@ export const PLATFORM_DESCRIPTORS = {
   dingtalk: dingtalkPlatform,
   wecom: wecomPlatform,
 } as const satisfies { readonly [P in PlatformName]: PlatformDescriptor<P> };
-
-type HandleSchema = (typeof PLATFORM_DESCRIPTORS)[PlatformName]['replyHandleSchema'];
-const handleSchemas = Object.values(PLATFORM_DESCRIPTORS).map((d): HandleSchema => d.replyHandleSchema);
-
-/** The queued reply handle: the union of the platforms' schemas, discriminated by `platform`. */
-export const replyHandleSchema: z.ZodType<ReplyHandle> = z.discriminatedUnion(
-  'platform',
-  handleSchemas as [HandleSchema, ...HandleSchema[]],
-);
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import type { PLATFORM_DESCRIPTORS } from './registry';
+import type { PLATFORM_MANIFESTS } from './manifests';
 
 /**
  * The one interface every chat platform adapter implements. Adapters do transport work only: verify, decrypt,
@@ -13,7 +13,7 @@ import type { PLATFORM_DESCRIPTORS } from './registry';
 export const PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
-type ReplyHandleSchemas = (typeof PLATFORM_DESCRIPTORS)[PlatformName]['replyHandleSchema'];
+type ReplyHandleSchemas = (typeof PLATFORM_MANIFESTS)[PlatformName]['replyHandleSchema'];
 
 /** What ledger rows, keys and opt-out lists name for REST (`/v1/chat`) callers: a platform of their own. */
 export const API_PLATFORM = 'api';
@@ -44,7 +44,7 @@ export interface HttpResponse {
 
 /**
  * Where and how a reply goes back. Serialisable: it travels through SQS to the worker. Declared once, as the union of
- * the platforms' zod schemas (`<platform>/reply-handle.ts`, listed by `registry.ts`).
+ * the platforms' zod schemas (`<platform>/reply-handle.ts`, listed by `manifests.ts`).
  */
 export type ReplyHandle = Readonly<z.infer<ReplyHandleSchemas>>;
 

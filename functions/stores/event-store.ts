@@ -6,7 +6,6 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { keyPart } from '#core/key-part';
 import type { CapacitySink } from './capacity';
 import type {
   ClaimOutcome,
@@ -45,14 +44,6 @@ export class EventStore {
     private readonly options: EventStoreOptions,
   ) {
     this.retentionSeconds = options.retentionSeconds ?? 86_400;
-  }
-
-  /**
-   * `platform#eventId`; an event id over 128 characters or outside the SQS FIFO charset is hashed (`keyPart`), so the
-   * item key stays within DynamoDB's limit and every delivery of the event still maps to the same item.
-   */
-  static key(platform: string, eventId: string): string {
-    return `${platform}#${keyPart(eventId)}`;
   }
 
   /** Webhook: records the event as being enqueued, unless it is already known. One conditional write. */

@@ -1,12 +1,12 @@
 import { ENV } from '#config/env-names';
-import { apiBaseUrlFrom, type PlatformDescriptor, plainDuplicateAck, replyUrlAllowlist } from '#platforms/descriptor';
+import { apiBaseUrlFrom, type PlatformDescriptor, replyUrlAllowlist } from '#platforms/descriptor';
 import { withOneShotReplies } from '#platforms/shared/reply-session';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkConfig } from './config';
 import type { dingtalkCredentials } from './credentials';
 import { dingtalkManifest } from './manifest';
 import { parseDingTalkRequest } from './parse';
-import { dingtalkReplyHandleSchema } from './reply-handle';
+import type { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
 
 export {
@@ -41,8 +41,6 @@ export const dingtalkPlatform: PlatformDescriptor<
   typeof dingtalkCredentials.schema
 > = {
   ...dingtalkManifest,
-  replyHandleSchema: dingtalkReplyHandleSchema,
-  duplicateAck: plainDuplicateAck,
   create: ({ credentials, env, replyLimits, replyHandleOrigins, deps }) =>
     createDingTalkPlatform(
       {

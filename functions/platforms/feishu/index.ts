@@ -1,5 +1,5 @@
 import { ENV } from '#config/env-names';
-import { apiBaseUrlFrom, type PlatformDescriptor, plainDuplicateAck } from '#platforms/descriptor';
+import { apiBaseUrlFrom, type PlatformDescriptor } from '#platforms/descriptor';
 import { withOneShotReplies } from '#platforms/shared/reply-session';
 import { resolveReplyLimits } from '#platforms/shared/reply-text';
 import { createTokenCache } from '#platforms/shared/token-cache';
@@ -8,7 +8,7 @@ import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
 import type { feishuCredentials } from './credentials';
 import { feishuManifest } from './manifest';
 import { parseFeishuRequest } from './parse';
-import { feishuReplyHandleSchema } from './reply-handle';
+import type { feishuReplyHandleSchema } from './reply-handle';
 import { fetchTenantAccessToken, sendFeishuReply } from './send';
 
 export type { FeishuConfig } from './config';
@@ -44,9 +44,6 @@ export const feishuPlatform: PlatformDescriptor<
   typeof feishuCredentials.schema
 > = {
   ...feishuManifest,
-  replyHandleSchema: feishuReplyHandleSchema,
-  // Feishu has no "stop retrying" header: a duplicate gets the normal acknowledgement.
-  duplicateAck: plainDuplicateAck,
   create: ({ credentials, env, replyLimits, deps }) =>
     createFeishuPlatform({ ...credentials, ...apiBaseUrlFrom(env[ENV.feishuApiBaseUrl]), replyLimits }, deps),
 };

@@ -2,12 +2,12 @@ import { ENV } from '#config/env-names';
 import { apiBaseUrlFrom, type PlatformDescriptor } from '#platforms/descriptor';
 import { withOneShotReplies } from '#platforms/shared/reply-session';
 import { resolveReplyLimits } from '#platforms/shared/reply-text';
-import type { AdapterDeps, ChatPlatform, HttpResponse } from '#platforms/types';
+import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { SLACK_DEFAULT_API_BASE_URL, type SlackConfig } from './config';
 import type { slackCredentials } from './credentials';
 import { slackManifest } from './manifest';
 import { parseSlackRequest } from './parse';
-import { slackReplyHandleSchema } from './reply-handle';
+import type { slackReplyHandleSchema } from './reply-handle';
 import { sendSlackReply } from './send';
 
 export type { SlackConfig } from './config';
@@ -28,16 +28,9 @@ export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): Cha
   });
 }
 
-/** Slack retries a delivery it got no timely 200 for; `X-Slack-No-Retry: 1` on a duplicate stops further retries. */
-function slackDuplicateAck(ack: HttpResponse): HttpResponse {
-  return { ...ack, headers: { ...ack.headers, 'x-slack-no-retry': '1' } };
-}
-
 export const slackPlatform: PlatformDescriptor<'slack', typeof slackReplyHandleSchema, typeof slackCredentials.schema> =
   {
     ...slackManifest,
-    replyHandleSchema: slackReplyHandleSchema,
-    duplicateAck: slackDuplicateAck,
     create: ({ credentials, env, replyLimits, deps }) =>
       createSlackPlatform({ ...credentials, ...apiBaseUrlFrom(env[ENV.slackApiBaseUrl]), replyLimits }, deps),
   };

@@ -1,11 +1,11 @@
-import { type PlatformDescriptor, plainDuplicateAck, replyUrlAllowlist } from '#platforms/descriptor';
+import { type PlatformDescriptor, replyUrlAllowlist } from '#platforms/descriptor';
 import { withOneShotReplies } from '#platforms/shared/reply-session';
 import type { AdapterDeps, ChatPlatform } from '#platforms/types';
 import { resolveWeComConfig, WECOM_REPLY_ORIGIN, type WeComConfig } from './config';
 import type { wecomCredentials } from './credentials';
 import { wecomManifest } from './manifest';
 import { parseWeComRequest } from './parse';
-import { wecomReplyHandleSchema } from './reply-handle';
+import type { wecomReplyHandleSchema } from './reply-handle';
 import { sendWeComReply } from './send';
 
 export { computeMsgSignature, decryptMessage, deriveAesKey, encryptMessage } from './biz-msg-crypt';
@@ -28,8 +28,6 @@ export function createWeComPlatform(config: WeComConfig, deps: AdapterDeps): Cha
 export const wecomPlatform: PlatformDescriptor<'wecom', typeof wecomReplyHandleSchema, typeof wecomCredentials.schema> =
   {
     ...wecomManifest,
-    replyHandleSchema: wecomReplyHandleSchema,
-    duplicateAck: plainDuplicateAck,
     create: ({ credentials, replyLimits, replyHandleOrigins, deps }) =>
       createWeComPlatform(
         { ...credentials, replyUrls: replyUrlAllowlist([WECOM_REPLY_ORIGIN], replyHandleOrigins), replyLimits },

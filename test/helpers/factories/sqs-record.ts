@@ -1,7 +1,6 @@
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { fifoId } from '#core/key-part';
+import { eventKey, fifoId } from '#core/key-part';
 import { encodeQueuedEvent, type QueuedEvent } from '#core/queue-message';
-import { EventStore } from '#stores/event-store';
 
 export interface SqsRecordOptions {
   /** @default `sqs-<platform>-<eventId>`, unique per event */
@@ -33,7 +32,7 @@ export function sqsRecordOf(event: QueuedEvent, options: SqsRecordOptions = {}):
       SenderId: 'test',
       ApproximateFirstReceiveTimestamp: String(options.firstReceivedAt ?? now),
       MessageGroupId: fifoId(event.conversationKey),
-      MessageDeduplicationId: fifoId(EventStore.key(event.message.platform, event.message.eventId)),
+      MessageDeduplicationId: fifoId(eventKey(event.message.platform, event.message.eventId)),
     },
     messageAttributes: {},
     md5OfBody: '',

@@ -1,9 +1,8 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { DYNAMO_PARTITION_KEY_MAX_BYTES, hashedId, SQS_FIFO_ID_MAX_CHARS } from '#core/key-part';
+import { DYNAMO_PARTITION_KEY_MAX_BYTES, eventKey, hashedId, SQS_FIFO_ID_MAX_CHARS } from '#core/key-part';
 import { queuedEventSchema } from '#core/queue-message';
 import { PLATFORMS } from '#platforms/types';
 import { ContextStore } from '#stores/context-store';
-import { EventStore } from '#stores/event-store';
 import { proxyEventOf, testEmulatorContext } from '../../helpers/emulated';
 import { EMULATORS, startWebhookRig, type WebhookRig } from './webhook-rig';
 
@@ -65,7 +64,7 @@ describe.each(PLATFORMS)('%s webhook with oversize ids', (platform) => {
     expect(queued.conversationKey).toContain(hashedId(queued.message.chatId));
 
     // The events table holds the reservation under the bounded key (dynalite would refuse an oversize one).
-    const pk = EventStore.key(platform, request.eventId);
+    const pk = eventKey(platform, request.eventId);
     expect(pk).toBe(`${platform}#${hashedId(request.eventId)}`);
     const item = await rig.aws.clients.doc.send(new GetCommand({ TableName: rig.aws.tables.events, Key: { pk } }));
     expect(item.Item?.status).toBe('enqueued');

@@ -1,9 +1,9 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { IngestDeps } from '#core/ingest';
+import { eventKey } from '#core/key-part';
 import { queuedEventSchema } from '#core/queue-message';
 import { createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
-import { EventStore } from '#stores/event-store';
 import type { LocalAws } from '../../../sandbox/local-aws/index';
 import type { EmulatedRequest } from '../../../sandbox/platform-emulator/types';
 import { proxyEventOf, testEmulatorContext, withBody, withHeader } from '../../helpers/emulated';
@@ -173,7 +173,7 @@ describe('routing and failure handling', () => {
 
   it('re-sends (deduplicated by SQS) when a crash left the reservation in "enqueuing"', async () => {
     const request = messageEvent('slack');
-    await deps.events.reserve(EventStore.key('slack', request.eventId), Date.now());
+    await deps.events.reserve(eventKey('slack', request.eventId), Date.now());
     const res = await handle(proxyEventOf(request));
     expect(res.statusCode).toBe(200);
     expect(await drainQueue()).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { EventStore } from '#stores/event-store';
+import { eventKey } from '#core/key-part';
 import { type Rig, type Step, startRig, uniqueChat } from './harness';
 
 let rig: Rig;
@@ -18,7 +18,7 @@ afterEach(() => {
 
 async function eventItem(platform: string, eventId: string) {
   const out = await rig.aws.clients.doc.send(
-    new GetCommand({ TableName: rig.aws.tables.events, Key: { pk: EventStore.key(platform, eventId) } }),
+    new GetCommand({ TableName: rig.aws.tables.events, Key: { pk: eventKey(platform, eventId) } }),
   );
   return out.Item;
 }

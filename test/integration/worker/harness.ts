@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
 import { loadWorkerConfig, type WorkerConfig } from '#config/worker-config';
 import type { IngestDeps } from '#core/ingest';
+import { eventKey } from '#core/key-part';
 import type { QueuedEvent } from '#core/queue-message';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { createWorkerHandler } from '#handlers/worker';
@@ -244,7 +245,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       },
       async waitForReplied(platform: PlatformName, eventId: string, timeoutMs = 15_000) {
         const until = Date.now() + timeoutMs;
-        const key = { pk: EventStore.key(platform, eventId) };
+        const key = { pk: eventKey(platform, eventId) };
         for (;;) {
           const out = await localAws.clients.doc.send(
             new GetCommand({ TableName: localAws.tables.events, Key: key, ConsistentRead: true }),

@@ -1,8 +1,8 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { eventKey } from '#core/key-part';
 import { RecordsPendingError } from '#core/process-event';
 import type { QueuedEvent } from '#core/queue-message';
 import { writeBatchLossless } from '#stores/batch-write';
-import { EventStore } from '#stores/event-store';
 import { type Throttle, throttlingDoc } from '../../helpers/throttling-dynamo';
 import { type Rig, recordOf, startRig, uniqueChat } from './harness';
 
@@ -92,7 +92,7 @@ describe('worker under a throttled ledger', () => {
     await expect(throttled(recordOf(event, `${chatId}-1`))).rejects.toBeInstanceOf(RecordsPendingError);
     expect(rig.deliveries.filter((d) => d.chatId === chatId)).toHaveLength(1);
     expect(await rowsOf(rig.aws.tables.ledger, chatId)).toHaveLength(0);
-    const pk = EventStore.key('feishu', event.message.eventId);
+    const pk = eventKey('feishu', event.message.eventId);
     const kept = await rig.aws.clients.doc.send(new GetCommand({ TableName: rig.aws.tables.events, Key: { pk } }));
     expect(kept.Item?.status).toBe('replied');
     expect(typeof kept.Item?.pendingRecords).toBe('string');

@@ -1,8 +1,8 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
+import { eventKey } from '#core/key-part';
 import type { QueuedEvent } from '#core/queue-message';
 import { DEFAULT_BLOCK_TEXT } from '#core/safety/content-filter';
-import { EventStore } from '#stores/event-store';
 import { completion, echoModel, type Rig, recordOf, startRig, uniqueChat } from './harness';
 
 let rig: Rig;
@@ -34,7 +34,7 @@ async function settled(): Promise<void> {
 
 async function eventItem(platform: string, eventId: string) {
   const out = await rig.aws.clients.doc.send(
-    new GetCommand({ TableName: rig.aws.tables.events, Key: { pk: EventStore.key(platform, eventId) } }),
+    new GetCommand({ TableName: rig.aws.tables.events, Key: { pk: eventKey(platform, eventId) } }),
   );
   return out.Item;
 }

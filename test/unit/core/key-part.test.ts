@@ -3,6 +3,7 @@ import { conversationKey, groupKey } from '#core/conversation-key';
 import {
   DYNAMO_PARTITION_KEY_MAX_BYTES,
   DYNAMO_SORT_KEY_MAX_BYTES,
+  eventKey,
   fifoId,
   hashedId,
   keyPart,
@@ -10,7 +11,6 @@ import {
 } from '#core/key-part';
 import type { IncomingMessage } from '#platforms/types';
 import { activeUserKey, memberGroupKey } from '#stores/active-users';
-import { EventStore } from '#stores/event-store';
 
 /**
  * Issue 13 (hardening): ids we do not control become DynamoDB keys and SQS FIFO ids. Short plain ids stay readable
@@ -105,7 +105,7 @@ describe('keys built from odd ids fit DynamoDB and SQS', () => {
     expect(conversationKey(message(), 'member')).toBe('dingtalk#ding1234#cidAbC==#staff-1');
     expect(conversationKey(message({ threadId: 't#1' }), 'thread')).toBe('dingtalk#ding1234#cidAbC==#staff-1#t%231');
     expect(groupKey(message())).toBe('dingtalk#ding1234#cidAbC==');
-    expect(EventStore.key('slack', 'Ev0123ABC')).toBe('slack#Ev0123ABC');
+    expect(eventKey('slack', 'Ev0123ABC')).toBe('slack#Ev0123ABC');
     expect(apiConversationKey('alice', 'eng', 'bob')).toBe('api#alice#eng#bob');
   });
 
@@ -119,7 +119,7 @@ describe('keys built from odd ids fit DynamoDB and SQS', () => {
       `GROUP#${groupKey(m)}`,
       activeUserKey({ platform: 'dingtalk', tenantId: id, chatId: id, userId: id }, Date.UTC(2026, 10, 1)),
       apiConversationKey(id, id, id),
-      EventStore.key('dingtalk', id),
+      eventKey('dingtalk', id),
     ]) {
       expect(bytes(key)).toBeLessThanOrEqual(DYNAMO_PARTITION_KEY_MAX_BYTES);
       expect(isFifoId(fifoId(key))).toBe(true);

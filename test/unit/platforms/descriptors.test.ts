@@ -1,5 +1,6 @@
 import { encodeQueuedEvent, type QueuedEvent, queuedEventSchema } from '#core/queue-message';
-import { PLATFORM_DESCRIPTORS, replyHandleSchema } from '#platforms/registry';
+import { replyHandleSchema } from '#platforms/manifests';
+import { PLATFORM_DESCRIPTORS } from '#platforms/registry';
 import { type HttpResponse, PLATFORMS, type PlatformName, type ReplyHandle } from '#platforms/types';
 
 /** One handle per platform with every optional field set, and one with only the required ones. */

@@ -15,9 +15,11 @@ describe('platform manifests', () => {
 
   it('is what each runtime descriptor is built on: one declaration, two readers', () => {
     for (const name of PLATFORMS) {
-      const { name: descriptorName, credentials, webhook } = PLATFORM_DESCRIPTORS[name];
-      expect({ name: descriptorName, credentials, webhook }).toEqual(PLATFORM_MANIFESTS[name]);
-      expect(credentials).toBe(PLATFORM_MANIFESTS[name].credentials);
+      const { create: _factory, ...declared } = PLATFORM_DESCRIPTORS[name];
+      expect(declared).toEqual(PLATFORM_MANIFESTS[name]);
+      expect(declared.credentials).toBe(PLATFORM_MANIFESTS[name].credentials);
+      expect(declared.replyHandleSchema).toBe(PLATFORM_MANIFESTS[name].replyHandleSchema);
+      expect(declared.duplicateAck).toBe(PLATFORM_MANIFESTS[name].duplicateAck);
     }
   });
 
@@ -60,7 +62,9 @@ describe('platform manifests', () => {
         ...PLATFORMS.flatMap((p) => [
           `functions/platforms/${p}/credentials.ts`,
           `functions/platforms/${p}/manifest.ts`,
+          `functions/platforms/${p}/reply-handle.ts`,
         ]),
+        'functions/platforms/manifest.ts',
         'functions/platforms/manifests.ts',
         'functions/platforms/types.ts',
       ].sort(),
