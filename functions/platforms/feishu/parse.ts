@@ -3,7 +3,7 @@ import { MalformedEventError, SignatureError } from '#core/errors';
 import { getHeader } from '#platforms/shared/headers';
 import { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from '#platforms/shared/json-body';
 import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestamp-window';
-import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
+import { secretMatcher } from '#platforms/shared/timing-safe';
 import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
 import { FEISHU_DEFAULT_REPLAY_WINDOW_MS, type FeishuConfig } from './config';
 import { decryptFeishu, isValidFeishuSignature } from './crypto';
@@ -117,11 +117,16 @@ function decryptPayload(encrypt: string, encryptKey: string): Record<string, unk
   return parseJsonObject(decodeUtf8(decryptFeishu(encrypt, encryptKey)));
 }
 
+let tokenCheck: { readonly token: string; readonly matches: (candidate: string) => boolean } | undefined;
+
 function assertToken(config: FeishuConfig, token: unknown): void {
-  if (config.verificationToken === undefined) {
+  const expected = config.verificationToken;
+  if (expected === undefined) {
     return;
   }
-  if (typeof token !== 'string' || !timingSafeEqualValues(token, config.verificationToken)) {
+  // The configured token is hashed once per deployment, not per event.
+  if (tokenCheck?.token !== expected) tokenCheck = { token: expected, matches: secretMatcher(expected) };
+  if (typeof token !== 'string' || !tokenCheck.matches(token)) {
     throw new SignatureError('Feishu verification token does not match');
   }
 }

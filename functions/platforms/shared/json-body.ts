@@ -1,6 +1,5 @@
+import { isUtf8 } from 'node:buffer';
 import { MalformedEventError } from '#core/errors';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes a verified raw body as strict UTF-8 JSON. Call only after the signature was checked over the same bytes.
@@ -16,13 +15,15 @@ export function decodeJsonObject(body: Buffer, contentType: string | undefined):
   return parseJsonObject(decodeUtf8(body));
 }
 
-/** Strict UTF-8 decode: invalid byte sequences are an error, never silently replaced. */
+/**
+ * Strict UTF-8 decode: invalid byte sequences are an error, never silently replaced. A leading byte-order mark is
+ * dropped, as the WHATWG decoder does. (`isUtf8` + `toString` is the native check: about twice as fast as a fatal
+ * `TextDecoder`, on the webhook's hot path.)
+ */
 export function decodeUtf8(body: Buffer): string {
-  try {
-    return utf8.decode(body);
-  } catch (cause) {
-    throw new MalformedEventError('Body is not valid UTF-8', { cause });
-  }
+  if (!isUtf8(body)) throw new MalformedEventError('Body is not valid UTF-8');
+  const hasBom = body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
+  return (hasBom ? body.subarray(3) : body).toString('utf8');
 }
 
 /** Parses JSON text that must hold an object (not an array, string or null). */

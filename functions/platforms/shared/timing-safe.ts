@@ -15,3 +15,12 @@ export function timingSafeEqualValues(a: string | Buffer, b: string | Buffer): b
 function sha256(value: Buffer): Buffer {
   return createHash('sha256').update(value).digest();
 }
+
+/**
+ * A constant-time matcher for one configured secret: the secret is hashed once, each candidate once, and the two
+ * 32-byte digests are compared directly (equal digests mean equal values; SHA-256 leaves no practical collision).
+ */
+export function secretMatcher(secret: string): (candidate: string) => boolean {
+  const expected = sha256(Buffer.from(secret, 'utf8'));
+  return (candidate) => timingSafeEqual(sha256(Buffer.from(candidate, 'utf8')), expected);
+}

@@ -65,3 +65,20 @@ describe('Feishu published vectors', () => {
     expect(() => platform.parse(post(`${Fd.rawBody} `, headers), now)).toThrow(SignatureError);
   });
 });
+
+describe('decryptFeishu refuses what is not padded base64, before any AES work', () => {
+  const valid = F1.encrypt;
+  it.each([
+    ['a character outside the alphabet, length kept', `${valid.slice(0, 20)}*${valid.slice(21)}`],
+    ['base64url characters', valid.replace(/[+/]/g, (c) => (c === '+' ? '-' : '_'))],
+    ['a length that is not a multiple of 4', valid.slice(0, -1)],
+    ['only symbols', '%%%%'],
+  ])('%s', (_name, encrypt) => {
+    expect(encrypt).not.toBe(valid);
+    expect(() => decryptFeishu(encrypt, F1.encryptKey)).toThrow(/not base64/);
+  });
+
+  it('still decrypts the published vector (control)', () => {
+    expect(decryptFeishu(valid, F1.encryptKey).toString('utf8')).toBe(F1.plaintext);
+  });
+});
