@@ -14,7 +14,6 @@ const base = {
     '^.+\\.ts$|/node_modules/@middy/.+\\.js$': [
       'ts-jest',
       {
-        isolatedModules: true,
         diagnostics: false,
         tsconfig: { module: 'commonjs', moduleResolution: 'node10', isolatedModules: true, allowJs: true },
       },
