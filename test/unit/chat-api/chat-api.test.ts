@@ -1,8 +1,9 @@
+import { type ChatApi, createChatApi, ModelFailureForCaller } from '#composition/chat-api-runtime';
 import { composePipeline } from '#composition/pipeline-composition';
 import type { ChatApiConfig } from '#config/chat-api-config';
 import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
 import { ModelError } from '#core/errors';
-import { type ChatApi, createChatApi, createChatApiHandler, ModelFailureForCaller } from '#handlers/chat-api';
+import { createChatApiHandler } from '#handlers/chat-api';
 import type { AwsClients } from '#shared/aws-clients';
 import { logger } from '#shared/powertools';
 import {

@@ -1,7 +1,8 @@
 import type { Context } from 'aws-lambda';
+import { createChatApi } from '#composition/chat-api-runtime';
 import { composePipeline } from '#composition/pipeline-composition';
 import { ModelError } from '#core/errors';
-import { createChatApi, createChatApiHandler, withObservability } from '#handlers/chat-api';
+import { createChatApiHandler, withObservability } from '#handlers/chat-api';
 import type { AwsClients } from '#shared/aws-clients';
 import { METRIC } from '#shared/metrics';
 import { logger } from '#shared/powertools';
