@@ -67,8 +67,8 @@ export function composePipeline(deps: PipelineCompositionDeps) {
    * The skill chain, in precedence order: `/reset` always; `/cost` only where the caller names the member (it
    * reads that member's ledger rows). A new skill is added here (see functions/core/skills/skill.ts).
    */
+  const reset = resetSkill(DEFAULT_MESSAGES.contextCleared);
   function skillsFor(meter: CapacitySink, member: Member | undefined): readonly Skill[] {
-    const reset = resetSkill(DEFAULT_MESSAGES.contextCleared);
     if (!member) return [reset];
     const ledger = { tableName: config.tables.ledger };
     return [
