@@ -31,12 +31,18 @@ export const TIMING_ENV = {
   visibilitySeconds: 'SANDBOX_QUEUE_VISIBILITY_SECONDS',
   /** Batches the worker handles at once, like the SQS mapping's concurrent pollers. @default 2 */
   workerConcurrency: 'SANDBOX_WORKER_CONCURRENCY',
+  /**
+   * Platform time limits (Feishu's 10-minute streaming window, WeCom's 6-minute refresh window) run this many times
+   * faster in the emulators, so tests see them expire in seconds. @default 1
+   */
+  platformClockScale: 'SANDBOX_PLATFORM_CLOCK_SCALE',
 } as const;
 
 export interface SandboxTiming {
   readonly workerTimeoutMs: number;
   readonly visibilityTimeoutSeconds: number;
   readonly workerConcurrency: number;
+  readonly platformClockScale: number;
 }
 
 export function sandboxTimingFromEnv(env: NodeJS.ProcessEnv): SandboxTiming {
@@ -53,6 +59,7 @@ export function sandboxTimingFromEnv(env: NodeJS.ProcessEnv): SandboxTiming {
     workerTimeoutMs: int(TIMING_ENV.workerTimeoutMs, 60_000, 1_000, 900_000),
     visibilityTimeoutSeconds: int(TIMING_ENV.visibilitySeconds, 360, 1, 43_200),
     workerConcurrency: int(TIMING_ENV.workerConcurrency, 2, 1, 64),
+    platformClockScale: int(TIMING_ENV.platformClockScale, 1, 1, 10_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return timing;

@@ -12,6 +12,7 @@ import { queuedEventSchema } from '#core/queue-message';
 import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { sandboxCredentials } from './defaults';
+import { DeliveryFeed } from './delivery-feed';
 import {
   createCrashCheckpoint,
   createSendFaultPicker,
@@ -24,10 +25,17 @@ import {
 } from './faults';
 import { handlerEnv } from './handler-env';
 import { type LocalAws, startLocalAws } from './local-aws/index';
+import { patchDelivery } from './platform-emulator/delivery-log';
 import { createDingTalkEmulator } from './platform-emulator/dingtalk';
 import { createFeishuEmulator } from './platform-emulator/feishu';
 import { createSlackEmulator } from './platform-emulator/slack';
-import type { EmulatedDelivery, EmulatorContext, PlatformEmulator } from './platform-emulator/types';
+import type {
+  EmulatedApiResponse,
+  EmulatedDelivery,
+  EmulatedRequest,
+  EmulatorContext,
+  PlatformEmulator,
+} from './platform-emulator/types';
 import { createWeComEmulator } from './platform-emulator/wecom';
 import { createRestApi, type RestApi } from './rest-api';
 
@@ -87,15 +95,40 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   // POST /v1/chat: API key, usage plan, JWT authorizer and chat-api handler, played by sandbox/rest-api.ts.
   let restApi: RestApi | undefined;
 
+  const deliveryFeed = new DeliveryFeed();
   const emulatorContext = (platform: PlatformName): EmulatorContext => ({
     apiBaseUrl: `${baseUrl}/_emulator/${platform}`,
     credentials,
     now: Date.now,
+    clockScale: timing.platformClockScale,
     record: (d) => {
-      deliveries.push({ ...d, at: new Date().toISOString() });
+      const delivery: EmulatedDelivery = { ...d, at: new Date().toISOString() };
+      deliveries.push(delivery);
+      deliveryFeed.publish(delivery);
     },
+    update: (p, messageId, patch) => {
+      const changed = patchDelivery(deliveries, p, messageId, patch);
+      if (changed) deliveryFeed.publish(changed);
+      return changed !== undefined;
+    },
+    postWebhook: (request) => postToWebhook(request),
     ...(sendFault ? { fault: sendFault } : {}),
   });
+
+  /** Sends an emulated platform request to our own webhook route over HTTP, as the platform calls API Gateway. */
+  async function postToWebhook(request: EmulatedRequest): Promise<EmulatedApiResponse> {
+    const qs = new URLSearchParams(request.query).toString();
+    const delivered = await fetch(`${baseUrl}${request.path}${qs ? `?${qs}` : ''}`, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.method === 'POST' ? { body: new Uint8Array(request.body) } : {}),
+    });
+    return {
+      statusCode: delivered.status,
+      headers: Object.fromEntries(delivered.headers),
+      body: await delivered.text(),
+    };
+  }
 
   let aws: LocalAws | undefined;
   const server = createServer((req, res) => {
@@ -225,14 +258,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       emulatorContext(p),
     );
     // Delivered over HTTP to our own webhook route, exactly as the platform would call the API Gateway URL.
-    const qs = new URLSearchParams(request.query).toString();
-    const delivered = await fetch(`${baseUrl}${request.path}${qs ? `?${qs}` : ''}`, {
-      method: request.method,
-      headers: request.headers,
-      ...(request.method === 'POST' ? { body: new Uint8Array(request.body) } : {}),
-    });
-    await delivered.arrayBuffer();
-    return sendJson(res, 200, { eventId: request.eventId, webhookStatus: delivered.status });
+    const context = emulatorContext(p);
+    const delivered = await postToWebhook(request);
+    emulators[p].onWebhookResponse?.(request, delivered, context);
+    return sendJson(res, 200, { eventId: request.eventId, webhookStatus: delivered.statusCode });
   }
 
   /** Messages sitting in the dead-letter queue: events that exhausted their receives (alarmed on in AWS). */

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createFeishuPlatform } from '#platforms/feishu/index';
 import { toRawRequest } from '#shared/http';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
+import { noWebhook } from '../../sandbox/platform-emulator/delivery-log';
 import { buildSignedFeishuRequest, feishuMessageEvent, signFeishu } from '../../sandbox/platform-emulator/feishu';
 import type { EmulatedRequest, EmulatorContext } from '../../sandbox/platform-emulator/types';
 import { proxyEventOf, withBody, withHeader } from '../../test/helpers/emulated';
@@ -120,5 +121,13 @@ function build(ctx: EmulatorContext, token?: string): EmulatedRequest {
 }
 
 function emulatorContext(now: () => number): EmulatorContext {
-  return { apiBaseUrl: 'http://127.0.0.1:9', credentials: SANDBOX_CREDENTIALS, now, record: noop };
+  return {
+    apiBaseUrl: 'http://127.0.0.1:9',
+    credentials: SANDBOX_CREDENTIALS,
+    now,
+    clockScale: 1,
+    record: noop,
+    update: () => false,
+    postWebhook: noWebhook,
+  };
 }

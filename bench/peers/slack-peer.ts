@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createSlackPlatform } from '#platforms/slack/index';
 import { toRawRequest } from '#shared/http';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
+import { noWebhook } from '../../sandbox/platform-emulator/delivery-log';
 import { createSlackEmulator } from '../../sandbox/platform-emulator/slack';
 import type { EmulatorContext } from '../../sandbox/platform-emulator/types';
 import { proxyEventOf, withHeader } from '../../test/helpers/emulated';
@@ -108,5 +109,13 @@ async function slackChecks(
 }
 
 function emulatorContext(now: () => number): EmulatorContext {
-  return { apiBaseUrl: 'http://127.0.0.1:9', credentials: SANDBOX_CREDENTIALS, now, record: noop };
+  return {
+    apiBaseUrl: 'http://127.0.0.1:9',
+    credentials: SANDBOX_CREDENTIALS,
+    now,
+    clockScale: 1,
+    record: noop,
+    update: () => false,
+    postWebhook: noWebhook,
+  };
 }

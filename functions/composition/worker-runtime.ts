@@ -138,8 +138,8 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       }
     };
     return {
-      get openedMessageId() {
-        return session.openedMessageId;
+      get platformCalls() {
+        return session.platformCalls;
       },
       update: (fullTextSoFar) => session.update(fullTextSoFar),
       finish: (fullText) => settle(() => session.finish(fullText)),

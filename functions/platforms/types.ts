@@ -130,11 +130,44 @@ export interface ChatPlatform {
   /** Delivers a reply, splitting it at the platform's limit; retries 429/5xx honouring `Retry-After`. */
   send(reply: OutgoingReply): Promise<SendResult>;
   /**
-   * Opens a reply that grows while the answer is produced (`update`), then settles once (`finish` or `fail`). Every
-   * adapter today returns the one-shot session (`shared/reply-session.ts`): nothing reaches the chat before the
-   * session settles, then one `send`. See that module for the exactly-once contract of multi-call replies.
+   * The platform can stream a reply (`openReply` with `stream: true`) on a surface whose id is derived from the event
+   * id or recorded through `onOpened` before its first visible text, so a redelivery resumes that surface
+   * (`OpenReplyOptions.resume`) instead of posting a second message. Only such platforms are streamed to.
    */
-  openReply(target: ReplyTarget): Promise<ReplySession>;
+  readonly streaming?: boolean;
+  /**
+   * Opens a reply that grows while the answer is produced (`update`), then settles once (`finish` or `fail`). Without
+   * `stream` (or on a platform that cannot stream) the session is one-shot (`shared/reply-session.ts`): nothing
+   * reaches the chat before it settles, then one `send`. Streaming sessions (`shared/streaming-session.ts`) make no
+   * visible call before the first `update`, so an answer that is complete at once (cache, skills) is one plain
+   * message, never an empty card. See `shared/reply-session.ts` for the exactly-once contract.
+   */
+  openReply(target: ReplyTarget, options?: OpenReplyOptions): Promise<ReplySession>;
+}
+
+/**
+ * The platform object a streaming reply writes into, recorded on the event (`EventStore.markReplyOpened`) before its
+ * first visible text so a redelivery can finish it: Feishu's card entity id, DingTalk's `outTrackId`, Slack's
+ * message `ts`, WeCom's `stream.id`. Serialisable.
+ */
+export interface OpenedSurface {
+  readonly id: string;
+  /** Epoch ms the surface was created (Feishu derives its per-card `sequence` from it; sweeper deadlines). */
+  readonly openedAt: number;
+}
+
+export interface OpenReplyOptions {
+  /** Stream this reply (the group's setting). Ignored by platforms that cannot stream. */
+  readonly stream?: boolean;
+  /** The surface an earlier attempt opened for this event: the session overwrites it with the full text. */
+  readonly resume?: OpenedSurface;
+  /**
+   * Called (and awaited) once the session has created its surface and before its first visible text, so the worker
+   * records it; a rejection abandons the surface (the session falls back to one plain message at settle).
+   */
+  readonly onOpened?: (surface: OpenedSurface) => Promise<void>;
+  /** Called once with the epoch ms at which the platform accepted the first visible text of the reply. */
+  readonly onFirstVisible?: (at: number) => void;
 }
 
 /**
@@ -143,11 +176,8 @@ export interface ChatPlatform {
  * its platform call succeeded) every further call rejects with `ReplySessionClosedError`.
  */
 export interface ReplySession {
-  /**
-   * The platform's id of the message this session edits, once one exists (a streaming session's opened message).
-   * Undefined for one-shot sessions: nothing is in the chat until they settle.
-   */
-  readonly openedMessageId?: string;
+  /** Platform API calls this session has made so far (metric `PlatformCallsPerReply`), retries included. */
+  readonly platformCalls: number;
   /** The answer so far. A streaming session may show it (throttled); a one-shot session only keeps it. */
   update(fullTextSoFar: string): Promise<void>;
   /** Delivers the complete answer; the result names every message now holding it. */

@@ -20,6 +20,21 @@ export interface EmulatedDelivery {
   readonly messageId: string;
   /** Who the platform would notify (`all` for a broadcast), read off the wire body (`live-mentions.ts`). */
   readonly mentions?: readonly string[];
+  /**
+   * A streamed reply: `streaming` while the platform would show it as still being written, then `finished` or
+   * `failed`. Absent for plain messages.
+   */
+  readonly stream?: 'streaming' | 'finished' | 'failed';
+  /** How many times the text was replaced after the first record (stream updates, edits). */
+  readonly updates?: number;
+  /** ISO time of the last change. */
+  readonly updatedAt?: string;
+}
+
+/** A change to a recorded delivery: new text and/or stream state. */
+export interface DeliveryPatch {
+  readonly text?: string;
+  readonly stream?: 'streaming' | 'finished' | 'failed';
 }
 
 /** The platform credentials both the emulator and the adapter under test use (sandbox defaults or env). */
@@ -42,7 +57,19 @@ export interface EmulatorContext {
   readonly credentials: EmulatorCredentials;
   readonly now: () => number;
   /** Records one delivered message (the emulator assigns `at`). */
-  record(delivery: Omit<EmulatedDelivery, 'at'>): void;
+  record(delivery: Omit<EmulatedDelivery, 'at' | 'updates' | 'updatedAt'>): void;
+  /**
+   * Changes a recorded delivery (a streamed reply growing, an edit, a stream closing); the web page shows it live.
+   * Returns false when no delivery has that `messageId`.
+   */
+  update(platform: PlatformName, messageId: string, patch: DeliveryPatch): boolean;
+  /**
+   * Platform time limits run this many times faster (streaming windows such as Feishu's 10 minutes or WeCom's 6);
+   * 1 in production-like runs. Rate limits (per second) are not scaled.
+   */
+  readonly clockScale: number;
+  /** Posts a request to the bot's webhook as the platform would (WeCom's stream refresh callbacks). */
+  postWebhook(request: EmulatedRequest): Promise<EmulatedApiResponse>;
   /**
    * Fault injection for send APIs: asked once per send call; `429` answers with `Retry-After`, `5xx` with 500,
    * `expired-token` with the platform's expired-token error. Default: always `none`.
@@ -97,4 +124,9 @@ export interface PlatformEmulator {
   buildHandshake(ctx: EmulatorContext): EmulatedRequest;
   /** Serves the token and send-message APIs the adapter calls. Unknown paths answer 404. */
   handleApi(request: EmulatedApiRequest, ctx: EmulatorContext): Promise<EmulatedApiResponse>;
+  /**
+   * Sees the webhook's answer to an event this emulator built (WeCom: a passive `stream` reply starts the refresh
+   * loop). Runs in the background; must not throw.
+   */
+  onWebhookResponse?(request: EmulatedRequest, response: EmulatedApiResponse, ctx: EmulatorContext): void;
 }

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { buildProxyEvent } from '../../sandbox/api-gateway';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
+import { noWebhook, patchDelivery } from '../../sandbox/platform-emulator/delivery-log';
 import type { EmulatedRequest, EmulatorContext, PlatformEmulator } from '../../sandbox/platform-emulator/types';
 
 /** An emulator context for tests: sandbox credentials, a fixed API base URL, deliveries collected in an array. */
@@ -10,9 +11,12 @@ export function testEmulatorContext(apiBaseUrl = 'http://127.0.0.1:9/_emulator',
     apiBaseUrl,
     credentials: SANDBOX_CREDENTIALS,
     now,
+    clockScale: 1,
     record: (d) => {
       deliveries.push(d);
     },
+    update: (platform, messageId, patch) => patchDelivery(deliveries, platform, messageId, patch) !== undefined,
+    postWebhook: noWebhook,
   };
   return { ctx, deliveries };
 }

@@ -3,6 +3,7 @@ import { computeRobotSign } from '#platforms/dingtalk/robot-sign';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/biz-msg-crypt';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
+import { noWebhook } from '../../sandbox/platform-emulator/delivery-log';
 import { createDingTalkEmulator, dingtalkMessageBody } from '../../sandbox/platform-emulator/dingtalk';
 import { buildSignedFeishuRequest, encryptFeishu, feishuMessageEvent } from '../../sandbox/platform-emulator/feishu';
 import {
@@ -52,7 +53,10 @@ export function buildCorpus(apiBase: string, now: () => number = Date.now): Corp
     apiBaseUrl: `${apiBase}/_emulator/${platform}`,
     credentials: C,
     now,
+    clockScale: 1,
     record: () => undefined,
+    update: () => false,
+    postWebhook: noWebhook,
   });
   let seq = 0;
   const chat = (tag: string) => `bad-${tag}-${++seq}`;

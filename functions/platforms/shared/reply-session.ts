@@ -1,36 +1,26 @@
 import type { ChatPlatform, OutgoingReply, ReplySession, ReplyTarget, SendResult } from '#platforms/types';
 
 /**
- * Reply sessions: `openReply(target)` → `update(fullTextSoFar)`* → `finish(fullText)` | `fail(note)`.
+ * Reply sessions: `openReply(target, options)` → `update(fullTextSoFar)`* → `finish(fullText)` | `fail(note)`.
  *
- * Today every adapter uses the one-shot session below: `update` only keeps the text, and the session's single
- * platform call is the `send` made by `finish` (the answer) or `fail` (the note). Streaming adapters (post a
- * placeholder on open, edit it on update, finalise it on finish) are a later change; they implement the same
- * interface, so the worker does not change when one arrives.
+ * Two kinds implement the interface: the one-shot session below (`update` only keeps the text; one `send` when the
+ * session settles) and streaming sessions (`streaming-session.ts`: the text grows on a card or message while the
+ * model writes). The worker drives both the same way.
  *
  * Exactly-once fence: what stops a redelivered SQS message from replying twice.
- * - Today (one platform call per reply, or one `send` that splits into parts): the worker writes the event's
- *   `sending` status (`EventStore.markSending`, fenced by the claim's `attempts`) BEFORE the first platform call, and
- *   `replied` with the message ids after it. A worker that dies in between leaves `sending`; the next delivery must
- *   not call the platform again, so it is acknowledged as `delivery_unknown` (at most one reply, maybe none) — unless
- *   the platform deduplicates on our idempotency key (`ChatPlatform.idempotentSend`, Feishu's `uuid`), in which case
- *   the next delivery sends again within the platform's dedup window and the platform drops the copy.
- * - Streaming (several platform calls per reply: open, updates, finish): `sending` must still be written before
- *   `open`, and the message `open` created must be recorded on the event right after `open` returns, so a
- *   redelivery after a crash mid-reply can finish THAT message (edit it to the full answer, or to a failure note)
- *   instead of posting a second one. The store method this needs (not written yet; the event store owns it):
- *
- *     // Fenced like markSending: only the claim holder (`attempts`) of a `sending` event may record it.
- *     EventStore.markReplyOpened(pk: string, now: number, attempts: number,
- *                                opened: { readonly messageId: string }, capacity?: CapacitySink): Promise<boolean>
- *
- *   and `claim` then reports the recorded `openedMessageId` (a `resume_reply` outcome, or the field on `claimed`
- *   when `sending` is resumable for that platform), which the worker passes to a resuming open:
- *
- *     ChatPlatform.resumeReply?(target: ReplyTarget, openedMessageId: string): Promise<ReplySession>
- *
- *   A crash between `open` and `markReplyOpened` still leaves an orphan placeholder (`sending` without a message
- *   id): that redelivery is `delivery_unknown`, as today. Updates need no fence: each carries the whole text so far.
+ * - One-shot: the worker writes the event's `sending` status (`EventStore.markSending`, fenced by the claim's
+ *   `attempts`) BEFORE the send and `replied` with the message ids after it. A worker that dies in between leaves
+ *   `sending`; the next delivery must not send again, so it is acknowledged as `delivery_unknown` (at most one
+ *   reply, maybe none) — unless the platform deduplicates on our idempotency key (`ChatPlatform.idempotentSend`,
+ *   Feishu's `uuid`): then the next delivery sends again within the dedup window and the platform drops the copy.
+ * - Streaming: `sending` is written before the model call (every platform call of the session is inside the fence),
+ *   and the surface the session opens is recorded on the event (`EventStore.markReplyOpened`, `onOpened`) before its
+ *   first visible text. A redelivery after a crash mid-reply claims the `sending` event (`resumeSending`), gets the
+ *   recorded surface back from `claim`, answers again and overwrites THAT surface with the full text
+ *   (`OpenReplyOptions.resume`) — never a second card. Surfaces whose ids derive from the event id (Feishu's send
+ *   `uuid`, DingTalk's `outTrackId`, WeCom's `stream.id`) are safe even if the worker died between opening and
+ *   recording. Slack's stream `ts` is assigned by Slack: a crash in that window (one DynamoDB write) can leave one
+ *   orphan stream. Surfaces left open after the last redelivery are finished by the sweeper.
  */
 
 /** A call on a session that has already settled (finish or fail was called). */
@@ -52,14 +42,21 @@ type Send = (reply: OutgoingReply) => Promise<SendResult>;
 export function openOneShotReply(send: Send, target: ReplyTarget): ReplySession & { readonly buffered: string } {
   let buffered = '';
   let settledBy: 'finish' | 'fail' | undefined;
-  const settle = (call: 'finish' | 'fail', text: string): Promise<SendResult> => {
-    if (settledBy) return Promise.reject(new ReplySessionClosedError(call, settledBy));
+  let platformCalls = 0;
+  const settle = async (call: 'finish' | 'fail', text: string): Promise<SendResult> => {
+    if (settledBy) throw new ReplySessionClosedError(call, settledBy);
     settledBy = call;
-    return send({ ...target, text });
+    const sent = await send({ ...target, text });
+    // One call per delivered part (a long reply is split); retries inside `send` are not visible here.
+    platformCalls = sent.messageIds.length;
+    return sent;
   };
   return {
     get buffered() {
       return buffered;
+    },
+    get platformCalls() {
+      return platformCalls;
     },
     update: async (fullTextSoFar) => {
       if (settledBy) throw new ReplySessionClosedError('update', settledBy);

@@ -16,6 +16,7 @@ import { EventStore } from '#stores/event-store';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
+import { noWebhook, patchDelivery } from '../../../sandbox/platform-emulator/delivery-log';
 import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
 import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
@@ -141,9 +142,12 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       apiBaseUrl: `${platformServer?.url}/_emulator/${platform}`,
       credentials: SANDBOX_CREDENTIALS,
       now: Date.now,
+      clockScale: 1,
       record: (d) => {
         deliveries.push({ ...d, at: new Date().toISOString() });
       },
+      update: (p, messageId, patch) => patchDelivery(deliveries, p, messageId, patch) !== undefined,
+      postWebhook: noWebhook,
     });
     platformServer = await startTestServer(async (request) => {
       const match = /^\/_emulator\/([a-z]+)(\/.*)$/.exec(request.path);

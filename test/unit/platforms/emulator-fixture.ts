@@ -1,4 +1,5 @@
 import type { RawRequest } from '#platforms/types';
+import { noWebhook, patchDelivery } from '../../../sandbox/platform-emulator/delivery-log';
 import type {
   EmulatedDelivery,
   EmulatedRequest,
@@ -23,14 +24,18 @@ export const credentials: EmulatorCredentials = {
 };
 
 export function emulatorContext(
-  overrides: Partial<Pick<EmulatorContext, 'apiBaseUrl' | 'fault' | 'now'>> = {},
+  overrides: Partial<Pick<EmulatorContext, 'apiBaseUrl' | 'fault' | 'now' | 'clockScale' | 'postWebhook'>> = {},
 ): EmulatorContext & { deliveries: EmulatedDelivery[] } {
   const deliveries: EmulatedDelivery[] = [];
   return {
     apiBaseUrl: 'http://127.0.0.1:0',
     credentials,
     now: () => NOW,
+    clockScale: 1,
     record: (delivery) => deliveries.push({ ...delivery, at: new Date(NOW).toISOString() }),
+    update: (platform, messageId, patch) =>
+      patchDelivery(deliveries, platform, messageId, patch, new Date(NOW)) !== undefined,
+    postWebhook: noWebhook,
     deliveries,
     ...overrides,
   };

@@ -103,6 +103,7 @@ describe('processEvent', () => {
       log.push('open');
       const session = openOneShotReply(deps.send, target);
       return {
+        platformCalls: 0,
         update: (text) => session.update(text),
         finish: (text) => {
           settled.push(`finish:${text}`);

@@ -1,5 +1,6 @@
 import { createCipheriv } from 'node:crypto';
 import type { AdapterDeps, RawRequest } from '#platforms/types';
+import { noWebhook, patchDelivery } from '../../../../sandbox/platform-emulator/delivery-log';
 import type {
   EmulatedDelivery,
   EmulatedRequest,
@@ -29,9 +30,12 @@ export function emulatorContext(
     apiBaseUrl,
     credentials: CREDENTIALS,
     now: options.now ?? (() => NOW),
+    clockScale: 1,
     record: (delivery) => {
       deliveries.push(delivery);
     },
+    update: (platform, messageId, patch) => patchDelivery(deliveries, platform, messageId, patch) !== undefined,
+    postWebhook: noWebhook,
     fault: () => faults.shift() ?? 'none',
     deliveries,
   };
