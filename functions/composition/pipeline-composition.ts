@@ -7,6 +7,7 @@ import { estimateTokens } from '#core/prompt/token-estimate';
 import { compileLexicon } from '#core/safety/content-filter';
 import { moderate } from '#core/safety/moderation';
 import { createPiiMasker } from '#core/safety/pii';
+import { streamGuardFactory } from '#core/safety/stream-guard';
 import { costSkill } from '#core/skills/cost';
 import { resetSkill } from '#core/skills/reset';
 import type { Skill } from '#core/skills/skill';
@@ -58,6 +59,15 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     config.region,
     config.priceOverrides === undefined ? {} : parsePriceOverrides(config.priceOverrides),
   );
+  const countMasked = (text: string) => {
+    const masked = maskPii(text);
+    return { text: masked.text, found: masked.findings.reduce((n, f) => n + f.count, 0) };
+  };
+  // One factory per output-masking setting, so a streamed snapshot is always a prefix of the final reply.
+  const streamGuards = {
+    masked: streamGuardFactory({ lexicon, maskPii: countMasked }),
+    unmasked: streamGuardFactory({ lexicon, maskPii: (text) => ({ text, found: 0 }) }),
+  };
   const verdict = async (text: string) => {
     const result = await moderate(text, { lexicon });
     return { decision: result.decision, text: result.text, maxLevel: result.maxLevel };
@@ -117,10 +127,8 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       },
       moderateInput: verdict,
       moderateOutput: verdict,
-      maskPii: (text) => {
-        const masked = maskPii(text);
-        return { text: masked.text, found: masked.findings.reduce((n, f) => n + f.count, 0) };
-      },
+      maskPii: countMasked,
+      streamGuard: ({ maskPii: masks }) => (masks ? streamGuards.masked() : streamGuards.unmasked()),
       buildMessages: ({ systemPrompt, turns, question, extraContext, maxTokens }) => {
         const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
         const built = buildPrompt({
@@ -133,15 +141,22 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         });
         return { messages: built.messages, maxTokens: reply };
       },
-      invokeModel: async (messages, maxTokens, deadline) => {
-        const result = await traced('model', { modelId: deps.model.id }, () =>
-          deps.model.invoke({ messages: [...messages], maxTokens, temperature: MODEL_TEMPERATURE }, { deadline }),
+      invokeModel: async (messages, maxTokens, deadline, onDelta) => {
+        const request = { messages: [...messages], maxTokens, temperature: MODEL_TEMPERATURE };
+        const result = await traced('model', { modelId: deps.model.id, stream: onDelta !== undefined }, () =>
+          onDelta ? deps.model.invokeStream(request, { deadline, onDelta }) : deps.model.invoke(request, { deadline }),
         );
+        // A stream without a usage chunk (a server that ignores `stream_options`) is counted with the prompt
+        // estimator, so ledger rows and the whole-answer check still have token counts.
+        const usage = result.usage ?? {
+          promptTokens: messages.reduce((n, m) => n + estimateTokens(m.content), 0),
+          completionTokens: estimateTokens(result.content),
+        };
         return {
           content: result.content,
           finishReason: result.finishReason,
-          promptTokens: result.usage.promptTokens,
-          completionTokens: result.usage.completionTokens,
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
           latencyMs: result.latencyMs,
           timeToFirstTokenMs: result.timeToFirstTokenMs,
           modelId: result.modelId,

@@ -1,13 +1,21 @@
 import type { SQSRecord } from 'aws-lambda';
 import { maskModelOutputFor, systemPromptFor } from '#config/pipeline-config';
+import { streamsTo } from '#config/streaming';
 import type { WorkerConfig } from '#config/worker-config';
 import { type PipelineOutcome, runPipeline } from '#core/answer-pipeline';
 import { type InvocationFacts, type ProcessResult, processEvent } from '#core/process-event';
 import { type QueuedEvent, queuedEventSchema } from '#core/queue-message';
 import type { ModelClient } from '#model/model-client';
-import type { ChatPlatform, PlatformName, ReplySession, ReplyTarget, SendResult } from '#platforms/types';
+import type {
+  ChatPlatform,
+  OpenReplyOptions,
+  PlatformName,
+  ReplySession,
+  ReplyTarget,
+  SendResult,
+} from '#platforms/types';
 import type { AwsClients } from '#shared/aws-clients';
-import { METRIC, recordMetric, recordOutcome } from '#shared/metrics';
+import { METRIC, recordMetric, recordOutcome, recordReplyMetrics } from '#shared/metrics';
 import { logger } from '#shared/powertools';
 import { traced } from '#shared/tracer';
 import { ActiveUsers, type Member } from '#stores/active-users';
@@ -117,12 +125,29 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     );
   }
 
-  /** The platform's reply session, its opening and settling calls traced and counted (delivered or failed). */
-  async function openReply(platform: ChatPlatform, target: ReplyTarget): Promise<ReplySession> {
+  /**
+   * The platform's reply session, its opening and settling calls traced and counted (delivered or failed), with the
+   * member's wait for the first visible words (from the platform's event time) and the platform calls it took.
+   */
+  async function openReply(
+    platform: ChatPlatform,
+    event: QueuedEvent,
+    target: ReplyTarget,
+    options?: OpenReplyOptions,
+  ): Promise<ReplySession> {
+    let firstVisibleAt: number | undefined;
+    const withMetrics: OpenReplyOptions = {
+      ...options,
+      onFirstVisible: (at) => {
+        firstVisibleAt = at;
+        options?.onFirstVisible?.(at);
+      },
+    };
     let session: ReplySession;
     try {
-      // A streaming adapter's open is a platform call (it posts the message it then edits): counted like a send.
-      session = await traced('platform open reply', { platform: platform.name }, () => platform.openReply(target));
+      session = await traced('platform open reply', { platform: platform.name, stream: options?.stream === true }, () =>
+        platform.openReply(target, withMetrics),
+      );
     } catch (err) {
       recordMetric(METRIC.deliveryFailures);
       throw err;
@@ -131,6 +156,12 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       try {
         const sent = await traced('platform send', { platform: platform.name }, call);
         recordMetric(METRIC.repliesDelivered);
+        // A one-shot session shows its text when it is sent: that is its first visible moment.
+        const visibleAt = firstVisibleAt ?? now();
+        recordReplyMetrics(platform.name, {
+          timeToFirstVisibleMs: Math.max(0, visibleAt - event.message.timestamp),
+          platformCalls: session.platformCalls,
+        });
         return sent;
       } catch (err) {
         recordMetric(METRIC.deliveryFailures);
@@ -169,6 +200,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
         claim: (pk, at, lease, _capacity, options) => events.claim(pk, at, lease, meter, options),
         markSending: (pk, at, attempts) => events.markSending(pk, at, attempts, meter),
         markFailed: (pk, at, attempts, _capacity, options) => events.markFailed(pk, at, attempts, meter, options),
+        markReplyOpened: (pk, at, attempts, opened) => events.markReplyOpened(pk, at, attempts, opened, meter),
         clearPendingRecords: (pk, at) => events.clearPendingRecords(pk, at, meter),
       },
       runPipeline: async (input) => {
@@ -178,7 +210,10 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
         if (outcome.source === 'fallback') recordMetric(METRIC.fallbackUsed);
         return outcome;
       },
-      openReply: (target) => openReply(platform, target),
+      openReply: (target, options) => openReply(platform, event, target, options),
+      streamFor: (e) =>
+        platform.streaming === true && streamsTo(config.streaming, e.message.platform, e.message.chatId),
+      surfaceSweepAt: (openedAt) => openedAt + config.streamSweepAfterMs,
       idempotentSend: platform.idempotentSend === true,
       recordDelivery: (pk, at, reply, outcome) => recordDelivery(event, pk, at, reply, outcome, meter),
       cachePut: async (entry) => {

@@ -60,6 +60,22 @@ export const ENV = {
    * `api:<X-Group-ID>` for `/v1/chat`.
    */
   maskModelOutputOptOut: 'MASK_MODEL_OUTPUT_OPT_OUT',
+  /** `false` turns streamed replies off for the deployment: every reply is one message once the answer is complete. */
+  streaming: 'STREAMING',
+  /**
+   * Comma-separated chats (`platform:chatId`) that get one message per reply instead of a streamed one (groups that
+   * prefer it; free Feishu tenants with API-call quotas).
+   */
+  streamingOptOut: 'STREAMING_OPT_OUT',
+  /**
+   * Seconds after a streamed reply's surface opened when the sweeper may finish it if no delivery did: past every
+   * redelivery the queue can make (maxReceiveCount × visibility timeout). @default 1800
+   */
+  streamSweepAfterSeconds: 'STREAM_SWEEP_AFTER_SECONDS',
+  /** DingTalk AI-card template with a streaming text variable; unset, DingTalk replies are not streamed. */
+  dingtalkCardTemplateId: 'DINGTALK_CARD_TEMPLATE_ID',
+  /** The template's streaming variable. @default msgContent */
+  dingtalkCardContentKey: 'DINGTALK_CARD_CONTENT_KEY',
   ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   /** JSON price overrides merged over the built-in price table (functions/core/cost/prices.ts). */

@@ -5,6 +5,7 @@ import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { ENV } from './env-names';
 import { jsonValue, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
 import { parseEnv, splitList } from './runtime-config';
+import { type StreamingConfig, streamingEnvShape, toStreamingConfig } from './streaming';
 
 export { DEFAULT_SYSTEM_PROMPT } from './pipeline-config';
 
@@ -25,6 +26,8 @@ const schema = z.object({
   [ENV.maxReplyChars]: z.coerce.number().int().min(100).max(100_000).default(8_000),
   // However long each platform's messages may be, one answer never becomes more than this many.
   [ENV.maxReplyMessages]: z.coerce.number().int().min(1).max(20).default(4),
+  ...streamingEnvShape,
+  [ENV.streamSweepAfterSeconds]: z.coerce.number().int().min(60).max(86_400).default(1_800),
 });
 
 /** Settings of the worker, validated once per cold start: the pipeline's plus the queue-side ones. */
@@ -36,6 +39,8 @@ export interface WorkerConfig extends PipelineConfig {
   readonly claimLeaseMs: number;
   /** Passed to `createEnabledPlatforms({ replyLimits })`. */
   readonly replyLimits: ReplyLimits;
+  readonly streaming: StreamingConfig;
+  readonly streamSweepAfterMs: number;
 }
 
 export function loadWorkerConfig(env: Readonly<Record<string, string | undefined>>): WorkerConfig {
@@ -49,5 +54,7 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     replyHandleOrigins: splitList(c[ENV.replyHandleOrigins]),
     claimLeaseMs: c[ENV.claimLeaseSeconds] * 1000,
     replyLimits: { maxChars: c[ENV.maxReplyChars], maxMessages: c[ENV.maxReplyMessages] },
+    streaming: toStreamingConfig(c),
+    streamSweepAfterMs: c[ENV.streamSweepAfterSeconds] * 1000,
   });
 }

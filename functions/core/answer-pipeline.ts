@@ -3,6 +3,7 @@ import type { ModelBilling } from './cost/model-billing';
 import { ModelError } from './errors';
 import type { PipelineMessages } from './pipeline-messages';
 import { commandForm, stripInvisible } from './safety/sanitise-input';
+import type { StreamGuard } from './safety/stream-guard';
 import { runSkills, type Skill, type SkillSource } from './skills/skill';
 
 export { DEFAULT_MESSAGES, type PipelineMessages } from './pipeline-messages';
@@ -54,6 +55,11 @@ export interface TurnInput {
   readonly maskModelOutput?: boolean;
   /** Absolute ms by which the model call must finish. */
   readonly deadline: number;
+  /**
+   * Streaming: called with the answer so far each time more of it is safe to show (screened and PII-masked by the
+   * stream guard, `ports.streamGuard`). Never called for answers that are not model output (skills, cache, refusals).
+   */
+  readonly onVisibleText?: (safeTextSoFar: string) => void;
 }
 
 export type FilterDecision = 'allow' | 'mask' | 'block';
@@ -114,11 +120,18 @@ export interface PipelinePorts<H = unknown> {
     readonly messages: readonly { role: 'system' | 'user' | 'assistant'; content: string }[];
     readonly maxTokens: number;
   };
+  /** Streams (and calls `onDelta` with each piece of content) when `onDelta` is given. Throws `ModelError`. */
   readonly invokeModel: (
     messages: readonly { role: 'system' | 'user' | 'assistant'; content: string }[],
     maxTokens: number,
     deadline: number,
+    onDelta?: (text: string) => void,
   ) => Promise<ModelAnswer>;
+  /**
+   * A fresh guard per streamed answer (`safety/stream-guard.ts`), masking PII as the final reply will (`maskPii`);
+   * without it nothing is shown before the end.
+   */
+  readonly streamGuard?: (options: { readonly maskPii: boolean }) => StreamGuard;
   /** Handlers that may answer before the model path, in precedence order (skills/skill.ts). */
   readonly skills: readonly Skill[];
   readonly messages: PipelineMessages;
@@ -150,6 +163,22 @@ export type PipelineOutcome<H = unknown> = {
   readonly outputPiiFound?: number;
   readonly modelError?: ModelError;
 };
+
+/** Feeds streamed deltas through the guard and shows what it lets through; `shown` is the last text shown. */
+function showSafely(guard: StreamGuard, show: (text: string) => void) {
+  let raw = '';
+  let shown: string | undefined;
+  return {
+    onDelta: (delta: string) => {
+      raw += delta;
+      const next = guard.push(raw);
+      if (next === undefined) return;
+      shown = next;
+      show(next);
+    },
+    shown: () => shown,
+  };
+}
 
 /** The stricter of two filter decisions (block > mask > allow). */
 function stricter(a: FilterDecision, b: FilterDecision | undefined): FilterDecision {
@@ -247,16 +276,22 @@ async function answerWithModel<H>(
     }
   }
 
+  const stream =
+    input.onVisibleText && ports.streamGuard
+      ? showSafely(ports.streamGuard({ maskPii: maskOutput }), input.onVisibleText)
+      : undefined;
   let model: ModelAnswer;
   try {
-    model = await ports.invokeModel(prompt.messages, prompt.maxTokens, input.deadline);
+    model = await ports.invokeModel(prompt.messages, prompt.maxTokens, input.deadline, stream?.onDelta);
   } catch (err) {
     if (!(err instanceof ModelError)) throw err;
+    // Once part of the answer is on screen it stays there, marked as cut off; otherwise the usual apology.
+    const shown = stream?.shown();
     return {
       ...base,
       inputFilter,
       piiFound,
-      reply: ports.messages.modelUnavailable,
+      reply: shown ? `${shown}\n\n${ports.messages.streamInterrupted}` : ports.messages.modelUnavailable,
       source: 'fallback',
       storedQuestion,
       modelError: err,

@@ -4,6 +4,13 @@ export interface PipelineMessages {
   readonly inputBlocked: string;
   readonly modelUnavailable: string;
   readonly emptyQuestion: string;
+  /** Appended to the part of a streamed answer already shown when the model stops mid-answer. */
+  readonly streamInterrupted: string;
+  /**
+   * What the stream sweeper writes over a streamed reply no delivery could finish (its worker died and every
+   * redelivery failed): the answer is lost, so the member is asked to ask again.
+   */
+  readonly replyAbandoned: string;
 }
 
 export const DEFAULT_MESSAGES: PipelineMessages = {
@@ -12,4 +19,8 @@ export const DEFAULT_MESSAGES: PipelineMessages = {
   modelUnavailable:
     '抱歉,模型暂时无法回答,请稍后再试。Sorry, the model cannot answer right now — please try again shortly.',
   emptyQuestion: '请在 @ 我之后输入问题。Please type a question after mentioning me.',
+  streamInterrupted:
+    '(回答中断:模型停止了响应,以上内容不完整,请稍后重试。The answer was cut off: the model stopped responding, so the text above is incomplete — please ask again shortly.)',
+  replyAbandoned:
+    '(回答中断:这次回答未能完成,请重新提问。The answer was interrupted and could not be completed — please ask your question again.)',
 };

@@ -1,5 +1,5 @@
 import { eventKey } from '#core/key-part';
-import type { ReplySession, ReplyTarget, SendResult } from '#platforms/types';
+import type { OpenedSurface, OpenReplyOptions, ReplySession, ReplyTarget, SendResult } from '#platforms/types';
 import type { DeliveredReply } from '#stores/event-record';
 import type { EventStore } from '#stores/event-store';
 import type { CacheEntry, PipelineOutcome, TurnInput } from './answer-pipeline';
@@ -23,13 +23,20 @@ import type { QueuedEvent } from './queue-message';
  *   (`RecordsPendingError`), without a model call or a second reply.
  */
 export interface ProcessDeps {
-  readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed' | 'clearPendingRecords'>;
+  readonly events: Pick<EventStore, 'claim' | 'markSending' | 'markFailed' | 'clearPendingRecords' | 'markReplyOpened'>;
   readonly runPipeline: (input: TurnInput) => Promise<PipelineOutcome>;
   /**
    * Opens the reply to the event. Its first platform call comes after `markSending`, so every call of the session
    * (open, updates, finish) is inside the exactly-once fence; today the answer is complete before the reply opens.
    */
-  readonly openReply: (target: ReplyTarget) => Promise<ReplySession>;
+  readonly openReply: (target: ReplyTarget, options?: OpenReplyOptions) => Promise<ReplySession>;
+  /**
+   * Whether this event's reply is streamed: the platform streams (`ChatPlatform.streaming`) and the chat has not
+   * opted out. A streamed reply is opened before the model call, inside the fence, and its surface is recorded.
+   */
+  readonly streamFor?: (event: QueuedEvent) => boolean;
+  /** When the sweeper may finish a surface opened now: after every redelivery the queue can still make. */
+  readonly surfaceSweepAt?: (openedAt: number) => number;
   /**
    * Marks the event replied with its reply ids and appends the turn to the context (in one write where the store
    * supports transactions). Throws only if the replied status was not written; a turn that cannot be saved is
@@ -62,7 +69,12 @@ export interface ProcessDeps {
 }
 
 /** Where crash injection (tests, the sandbox's reliability knobs) may stop a worker. */
-export type CheckpointStep = 'claimed' | 'answered' | 'sent' | 'recorded';
+export type CheckpointStep = 'claimed' | 'streaming' | 'answered' | 'sent' | 'recorded';
+
+/**
+ * A crash injected at `streaming` happens at the first update after the platform accepted the reply's first text:
+ * the surface is recorded and shows part of the answer, and the worker dies before the next update and the settle.
+ */
 
 export interface InvocationFacts {
   readonly event: QueuedEvent;
@@ -96,6 +108,48 @@ export class EventInProgressError extends Error {
   }
 }
 
+/**
+ * Opens a streamed reply inside the fence: `sending` first, then the session, resuming the surface an earlier
+ * attempt recorded. The session records its surface (`markReplyOpened`, fenced by the claim) before it shows text.
+ */
+async function openStreamedReply(
+  deps: ProcessDeps,
+  pk: string,
+  claim: { readonly attempts: number; readonly openedSurface?: OpenedSurface },
+  target: ReplyTarget,
+  markSending: () => Promise<void>,
+  onFirstVisible: () => void,
+): Promise<ReplySession> {
+  await markSending();
+  // A lost claim (another delivery took over) must stop this attempt before it settles: a session whose surface
+  // could not be recorded would otherwise fall back to a plain message, a second reply.
+  let claimLost = false;
+  const session = await deps.openReply(target, {
+    stream: true,
+    ...(claim.openedSurface ? { resume: claim.openedSurface } : {}),
+    onFirstVisible,
+    onOpened: async (surface) => {
+      const sweepAt = deps.surfaceSweepAt?.(surface.openedAt) ?? surface.openedAt + deps.leaseMs;
+      if (!(await deps.events.markReplyOpened(pk, deps.now(), claim.attempts, { surface, sweepAt, target }))) {
+        claimLost = true;
+        throw new EventInProgressError(pk);
+      }
+    },
+  });
+  const settle =
+    (call: (text: string) => Promise<SendResult>) =>
+    (text: string): Promise<SendResult> =>
+      claimLost ? Promise.reject(new EventInProgressError(pk)) : call(text);
+  return {
+    get platformCalls() {
+      return session.platformCalls;
+    },
+    update: (text) => session.update(text),
+    finish: settle((text) => session.finish(text)),
+    fail: settle((text) => session.fail(text)),
+  };
+}
+
 export async function processEvent(
   event: QueuedEvent,
   receiveCount: number,
@@ -104,8 +158,10 @@ export async function processEvent(
   const startedAt = deps.now();
   const { message } = event;
   const pk = eventKey(message.platform, message.eventId);
+  const streaming = deps.streamFor?.(event) === true;
+  // A streamed reply can always be resumed: its surface is recorded (or derived from the event id) before it shows.
   const claim = await deps.events.claim(pk, startedAt, deps.leaseMs, undefined, {
-    resumeSending: deps.idempotentSend === true,
+    resumeSending: deps.idempotentSend === true || streaming,
   });
   if (claim.outcome === 'already_replied') {
     if (claim.pendingRecords !== undefined) {
@@ -133,28 +189,62 @@ export async function processEvent(
   let outcome: PipelineOutcome;
   let sent: SendResult;
   let recorded: Promise<string | undefined> = Promise.resolve(undefined);
+  const target: ReplyTarget = {
+    handle: message.replyHandle,
+    format: 'markdown',
+    ...(message.chatType === 'group' ? { mentionUserId: message.senderId } : {}),
+    idempotencyKey: message.eventId,
+  };
+  const markSending = async (): Promise<void> => {
+    if (!(await deps.events.markSending(pk, deps.now(), claim.attempts))) throw new EventInProgressError(pk);
+  };
   try {
+    // Streaming: the fence goes up before the model call, because the reply shows while the model writes.
+    // A crash injected mid-stream stops the updates and fails the attempt after the model returns, leaving the
+    // surface half-written, as a worker that died between two updates would.
+    let crashedMidStream: unknown;
+    let shownOnce = false;
+    const streamed = streaming
+      ? await openStreamedReply(deps, pk, claim, target, markSending, () => {
+          shownOnce = true;
+        })
+      : undefined;
+    let checkpointPassed = false;
+    const onVisibleText = (text: string): void => {
+      if (crashedMidStream !== undefined || !streamed) return;
+      try {
+        if (shownOnce && !checkpointPassed) {
+          checkpointPassed = true;
+          deps.checkpoint?.('streaming', event);
+        }
+      } catch (crash) {
+        crashedMidStream = crash;
+        return;
+      }
+      streamed.update(text).catch(() => undefined);
+    };
     outcome = await deps.runPipeline({
       conversationKey: event.conversationKey,
       text: event.text,
       deadline: deps.deadline(),
       systemPrompt: deps.systemPromptFor?.(event),
       maskModelInput: deps.maskModelInputFor?.(event) ?? true,
+      ...(streamed ? { onVisibleText } : {}),
     });
+    if (crashedMidStream !== undefined) throw crashedMidStream;
     deps.checkpoint?.('answered', event);
     // The cost is incurred once the model has answered, so the ledger row is written even when the send then
     // fails and is retried (finance sees both model calls). It runs alongside the send to keep it off the latency.
     recorded = deps
       .recordInvocation({ event, outcome, startedAt, finishedAt: deps.now(), receiveCount })
       .catch(() => undefined);
-    if (!(await deps.events.markSending(pk, deps.now(), claim.attempts))) throw new EventInProgressError(pk);
-    const reply = await deps.openReply({
-      handle: message.replyHandle,
-      format: 'markdown',
-      ...(message.chatType === 'group' ? { mentionUserId: message.senderId } : {}),
-      idempotencyKey: message.eventId,
-    });
+    let reply = streamed;
+    if (!reply) {
+      await markSending();
+      reply = await deps.openReply(target);
+    }
     // The apology for a model that could not answer ends the reply as a failure; everything else is an answer.
+    // A streamed reply is settled with the whole text, which replaces what was shown (a refusal replaces it all).
     sent = outcome.source === 'fallback' ? await reply.fail(outcome.reply) : await reply.finish(outcome.reply);
   } catch (err) {
     const pendingRecords = await recorded;

@@ -17,6 +17,7 @@ import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { tracer } from '#shared/tracer';
+import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
 /**
  * The worker Lambda: an SQS FIFO batch handler. A batch holds up to 10 records from several message groups (one
@@ -98,6 +99,8 @@ async function buildDefaultRuntime(
   const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
     replyLimits: config.replyLimits,
+    // WeCom streams by writing snapshots its webhook answers refresh callbacks from (same events table).
+    deps: { streamSnapshots: new DynamoStreamSnapshots(clients.doc, { tableName: config.tables.events }) },
   });
   const model = createModelClient(config);
   // One runtime per cold start; the Lambda context only supplies the remaining time of each invocation.

@@ -25,10 +25,13 @@ export interface ChatCompletionsBody {
   max_tokens: number;
   temperature: number;
   stream: boolean;
+  stream_options?: { include_usage: boolean };
 }
 
 export function toRequestBody(request: ChatRequest, stream: boolean): ChatCompletionsBody {
-  return { messages: request.messages, max_tokens: request.maxTokens, temperature: request.temperature, stream };
+  const body = { messages: request.messages, max_tokens: request.maxTokens, temperature: request.temperature, stream };
+  // OpenAI/vLLM servers send a final usage chunk only when asked; servers that do not know the field ignore it.
+  return stream ? { ...body, stream_options: { include_usage: true } } : body;
 }
 
 export interface TokenUsage {

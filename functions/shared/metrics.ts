@@ -16,7 +16,7 @@ import type { GroupGateError } from '#core/errors';
 export const METRICS_NAMESPACE = 'GroupGate';
 export const METRICS_SERVICE = 'groupgate';
 
-export const DIMENSION = { service: 'service', reason: 'reason' } as const;
+export const DIMENSION = { service: 'service', reason: 'reason', platform: 'platform' } as const;
 
 export const METRIC = {
   /** Webhook calls received (before verification). */
@@ -32,6 +32,13 @@ export const METRIC = {
   /** Model call, request to last token. */
   modelLatencyMs: 'ModelLatencyMs',
   timeToFirstTokenMs: 'TimeToFirstTokenMs',
+  /**
+   * The member's wait for the first words: platform event time → the platform accepted the reply's first visible
+   * text (a streamed reply's first update, or a one-shot reply's send). Dimension `platform` (`recordReplyMetrics`).
+   */
+  timeToFirstVisibleTextMs: 'TimeToFirstVisibleText',
+  /** Platform API calls one reply took (open, updates, finish, retries). Dimension `platform`. */
+  platformCallsPerReply: 'PlatformCallsPerReply',
   promptTokens: 'PromptTokens',
   completionTokens: 'CompletionTokens',
   repliesDelivered: 'RepliesDelivered',
@@ -49,6 +56,11 @@ export const METRIC = {
   errors: 'Errors',
   /** A user's first message in a group on a UTC day, counted once (the caller makes that durable). */
   activeUsers: 'ActiveUsers',
+  /**
+   * Streamed replies the stream sweeper finished with the interrupted-answer note because no delivery did (worker
+   * crashed, every redelivery failed or was dead-lettered). Should stay near zero; each one is a lost answer.
+   */
+  sweptReplies: 'SweptReplies',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -56,6 +68,8 @@ export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 /** Every metric's unit, fixed once so a name is never published with two units. */
 export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
   WebhookRequests: MetricUnit.Count,
+  TimeToFirstVisibleText: MetricUnit.Milliseconds,
+  PlatformCallsPerReply: MetricUnit.Count,
   WebhookRejected: MetricUnit.Count,
   Enqueued: MetricUnit.Count,
   Duplicates: MetricUnit.Count,
@@ -71,6 +85,7 @@ export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
   FallbackUsed: MetricUnit.Count,
   Errors: MetricUnit.Count,
   ActiveUsers: MetricUnit.Count,
+  SweptReplies: MetricUnit.Count,
 };
 
 /**
@@ -92,6 +107,26 @@ export function countRejection(error: Pick<GroupGateError, 'code'>): void {
   const single = metrics.singleMetric();
   single.addDimension(DIMENSION.reason, error.code);
   single.addMetric(METRIC.webhookRejected, METRIC_UNIT.WebhookRejected, 1);
+}
+
+/**
+ * One delivered reply's platform-side figures under the `platform` dimension, published as their own EMF blob (like
+ * `countRejection`) so the dimension does not spread: the wait for the first visible words and the API calls made.
+ */
+export function recordReplyMetrics(
+  platform: string,
+  figures: { readonly timeToFirstVisibleMs?: number; readonly platformCalls: number },
+): void {
+  // A single-metric blob is flushed by its one `addMetric`, dimensions and all: one blob per figure.
+  const publish = (name: MetricName, value: number) => {
+    const single = metrics.singleMetric();
+    single.addDimension(DIMENSION.platform, platform);
+    single.addMetric(name, METRIC_UNIT[name], value);
+  };
+  if (figures.timeToFirstVisibleMs !== undefined) {
+    publish(METRIC.timeToFirstVisibleTextMs, figures.timeToFirstVisibleMs);
+  }
+  publish(METRIC.platformCallsPerReply, figures.platformCalls);
 }
 
 /**

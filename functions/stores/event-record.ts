@@ -1,4 +1,5 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { OpenedSurface } from '#platforms/types';
 
 /** The events table's item and the outcomes of its operations (see `EventStore`). */
 export type EventStatus = 'enqueuing' | 'enqueued' | 'processing' | 'sending' | 'replied' | 'failed';
@@ -15,6 +16,18 @@ export interface EventRecord {
   readonly fallback?: boolean;
   /** Ledger and audit items an attempt could not write (JSON, `encodePutBatch`); the next delivery writes them. */
   readonly pendingRecords?: string;
+  /** The streaming surface an attempt opened (`markReplyOpened`); kept after `replied` for the audit trail. */
+  readonly surfaceId?: string;
+  readonly surfaceOpenedAt?: number;
+  /**
+   * Present (always `open`) while a streamed reply's surface may still be open: the partition key of the sparse
+   * `openSurfaces` index the sweeper queries, sorted by `surfaceSweepAt`. Removed once the event is `replied`.
+   */
+  readonly openSurface?: 'open';
+  /** Epoch ms after which the sweeper may finish the surface (past every redelivery the queue can make). */
+  readonly surfaceSweepAt?: number;
+  /** JSON `ReplyTarget` of the streamed reply, so the sweeper can reach its surface without the queue message. */
+  readonly replyTarget?: string;
 }
 
 export type ReserveOutcome =
@@ -22,7 +35,13 @@ export type ReserveOutcome =
   | { readonly outcome: 'exists'; readonly status: EventStatus };
 
 export type ClaimOutcome =
-  | { readonly outcome: 'claimed'; readonly attempts: number; readonly pendingRecords?: string }
+  | {
+      readonly outcome: 'claimed';
+      readonly attempts: number;
+      readonly pendingRecords?: string;
+      /** The surface an earlier attempt opened for this event's streamed reply: resume it, never open a second. */
+      readonly openedSurface?: OpenedSurface;
+    }
   | {
       readonly outcome: 'already_replied';
       readonly replyMessageIds: readonly string[];
@@ -57,7 +76,20 @@ export function refusedClaim(item: Partial<EventRecord> | undefined, now: number
   return { outcome: 'in_progress', leaseUntil };
 }
 
-/** How long after a `sending` mark a deduplicating platform still drops a repeated send (Feishu: 1 h), with margin. */
+/** The name of the sparse index over events whose streamed reply may still be open (sweeper). */
+export const OPEN_SURFACES_INDEX = 'openSurfaces';
+
+/** The surface recorded on an item, if any. */
+export function openedSurfaceOf(item: Readonly<Record<string, unknown>> | undefined): OpenedSurface | undefined {
+  const id = item?.surfaceId;
+  const openedAt = item?.surfaceOpenedAt;
+  return typeof id === 'string' && typeof openedAt === 'number' ? { id, openedAt } : undefined;
+}
+
+/**
+ * How long after a `sending` mark the event may still be taken over by a resuming delivery: a deduplicating platform
+ * still drops a repeated send (Feishu: 1 h), and a streamed reply's surface is still there to overwrite. With margin.
+ */
 const RESUME_SENDING_WINDOW_MS = 50 * 60 * 1000;
 
 /**

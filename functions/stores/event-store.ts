@@ -4,8 +4,10 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { OpenedSurface, ReplyTarget } from '#platforms/types';
 import type { CapacitySink } from './capacity';
 import type {
   ClaimOutcome,
@@ -15,7 +17,8 @@ import type {
   ReserveOutcome,
   TransactUpdate,
 } from './event-record';
-import { claimUpdate, refusedClaim } from './event-record';
+import { claimUpdate, OPEN_SURFACES_INDEX, openedSurfaceOf, refusedClaim } from './event-record';
+import { type OpenSurfaceEntry, openSurfaceEntryOf } from './open-surface';
 
 export interface EventStoreOptions {
   readonly tableName: string;
@@ -131,10 +134,12 @@ export class EventStore {
       );
       capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
       const pendingRecords = out.Attributes?.pendingRecords;
+      const openedSurface = openedSurfaceOf(out.Attributes);
       return {
         outcome: 'claimed',
         attempts: Number(out.Attributes?.attempts ?? 1),
         ...(typeof pendingRecords === 'string' ? { pendingRecords } : {}),
+        ...(openedSurface ? { openedSurface } : {}),
       };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
@@ -173,6 +178,42 @@ export class EventStore {
     );
   }
 
+  /**
+   * Worker, streaming: the reply's surface exists (card, AI card, stream) and is about to show its first text.
+   * Recorded before anything is visible so a redelivery resumes it (`claim` reports it) and, should every delivery
+   * fail, the sweeper finishes it after `sweepAt` (with `target`: where the reply goes, so it can reach the surface).
+   * Fenced like `markSending`; returns false when the claim was lost.
+   */
+  async markReplyOpened(
+    pk: string,
+    now: number,
+    attempts: number,
+    opened: { readonly surface: OpenedSurface; readonly sweepAt: number; readonly target: ReplyTarget },
+    capacity?: CapacitySink,
+  ): Promise<boolean> {
+    const { surface, sweepAt, target } = opened;
+    return this.conditionalUpdate(
+      {
+        Key: { pk },
+        UpdateExpression:
+          'SET surfaceId = :id, surfaceOpenedAt = :openedAt, openSurface = :open, surfaceSweepAt = :sweepAt, replyTarget = :target, updatedAt = :now',
+        ConditionExpression: '#s = :sending AND attempts = :attempts',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: {
+          ':id': surface.id,
+          ':openedAt': surface.openedAt,
+          ':open': 'open',
+          ':sweepAt': sweepAt,
+          ':target': JSON.stringify(target),
+          ':sending': 'sending',
+          ':attempts': attempts,
+          ':now': now,
+        },
+      },
+      capacity,
+    );
+  }
+
   /** Worker: the reply was delivered. Written right after the send, before the SQS acknowledgement. */
   async markReplied(pk: string, now: number, reply: DeliveredReply, capacity?: CapacitySink): Promise<void> {
     const out = await this.db.send(
@@ -188,9 +229,10 @@ export class EventStore {
       Update: {
         TableName: this.options.tableName,
         Key: { pk },
+        // A streamed reply's surface is settled with it: out of the sweeper's index.
         UpdateExpression: `SET #s = :replied, replyMessageIds = :ids, fallback = :fallback, updatedAt = :now${
           pending ? ', pendingRecords = :pending' : ''
-        } REMOVE leaseUntil`,
+        } REMOVE leaseUntil, openSurface, surfaceSweepAt`,
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: {
           ':replied': 'replied',
@@ -242,6 +284,107 @@ export class EventStore {
           ':attempts': attempts,
           ':now': now,
           ...(pending ? { ':pending': options.pendingRecords } : {}),
+        },
+      },
+      capacity,
+    );
+  }
+
+  /**
+   * Stream sweeper: the streamed replies whose surface may still be open and whose sweep time has come
+   * (`surfaceSweepAt <= now`), oldest first, at most `limit`. Reads the sparse `openSurfaces` index (eventually
+   * consistent: an entry may have been settled since, which `claimForSweep` then refuses). Items past their retention
+   * are left out: TTL deletes them lazily, and no delivery can reach them any more either.
+   */
+  async listOpenSurfaces(now: number, limit: number, capacity?: CapacitySink): Promise<OpenSurfaceEntry[]> {
+    const entries: OpenSurfaceEntry[] = [];
+    if (limit < 1) return entries;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.options.tableName,
+          IndexName: OPEN_SURFACES_INDEX,
+          KeyConditionExpression: 'openSurface = :open AND surfaceSweepAt <= :now',
+          FilterExpression: 'expiresAt >= :nowSeconds',
+          ExpressionAttributeValues: { ':open': 'open', ':now': now, ':nowSeconds': Math.floor(now / 1000) },
+          Limit: limit - entries.length,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          ReturnConsumedCapacity: RCC,
+        }),
+      );
+      capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      for (const item of out.Items ?? []) entries.push(openSurfaceEntryOf(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && entries.length < limit);
+    return entries;
+  }
+
+  /**
+   * Stream sweeper: takes a lease on an event whose surface is still open, unless a holder's lease is live (a worker
+   * is on it) or the reply settled meanwhile. Like `claim`, the event becomes `processing` and `attempts` (the fencing
+   * token) goes up; a redelivery arriving now finds it `in_progress`. The sweep time moves to the lease's end, so a
+   * surface the sweeper fails to finish goes to the back of the index and cannot starve the others; it is due again
+   * once the lease has run out. Returns the new `attempts`, or undefined when refused.
+   */
+  async claimForSweep(pk: string, now: number, leaseMs: number, capacity?: CapacitySink): Promise<number | undefined> {
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk },
+          UpdateExpression:
+            'SET #s = :processing, leaseUntil = :lease, surfaceSweepAt = :lease, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one',
+          ConditionExpression:
+            'attribute_exists(openSurface) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':processing': 'processing',
+            ':lease': now + leaseMs,
+            ':now': now,
+            ':zero': 0,
+            ':one': 1,
+          },
+          ReturnValues: 'UPDATED_NEW',
+          ReturnConsumedCapacity: RCC,
+        }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      return Number(out.Attributes?.attempts);
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      capacity?.add({ write: 1 });
+      return undefined;
+    }
+  }
+
+  /**
+   * Stream sweeper: the surface was finished with the interrupted-answer note, so the event is `replied` (as the
+   * fallback, with the note's message ids) and leaves the sweeper's index; a later redelivery finds it
+   * `already_replied` and does not answer again. Fenced by the `attempts` `claimForSweep` returned; false when the
+   * lease was lost to another holder.
+   */
+  async markSwept(
+    pk: string,
+    now: number,
+    attempts: number,
+    messageIds: readonly string[],
+    capacity?: CapacitySink,
+  ): Promise<boolean> {
+    return this.conditionalUpdate(
+      {
+        Key: { pk },
+        UpdateExpression:
+          'SET #s = :replied, replyMessageIds = :ids, fallback = :fallback, updatedAt = :now REMOVE leaseUntil, openSurface, surfaceSweepAt',
+        ConditionExpression: '#s = :processing AND attempts = :attempts',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: {
+          ':replied': 'replied',
+          ':ids': [...messageIds],
+          ':fallback': true,
+          ':processing': 'processing',
+          ':attempts': attempts,
+          ':now': now,
         },
       },
       capacity,

@@ -32,3 +32,15 @@ export function encodeModelStreamError(message: string, errorCode: string): Uint
     body: fromUtf8(JSON.stringify({ Message: message, ErrorCode: errorCode })),
   });
 }
+
+/** SageMaker's own streaming failure ("Try your request again"), surfaced by the SDK as `InternalStreamFailure`. */
+export function encodeInternalStreamFailure(message: string): Uint8Array {
+  return codec.encode({
+    headers: {
+      ':message-type': { type: 'string', value: 'exception' },
+      ':exception-type': { type: 'string', value: 'InternalStreamFailure' },
+      ':content-type': { type: 'string', value: 'application/json' },
+    },
+    body: fromUtf8(JSON.stringify({ Message: message })),
+  });
+}

@@ -15,7 +15,11 @@ export interface RecordedRequest {
 export interface TestResponse {
   readonly statusCode: number;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /** Text body, or raw bytes (binary framings such as AWS event streams). */
+  readonly body?: string | Uint8Array;
+  /** A body written in parts, `partDelayMs` apart (a streamed response arriving over time); replaces `body`. */
+  readonly parts?: readonly Uint8Array[];
+  readonly partDelayMs?: number;
 }
 
 export type TestHandler = (request: RecordedRequest) => TestResponse | Promise<TestResponse>;
@@ -83,5 +87,13 @@ async function handle(
     response = { statusCode: 500, body: err instanceof Error ? err.message : String(err) };
   }
   res.writeHead(response.statusCode, { 'content-type': 'application/json', ...response.headers });
+  if (response.parts) {
+    for (const part of response.parts) {
+      res.write(part);
+      await new Promise((resolve) => setTimeout(resolve, response.partDelayMs ?? 0));
+    }
+    res.end();
+    return;
+  }
   res.end(response.body ?? '');
 }

@@ -8,14 +8,16 @@ import type { QueuedEvent } from '#core/queue-message';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { createWorkerHandler } from '#handlers/worker';
 import { createSageMakerClient } from '#model/sagemaker-client';
-import { createEnabledPlatforms } from '#platforms/registry';
+import { createEnabledPlatforms, createPlatformResolver } from '#platforms/registry';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { logger } from '#shared/powertools';
 import { sqsEnqueuer } from '#stores/event-queue';
 import { EventStore } from '#stores/event-store';
+import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
+import { EVENT_STREAM_CONTENT_TYPE, encodePayloadPart } from '../../../sandbox/model/event-stream';
 import { noWebhook, patchDelivery } from '../../../sandbox/platform-emulator/delivery-log';
 import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
@@ -105,9 +107,48 @@ const EMULATORS: Record<PlatformName, PlatformEmulator> = {
 export interface RigOptions {
   readonly maxReceiveCount?: number;
   readonly lexicon?: string;
+  /**
+   * Stream replies (`STREAMING=true`): the worker calls the model's response-stream route, which plays each
+   * `ModelBehaviour` answer as streamed chunks. Off by default, so the one-shot tests keep their call pattern.
+   */
+  readonly streaming?: boolean;
+}
+
+/**
+ * The response-stream route's answer for a behaviour's response: a 200 completion becomes JSON-lines chunks of a few
+ * words each in AWS event-stream frames (usage last); anything else is answered as it is (an error status).
+ */
+const STREAM_CHUNK_DELAY_MS = 15;
+
+function asStream(response: TestResponse): TestResponse {
+  if (response.statusCode !== 200 || typeof response.body !== 'string') return response;
+  const parsed = JSON.parse(response.body) as {
+    choices: { message: { content: string }; finish_reason: string }[];
+    usage: unknown;
+  };
+  const content = parsed.choices[0]?.message.content ?? '';
+  const pieces = content.match(/\S+\s*|\s+/g) ?? [];
+  const line = (value: object) => `${JSON.stringify(value)}\n`;
+  const lines = [
+    ...pieces.map((piece) => line({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })),
+    line({ choices: [{ index: 0, delta: {}, finish_reason: parsed.choices[0]?.finish_reason ?? 'stop' }] }),
+    line({ choices: [], usage: parsed.usage }),
+  ];
+  return {
+    statusCode: 200,
+    headers: { 'content-type': EVENT_STREAM_CONTENT_TYPE },
+    parts: lines.map((l) => encodePayloadPart(new TextEncoder().encode(l))),
+    // A few ms a chunk, as a model writes: updates reach the platform while the answer is still coming.
+    partDelayMs: STREAM_CHUNK_DELAY_MS,
+  };
+}
+
+function stringHeaders(headers: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
 export async function startRig(options: RigOptions = {}): Promise<Rig> {
+  const webhookRef: { handler?: ReturnType<typeof createWebhookHandler> } = {};
   // The worker's expected warnings (injected crashes, redeliveries) would drown the test output.
   logger.setLogLevel('ERROR');
   const prompts: ChatMessage[][] = [];
@@ -131,12 +172,14 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
 
   try {
     modelServer = await startTestServer(async (request: RecordedRequest) => {
-      if (request.method !== 'POST' || request.path !== `/endpoints/${ENDPOINT}/invocations`) {
+      const streamed = request.path === `/endpoints/${ENDPOINT}/invocations-response-stream`;
+      if (request.method !== 'POST' || (!streamed && request.path !== `/endpoints/${ENDPOINT}/invocations`)) {
         return { statusCode: 404, body: '{"message":"no such endpoint"}' };
       }
       const body = JSON.parse(request.body.toString('utf8')) as { messages: ChatMessage[] };
       prompts.push(body.messages);
-      return rig.model(body.messages);
+      const response = await rig.model(body.messages);
+      return streamed ? asStream(response) : response;
     });
     const emulatorContext = (platform: PlatformName): EmulatorContext => ({
       apiBaseUrl: `${platformServer?.url}/_emulator/${platform}`,
@@ -147,7 +190,12 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         deliveries.push({ ...d, at: new Date().toISOString() });
       },
       update: (p, messageId, patch) => patchDelivery(deliveries, p, messageId, patch) !== undefined,
-      postWebhook: noWebhook,
+      // WeCom's stream refresh callbacks, played by its emulator, reach the same webhook handler as `say`.
+      postWebhook: async (request) => {
+        if (!webhookRef.handler) return noWebhook();
+        const res = await webhookRef.handler(proxyEventOf(request));
+        return { statusCode: res.statusCode, headers: stringHeaders(res.headers), body: res.body };
+      },
     });
     platformServer = await startTestServer(async (request) => {
       const match = /^\/_emulator\/([a-z]+)(\/.*)$/.exec(request.path);
@@ -186,10 +234,18 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       DINGTALK_BOT_NAME: 'GroupGate',
       WECOM_BOT_NAME: 'GroupGate',
       ...(options.lexicon ? { CONTENT_LEXICON: options.lexicon } : {}),
+      STREAMING: options.streaming === true ? 'true' : 'false',
+      // Any template id: the emulator publishes every id with the `msgContent` and `flowStatus` variables.
+      DINGTALK_CARD_TEMPLATE_ID: 'harness-streaming-card',
     };
     // The lease must end before the receives run out, so a crashed attempt's event is claimable again in time.
     const config: WorkerConfig = { ...loadWorkerConfig(env), claimLeaseMs: 1_500 };
-    const platforms = await createEnabledPlatforms(PLATFORMS, env, { replyHandleOrigins: [platformServer.url] });
+    // WeCom's stream snapshots: written by the worker, read by the webhook's refresh answers (events table).
+    const streamSnapshots = new DynamoStreamSnapshots(localAws.clients.doc, { tableName: localAws.tables.events });
+    const platforms = await createEnabledPlatforms(PLATFORMS, env, {
+      replyHandleOrigins: [platformServer.url],
+      deps: { streamSnapshots },
+    });
     const model = createSageMakerClient({
       endpointName: ENDPOINT,
       endpointUrl: modelServer.url,
@@ -220,6 +276,10 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     const sqsEnqueue = sqsEnqueuer(localAws.clients.sqs, localAws.queues.queueUrl);
     const ingestDeps: IngestDeps = {
       ...baseIngest,
+      platform: createPlatformResolver(PLATFORMS, env, {
+        replyHandleOrigins: [platformServer.url],
+        deps: { streamSnapshots },
+      }),
       events: new EventStore(localAws.clients.doc, { tableName: localAws.tables.events }),
       enqueue: async (event, ids) => {
         if (rig.capture) rig.capture.push(event);
@@ -227,6 +287,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       },
     };
     const webhook = createWebhookHandler(async () => ingestDeps);
+    webhookRef.handler = webhook;
 
     return Object.assign(rig, {
       aws: localAws,
@@ -235,6 +296,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         const request = EMULATORS[platform].buildMessageEvent(input, emulatorContext(platform));
         const res = await webhook(proxyEventOf(request));
         if (res.statusCode !== 200) throw new Error(`webhook answered ${res.statusCode}: ${res.body}`);
+        EMULATORS[platform].onWebhookResponse?.(
+          request,
+          { statusCode: res.statusCode, headers: stringHeaders(res.headers), body: res.body },
+          emulatorContext(platform),
+        );
         return request.eventId;
       },
       runtime,

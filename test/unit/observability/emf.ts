@@ -1,9 +1,11 @@
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '#shared/metrics';
+import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '#shared/metrics';
 
 /**
  * Reads the EMF blobs Powertools Metrics writes to stdout (one JSON line per flush), as CloudWatch would. Every
- * blob must be in the GroupGate namespace with only the `service` dimension, or `values` throws.
+ * blob must be in the GroupGate namespace with only the `service` dimension — or, for the per-reply figures
+ * (`recordReplyMetrics`, published as their own blob), `service` and `platform` — or `values` throws.
  */
+const PER_PLATFORM_METRICS = new Set<string>([METRIC.timeToFirstVisibleTextMs, METRIC.platformCallsPerReply]);
 interface EmfBlob {
   readonly _aws: {
     readonly CloudWatchMetrics: readonly {
@@ -18,7 +20,7 @@ interface EmfBlob {
 export interface EmfCapture {
   /** Every value published under `name` across the captured blobs, in order. */
   values(name: string): number[];
-  /** How many EMF blobs (flushes) were written. */
+  /** How many EMF blobs with only the `service` dimension (flushes) were written. */
   count(): number;
   /** Metric names declared in the captured blobs. */
   names(): string[];
@@ -41,9 +43,12 @@ export function captureEmf(): EmfCapture {
       .map((blob) => {
         for (const directive of blob._aws.CloudWatchMetrics) {
           if (directive.Namespace !== METRICS_NAMESPACE) throw new Error(`namespace ${directive.Namespace}`);
-          if (JSON.stringify(directive.Dimensions) !== '[["service"]]') {
-            throw new Error(`dimensions ${JSON.stringify(directive.Dimensions)}`);
-          }
+          const dims = JSON.stringify(directive.Dimensions);
+          const perPlatform =
+            dims === '[["service","platform"]]' &&
+            typeof blob.platform === 'string' &&
+            directive.Metrics.every((m) => PER_PLATFORM_METRICS.has(m.Name));
+          if (dims !== '[["service"]]' && !perPlatform) throw new Error(`dimensions ${dims}`);
         }
         if (blob.service !== METRICS_SERVICE) throw new Error(`service ${String(blob.service)}`);
         return blob;
@@ -56,7 +61,7 @@ export function captureEmf(): EmfCapture {
         if (value === undefined) return [];
         return (Array.isArray(value) ? value : [value]).map(Number);
       }),
-    count: () => blobs().length,
+    count: () => blobs().filter((b) => b.platform === undefined).length,
     names: () => [...new Set(declared().map((m) => m.Name))].sort(),
     unit: (name) => declared().find((m) => m.Name === name)?.Unit,
     restore: () => spy.mockRestore(),

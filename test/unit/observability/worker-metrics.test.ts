@@ -114,6 +114,10 @@ describe('worker EMF metrics', () => {
     expect(emf.values(METRIC.completionTokens)).toEqual([7]);
     expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
     expect(emf.values(METRIC.activeUsers)).toEqual([1]);
+    // One-shot reply (the fake platform does not stream): visible when sent, event time NOW − 250 ms; one call.
+    expect(emf.values(METRIC.timeToFirstVisibleTextMs)).toEqual([250]);
+    expect(emf.values(METRIC.platformCallsPerReply)).toEqual([1]);
+    expect(emf.unit(METRIC.timeToFirstVisibleTextMs)).toBe(METRIC_UNIT.TimeToFirstVisibleText);
     for (const absent of [
       METRIC.deliveryFailures,
       METRIC.errors,

@@ -44,6 +44,10 @@ function fakes(claim: ClaimOutcome = { outcome: 'claimed', attempts: 2 }) {
       clearPendingRecords: jest.fn(async () => {
         log.push('cleared');
       }),
+      markReplyOpened: jest.fn(async (): Promise<boolean> => {
+        log.push('opened');
+        return true;
+      }),
     },
     runPipeline: jest.fn(async () => {
       log.push('pipeline');
