@@ -1,4 +1,5 @@
 import { createCipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createCardKitStore } from './feishu-cardkit';
 import { feishuMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
@@ -114,14 +115,26 @@ export function feishuMessageEvent(input: InboundMessageInput, ctx: Pick<Emulato
   };
 }
 
+/** Feishu drops a repeated `uuid` for this long (doc §1.1 step 2, im/v1/message/create); divided by `clockScale`. */
+export const FEISHU_UUID_DEDUP_MS = 60 * 60_000;
+
+/** Where a bot message goes: a reply to a member's message, or a new message in a chat. */
+interface MessageTarget {
+  readonly chatId: string;
+  readonly threadId?: string;
+  readonly replyTo?: string;
+}
+
 /**
- * Plays Feishu: pushes encrypted, signed `im.message.receive_v1` events, serves `tenant_access_token/internal`
- * and `im/v1/messages/{id}/reply` (deduplicating on `uuid` as Feishu does), and records what the bot replied.
+ * Plays Feishu: pushes encrypted, signed `im.message.receive_v1` events, serves `tenant_access_token/internal`,
+ * `im/v1/messages/{id}/reply` and `im/v1/messages` (text, post and CardKit card messages, deduplicating on `uuid`
+ * as Feishu does), the CardKit card routes (`feishu-cardkit.ts`), and records what the bot replied.
  */
 export function createFeishuEmulator(): PlatformEmulator {
   const validTokens = new Set<string>();
   const messages = new Map<string, { chatId: string; threadId?: string }>();
-  const repliesByUuid = new Map<string, string>();
+  const sentByUuid = new Map<string, { messageId: string; at: number }>();
+  const cardkit = createCardKitStore();
   let issued = 0;
 
   const json = (statusCode: number, body: object, headers: Record<string, string> = {}): EmulatedApiResponse => ({
@@ -142,7 +155,8 @@ export function createFeishuEmulator(): PlatformEmulator {
     return json(200, { code: 0, msg: 'ok', tenant_access_token: token, expire: TOKEN_TTL_SECONDS });
   };
 
-  const reply = (messageId: string, request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse => {
+  /** Fault injection and the tenant_access_token check every OpenAPI call passes; a response refuses the call. */
+  const admit = (request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse | undefined => {
     const fault = ctx.fault?.() ?? 'none';
     if (fault === '429') {
       return json(429, { code: 99991400, msg: 'request trigger frequency limit' }, { 'retry-after': '1' });
@@ -160,33 +174,72 @@ export function createFeishuEmulator(): PlatformEmulator {
     if (!validTokens.has(token)) {
       return json(400, { code: 99991663, msg: 'Invalid access token for authorization.' });
     }
+    return undefined;
+  };
+
+  const sendMessage = (
+    target: MessageTarget,
+    body: Record<string, unknown>,
+    ctx: EmulatorContext,
+  ): EmulatedApiResponse => {
+    const uuid = typeof body.uuid === 'string' ? body.uuid : undefined;
+    const previous = uuid ? sentByUuid.get(uuid) : undefined;
+    if (previous && ctx.now() - previous.at < FEISHU_UUID_DEDUP_MS / ctx.clockScale) {
+      // At most one message per uuid within the window: the repeat answers the first message and records nothing.
+      return json(200, { code: 0, msg: 'success', data: { message_id: previous.messageId, chat_id: target.chatId } });
+    }
+    let text: string | undefined;
+    let stream: 'streaming' | undefined;
+    let markSent: ((messageId: string) => void) | undefined;
+    let mentions: readonly string[] = [];
+    if (body.msg_type === 'interactive') {
+      const card = cardkit.cardForMessage(typeof body.content === 'string' ? body.content : '', ctx);
+      if (!card.ok) return card.response;
+      text = card.text;
+      stream = card.streaming ? 'streaming' : undefined;
+      markSent = card.markSent;
+      mentions = card.mentions;
+    } else {
+      text = renderContent(body.msg_type, body.content);
+      mentions = feishuMentions(String(body.content));
+    }
+    if (text === undefined) {
+      return json(400, { code: 230001, msg: 'invalid content' });
+    }
+    const messageId = `om_${randomUUID().replace(/-/g, '')}`;
+    if (uuid) sentByUuid.set(uuid, { messageId, at: ctx.now() });
+    markSent?.(messageId);
+    messages.set(messageId, { chatId: target.chatId, threadId: target.threadId });
+    ctx.record({
+      platform: 'feishu',
+      chatId: target.chatId,
+      text,
+      ...(target.replyTo === undefined ? {} : { replyTo: target.replyTo }),
+      threadId: target.threadId,
+      messageId,
+      mentions,
+      ...(stream ? { stream } : {}),
+    });
+    return json(200, { code: 0, msg: 'success', data: { message_id: messageId, chat_id: target.chatId } });
+  };
+
+  const reply = (messageId: string, request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse => {
     const original = messages.get(messageId);
     const body = parseBody(request.body);
     if (!original || !body) {
       return json(400, { code: 230001, msg: 'invalid message_id or body' });
     }
-    const uuid = typeof body.uuid === 'string' ? body.uuid : undefined;
-    const previous = uuid ? repliesByUuid.get(uuid) : undefined;
-    if (previous) {
-      return json(200, { code: 0, msg: 'success', data: { message_id: previous } });
+    const threadId = body.reply_in_thread === true ? (original.threadId ?? messageId) : original.threadId;
+    return sendMessage({ chatId: original.chatId, threadId, replyTo: messageId }, body, ctx);
+  };
+
+  const create = (request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse => {
+    const body = parseBody(request.body);
+    if (request.query.receive_id_type !== 'chat_id' || typeof body?.receive_id !== 'string' || !body.receive_id) {
+      // The emulator only plays chat_id receivers; Feishu answers bad receiver fields with 99992402.
+      return json(400, { code: 99992402, msg: 'field validation failed' });
     }
-    const text = renderContent(body.msg_type, body.content);
-    if (text === undefined) {
-      return json(400, { code: 230001, msg: 'invalid content' });
-    }
-    const replyId = `om_${randomUUID().replace(/-/g, '')}`;
-    if (uuid) repliesByUuid.set(uuid, replyId);
-    messages.set(replyId, original);
-    ctx.record({
-      platform: 'feishu',
-      chatId: original.chatId,
-      text,
-      replyTo: messageId,
-      threadId: body.reply_in_thread === true ? (original.threadId ?? messageId) : original.threadId,
-      messageId: replyId,
-      mentions: feishuMentions(String(body.content)),
-    });
-    return json(200, { code: 0, msg: 'success', data: { message_id: replyId, chat_id: original.chatId } });
+    return sendMessage({ chatId: body.receive_id }, body, ctx);
   };
 
   return {
@@ -218,10 +271,16 @@ export function createFeishuEmulator(): PlatformEmulator {
         return issueToken(request, ctx);
       }
       const replyMatch = /^\/open-apis\/im\/v1\/messages\/([^/]+)\/reply$/.exec(request.path);
-      if (request.method === 'POST' && replyMatch?.[1]) {
-        return reply(decodeURIComponent(replyMatch[1]), request, ctx);
+      const isCreate = request.method === 'POST' && request.path === '/open-apis/im/v1/messages';
+      const isCardKit = request.path.startsWith('/open-apis/cardkit/v1/cards');
+      if (!(request.method === 'POST' && replyMatch?.[1]) && !isCreate && !isCardKit) {
+        return json(404, { code: 404, msg: 'not found' });
       }
-      return json(404, { code: 404, msg: 'not found' });
+      const refused = admit(request, ctx);
+      if (refused) return refused;
+      if (replyMatch?.[1]) return reply(decodeURIComponent(replyMatch[1]), request, ctx);
+      if (isCreate) return create(request, ctx);
+      return cardkit.handle(request, ctx) ?? json(404, { code: 404, msg: 'not found' });
     },
   };
 }

@@ -1,21 +1,32 @@
 import { ENV } from '#config/env-names';
 import { apiBaseUrlFrom, type PlatformDescriptor } from '#platforms/descriptor';
-import { withOneShotReplies } from '#platforms/shared/reply-session';
+import { openOneShotReply } from '#platforms/shared/reply-session';
 import { resolveReplyLimits } from '#platforms/shared/reply-text';
+import { countingFetch, openStreamingSession } from '#platforms/shared/streaming-session';
 import { createTokenCache } from '#platforms/shared/token-cache';
-import type { AdapterDeps, ChatPlatform } from '#platforms/types';
+import type {
+  AdapterDeps,
+  ChatPlatform,
+  OpenReplyOptions,
+  OutgoingReply,
+  ReplySession,
+  ReplyTarget,
+} from '#platforms/types';
 import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
 import type { feishuCredentials } from './credentials';
 import { feishuManifest } from './manifest';
 import { parseFeishuRequest } from './parse';
 import type { feishuReplyHandleSchema } from './reply-handle';
 import { fetchTenantAccessToken, sendFeishuReply } from './send';
+import { createFeishuCardOps } from './stream';
 
 export type { FeishuConfig } from './config';
+export { FEISHU_CARD_MIN_INTERVAL_MS, FEISHU_STREAM_PUSH_WINDOW_MS } from './stream';
 
 /**
  * The Feishu/Lark adapter. One instance per cold start: it holds the `tenant_access_token` cache (valid 2 h;
- * refreshed 5 min before expiry, or at once when Feishu rejects it).
+ * refreshed 5 min before expiry, or at once when Feishu rejects it). Streamed replies are CardKit cards
+ * (`stream.ts`); the rest are one-shot text or post replies (`send.ts`).
  */
 export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? FEISHU_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
@@ -24,18 +35,47 @@ export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): C
     now: deps.now,
     fetchToken: () => fetchTenantAccessToken(apiBaseUrl, config.appId, config.appSecret, deps),
   });
-  return withOneShotReplies({
+
+  const sendWith = (sendDeps: AdapterDeps, reply: OutgoingReply) => {
+    if (reply.handle.platform !== 'feishu') {
+      throw new TypeError(`Feishu adapter cannot send to a ${reply.handle.platform} handle`);
+    }
+    return sendFeishuReply(apiBaseUrl, reply, reply.handle, tokens, sendDeps, limits);
+  };
+  const send = (reply: OutgoingReply) => sendWith(deps, reply);
+
+  function openCardReply(target: ReplyTarget, options: OpenReplyOptions): ReplySession {
+    if (target.handle.platform !== 'feishu') {
+      throw new TypeError(`Feishu adapter cannot reply to a ${target.handle.platform} handle`);
+    }
+    // Every HTTP attempt of this reply, the card's and a fallback message's alike, counts for `platformCalls`.
+    const counted = countingFetch(deps.fetch);
+    const sessionDeps: AdapterDeps = { ...deps, fetch: counted.fetch };
+    const ops = createFeishuCardOps({
+      apiBaseUrl,
+      handle: target.handle,
+      idempotencyKey: target.idempotencyKey,
+      mentionUserId: target.mentionUserId,
+      limits,
+      tokens,
+      deps: sessionDeps,
+      calls: counted.calls,
+      sendWhole: (text) => sendWith(sessionDeps, { ...target, text }),
+    });
+    return openStreamingSession(ops, options, { now: deps.now, sleep: deps.sleep });
+  }
+
+  return {
     name: 'feishu',
-    // Every reply part carries a uuid derived from the idempotency key; Feishu drops repeats within 1 h.
+    // Every reply part and every card message carries a uuid derived from the idempotency key; Feishu drops
+    // repeats within 1 h.
     idempotentSend: true,
+    streaming: true,
     parse: (request, now) => parseFeishuRequest(config, request, now),
-    send: async (reply) => {
-      if (reply.handle.platform !== 'feishu') {
-        throw new TypeError(`Feishu adapter cannot send to a ${reply.handle.platform} handle`);
-      }
-      return sendFeishuReply(apiBaseUrl, reply, reply.handle, tokens, deps, limits);
-    },
-  });
+    send,
+    openReply: async (target, options) =>
+      options?.stream === true ? openCardReply(target, options) : openOneShotReply(send, target),
+  };
 }
 
 export const feishuPlatform: PlatformDescriptor<

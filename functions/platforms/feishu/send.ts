@@ -11,7 +11,7 @@ import { FEISHU_USER_ID_SHAPE, neutraliseFeishuMentions } from './mentions';
 /** Feishu codes meaning the tenant_access_token is missing, invalid or expired: refresh it and retry once. */
 const TOKEN_REJECTED_CODES = new Set([99991661, 99991663, 99991668]);
 /** Feishu's "request trigger frequency limit" code, sent with or without HTTP 429. */
-const RATE_LIMITED_CODE = 99991400;
+export const FEISHU_RATE_LIMITED_CODE = 99991400;
 
 interface FeishuReplyTarget {
   readonly messageId: string;
@@ -60,7 +60,7 @@ export async function sendFeishuReply(
           body: JSON.stringify(body),
         }),
         deps,
-        { isThrottled: (r) => feishuCode(r.body) === RATE_LIMITED_CODE },
+        { isThrottled: (r) => feishuCode(r.body) === FEISHU_RATE_LIMITED_CODE },
       ),
     );
     messageIds.push(readMessageId(response));
@@ -76,16 +76,24 @@ function messageContent(format: OutgoingReply['format'], text: string): object {
   return { zh_cn: { content: [[{ tag: 'md', text }]] } };
 }
 
-/** Feishu caps `uuid` at 50 characters; a hash keeps any idempotency key within it. */
 function partUuid(idempotencyKey: string, index: number): string {
-  return `${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}-${index}`;
+  return feishuUuid(idempotencyKey, String(index));
+}
+
+/**
+ * A send `uuid` for one message of a reply: a hash of the idempotency key plus a `suffix` naming the message (a part
+ * index, or `card` for a streamed card), so no two messages of one reply share a uuid. Feishu caps `uuid` at 50
+ * characters; the hash keeps any key within it (the suffix may take up to 9).
+ */
+export function feishuUuid(idempotencyKey: string, suffix: string): string {
+  return `${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}-${suffix}`.slice(0, 50);
 }
 
 /**
  * Runs `call` with the cached token; when Feishu says the token is invalid or expired, drops it and runs `call`
  * once more with a fresh one. A second rejection is an error: the credentials, not the cache, are wrong.
  */
-async function withTokenRefresh(
+export async function withTokenRefresh(
   tokens: TokenCache,
   call: (token: string) => Promise<OutboundResponse>,
 ): Promise<OutboundResponse> {
@@ -110,7 +118,7 @@ function assertFeishuOk(response: OutboundResponse): OutboundResponse {
   return response;
 }
 
-function feishuCode(body: string): number | undefined {
+export function feishuCode(body: string): number | undefined {
   try {
     const code = (JSON.parse(body) as { code?: unknown } | null)?.code;
     return typeof code === 'number' ? code : undefined;
@@ -119,7 +127,7 @@ function feishuCode(body: string): number | undefined {
   }
 }
 
-function readMessageId(response: OutboundResponse): string {
+export function readMessageId(response: OutboundResponse): string {
   const id = (JSON.parse(response.body) as { data?: { message_id?: unknown } }).data?.message_id;
   if (typeof id !== 'string') {
     throw new PlatformApiError('Feishu reply response has no data.message_id', response.status, response.body);
