@@ -2,7 +2,7 @@ import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import { PLATFORMS } from '#platforms/types';
 import { credentialEnv, type sandboxCredentials } from './defaults';
 import type { LocalAws } from './local-aws/index';
-import { DINGTALK_EMULATED_BOT_NAME } from './platform-emulator/dingtalk';
+import { DINGTALK_EMULATED_BOT_NAME, DINGTALK_EMULATED_CARD_TEMPLATE } from './platform-emulator/dingtalk';
 import { WECOM_EMULATED_BOT_NAME } from './platform-emulator/wecom';
 
 /** Names the AWS SDK and Powertools read themselves (not ours, so not in `ENV`); set here for the local run. */
@@ -54,6 +54,8 @@ export function handlerEnv(
     [ENV.dingtalkApiBaseUrl]: `${baseUrl}/_emulator/dingtalk`,
     [ENV.wecomApiBaseUrl]: `${baseUrl}/_emulator/wecom`,
     [PLATFORM_CREDENTIAL_ENV.dingtalk.botName]: DINGTALK_EMULATED_BOT_NAME,
+    // The emulator's AI-card template, so the sandbox streams DingTalk replies unless told otherwise.
+    [ENV.dingtalkCardTemplateId]: outer[ENV.dingtalkCardTemplateId] ?? DINGTALK_EMULATED_CARD_TEMPLATE.id,
     [PLATFORM_CREDENTIAL_ENV.wecom.botName]: WECOM_EMULATED_BOT_NAME,
     ...credentialEnv(credentials),
   };

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { encryptDingTalkResponse } from '#platforms/dingtalk/callback-crypto';
 import { computeRobotSign } from '#platforms/dingtalk/robot-sign';
 import { deriveAesKey } from '#platforms/wecom/biz-msg-crypt';
+import { createDingTalkCardApi } from './dingtalk-card';
 import { dingtalkMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
@@ -94,11 +95,16 @@ export function dingtalkMessageBody(input: InboundMessageInput, ctx: EmulatorCon
   };
 }
 
+export { DINGTALK_CARD_QPS_LIMIT, DINGTALK_EMULATED_CARD_TEMPLATE } from './dingtalk-card';
+
+/** Each emulator keeps its own AI cards (`dingtalk-card.ts`); the message APIs stay stateless. */
 export function createDingTalkEmulator(): PlatformEmulator {
+  const cards = createDingTalkCardApi({ admit: admitOpenApiCall });
   return {
     platform: 'dingtalk',
     buildMessageEvent(input, ctx) {
       const body = dingtalkMessageBody(input, ctx);
+      if (input.direct === true) cards.noteDirectChat(input.userId, input.chatId);
       return buildSignedDingTalkRequest(body, ctx, { eventId: String(body.msgId) });
     },
     buildHandshake(ctx) {
@@ -126,6 +132,8 @@ export function createDingTalkEmulator(): PlatformEmulator {
       if (request.method === 'POST' && request.path === '/robot/sendBySession') {
         return sendBySession(request, ctx);
       }
+      const card = cards.handle(request, ctx);
+      if (card) return card;
       return json(404, { code: 'NotFound', message: `No emulated DingTalk API at ${request.path}` });
     },
   };
@@ -141,7 +149,8 @@ function issueToken(request: EmulatedApiRequest, ctx: EmulatorContext): Emulated
   return json(200, { accessToken: `dt-${issuedAt}-${tokenMac(appSecret, issuedAt)}`, expireIn: TOKEN_TTL_SECONDS });
 }
 
-function sendGroupMessage(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+/** Fault injection, then the access-token check every new-style OpenAPI call passes; undefined admits the call. */
+function admitOpenApiCall(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse | undefined {
   const fault = ctx.fault?.() ?? 'none';
   const faulty = faultResponse(fault);
   if (faulty) return faulty;
@@ -149,6 +158,12 @@ function sendGroupMessage(request: EmulatedApiRequest, ctx: EmulatorContext): Em
   if (fault === 'expired-token' || !isValidToken(token, ctx)) {
     return json(401, { code: 'InvalidAuthentication', message: '不合法的access_token' });
   }
+  return undefined;
+}
+
+function sendGroupMessage(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const refused = admitOpenApiCall(request, ctx);
+  if (refused) return refused;
   const body = parseBody(request.body);
   const param = typeof body?.msgParam === 'string' ? parseBody(Buffer.from(body.msgParam, 'utf8')) : undefined;
   const text = body?.msgKey === 'sampleMarkdown' ? param?.text : param?.content;

@@ -39,10 +39,32 @@ export interface DingTalkConfig {
   readonly callbackCrypto?: { readonly token: string; readonly aesKey: string; readonly ownerKey?: string };
   /** Bounds on one outbound answer; unset fields take `DEFAULT_REPLY_LIMITS` (8000 characters, 4 messages). */
   readonly replyLimits?: Partial<ReplyLimits>;
+  /**
+   * AI-card template (`DINGTALK_CARD_TEMPLATE_ID`) with a streaming text variable; replies are streamed into it.
+   * Unset or empty: replies are not streamed (one message each).
+   */
+  readonly cardTemplateId?: string;
+  /** The template's streaming text variable (`DINGTALK_CARD_CONTENT_KEY`). @default 'msgContent' */
+  readonly cardContentKey?: string;
 }
 
 export const DINGTALK_API_BASE_URL = 'https://api.dingtalk.com';
 export const DINGTALK_SESSION_WEBHOOK_ORIGIN = 'https://oapi.dingtalk.com';
+/** The variable DingTalk's public AI-card templates stream into. */
+export const DINGTALK_DEFAULT_CARD_CONTENT_KEY = 'msgContent';
+/**
+ * Template ids look like `382e4302-551d-4880-bf29-a30acfab2e71.schema`; anything outside this shape (spaces, quotes,
+ * a pasted URL) is a configuration mistake caught at cold start instead of as a 400 on every reply.
+ */
+const CARD_TEMPLATE_ID_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A template variable name; `flowStatus` is the card's state, never its text. */
+const CARD_CONTENT_KEY_SHAPE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** The AI card replies stream into. */
+export interface DingTalkCardConfig {
+  readonly templateId: string;
+  readonly contentKey: string;
+}
 
 export interface ResolvedDingTalkConfig {
   readonly appKey: string;
@@ -54,6 +76,8 @@ export interface ResolvedDingTalkConfig {
   readonly timestampWindowMs: number;
   readonly callbackCrypto: { readonly token: string; readonly aesKey: Buffer; readonly ownerKey: string } | undefined;
   readonly replyLimits: ReplyLimits;
+  /** Present only when a template is configured: then, and only then, replies are streamed. */
+  readonly card: DingTalkCardConfig | undefined;
 }
 
 /** Validates once per cold start, reporting every problem at once. @throws ConfigError */
@@ -77,6 +101,7 @@ export function resolveDingTalkConfig(config: DingTalkConfig): ResolvedDingTalkC
       problems.push(...(err instanceof ConfigError ? err.problems : [String(err)]));
     }
   }
+  const card = resolveCard(config, problems);
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -90,5 +115,23 @@ export function resolveDingTalkConfig(config: DingTalkConfig): ResolvedDingTalkC
     timestampWindowMs: config.timestampWindowMs ?? 3_600_000,
     callbackCrypto,
     replyLimits: resolveReplyLimits(config.replyLimits),
+    card,
   });
+}
+
+function resolveCard(config: DingTalkConfig, problems: string[]): DingTalkCardConfig | undefined {
+  const contentKey = config.cardContentKey || DINGTALK_DEFAULT_CARD_CONTENT_KEY;
+  if (!CARD_CONTENT_KEY_SHAPE.test(contentKey) || contentKey === 'flowStatus') {
+    problems.push(
+      `DingTalk cardContentKey (DINGTALK_CARD_CONTENT_KEY) ${JSON.stringify(contentKey)} is not a card template variable name`,
+    );
+  }
+  const templateId = config.cardTemplateId;
+  if (!templateId) return undefined;
+  if (!CARD_TEMPLATE_ID_SHAPE.test(templateId)) {
+    problems.push(
+      `DingTalk cardTemplateId (DINGTALK_CARD_TEMPLATE_ID) ${JSON.stringify(templateId)} is not a card template id`,
+    );
+  }
+  return { templateId, contentKey };
 }

@@ -1,13 +1,23 @@
 import { ENV } from '#config/env-names';
 import { apiBaseUrlFrom, type PlatformDescriptor, replyUrlAllowlist } from '#platforms/descriptor';
-import { withOneShotReplies } from '#platforms/shared/reply-session';
-import type { AdapterDeps, ChatPlatform } from '#platforms/types';
+import { openOneShotReply } from '#platforms/shared/reply-session';
+import { countingFetch, openStreamingSession } from '#platforms/shared/streaming-session';
+import type {
+  AdapterDeps,
+  ChatPlatform,
+  OpenReplyOptions,
+  OutgoingReply,
+  ReplySession,
+  ReplyTarget,
+} from '#platforms/types';
 import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkConfig } from './config';
 import type { dingtalkCredentials } from './credentials';
 import { dingtalkManifest } from './manifest';
+import { createDingTalkOpenApi, createDingTalkTokenCache } from './openapi';
 import { parseDingTalkRequest } from './parse';
 import type { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
+import { createDingTalkCardOps, dingtalkCardSpace } from './stream';
 
 export {
   type DingTalkCallbackKeys,
@@ -19,20 +29,54 @@ export {
 export { DINGTALK_API_BASE_URL, DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig } from './config';
 export { computeRobotSign, verifyRobotSign } from './robot-sign';
 export { DINGTALK_PART_LIMIT_CHARS } from './send';
+export { AI_CARD_STATUS, DINGTALK_CARD_MIN_INTERVAL_MS, dingtalkOutTrackId } from './stream';
 
 /**
  * The DingTalk enterprise-internal robot adapter (HTTP callback mode): signed robot callbacks, optional encrypted
- * event-subscription handshake, replies via sessionWebhook or the robot group-message API.
+ * event-subscription handshake, replies via sessionWebhook or the robot group-message API, and, when a card
+ * template is configured, streamed replies on an AI card (`stream.ts`).
  * @throws ConfigError at creation listing every unusable setting.
  */
 export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps): ChatPlatform {
   const resolved = resolveDingTalkConfig(config);
-  const sender = createDingTalkSender(resolved, deps);
-  return withOneShotReplies({
+  const tokens = createDingTalkTokenCache(resolved, deps);
+  const sender = createDingTalkSender(resolved, deps, createDingTalkOpenApi(resolved, deps, tokens));
+  const card = resolved.card;
+
+  /** A card session, or undefined when this reply cannot be a card (no template, or a handle without a space). */
+  function openCardReply(target: ReplyTarget, options: OpenReplyOptions): ReplySession | undefined {
+    const handle = target.handle;
+    if (!card || handle.platform !== 'dingtalk') return undefined;
+    const space = dingtalkCardSpace(handle, resolved.robotCode);
+    if (!space) return undefined;
+    // Every HTTP attempt of this reply, the card's and a fallback message's alike, counts for `platformCalls`; the
+    // access token is the adapter's (shared by all replies), so its fetch is not.
+    const counted = countingFetch(deps.fetch);
+    const sessionDeps = { ...deps, fetch: counted.fetch };
+    const api = createDingTalkOpenApi(resolved, sessionDeps, tokens);
+    const sessionSender = createDingTalkSender(resolved, sessionDeps, api);
+    const ops = createDingTalkCardOps({
+      config: resolved,
+      card,
+      space,
+      idempotencyKey: target.idempotencyKey,
+      api,
+      calls: counted.calls,
+      sendWhole: (text) => sessionSender.send({ ...target, text }),
+      now: deps.now,
+    });
+    return openStreamingSession(ops, options, { now: deps.now, sleep: deps.sleep });
+  }
+
+  const send = (reply: OutgoingReply) => sender.send(reply);
+  return {
     name: 'dingtalk',
+    streaming: card !== undefined,
     parse: (request, now) => parseDingTalkRequest(request, resolved, now),
-    send: (reply) => sender.send(reply),
-  });
+    send,
+    openReply: async (target, options) =>
+      (options?.stream === true ? openCardReply(target, options) : undefined) ?? openOneShotReply(send, target),
+  };
 }
 
 export const dingtalkPlatform: PlatformDescriptor<
@@ -48,6 +92,8 @@ export const dingtalkPlatform: PlatformDescriptor<
         ...apiBaseUrlFrom(env[ENV.dingtalkApiBaseUrl]),
         replyUrls: replyUrlAllowlist([DINGTALK_SESSION_WEBHOOK_ORIGIN], replyHandleOrigins),
         replyLimits,
+        cardTemplateId: env[ENV.dingtalkCardTemplateId],
+        cardContentKey: env[ENV.dingtalkCardContentKey],
       },
       deps,
     ),

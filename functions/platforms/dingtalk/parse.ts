@@ -101,7 +101,11 @@ function normaliseRobotMessage(
     }),
     mentionedBot,
     timestamp: createAt,
-    replyHandle: replyHandle(body, conversationId, config),
+    replyHandle: {
+      ...replyHandle(body, conversationId, config),
+      conversationType: chatType,
+      ...(staffId !== undefined ? { senderStaffId: staffId } : {}),
+    },
   };
   return { kind: 'message', message };
 }
@@ -114,7 +118,7 @@ function replyHandle(
   body: Record<string, unknown>,
   conversationId: string,
   config: ResolvedDingTalkConfig,
-): ReplyHandle {
+): Extract<ReplyHandle, { platform: 'dingtalk' }> {
   const sessionWebhook = optionalString(body, 'sessionWebhook');
   const expiresAt = body.sessionWebhookExpiredTime;
   const usable =

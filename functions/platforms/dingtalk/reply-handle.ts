@@ -9,4 +9,12 @@ export const dingtalkReplyHandleSchema = z.object({
   sessionWebhook: z.string().optional(),
   /** Epoch ms after which `sessionWebhook` must not be used (`sessionWebhookExpiredTime`). */
   sessionWebhookExpiresAt: z.number().optional(),
+  /**
+   * Where an AI card is delivered: a group (`conversationType` "2", by `conversationId`) or the robot's 1:1 chat with
+   * the sender ("1", by `senderStaffId`). Optional so handles queued before streaming existed still parse; a handle
+   * without them is answered with one plain message.
+   */
+  conversationType: z.enum(['group', 'direct']).optional(),
+  /** The sender's `senderStaffId` (a 1:1 card's `IM_ROBOT` space); absent for senders outside the organisation. */
+  senderStaffId: z.string().optional(),
 });

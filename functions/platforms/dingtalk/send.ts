@@ -1,18 +1,17 @@
 import { PlatformApiError } from '#core/errors';
 import {
-  createTokenCache,
   isAllowedReplyUrl,
   isRecord,
   type OutboundResponse,
   type SendDeps,
   sendWithRetry,
-  type TokenCache,
 } from '#platforms/shared/index';
 import { askerMentionId } from '#platforms/shared/mentions';
 import { prepareReplyParts } from '#platforms/shared/reply-text';
 import type { AdapterDeps, OutgoingReply, ReplyHandle, SendResult } from '#platforms/types';
 import type { ResolvedDingTalkConfig } from './config';
 import { DINGTALK_USER_ID_SHAPE, neutraliseDingTalkMentions } from './mentions';
+import { type DingTalkOpenApi, parseJson, throttleAwareFetch } from './openapi';
 
 /**
  * One reply part is at most 5000 code points. DingTalk publishes no single limit for robot text/markdown; its robot
@@ -34,9 +33,13 @@ export interface DingTalkSender {
   send(reply: OutgoingReply): Promise<SendResult>;
 }
 
-export function createDingTalkSender(config: ResolvedDingTalkConfig, deps: AdapterDeps): DingTalkSender {
+/** Sends over `deps.fetch`; robot-API parts go through `api` (the adapter's token cache). */
+export function createDingTalkSender(
+  config: ResolvedDingTalkConfig,
+  deps: AdapterDeps,
+  api: DingTalkOpenApi,
+): DingTalkSender {
   const sendDeps: SendDeps = { ...deps, fetch: throttleAwareFetch(deps.fetch) };
-  const tokens = createTokenCache({ fetchToken: () => fetchAccessToken(config, sendDeps), now: deps.now });
 
   return {
     async send(reply) {
@@ -59,7 +62,7 @@ export function createDingTalkSender(config: ResolvedDingTalkConfig, deps: Adapt
           await postSessionWebhook(handle.sessionWebhook!, part, sendDeps);
           messageIds.push(`${reply.idempotencyKey}#${index}`);
         } else {
-          messageIds.push(await postGroupMessage(handle, part, config, sendDeps, tokens));
+          messageIds.push(await postGroupMessage(handle, part, config, api));
         }
       }
       return { messageIds };
@@ -100,15 +103,14 @@ async function postSessionWebhook(url: string, part: Part, deps: SendDeps): Prom
   }
 }
 
-/** Sends through the robot group-message API with a cached access token, refreshed once if DingTalk rejects it. */
+/** Sends through the robot group-message API (cached access token, refreshed once if DingTalk rejects it). */
 async function postGroupMessage(
   handle: DingTalkHandle,
   part: Part,
   config: ResolvedDingTalkConfig,
-  deps: SendDeps,
-  tokens: TokenCache,
+  api: DingTalkOpenApi,
 ): Promise<string> {
-  const body = JSON.stringify({
+  const response = await api.call('POST', '/v1.0/robot/groupMessages/send', {
     robotCode: handle.robotCode ?? config.robotCode,
     openConversationId: handle.conversationId,
     msgKey: part.format === 'markdown' ? 'sampleMarkdown' : 'sampleText',
@@ -116,25 +118,6 @@ async function postGroupMessage(
       part.format === 'markdown' ? { title: titleOf(part.text), text: part.text } : { content: part.text },
     ),
   });
-  const call = async (token: string): Promise<OutboundResponse> =>
-    sendWithRetry(
-      () => ({
-        url: `${config.apiBaseUrl}/v1.0/robot/groupMessages/send`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-acs-dingtalk-access-token': token },
-        body,
-      }),
-      deps,
-    );
-  const token = await tokens.get();
-  let response: OutboundResponse;
-  try {
-    response = await call(token);
-  } catch (err) {
-    if (!isRejectedToken(err)) throw err;
-    tokens.invalidate(token);
-    response = await call(await tokens.get());
-  }
   const parsed = parseJson(response.body);
   const key = isRecord(parsed) ? parsed.processQueryKey : undefined;
   if (typeof key !== 'string') {
@@ -145,44 +128,6 @@ async function postGroupMessage(
     );
   }
   return key;
-}
-
-async function fetchAccessToken(config: ResolvedDingTalkConfig, deps: SendDeps) {
-  const response = await sendWithRetry(
-    () => ({
-      url: `${config.apiBaseUrl}/v1.0/oauth2/accessToken`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ appKey: config.appKey, appSecret: config.appSecret }),
-    }),
-    deps,
-  );
-  const parsed = parseJson(response.body);
-  if (!isRecord(parsed) || typeof parsed.accessToken !== 'string' || typeof parsed.expireIn !== 'number') {
-    throw new PlatformApiError('DingTalk accessToken answered without accessToken/expireIn', response.status, '');
-  }
-  return { value: parsed.accessToken, expiresAt: deps.now() + parsed.expireIn * 1000 };
-}
-
-/** 401, or the `InvalidAuthentication` code DingTalk uses for an expired or revoked access token. */
-function isRejectedToken(err: unknown): boolean {
-  if (!(err instanceof PlatformApiError)) return false;
-  const parsed = parseJson(err.body);
-  return err.status === 401 || (isRecord(parsed) && parsed.code === 'InvalidAuthentication');
-}
-
-/**
- * The new-style API answers QPS throttling with HTTP 403 and a `...QpsLimit...` code; presenting it as 429 lets
- * `sendWithRetry` back off and retry it like any other throttle.
- */
-function throttleAwareFetch(fetchFn: typeof fetch): typeof fetch {
-  return async (input, init) => {
-    const response = await fetchFn(input, init);
-    if (response.status !== 403) return response;
-    const text = await response.text();
-    const status = text.includes('QpsLimit') ? 429 : 403;
-    return new Response(text, { status, headers: response.headers });
-  };
 }
 
 /** Markdown messages need a title (shown in notifications): the first line, shortened. */
@@ -198,12 +143,4 @@ function titleOf(text: string): string {
 function errcodeOf(response: OutboundResponse): number | undefined {
   const parsed = parseJson(response.body);
   return isRecord(parsed) && typeof parsed.errcode === 'number' ? parsed.errcode : undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -3,7 +3,7 @@ import { PlatformApiError } from '#core/errors';
 /** One outbound HTTP call. Built afresh for every attempt, so a retry can carry a refreshed token. */
 export interface OutboundRequest {
   readonly url: string;
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH';
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string;
 }

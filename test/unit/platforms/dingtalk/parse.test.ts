@@ -66,6 +66,8 @@ describe('DingTalk robot callback: captured group @-mention', () => {
         robotCode: 'dingq1w2e3r4t5y6u7i8',
         sessionWebhook: 'https://oapi.dingtalk.com/robot/sendBySession?session=8d5bfa7c0c2e4ae2a8f6f1c0e0b9a3d1',
         sessionWebhookExpiresAt: 1700005400000,
+        conversationType: 'group',
+        senderStaffId: 'zhangsan0007',
       },
     });
   });
@@ -341,6 +343,8 @@ describe('DingTalk robot callback: bad inputs', () => {
       platform: 'dingtalk',
       conversationId: captured.conversationId,
       robotCode: captured.robotCode,
+      conversationType: 'group',
+      senderStaffId: captured.senderStaffId,
     });
   });
 

@@ -1,0 +1,229 @@
+import { createHash, randomUUID } from 'node:crypto';
+import * as z from 'zod';
+import { PlatformApiError } from '#core/errors';
+import { capReplyChars, sanitizeReplyText } from '#platforms/shared/index';
+import type { SurfaceOps } from '#platforms/shared/streaming-session';
+import type { OpenedSurface, ReplyHandle, SendResult } from '#platforms/types';
+import type { DingTalkCardConfig, ResolvedDingTalkConfig } from './config';
+import { neutraliseDingTalkMentions } from './mentions';
+import { type DingTalkOpenApi, openApiErrorCode, parseJson } from './openapi';
+
+/**
+ * A streamed DingTalk reply is an AI card (互动卡片): `createAndDeliver` with `callbackType: "STREAM"`, INPUTING,
+ * then full-text writes to `/v1.0/card/streaming`, then FINISHED or FAILED through `PUT /v1.0/card/instances`
+ * (docs/STREAMING-AND-LONG-CONNECTION.md §1.2).
+ */
+
+/**
+ * Spacing of interim writes on one card. DingTalk publishes no per-card limit; community clients use 300–350 ms
+ * (doc §2 throttle table), which also keeps one reply far below the per-app QPS limit.
+ */
+export const DINGTALK_CARD_MIN_INTERVAL_MS = 300;
+
+/** `flowStatus` of DingTalk's AI-card templates (the SDK's `AICardStatus`); map values are strings on the wire. */
+export const AI_CARD_STATUS = { processing: '1', inputing: '2', finished: '3', executing: '4', failed: '5' } as const;
+
+type DingTalkHandle = Extract<ReplyHandle, { platform: 'dingtalk' }>;
+
+/** Where a card goes: the `openSpaceId` plus the deliver model its space type requires. */
+export interface DingTalkCardSpace {
+  readonly openSpaceId: string;
+  readonly deliverModel:
+    | { readonly imGroupOpenDeliverModel: { readonly robotCode: string } }
+    | { readonly imRobotOpenDeliverModel: { readonly spaceType: 'IM_ROBOT' } };
+}
+
+/**
+ * The card's space for this reply handle, or undefined when the handle cannot address one (queued before streaming
+ * existed, or a 1:1 chat whose sender has no staff id): such replies stay one plain message.
+ */
+export function dingtalkCardSpace(handle: DingTalkHandle, robotCode: string): DingTalkCardSpace | undefined {
+  if (handle.conversationType === 'group') {
+    return {
+      openSpaceId: `dtv1.card//IM_GROUP.${handle.conversationId}`,
+      deliverModel: { imGroupOpenDeliverModel: { robotCode: handle.robotCode ?? robotCode } },
+    };
+  }
+  if (handle.conversationType === 'direct' && handle.senderStaffId) {
+    return {
+      openSpaceId: `dtv1.card//IM_ROBOT.${handle.senderStaffId}`,
+      deliverModel: { imRobotOpenDeliverModel: { spaceType: 'IM_ROBOT' } },
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The card's `outTrackId`: sha256 hex of the event id (64 characters). Deterministic, so every delivery of one event
+ * addresses the same card and a worker that dies between creating and recording it cannot cause a second one.
+ */
+export function dingtalkOutTrackId(idempotencyKey: string): string {
+  return createHash('sha256').update(`dingtalk-card:${idempotencyKey}`, 'utf8').digest('hex');
+}
+
+export interface DingTalkCardOpsInput {
+  readonly config: ResolvedDingTalkConfig;
+  readonly card: DingTalkCardConfig;
+  readonly space: DingTalkCardSpace;
+  readonly idempotencyKey: string;
+  /** Built on the session's counting fetch and the adapter's token cache. */
+  readonly api: DingTalkOpenApi;
+  /** Counts every HTTP attempt of the session (`countingFetch`), the card calls and `sendWhole` alike. */
+  readonly calls: () => number;
+  /** The one-shot send of this reply (sessionWebhook or robot API), on the same counting fetch. */
+  readonly sendWhole: (text: string) => Promise<SendResult>;
+  readonly now: () => number;
+  /** A fresh `guid` per streaming write. @default randomUUID */
+  readonly newGuid?: () => string;
+}
+
+/**
+ * Interim writes are tried once: the session drops a failed one and the next write carries the whole text anyway,
+ * so retrying would only delay newer text. Opening and settling use the adapter's full retry policy.
+ */
+const INTERIM_POLICY = { maxAttempts: 1 } as const;
+
+export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
+  const { api, card, config } = input;
+  const outTrackId = dingtalkOutTrackId(input.idempotencyKey);
+  const newGuid = input.newGuid ?? randomUUID;
+  const cardText = (text: string): string =>
+    capReplyChars(neutraliseDingTalkMentions(sanitizeReplyText(text)), config.replyLimits.maxChars);
+
+  const stream = (text: string, end: { isFinalize: boolean; isError: boolean }, interim: boolean) =>
+    api.call(
+      'PUT',
+      '/v1.0/card/streaming',
+      { outTrackId, guid: newGuid(), key: card.contentKey, content: cardText(text), isFull: true, ...end },
+      interim ? INTERIM_POLICY : undefined,
+    );
+
+  const setInstance = (params: Readonly<Record<string, string>>) =>
+    api.call('PUT', '/v1.0/card/instances', { outTrackId, cardData: { cardParamMap: params } });
+
+  /** Set once this session knows the card exists, so a failed open can close it. */
+  let cardExists = false;
+
+  /** Creates and delivers the card (PROCESSING), then switches it to INPUTING so streamed text shows. */
+  async function deliver(): Promise<void> {
+    try {
+      const response = await api.call('POST', '/v1.0/card/instances/createAndDeliver', {
+        cardTemplateId: card.templateId,
+        outTrackId,
+        // Without STREAM the card accepts no `/card/streaming` writes (HTTP 500; doc §1.2 gotchas).
+        callbackType: 'STREAM',
+        cardData: { cardParamMap: { [card.contentKey]: '', flowStatus: AI_CARD_STATUS.processing } },
+        imGroupOpenSpaceModel: { supportForward: true },
+        imRobotOpenSpaceModel: { supportForward: true },
+        // Without it the card is created but never shown (doc §1.2 gotchas).
+        userIdType: 1,
+        openSpaceId: input.space.openSpaceId,
+        ...input.space.deliverModel,
+      });
+      assertDelivered(response.status, response.body);
+    } catch (err) {
+      // The id derives from the event: an earlier attempt (or a retry whose answer was lost) already created it.
+      if (!isDuplicateCard(err)) throw err;
+    }
+    cardExists = true;
+    await setInstance({ flowStatus: AI_CARD_STATUS.inputing });
+  }
+
+  /** Ends the card: the final text streamed and finalised, then the terminal `flowStatus` with the same text. */
+  async function settle(surface: OpenedSurface, text: string, outcome: 'finished' | 'failed'): Promise<SendResult> {
+    const failed = outcome === 'failed';
+    try {
+      await stream(text, { isFinalize: true, isError: failed }, false);
+      await setInstance({
+        [card.contentKey]: cardText(text),
+        flowStatus: failed ? AI_CARD_STATUS.failed : AI_CARD_STATUS.finished,
+      });
+    } catch (err) {
+      // An earlier attempt settled this card and died before recording it: the reply is already on the card.
+      if (!isClosedCard(err)) throw err;
+    }
+    return { messageIds: [surface.id] };
+  }
+
+  return {
+    minIntervalMs: DINGTALK_CARD_MIN_INTERVAL_MS,
+    calls: input.calls,
+    async open(text, record) {
+      const surface: OpenedSurface = { id: outTrackId, openedAt: input.now() };
+      // Recorded before the card exists: the id is deterministic, so a record without a card is harmless (resume
+      // creates it), while a card without a record could otherwise be doubled.
+      await record(surface);
+      try {
+        await deliver();
+        await stream(text, { isFinalize: false, isError: false }, false);
+      } catch (err) {
+        // The session falls back to one plain message; an empty card left behind is closed so it stops spinning.
+        if (cardExists) await setInstance({ flowStatus: AI_CARD_STATUS.failed }).catch(() => undefined);
+        throw err;
+      }
+      return surface;
+    },
+    async resume(_surface, text) {
+      try {
+        await stream(text, { isFinalize: false, isError: false }, false);
+      } catch (err) {
+        if (isClosedCard(err)) return;
+        // The earlier attempt recorded the id but died before the card was created.
+        if (!isMissingCard(err)) throw err;
+        await deliver();
+        await stream(text, { isFinalize: false, isError: false }, false);
+      }
+    },
+    async push(_surface, text) {
+      await stream(text, { isFinalize: false, isError: false }, true);
+    },
+    finish: (surface, text) => settle(surface, text, 'finished'),
+    fail: (surface, text) => settle(surface, text, 'failed'),
+    sendWhole: input.sendWhole,
+  };
+}
+
+/**
+ * `createAndDeliver` answers 200 even when delivery failed; the failure is per space in `deliverResults`
+ * (e.g. `errorMsg: "spaceId is illegal"`, ISS chenhg5/cc-connect#1144). A card that was not delivered is not shown.
+ */
+const createAndDeliverSchema = z.object({
+  result: z
+    .object({
+      deliverResults: z
+        .array(z.object({ success: z.boolean(), errorMsg: z.string().optional(), spaceId: z.string().optional() }))
+        .optional(),
+    })
+    .optional(),
+});
+
+function assertDelivered(status: number, body: string): void {
+  const parsed = createAndDeliverSchema.safeParse(parseJson(body));
+  if (!parsed.success) {
+    throw new PlatformApiError('DingTalk createAndDeliver answered an unexpected body', status, body);
+  }
+  const failed = parsed.data.result?.deliverResults?.find((r) => !r.success);
+  if (failed) {
+    throw new PlatformApiError(`DingTalk card delivery failed: ${failed.errorMsg ?? 'no reason given'}`, status, body);
+  }
+}
+
+/*
+ * Error codes for the card states below are not published; these match the emulator's codes and the substrings
+ * DingTalk uses in its `param.*` codes. [U] — check against the live API.
+ */
+
+/** The `outTrackId` names no card (never created, or created by another app). */
+export function isMissingCard(err: unknown): boolean {
+  return /notexist|notfound/i.test(openApiErrorCode(err) ?? '');
+}
+
+/** A card with this `outTrackId` already exists. */
+export function isDuplicateCard(err: unknown): boolean {
+  return /duplicate|alreadyexist/i.test(openApiErrorCode(err) ?? '');
+}
+
+/** The card reached FINISHED or FAILED and accepts no more streaming. */
+export function isClosedCard(err: unknown): boolean {
+  return /finished|closed/i.test(openApiErrorCode(err) ?? '');
+}
