@@ -1,8 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import * as z from 'zod';
 import { slackMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
+  EmulatedDelivery,
   EmulatedRequest,
   EmulatorContext,
   InboundMessageInput,
@@ -91,62 +93,278 @@ export function slackMessagePayload(
 }
 
 /**
- * Plays Slack: pushes signed Events API requests, serves `chat.postMessage` (bearer bot token; faults as HTTP 429
- * + `Retry-After`, HTTP 500, or `token_expired`), and records what the bot posted.
+ * A channel whose id starts with this refuses `chat.startStream` with `channel_type_not_supported` (a documented
+ * error), so the adapter's fallback (`chat.postMessage` + `chat.update`) can be driven from the sandbox and tests.
+ */
+export const SLACK_NO_STREAM_CHANNEL_PREFIX = 'CNOSTREAM';
+
+/**
+ * Per-workspace, per-method limits in calls per minute (STREAMING-AND-LONG-CONNECTION.md §1.3; Slack's rate-limit
+ * tiers: Tier 2 20+/min, Tier 3 50+/min, Tier 4 100+/min). Emulated at the tier floor over a sliding 60 s of
+ * `ctx.now()`, never scaled. `chat.postMessage` ("special": about 1/s per channel) and `setStatus` are not limited.
+ */
+export const SLACK_METHOD_LIMITS_PER_MINUTE: Readonly<Record<string, number>> = {
+  'chat.startStream': 20,
+  'chat.stopStream': 20,
+  'chat.update': 50,
+  'chat.appendStream': 100,
+};
+
+/**
+ * How long a streamed message accepts appends: about 5 minutes from `chat.startStream`, after which appends and
+ * stops answer `message_not_in_streaming_state` (issue reports, not documented: unverified). Scaled by `clockScale`.
+ */
+export const SLACK_STREAM_LIFETIME_MS = 300_000;
+
+/** `markdown_text` limit on every method that takes it; `text` limit of `postMessage`/`update`. */
+const MARKDOWN_TEXT_LIMIT = 12_000;
+const TEXT_LIMIT = 40_000;
+
+const optionalString = z.string().optional();
+const postBodySchema = z.looseObject({
+  channel: optionalString,
+  text: optionalString,
+  markdown_text: optionalString,
+  thread_ts: optionalString,
+});
+const startBodySchema = z.looseObject({
+  channel: optionalString,
+  thread_ts: optionalString,
+  markdown_text: optionalString,
+  recipient_user_id: optionalString,
+  recipient_team_id: optionalString,
+});
+const streamBodySchema = z.looseObject({ channel: optionalString, ts: optionalString, markdown_text: optionalString });
+const updateBodySchema = z.looseObject({
+  channel: optionalString,
+  ts: optionalString,
+  text: optionalString,
+  markdown_text: optionalString,
+});
+const statusBodySchema = z.looseObject({
+  channel_id: optionalString,
+  thread_ts: optionalString,
+  status: optionalString,
+});
+
+/** A message the bot posted, as Slack holds it. */
+interface SlackMessage {
+  readonly channel: string;
+  text: string;
+  /** Streamed messages: when the stream started and whether it still accepts appends. */
+  stream?: { readonly startedAt: number; open: boolean };
+}
+
+type Answer = EmulatedApiResponse;
+type MethodHandler = (body: unknown, ctx: EmulatorContext) => Answer;
+
+/**
+ * Plays Slack: pushes signed Events API requests, and serves (bearer bot token; faults as HTTP 429 + `Retry-After`,
+ * HTTP 500, or `token_expired`) `chat.postMessage`, the streaming methods `chat.startStream`/`appendStream`/
+ * `stopStream`, `chat.update` and `assistant.threads.setStatus`, recording what the bot posted and how it changed.
  */
 export function createSlackEmulator(): PlatformEmulator {
   let sequence = 0;
-  const json = (statusCode: number, body: object, headers: Record<string, string> = {}): EmulatedApiResponse => ({
+  const messages = new Map<string, SlackMessage>();
+  /** Channels that are 1:1 DMs: Slack's `D…` ids, and those this emulator sent `channel_type: im` events from. */
+  const dmChannels = new Set<string>();
+  const callTimes = new Map<string, number[]>();
+
+  const json = (statusCode: number, body: object, headers: Record<string, string> = {}): Answer => ({
     statusCode,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
     body: JSON.stringify(body),
   });
+  const refuse = (error: string): Answer => json(200, { ok: false, error });
+  const isDm = (channel: string) => channel.startsWith('D') || dmChannels.has(channel);
+  const nextTs = (ctx: EmulatorContext) => slackTs(ctx.now(), ++sequence);
 
-  const postMessage = (request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse => {
-    const fault = ctx.fault?.() ?? 'none';
-    if (fault === '429') {
-      return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
+  /** A 429 with `Retry-After` once the method's per-minute budget is spent; otherwise counts the call. */
+  const throttle = (method: string, ctx: EmulatorContext): Answer | undefined => {
+    const limit = SLACK_METHOD_LIMITS_PER_MINUTE[method];
+    if (limit === undefined) return undefined;
+    const now = ctx.now();
+    const recent = (callTimes.get(method) ?? []).filter((at) => at > now - 60_000);
+    callTimes.set(method, recent);
+    const oldest = recent[0];
+    if (recent.length >= limit && oldest !== undefined) {
+      const retryAfter = Math.max(1, Math.ceil((oldest + 60_000 - now) / 1000));
+      return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfter) });
     }
-    if (fault === '5xx') {
-      return json(500, { ok: false, error: 'internal_error' });
+    recent.push(now);
+    return undefined;
+  };
+
+  /** The stream's message if it still accepts appends; a stream past its lifetime is closed (and shown finished). */
+  const openStream = (ts: string, ctx: EmulatorContext): SlackMessage | undefined => {
+    const message = messages.get(ts);
+    const stream = message?.stream;
+    if (!stream?.open) return undefined;
+    if (ctx.now() - stream.startedAt >= SLACK_STREAM_LIFETIME_MS / ctx.clockScale) {
+      stream.open = false;
+      ctx.update('slack', ts, { stream: 'finished' });
+      return undefined;
     }
-    if (fault === 'expired-token') {
-      return json(200, { ok: false, error: 'token_expired' });
-    }
-    const auth = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
-    if (auth !== `Bearer ${ctx.credentials.slack.botToken}`) {
-      return json(200, { ok: false, error: auth ? 'invalid_auth' : 'not_authed' });
-    }
-    let body: { channel?: unknown; text?: unknown; thread_ts?: unknown };
-    try {
-      body = JSON.parse(request.body.toString('utf8')) as typeof body;
-    } catch {
-      return json(200, { ok: false, error: 'invalid_json' });
-    }
-    if (typeof body.channel !== 'string' || typeof body.text !== 'string' || body.text === '') {
-      return json(200, { ok: false, error: typeof body.channel === 'string' ? 'no_text' : 'channel_not_found' });
-    }
-    if (body.text.length > 40_000) {
-      return json(200, { ok: false, error: 'msg_too_long' });
-    }
-    sequence++;
-    const ts = slackTs(ctx.now(), sequence);
-    const threadTs = typeof body.thread_ts === 'string' ? body.thread_ts : undefined;
+    return message;
+  };
+
+  /** `channel_not_found` / `message_not_found` for a `(channel, ts)` that names no message of the bot. */
+  const findMessage = (channel: string | undefined, ts: string | undefined): SlackMessage | Answer => {
+    if (!channel) return refuse('channel_not_found');
+    const message = ts ? messages.get(ts) : undefined;
+    if (!message || message.channel !== channel) return refuse('message_not_found');
+    return message;
+  };
+
+  const record = (
+    ctx: EmulatorContext,
+    delivery: Pick<EmulatedDelivery, 'chatId' | 'text' | 'messageId' | 'stream'> & { threadTs?: string | undefined },
+    wire: string,
+  ) => {
+    const { threadTs, ...rest } = delivery;
     ctx.record({
       platform: 'slack',
-      chatId: body.channel,
-      text: unescapeSlack(body.text),
-      mentions: slackMentions(body.text),
+      ...rest,
+      mentions: slackMentions(wire),
       ...(threadTs ? { replyTo: threadTs, threadId: threadTs } : {}),
-      messageId: ts,
     });
-    return json(200, { ok: true, channel: body.channel, ts, message: { type: 'message', text: body.text, ts } });
+  };
+
+  const postMessage: MethodHandler = (raw, ctx) => {
+    const body = postBodySchema.parse(raw);
+    if (!body.channel) return refuse('channel_not_found');
+    if (body.markdown_text !== undefined && body.text !== undefined) return refuse('markdown_text_conflict');
+    const markdown = body.markdown_text !== undefined;
+    const wire = body.markdown_text ?? body.text ?? '';
+    if (wire === '') return refuse('no_text');
+    if (wire.length > (markdown ? MARKDOWN_TEXT_LIMIT : TEXT_LIMIT)) return refuse('msg_too_long');
+    const ts = nextTs(ctx);
+    // `text` is mrkdwn, escaped by the sender; `markdown_text` is standard markdown, taken as written.
+    const text = markdown ? wire : unescapeSlack(wire);
+    messages.set(ts, { channel: body.channel, text });
+    record(ctx, { chatId: body.channel, text, messageId: ts, threadTs: body.thread_ts }, wire);
+    return json(200, { ok: true, channel: body.channel, ts, message: { type: 'message', text: wire, ts } });
+  };
+
+  // chat.startStream: `thread_ts` is required (slack-api-ref marks it so; "Streamed messages should always be replies
+  // to a user request"); recipient ids are "Required when streaming to channels" (§1.3).
+  const startStream: MethodHandler = (raw, ctx) => {
+    const body = startBodySchema.parse(raw);
+    if (!body.channel) return refuse('channel_not_found');
+    if (body.channel.startsWith(SLACK_NO_STREAM_CHANNEL_PREFIX)) return refuse('channel_type_not_supported');
+    if (!body.thread_ts) return refuse('invalid_arguments');
+    if (!isDm(body.channel)) {
+      if (!body.recipient_user_id) return refuse('missing_recipient_user_id');
+      if (!body.recipient_team_id) return refuse('missing_recipient_team_id');
+    }
+    const text = body.markdown_text ?? '';
+    if (text.length > MARKDOWN_TEXT_LIMIT) return refuse('msg_too_long');
+    const limited = throttle('chat.startStream', ctx);
+    if (limited) return limited;
+    const ts = nextTs(ctx);
+    messages.set(ts, { channel: body.channel, text, stream: { startedAt: ctx.now(), open: true } });
+    record(ctx, { chatId: body.channel, text, messageId: ts, threadTs: body.thread_ts, stream: 'streaming' }, text);
+    return json(200, { ok: true, channel: body.channel, ts });
+  };
+
+  // chat.appendStream: markdown_text "is what will be appended to the message received so far" (§1.3).
+  const appendStream: MethodHandler = (raw, ctx) => {
+    const body = streamBodySchema.parse(raw);
+    const found = findMessage(body.channel, body.ts);
+    if (!('channel' in found)) return found;
+    if (!body.markdown_text) return refuse('no_text');
+    if (body.markdown_text.length > MARKDOWN_TEXT_LIMIT) return refuse('msg_too_long');
+    const limited = throttle('chat.appendStream', ctx);
+    if (limited) return limited;
+    const ts = body.ts ?? '';
+    const message = openStream(ts, ctx);
+    if (!message) return refuse('message_not_in_streaming_state');
+    message.text += body.markdown_text;
+    ctx.update('slack', ts, { text: message.text });
+    return json(200, { ok: true, channel: message.channel, ts });
+  };
+
+  const stopStream: MethodHandler = (raw, ctx) => {
+    const body = streamBodySchema.parse(raw);
+    const found = findMessage(body.channel, body.ts);
+    if (!('channel' in found)) return found;
+    if ((body.markdown_text ?? '').length > MARKDOWN_TEXT_LIMIT) return refuse('msg_too_long');
+    const limited = throttle('chat.stopStream', ctx);
+    if (limited) return limited;
+    const ts = body.ts ?? '';
+    const message = openStream(ts, ctx);
+    if (!message?.stream) return refuse('message_not_in_streaming_state');
+    message.stream.open = false;
+    message.text += body.markdown_text ?? '';
+    ctx.update('slack', ts, { text: message.text, stream: 'finished' });
+    return json(200, { ok: true, channel: message.channel, ts, message: { type: 'message', text: message.text, ts } });
+  };
+
+  // chat.update: Tier 3; a message still streaming answers `streaming_state_conflict` (documented error). A stopped
+  // stream message is editable here; whether Slack allows that is unverified (STREAMING-AND-LONG-CONNECTION.md §2).
+  const update: MethodHandler = (raw, ctx) => {
+    const body = updateBodySchema.parse(raw);
+    const found = findMessage(body.channel, body.ts);
+    if (!('channel' in found)) return found;
+    if (body.markdown_text !== undefined && body.text !== undefined) return refuse('markdown_text_conflict');
+    const markdown = body.markdown_text !== undefined;
+    const wire = body.markdown_text ?? body.text ?? '';
+    if (wire === '') return refuse('no_text');
+    if (wire.length > (markdown ? MARKDOWN_TEXT_LIMIT : TEXT_LIMIT)) return refuse('msg_too_long');
+    const ts = body.ts ?? '';
+    if (openStream(ts, ctx)) return refuse('streaming_state_conflict');
+    const limited = throttle('chat.update', ctx);
+    if (limited) return limited;
+    found.text = markdown ? wire : unescapeSlack(wire);
+    ctx.update('slack', ts, { text: found.text });
+    return json(200, { ok: true, channel: found.channel, ts, text: wire });
+  };
+
+  // assistant.threads.setStatus: cosmetic "is thinking…" under the thread; nothing is recorded.
+  const setStatus: MethodHandler = (raw) => {
+    const body = statusBodySchema.parse(raw);
+    if (!body.channel_id) return refuse('channel_not_found');
+    if (!body.thread_ts || body.status === undefined) return refuse('invalid_arguments');
+    return json(200, { ok: true });
+  };
+
+  const methods: Readonly<Record<string, MethodHandler>> = {
+    'chat.postMessage': postMessage,
+    'chat.startStream': startStream,
+    'chat.appendStream': appendStream,
+    'chat.stopStream': stopStream,
+    'chat.update': update,
+    'assistant.threads.setStatus': setStatus,
+  };
+
+  const serve = (handler: MethodHandler, request: EmulatedApiRequest, ctx: EmulatorContext): Answer => {
+    const fault = ctx.fault?.() ?? 'none';
+    if (fault === '429') return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': '1' });
+    if (fault === '5xx') return json(500, { ok: false, error: 'internal_error' });
+    if (fault === 'expired-token') return refuse('token_expired');
+    const auth = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    if (auth !== `Bearer ${ctx.credentials.slack.botToken}`) return refuse(auth ? 'invalid_auth' : 'not_authed');
+    let body: unknown;
+    try {
+      body = JSON.parse(request.body.toString('utf8'));
+    } catch {
+      return refuse('invalid_json');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return refuse('invalid_json');
+    try {
+      return handler(body, ctx);
+    } catch (err) {
+      // A field of the wrong type (zod): Slack's answer to malformed arguments.
+      if (err instanceof z.ZodError) return refuse('invalid_arguments');
+      throw err;
+    }
   };
 
   return {
     platform: 'slack',
     buildMessageEvent(input, ctx) {
       sequence++;
+      if (input.direct === true) dmChannels.add(input.chatId);
       const payload = slackMessagePayload(input, ctx, sequence);
       return buildSignedSlackRequest(payload, ctx, payload.event_id);
     },
@@ -159,10 +377,9 @@ export function createSlackEmulator(): PlatformEmulator {
       );
     },
     async handleApi(request, ctx) {
-      if (request.method === 'POST' && request.path === '/api/chat.postMessage') {
-        return postMessage(request, ctx);
-      }
-      return json(404, { ok: false, error: 'unknown_method' });
+      const method = request.method === 'POST' ? /^\/api\/([\w.]+)$/.exec(request.path)?.[1] : undefined;
+      const handler = method === undefined ? undefined : methods[method];
+      return handler ? serve(handler, request, ctx) : json(404, { ok: false, error: 'unknown_method' });
     },
   };
 }

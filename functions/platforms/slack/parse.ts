@@ -126,7 +126,16 @@ function parseEvent(
     timestamp: slackTsToMs(e.ts),
     // Group answers go in a thread (the existing one, or one started on the question); a DM answers inline
     // unless the question was itself in a thread, as a thread in a 1:1 chat only hides the answer.
-    replyHandle: { platform: 'slack', channel: e.channel, threadTs: direct ? e.thread_ts : (e.thread_ts ?? e.ts) },
+    replyHandle: {
+      platform: 'slack',
+      channel: e.channel,
+      threadTs: direct ? e.thread_ts : (e.thread_ts ?? e.ts),
+      messageTs: e.ts,
+      // The member's own workspace (`event.team`), which differs from the app's in a Slack Connect channel.
+      teamId: e.team ?? tenantId,
+      userId: e.user,
+      direct,
+    },
   };
   return { kind: 'message', message };
 }

@@ -14,7 +14,7 @@ interface SlackTarget {
  * What may go inside `<@…>`: Slack's ids are `U…`/`W…` in upper-case letters and digits; the check only refuses what
  * could end the token or start other markup (`>`, `|`, `<`, `&`, `!`, whitespace), so sandbox ids like `alice` work.
  */
-const SLACK_USER_ID_SHAPE = /^[^\s<>|&!]{1,256}$/u;
+export const SLACK_USER_ID_SHAPE = /^[^\s<>|&!]{1,256}$/u;
 
 /**
  * Posts a reply with `chat.postMessage`, one call per part. Slack signals throttling either as HTTP 429 with

@@ -56,7 +56,15 @@ describe('Slack parse: happy paths through the real verifier', () => {
       mentionedBot: true,
     });
     expect(message.timestamp).toBe(NOW);
-    expect(message.replyHandle).toEqual({ platform: 'slack', channel: 'C0GROUP', threadTs: message.messageId });
+    expect(message.replyHandle).toEqual({
+      platform: 'slack',
+      channel: 'C0GROUP',
+      threadTs: message.messageId,
+      messageTs: message.messageId,
+      teamId: 'T0SANDBOX',
+      userId: 'U0ALICE',
+      direct: false,
+    });
   });
 
   it('takes thread_ts as threadId and reply thread', () => {
@@ -72,7 +80,15 @@ describe('Slack parse: happy paths through the real verifier', () => {
       platform.parse(toRaw(emulator.buildMessageEvent({ ...input, direct: true }, ctx)), NOW),
     );
     expect(message).toMatchObject({ chatType: 'direct', mentionedBot: false });
-    expect(message.replyHandle).toEqual({ platform: 'slack', channel: 'C0GROUP', threadTs: undefined });
+    expect(message.replyHandle).toEqual({
+      platform: 'slack',
+      channel: 'C0GROUP',
+      threadTs: undefined,
+      messageTs: message.messageId,
+      teamId: 'T0SANDBOX',
+      userId: 'U0ALICE',
+      direct: true,
+    });
   });
 
   it('passes a channel message without a mention on with mentionedBot false', () => {
@@ -133,7 +149,14 @@ describe('Slack parse: happy paths through the real verifier', () => {
         mentionedBot: true,
         timestamp: 1515449522000,
       });
-      expect(message.replyHandle).toEqual({ platform: 'slack', channel: 'C0LAN2Q65', threadTs: '1515449522.000016' });
+      expect(message.replyHandle).toMatchObject({
+        platform: 'slack',
+        channel: 'C0LAN2Q65',
+        threadTs: '1515449522.000016',
+        messageTs: '1515449522.000016',
+        userId: 'U061F7AUR',
+        direct: false,
+      });
     });
   });
 });
