@@ -24,6 +24,7 @@ export interface IngestDeps {
 /** The outcome, for the handler's logs and metrics. */
 export type IngestOutcome =
   | { readonly kind: 'handshake' }
+  | { readonly kind: 'stream_refresh'; readonly streamId: string }
   | { readonly kind: 'ignored'; readonly reason: string; readonly eventId?: string }
   | { readonly kind: 'enqueued'; readonly eventId: string; readonly conversationKey: string }
   | { readonly kind: 'duplicate'; readonly eventId: string; readonly resent: boolean };
@@ -60,12 +61,23 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
   if (parsed.kind === 'ignored') {
     return { response: OK, outcome: { kind: 'ignored', reason: parsed.reason, eventId: parsed.eventId } };
   }
+  if (parsed.kind === 'stream_refresh') {
+    // The platform polls a stream's text: answered from the snapshot store, never reserved or enqueued.
+    if (!platform.answerStreamRefresh) {
+      return { response: OK, outcome: { kind: 'ignored', reason: 'stream refresh on a platform without streams' } };
+    }
+    const response = await platform.answerStreamRefresh(parsed.streamId, deps.now());
+    return { response, outcome: { kind: 'stream_refresh', streamId: parsed.streamId } };
+  }
 
   const { message } = parsed;
   const ack = parsed.ack ?? OK;
   const decision = evaluateTrigger(message, deps.triggers);
   if (!decision.triggered) {
-    return { response: ack, outcome: { kind: 'ignored', reason: decision.reason, eventId: message.eventId } };
+    return {
+      response: parsed.ignoredAck ?? ack,
+      outcome: { kind: 'ignored', reason: decision.reason, eventId: message.eventId },
+    };
   }
 
   const key = conversationKey(message, scopeFor(deps.scopes, message.platform, message.chatId));

@@ -12,6 +12,7 @@ import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { sqsEnqueuer } from '#stores/event-queue';
 import { EventStore } from '#stores/event-store';
+import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
 /**
  * The webhook Lambda: verify, dedup, enqueue, answer 200 in milliseconds. All decisions are in `ingest`; this
@@ -53,8 +54,11 @@ function logRejection(platform: string, err: unknown): void {
 export async function createDefaultIngestDeps(env: NodeJS.ProcessEnv = process.env): Promise<IngestDeps> {
   const config = loadWebhookConfig(env);
   const clients = createAwsClients();
+  // WeCom's stream refresh callbacks are answered from the snapshots the worker writes to the events table.
+  const streamSnapshots = new DynamoStreamSnapshots(clients.doc, { tableName: config.eventsTable });
   const platform = createPlatformResolver(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
+    deps: { streamSnapshots },
   });
   const events = new EventStore(clients.doc, {
     tableName: config.eventsTable,

@@ -1,4 +1,5 @@
 import type * as z from 'zod';
+import type { StreamSnapshotStore } from '#stores/stream-snapshots';
 import type { PLATFORM_MANIFESTS } from './manifests';
 
 /**
@@ -85,7 +86,17 @@ export type ParseResult =
       readonly message: IncomingMessage;
       /** What the platform expects as the HTTP answer to an accepted event, when not a plain 200 `{}`. */
       readonly ack?: HttpResponse;
+      /**
+       * The answer when the core does not act on the message (trigger rules), where `ack` would promise a reply
+       * (WeCom's passive `stream` reply makes the platform poll for one). Default: `ack`.
+       */
+      readonly ignoredAck?: HttpResponse;
     }
+  /**
+   * The platform polls for the current text of a stream the webhook started (WeCom's 流式消息刷新). Answered at once by
+   * `ChatPlatform.answerStreamRefresh`; never enqueued.
+   */
+  | { readonly kind: 'stream_refresh'; readonly streamId: string }
   | { readonly kind: 'ignored'; readonly reason: string; readonly eventId?: string };
 
 export interface OutgoingReply {
@@ -112,6 +123,11 @@ export interface AdapterDeps {
   /** Epoch ms. */
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Where pull-model streams keep their latest text (WeCom webhook mode: the worker writes, the webhook answers the
+   * platform's refresh callbacks from it). Without it such platforms do not stream.
+   */
+  readonly streamSnapshots?: StreamSnapshotStore;
 }
 
 export interface ChatPlatform {
@@ -143,6 +159,12 @@ export interface ChatPlatform {
    * message, never an empty card. See `shared/reply-session.ts` for the exactly-once contract.
    */
   openReply(target: ReplyTarget, options?: OpenReplyOptions): Promise<ReplySession>;
+  /**
+   * The HTTP answer to a `stream_refresh` callback: the stream's current full snapshot, as the platform expects it
+   * (WeCom: an encrypted passive `stream` reply). Only on platforms whose `parse` returns `stream_refresh`.
+   * @param now epoch ms.
+   */
+  answerStreamRefresh?(streamId: string, now: number): Promise<HttpResponse>;
 }
 
 /**

@@ -9,6 +9,7 @@ import type {
   InboundMessageInput,
   PlatformEmulator,
 } from './types';
+import { createStreamPoller, type StreamPollerOptions } from './wecom-stream';
 
 /** The AI bot's display name in emulated groups; the sandbox passes it to the adapter as `botName`. */
 export const WECOM_EMULATED_BOT_NAME = 'GroupGate';
@@ -62,9 +63,13 @@ export function wecomMessagePayload(input: InboundMessageInput, ctx: EmulatorCon
   };
 }
 
-/** The emulator remembers used response codes, because WeCom accepts each `response_url` once. */
-export function createWeComEmulator(): PlatformEmulator {
+/**
+ * The emulator remembers used response codes, because WeCom accepts each `response_url` once, and polls the streams
+ * the bot's answers start (`wecom-stream.ts`).
+ */
+export function createWeComEmulator(options: StreamPollerOptions = {}): PlatformEmulator {
   const used = new Set<string>();
+  const streams = createStreamPoller(options);
   return {
     platform: 'wecom',
     buildMessageEvent(input, ctx) {
@@ -91,6 +96,9 @@ export function createWeComEmulator(): PlatformEmulator {
         return json(404, { errcode: 404, errmsg: `No emulated WeCom API at ${request.path}` });
       }
       return respond(request, ctx, used);
+    },
+    onWebhookResponse(request, response, ctx) {
+      void streams.start(request, response, ctx, (payload, c) => buildEncryptedWeComRequest(payload, c));
     },
   };
 }

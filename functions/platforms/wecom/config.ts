@@ -1,3 +1,4 @@
+import type { StreamingConfig } from '#config/streaming';
 import { ConfigError } from '#core/errors';
 import type { ReplyUrlAllowlist } from '#platforms/shared/index';
 import { type ReplyLimits, resolveReplyLimits } from '#platforms/shared/reply-text';
@@ -38,6 +39,12 @@ export interface WeComConfig {
    * `response_url` takes one message.
    */
   readonly replyLimits?: Partial<ReplyLimits>;
+  /**
+   * Which chats get streamed replies (`STREAMING`, `STREAMING_OPT_OUT`; the worker reads the same). A stream also
+   * needs `AdapterDeps.streamSnapshots`, where the worker's text waits for WeCom's refresh callbacks.
+   * @default streaming off
+   */
+  readonly streaming?: StreamingConfig;
 }
 
 export const WECOM_REPLY_ORIGIN = 'https://qyapi.weixin.qq.com';
@@ -52,6 +59,7 @@ export interface ResolvedWeComConfig {
   readonly replyUrls: ReplyUrlAllowlist;
   readonly timestampWindowMs: number;
   readonly replyLimits: ReplyLimits;
+  readonly streaming: StreamingConfig;
 }
 
 /** Validates once per cold start. @throws ConfigError naming the bad setting. */
@@ -67,5 +75,6 @@ export function resolveWeComConfig(config: WeComConfig): ResolvedWeComConfig {
     replyUrls: config.replyUrls ?? { origins: [WECOM_REPLY_ORIGIN] },
     timestampWindowMs: config.timestampWindowMs ?? 300_000,
     replyLimits: resolveReplyLimits(config.replyLimits),
+    streaming: config.streaming ?? { enabled: false, optOutChats: [] },
   });
 }

@@ -13,17 +13,38 @@ import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types'
 import { decryptMessage, verifyMsgSignature } from './biz-msg-crypt';
 import { mentionsName, stripBotMention } from './bot-mention';
 import { RESPONSE_URL_LIFETIME_MS, type ResolvedWeComConfig } from './config';
+import {
+  encryptedPassiveReply,
+  STREAM_WINDOW_MS,
+  streamRefreshSchema,
+  streamReply,
+  wecomStreamId,
+} from './stream-protocol';
 
 /** What WeCom expects for an accepted callback when no passive reply is sent: 200 with an empty body. */
 const EMPTY_ACK = { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: '' };
 const XML_ENCRYPT = /<Encrypt>\s*(?:<!\[CDATA\[([^\]]*)\]\]>|([^<]*))\s*<\/Encrypt>/;
 
+export interface WeComParseOptions {
+  /**
+   * Whether the reply in this chat is streamed: the message is then acknowledged with a passive `stream` reply, which
+   * makes WeCom poll for the text (`stream-protocol.ts`). @default never
+   */
+  readonly startsStream?: (chatId: string) => boolean;
+}
+
 /**
  * Verifies, decrypts and normalises one WeCom callback.
  * GET is the URL check (answer the decrypted `echostr`); POST carries `{"encrypt": …}` (AI bots, JSON) or the
- * legacy `<xml><Encrypt>…` of self-built apps, which is decrypted and then ignored.
+ * legacy `<xml><Encrypt>…` of self-built apps, which is decrypted and then ignored. A `stream` refresh callback is
+ * verified like any other and returned as `stream_refresh`.
  */
-export function parseWeComRequest(request: RawRequest, config: ResolvedWeComConfig, now: number): ParseResult {
+export function parseWeComRequest(
+  request: RawRequest,
+  config: ResolvedWeComConfig,
+  now: number,
+  options: WeComParseOptions = {},
+): ParseResult {
   if (request.method === 'GET') {
     const echo = openCiphertext(request, request.query.echostr, config, now);
     return { kind: 'handshake', response: { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: echo } };
@@ -33,7 +54,19 @@ export function parseWeComRequest(request: RawRequest, config: ResolvedWeComConf
   if (envelope.format === 'xml') {
     return { kind: 'ignored', reason: 'legacy XML callback (self-built app), not an AI bot message' };
   }
-  return normalise(parseJsonObject(plaintext), config, now);
+  const payload = parseJsonObject(plaintext);
+  if (payload.msgtype === 'stream') return streamRefresh(payload);
+  // Verified by `openCiphertext` above: when WeCom sent the callback, a bound on when the member sent the message.
+  const sentAt = parseEpochHeader(request.query.timestamp, 'seconds');
+  return normalise(payload, config, now, sentAt, options);
+}
+
+function streamRefresh(payload: Record<string, unknown>): ParseResult {
+  const refresh = streamRefreshSchema.safeParse(payload);
+  if (!refresh.success) {
+    throw new MalformedEventError(`Stream refresh callback is malformed: ${refresh.error.issues[0]?.message ?? ''}`);
+  }
+  return { kind: 'stream_refresh', streamId: refresh.data.stream.id };
 }
 
 /**
@@ -73,7 +106,13 @@ function readEnvelope(request: RawRequest): { format: 'json' | 'xml'; encrypt: s
   return { format: 'json', encrypt: body.encrypt };
 }
 
-function normalise(payload: Record<string, unknown>, config: ResolvedWeComConfig, now: number): ParseResult {
+function normalise(
+  payload: Record<string, unknown>,
+  config: ResolvedWeComConfig,
+  now: number,
+  sentAt: number,
+  options: WeComParseOptions,
+): ParseResult {
   const msgtype = requireString(payload, 'msgtype');
   const msgid = requireString(payload, 'msgid');
   if (msgtype !== 'text') {
@@ -101,6 +140,9 @@ function normalise(payload: Record<string, unknown>, config: ResolvedWeComConfig
   const mentionedBot = group && (config.botName === undefined || mentionsName(content, config.botName));
   const responseUrl = typeof payload.response_url === 'string' ? payload.response_url : undefined;
   const createTime = typeof payload.create_time === 'number' ? payload.create_time * 1000 : now;
+  const stream = options.startsStream?.(chatId)
+    ? { streamId: wecomStreamId(msgid), streamUntil: Math.min(createTime, sentAt) + STREAM_WINDOW_MS }
+    : undefined;
 
   const message: IncomingMessage = {
     platform: 'wecom',
@@ -119,9 +161,12 @@ function normalise(payload: Record<string, unknown>, config: ResolvedWeComConfig
       ...(responseUrl !== undefined && isAllowedReplyUrl(responseUrl, config.replyUrls)
         ? { responseUrl, responseUrlExpiresAt: now + RESPONSE_URL_LIFETIME_MS }
         : {}),
+      ...stream,
     },
   };
-  return { kind: 'message', message, ack: EMPTY_ACK };
+  if (!stream) return { kind: 'message', message, ack: EMPTY_ACK };
+  const ack = encryptedPassiveReply(streamReply(stream.streamId, false, ''), config, now);
+  return { kind: 'message', message, ack, ignoredAck: EMPTY_ACK };
 }
 
 function requireString(payload: Record<string, unknown>, field: string): string {

@@ -7,4 +7,11 @@ export const wecomReplyHandleSchema = z.object({
   /** `response_url` from the callback (usable once, within 1 h), only when its origin is on the allowlist. */
   responseUrl: z.string().optional(),
   responseUrlExpiresAt: z.number().optional(),
+  /**
+   * The `stream.id` the webhook's answer to this message started (`stream-protocol.ts`); absent when it answered with
+   * an empty ack. While WeCom polls it (until `streamUntil`) the reply is written to the stream, not `response_url`.
+   */
+  streamId: z.string().optional(),
+  /** Epoch ms when WeCom stops polling the stream: 6 minutes after the callback was sent. */
+  streamUntil: z.number().optional(),
 });

@@ -220,7 +220,6 @@ describe('WeCom AI bot: bad inputs', () => {
       'msgtype image is not a text message',
     ],
     ['a mixed message', { msgtype: 'mixed' }, 'msgtype mixed is not a text message'],
-    ['a stream refresh', { msgtype: 'stream', stream: { id: 's1' } }, 'msgtype stream is not a text message'],
     [
       'an enter_chat event',
       { msgtype: 'event', event: { eventtype: 'enter_chat' } },

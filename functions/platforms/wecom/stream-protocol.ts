@@ -1,0 +1,83 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as z from 'zod';
+import type { HttpResponse } from '#platforms/types';
+import { computeMsgSignature, encryptMessage } from './biz-msg-crypt';
+
+/**
+ * WeCom AI-bot streaming in webhook (HTTP callback) mode, a pull model (developer.work.weixin.qq.com/document/path/
+ * 100719 "接收消息" and path/101031 "被动回复消息"):
+ * - the bot answers a message callback with an encrypted passive reply `{"msgtype":"stream","stream":{"id",
+ *   "finish":false,"content"}}`;
+ * - until a reply carries `finish: true`, WeCom keeps POSTing "流式消息刷新" callbacks (`msgtype: "stream"`,
+ *   `stream.id`) to the same URL, "从用户发消息开始最多等待6min";
+ * - each refresh is answered with the same passive reply shape holding the CURRENT FULL text ("第一次回复内容为"1"，
+ *   第二次回复"123"，则此时消息展示内容"123"");
+ * - `stream.content` is at most 20480 UTF-8 bytes and may be markdown.
+ */
+
+/** How long WeCom polls a stream, measured from the member's message (path/100719). */
+export const STREAM_WINDOW_MS = 6 * 60_000;
+/** `stream.content` limit in UTF-8 bytes (path/101031). */
+export const STREAM_CONTENT_LIMIT_BYTES = 20_480;
+/**
+ * Hex characters of sha256(event id) used as `stream.id`. The doc sets no length limit for the id [U]; 32 hex
+ * characters (128 bits) stay short and collision-free, and use only characters any id field accepts.
+ */
+const STREAM_ID_HEX_CHARS = 32;
+
+/**
+ * The `stream.id` of the reply to this event: a pure function of the event id, so the webhook (which starts the
+ * stream in its ack, also on WeCom's re-delivery of the callback) and every worker attempt name the same stream.
+ */
+export function wecomStreamId(eventId: string): string {
+  return createHash('sha256').update(eventId, 'utf8').digest('hex').slice(0, STREAM_ID_HEX_CHARS);
+}
+
+/** A decrypted refresh callback; only what GroupGate reads (the doc's full shape adds msgid, aibotid, chat, from). */
+export const streamRefreshSchema = z.object({
+  msgtype: z.literal('stream'),
+  stream: z.object({ id: z.string().min(1).max(256) }),
+});
+
+/** The decrypted passive reply to a message or refresh callback. */
+export const streamReplySchema = z.object({
+  msgtype: z.literal('stream'),
+  stream: z.object({ id: z.string().min(1), finish: z.boolean(), content: z.string() }),
+});
+export type StreamReply = z.infer<typeof streamReplySchema>;
+
+/** The body WeCom's passive replies travel in (the JSON variant of WXBizMsgCrypt's encrypted reply). */
+export const encryptedReplyEnvelopeSchema = z.object({
+  encrypt: z.string().min(1),
+  msgsignature: z.string().min(1),
+  timestamp: z.union([z.number().int(), z.string().regex(/^\d+$/)]),
+  nonce: z.string().min(1),
+});
+
+export function streamReply(id: string, finish: boolean, content: string): StreamReply {
+  return { msgtype: 'stream', stream: { id, finish, content } };
+}
+
+export interface PassiveReplyKeys {
+  readonly token: string;
+  readonly aesKey: Buffer;
+  readonly receiveId: string;
+}
+
+/**
+ * Encrypts and signs a passive reply as the HTTP answer to a callback: `{"encrypt","msgsignature","timestamp",
+ * "nonce"}` with `msgsignature = sha1(sorted(token, timestamp, nonce, encrypt))` — the callback's own scheme run
+ * the other way (path/101033 [U: read from WXBizJsonMsgCrypt ports; the official page was not in the index]).
+ * @param now epoch ms; the envelope's timestamp is in seconds.
+ */
+export function encryptedPassiveReply(payload: StreamReply, keys: PassiveReplyKeys, now: number): HttpResponse {
+  const encrypt = encryptMessage(keys.aesKey, JSON.stringify(payload), keys.receiveId);
+  const timestamp = Math.floor(now / 1000);
+  const nonce = randomBytes(8).toString('hex');
+  const msgsignature = computeMsgSignature(keys.token, String(timestamp), nonce, encrypt);
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ encrypt, msgsignature, timestamp, nonce }),
+  };
+}
