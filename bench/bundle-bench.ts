@@ -3,7 +3,7 @@ import path from 'node:path';
 import { bundleLikeCdk, requireTimeMs, topPackages } from './bundling';
 import { median } from './stats';
 
-export const LAMBDA_ENTRIES = ['webhook', 'worker', 'chat-api', 'jwt-authorizer'] as const;
+export const LAMBDA_ENTRIES = ['webhook', 'worker', 'chat-api', 'jwt-authorizer', 'stream-sweeper'] as const;
 export type LambdaEntry = (typeof LAMBDA_ENTRIES)[number];
 
 /**

@@ -68,14 +68,15 @@ async function createOrDescribe(client: DynamoDBClient, tableName: string, spec:
 
 function createTableInput(tableName: string, spec: TableSpec): CreateTableCommandInput {
   const indexes = spec.globalSecondaryIndexes ?? [];
-  const attributeNames = new Set([
-    ...keyAttributesOf(spec),
-    ...indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
-  ]);
-  // Every key attribute in TABLE_SPECS is a string (composite keys and ISO times).
-  const attributeDefinitions: AttributeDefinition[] = [...attributeNames].map((name) => ({
+  // Key attributes are strings (composite keys and ISO times) unless an index sorts by a number (epoch ms).
+  const attributeTypes = new Map<string, 'S' | 'N'>(keyAttributesOf(spec).map((name) => [name, 'S']));
+  for (const index of indexes) {
+    attributeTypes.set(index.partitionKey, 'S');
+    attributeTypes.set(index.sortKey, index.sortKeyType ?? 'S');
+  }
+  const attributeDefinitions: AttributeDefinition[] = [...attributeTypes].map(([name, type]) => ({
     AttributeName: name,
-    AttributeType: 'S',
+    AttributeType: type,
   }));
   return {
     TableName: tableName,

@@ -236,7 +236,8 @@ describe('api', () => {
 describe('functions', () => {
   test('house defaults: arm64, nodejs22.x, active tracing, Powertools env, own log group', () => {
     const fns = Object.values(resourcesOf('AWS::Lambda::Function'));
-    expect(fns).toHaveLength(4);
+    // webhook, worker, chat-api, jwt-authorizer, stream-sweeper
+    expect(fns).toHaveLength(5);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Architectures: ['arm64'],
@@ -252,7 +253,7 @@ describe('functions', () => {
         },
       });
     }
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 5);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 6);
   });
 
   test('bound resources set their env vars from the shared ENV names', () => {
