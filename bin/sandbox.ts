@@ -6,6 +6,7 @@
 import { ENV } from '#config/env-names';
 import { SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import { startLocalModel } from '../sandbox/model/local-model';
+import { streamPaceFromEnv } from '../sandbox/model/stream-pace';
 import { startSandbox } from '../sandbox/server';
 import { loadWebAssets } from '../sandbox/web/assets';
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   const external = process.env[ENV.modelEndpointUrl];
   const modelPath = process.env.MODEL_PATH;
   const engine = process.env.MODEL_ENGINE === 'instant' ? 'instant' : 'llama';
+  const streamPaceMs = streamPaceFromEnv(process.env);
   const demo = !external && !modelPath && engine === 'llama';
   const modelName = external
     ? `external: ${external}`
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
       const model = await startLocalModel({
         engine,
         ...(modelPath ? { modelPath } : {}),
+        streamPaceMs,
         onLoadProgress: (p) => {
           const pct = Math.floor(p * 10) * 10;
           if (pct > lastProgress) {

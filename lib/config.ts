@@ -141,6 +141,28 @@ const appConfigSchema = z.strictObject({
       error: `must be at most ${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} bytes as JSON (Lambda environments hold 4 KB)`,
     })
     .default({}),
+  /**
+   * Streamed replies (the answer grows in the chat while the model writes). `optOutChats` (`platform:chatId`) get one
+   * message per reply. @default {enabled: true, optOutChats: []}
+   */
+  streaming: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      optOutChats: z
+        .array(z.string().regex(/^(feishu|slack|dingtalk|wecom):[^,\s]+$/, 'must be platform:chatId'))
+        .default([]),
+    })
+    .default({ enabled: true, optOutChats: [] }),
+  /**
+   * DingTalk AI-card template with a streaming text variable (docs/platforms/dingtalk.md); without it DingTalk
+   * replies are one message. @default none
+   */
+  dingtalkCardTemplateId: z.string().min(1).max(128).optional(),
+  /** The template's streaming variable. @default msgContent */
+  dingtalkCardContentKey: z
+    .string()
+    .regex(/^\w{1,64}$/, 'must be a template variable name')
+    .optional(),
 });
 
 export type AppConfig = Readonly<z.output<typeof appConfigSchema>>;

@@ -9,6 +9,7 @@ import { Observability } from './constructs/observability';
 import { ChatQueue } from './constructs/queue';
 import { PlatformSecrets } from './constructs/secrets';
 import { State } from './constructs/state';
+import { StreamSweeper } from './constructs/stream-sweeper';
 
 export interface GroupGateStackProps extends StackProps {
   /** Validated app configuration (see lib/config.ts). */
@@ -22,6 +23,7 @@ export class GroupGateStack extends Stack {
   readonly model: ModelEndpoint;
   readonly functions: Functions;
   readonly ingress: Ingress;
+  readonly streamSweeper: StreamSweeper;
 
   constructor(scope: Construct, id: string, props: GroupGateStackProps) {
     super(scope, id, props);
@@ -69,6 +71,19 @@ export class GroupGateStack extends Stack {
       ledgerRetentionDays: config.ledgerRetentionDays,
       auditRetentionDays: config.auditRetentionDays,
       systemPromptOverrides: config.systemPromptOverrides,
+      streaming: config.streaming,
+      ...(config.dingtalkCardTemplateId ? { dingtalkCardTemplateId: config.dingtalkCardTemplateId } : {}),
+      ...(config.dingtalkCardContentKey ? { dingtalkCardContentKey: config.dingtalkCardContentKey } : {}),
+      maxReceiveCount: config.maxReceiveCount,
+      logRetention,
+      logLevel: config.logLevel,
+    });
+    this.streamSweeper = new StreamSweeper(this, 'StreamSweeper', {
+      platforms: config.enabledPlatforms,
+      eventsTable: this.state.tables.events,
+      platformSecrets: secrets.platformSecrets,
+      ...(config.dingtalkCardTemplateId ? { dingtalkCardTemplateId: config.dingtalkCardTemplateId } : {}),
+      ...(config.dingtalkCardContentKey ? { dingtalkCardContentKey: config.dingtalkCardContentKey } : {}),
       logRetention,
       logLevel: config.logLevel,
     });

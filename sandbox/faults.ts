@@ -36,6 +36,8 @@ export const TIMING_ENV = {
    * faster in the emulators, so tests see them expire in seconds. @default 1
    */
   platformClockScale: 'SANDBOX_PLATFORM_CLOCK_SCALE',
+  /** How often the stream sweeper runs (EventBridge runs it every minute in AWS), ms. @default 60000 */
+  sweepIntervalMs: 'SANDBOX_SWEEP_INTERVAL_MS',
 } as const;
 
 export interface SandboxTiming {
@@ -43,6 +45,7 @@ export interface SandboxTiming {
   readonly visibilityTimeoutSeconds: number;
   readonly workerConcurrency: number;
   readonly platformClockScale: number;
+  readonly sweepIntervalMs: number;
 }
 
 export function sandboxTimingFromEnv(env: NodeJS.ProcessEnv): SandboxTiming {
@@ -60,6 +63,7 @@ export function sandboxTimingFromEnv(env: NodeJS.ProcessEnv): SandboxTiming {
     visibilityTimeoutSeconds: int(TIMING_ENV.visibilitySeconds, 360, 1, 43_200),
     workerConcurrency: int(TIMING_ENV.workerConcurrency, 2, 1, 64),
     platformClockScale: int(TIMING_ENV.platformClockScale, 1, 1, 10_000),
+    sweepIntervalMs: int(TIMING_ENV.sweepIntervalMs, 60_000, 100, 3_600_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return timing;
@@ -136,7 +140,8 @@ export function faultConfigFromEnv(env: NodeJS.ProcessEnv): FaultConfig | undefi
   return { sendRate, modelRate, crashRate, seed };
 }
 
-const CRASH_STEPS: readonly CheckpointStep[] = ['claimed', 'answered', 'sent', 'recorded'];
+// `streaming` fires only for replies that stream at least a few updates; others pass it and are not crashed.
+const CRASH_STEPS: readonly CheckpointStep[] = ['claimed', 'streaming', 'answered', 'sent', 'recorded'];
 
 /** The injected crash; the worker handler reports the record failed, as if the Lambda had died mid-step. */
 export class InjectedCrash extends Error {
@@ -201,7 +206,7 @@ export function emptyFaultStats(): FaultStats {
   return {
     send: { none: 0, '429': 0, '5xx': 0, 'expired-token': 0 },
     model: { none: 0, '5xx': 0, hang: 0 },
-    crash: { claimed: 0, answered: 0, sent: 0, recorded: 0 },
+    crash: { claimed: 0, streaming: 0, answered: 0, sent: 0, recorded: 0 },
   };
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -6,13 +7,13 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { ENV } from '#config/env-names';
 import { queuedEventSchema } from '#core/queue-message';
 import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { sandboxCredentials } from './defaults';
-import { DeliveryFeed } from './delivery-feed';
+import { DeliveryFeed, deliveryView, serveDeliveryStream } from './delivery-feed';
 import {
   createCrashCheckpoint,
   createSendFaultPicker,
@@ -191,18 +192,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       const platform = url.searchParams.get('platform');
       const chat = url.searchParams.get('chat');
       const list = deliveries.filter((d) => (!platform || d.platform === platform) && (!chat || d.chatId === chat));
-      return sendJson(
-        res,
-        200,
-        list.map((d) => ({
-          platform: d.platform,
-          chatId: d.chatId,
-          text: d.text,
-          ...(d.replyTo ? { replyTo: d.replyTo } : {}),
-          mentions: d.mentions ?? [],
-          at: d.at,
-        })),
-      );
+      return sendJson(res, 200, list.map(deliveryView));
+    }
+    if (req.method === 'GET' && path === '/_sandbox/stream') {
+      return serveDeliveryStream(res, deliveryFeed, {
+        platform: url.searchParams.get('platform'),
+        chat: url.searchParams.get('chat'),
+      });
     }
     if (req.method === 'GET' && path === '/_sandbox/dlq') {
       return sendJson(res, 200, { depth: await dlqDepth(), events: await dlqEvents() });
@@ -327,7 +323,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   baseUrl = `http://127.0.0.1:${port}`;
   log(`sandbox: API Gateway stand-in on ${baseUrl}`);
 
-  const stops: (() => Promise<void>)[] = [() => new Promise<void>((r) => server.close(() => r()))];
+  const stops: (() => Promise<void>)[] = [
+    () => {
+      // Open event streams (GET /_sandbox/stream) end first, or server.close would wait on them.
+      deliveryFeed.close();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  ];
   const stop = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
   };
@@ -385,12 +387,59 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         (await worker(event, lambdaContext('groupgate-worker', timing.workerTimeoutMs) as unknown as Context)) as never,
     });
     stops.push(() => poller.stop());
+    stops.push(await startStreamSweeper(timing.sweepIntervalMs, log));
     ready = true;
   } catch (err) {
     await stop();
     throw err;
   }
   return { url: baseUrl, port, aws, deliveries, stop };
+}
+
+/** Lambda timeout of the stream sweeper, as the CDK stack sets it. */
+const SWEEPER_TIMEOUT_MS = 40_000;
+
+/**
+ * Plays the EventBridge schedule of the stream sweeper: its real handler every `intervalMs`, one run at a time (a run
+ * still going when the next is due makes that one skip). Returns its stop, which waits for a run in progress.
+ */
+async function startStreamSweeper(intervalMs: number, log: (line: string) => void): Promise<() => Promise<void>> {
+  const { handler } = await import('#handlers/stream-sweeper');
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = handler(
+      scheduledEvent(),
+      lambdaContext('groupgate-stream-sweeper', SWEEPER_TIMEOUT_MS) as unknown as Context,
+    )
+      .then((report) => {
+        if (report.due > 0) log(`sandbox: stream sweep ${JSON.stringify(report)}`);
+      })
+      .catch((err: unknown) => log(`sandbox: stream sweep failed: ${(err as Error).message}`))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/** What EventBridge passes a scheduled target (the sweeper reads none of it). */
+function scheduledEvent(): ScheduledEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:000000000000:rule/groupgate-stream-sweeper'],
+    detail: {},
+  };
 }
 
 /** decodeURIComponent that answers undefined for malformed escapes (`%`, `%E0%A4%A`) instead of throwing. */

@@ -37,6 +37,11 @@ export interface FunctionsProps {
   readonly auditRetentionDays: number;
   /** `platform:chatId` → system prompt; set on the pipeline functions only when non-empty. */
   readonly systemPromptOverrides: Readonly<Record<string, string>>;
+  readonly streaming: { readonly enabled: boolean; readonly optOutChats: readonly string[] };
+  readonly dingtalkCardTemplateId?: string;
+  readonly dingtalkCardContentKey?: string;
+  /** The queue's receives before the DLQ: how long redeliveries can go on, so when the sweeper may step in. */
+  readonly maxReceiveCount: number;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
 }
@@ -60,13 +65,20 @@ export class Functions extends Construct {
     const common = { logRetention: props.logRetention, logLevel: props.logLevel };
     const enabled = { [ENV.enabledPlatforms]: props.platforms.join(',') };
     const { tables } = props;
+    // Read by the worker (streamed sessions) and the webhook (WeCom's answer to a message starts a stream).
+    const streamingEnv = {
+      [ENV.streaming]: String(props.streaming.enabled),
+      ...(props.streaming.optOutChats.length > 0
+        ? { [ENV.streamingOptOut]: props.streaming.optOutChats.join(',') }
+        : {}),
+    };
 
     this.webhook = new HouseFunction(this, 'Webhook', {
       ...common,
       handler: 'webhook',
       description: 'Verifies platform events, answers handshakes, dedups and enqueues',
       timeout: Duration.seconds(10),
-      environment: enabled,
+      environment: { ...enabled, ...streamingEnv },
     });
     this.webhook.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
     this.webhook.bindQueueSender(props.queue, props.queueKey, ENV.queueUrl);
@@ -94,7 +106,18 @@ export class Functions extends Construct {
       timeout: props.workerTimeout,
       memorySize: 1024,
       // The claim lease: the Lambda timeout plus a margin, well inside the queue's visibility timeout (6 ×).
-      environment: { ...pipelineEnv, [ENV.claimLeaseSeconds]: String(props.workerTimeout.toSeconds() + 30) },
+      environment: {
+        ...pipelineEnv,
+        ...streamingEnv,
+        [ENV.claimLeaseSeconds]: String(props.workerTimeout.toSeconds() + 30),
+        // Every redelivery the queue can make (receives × visibility, which is 6 × the timeout), plus a minute; at
+        // most a day (a later redelivery finds the swept reply and does not answer twice).
+        [ENV.streamSweepAfterSeconds]: String(
+          Math.min(86_400, props.maxReceiveCount * props.workerTimeout.toSeconds() * 6 + 60),
+        ),
+        ...(props.dingtalkCardTemplateId ? { [ENV.dingtalkCardTemplateId]: props.dingtalkCardTemplateId } : {}),
+        ...(props.dingtalkCardContentKey ? { [ENV.dingtalkCardContentKey]: props.dingtalkCardContentKey } : {}),
+      },
     });
     this.bindPipeline(this.worker, props);
     // PutItem: the durable once-a-day active-user marker (functions/stores/active-users.ts).

@@ -102,6 +102,15 @@ export class Observability extends Construct {
       period: MINUTE,
     });
 
+    // Reply figures carry a `platform` dimension (`recordReplyMetrics`): one line per platform, whichever are enabled.
+    const perPlatform = (metricName: MetricName, statistic: string, label: string) =>
+      new MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},${DIMENSION.service},${DIMENSION.platform}} MetricName="${metricName}"', '${statistic}', 60)`,
+        usingMetrics: {},
+        label,
+        period: MINUTE,
+      });
+
     this.dashboard = new Dashboard(this, 'Dashboard', {
       dashboardName: `${Stack.of(this).stackName}-GroupGate`,
       defaultInterval: Duration.hours(3),
@@ -137,8 +146,28 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Replies, failures, errors, fallbacks',
-        emf([METRIC.repliesDelivered, METRIC.deliveryFailures, METRIC.errors, METRIC.fallbackUsed]),
+        'Time to first visible text, p50 / p99 by platform (ms)',
+        [perPlatform(METRIC.timeToFirstVisibleTextMs, 'p50', 'p50')],
+        12,
+        [perPlatform(METRIC.timeToFirstVisibleTextMs, 'p99', 'p99')],
+      ),
+      graph(
+        'Platform calls per reply, average / max by platform',
+        [perPlatform(METRIC.platformCallsPerReply, 'Average', 'avg')],
+        12,
+        [perPlatform(METRIC.platformCallsPerReply, 'Maximum', 'max')],
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Replies, failures, errors, fallbacks, swept',
+        emf([
+          METRIC.repliesDelivered,
+          METRIC.deliveryFailures,
+          METRIC.errors,
+          METRIC.fallbackUsed,
+          METRIC.sweptReplies,
+        ]),
       ),
       graph('Cache hits and filtered replies', emf([METRIC.cacheHits, METRIC.filteredReplies])),
       graph('Tokens', emf([METRIC.promptTokens, METRIC.completionTokens])),

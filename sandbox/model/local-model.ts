@@ -22,6 +22,8 @@ export interface LocalModelOptions {
   threads?: number;
   concurrency?: number;
   maxTokensLimit?: number;
+  /** Milliseconds between streamed chunks (`MODEL_STREAM_PACE_MS`, see `stream-pace.ts`). @default 0 */
+  streamPaceMs?: number;
   onLoadProgress?: (progress: number) => void;
 }
 
@@ -57,6 +59,7 @@ export async function startLocalModel(options: LocalModelOptions = {}): Promise<
     ...(options.host ? { host: options.host } : {}),
     ...(options.endpointName ? { endpointName: options.endpointName } : {}),
     ...(options.maxTokensLimit ? { maxTokensLimit: options.maxTokensLimit } : {}),
+    ...(options.streamPaceMs ? { streamPaceMs: options.streamPaceMs } : {}),
   });
   return {
     url: server.url,

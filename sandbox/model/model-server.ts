@@ -6,6 +6,7 @@ import { chatMessageSchema } from '#model/chat-completions';
 import type { GenerateResult, ModelEngine } from './engine';
 import { EVENT_STREAM_CONTENT_TYPE, encodeModelStreamError, encodePayloadPart } from './event-stream';
 import { createRequestLimiter } from './request-limiter';
+import { createPacedWriter } from './stream-pace';
 
 /**
  * The sandbox's SageMaker stand-in: serves the runtime API paths the AWS SDK calls (ARCHITECTURE §4.1) on top of a
@@ -32,6 +33,11 @@ export interface ModelServerOptions {
   defaultMaxTokens?: number;
   /** Requests waiting for a generation slot beyond this are refused with 429. @default 32 */
   maxQueue?: number;
+  /**
+   * Milliseconds between streamed content chunks (`MODEL_STREAM_PACE_MS`, `stream-pace.ts`): lets a person watch a
+   * reply grow. Non-streaming invocations are not slowed. @default 0
+   */
+  streamPaceMs?: number;
   /** Where unexpected engine failures are reported (their details never reach the caller). @default console.error */
   logError?: (message: string, err: unknown) => void;
 }
@@ -68,6 +74,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   const defaultMaxTokens = options.defaultMaxTokens ?? 256;
   const limiter = createRequestLimiter(engine.concurrency, options.maxQueue ?? 32);
   const logError = options.logError ?? ((message: string, err: unknown) => console.error(message, err));
+  const streamPaceMs = options.streamPaceMs ?? 0;
+  if (!Number.isSafeInteger(streamPaceMs) || streamPaceMs < 0)
+    throw new RangeError(`streamPaceMs must be a non-negative integer, got ${streamPaceMs}`);
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -110,7 +119,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
       if (operation === 'invocations') {
         sendCompletion(res, engine.name, await engine.generate(params));
       } else {
-        await streamCompletion(res, engine, params, logError);
+        await streamCompletion(res, engine, params, streamPaceMs, logError);
       }
     } finally {
       release();
@@ -211,14 +220,19 @@ async function streamCompletion(
   res: ServerResponse,
   engine: ModelEngine,
   params: Parameters<ModelEngine['generate']>[0],
+  paceMs: number,
   logError: (message: string, err: unknown) => void,
 ): Promise<void> {
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
   const encoder = new TextEncoder();
-  const sendLine = (payload: string): void => {
-    res.write(encodePayloadPart(encoder.encode(`data: ${payload}\n\n`)));
-  };
+  // Content deltas are paced; the closing lines follow the last delta at once, in order.
+  const writer = createPacedWriter({
+    paceMs,
+    signal: params.signal,
+    write: (payload) => res.write(encodePayloadPart(encoder.encode(`data: ${payload}\n\n`))),
+  });
+  const sendLine = (payload: string, paced = false): void => writer.push(payload, paced);
   const chunk = (choices: unknown[], extra: object = {}): string =>
     JSON.stringify({ id, object: 'chat.completion.chunk', created, model: engine.name, choices, ...extra });
 
@@ -230,12 +244,14 @@ async function streamCompletion(
   try {
     const result = await engine.generate({
       ...params,
-      onText: (text) => sendLine(chunk([{ index: 0, delta: { content: text }, finish_reason: null }])),
+      onText: (text) => sendLine(chunk([{ index: 0, delta: { content: text }, finish_reason: null }]), true),
     });
     sendLine(chunk([{ index: 0, delta: {}, finish_reason: result.finishReason }]));
     sendLine(chunk([], { usage: usageOf(result) }));
     sendLine('[DONE]');
+    await writer.drained();
   } catch (err) {
+    await writer.drained().catch(() => undefined);
     if (!params.signal.aborted) {
       logError('[model-server] stream failed', err);
       res.write(encodeModelStreamError('Generation failed; see the model server log.', 'GenerationFailed'));

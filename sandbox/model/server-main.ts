@@ -1,12 +1,13 @@
 import { ENV } from '#config/env-names';
 import { startLocalModel } from './local-model';
+import { streamPaceFromEnv } from './stream-pace';
 
 /**
  * Entry point of the local model server as its own process (`npx tsx sandbox/model/server-main.ts`).
  * stdout is a JSON-lines protocol: `{"event":"loading","progress":p}` while the model loads, then exactly one
  * `{"event":"ready","url",...}` line; logs go to stderr. Configuration (sandbox-only variables):
  * MODEL_ENGINE (`llama` | `instant`, or the `--instant` flag), MODEL_PATH, MODEL_SERVER_PORT (default 0 = any),
- * MODEL_ENDPOINT_NAME, MODEL_CONTEXT_SIZE, MODEL_THREADS, MODEL_CONCURRENCY, MODEL_MAX_TOKENS.
+ * MODEL_ENDPOINT_NAME, MODEL_CONTEXT_SIZE, MODEL_THREADS, MODEL_CONCURRENCY, MODEL_MAX_TOKENS, MODEL_STREAM_PACE_MS (ms between streamed chunks).
  */
 function intFromEnv(name: string): number | undefined {
   const raw = process.env[name];
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     threads: intFromEnv('MODEL_THREADS'),
     concurrency: intFromEnv('MODEL_CONCURRENCY'),
     maxTokensLimit: intFromEnv('MODEL_MAX_TOKENS'),
+    streamPaceMs: streamPaceFromEnv(process.env),
     onLoadProgress: (progress) => {
       const rounded = Math.floor(progress * 10) / 10;
       if (rounded > lastReported) {

@@ -3,16 +3,24 @@
  *
  * Contract with the sandbox server (ARCHITECTURE §4.2):
  * - POST /_sandbox/events {platform, chatId, userId, text, mentionBot} → {eventId, webhookStatus}
- * - GET /_sandbox/messages?platform&chat → what the bot delivered, oldest first
+ * - GET /_sandbox/messages?platform&chat → what the bot delivered, oldest first, each with its messageId
+ * - GET /_sandbox/stream → server-sent `delivery` events: each new reply and each change to one (a streamed reply
+ *   growing, then `stream: finished|failed`), matched to what is shown by platform + messageId
  * - GET /_sandbox/ledger?platform&chat → one cost row per invocation
  * - GET /_sandbox/info → model, platforms, members, groups
  *
  * The emulator does not echo members' own messages, so they are kept here, in memory, per platform+group.
+ * Replies arrive on the event stream as they grow; polling fills in the ledger (cost chips, pairing) and stands in
+ * for the stream whenever it is down.
  * A delivery does not name the ledger row of the invocation that sent it, so `pairReplies` infers it; a row's
  * eventId then names the member message it answered.
  */
 (() => {
   const POLL_MS = 700;
+  /** While the event stream is up it carries the replies; polling then only refreshes the ledger and catches gaps. */
+  const POLL_WITH_STREAM_MS = 2000;
+  /** A stream the browser gave up on (not just dropped: EventSource retries those itself) is reopened after this. */
+  const STREAM_REOPEN_MS = 5000;
   const INFO_RETRY_MS = 2000;
   /** A mentioned message with no ledger row after this long stops showing the "thinking" indicator. */
   const PENDING_GIVE_UP_MS = 120_000;
@@ -78,10 +86,15 @@
     announced: new Map(),
     /** Rendered ids of long replies the reader chose to see whole. */
     expanded: new Set(),
+    /** `platform|messageId` → page time its first non-empty text was seen (stream or poll). */
+    firstSeen: new Map(),
+    /** Whether the event stream is open; polling runs faster while it is not. */
+    streamLive: false,
     nextLocalId: 1,
   };
 
   const chatKey = () => `${state.platform}|${state.group}`;
+  const deliveryKey = (message) => `${message.platform}|${message.messageId}`;
   const localFor = (key) => {
     if (!state.local.has(key)) state.local.set(key, []);
     return state.local.get(key);
@@ -180,24 +193,44 @@
 
   // ---------- timeline ----------
 
+  /**
+   * The question a reply answers while its ledger row is not written yet (a streamed reply's row comes when the
+   * answer is complete): the member message its `replyTo` names (DingTalk, WeCom reply to the event id), else the
+   * oldest unanswered @-mention sent before the reply was seen, by the member the reply @-mentions if it names one.
+   */
+  function provisionalQuestion(message, waiting) {
+    const byEvent = message.replyTo ? waiting.find((m) => m.eventId === message.replyTo) : undefined;
+    if (byEvent) return byEvent;
+    const seenAt = state.firstSeen.get(deliveryKey(message)) ?? Date.now();
+    const mentioned = leadingMention(message.text);
+    return waiting.find((m) => m.at <= seenAt && (mentioned.length === 0 || mentioned.includes(m.userId))) || null;
+  }
+
   /** Bot replies of one chat, each with its ledger row (or null until the row is written) and the question it answered. */
   function botTurns(key) {
     const remote = state.remote.get(key) || { messages: [], ledger: [] };
     const local = localFor(key);
     const rows = pairReplies(remote.messages, remote.ledger);
+    const claimed = new Set(rows.filter(Boolean).map((row) => row.eventId));
+    const waiting = local.filter((m) => m.status === 'sent' && m.mention && m.eventId && !claimed.has(m.eventId));
     return remote.messages.map((message, index) => {
       const row = rows[index];
-      const question = row ? local.find((m) => m.eventId && m.eventId === row.eventId) || null : null;
+      let question = row ? local.find((m) => m.eventId && m.eventId === row.eventId) || null : null;
+      if (!row) {
+        question = provisionalQuestion(message, waiting);
+        if (question) waiting.splice(waiting.indexOf(question), 1);
+      }
       const deliveredAt = Date.parse(message.at) || 0;
       // Keeps a reply below its question even if the browser's and the server's clocks disagree.
       const at = question ? Math.max(deliveredAt, question.at + 1) : deliveredAt;
-      return { kind: 'bot', key: `bot:${index}`, index, message, row, question, at };
+      const id = message.messageId ? `bot:${message.messageId}` : `bot:${index}`;
+      return { kind: 'bot', key: id, index, message, row, question, at };
     });
   }
 
   function timeline(key) {
     const bots = botTurns(key);
-    const answered = new Set(bots.filter((b) => b.row).map((b) => b.row.eventId));
+    const answered = new Set(bots.map((b) => (b.row ? b.row.eventId : b.question?.eventId)).filter(Boolean));
     const items = [];
     for (const m of localFor(key)) {
       items.push({ kind: 'member', key: `member:${m.id}`, message: m, at: m.at });
@@ -319,13 +352,24 @@
 
   const domId = (id) => `reply-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
+  const isStreaming = (message) => message.stream === 'streaming';
+
+  /** Clamped only once written: a reply still growing stays whole, so the reader sees it grow. */
+  const isLong = (item) => !isStreaming(item.message) && displayText(item.message.text).length > LONG_REPLY_CHARS;
+
   function replyText(item) {
     const text = displayText(item.message.text);
-    const long = text.length > LONG_REPLY_CHARS;
+    const long = isLong(item);
     const expanded = state.expanded.has(item.id);
     const paragraph = node(
       'p',
-      { class: `text${long && !expanded ? ' clamped' : ''}`, 'data-testid': 'reply-text', id: domId(item.id) },
+      {
+        class: `text${long && !expanded ? ' clamped' : ''}${isStreaming(item.message) ? ' streaming' : ''}`,
+        'data-testid': 'reply-text',
+        id: domId(item.id),
+        // A streamed reply's words are read out as they are added (the additions only: see growText).
+        'aria-live': item.message.stream ? 'polite' : null,
+      },
       text,
     );
     if (!long) return paragraph;
@@ -343,6 +387,66 @@
     return [paragraph, toggle];
   }
 
+  /** Page-measured time to first visible text: first sight of the reply − when the page posted the question. */
+  function firstWordsLabel(item) {
+    const seenAt = state.firstSeen.get(deliveryKey(item.message));
+    if (!item.question || seenAt === undefined) return null;
+    const updates = item.message.updates ?? 0;
+    const growth = item.message.stream ? ` · ${updates.toLocaleString('en-US')} update${updates === 1 ? '' : 's'}` : '';
+    return `first words ${formatLatency(Math.max(0, seenAt - item.question.at))}${growth}`;
+  }
+
+  const STREAM_LABELS = { streaming: 'writing…', finished: 'finished', failed: 'failed' };
+
+  function streamLine(item) {
+    const { stream } = item.message;
+    const firstWords = firstWordsLabel(item);
+    if (!stream && !firstWords) return node('div', { class: 'stream-line', hidden: true });
+    return node(
+      'div',
+      { class: 'stream-line' },
+      stream
+        ? node(
+            'span',
+            { class: `chip stream-state stream-${stream}`, 'data-testid': 'stream-state', 'data-stream': stream },
+            STREAM_LABELS[stream] || stream,
+          )
+        : null,
+      firstWords
+        ? node(
+            'span',
+            {
+              class: 'chip',
+              'data-testid': 'first-words',
+              title: 'From posting the question to the first words of this reply on this page',
+            },
+            firstWords,
+          )
+        : null,
+    );
+  }
+
+  /**
+   * Shows a reply's new text in its existing paragraph. Text that only grew is appended as a new text node, so
+   * the polite live region reads out the new words rather than the whole reply again.
+   */
+  function growText(paragraph, text) {
+    const shown = paragraph.textContent;
+    if (text === shown) return;
+    if (shown && text.startsWith(shown)) paragraph.append(document.createTextNode(text.slice(shown.length)));
+    else paragraph.textContent = text;
+  }
+
+  /** Updates a rendered reply in place (text, stream state, counts): its live region must persist to be heard. */
+  function patchBot(element, item) {
+    const paragraph = element.querySelector('[data-testid="reply-text"]');
+    growText(paragraph, displayText(item.message.text));
+    paragraph.classList.toggle('streaming', isStreaming(item.message));
+    if (!isStreaming(item.message)) paragraph.normalize();
+    element.dataset.stream = item.message.stream || '';
+    element.querySelector('.stream-line').replaceWith(streamLine(item));
+  }
+
   function renderBot(item) {
     const { row, question } = item;
     const askedBy = question ? question.userId : row ? row.userId : null;
@@ -352,6 +456,8 @@
         class: 'msg bot',
         'data-testid': 'bot-message',
         'data-index': item.index,
+        'data-message-id': item.message.messageId,
+        'data-stream': item.message.stream || '',
         'data-answers-event': row ? row.eventId : null,
         'data-answers-user': askedBy,
       },
@@ -369,6 +475,7 @@
         ),
         question ? node('blockquote', { class: 'quote' }, question.text) : null,
         replyText(item),
+        streamLine(item),
         botMeta(row),
       ),
     );
@@ -389,14 +496,25 @@
   }
 
   const RENDERERS = { member: renderMember, bot: renderBot, typing: renderTyping };
+  /** Items whose content can change in place (see `content`) without rebuilding their node. */
+  const PATCHERS = { bot: patchBot };
 
-  /** What a rendered item depends on; an unchanged signature keeps its DOM node (and any open details). */
+  /** What a rendered item's structure depends on; an unchanged signature keeps its DOM node (and any open details). */
   function signature(item) {
     const m = item.message;
     if (item.kind === 'member') return JSON.stringify([m.status, m.eventId, m.error, m.userId === state.member]);
-    if (item.kind === 'bot')
-      return JSON.stringify([m.text, item.row, item.question?.id, item.at, state.expanded.has(item.id)]);
+    if (item.kind === 'bot') {
+      const clamp = isLong(item);
+      const text = clamp ? m.text : null;
+      return JSON.stringify([text, clamp, item.row, item.question?.id, item.at, state.expanded.has(item.id)]);
+    }
     return 'typing';
+  }
+
+  /** What a patcher updates in place. */
+  function content(item) {
+    if (item.kind !== 'bot') return '';
+    return JSON.stringify([item.message.text, item.message.stream, item.message.updates, firstWordsLabel(item)]);
   }
 
   const rendered = new Map();
@@ -411,12 +529,16 @@
       const id = item.id;
       keep.add(id);
       const sig = signature(item);
+      const now = content(item);
       let entry = rendered.get(id);
       if (!entry || entry.sig !== sig) {
         const fresh = RENDERERS[item.kind](item);
         if (entry) entry.node.replaceWith(fresh);
-        entry = { node: fresh, sig };
+        entry = { node: fresh, sig, content: now };
         rendered.set(id, entry);
+      } else if (entry.content !== now) {
+        PATCHERS[item.kind](entry.node, item);
+        entry.content = now;
       }
       const current = list.children[position];
       if (current !== entry.node) list.insertBefore(entry.node, current || null);
@@ -453,7 +575,10 @@
     if (seen === undefined || bots.length <= seen) return;
     const latest = bots[bots.length - 1];
     const to = latest.question ? latest.question.userId : latest.row ? latest.row.userId : null;
-    el.announcer.textContent = `${BOT_NAME} replied${to ? ` to ${to}` : ''}: ${displayText(latest.message.text)}`;
+    // A streamed reply reads itself out as it grows (its own live region); only its start is announced here.
+    el.announcer.textContent = latest.message.stream
+      ? `${BOT_NAME} is replying${to ? ` to ${to}` : ''}…`
+      : `${BOT_NAME} replied${to ? ` to ${to}` : ''}: ${displayText(latest.message.text)}`;
   }
 
   // ---------- controls ----------
@@ -658,8 +783,9 @@
         getJson(`/_sandbox/messages?${query}`),
         getJson(`/_sandbox/ledger?${query}`),
       ]);
+      const previous = state.remote.get(key);
       state.remote.set(key, {
-        messages: Array.isArray(messages) ? messages : [],
+        messages: mergeDeliveries(previous ? previous.messages : [], Array.isArray(messages) ? messages : []),
         ledger: Array.isArray(ledger) ? ledger : [],
       });
       setConnection(true);
@@ -670,7 +796,87 @@
     } catch {
       setConnection(false);
     }
-    if (seq === pollSeq) pollTimer = setTimeout(poll, POLL_MS);
+    if (seq === pollSeq) pollTimer = setTimeout(poll, state.streamLive ? POLL_WITH_STREAM_MS : POLL_MS);
+  }
+
+  const updatesOf = (message) => message.updates ?? 0;
+
+  /** Notes when a reply's first words were seen, whichever of stream and poll showed them first. */
+  function noteSeen(message) {
+    const id = deliveryKey(message);
+    if (message.text && !state.firstSeen.has(id)) state.firstSeen.set(id, Date.now());
+  }
+
+  /**
+   * A poll's list merged with what the page already holds: a poll answered before a stream event arrived must not
+   * roll a growing reply back, so per messageId the version with more updates wins, and replies the stream brought
+   * after the poll's snapshot are kept.
+   */
+  function mergeDeliveries(held, fetched) {
+    const heldById = new Map(held.filter((m) => m.messageId).map((m) => [m.messageId, m]));
+    const merged = fetched.map((m) => {
+      const mine = m.messageId ? heldById.get(m.messageId) : undefined;
+      return mine && updatesOf(mine) > updatesOf(m) ? mine : m;
+    });
+    const listed = new Set(fetched.map((m) => m.messageId));
+    merged.push(...held.filter((m) => m.messageId && !listed.has(m.messageId)));
+    for (const m of merged) noteSeen(m);
+    return merged;
+  }
+
+  /** One `delivery` event: a new reply, or a newer version of one already shown. */
+  function applyDelivery(delivery) {
+    if (!delivery || typeof delivery.platform !== 'string' || typeof delivery.chatId !== 'string') return;
+    if (typeof delivery.messageId !== 'string' || typeof delivery.text !== 'string') return;
+    const key = `${delivery.platform}|${delivery.chatId}`;
+    const remote = state.remote.get(key) || { messages: [], ledger: [] };
+    const at = remote.messages.findIndex((m) => m.messageId === delivery.messageId);
+    if (at === -1 && !delivery.stream && key === chatKey()) {
+      // A one-shot reply's ledger row was written before it was sent: fetched together, it is shown already paired
+      // with its question and cost. A streamed reply cannot wait: its row comes only once it is complete.
+      noteSeen(delivery);
+      poll();
+      return;
+    }
+    const messages = [...remote.messages];
+    if (at === -1) messages.push(delivery);
+    else if (updatesOf(delivery) >= updatesOf(messages[at])) messages[at] = delivery;
+    else return;
+    noteSeen(delivery);
+    state.remote.set(key, { ...remote, messages });
+    if (key === chatKey()) {
+      renderConversation();
+      announceNewReplies(key);
+    }
+  }
+
+  /** Subscribes to `GET /_sandbox/stream`; while it is down, polling alone keeps the page current. */
+  function openStream() {
+    if (typeof EventSource !== 'function') return;
+    const source = new EventSource('/_sandbox/stream');
+    el.connection.dataset.feed = 'connecting';
+    source.addEventListener('open', () => {
+      state.streamLive = true;
+      el.connection.dataset.feed = 'stream';
+      setConnection(true);
+      // Whatever was delivered while the stream was down is fetched once now.
+      poll();
+    });
+    source.addEventListener('delivery', (event) => {
+      try {
+        applyDelivery(JSON.parse(event.data));
+      } catch {
+        // A malformed event is dropped; the next poll lists the delivery anyway.
+      }
+    });
+    source.addEventListener('error', () => {
+      const wasLive = state.streamLive;
+      state.streamLive = false;
+      el.connection.dataset.feed = 'poll';
+      if (wasLive) poll();
+      // CONNECTING: the browser retries by itself (the server's `retry:`); CLOSED: it gave up, so try again later.
+      if (source.readyState === EventSource.CLOSED) setTimeout(openStream, STREAM_REOPEN_MS);
+    });
   }
 
   document.addEventListener('visibilitychange', () => {
@@ -710,4 +916,5 @@
   renderControls();
   renderConversation();
   loadInfo();
+  openStream();
 })();

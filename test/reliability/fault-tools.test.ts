@@ -53,7 +53,15 @@ describe('sandboxTimingFromEnv', () => {
       workerTimeoutMs: 60_000,
       visibilityTimeoutSeconds: 360,
       workerConcurrency: 2,
+      platformClockScale: 1,
+      sweepIntervalMs: 60_000,
     });
+  });
+
+  it('refuses a platform clock scale that is not a positive integer', () => {
+    expect(() => sandboxTimingFromEnv({ SANDBOX_PLATFORM_CLOCK_SCALE: '0' })).toThrow(
+      /SANDBOX_PLATFORM_CLOCK_SCALE must be an integer 1–10000, got '0'/,
+    );
   });
 
   it('reports every bad value at once', () => {
@@ -192,13 +200,13 @@ describe('startModelFaultProxy', () => {
 
 describe('crash checkpoint', () => {
   const event = (eventId: string) => queuedEvent('slack', { message: { eventId } });
-  const steps = ['claimed', 'answered', 'sent', 'recorded'] as const;
+  const steps = ['claimed', 'streaming', 'answered', 'sent', 'recorded'] as const;
 
   it('crashes each chosen attempt once, at the steps in turn, and lets the redelivery through', () => {
     const stats = emptyFaultStats();
     const checkpoint = createCrashCheckpoint(1, () => 0, stats);
     const crashedAt: string[] = [];
-    for (const id of ['a', 'b', 'c', 'd']) {
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
       try {
         for (const step of steps) checkpoint(step, event(id));
       } catch (err) {
@@ -206,8 +214,8 @@ describe('crash checkpoint', () => {
         crashedAt.push((err as InjectedCrash).step);
       }
     }
-    expect(crashedAt).toEqual(['claimed', 'answered', 'sent', 'recorded']);
-    expect(stats.crash).toEqual({ claimed: 1, answered: 1, sent: 1, recorded: 1 });
+    expect(crashedAt).toEqual(['claimed', 'streaming', 'answered', 'sent', 'recorded']);
+    expect(stats.crash).toEqual({ claimed: 1, streaming: 1, answered: 1, sent: 1, recorded: 1 });
   });
 
   it('never crashes at rate 0', () => {

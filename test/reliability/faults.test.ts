@@ -206,7 +206,10 @@ it(`answers each of ${EVENTS} events exactly once or dead-letters it, under mode
   expect(stats.send['5xx']).toBeGreaterThan(0);
   expect((stats.model.hang + stats.model['5xx']) / modelCalls).toBeGreaterThan(0.2);
   expect((sendCalls - stats.send.none) / sendCalls).toBeGreaterThan(0.12);
-  for (const step of ['claimed', 'answered', 'sent', 'recorded'] as const) expect(stats.crash[step]).toBeGreaterThan(0);
+  // `streaming` crashes a streamed reply between two updates, leaving a half-written card for the redelivery.
+  for (const step of ['claimed', 'streaming', 'answered', 'sent', 'recorded'] as const) {
+    expect(stats.crash[step]).toBeGreaterThan(0);
+  }
 
   process.stdout.write(
     `${JSON.stringify({
