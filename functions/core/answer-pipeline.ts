@@ -177,6 +177,8 @@ function showSafely(guard: StreamGuard, show: (text: string) => void) {
       show(next);
     },
     shown: () => shown,
+    blocked: () => guard.blocked,
+    raw: () => raw,
   };
 }
 
@@ -285,6 +287,20 @@ async function answerWithModel<H>(
     model = await ports.invokeModel(prompt.messages, prompt.maxTokens, input.deadline, stream?.onDelta);
   } catch (err) {
     if (!(err instanceof ModelError)) throw err;
+    if (stream?.blocked()) {
+      // The part streamed so far completed a blocked term: the whole reply is the refusal, whatever was shown.
+      const refusal = await ports.moderateOutput(stream.raw());
+      return {
+        ...base,
+        inputFilter,
+        outputFilter: 'block',
+        piiFound,
+        reply: refusal.text.trim() ? refusal.text : ports.messages.modelUnavailable,
+        source: 'fallback',
+        storedQuestion,
+        modelError: err,
+      };
+    }
     // Once part of the answer is on screen it stays there, marked as cut off; otherwise the usual apology.
     const shown = stream?.shown();
     return {

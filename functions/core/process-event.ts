@@ -120,7 +120,13 @@ async function openStreamedReply(
   markSending: () => Promise<void>,
   onFirstVisible: () => void,
 ): Promise<ReplySession> {
-  await markSending();
+  // The fence goes up lazily, right before the session's first platform-visible call (its first update or its
+  // settle): a crash during the model call then leaves the event claimable as usual.
+  let fence: Promise<void> | undefined;
+  const fenced = (): Promise<void> => {
+    fence ??= markSending();
+    return fence;
+  };
   // A lost claim (another delivery took over) must stop this attempt before it settles: a session whose surface
   // could not be recorded would otherwise fall back to a plain message, a second reply.
   let claimLost = false;
@@ -138,13 +144,19 @@ async function openStreamedReply(
   });
   const settle =
     (call: (text: string) => Promise<SendResult>) =>
-    (text: string): Promise<SendResult> =>
-      claimLost ? Promise.reject(new EventInProgressError(pk)) : call(text);
+    async (text: string): Promise<SendResult> => {
+      await fenced();
+      if (claimLost) throw new EventInProgressError(pk);
+      return call(text);
+    };
   return {
     get platformCalls() {
       return session.platformCalls;
     },
-    update: (text) => session.update(text),
+    update: async (text) => {
+      await fenced();
+      await session.update(text);
+    },
     finish: settle((text) => session.finish(text)),
     fail: settle((text) => session.fail(text)),
   };
@@ -159,9 +171,10 @@ export async function processEvent(
   const { message } = event;
   const pk = eventKey(message.platform, message.eventId);
   const streaming = deps.streamFor?.(event) === true;
-  // A streamed reply can always be resumed: its surface is recorded (or derived from the event id) before it shows.
+  // A streamed reply is resumed only from a recorded surface: without one, an earlier attempt may have answered with a
+  // plain message (cache hit, skill, open failure), which only a deduplicating platform can safely repeat.
   const claim = await deps.events.claim(pk, startedAt, deps.leaseMs, undefined, {
-    resumeSending: deps.idempotentSend === true || streaming,
+    resumeSending: deps.idempotentSend === true ? true : streaming ? 'with_surface' : false,
   });
   if (claim.outcome === 'already_replied') {
     if (claim.pendingRecords !== undefined) {
@@ -199,7 +212,7 @@ export async function processEvent(
     if (!(await deps.events.markSending(pk, deps.now(), claim.attempts))) throw new EventInProgressError(pk);
   };
   try {
-    // Streaming: the fence goes up before the model call, because the reply shows while the model writes.
+    // Streaming: the session opens before the model call; its fence goes up before its first visible call.
     // A crash injected mid-stream stops the updates and fails the attempt after the model returns, leaving the
     // surface half-written, as a worker that died between two updates would.
     let crashedMidStream: unknown;

@@ -97,8 +97,18 @@ const RESUME_SENDING_WINDOW_MS = 50 * 60 * 1000;
  * under a new lease, and `attempts` (the fencing token) goes up by one. `resumeSending` also takes over a `sending`
  * event whose lease ran out while the platform still deduplicates its send (Feishu: 1 h after the first call).
  */
-export function claimUpdate(now: number, leaseUntil: number, expiresAt: number, resumeSending: boolean) {
-  const resume = resumeSending ? ' OR (#s = :sending AND leaseUntil < :now AND updatedAt > :resumeAfter)' : '';
+export function claimUpdate(
+  now: number,
+  leaseUntil: number,
+  expiresAt: number,
+  resumeSending: boolean | 'with_surface',
+) {
+  // 'with_surface': only when the holder recorded a streamed reply's surface; a `sending` event without one may have
+  // been answered by a plain message the platform cannot deduplicate.
+  const surface = resumeSending === 'with_surface' ? ' AND attribute_exists(surfaceId)' : '';
+  const resume = resumeSending
+    ? ` OR (#s = :sending AND leaseUntil < :now AND updatedAt > :resumeAfter${surface})`
+    : '';
   return {
     UpdateExpression:
       'SET #s = :processing, leaseUntil = :lease, updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, createdAt = if_not_exists(createdAt, :now), expiresAt = if_not_exists(expiresAt, :exp)',

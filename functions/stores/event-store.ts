@@ -118,14 +118,14 @@ export class EventStore {
     now: number,
     leaseMs: number,
     capacity?: CapacitySink,
-    options: { readonly resumeSending?: boolean } = {},
+    options: { readonly resumeSending?: boolean | 'with_surface' } = {},
   ): Promise<ClaimOutcome> {
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: { pk },
-          ...claimUpdate(now, now + leaseMs, this.expiry(now), options.resumeSending === true),
+          ...claimUpdate(now, now + leaseMs, this.expiry(now), options.resumeSending ?? false),
           // The whole item: an earlier attempt may have left records to write (`pendingRecords`).
           ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

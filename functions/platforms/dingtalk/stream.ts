@@ -157,7 +157,11 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
         await deliver();
         await stream(text, { isFinalize: false, isError: false }, false);
       } catch (err) {
-        // The session falls back to one plain message; an empty card left behind is closed so it stops spinning.
+        // Throttled after the card was shown: the card stays, and the next push or the settle (each carries the
+        // whole text) fills it — never a plain message beside an empty card.
+        if (cardExists && isThrottled(err)) return surface;
+        // Otherwise the session falls back to one plain message; an empty card left behind is closed so it stops
+        // spinning.
         if (cardExists) await setInstance({ flowStatus: AI_CARD_STATUS.failed }).catch(() => undefined);
         throw err;
       }
@@ -221,6 +225,12 @@ export function isMissingCard(err: unknown): boolean {
 /** A card with this `outTrackId` already exists. */
 export function isDuplicateCard(err: unknown): boolean {
   return /duplicate|alreadyexist/i.test(openApiErrorCode(err) ?? '');
+}
+
+/** DingTalk throttled the call (429, or 403 with a `...QpsLimit...` code) even after the retries: transient. */
+function isThrottled(err: unknown): boolean {
+  if (!(err instanceof PlatformApiError)) return false;
+  return err.status === 429 || (err.status === 403 && /QpsLimit/.test(err.body));
 }
 
 /** The card reached FINISHED or FAILED and accepts no more streaming. */

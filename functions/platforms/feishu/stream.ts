@@ -37,7 +37,9 @@ export const FEISHU_CARD_MIN_INTERVAL_MS = 300;
 export const FEISHU_STREAM_PUSH_WINDOW_MS = 9 * 60_000;
 
 /** `sequence` was not larger than the card's last one (duplicate, out of order, or zero). Doc §1.1. */
-export const SEQUENCE_COMPARE_FAILED = 300_317;
+export /** "cardid is invalid" / "card entity has been sent" (ISS zarazhangrui/lark-coding-agent-bridge#163). */
+const CARD_ENTITY_INVALID = 230099;
+const SEQUENCE_COMPARE_FAILED = 300_317;
 /** The card's streaming mode is closed (explicitly, after 10 min, or early for idleness). Doc §1.1. */
 export const STREAMING_MODE_CLOSED = 300_309;
 
@@ -195,6 +197,8 @@ export function createFeishuCardOps(input: FeishuCardOpsInput): SurfaceOps {
 
   return {
     minIntervalMs: FEISHU_CARD_MIN_INTERVAL_MS,
+    // The card is recorded before its message is sent, and a send that timed out may still have been delivered.
+    resumeAfterFailedOpen: true,
     calls: input.calls,
     async open(text, record) {
       const cardId = await createCard(text);
@@ -207,8 +211,13 @@ export function createFeishuCardOps(input: FeishuCardOpsInput): SurfaceOps {
     },
     async resume(surface, text) {
       // Returns the message an earlier attempt sent (Feishu dedups the uuid for 1 h), or sends it if that attempt
-      // died between recording the card and sending it.
-      await sendCard(surface.id);
+      // died between recording the card and sending it. Past the uuid window (a late redelivery, the sweeper) Feishu
+      // refuses a second send of the entity (230099): the card is already in the chat, so carry on and update it.
+      try {
+        await sendCard(surface.id);
+      } catch (err) {
+        if (codeOf(err) !== CARD_ENTITY_INVALID) throw err;
+      }
       streamingSince = Math.max(streamingSince, surface.openedAt);
       if (deps.now() - streamingSince < FEISHU_STREAM_PUSH_WINDOW_MS) {
         try {

@@ -13,13 +13,15 @@ import type { ChatPlatform, OutgoingReply, ReplySession, ReplyTarget, SendResult
  *   `sending`; the next delivery must not send again, so it is acknowledged as `delivery_unknown` (at most one
  *   reply, maybe none) — unless the platform deduplicates on our idempotency key (`ChatPlatform.idempotentSend`,
  *   Feishu's `uuid`): then the next delivery sends again within the dedup window and the platform drops the copy.
- * - Streaming: `sending` is written before the model call (every platform call of the session is inside the fence),
- *   and the surface the session opens is recorded on the event (`EventStore.markReplyOpened`, `onOpened`) before its
- *   first visible text. A redelivery after a crash mid-reply claims the `sending` event (`resumeSending`), gets the
- *   recorded surface back from `claim`, answers again and overwrites THAT surface with the full text
- *   (`OpenReplyOptions.resume`) — never a second card. Surfaces whose ids derive from the event id (Feishu's send
- *   `uuid`, DingTalk's `outTrackId`, WeCom's `stream.id`) are safe even if the worker died between opening and
- *   recording. Slack's stream `ts` is assigned by Slack: a crash in that window (one DynamoDB write) can leave one
+ * - Streaming: `sending` is written right before the session's first platform-visible call (its first update or its
+ *   settle), and the surface the session opens is recorded on the event (`EventStore.markReplyOpened`, `onOpened`)
+ *   before its first visible text. A redelivery after a crash mid-reply claims the `sending` event only when a
+ *   surface is recorded (`resumeSending: 'with_surface'`), gets it back from `claim`, answers again and overwrites
+ *   THAT surface with the full text (`OpenReplyOptions.resume`) — never a second card. Without a recorded surface a
+ *   `sending` event may have been answered by a plain message (cache hit, skill, failed open), so it is acknowledged
+ *   as `delivery_unknown` unless the platform deduplicates sends. Surface ids derived from the event id (Feishu's
+ *   send `uuid`, DingTalk's `outTrackId`, WeCom's `stream.id`) make the open itself repeatable; Slack's stream `ts`
+ *   is assigned by Slack, so a crash between `chat.startStream` and the record (one DynamoDB write) can leave one
  *   orphan stream. Surfaces left open after the last redelivery are finished by the sweeper.
  */
 

@@ -22,6 +22,12 @@ export interface SurfaceOps {
   readonly minIntervalMs: number;
   /** Platform API calls made so far by these ops (each HTTP attempt counts, retries included). */
   calls(): number;
+  /**
+   * The surface may be visible once recorded even if `open` then fails (Feishu: the card message send timed out
+   * after Feishu delivered it). The session then resumes the recorded surface at settle instead of sending a plain
+   * message beside it. Leave unset where a failed open leaves nothing visible and a plain message is the fallback.
+   */
+  readonly resumeAfterFailedOpen?: boolean;
   /** Cosmetic call made when the session opens (Slack's "is typing" status). Its failure is ignored. */
   announce?(): Promise<void>;
   /**
@@ -71,8 +77,10 @@ export function openStreamingSession(
     options.onFirstVisible?.(deps.now());
   };
 
+  let recorded: OpenedSurface | undefined;
   const record = async (opened: OpenedSurface): Promise<void> => {
     await options.onOpened?.(opened);
+    recorded = opened;
   };
 
   /** Shows `text` on the surface, opening or resuming it first. Throws the platform's error. */
@@ -103,8 +111,12 @@ export function openStreamingSession(
         await show(text);
       } catch (err) {
         deps.onPushError?.(err);
-        // A surface that never opened is not retried mid-stream: the settle sends the answer as one message.
-        if (!surface && !resumeFrom) openFailed = true;
+        if (!surface && !resumeFrom) {
+          // A recorded surface that may be visible is resumed at settle; one that never opened is not retried
+          // mid-stream, and the settle sends the answer as one message.
+          if (ops.resumeAfterFailedOpen && recorded) resumeFrom = recorded;
+          else openFailed = true;
+        }
         return;
       }
     }

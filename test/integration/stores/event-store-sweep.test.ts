@@ -265,3 +265,25 @@ describe('markSwept', () => {
     expect(await item(pk)).toMatchObject({ status: 'processing', attempts: stale + 1, openSurface: 'open' });
   });
 });
+
+describe("claim with resumeSending 'with_surface' (streamed replies on platforms that cannot deduplicate)", () => {
+  it('takes over a crashed streamed reply whose surface is recorded, and reports the surface', async () => {
+    const pk = newPk('resume-surface');
+    const at = Date.now();
+    await streamed(pk, at);
+    const claim = await store.claim(pk, at + LEASE_MS + 1, LEASE_MS, undefined, { resumeSending: 'with_surface' });
+    expect(claim).toMatchObject({ outcome: 'claimed', openedSurface: { id: `surface-of-${pk}`, openedAt: at } });
+  });
+
+  it('leaves a `sending` event without a recorded surface as delivery unknown: a plain message may be out', async () => {
+    const pk = newPk('resume-no-surface');
+    const at = Date.now();
+    await store.reserve(pk, at - 2_000);
+    const first = await store.claim(pk, at - 1_000, LEASE_MS);
+    if (first.outcome !== 'claimed') throw new Error('claim refused');
+    expect(await store.markSending(pk, at, first.attempts)).toBe(true);
+    expect(await store.claim(pk, at + LEASE_MS + 1, LEASE_MS, undefined, { resumeSending: 'with_surface' })).toEqual({
+      outcome: 'delivery_unknown',
+    });
+  });
+});

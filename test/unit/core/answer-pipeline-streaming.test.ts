@@ -119,6 +119,15 @@ describe('runPipeline, streamed', () => {
     expect(outcome.modelError?.reason).toBe('server_error');
   });
 
+  it('a stream that completed a blocked term and then broke ends as the refusal, not the shown text', async () => {
+    const answer = 'The plan is long and detailed, and it names the forbiddenword before the model stops.';
+    const pieces = answer.match(/\S+\s*/g) ?? [];
+    const { shown, outcome } = await stream(answer, pieces, pieces.length - 2);
+    expect(shown.length).toBeGreaterThan(0);
+    expect(outcome.reply).toBe(DEFAULT_BLOCK_TEXT.zh);
+    expect(outcome.outputFilter).toBe('block');
+  });
+
   it('a model that fails before anything was shown gets the usual apology', async () => {
     const { shown, outcome } = await stream('never', ['never'], 0);
     expect(shown).toEqual([]);

@@ -111,12 +111,14 @@ function streamedFakes(options: { claim?: ClaimOutcome; opened?: boolean; outcom
 }
 
 describe('processEvent, streamed replies', () => {
-  it('fences before the model, records the surface before its first text, then finishes it', async () => {
+  it('fences before the first visible call, records the surface before its first text, then finishes it', async () => {
     const { deps, log, shown } = streamedFakes();
     const result = await processEvent(event(), 1, deps);
     expect(result).toEqual({ kind: 'replied', messageIds: ['card-1'], source: 'model' });
-    expect(deps.events.claim.mock.calls[0]?.[4]).toEqual({ resumeSending: true });
-    expect(log.indexOf('sending')).toBeLessThan(log.indexOf('model'));
+    expect(deps.events.claim.mock.calls[0]?.[4]).toEqual({ resumeSending: 'with_surface' });
+    // The model call starts before the fence: a crash while the model writes leaves the event claimable.
+    expect(log.indexOf('model')).toBeLessThan(log.indexOf('sending'));
+    expect(log.indexOf('sending')).toBeLessThan(log.findIndex((l) => l.startsWith('ops:')));
     expect(log.indexOf('recorded-surface')).toBeLessThan(log.findIndex((l) => l.startsWith('ops:open')));
     expect(log.filter((l) => l.startsWith('ops:open'))).toHaveLength(1);
     expect(log).toContain('ops:finish:Run cdk deploy.');

@@ -200,6 +200,21 @@ describe('Feishu streaming reply on a CardKit card, against the emulator', () =>
     expect(second.visibleAt).toHaveLength(1);
   });
 
+  it('resume past the 1-hour uuid window (late redelivery, sweeper) updates the card already in the chat', async () => {
+    const rig = streamRig();
+    const t = rig.target();
+    const first = await rig.open(t);
+    await first.session.update('半截的回答');
+    await rig.advance(400);
+    const surface = first.recorded[0]?.surface as OpenedSurface;
+    await rig.advance(2 * 3_600_000);
+
+    const late = await rig.open(t, { resume: surface });
+    await late.session.fail('回答中断,请重新提问。');
+    expect(rig.ctx.deliveries).toHaveLength(1);
+    expect(rig.ctx.deliveries[0]).toMatchObject({ text: '@ou_asker 回答中断,请重新提问。', stream: 'finished' });
+  });
+
   it('resume sends the card when the crashed attempt recorded it but died before sending it', async () => {
     // The create passes; every attempt of the message send fails (the worker "dies" there).
     const rig = streamRig({ faults: ['none', '5xx', '5xx', '5xx', '5xx'] });

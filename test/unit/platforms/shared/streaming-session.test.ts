@@ -3,7 +3,15 @@ import { openStreamingSession, type SurfaceOps } from '#platforms/shared/streami
 import type { OpenedSurface, OpenReplyOptions } from '#platforms/types';
 
 /** A fake clock whose `sleep` advances time, and surface ops whose calls take `callMs` of it. */
-function rig(options: { minIntervalMs?: number; callMs?: number; openFails?: boolean; pushFails?: boolean } = {}) {
+function rig(
+  options: {
+    minIntervalMs?: number;
+    callMs?: number;
+    openFails?: boolean;
+    pushFails?: boolean;
+    resumeAfterFailedOpen?: boolean;
+  } = {},
+) {
   let clock = 0;
   const calls: { op: string; text: string; at: number }[] = [];
   const recorded: OpenedSurface[] = [];
@@ -14,6 +22,7 @@ function rig(options: { minIntervalMs?: number; callMs?: number; openFails?: boo
   };
   const ops: SurfaceOps = {
     minIntervalMs: options.minIntervalMs ?? 300,
+    ...(options.resumeAfterFailedOpen ? { resumeAfterFailedOpen: true } : {}),
     calls: () => calls.length,
     open: async (text, record) => {
       const surface = { id: 'card-1', openedAt: clock };
@@ -135,6 +144,15 @@ describe('openStreamingSession', () => {
     await expect(session.finish('Hello world')).resolves.toEqual({ messageIds: ['plain'] });
     expect(r.calls.map((c) => c.op)).toEqual(['open', 'sendWhole']);
     expect(errors).toHaveLength(1);
+  });
+
+  it('a recorded surface whose open failed is resumed at settle where it may be visible, never doubled', async () => {
+    const r = rig({ openFails: true, resumeAfterFailedOpen: true, minIntervalMs: 0 });
+    const session = r.open();
+    await session.update('Hel');
+    await r.advance(0);
+    await expect(session.finish('Hello world')).resolves.toEqual({ messageIds: ['card-1'] });
+    expect(r.calls.map((c) => `${c.op}:${c.text}`)).toEqual(['open:Hel', 'resume:card-1:Hel', 'finish:Hello world']);
   });
 
   it('a failed interim push is repaired by the next snapshot and the final text', async () => {
