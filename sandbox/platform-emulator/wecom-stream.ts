@@ -42,9 +42,10 @@ interface MessageOrigin {
 
 /**
  * Polls the streams the bot starts. At most `WECOM_MAX_STREAMS_PER_MEMBER` per member are polled at once; a further
- * one is not polled at all (what WeCom does with a fourth message in flight is not documented beyond the limit [U];
- * its reply can still arrive through `response_url`). A stream already being polled (the ack of a re-delivered
- * callback) is not polled twice.
+ * one waits for a slot and is polled then, within its own 6-minute window. What WeCom does with a member's fourth
+ * message in flight is not documented beyond the limit [U]: queueing is the reading under which the member still
+ * sees every answer; if WeCom dropped the fourth stream instead, that answer would be lost (docs/platforms/wecom.md).
+ * A stream already being polled (the ack of a re-delivered callback) is not polled twice.
  */
 export function createStreamPoller(options: StreamPollerOptions = {}) {
   const interval = options.refreshIntervalMs ?? WECOM_REFRESH_INTERVAL_MS;
@@ -62,13 +63,19 @@ export function createStreamPoller(options: StreamPollerOptions = {}) {
     const first = origin ? openStreamReply(answer, ctx) : undefined;
     if (!origin || !first) return;
     const streamId = first.stream.id;
-    const inFlight = perMember.get(origin.userid) ?? 0;
-    if (polling.has(streamId) || inFlight >= WECOM_MAX_STREAMS_PER_MEMBER) return;
+    if (polling.has(streamId)) return;
     polling.add(streamId);
-    perMember.set(origin.userid, inFlight + 1);
+    const deadline = ctx.now() + STREAM_WINDOW_MS / ctx.clockScale;
+    while ((perMember.get(origin.userid) ?? 0) >= WECOM_MAX_STREAMS_PER_MEMBER) {
+      if (ctx.now() >= deadline) {
+        polling.delete(streamId);
+        return;
+      }
+      await sleep(interval);
+    }
+    perMember.set(origin.userid, (perMember.get(origin.userid) ?? 0) + 1);
     const view = streamView(origin, ctx);
     try {
-      const deadline = ctx.now() + STREAM_WINDOW_MS / ctx.clockScale;
       let finished = view.show(first);
       while (!finished && ctx.now() < deadline) {
         await sleep(interval);

@@ -42,8 +42,18 @@ describe('dashboard', () => {
 
   test('graphs every GroupGate EMF metric in the GroupGate namespace with the service dimension', () => {
     const body = JSON.stringify(dashboardBody());
+    // Per-platform reply figures are published with the `platform` dimension and graphed by SEARCH, one line each.
+    const perPlatform: Readonly<Record<string, string>> = {
+      [METRIC.timeToFirstVisibleTextMs]: 'p50',
+      [METRIC.platformCallsPerReply]: 'Average',
+    };
     for (const name of Object.values(METRIC)) {
       if (name === METRIC.webhookRejected) continue;
+      const statistic = perPlatform[name];
+      if (statistic) {
+        expect(body).toContain(`SEARCH('{GroupGate,service,platform} MetricName=\\"${name}\\"', '${statistic}', 60)`);
+        continue;
+      }
       expect(body).toContain(`["GroupGate","${name}","service","groupgate"`);
     }
     // Rejections are split by reason, whatever reasons occur.

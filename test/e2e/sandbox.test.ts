@@ -6,6 +6,8 @@ interface Delivered {
   chatId: string;
   text: string;
   at: string;
+  /** Streamed replies: `streaming` while they grow, then `finished` or `failed`. */
+  stream?: 'streaming' | 'finished' | 'failed';
 }
 
 let sandbox: SandboxProcess;
@@ -32,11 +34,13 @@ async function messages(platform: string, chat: string): Promise<Delivered[]> {
   return (await res.json()) as Delivered[];
 }
 
+/** Waits for `count` delivered replies; a streamed reply counts once it is finished (or failed), not while it grows. */
 async function waitForMessages(platform: string, chat: string, count: number, ms = 20_000): Promise<Delivered[]> {
   const until = Date.now() + ms;
   for (;;) {
     const list = await messages(platform, chat);
-    if (list.length >= count || Date.now() > until) return list;
+    const settled = list.every((d) => d.stream !== 'streaming');
+    if ((list.length >= count && settled) || Date.now() > until) return list;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
