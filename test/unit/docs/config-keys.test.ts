@@ -72,6 +72,9 @@ const SANDBOX_ENV = [
   'MODEL_ENDPOINT_NAME',
   'MODEL_PATH',
   'PORT',
+  'MODEL_STREAM_PACE_MS',
+  'SANDBOX_PLATFORM_CLOCK_SCALE',
+  'SANDBOX_SWEEP_INTERVAL_MS',
 ];
 
 /** The environment the stack gives the model container, read from the ModelEndpoint's CfnModel. */
