@@ -120,7 +120,9 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
           : {}),
         markdown_text: view,
       },
-      { retryServerErrors: false },
+      // Tier 2 (20/min per workspace): a throttled start is not waited out (Retry-After can be a minute, with the
+      // member seeing nothing); the open falls back to a plain message edited in place, which shows at once.
+      { retryServerErrors: false, maxAttempts: 1 },
     );
     return requireTs(answer.ts, 'chat.startStream');
   };

@@ -255,6 +255,19 @@ describe('Slack streaming replies against the emulator', () => {
   });
 
   describe('errors and limits', () => {
+    it('does not wait out a throttled startStream (Tier 2): the first words show at once as an edited message', async () => {
+      const r = streamRig({ faults: ['none', '429'] });
+      const { session } = await r.open();
+      await session.update('First ');
+      await r.advance(0);
+      expect(r.callsTo('chat.startStream').map((c) => c.status)).toEqual([429]);
+      expect(r.sleeps).toEqual([]);
+      expect(r.callsTo('chat.postMessage')).toHaveLength(1);
+      await session.finish('First second');
+      expect(r.ctx.deliveries).toHaveLength(1);
+      expect(r.ctx.deliveries[0]?.text).toBe(`${MENTION}First second`);
+    });
+
     it('honours 429 + Retry-After on an append and appends the tail exactly once', async () => {
       const r = streamRig({ faults: ['none', 'none', '429'] });
       const { session } = await r.open();
