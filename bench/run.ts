@@ -7,7 +7,8 @@ import { type LocalAws, startLocalAws } from '../sandbox/local-aws/index';
 import { type BundleRow, runBundleBench } from './bundle-bench';
 /**
  * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, the worker's DynamoDB round
- * trips per message against their budget, and the Lambda bundle sizes and module-init times. It reports against the targets and exits 0 when one is missed; it exits non-zero only
+ * trips per message against their budget, the Lambda bundle sizes and module-init times, and streamed replies (first
+ * visible text, platform calls per reply; `--only streaming` runs just those). It reports against the targets and exits 0 when one is missed; it exits non-zero only
  * when the benchmark itself fails. Results go to stdout and bench/results.json.
  */
 import { runCostMetricsBench } from './cost-metrics-bench';
@@ -17,11 +18,13 @@ import {
   bundleVerdict,
   duplicateNote,
   latencyVerdict,
+  streamingReport,
   TARGETS,
   webhookComposition,
   webhookTable,
 } from './report';
 import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup';
+import { runStreamingBench } from './streaming-bench';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
 import { runWorkerBench } from './worker-bench';
 import { callBudgetTable, runWorkerCallBudget } from './worker-call-budget';
@@ -30,9 +33,14 @@ const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(__dirname, 'results.json');
 const WEBHOOK_BUDGET_MS = 110_000;
 const TOTAL_BUDGET_MS = 170_000;
-const HARD_STOP_MS = 230_000;
 // The side-by-side peer benchmarks get their own slice after the rest, so a loaded machine cannot squeeze them out.
 const PEER_BUDGET_MS = 45_000;
+// So do the streamed-reply measurements (two sandbox children); the hard limit grows by their slice.
+const STREAMING_BUDGET_MS = 75_000;
+const HARD_STOP_MS = 230_000 + STREAMING_BUDGET_MS;
+const STREAMING_RESULTS_FILE = path.join(__dirname, 'results-streaming.json');
+/** `npm run bench -- --only streaming` runs just that section. */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const WEBHOOK = { warmup: 50, iterations: 500, duplicates: 200, seriesBudgetMs: 12_000 } as const;
 const INIT_RUNS = 5;
 
@@ -49,6 +57,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   logger.setLogLevel(LOG_LEVEL);
   const loadBefore = os.loadavg();
+  if (ONLY !== undefined) {
+    if (ONLY !== 'streaming') throw new Error(`--only knows the section 'streaming', got '${ONLY}'`);
+    return streamingSection();
+  }
 
   let webhook: WebhookRow[] = [];
   progress('starting dynalite + fauxqs');
@@ -125,7 +137,18 @@ async function main(): Promise<void> {
     )}\n`,
   );
   console.log(`results written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  await streamingSection();
   await runPeerBench({ rootDir: ROOT, webhook, bundles, deadline: Date.now() + PEER_BUDGET_MS, progress });
+}
+
+async function streamingSection(): Promise<void> {
+  const streaming = await runStreamingBench({ rootDir: ROOT, deadline: Date.now() + STREAMING_BUDGET_MS, progress });
+  console.log(`\n${streamingReport(streaming)}`);
+  writeFileSync(
+    STREAMING_RESULTS_FILE,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, ...streaming }, null, 2)}\n`,
+  );
+  console.log(`results written to ${path.relative(process.cwd(), STREAMING_RESULTS_FILE)}`);
 }
 
 async function stopAws(): Promise<void> {
