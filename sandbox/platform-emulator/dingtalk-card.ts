@@ -41,7 +41,9 @@ const createAndDeliverSchema = z.object({
   cardData: z.object({ cardParamMap: stringMap }),
   userIdType: z.number().optional(),
   openSpaceId: z.string().min(1),
-  imGroupOpenDeliverModel: z.object({ robotCode: z.string() }).optional(),
+  imGroupOpenDeliverModel: z
+    .object({ robotCode: z.string(), atUserIds: z.record(z.string(), z.string()).optional() })
+    .optional(),
   imRobotOpenDeliverModel: z.object({ spaceType: z.string() }).optional(),
 });
 
@@ -124,7 +126,8 @@ export function createDingTalkCardApi(options: DingTalkCardApiOptions): DingTalk
         chatId: space.chatId,
         text: card.params[card.contentKey] ?? '',
         messageId: input.outTrackId,
-        mentions: [],
+        // The group card @-mentions whom `atUserIds` names.
+        mentions: Object.keys(input.imGroupOpenDeliverModel?.atUserIds ?? {}),
         stream: streamState(card),
       });
     }

@@ -74,7 +74,7 @@ export function createStreamPoller(options: StreamPollerOptions = {}) {
       await sleep(interval);
     }
     perMember.set(origin.userid, (perMember.get(origin.userid) ?? 0) + 1);
-    const view = streamView(origin, ctx);
+    const view = streamView(origin, streamId, ctx);
     try {
       let finished = view.show(first);
       while (!finished && ctx.now() < deadline) {
@@ -105,14 +105,19 @@ export function createStreamPoller(options: StreamPollerOptions = {}) {
 }
 
 /** The delivery a stream shows: recorded at its first non-empty content, updated on each change. */
-function streamView(origin: MessageOrigin, ctx: EmulatorContext) {
-  const messageId = randomUUID();
+function streamView(origin: MessageOrigin, streamId: string, ctx: EmulatorContext) {
+  // One bubble per stream: a stream polled again (the ack of a retried callback names the same id) updates it.
+  const messageId = `stream-${streamId}`;
   let shown: string | undefined;
   return {
     /** Shows one answer; returns whether it ended the stream. */
     show(reply: StreamReply): boolean {
       const { content, finish } = reply.stream;
       if (shown === undefined && content !== '') {
+        if (ctx.update('wecom', messageId, { text: content, stream: finish ? 'finished' : 'streaming' })) {
+          shown = content;
+          return finish;
+        }
         ctx.record({
           platform: 'wecom',
           chatId: origin.chatid ?? origin.userid,

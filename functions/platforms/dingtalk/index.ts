@@ -47,7 +47,7 @@ export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps
   function openCardReply(target: ReplyTarget, options: OpenReplyOptions): ReplySession | undefined {
     const handle = target.handle;
     if (!card || handle.platform !== 'dingtalk') return undefined;
-    const space = dingtalkCardSpace(handle, resolved.robotCode);
+    const space = dingtalkCardSpace(handle, resolved.robotCode, target.mentionUserId);
     if (!space) return undefined;
     // Every HTTP attempt of this reply, the card's and a fallback message's alike, counts for `platformCalls`; the
     // access token is the adapter's (shared by all replies), so its fetch is not.

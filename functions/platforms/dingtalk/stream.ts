@@ -29,7 +29,13 @@ type DingTalkHandle = Extract<ReplyHandle, { platform: 'dingtalk' }>;
 export interface DingTalkCardSpace {
   readonly openSpaceId: string;
   readonly deliverModel:
-    | { readonly imGroupOpenDeliverModel: { readonly robotCode: string } }
+    | {
+        readonly imGroupOpenDeliverModel: {
+          readonly robotCode: string;
+          /** `{userId: nickname}`: whom the card @-mentions in the group, like one-shot replies [U: value format]. */
+          readonly atUserIds?: Readonly<Record<string, string>>;
+        };
+      }
     | { readonly imRobotOpenDeliverModel: { readonly spaceType: 'IM_ROBOT' } };
 }
 
@@ -37,11 +43,20 @@ export interface DingTalkCardSpace {
  * The card's space for this reply handle, or undefined when the handle cannot address one (queued before streaming
  * existed, or a 1:1 chat whose sender has no staff id): such replies stay one plain message.
  */
-export function dingtalkCardSpace(handle: DingTalkHandle, robotCode: string): DingTalkCardSpace | undefined {
+export function dingtalkCardSpace(
+  handle: DingTalkHandle,
+  robotCode: string,
+  mentionUserId?: string,
+): DingTalkCardSpace | undefined {
   if (handle.conversationType === 'group') {
     return {
       openSpaceId: `dtv1.card//IM_GROUP.${handle.conversationId}`,
-      deliverModel: { imGroupOpenDeliverModel: { robotCode: handle.robotCode ?? robotCode } },
+      deliverModel: {
+        imGroupOpenDeliverModel: {
+          robotCode: handle.robotCode ?? robotCode,
+          ...(mentionUserId ? { atUserIds: { [mentionUserId]: mentionUserId } } : {}),
+        },
+      },
     };
   }
   if (handle.conversationType === 'direct' && handle.senderStaffId) {

@@ -7,6 +7,7 @@ import {
 } from '#core/safety/content-filter';
 import { createPiiMasker } from '#core/safety/pii';
 import { type StreamGuard, streamGuardFactory } from '#core/safety/stream-guard';
+import { seededRandom } from '../../../../sandbox/faults';
 
 /** Shared fixtures for the stream guard tests: the real lexicon filter and PII masker, as the worker wires them. */
 
@@ -62,17 +63,8 @@ export function streamThrough(guard: StreamGuard, deltas: readonly string[]): St
   return { snapshots, final, blocked: guard.blocked, afterBlocked };
 }
 
-/** mulberry32: a small deterministic generator, so a failing case can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (the sandbox's mulberry32), so a failing case can be replayed from its seed. */
+export const seeded = seededRandom;
 
 export function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;

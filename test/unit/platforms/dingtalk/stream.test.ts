@@ -45,7 +45,8 @@ describe('DingTalk AI-card streaming session', () => {
       imRobotOpenSpaceModel: { supportForward: true },
       userIdType: 1,
       openSpaceId: 'dtv1.card//IM_GROUP.cid-sales',
-      imGroupOpenDeliverModel: { robotCode: 'dingq1w2e3r4t5y6u7i8' },
+      // The group card @-mentions the asker, like a one-shot group reply.
+      imGroupOpenDeliverModel: { robotCode: 'dingq1w2e3r4t5y6u7i8', atUserIds: { zhangsan: 'zhangsan' } },
     });
     expect(inputing).toMatchObject({ method: 'PUT', path: INSTANCES });
     expect(inputing?.body).toEqual({ outTrackId, cardData: { cardParamMap: { flowStatus: '2' } } });
