@@ -191,7 +191,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     if (req.method === 'GET' && path === '/_sandbox/messages') {
       const platform = url.searchParams.get('platform');
       const chat = url.searchParams.get('chat');
-      const list = deliveries.filter((d) => (!platform || d.platform === platform) && (!chat || d.chatId === chat));
+      // Delivered replies: a streamed reply is listed once it is finished (or failed), when its text, ledger row and
+      // cost are final, as for one-shot replies. `inProgress=1` adds replies still being written (the page's
+      // polling fallback); `GET /_sandbox/stream` shows them grow.
+      const inProgress = url.searchParams.get('inProgress') === '1';
+      const list = deliveries.filter(
+        (d) =>
+          (!platform || d.platform === platform) &&
+          (!chat || d.chatId === chat) &&
+          (inProgress || d.stream !== 'streaming'),
+      );
       return sendJson(res, 200, list.map(deliveryView));
     }
     if (req.method === 'GET' && path === '/_sandbox/stream') {

@@ -3,7 +3,8 @@
  *
  * Contract with the sandbox server (ARCHITECTURE §4.2):
  * - POST /_sandbox/events {platform, chatId, userId, text, mentionBot} → {eventId, webhookStatus}
- * - GET /_sandbox/messages?platform&chat → what the bot delivered, oldest first, each with its messageId
+ * - GET /_sandbox/messages?platform&chat&inProgress=1 → what the bot delivered (and is still writing), oldest first,
+ *   each with its messageId
  * - GET /_sandbox/stream → server-sent `delivery` events: each new reply and each change to one (a streamed reply
  *   growing, then `stream: finished|failed`), matched to what is shown by platform + messageId
  * - GET /_sandbox/ledger?platform&chat → one cost row per invocation
@@ -24,6 +25,11 @@
   const INFO_RETRY_MS = 2000;
   /** A mentioned message with no ledger row after this long stops showing the "thinking" indicator. */
   const PENDING_GIVE_UP_MS = 120_000;
+  /**
+   * A complete reply whose ledger row is not listed yet is re-fetched at POLL_MS, even while the stream is up, for
+   * this long after it completed: a streamed reply's row is written as it is settled, alongside the last update.
+   */
+  const ROW_CHASE_MS = 15_000;
   /** Replies longer than this are clamped to a few lines, with a button to show them whole. */
   const LONG_REPLY_CHARS = 600;
   const BOT_NAME = 'GroupGate';
@@ -88,6 +94,8 @@
     expanded: new Set(),
     /** `platform|messageId` → page time its first non-empty text was seen (stream or poll). */
     firstSeen: new Map(),
+    /** `platform|messageId` → page time it was first seen complete (one-shot, or a streamed reply settled). */
+    settledSeen: new Map(),
     /** Whether the event stream is open; polling runs faster while it is not. */
     streamLive: false,
     nextLocalId: 1,
@@ -134,10 +142,22 @@
   }
 
   /**
+   * When a delivery was complete, for pairing: a one-shot reply when it was sent; a streamed reply when it was
+   * settled (finished or failed: its last update), since the worker writes the row once the answer is complete,
+   * after the reply started showing. A reply still streaming has none: its row is not written yet.
+   */
+  function completedAt(message) {
+    if (message.stream === 'streaming') return Number.NaN;
+    const settled = message.stream ? message.updatedAt || message.at : message.at;
+    return Date.parse(settled) || Number.POSITIVE_INFINITY;
+  }
+
+  /**
    * Pairs each delivery (oldest first) with the ledger row of the invocation that sent it, or null while the row
-   * is not yet listed. The worker writes the row just before it sends, but members are answered concurrently, so
-   * order alone can mislead: a row whose eventId is the delivery's replyTo wins (DingTalk, WeCom); otherwise the
-   * oldest unpaired row written no later than the delivery, for the member the reply @-mentions when it names one.
+   * is not yet listed. The worker writes the row just before it sends a one-shot reply, or settles a streamed one,
+   * but members are answered concurrently, so order alone can mislead: a row whose eventId is the delivery's replyTo
+   * wins (DingTalk, WeCom); otherwise the oldest unpaired row written no later than the delivery was complete, for
+   * the member the reply @-mentions when it names one. A reply still streaming is paired by replyTo only.
    */
   function pairReplies(messages, ledger) {
     const rows = ledger.map((row) => ({ row, at: Date.parse(row.at) || 0, used: false }));
@@ -150,7 +170,8 @@
       const free = rows.filter((r) => !r.used);
       const byEvent = message.replyTo ? free.find((r) => r.row.eventId === message.replyTo) : undefined;
       if (byEvent) return take(byEvent);
-      const deliveredAt = Date.parse(message.at) || Number.POSITIVE_INFINITY;
+      const deliveredAt = completedAt(message);
+      if (Number.isNaN(deliveredAt)) return null;
       const before = free.filter((r) => r.at <= deliveredAt);
       const mentioned = leadingMention(message.text);
       const forMember = before.find((r) => mentioned.includes(r.row.userId));
@@ -780,7 +801,7 @@
     const query = `platform=${encodeURIComponent(state.platform)}&chat=${encodeURIComponent(state.group)}`;
     try {
       const [messages, ledger] = await Promise.all([
-        getJson(`/_sandbox/messages?${query}`),
+        getJson(`/_sandbox/messages?${query}&inProgress=1`),
         getJson(`/_sandbox/ledger?${query}`),
       ]);
       const previous = state.remote.get(key);
@@ -796,15 +817,28 @@
     } catch {
       setConnection(false);
     }
-    if (seq === pollSeq) pollTimer = setTimeout(poll, state.streamLive ? POLL_WITH_STREAM_MS : POLL_MS);
+    const fast = !state.streamLive || awaitingRows(key);
+    if (seq === pollSeq) pollTimer = setTimeout(poll, fast ? POLL_MS : POLL_WITH_STREAM_MS);
+  }
+
+  /** Whether a reply of this chat completed recently and its ledger row (pairing, cost chips) is not listed yet. */
+  function awaitingRows(key) {
+    const remote = state.remote.get(key);
+    if (!remote) return false;
+    const rows = pairReplies(remote.messages, remote.ledger);
+    return remote.messages.some((message, index) => {
+      const settled = state.settledSeen.get(deliveryKey(message));
+      return !rows[index] && settled !== undefined && Date.now() - settled < ROW_CHASE_MS;
+    });
   }
 
   const updatesOf = (message) => message.updates ?? 0;
 
-  /** Notes when a reply's first words were seen, whichever of stream and poll showed them first. */
+  /** Notes when a reply's first words were seen, and when it was complete, whichever of stream and poll showed it first. */
   function noteSeen(message) {
     const id = deliveryKey(message);
     if (message.text && !state.firstSeen.has(id)) state.firstSeen.set(id, Date.now());
+    if (message.stream !== 'streaming' && !state.settledSeen.has(id)) state.settledSeen.set(id, Date.now());
   }
 
   /**
@@ -847,6 +881,9 @@
     if (key === chatKey()) {
       renderConversation();
       announceNewReplies(key);
+      // A streamed reply's ledger row is written as it is settled: fetched now (and again shortly while it is not
+      // listed yet: see awaitingRows), it pairs the reply with its question and cost.
+      if (delivery.stream === 'finished' || delivery.stream === 'failed') poll();
     }
   }
 

@@ -125,7 +125,13 @@ describe('the sandbox chat page in headless Chromium', () => {
 
     const bots = page.getByTestId('bot-message');
     await bots.nth(1).waitFor({ timeout: 30_000 });
-    await page.locator('[data-testid="bot-message"]:not([data-answers-event])').waitFor({ state: 'detached' });
+    // Every reply paired with its ledger row: none left without data-answers-event (several may wait at once, so
+    // their count is polled: a locator's waitFor allows only one match).
+    const unpaired = page.locator('[data-testid="bot-message"]:not([data-answers-event])');
+    for (const deadline = Date.now() + 30_000; (await unpaired.count()) > 0 && Date.now() < deadline; ) {
+      await page.waitForTimeout(100);
+    }
+    await expect(unpaired.count()).resolves.toBe(0);
     const rows = await ledger('slack', 'sales');
     expect(rows.map((r) => r.userId).sort()).toEqual(['alice', 'bob']);
     for (const row of rows) {
