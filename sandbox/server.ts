@@ -169,7 +169,28 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       });
       const result = await handlers.webhook(event, lambdaContext('groupgate-webhook', 10_000));
       res.writeHead(result.statusCode, result.headers as Record<string, string>);
-      return void res.end(result.body);
+      res.end(result.body);
+      // The platform reads the webhook's answer, whoever built the request (the page, a test's raw bytes): WeCom
+      // starts polling a stream the answer opens. Emulators ignore answers that are not theirs to act on.
+      if (isPlatformName(platform)) {
+        emulators[platform].onWebhookResponse?.(
+          {
+            method: req.method === 'GET' ? 'GET' : 'POST',
+            path,
+            query: Object.fromEntries(url.searchParams),
+            headers: lowerHeaders(req),
+            body,
+            eventId: '',
+          },
+          {
+            statusCode: result.statusCode,
+            headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)])),
+            body: result.body,
+          },
+          emulatorContext(platform),
+        );
+      }
+      return;
     }
     const emulated = /^\/_emulator\/([^/]+)(\/.*)$/.exec(path);
     if (emulated && isPlatformName(emulated[1] ?? '')) {
@@ -263,9 +284,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       emulatorContext(p),
     );
     // Delivered over HTTP to our own webhook route, exactly as the platform would call the API Gateway URL.
-    const context = emulatorContext(p);
+    // The webhook route hands the answer to the emulator (WeCom's stream polling), as for any caller.
     const delivered = await postToWebhook(request);
-    emulators[p].onWebhookResponse?.(request, delivered, context);
     return sendJson(res, 200, { eventId: request.eventId, webhookStatus: delivered.statusCode });
   }
 

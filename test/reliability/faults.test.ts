@@ -66,6 +66,8 @@ const byEventId = new Map(events.map((e) => [e.eventId, e]));
 beforeAll(async () => {
   sandbox = await startSandboxProcess({
     MODEL_ENGINE: 'instant',
+    // Replies stream for a little while (15 ms a word), so crashes can land between two updates of a shown reply.
+    MODEL_STREAM_PACE_MS: '15',
     SANDBOX_FAULT_SEND_RATE: '0.2',
     SANDBOX_FAULT_MODEL_RATE: '0.3',
     // Worker crashes after claim, after the model, after the send and after recording the reply, in turn.
@@ -121,12 +123,16 @@ async function drain(): Promise<{ list: Delivered[]; dlq: { depth: number; event
   }
 }
 
-/** Which event (or, for Slack/Feishu fallbacks without a token, which member) a reply answers. */
+/**
+ * Which event (or, for fallbacks without a token, which member: the text's @-mention, or the one member the platform
+ * notifies, as for DingTalk AI cards) a reply answers.
+ */
 function attribute(reply: Delivered): { event?: PlannedEvent; member?: string; tokens: string[] } {
   const tokens = [...new Set(reply.text.match(TOKEN) ?? [])];
   const byReply = reply.replyTo ? byEventId.get(reply.replyTo) : undefined;
   const byText = tokens.length === 1 ? byToken.get(tokens[0] as string) : undefined;
-  const member = MEMBER_MENTION.exec(reply.text)?.[1];
+  const [mentioned, ...others] = reply.mentions ?? [];
+  const member = MEMBER_MENTION.exec(reply.text)?.[1] ?? (others.length === 0 ? mentioned : undefined);
   return { event: byText ?? byReply, tokens, ...(member ? { member } : {}) };
 }
 

@@ -6,6 +6,8 @@ export interface Delivered {
   readonly text: string;
   readonly replyTo?: string;
   readonly at: string;
+  /** Whom the platform notifies, read off the wire (a DingTalk AI card's `atUserIds` carries no text mention). */
+  readonly mentions?: readonly string[];
 }
 
 export async function getJson<T>(base: string, path: string): Promise<T> {
