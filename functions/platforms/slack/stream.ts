@@ -68,9 +68,17 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
     return message;
   };
 
-  const edit = async (m: OpenMessage, view: string): Promise<void> => {
+  /**
+   * Rewrites the message whole. An interim edit is tried once: a throttled one is not waited out (Retry-After can be
+   * a minute, past the worker's time budget), because the next push or the settle carries the whole text anyway.
+   */
+  const edit = async (m: OpenMessage, view: string, interim = false): Promise<void> => {
     if (m.mode === 'edit' && m.shown === view) return;
-    await call('chat.update', { channel: place.channel, ts: m.ts, markdown_text: view }, { retryServerErrors: true });
+    await call(
+      'chat.update',
+      { channel: place.channel, ts: m.ts, markdown_text: view },
+      { retryServerErrors: !interim, ...(interim ? { maxAttempts: 1 } : {}) },
+    );
     m.mode = 'edit';
     m.shown = view;
   };
@@ -192,7 +200,7 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
     push: async (surface, snapshot) => {
       const m = active(surface);
       if (m.mode === 'edit') {
-        await edit(m, text.whole(snapshot));
+        await edit(m, text.whole(snapshot), true);
         return;
       }
       const view = text.interim(snapshot);
@@ -204,16 +212,17 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
       const tail = view.slice(m.shown.length);
       if (tail === '') return;
       try {
+        // Tried once: a throttled append is not waited out; the next push appends the same tail (nothing was shown).
         await call(
           'chat.appendStream',
           { channel: place.channel, ts: m.ts, markdown_text: tail },
-          { retryServerErrors: false },
+          { retryServerErrors: false, maxAttempts: 1 },
         );
         m.shown = view;
       } catch (err) {
         if (isSlackRefusal(err, STREAM_OVER)) {
           m.mode = 'edit';
-          await edit(m, text.whole(snapshot));
+          await edit(m, text.whole(snapshot), true);
           return;
         }
         // Applied or not is unknown: what the message shows is no longer known, so the settle rewrites it.
