@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createFeishuPlatform } from '#platforms/feishu/index';
 import { toRawRequest } from '#shared/http';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
-import { noWebhook } from '../../sandbox/platform-emulator/delivery-log';
+import { requestOnlyContext } from '../../sandbox/platform-emulator/delivery-log';
 import { buildSignedFeishuRequest, feishuMessageEvent, signFeishu } from '../../sandbox/platform-emulator/feishu';
 import type { EmulatedRequest, EmulatorContext } from '../../sandbox/platform-emulator/types';
 import { proxyEventOf, withBody, withHeader } from '../../test/helpers/emulated';
@@ -15,7 +15,6 @@ import type { PeerComparison, PlatformPeerResult } from './types';
 const LARK_PEER = '@larksuiteoapi/node-sdk 1.74.0 EventDispatcher';
 
 const TEXT = '你好，今天的值班是谁？🙂';
-const noop = (): undefined => undefined;
 
 /**
  * One encrypted, signed `im.message.receive_v1` callback, as API Gateway hands it to a Lambda, timed through
@@ -121,13 +120,5 @@ function build(ctx: EmulatorContext, token?: string): EmulatedRequest {
 }
 
 function emulatorContext(now: () => number): EmulatorContext {
-  return {
-    apiBaseUrl: 'http://127.0.0.1:9',
-    credentials: SANDBOX_CREDENTIALS,
-    now,
-    clockScale: 1,
-    record: noop,
-    update: () => false,
-    postWebhook: noWebhook,
-  };
+  return requestOnlyContext('http://127.0.0.1:9', SANDBOX_CREDENTIALS, now);
 }

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createSlackPlatform } from '#platforms/slack/index';
 import { toRawRequest } from '#shared/http';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
-import { noWebhook } from '../../sandbox/platform-emulator/delivery-log';
+import { requestOnlyContext } from '../../sandbox/platform-emulator/delivery-log';
 import { createSlackEmulator } from '../../sandbox/platform-emulator/slack';
 import type { EmulatorContext } from '../../sandbox/platform-emulator/types';
 import { proxyEventOf, withHeader } from '../../test/helpers/emulated';
@@ -15,7 +15,6 @@ import type { PeerComparison, PlatformPeerResult } from './types';
 const BOLT_PEER = '@slack/bolt 5.1.0 AwsLambdaReceiver';
 
 const TEXT = '你好，今天的值班是谁？🙂';
-const noop = (): undefined => undefined;
 
 /**
  * One signed `app_mention` Events API request, as API Gateway hands it to a Lambda, timed through
@@ -109,13 +108,5 @@ async function slackChecks(
 }
 
 function emulatorContext(now: () => number): EmulatorContext {
-  return {
-    apiBaseUrl: 'http://127.0.0.1:9',
-    credentials: SANDBOX_CREDENTIALS,
-    now,
-    clockScale: 1,
-    record: noop,
-    update: () => false,
-    postWebhook: noWebhook,
-  };
+  return requestOnlyContext('http://127.0.0.1:9', SANDBOX_CREDENTIALS, now);
 }

@@ -1,5 +1,11 @@
 import type { PlatformName } from '#platforms/types';
-import type { DeliveryPatch, EmulatedApiResponse, EmulatedDelivery } from './types';
+import type {
+  DeliveryPatch,
+  EmulatedApiResponse,
+  EmulatedDelivery,
+  EmulatorContext,
+  EmulatorCredentials,
+} from './types';
 
 type Patchable = Pick<EmulatedDelivery, 'platform' | 'messageId' | 'text' | 'stream' | 'updates' | 'updatedAt'>;
 
@@ -31,4 +37,24 @@ export function patchDelivery<D extends Patchable>(
 /** For contexts with no webhook to call back (unit tests, benchmarks): every post answers 503. */
 export async function noWebhook(): Promise<EmulatedApiResponse> {
   return { statusCode: 503, headers: {}, body: '{"error":"no webhook in this context"}' };
+}
+
+/**
+ * A context that only builds requests (benchmarks, request corpora): nothing is recorded, no webhook is called back,
+ * platform time runs at its real pace.
+ */
+export function requestOnlyContext(
+  apiBaseUrl: string,
+  credentials: EmulatorCredentials,
+  now: () => number,
+): EmulatorContext {
+  return {
+    apiBaseUrl,
+    credentials,
+    now,
+    clockScale: 1,
+    record: () => undefined,
+    update: () => false,
+    postWebhook: noWebhook,
+  };
 }

@@ -3,7 +3,7 @@ import { computeRobotSign } from '#platforms/dingtalk/robot-sign';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/biz-msg-crypt';
 import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
-import { noWebhook } from '../../sandbox/platform-emulator/delivery-log';
+import { requestOnlyContext } from '../../sandbox/platform-emulator/delivery-log';
 import { createDingTalkEmulator, dingtalkMessageBody } from '../../sandbox/platform-emulator/dingtalk';
 import { buildSignedFeishuRequest, encryptFeishu, feishuMessageEvent } from '../../sandbox/platform-emulator/feishu';
 import {
@@ -49,15 +49,8 @@ const HOUR_S = 3_600;
 
 /** Builds the corpus; `apiBase` is the sandbox URL, so that reply handles inside valid events point at it. */
 export function buildCorpus(apiBase: string, now: () => number = Date.now): CorpusCase[] {
-  const ctx = (platform: PlatformName): EmulatorContext => ({
-    apiBaseUrl: `${apiBase}/_emulator/${platform}`,
-    credentials: C,
-    now,
-    clockScale: 1,
-    record: () => undefined,
-    update: () => false,
-    postWebhook: noWebhook,
-  });
+  const ctx = (platform: PlatformName): EmulatorContext =>
+    requestOnlyContext(`${apiBase}/_emulator/${platform}`, C, now);
   let seq = 0;
   const chat = (tag: string) => `bad-${tag}-${++seq}`;
   const cases: CorpusCase[] = [];
