@@ -59,6 +59,14 @@ export function displayKey(parts: readonly string[]): string {
   return parts.map(escapeKeyPart).join('#');
 }
 
+/**
+ * The ids of a `displayKey`, unescaped: `splitDisplayKey(displayKey(parts))` equals `parts`. Escaping leaves no `#`
+ * inside a part and makes every `%` start `%25` or `%23`, so one left-to-right pass restores each id exactly.
+ */
+export function splitDisplayKey(key: string): string[] {
+  return key.split('#').map((part) => part.replace(/%2[35]/g, (code) => (code === '%23' ? '#' : '%')));
+}
+
 /** Parts joined with `#`, each made a `keyPart`. */
 export function joinKey(parts: readonly string[]): string {
   return parts.map(keyPart).join('#');

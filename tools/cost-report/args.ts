@@ -20,6 +20,7 @@ export interface ReportArgs {
   readonly by: AggregateBy;
   readonly format: ReportFormat;
   readonly source: ReportSource;
+  /** `--sandbox-url`, else the sandbox on this machine at `PORT` (as `npm start` reads it), else port 3000. */
   readonly sandboxUrl: string;
   /** Ledger table name (source `aws`). */
   readonly table: string | undefined;
@@ -41,10 +42,13 @@ export interface ReportArgs {
 
 export const USAGE = `Usage: npm run cost-report -- --from YYYY-MM-DD --to YYYY-MM-DD [options]
 
+Options
+  --from YYYY-MM-DD                 first UTC day, inclusive (required)
+  --to YYYY-MM-DD                   last UTC day, inclusive (required; at most ${MAX_REPORT_DAYS} days)
   --by group|user|day|platform      rows of the report (default group)
   --format table|csv|json|html      output (default table)
   --source aws|sandbox              read DynamoDB (default) or the sandbox's GET /_sandbox/ledger
-  --sandbox-url URL                 sandbox base URL (default http://127.0.0.1:3000)
+  --sandbox-url URL                 sandbox base URL (default http://127.0.0.1:$PORT, or port 3000 without PORT)
   --table NAME                      ledger table (source aws; default $LEDGER_TABLE)
   --region REGION                   price and DynamoDB region (default $AWS_REGION, else us-east-1)
   --instance-type TYPE              endpoint instance type (default ml.g4dn.xlarge)
@@ -53,10 +57,25 @@ export const USAGE = `Usage: npm run cost-report -- --from YYYY-MM-DD --to YYYY-
   --out FILE                        write to FILE instead of stdout
   --help                            this text
 
-Marginal = what each invocation added (its ledger row). Amortised = marginal plus its share of the endpoint's
-idle instance time in the same UTC hour (min-instances x price, spread by busy time).`;
+Environment
+  LEDGER_TABLE   default --table        AWS_REGION   default --region
+  PORT           the sandbox's port for --source sandbox (as \`npm start\` uses it)
+  AWS credentials from the standard chain (source aws: dynamodb:Query on the table and its byDay index)
 
-const OPTIONS = {
+Output
+  table  amounts in µUSD (micro-dollars, 1,000,000 µUSD = $1) with 3 decimals: exact to the nano-dollar
+  csv    amounts in USD with 9 decimals (exact); group and user keys split into platform,tenant,group|user
+         columns; after the lines TOTAL, IDLE HOURS WITHOUT INVOCATIONS, and GRAND TOTAL (both)
+  json   the whole report, amounts as exact integer nano-dollars (*NanoUsd) and USD numbers (*Usd)
+  html   a page with charts; its per-invocation headline equals the TOTAL row's amortised per call
+
+Marginal = what each invocation added (its ledger row). Amortised = marginal plus its share of the endpoint's
+idle instance time in the same UTC hour (min-instances x price, spread by busy time). The endpoint is assumed
+to run every hour of the range up to the report time; a range without invocations is all idle endpoint time.
+Exit codes: 0 done, 2 bad arguments or ledger rows, 1 anything else (AWS, network, disk).`;
+
+/** Every flag the command takes; `--help` lists each. */
+export const REPORT_OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   by: { type: 'string' },
@@ -88,6 +107,23 @@ function isDay(value: string): boolean {
   return DAY.test(value) && new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) === value;
 }
 
+/**
+ * The port of the local sandbox: `PORT` read as `npm start` reads it (bin/sandbox.ts: `Number(PORT)`), 3000 when
+ * unset. A bad `PORT` is a problem only when the sandbox is read; `PORT=0` starts the sandbox on a random port,
+ * which only the URL it prints names.
+ */
+function sandboxPort(port: string | undefined, used: boolean, problems: string[]): number {
+  if (port === undefined || port === '') return 3000;
+  const value = Number(port);
+  if (Number.isInteger(value) && value >= 1 && value <= 65_535) return value;
+  if (used) {
+    problems.push(
+      `PORT: ${JSON.stringify(port)} is not a port 1–65535 for the sandbox URL; pass --sandbox-url (the URL \`npm start\` printed)`,
+    );
+  }
+  return 3000;
+}
+
 function oneOf<T extends string>(
   name: string,
   value: string | undefined,
@@ -110,15 +146,15 @@ export function parseReportArgs(
   env: Readonly<Record<string, string | undefined>> = {},
 ): ReportArgs {
   const problems: string[] = [];
-  const { values, tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, tokens: true });
+  const { values, tokens } = parseArgs({ args: [...argv], options: REPORT_OPTIONS, strict: false, tokens: true });
   for (const token of tokens) {
-    if (token.kind === 'option' && !(token.name in OPTIONS)) problems.push(`${token.rawName}: unknown option`);
+    if (token.kind === 'option' && !(token.name in REPORT_OPTIONS)) problems.push(`${token.rawName}: unknown option`);
     else if (token.kind === 'positional') problems.push(`${JSON.stringify(token.value)}: unexpected argument`);
-    else if (token.kind === 'option' && OPTIONS[token.name as keyof typeof OPTIONS].type === 'string') {
+    else if (token.kind === 'option' && REPORT_OPTIONS[token.name as keyof typeof REPORT_OPTIONS].type === 'string') {
       if (token.value === undefined) problems.push(`${token.rawName}: needs a value`);
     }
   }
-  const str = (key: keyof typeof OPTIONS): string | undefined => {
+  const str = (key: keyof typeof REPORT_OPTIONS): string | undefined => {
     const value = values[key];
     return typeof value === 'string' ? value : undefined;
   };
@@ -140,7 +176,8 @@ export function parseReportArgs(
   const format = oneOf('format', str('format'), REPORT_FORMATS, 'table', problems);
   const source = oneOf('source', str('source'), REPORT_SOURCES, 'aws', problems);
 
-  const sandboxUrl = str('sandbox-url') ?? 'http://127.0.0.1:3000';
+  const explicitUrl = str('sandbox-url');
+  const sandboxUrl = explicitUrl ?? `http://127.0.0.1:${sandboxPort(env.PORT, source === 'sandbox', problems)}`;
   if (!/^https?:\/\/[^\s/]+/.test(sandboxUrl) || !URL.canParse(sandboxUrl)) {
     problems.push(`--sandbox-url: ${JSON.stringify(sandboxUrl)} is not an http(s) URL`);
   }

@@ -18,6 +18,14 @@ export interface EndpointAssumption {
   readonly pricePerInstanceHourUsd: string;
   /** `price table <version> (<region>)`, `... falling back to us-east-1`, or `--instance-price`. */
   readonly priceSource: string;
+  /**
+   * When the endpoint is assumed to have run (ISO times): the whole range, cut at `generatedAt` when the range
+   * runs past it. The ledger cannot tell whether the endpoint existed, so every hour of it is billed.
+   */
+  readonly assumedRunningFrom: string;
+  readonly assumedRunningUntil: string;
+  /** Wall-clock hours between the two. */
+  readonly assumedRunningHours: number;
 }
 
 /** One row of the report: marginal components plus the amortised total. Money in USD and exact nano-USD. */
@@ -69,6 +77,8 @@ export interface CostReport {
   readonly days: readonly DayCost[];
   /** The most expensive groups by amortised cost, at most ten. */
   readonly topGroups: readonly ReportLine[];
+  /** Sentences a reader must see before trusting the figures (e.g. a period without traffic); often empty. */
+  readonly notes: readonly string[];
 }
 
 export interface BuildReportOptions {
@@ -100,9 +110,50 @@ export function endpointPrice(options: Pick<BuildReportOptions, 'region' | 'inst
   );
 }
 
+/** The endpoint's assumed running window: the range's first midnight to its end or `now`, whichever is first. */
+function runningWindow(days: readonly string[], now: Date): { from: number; until: number } {
+  const from = Date.parse(`${days[0]}T00:00:00Z`);
+  return { from, until: Math.max(from, Math.min(periodEnd(days), now.getTime())) };
+}
+
+/** The midnight after the range's last day. */
+function periodEnd(days: readonly string[]): number {
+  return Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 24 * HOUR_MS;
+}
+
+/** `YYYY-MM-DD HH:MM UTC`. */
+function utcMinute(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The assumed running window in words: `720 h from 2026-11-01 00:00 UTC to 2026-12-01 00:00 UTC`. */
+export function runningWindowText(endpoint: EndpointAssumption): string {
+  const hours = String(Number(endpoint.assumedRunningHours.toFixed(2)));
+  return `${hours} h from ${utcMinute(endpoint.assumedRunningFrom)} to ${utcMinute(endpoint.assumedRunningUntil)}`;
+}
+
+/**
+ * What a report without a single invocation must say: its whole cost is idle endpoint time, which is only real if
+ * the endpoint ran for the whole period (the ledger cannot tell whether it existed).
+ */
+function emptyPeriodNotes(invocations: number, endpoint: EndpointAssumption, rangeEnd: number): string[] {
+  if (invocations > 0) return [];
+  if (endpoint.assumedRunningHours === 0) {
+    return ['No invocations: the period starts after the report time, so nothing is billed yet.'];
+  }
+  const soFar =
+    Date.parse(endpoint.assumedRunningUntil) < rangeEnd ? ' so far (the rest of it is after the report time)' : '';
+  return [
+    'No invocations in this period: all of its cost is idle endpoint time, which assumes the endpoint ' +
+      `(${endpoint.instances} x ${endpoint.instanceType}) ran for the whole period${soFar}, ` +
+      `${runningWindowText(endpoint)}. If it was deleted or scaled to zero for part of that time, the real cost is lower.`,
+  ];
+}
+
 /**
  * Instances billed per UTC hour of the range: `instances` for every hour that has ended by `now`, pro rata for
- * the running hour, none for the future, except hours that already hold rows (clock skew), billed in full.
+ * the running hour (rows or not: the bill so far), none for the future, except future hours that already hold rows
+ * (clock skew), billed in full so their rows have an hour to share. Σ = instances × the running window's hours.
  */
 export function billedHours(
   days: readonly string[],
@@ -116,8 +167,8 @@ export function billedHours(
       const start = Date.parse(`${day}T00:00:00Z`) + h * HOUR_MS;
       const key = new Date(start).toISOString().slice(0, 13);
       const elapsed = Math.min(1, Math.max(0, (now.getTime() - start) / HOUR_MS));
-      if (rowHours.has(key)) counts[key] = instances;
-      else if (elapsed > 0) counts[key] = instances * elapsed;
+      if (elapsed > 0) counts[key] = instances * elapsed;
+      else if (rowHours.has(key)) counts[key] = instances;
     }
   }
   return counts;
@@ -212,6 +263,16 @@ export function buildCostReport(rows: readonly ReportRow[], options: BuildReport
   const totals = sumLines('TOTAL', lines);
   const topGroups = [...groups].sort((a, b) => b.amortisedNanoUsd - a.amortisedNanoUsd).slice(0, TOP_GROUPS);
   const grandTotal = totals.amortisedNanoUsd + amortisation.idleUnattributedNanoUsd;
+  const window = runningWindow(days, options.now);
+  const endpoint: EndpointAssumption = {
+    instanceType: options.instanceType,
+    instances: options.instances,
+    pricePerInstanceHourUsd: price.usd,
+    priceSource: price.source,
+    assumedRunningFrom: new Date(window.from).toISOString(),
+    assumedRunningUntil: new Date(window.until).toISOString(),
+    assumedRunningHours: (window.until - window.from) / HOUR_MS,
+  };
 
   return {
     from: options.from,
@@ -219,12 +280,7 @@ export function buildCostReport(rows: readonly ReportRow[], options: BuildReport
     by: options.by,
     generatedAt: options.now.toISOString(),
     priceTableVersion: PRICE_TABLE_VERSION,
-    endpoint: {
-      instanceType: options.instanceType,
-      instances: options.instances,
-      pricePerInstanceHourUsd: price.usd,
-      priceSource: price.source,
-    },
+    endpoint,
     billedInstanceHours: Object.values(instanceCountByHour).reduce((a, b) => a + b, 0),
     lines,
     totals,
@@ -236,5 +292,6 @@ export function buildCostReport(rows: readonly ReportRow[], options: BuildReport
     grandTotalUsd: nanoToUsd(BigInt(grandTotal)),
     days: dayCosts,
     topGroups,
+    notes: emptyPeriodNotes(totals.invocations, endpoint, periodEnd(days)),
   };
 }

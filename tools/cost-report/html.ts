@@ -1,6 +1,6 @@
 import { COST_COMPONENTS, type CostComponent } from '#core/cost/cost-model';
-import type { CostReport, DayCost, ReportLine } from './build';
-import { formatNano } from './render';
+import { type CostReport, type DayCost, type ReportLine, runningWindowText } from './build';
+import { formatMicroUsd, formatNano, MICRO_USD, perInvocationNano } from './money';
 
 /** A chart series: one stacked segment per day. */
 interface Series {
@@ -112,21 +112,28 @@ function topGroupsChart(groups: readonly ReportLine[]): string {
 <div class="legend"><span class="key"><i style="background:${COMPONENT_COLOR.sagemaker}"></i>marginal (what their calls used)</span><span class="key"><i style="background:${IDLE_COLOR}"></i>share of idle endpoint time</span></div></figure>`;
 }
 
+/** Amortised cost per invocation in µUSD: the table's per-call column and the headline tile, one definition. */
+function amortisedPerCall(line: ReportLine): string {
+  const nano = perInvocationNano(line.amortisedNanoUsd, line.invocations);
+  return nano === undefined ? '–' : formatMicroUsd(nano);
+}
+
 function linesTable(report: CostReport): string {
-  const head = [report.by, 'calls', 'cached', 'tokens', 'marginal', 'idle share', 'amortised', 'per call'];
+  const money = ['marginal', 'idle share', 'amortised', 'amortised per call'].map((h) => `${h} (${MICRO_USD})`);
+  const head = [report.by, 'calls', 'cached', 'tokens', ...money];
   const row = (l: ReportLine, tag: 'td' | 'th' = 'td') =>
     `<tr><${tag} class="key">${escapeHtml(l.key)}</${tag}>${[
       String(l.invocations),
       String(l.cachedInvocations),
       l.tokens.total.toLocaleString('en-US'),
-      usd(l.marginalNanoUsd, 4),
-      usd(l.idleShareNanoUsd, 4),
-      usd(l.amortisedNanoUsd, 4),
-      l.invocations > 0 ? usd(Math.round(l.amortisedNanoUsd / l.invocations), 5) : '–',
+      formatMicroUsd(l.marginalNanoUsd),
+      formatMicroUsd(l.idleShareNanoUsd),
+      formatMicroUsd(l.amortisedNanoUsd),
+      amortisedPerCall(l),
     ]
       .map((c) => `<${tag}>${c}</${tag}>`)
       .join('')}</tr>`;
-  return `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>
+  return `<table><thead><tr>${head.map((h, i) => `<th${i === 0 ? ' class="key"' : ''}>${escapeHtml(h)}</th>`).join('')}</tr></thead>
 <tbody>${report.lines.map((l) => row(l)).join('\n')}</tbody><tfoot>${row(report.totals, 'th')}</tfoot></table>`;
 }
 
@@ -147,14 +154,18 @@ export function renderHtml(report: CostReport): string {
       value: (d: DayCost) => d.componentsNanoUsd[c],
     })),
   ];
+  const perCall = (nano: number) => formatMicroUsd(perInvocationNano(nano, t.invocations) ?? 0);
   const serverless = allSeries.filter((s) => s.name !== 'Endpoint idle time' && s.name !== COMPONENT_LABEL.sagemaker);
   const tiles = [
     ['Total cost', usd(report.grandTotalNanoUsd), 'amortised, incl. idle endpoint hours'],
     ['Invocations', t.invocations.toLocaleString('en-US'), `${t.cachedInvocations} answered from cache`],
     [
-      'Per invocation',
-      t.invocations > 0 ? usd(Math.round(report.grandTotalNanoUsd / t.invocations), 4) : '–',
-      `marginal ${t.invocations > 0 ? usd(Math.round(t.marginalNanoUsd / t.invocations), 5) : '–'}`,
+      `Per invocation, amortised (${MICRO_USD})`,
+      amortisedPerCall(t),
+      t.invocations === 0
+        ? 'no invocations'
+        : "the TOTAL row's amortised per call: marginal + idle share of hours with calls. " +
+          `Marginal only ${perCall(t.marginalNanoUsd)}; with idle hours without calls ${perCall(report.grandTotalNanoUsd)}`,
     ],
     [
       'Model endpoint',
@@ -193,10 +204,12 @@ table{width:100%;border-collapse:collapse;background:#fff;border:1px solid #d0d7
 th,td{padding:5px 8px;border-bottom:1px solid #eaeef2;text-align:right}th{background:#f6f8fa}
 .key{text-align:left;font-family:ui-monospace,monospace;font-size:12px}
 footer{color:#57606a;font-size:12px;margin-top:20px}
+.note{background:#fff8c5;border:1px solid #d4a72c;border-radius:8px;padding:10px 12px;margin:0 0 16px}
 </style></head>
 <body><main>
 <h1>GroupGate cost report</h1>
 <p class="sub">${escapeHtml(report.from)} – ${escapeHtml(report.to)} (UTC), by ${escapeHtml(report.by)} · generated ${escapeHtml(report.generatedAt)}</p>
+${report.notes.map((note) => `<p class="note">${escapeHtml(note)}</p>`).join('\n')}
 <section class="tiles">${tiles
     .map(([label, value, note]) => `<div class="tile"><span>${label}</span><b>${value}</b><small>${note}</small></div>`)
     .join('')}</section>
@@ -207,7 +220,8 @@ ${topGroupsChart(report.topGroups)}
 ${linesTable(report)}
 <footer>
 <p>Marginal = what each invocation used (its ledger row, price table ${escapeHtml(report.priceTableVersion)}). Amortised = marginal plus the invocation's share of the endpoint's idle instance time in the same UTC hour, split by busy time.</p>
-<p>Endpoint assumed at ${e.instances} × ${escapeHtml(e.instanceType)} every hour at $${escapeHtml(e.pricePerInstanceHourUsd)}/instance-hour (${escapeHtml(e.priceSource)}): ${report.billedInstanceHours.toFixed(2)} instance-hours, ${usd(report.endpointBillNanoUsd)}. Hours with no invocation at all: ${usd(report.idleUnattributedNanoUsd)} (in the total, in no line).</p>
+<p>Amounts in the table are in ${MICRO_USD} (micro-dollars: 1,000,000 ${MICRO_USD} = $1), exact to the nano-dollar.</p>
+<p>Endpoint assumed running: ${e.instances} × ${escapeHtml(e.instanceType)}, ${escapeHtml(runningWindowText(e))}, at $${escapeHtml(e.pricePerInstanceHourUsd)}/instance-hour (${escapeHtml(e.priceSource)}): ${report.billedInstanceHours.toFixed(2)} instance-hours, ${usd(report.endpointBillNanoUsd)}. Hours with no invocation at all: ${usd(report.idleUnattributedNanoUsd)} (in the total, in no line).</p>
 </footer>
 </main></body></html>
 `;

@@ -1,44 +1,44 @@
 import { COST_COMPONENTS } from '#core/cost/cost-model';
-import type { CostReport, ReportLine } from './build';
+import { nanoToUsd } from '#core/cost/exact';
+import type { AggregateBy } from '#core/cost/ledger-row';
+import { splitDisplayKey } from '#core/key-part';
+import { type CostReport, type ReportLine, runningWindowText } from './build';
+import { formatMicroUsd, formatNano, MICRO_USD } from './money';
 
-/**
- * Integer nano-dollars as a decimal USD string with `digits` decimals, rounded half away from zero, without
- * ever going through a float (so CSV totals re-add exactly at 9 digits).
- */
-export function formatNano(nano: number, digits = 9): string {
-  const negative = nano < 0;
-  let abs = BigInt(Math.abs(nano));
-  const drop = 10n ** BigInt(9 - digits);
-  abs = (abs + drop / 2n) / drop;
-  const scale = 10n ** BigInt(digits);
-  const whole = abs / scale;
-  const fraction = (abs % scale).toString().padStart(digits, '0');
-  const text = digits > 0 ? `${whole}.${fraction}` : `${whole}`;
-  return negative && abs !== 0n ? `-${text}` : text;
-}
-
-const COLUMNS = [
-  'invocations',
-  'cached',
-  'prompt_tokens',
-  'completion_tokens',
+const COUNT_COLUMNS = ['invocations', 'cached', 'prompt_tokens', 'completion_tokens'] as const;
+const MONEY_COLUMNS = [
   ...COST_COMPONENTS.map((c) => `${c}_usd`),
   'marginal_usd',
   'idle_share_usd',
   'amortised_usd',
 ] as const;
 
-function cells(line: ReportLine, digits: number): string[] {
+/** The CSV's key columns: a group or user key is split into the ids it is made of, so a spreadsheet can pivot. */
+export const CSV_KEY_COLUMNS: Readonly<Record<AggregateBy, readonly string[]>> = {
+  group: ['platform', 'tenant', 'group'],
+  user: ['platform', 'tenant', 'user'],
+  day: ['day'],
+  platform: ['platform'],
+};
+
+/** Rows after the lines: their sum, the endpoint hours nobody used, and both together (what the bill says). */
+export const CSV_SUMMARY_LABELS = {
+  total: 'TOTAL',
+  idle: 'IDLE HOURS WITHOUT INVOCATIONS',
+  grandTotal: 'GRAND TOTAL',
+} as const;
+
+function counts(line: ReportLine): string[] {
+  return [line.invocations, line.cachedInvocations, line.tokens.prompt, line.tokens.completion].map(String);
+}
+
+function money(line: ReportLine, format: (nano: number) => string): string[] {
   return [
-    String(line.invocations),
-    String(line.cachedInvocations),
-    String(line.tokens.prompt),
-    String(line.tokens.completion),
-    ...COST_COMPONENTS.map((c) => formatNano(line.componentsNanoUsd[c], digits)),
-    formatNano(line.marginalNanoUsd, digits),
-    formatNano(line.idleShareNanoUsd, digits),
-    formatNano(line.amortisedNanoUsd, digits),
-  ];
+    ...COST_COMPONENTS.map((c) => line.componentsNanoUsd[c]),
+    line.marginalNanoUsd,
+    line.idleShareNanoUsd,
+    line.amortisedNanoUsd,
+  ].map((nano) => format(nano));
 }
 
 /**
@@ -51,10 +51,60 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
-/** CSV with a header, one line per key, then TOTAL; amounts at full nano-dollar precision. */
+/** The ids a line's key is made of, one per CSV key column. */
+function keyFields(key: string, by: AggregateBy): string[] {
+  return by === 'group' || by === 'user' ? splitDisplayKey(key) : [key];
+}
+
+/** `line` with only the idle share: the endpoint hours no invocation ran in. */
+function idleLine(report: CostReport): ReportLine {
+  const zero = Object.fromEntries(COST_COMPONENTS.map((c) => [c, 0])) as ReportLine['componentsNanoUsd'];
+  return {
+    key: CSV_SUMMARY_LABELS.idle,
+    invocations: 0,
+    cachedInvocations: 0,
+    tokens: { prompt: 0, completion: 0, total: 0 },
+    componentsNanoUsd: zero,
+    marginalNanoUsd: 0,
+    idleShareNanoUsd: report.idleUnattributedNanoUsd,
+    amortisedNanoUsd: report.idleUnattributedNanoUsd,
+    marginalUsd: 0,
+    idleShareUsd: report.idleUnattributedUsd,
+    amortisedUsd: report.idleUnattributedUsd,
+  };
+}
+
+/** TOTAL plus the idle hours, column by column: its `amortised_usd` is the report's grand total. */
+function grandTotalLine(report: CostReport): ReportLine {
+  const t = report.totals;
+  const idle = report.idleUnattributedNanoUsd;
+  return {
+    ...t,
+    key: CSV_SUMMARY_LABELS.grandTotal,
+    idleShareNanoUsd: t.idleShareNanoUsd + idle,
+    amortisedNanoUsd: report.grandTotalNanoUsd,
+    idleShareUsd: nanoToUsd(BigInt(t.idleShareNanoUsd + idle)),
+    amortisedUsd: report.grandTotalUsd,
+  };
+}
+
+/**
+ * CSV: a header, one record per key (group and user keys split into `platform`, `tenant`, `group`/`user`), then
+ * TOTAL, the idle hours without invocations and the GRAND TOTAL, which adds up to the endpoint bill plus the request
+ * path. Summary records carry their label in the first column. Amounts in USD to the nano-dollar (9 decimals, exact).
+ */
 export function renderCsv(report: CostReport): string {
-  const header = [report.by, ...COLUMNS].join(',');
-  const body = [...report.lines, report.totals].map((l) => [csvField(l.key), ...cells(l, 9)].join(','));
+  const keyColumns = CSV_KEY_COLUMNS[report.by];
+  const record = (fields: readonly string[], line: ReportLine) =>
+    [...fields.map(csvField), ...counts(line), ...money(line, formatNano)].join(',');
+  const summary = (line: ReportLine) => record([line.key, ...keyColumns.slice(1).map(() => '')], line);
+  const header = [...keyColumns, ...COUNT_COLUMNS, ...MONEY_COLUMNS].join(',');
+  const body = [
+    ...report.lines.map((l) => record(keyFields(l.key, report.by), l)),
+    summary(report.totals),
+    summary(idleLine(report)),
+    summary(grandTotalLine(report)),
+  ];
   return `${[header, ...body].join('\r\n')}\r\n`;
 }
 
@@ -62,29 +112,52 @@ export function renderJson(report: CostReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-/** A plain-text table for the terminal (USD to 4 decimals), with the assumptions and the reconciliation below it. */
+/** `$1,234.57`: a sum rounded to the cent, for the sentence next to its exact µUSD figure. */
+function cents(nano: number): string {
+  return `$${formatNano(nano, 2).replace(/\B(?=(\d{3})+\.)/g, ',')}`;
+}
+
+/**
+ * A plain-text table for the terminal. Every amount is in µUSD with three decimals, exact to the nano-dollar: a
+ * single invocation's SQS or API Gateway cost is a few µUSD, which four-decimal dollars would print as 0.0000. A
+ * units row under the header names the unit of every money column; the assumptions and the reconciliation follow.
+ */
 export function renderTable(report: CostReport): string {
-  const header = [report.by.toUpperCase(), ...COLUMNS.map((c) => c.replace(/_usd$/, '').replaceAll('_', ' '))];
-  const rows = [...report.lines, report.totals].map((l) => [l.key, ...cells(l, 4)]);
+  const header = [
+    report.by.toUpperCase(),
+    ...COUNT_COLUMNS.map((c) => c.replaceAll('_', ' ')),
+    ...MONEY_COLUMNS.map((c) => c.replace(/_usd$/, '').replaceAll('_', ' ')),
+  ];
+  const units = ['', ...COUNT_COLUMNS.map(() => ''), ...MONEY_COLUMNS.map(() => MICRO_USD)];
+  const rows = [...report.lines, report.totals].map((l) => [l.key, ...counts(l), ...money(l, formatMicroUsd)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const format = (r: readonly string[]) =>
     r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   const e = report.endpoint;
+  const bill = report.endpointBillNanoUsd;
   return [
-    `GroupGate cost report ${report.from} .. ${report.to}, by ${report.by} (USD; generated ${report.generatedAt})`,
+    `GroupGate cost report ${report.from} .. ${report.to} (UTC days), by ${report.by}; generated ${report.generatedAt}`,
+    `Amounts in ${MICRO_USD} (micro-dollars: 1,000,000 ${MICRO_USD} = $1), exact to the nano-dollar.`,
+    ...report.notes.map((note) => `NOTE: ${note}`),
     '',
     format(header),
+    format(units),
     rule,
     ...rows.slice(0, -1).map(format),
     rule,
     format(rows[rows.length - 1] ?? []),
     '',
-    `Endpoint: ${e.instances} x ${e.instanceType} at $${e.pricePerInstanceHourUsd}/h (${e.priceSource}), ` +
-      `${report.billedInstanceHours.toFixed(2)} instance-hours billed = $${report.endpointBillUsd.toFixed(4)}`,
-    `Idle endpoint hours with no invocation: $${formatNano(report.idleUnattributedNanoUsd, 4)}`,
-    `Grand total (amortised + idle unattributed): $${formatNano(report.grandTotalNanoUsd, 4)}`,
-    'marginal = what the invocations used; amortised = marginal + their share of idle endpoint time in the same hour',
+    `Endpoint assumed running: ${e.instances} x ${e.instanceType}, ${runningWindowText(e)}, ` +
+      `at $${e.pricePerInstanceHourUsd} per instance-hour (${e.priceSource}).`,
+    `Endpoint bill: ${report.billedInstanceHours.toFixed(2)} instance-hours = ${formatMicroUsd(bill)} ${MICRO_USD} ` +
+      `(${cents(bill)}).`,
+    `Idle endpoint hours without invocations (in no line above): ${formatMicroUsd(report.idleUnattributedNanoUsd)} ` +
+      `${MICRO_USD}.`,
+    `Grand total (TOTAL amortised + idle hours without invocations): ${formatMicroUsd(report.grandTotalNanoUsd)} ` +
+      `${MICRO_USD} (${cents(report.grandTotalNanoUsd)}).`,
+    'marginal = what the invocations used (their ledger rows); idle share = their share of the endpoint time no ' +
+      'invocation used in the same UTC hour, split by busy time; amortised = marginal + idle share.',
     '',
   ].join('\n');
 }

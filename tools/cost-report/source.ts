@@ -114,7 +114,10 @@ export async function fetchSandboxLedger(baseUrl: string, fetchImpl: typeof fetc
   try {
     response = await fetchImpl(url);
   } catch (cause) {
-    throw new Error(`Cannot reach the sandbox at ${url}: is \`npm start\` running?`, { cause });
+    throw new Error(
+      `Cannot reach the sandbox at ${url}: is \`npm start\` running there? (--sandbox-url, else PORT, else port 3000)`,
+      { cause },
+    );
   }
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}`);
   const body: unknown = await response.json().catch(() => undefined);

@@ -1,5 +1,13 @@
 import { ValidationError } from '#core/errors';
-import { daysBetween, parseReportArgs } from '../../../tools/cost-report/args';
+import {
+  daysBetween,
+  parseReportArgs,
+  REPORT_BY,
+  REPORT_FORMATS,
+  REPORT_OPTIONS,
+  REPORT_SOURCES,
+  USAGE,
+} from '../../../tools/cost-report/args';
 
 const RANGE = ['--from', '2026-11-01', '--to', '2026-11-30'];
 
@@ -133,4 +141,40 @@ test('daysBetween: inclusive calendar days across a month end; undefined for non
   expect(daysBetween('2026-11-29', '2026-12-02')).toEqual(['2026-11-29', '2026-11-30', '2026-12-01', '2026-12-02']);
   expect(daysBetween('2026-11-01', '2026-11-01')).toEqual(['2026-11-01']);
   expect(daysBetween('2026-11-31', '2026-12-01')).toBeUndefined();
+});
+
+describe('the sandbox URL follows PORT, as `npm start` does', () => {
+  const sandbox = [...RANGE, '--source', 'sandbox'];
+
+  test('PORT names the port; without it, 3000; --sandbox-url wins over both', () => {
+    expect(parseReportArgs(sandbox, { PORT: '4105' }).sandboxUrl).toBe('http://127.0.0.1:4105');
+    expect(parseReportArgs(sandbox, { PORT: '' }).sandboxUrl).toBe('http://127.0.0.1:3000');
+    // Read as bin/sandbox.ts reads it (Number), so both sides agree on the port.
+    expect(parseReportArgs(sandbox, { PORT: ' 4105' }).sandboxUrl).toBe('http://127.0.0.1:4105');
+    expect(parseReportArgs(sandbox, {}).sandboxUrl).toBe('http://127.0.0.1:3000');
+    expect(parseReportArgs([...sandbox, '--sandbox-url', 'http://127.0.0.1:5000'], { PORT: '4105' }).sandboxUrl).toBe(
+      'http://127.0.0.1:5000',
+    );
+  });
+
+  test.each(['abc', '0', '65536', '-1', '80.5'])('PORT=%j is refused for the sandbox source', (port) => {
+    expect(problemsOf(sandbox, { PORT: port })).toContain(
+      `PORT: ${JSON.stringify(port)} is not a port 1–65535 for the sandbox URL; pass --sandbox-url`,
+    );
+  });
+
+  test('a bad PORT does not matter when it is not used', () => {
+    expect(() => parseReportArgs([...RANGE, '--table', 'L'], { PORT: 'abc' })).not.toThrow();
+    expect(() =>
+      parseReportArgs([...sandbox, '--sandbox-url', 'http://127.0.0.1:5000'], { PORT: 'abc' }),
+    ).not.toThrow();
+  });
+});
+
+test('--help lists every flag, every choice, the environment, the units and the exit codes', () => {
+  for (const flag of Object.keys(REPORT_OPTIONS)) expect(USAGE).toContain(`--${flag}`);
+  for (const choice of [...REPORT_BY, ...REPORT_FORMATS, ...REPORT_SOURCES]) expect(USAGE).toContain(choice);
+  for (const name of ['PORT', 'LEDGER_TABLE', 'AWS_REGION', 'µUSD', 'GRAND TOTAL', 'Exit codes']) {
+    expect(USAGE).toContain(name);
+  }
 });

@@ -134,7 +134,29 @@ test('only hours that have begun are billed; the running hour pro rata', () => {
   // A row stamped after `now` (clock skew) still gets its hour, billed in full.
   expect(billedHours(['2026-11-25'], 1, new Date('2026-11-25T00:00:00Z'), new Set(['2026-11-25T05']))).toEqual({
     '2026-11-25T05': 1,
+  }); // The running hour is billed so far, whether or not it already holds rows.
+  expect(billedHours(['2026-11-25'], 2, new Date('2026-11-25T00:15:00Z'), new Set(['2026-11-25T00']))).toEqual({
+    '2026-11-25T00': 0.5,
   });
+});
+
+test('the billed instance-hours are the instances times the assumed running window, to the report time', () => {
+  const report = buildCostReport([row('2026-11-25T09:10:00.000Z', 1000, 200_000)], {
+    ...MONTH,
+    from: '2026-11-25',
+    to: '2026-11-26',
+    by: 'group',
+    instances: 2,
+    now: new Date('2026-11-25T09:30:00Z'),
+  });
+  expect(report.endpoint).toMatchObject({
+    assumedRunningFrom: '2026-11-25T00:00:00.000Z',
+    assumedRunningUntil: '2026-11-25T09:30:00.000Z',
+    assumedRunningHours: 9.5,
+  });
+  expect(report.billedInstanceHours).toBe(19);
+  // 19 instance-hours x $0.7364
+  expect(report.endpointBillNanoUsd).toBe(13_991_600_000);
 });
 
 test('instance price: regional table, us-east-1 fallback named, override, and an unknown type refused', () => {

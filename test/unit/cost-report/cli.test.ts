@@ -85,7 +85,7 @@ test('the same month read from DynamoDB (byDay per day) gives the same report as
   expect(aws.totals.invocations).toBe(1200);
   expect(aws.lines).toHaveLength(30);
   expect(aws.totals.marginalNanoUsd).toBe(ledger.reduce((t, r) => t + r.totalNanoUsd, 0));
-});
+}, 30_000); // 30 byDay queries against dynalite: about 4 s alone, more while other suites share the machine
 
 test('HTML report: written, then rendered by headless Chromium and screenshotted', async () => {
   const html = path.join(ARTIFACTS, 'report.html');

@@ -1,7 +1,9 @@
 import { buildCostReport } from '../../../tools/cost-report/build';
 import { escapeHtml, renderHtml, tickStep } from '../../../tools/cost-report/html';
-import { csvField, formatNano, renderCsv, renderJson, renderTable } from '../../../tools/cost-report/render';
+import { formatNano } from '../../../tools/cost-report/money';
+import { csvField, renderCsv, renderJson, renderTable } from '../../../tools/cost-report/render';
 import { makeLedger } from './make-ledger';
+import { parseCsv } from './parse-csv';
 
 const OPTIONS = {
   from: '2026-11-01',
@@ -13,46 +15,6 @@ const OPTIONS = {
 } as const;
 const rows = makeLedger({ invocations: 120, groups: 6, from: '2026-11-01', days: 7, seed: 7 });
 
-/** Parses RFC 4180 CSV (quoted fields with doubled quotes and embedded CR/LF), to check what a reader gets back. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      record.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i += 1;
-    } else field += ch;
-  }
-  return records;
-}
-
-test('formatNano: exact decimals, half away from zero, negatives', () => {
-  expect(formatNano(316_055)).toBe('0.000316055');
-  expect(formatNano(530_208_000_000, 2)).toBe('530.21');
-  expect(formatNano(1_234_550_000, 4)).toBe('1.2346');
-  expect(formatNano(49_999, 4)).toBe('0.0000');
-  expect(formatNano(50_000, 4)).toBe('0.0001');
-  expect(formatNano(-179_800_000, 4)).toBe('-0.1798');
-  expect(formatNano(-40, 4)).toBe('0.0000');
-  expect(formatNano(7_000_000_000, 0)).toBe('7');
-});
-
 test('csvField: RFC 4180 quoting and spreadsheet-formula neutralising', () => {
   expect(csvField('slack#T1#C1')).toBe('slack#T1#C1');
   expect(csvField('a,b')).toBe('"a,b"');
@@ -63,11 +25,13 @@ test('csvField: RFC 4180 quoting and spreadsheet-formula neutralising', () => {
   expect(csvField('@x')).toBe("'@x");
 });
 
-test('CSV: a header, one record per key plus TOTAL, awkward keys survive a round trip', () => {
-  const awkward = rows.map((r, i) => (i % 10 === 0 ? { ...r, chatId: 'ops, "night"\nshift' } : r));
+test('CSV: a header, one record per key, then TOTAL, idle hours and GRAND TOTAL; awkward ids survive a round trip', () => {
+  const awkward = rows.map((r, i) => (i % 10 === 0 ? { ...r, chatId: 'ops, "night"\nshift #2 100%' } : r));
   const report = buildCostReport(awkward, { ...OPTIONS, by: 'group' });
   const records = parseCsv(renderCsv(report));
   expect(records[0]).toEqual([
+    'platform',
+    'tenant',
     'group',
     'invocations',
     'cached',
@@ -83,30 +47,47 @@ test('CSV: a header, one record per key plus TOTAL, awkward keys survive a round
     'idle_share_usd',
     'amortised_usd',
   ]);
-  expect(records).toHaveLength(report.lines.length + 2);
-  expect(records.every((r) => r.length === 14)).toBe(true);
-  expect(records.map((r) => r[0])).toContain(`${awkward[0]?.platform}#${awkward[0]?.tenantId}#ops, "night"\nshift`);
-  const total = records[records.length - 1];
-  expect(total?.[0]).toBe('TOTAL');
+  expect(records).toHaveLength(report.lines.length + 4);
+  expect(records.every((r) => r.length === 16)).toBe(true);
+  const odd = 'ops, "night"\nshift #2 100%';
+  const expectedOdd = new Set(awkward.filter((r) => r.chatId === odd).map((r) => `${r.platform}|${r.tenantId}|${odd}`));
+  const oddRecords = records.filter((r) => r[2] === odd).map((r) => r.slice(0, 3).join('|'));
+  expect(new Set(oddRecords)).toEqual(expectedOdd);
+  expect(oddRecords).toHaveLength(expectedOdd.size);
+  const [total, idle, grand] = records.slice(-3);
+  expect([total?.[0], idle?.[0], grand?.[0]]).toEqual(['TOTAL', 'IDLE HOURS WITHOUT INVOCATIONS', 'GRAND TOTAL']);
+  expect(total?.slice(1, 3)).toEqual(['', '']);
   // Nine decimals: the CSV re-adds to the nano-dollar.
-  const sum = records.slice(1, -1).reduce((t, r) => t + BigInt((r[11] ?? '').replace('.', '')), 0n);
-  expect(sum).toBe(BigInt(report.totals.marginalNanoUsd));
-  expect(total?.[11]).toBe(formatNano(report.totals.marginalNanoUsd));
+  const nano = (cell: string | undefined) => BigInt((cell ?? '').replace('.', ''));
+  const sum = records.slice(1, -3).reduce((t, r) => t + nano(r[13]), 0n);
+  expect(sum).toBe(BigInt(awkward.reduce((t, r) => t + r.totalNanoUsd, 0)));
+  expect(nano(total?.[13])).toBe(sum);
+  // GRAND TOTAL = TOTAL + idle hours, column by column; its amortised is the request path plus 7 days of endpoint.
+  for (let c = 3; c < 16; c += 1) expect(nano(grand?.[c])).toBe(nano(total?.[c]) + nano(idle?.[c]));
+  const requestPath = awkward.reduce((t, r) => t + BigInt(r.totalNanoUsd - r.componentsNanoUsd.sagemaker), 0n);
+  expect(nano(grand?.[15])).toBe(requestPath + 7n * 24n * 736_400_000n);
 });
 
-test('table: aligned columns, TOTAL last, assumptions and reconciliation printed', () => {
+test('table: aligned columns with a µUSD units row, TOTAL last, assumptions and reconciliation printed', () => {
   const report = buildCostReport(rows, { ...OPTIONS, by: 'platform' });
   const text = renderTable(report);
   const lines = text.split('\n');
-  const header = lines.find((l) => l.startsWith('PLATFORM'));
+  const headerAt = lines.findIndex((l) => l.startsWith('PLATFORM'));
+  const header = lines[headerAt];
+  const units = lines[headerAt + 1];
   const totalLine = lines.find((l) => l.startsWith('TOTAL'));
   expect(header).toBeDefined();
   expect(totalLine?.length).toBe(header?.length);
-  expect(totalLine).toContain(formatNano(report.totals.amortisedNanoUsd, 4));
+  expect(units?.trim().split(/ +/)).toEqual(Array(9).fill('µUSD'));
   for (const platform of ['dingtalk', 'feishu', 'slack', 'wecom'])
     expect(text).toMatch(new RegExp(`^${platform} `, 'm'));
-  expect(text).toContain('Endpoint: 1 x ml.g4dn.xlarge at $0.7364/h');
-  expect(text).toContain(`Grand total (amortised + idle unattributed): $${formatNano(report.grandTotalNanoUsd, 4)}`);
+  expect(text).toContain('Amounts in µUSD (micro-dollars: 1,000,000 µUSD = $1)');
+  expect(text).toContain(
+    'Endpoint assumed running: 1 x ml.g4dn.xlarge, 168 h from 2026-11-01 00:00 UTC to 2026-11-08 00:00 UTC',
+  );
+  // 168 h x $0.7364 = $123.7152
+  expect(text).toContain('Endpoint bill: 168.00 instance-hours = 123,715,200.000 µUSD ($123.72).');
+  expect(text).toMatch(/^Grand total \(TOTAL amortised \+ idle hours without invocations\): [\d,]+\.\d{3} µUSD/m);
 });
 
 test('JSON is the report itself', () => {
