@@ -3,8 +3,10 @@ import * as z from 'zod';
 import { systemPromptOverridesSchema } from '#config/pipeline-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
 import { ConfigError } from '#core/errors';
+import { FEISHU_DEFAULT_API_BASE_URL } from '#platforms/feishu/config';
 import { fromManifests } from '#platforms/manifests';
 import { PLATFORMS } from '#platforms/types';
+import { nearestKey } from './nearest-key';
 
 /** The CDK context key holding the app configuration object; flat flags use `-c groupgate:<key>=<value>`. */
 export const CONTEXT_KEY = 'groupgate';
@@ -28,6 +30,14 @@ const secretArn = z
   .regex(SECRET_COMPLETE_ARN, 'must be a complete Secrets Manager ARN (with its 6-character suffix)');
 /** One optional secret ARN per platform; any other key is refused as unknown. */
 const platformSecretArnsSchema = z.strictObject(fromManifests(() => secretArn.optional()));
+/** An API origin: the adapter appends `/open-apis/…`, so a path, query or fragment here would break every call. */
+const httpsOrigin = z
+  .url({ protocol: /^https$/, hostname: HOSTNAME, error: 'must be an https URL with a DNS host name' })
+  .refine((value) => {
+    // Refinements run after a failed format check too; an unparsable value is already reported by `url`.
+    const url = URL.parse(value);
+    return url === null || (url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password);
+  }, 'must be an origin only (https://host), without a path, query, fragment or credentials');
 
 /**
  * The app configuration, read from CDK context at synth time. Every key except `modelS3Uri` has a default.
@@ -163,7 +173,15 @@ const appConfigSchema = z.strictObject({
     .string()
     .regex(/^\w{1,64}$/, 'must be a template variable name')
     .optional(),
+  /**
+   * Feishu Open Platform origin the worker and the stream sweeper call (`FEISHU_API_BASE_URL`); Lark (international)
+   * tenants use `https://open.larksuite.com`. @default https://open.feishu.cn
+   */
+  feishuApiBaseUrl: httpsOrigin.default(FEISHU_DEFAULT_API_BASE_URL),
 });
+
+/** Every top-level key the configuration accepts, in schema order. */
+const CONFIG_KEYS: readonly string[] = Object.keys(appConfigSchema.shape);
 
 export type AppConfig = Readonly<z.output<typeof appConfigSchema>>;
 export type AppConfigInput = z.input<typeof appConfigSchema>;
@@ -185,10 +203,32 @@ function crossKeyProblems(raw: Record<string, unknown>): string[] {
   return problems;
 }
 
+/** The keys of the object the schema expects at `path` (through defaults and optionals); empty where none is. */
+function keysAt(path: readonly PropertyKey[]): readonly string[] {
+  let schema: z.ZodType | undefined = appConfigSchema;
+  for (const segment of path) {
+    schema = typeof segment === 'string' ? objectShape(schema)?.[segment] : undefined;
+  }
+  return Object.keys(objectShape(schema) ?? {});
+}
+
+function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> | undefined {
+  let inner = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
+  return inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodType>) : undefined;
+}
+
+/** `<prefix><typed>: unknown key`, naming the known key it most likely meant (`<prefix><key>`) when one is close. */
+function unknownKeyProblem(prefix: string, typed: string, known: readonly string[]): string {
+  const suggestion = nearestKey(typed, known);
+  return `${prefix}${typed}: unknown key${suggestion === undefined ? '' : `; did you mean \`${prefix}${suggestion}\`?`}`;
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   const key = issue.path.join('.') || '(root)';
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${issue.path.length ? `${key}.` : ''}${k}: unknown key`);
+    const known = keysAt(issue.path);
+    return issue.keys.map((k) => unknownKeyProblem(issue.path.length ? `${key}.` : '', k, known));
   }
   return [`${key}: ${issue.message}`];
 }
@@ -198,9 +238,15 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
  * Pure: no CDK dependency, so tests and tools can call it directly.
  */
 export function parseAppConfig(raw: unknown): AppConfig {
+  return validated(raw, []);
+}
+
+/** `parseAppConfig`, with problems found before the object was assembled (unknown flags) listed first. */
+function validated(raw: unknown, earlierProblems: readonly string[]): AppConfig {
   const input = raw ?? {};
   const result = appConfigSchema.safeParse(input);
   const problems = [
+    ...earlierProblems,
     ...(result.success ? [] : result.error.issues.flatMap(describeIssue)),
     ...(typeof input === 'object' && !Array.isArray(input) ? crossKeyProblems(input as Record<string, unknown>) : []),
   ];
@@ -236,16 +282,29 @@ function contextObject(value: unknown): Record<string, unknown> {
 }
 
 /**
+ * Every `-c groupgate:<key>` flag whose key the schema does not accept. The rest of the context (CDK feature flags
+ * in cdk.json, other apps' keys) is not GroupGate's and is left alone.
+ */
+function unknownFlagProblems(node: Node): string[] {
+  const prefix = `${CONTEXT_KEY}:`;
+  const context: Record<string, unknown> = node.getAllContext();
+  return Object.keys(context)
+    .filter((name) => name.startsWith(prefix) && !CONFIG_KEYS.includes(name.slice(prefix.length)))
+    .map((name) => unknownKeyProblem(prefix, name.slice(prefix.length), CONFIG_KEYS));
+}
+
+/**
  * Reads the configuration from CDK context: the `groupgate` object (cdk.json "context" or `-c groupgate='{...}'`),
- * overlaid key by key with flat `-c groupgate:<key>=<value>` flags.
+ * overlaid key by key with flat `-c groupgate:<key>=<value>` flags. A flag with an unknown key is a problem like any
+ * other: a mistyped flag would otherwise leave its key at the default without a word.
  */
 export function readAppConfig(node: Node): AppConfig {
   const base = contextObject(node.tryGetContext(CONTEXT_KEY));
-  for (const key of Object.keys(appConfigSchema.shape)) {
+  for (const key of CONFIG_KEYS) {
     const flag = node.tryGetContext(`${CONTEXT_KEY}:${key}`);
     if (flag !== undefined) base[key] = coerceFlag(key, flag);
   }
-  return parseAppConfig(base);
+  return validated(base, unknownFlagProblems(node));
 }
 
 /** SageMakerVariantInvocationsPerInstance counts invocations per minute per instance. */

@@ -75,6 +75,7 @@ export class GroupGateStack extends Stack {
       ...(config.dingtalkCardTemplateId ? { dingtalkCardTemplateId: config.dingtalkCardTemplateId } : {}),
       ...(config.dingtalkCardContentKey ? { dingtalkCardContentKey: config.dingtalkCardContentKey } : {}),
       maxReceiveCount: config.maxReceiveCount,
+      feishuApiBaseUrl: config.feishuApiBaseUrl,
       logRetention,
       logLevel: config.logLevel,
     });
@@ -82,6 +83,7 @@ export class GroupGateStack extends Stack {
       platforms: config.enabledPlatforms,
       eventsTable: this.state.tables.events,
       platformSecrets: secrets.platformSecrets,
+      feishuApiBaseUrl: config.feishuApiBaseUrl,
       ...(config.dingtalkCardTemplateId ? { dingtalkCardTemplateId: config.dingtalkCardTemplateId } : {}),
       ...(config.dingtalkCardContentKey ? { dingtalkCardContentKey: config.dingtalkCardContentKey } : {}),
       logRetention,

@@ -40,10 +40,23 @@ export interface FunctionsProps {
   readonly streaming: { readonly enabled: boolean; readonly optOutChats: readonly string[] };
   readonly dingtalkCardTemplateId?: string;
   readonly dingtalkCardContentKey?: string;
+  /** Feishu/Lark Open Platform origin the replies go to (`https://open.larksuite.com` for Lark tenants). */
+  readonly feishuApiBaseUrl: string;
   /** The queue's receives before the DLQ: how long redeliveries can go on, so when the sweeper may step in. */
   readonly maxReceiveCount: number;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
+}
+
+/**
+ * The configured platform API origins (Feishu/Lark's; the other platforms have one each) for the functions that call
+ * the platforms back: the worker and the stream sweeper. Set only for enabled platforms; the webhook only answers.
+ */
+export function platformApiEnv(props: {
+  readonly platforms: readonly PlatformName[];
+  readonly feishuApiBaseUrl: string;
+}): Record<string, string> {
+  return props.platforms.includes('feishu') ? { [ENV.feishuApiBaseUrl]: props.feishuApiBaseUrl } : {};
 }
 
 /**
@@ -117,6 +130,7 @@ export class Functions extends Construct {
         ),
         ...(props.dingtalkCardTemplateId ? { [ENV.dingtalkCardTemplateId]: props.dingtalkCardTemplateId } : {}),
         ...(props.dingtalkCardContentKey ? { [ENV.dingtalkCardContentKey]: props.dingtalkCardContentKey } : {}),
+        ...platformApiEnv(props),
       },
     });
     this.bindPipeline(this.worker, props);

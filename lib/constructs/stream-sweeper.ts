@@ -10,6 +10,7 @@ import { ENV } from '#config/env-names';
 import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { PlatformName } from '#platforms/types';
 import { OPEN_SURFACES_INDEX } from '#stores/event-record';
+import { platformApiEnv } from './functions';
 import { HouseFunction } from './house-function';
 
 export interface StreamSweeperProps {
@@ -19,6 +20,8 @@ export interface StreamSweeperProps {
   /** The worker's DingTalk AI-card settings: the sweeper resumes the same cards. */
   readonly dingtalkCardTemplateId?: string;
   readonly dingtalkCardContentKey?: string;
+  /** The worker's Feishu/Lark origin: the sweeper settles the cards the worker opened there. */
+  readonly feishuApiBaseUrl: string;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
 }
@@ -53,6 +56,7 @@ export class StreamSweeper extends Construct {
         [ENV.claimLeaseSeconds]: String(SWEEPER_TIMEOUT.toSeconds() + 15),
         ...(props.dingtalkCardTemplateId ? { [ENV.dingtalkCardTemplateId]: props.dingtalkCardTemplateId } : {}),
         ...(props.dingtalkCardContentKey ? { [ENV.dingtalkCardContentKey]: props.dingtalkCardContentKey } : {}),
+        ...platformApiEnv(props),
       },
     });
     this.sweeper.bindTable(props.eventsTable, ENV.eventsTable, ['UpdateItem']);

@@ -234,5 +234,5 @@ function configProblems(run: () => unknown): readonly string[] {
 }
 
 function unknownKeyProblems(raw: Record<string, unknown>): readonly string[] {
-  return configProblems(() => parseAppConfig(raw)).filter((p) => p.endsWith('unknown key'));
+  return configProblems(() => parseAppConfig(raw)).filter((p) => p.includes(': unknown key'));
 }
