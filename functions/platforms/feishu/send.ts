@@ -76,13 +76,18 @@ function messageContent(format: OutgoingReply['format'], text: string): object {
   return { zh_cn: { content: [[{ tag: 'md', text }]] } };
 }
 
+/** The send `uuid` of a reply's first message, one-shot part 0 or streamed card alike (see `createFeishuCardOps`). */
+export function firstMessageUuid(idempotencyKey: string): string {
+  return partUuid(idempotencyKey, 0);
+}
+
 function partUuid(idempotencyKey: string, index: number): string {
   return feishuUuid(idempotencyKey, String(index));
 }
 
 /**
- * A send `uuid` for one message of a reply: a hash of the idempotency key plus a `suffix` naming the message (a part
- * index, or `card` for a streamed card), so no two messages of one reply share a uuid. Feishu caps `uuid` at 50
+ * A send `uuid` for one message of a reply: a hash of the idempotency key plus a `suffix` naming the message (its part
+ * index; a streamed card is part 0), so no two messages of one reply share a uuid. Feishu caps `uuid` at 50
  * characters; the hash keeps any key within it (the suffix may take up to 9).
  */
 export function feishuUuid(idempotencyKey: string, suffix: string): string {

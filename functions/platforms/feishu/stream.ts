@@ -15,7 +15,7 @@ import {
   streamingCardJson,
 } from './card-json';
 import { FEISHU_USER_ID_SHAPE, neutraliseFeishuMentions } from './mentions';
-import { FEISHU_RATE_LIMITED_CODE, feishuCode, feishuUuid, readMessageId, withTokenRefresh } from './send';
+import { FEISHU_RATE_LIMITED_CODE, feishuCode, firstMessageUuid, readMessageId, withTokenRefresh } from './send';
 
 /**
  * A streamed Feishu reply is a CardKit card entity (docs/STREAMING-AND-LONG-CONNECTION.md §1.1): created with the
@@ -42,9 +42,6 @@ const CARD_ENTITY_INVALID = 230099;
 const SEQUENCE_COMPARE_FAILED = 300_317;
 /** The card's streaming mode is closed (explicitly, after 10 min, or early for idleness). Doc §1.1. */
 export const STREAMING_MODE_CLOSED = 300_309;
-
-/** Suffix of the card message's send `uuid`; one-shot parts use their index, so a part and a card never collide. */
-const CARD_UUID_SUFFIX = 'card';
 
 /**
  * Jumps added to the sequence when the settling update loses a sequence comparison: another writer (a redelivered
@@ -82,7 +79,10 @@ export function createFeishuCardOps(input: FeishuCardOpsInput): SurfaceOps {
   const { apiBaseUrl, handle, deps, tokens } = input;
   const asker = askerMentionId(input.mentionUserId, FEISHU_USER_ID_SHAPE);
   const mention = asker ? cardMention(asker) : '';
-  const uuid = feishuUuid(input.idempotencyKey, CARD_UUID_SUFFIX);
+  // The card is the reply's first message, so it carries the first one-shot part's uuid: whichever form an earlier
+  // attempt of this event sent (a plain apology, a card, the first part of a split answer), a later attempt's first
+  // message lands on it within Feishu's 1 h uuid window instead of showing the member a second reply.
+  const uuid = firstMessageUuid(input.idempotencyKey);
 
   /** The last sequence this process used on the card; the next is always larger (per card, shared by all ops). */
   let lastSequence = 0;

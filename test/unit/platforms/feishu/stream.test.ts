@@ -1,4 +1,5 @@
 import { FEISHU_CARD_MIN_INTERVAL_MS, FEISHU_STREAM_PUSH_WINDOW_MS } from '#platforms/feishu/index';
+import { firstMessageUuid } from '#platforms/feishu/send';
 import type { OpenedSurface } from '#platforms/types';
 import { cardOf, streamRig } from './stream-rig';
 
@@ -51,7 +52,8 @@ describe('Feishu streaming reply on a CardKit card, against the emulator', () =>
     expect(JSON.parse(String(send?.body.content))).toEqual({ type: 'card', data: { card_id: cardId } });
     const uuid = String(send?.body.uuid);
     expect(uuid.length).toBeLessThanOrEqual(50);
-    expect(uuid.endsWith('-card')).toBe(true);
+    // The card is the reply's first message: it shares the one-shot reply's first part uuid (see the attempt tests).
+    expect(uuid).toBe(firstMessageUuid('evt-feishu-1'));
 
     expect(rig.ctx.deliveries).toEqual([
       expect.objectContaining({ text: '@ou_asker 你好', stream: 'streaming', mentions: ['ou_asker'] }),
@@ -198,6 +200,29 @@ describe('Feishu streaming reply on a CardKit card, against the emulator', () =>
     expect(rig.ctx.deliveries).toHaveLength(1);
     expect(rig.ctx.deliveries[0]).toMatchObject({ text: '@ou_asker 第二次的完整答案', stream: 'finished' });
     expect(second.visibleAt).toHaveLength(1);
+  });
+
+  it('an attempt whose earlier attempt sent a plain message (it died before recording) adds no card beside it', async () => {
+    const rig = streamRig();
+    const t = rig.target();
+    // Attempt 1: the model failed, the apology went out as one plain message, and the worker died before recording.
+    const first = await rig.open(t);
+    const apology = await first.session.fail('抱歉,模型暂时无法回答');
+    expect(first.recorded).toHaveLength(0);
+    await rig.advance(20_000);
+
+    // Attempt 2 (a deduplicating platform's sending event is claimable again) streams a card for the same event.
+    const second = await rig.open(t);
+    await second.session.update('第二次的答案');
+    await rig.advance(400);
+    const result = await second.session.finish('第二次的完整答案');
+
+    const sends = rig.messageSends();
+    expect(sends).toHaveLength(2);
+    expect(sends[1]?.body).toMatchObject({ msg_type: 'interactive', uuid: sends[0]?.body.uuid });
+    expect(result.messageIds).toEqual(apology.messageIds);
+    // The member sees one reply: the first attempt's.
+    expect(rig.ctx.deliveries).toEqual([expect.objectContaining({ text: '@ou_asker 抱歉,模型暂时无法回答' })]);
   });
 
   it('resume past the 1-hour uuid window (late redelivery, sweeper) updates the card already in the chat', async () => {
