@@ -1,41 +1,39 @@
 /**
  * Prints a JWT the sandbox's `/v1/chat` authorizer accepts (HS256 with JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE or their
- * sandbox defaults):
- *
- *   npx tsx sandbox/mint-token.ts --sub alice [--ttl 3600]
+ * sandbox defaults), with the claims of the identity model (`functions/core/api-identity.ts`). `--help` says how.
  */
-import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS } from '#config/chat-api-config';
 import { ENV } from '#config/env-names';
+import { ACT_AS_SCOPE, TENANT_CLAIM } from '#core/api-identity';
+import { type MintOptions, parseOptions, USAGE, UsageError } from './mint-token-options';
 import { restApiHandlerEnv } from './rest-api';
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { sub: { type: 'string' }, ttl: { type: 'string', default: '3600' } },
-  });
-  const ttl = Number(values.ttl);
-  if (!values.sub || !Number.isInteger(ttl) || ttl <= 0) {
-    throw new Error('usage: npx tsx sandbox/mint-token.ts --sub <subject> [--ttl <seconds>]');
-  }
-  // The authorizer refuses tokens whose exp - iat is over the maximum lifetime (JWT_MAX_TOKEN_LIFETIME_SECONDS).
-  const maxLifetime = Number(process.env[ENV.jwtMaxTokenLifetimeSeconds] || DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS);
-  if (ttl > maxLifetime) throw new Error(`--ttl ${ttl} is over the ${maxLifetime} s token lifetime the API accepts`);
+async function mint(options: MintOptions): Promise<string> {
   const env = restApiHandlerEnv(process.env);
   const secret = env[ENV.jwtSecret];
   if (!secret) throw new Error(`${ENV.jwtJwksUrl} is set: tokens come from that issuer, not from this script.`);
-  const token = await new SignJWT({})
+  const claims = { [TENANT_CLAIM]: options.tenant, ...(options.actAs ? { scope: ACT_AS_SCOPE } : {}) };
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(values.sub)
-    .setIssuer(env[ENV.jwtIssuer] ?? '')
-    .setAudience(env[ENV.jwtAudience] ?? '')
+    .setSubject(options.sub)
+    .setIssuer(options.iss ?? env[ENV.jwtIssuer] ?? '')
+    .setAudience(options.aud ?? env[ENV.jwtAudience] ?? '')
     .setIssuedAt()
-    .setExpirationTime(`${ttl}s`)
+    .setExpirationTime(`${options.ttl}s`)
     .sign(new TextEncoder().encode(secret));
-  process.stdout.write(`${token}\n`);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  process.stdout.write(`${await mint(options)}\n`);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).message}\n`);
+  const message = (err as Error).message;
+  process.stderr.write(err instanceof UsageError ? `mint-token: ${message}\n\n${USAGE}` : `mint-token: ${message}\n`);
   process.exit(2);
 });

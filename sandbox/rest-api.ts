@@ -15,6 +15,7 @@ import {
   toHttpError,
   UnauthorizedError,
 } from '#core/errors';
+import { refusalOf } from '#core/token-refusal';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 
 /**
@@ -22,7 +23,7 @@ import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
  * handlers: body size limit (413) → API key in the usage plan (403) → the plan's per-key token bucket and daily
  * quota (429) → the real JWT REQUEST authorizer (401 on `Error('Unauthorized')`, 403 on a Deny policy) → the real
  * chat-api handler with the authorizer's context in `requestContext.authorizer`. Authorizer results are not
- * cached here, so every request is verified afresh.
+ * cached here, so every request is verified afresh. One deliberate difference: a 401 says why (`unauthorizedMessage`).
  */
 
 /** Sandbox-only settings: the usage plan that API Gateway holds in AWS. */
@@ -143,7 +144,8 @@ export async function createRestApi(options: RestApiOptions): Promise<RestApi> {
   options.log(
     `sandbox: REST API POST /v1/chat — x-api-key one of API_KEYS=${apiKeys.join(',')}; ` +
       `Authorization: Bearer <JWT> (iss=${handlerEnv[ENV.jwtIssuer]}, aud=${handlerEnv[ENV.jwtAudience]}, ${keySource}); ` +
-      'mint one with: npx tsx sandbox/mint-token.ts --sub alice',
+      'mint one with: npx tsx sandbox/mint-token.ts --sub alice --tenant acme (--help for act-as tokens); ' +
+      'a 401 body says why the token was refused (the deployed API says only "Unauthorized")',
   );
 
   async function authorize(event: APIGatewayProxyEvent): Promise<Record<string, unknown>> {
@@ -152,7 +154,7 @@ export async function createRestApi(options: RestApiOptions): Promise<RestApi> {
       result = await authorizer(authorizerEvent(event));
     } catch (err) {
       // API Gateway answers 401 only for this exact message; any other failure is its 500.
-      if (err instanceof Error && err.message === 'Unauthorized') throw new UnauthorizedError('Unauthorized');
+      if (err instanceof Error && err.message === 'Unauthorized') throw new UnauthorizedError(unauthorizedMessage(err));
       throw err;
     }
     if (!allows(result, METHOD_ARN)) throw new ForbiddenError('User is not authorized to access this resource');
@@ -186,6 +188,17 @@ export async function createRestApi(options: RestApiOptions): Promise<RestApi> {
       }
     },
   };
+}
+
+/**
+ * Sandbox only: the 401 body's message names the authorizer's reason (`TokenRefusal`, e.g. "Unauthorized: the token
+ * expired 3 min 20 s ago (exp …)"), so a developer sees why at once. The deployed API says just "Unauthorized":
+ * API Gateway keeps only the authorizer's error message, and the reason is in the authorizer's log under the
+ * request id.
+ */
+function unauthorizedMessage(err: Error): string {
+  const refusal = refusalOf(err);
+  return refusal ? `Unauthorized: ${refusal.hint}` : 'Unauthorized';
 }
 
 function send(res: ServerResponse, result: APIGatewayProxyResult): void {

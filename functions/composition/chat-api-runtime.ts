@@ -2,6 +2,7 @@ import { createInvocationRecorder } from '#composition/record-invocation';
 import type { ChatApiConfig, ChatLimits } from '#config/chat-api-config';
 import { maskModelOutputFor, systemPromptFor } from '#config/pipeline-config';
 import { runPipeline } from '#core/answer-pipeline';
+import { type ApiPrincipal, resolveApiIdentity } from '#core/api-identity';
 import { apiConversationKey, type ChatRequest } from '#core/chat-request';
 import { ModelError } from '#core/errors';
 import { API_PLATFORM } from '#platforms/types';
@@ -13,8 +14,9 @@ import type { PipelineComposition } from './pipeline-composition';
 /**
  * `POST /v1/chat` (ARCHITECTURE §4.3): the same pipeline as the chat platforms — context, FAQ cache, safety, prompt,
  * model, ledger and audit — answered synchronously. API Gateway has already checked the API key (usage plan) and the
- * JWT (the authorizer puts its `sub` in `requestContext.authorizer`); the JWT subject is the tenant of the
- * conversation key, so callers authenticated as different subjects never share context even with equal headers.
+ * JWT (the authorizer puts its claims in `requestContext.authorizer`); `resolveApiIdentity` then decides whom the call
+ * answers for, before anything is read or written: the token's `tenant` and the member make the conversation key, and
+ * the ledger row and audit record name the member (`userId`) and the principal that asked (`principal`, the `sub`).
  *
  * This is the chat-api's composition (like `worker-runtime.ts` for the worker); `handlers/chat-api.ts` adapts API
  * Gateway events to it.
@@ -35,8 +37,8 @@ export interface ChatResponse {
 }
 
 export interface Caller {
-  /** The JWT subject from the authorizer. */
-  readonly tenant: string;
+  /** The token's claims, from the authorizer. */
+  readonly principal: ApiPrincipal;
   readonly requestId: string;
   /** Epoch ms when the request reached the function. */
   readonly startedAt: number;
@@ -78,8 +80,9 @@ export function createChatApi(deps: {
   return {
     limits: config.limits,
     async answer(request, caller) {
+      const identity = resolveApiIdentity(caller.principal, request.userId, now());
       const meter = new CapacityMeter();
-      const key = apiConversationKey(caller.tenant, request.groupId, request.userId);
+      const key = apiConversationKey(identity.tenant, request.groupId, identity.userId);
       const deadline = Math.min(
         caller.startedAt + config.modelTimeoutMs,
         now() + Math.max(0, caller.remainingMs() - FINISH_MARGIN_MS),
@@ -96,7 +99,12 @@ export function createChatApi(deps: {
           deadline,
         },
         pipeline.ports(meter, {
-          member: { platform: API_PLATFORM, tenantId: caller.tenant, chatId: request.groupId, userId: request.userId },
+          member: {
+            platform: API_PLATFORM,
+            tenantId: identity.tenant,
+            chatId: request.groupId,
+            userId: identity.userId,
+          },
         }),
       );
       recordOutcome(outcome);
@@ -113,9 +121,10 @@ export function createChatApi(deps: {
       }
       const answered = {
         kind: 'api',
-        tenantId: caller.tenant,
+        tenantId: identity.tenant,
         chatId: request.groupId,
-        userId: request.userId,
+        userId: identity.userId,
+        principal: identity.principal,
         requestId: caller.requestId,
         outcome,
         startedAt: caller.startedAt,

@@ -7,7 +7,8 @@ import { stripInvisible } from './safety/sanitise-input';
 
 /**
  * `/v1/chat` request validation (ARCHITECTURE §4.3): body `{"query","context"?,"max_tokens"?}` (unknown fields
- * rejected) and the session headers `X-Group-ID` / `X-User-ID`. Every problem is reported at once in one 400.
+ * rejected), the session header `X-Group-ID` and the optional `X-User-ID` (whom it names is checked against the
+ * token by `#core/api-identity`). Every problem is reported at once in one 400.
  */
 export interface ChatRequest {
   /** The question, trimmed. */
@@ -16,7 +17,8 @@ export interface ChatRequest {
   readonly context?: string;
   readonly maxTokens?: number;
   readonly groupId: string;
-  readonly userId: string;
+  /** `X-User-ID` as sent, or undefined when left out; `resolveApiIdentity` decides whom the call answers for. */
+  readonly userId?: string;
 }
 
 export interface ChatHttpInput {
@@ -67,15 +69,15 @@ export function parseChatRequest(input: ChatHttpInput, limits: ChatLimits): Chat
   }
   const problems: string[] = [];
   const groupId = sessionId(input.headers, GROUP_HEADER, problems);
-  const userId = sessionId(input.headers, USER_HEADER, problems);
+  const userId = input.headers[USER_HEADER] === undefined ? undefined : sessionId(input.headers, USER_HEADER, problems);
   const body = parseBody(input.body, limits, problems);
-  if (problems.length > 0 || !body || groupId === undefined || userId === undefined) {
+  if (problems.length > 0 || !body || groupId === undefined) {
     throw new ValidationError(problems.join('; '));
   }
   return {
     query: body.query,
     groupId,
-    userId,
+    ...(userId !== undefined ? { userId } : {}),
     ...(body.context !== undefined ? { context: body.context } : {}),
     ...(body.max_tokens !== undefined ? { maxTokens: body.max_tokens } : {}),
   };
@@ -85,7 +87,12 @@ function sessionId(headers: ChatHttpInput['headers'], name: string, problems: st
   const display = name === GROUP_HEADER ? 'X-Group-ID' : 'X-User-ID';
   const value = headers[name]?.trim();
   if (!value) {
-    problems.push(`header ${display} is required`);
+    // A blank X-User-ID is a caller's bug (an empty variable), not a request to act as the token's subject.
+    problems.push(
+      name === USER_HEADER
+        ? `header ${display} must not be blank (leave it out to act as the token's subject)`
+        : `header ${display} is required`,
+    );
     return undefined;
   }
   if (codePoints(value) > MAX_ID_CHARS || CONTROL.test(value)) {
@@ -120,9 +127,10 @@ function parseBody(raw: Buffer, limits: ChatLimits, problems: string[]) {
 }
 
 /**
- * The conversation key of a REST caller: `api#<tenant>#<group>#<user>`, each part escaped (or hashed when long,
- * e.g. a 200-character JWT subject) by `keyPart` as in `conversationKey`, so ids containing `#` stay unambiguous.
- * Per member, so two users of one group, or one user in two groups, never share.
+ * The conversation key of a REST call: `api#<tenant>#<group>#<member>` (`ApiIdentity`), each part escaped (or hashed
+ * when long, e.g. a 200-character tenant) by `keyPart` as in `conversationKey`, so ids containing `#` stay
+ * unambiguous. Per member, so two members of one group, or one member in two groups, never share; a member and an
+ * act-as integration answering for that member share the member's context.
  */
 export function apiConversationKey(tenant: string, groupId: string, userId: string): string {
   return joinKey([API_PLATFORM, tenant, groupId, userId]);

@@ -6,8 +6,9 @@ import { type ChatApi, createChatApi } from '#composition/chat-api-runtime';
 import { createModelClient } from '#composition/model-composition';
 import { composePipeline } from '#composition/pipeline-composition';
 import { loadChatApiConfig } from '#config/chat-api-config';
+import { principalFromContext } from '#core/api-identity';
 import { parseChatRequest } from '#core/chat-request';
-import { GroupGateError, UnauthorizedError } from '#core/errors';
+import { GroupGateError } from '#core/errors';
 import { createAwsClients } from '#shared/aws-clients';
 import { errorResult, toRawRequest } from '#shared/http';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
@@ -15,14 +16,10 @@ import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import { tracer } from '#shared/tracer';
 
-/** The `POST /v1/chat` Lambda: authenticated caller → request validation → `ChatApi` (composition/chat-api-runtime). */
-
-/** The JWT subject the authorizer put in the request context; its absence means the route is misconfigured. */
-function tenantOf(event: APIGatewayProxyEvent): string {
-  const sub: unknown = event.requestContext.authorizer?.sub;
-  if (typeof sub !== 'string' || sub.length === 0) throw new UnauthorizedError('No authenticated caller');
-  return sub;
-}
+/**
+ * The `POST /v1/chat` Lambda: the principal the authorizer put in the request context → request validation →
+ * `ChatApi` (composition/chat-api-runtime), which decides whom the call answers for.
+ */
 
 export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () => number = Date.now) {
   return async (event: APIGatewayProxyEvent, context: Pick<Context, 'getRemainingTimeInMillis'>) => {
@@ -31,11 +28,11 @@ export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () =>
     const headers = { 'x-request-id': requestId };
     logger.appendKeys({ correlation_id: requestId });
     try {
-      const tenant = tenantOf(event);
+      const principal = principalFromContext(event.requestContext.authorizer);
       const api = await resolve();
       const request = parseChatRequest(toRawRequest(event), api.limits);
       const answer = await api.answer(request, {
-        tenant,
+        principal,
         requestId,
         startedAt,
         remainingMs: () => context.getRemainingTimeInMillis(),

@@ -124,13 +124,12 @@ export class Ingress extends Construct {
     }
     this.webhookPaths = paths;
 
+    // The authorizer's decision and context depend on the token alone (functions/core/api-identity.ts), so the token
+    // is the whole cache key. X-User-ID is optional and checked by the chat-api on every call: as an identity source
+    // its absence would be a 401 before the authorizer runs.
     const authorizer = new RequestAuthorizer(this, 'JwtAuthorizer', {
       handler: props.authorizerFunction,
-      identitySources: [
-        IdentitySource.header('Authorization'),
-        IdentitySource.header('X-Group-ID'),
-        IdentitySource.header('X-User-ID'),
-      ],
+      identitySources: [IdentitySource.header('Authorization')],
       resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
     });
     const chatMethod = this.api.root
@@ -143,7 +142,7 @@ export class Ingress extends Construct {
         requestModels: { 'application/json': this.chatRequestModel() },
         requestParameters: {
           'method.request.header.X-Group-ID': true,
-          'method.request.header.X-User-ID': true,
+          'method.request.header.X-User-ID': false,
         },
       });
     Validations.of(chatMethod).acknowledge({

@@ -207,8 +207,7 @@ describe('api', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       AuthorizerResultTtlInSeconds: 300,
-      IdentitySource:
-        'method.request.header.Authorization,method.request.header.X-Group-ID,method.request.header.X-User-ID',
+      IdentitySource: 'method.request.header.Authorization',
     });
   });
 

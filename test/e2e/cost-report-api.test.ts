@@ -2,6 +2,8 @@ jest.mock('jose', () => jest.requireActual('../unit/chat-api/jose-cjs').joseAsCo
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SANDBOX_API_DEFAULTS } from '../../sandbox/rest-api';
@@ -18,6 +20,7 @@ import { hsToken, type TokenOptions } from '../unit/chat-api/tokens';
 
 const ROOT = resolve(__dirname, '../..');
 const GROUP = 'finance-e2e';
+/** The tokens' `tenant` claim, the tenant part of the REST group key (the subject is the member since issue 21). */
 const SUBJECT = 'svc-finance';
 let sandbox: SandboxProcess;
 let out: string;
@@ -56,14 +59,18 @@ async function chat(authorization: string, user = 'alice') {
   return { status: res.status, body: await res.text() };
 }
 
-/** Runs `bin/cost-report.ts` (what `npm run cost-report` runs) in a child process. */
-function costReport(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `bin/cost-report.ts` (what `npm run cost-report` runs) in a child process, with `env` over ours. */
+function costReport(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const child = spawn(
       process.execPath,
       [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'bin/cost-report.ts', ...args],
       {
         cwd: ROOT,
+        env: { ...process.env, ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -84,10 +91,10 @@ const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_00
 
 describe('REST usage in the cost report', () => {
   beforeAll(async () => {
-    const ok = await chat(`Bearer ${await token({ sub: SUBJECT })}`);
+    const ok = await chat(`Bearer ${await token({ sub: 'alice', tenant: SUBJECT })}`);
     expect(ok.status).toBe(200);
-    // A subject of 200 characters is allowed (≤ 255) and its keys are hashed: it must work end to end too.
-    const long = await chat(`Bearer ${await token({ sub: 'L'.repeat(200) })}`, 'bob');
+    // A tenant of 200 characters is allowed (≤ 255) and its keys are hashed: it must work end to end too.
+    const long = await chat(`Bearer ${await token({ sub: 'bob', tenant: 'L'.repeat(200) })}`, 'bob');
     expect(long.status).toBe(200);
     const until = Date.now() + 10_000;
     for (;;) {
@@ -97,7 +104,8 @@ describe('REST usage in the cost report', () => {
     }
   }, 30_000);
 
-  const range = () => ['--from', day(-1), '--to', day(1), '--source', 'sandbox', '--sandbox-url', sandbox.url];
+  const days = () => ['--from', day(-1), '--to', day(1), '--source', 'sandbox'];
+  const range = () => [...days(), '--sandbox-url', sandbox.url];
 
   it.each(['table', 'csv', 'json'] as const)(
     '--format %s --by platform exits 0 with an api line',
@@ -122,11 +130,32 @@ describe('REST usage in the cost report', () => {
     async (format) => {
       const { code, stdout } = await costReport([...range(), '--format', format, '--by', 'group']);
       expect(code).toBe(0);
-      expect(stdout).toContain(`api#${SUBJECT}#${GROUP}`);
-      expect(stdout).toContain(`api#${'L'.repeat(200)}#${GROUP}`);
+      // CSV has the ids in columns of their own: platform, tenant, group.
+      const separator = format === 'csv' ? ',' : '#';
+      expect(stdout).toContain(['api', SUBJECT, GROUP].join(separator));
+      expect(stdout).toContain(['api', 'L'.repeat(200), GROUP].join(separator));
     },
     30_000,
   );
+
+  it('without --sandbox-url, --source sandbox reads the sandbox at PORT (as `PORT=… npm start` serves it)', async () => {
+    const viaPort = await costReport([...days(), '--format', 'json'], { PORT: new URL(sandbox.url).port });
+    expect(viaPort.stderr).toBe('');
+    expect(viaPort.code).toBe(0);
+    const viaUrl = await costReport([...range(), '--format', 'json']);
+    const calls = (out: string) => (JSON.parse(out) as CostReport).lines.map((l) => [l.key, l.invocations]);
+    expect(calls(viaPort.stdout)).toContainEqual([`api#${SUBJECT}#${GROUP}`, 1]);
+    expect(calls(viaPort.stdout)).toEqual(calls(viaUrl.stdout));
+
+    // A PORT nobody listens on is named in the error: the report never falls back to port 3000.
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', () => done()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const down = await costReport(days(), { PORT: String(port) });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`Cannot reach the sandbox at http://127.0.0.1:${port}/_sandbox/ledger`);
+  }, 60_000);
 
   it('--format html --out writes a page naming the REST group', async () => {
     const file = join(out, 'report.html');

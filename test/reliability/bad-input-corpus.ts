@@ -756,6 +756,7 @@ function sandboxJwt(subject: string, claims: Record<string, unknown> = {}): stri
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
     sub: subject,
+    tenant: 'bad-input',
     iss: SANDBOX_API_DEFAULTS.jwtIssuer,
     aud: SANDBOX_API_DEFAULTS.jwtAudience,
     iat: nowSeconds,
@@ -791,7 +792,7 @@ function authenticatedChatCases(add: Add): void {
     expect: 'api-answered',
     chatId: 'bad-api-control',
     request: post(
-      { ...auth, 'x-group-id': 'bad-api-control', 'x-user-id': 'alice' },
+      { ...auth, 'x-group-id': 'bad-api-control', 'x-user-id': 'mallory' },
       b('{"query":"where is the wiki?"}'),
     ),
   });
@@ -820,7 +821,6 @@ function authenticatedChatCases(add: Add): void {
     ['200,000-character query', session, b(`{"query":"${'q'.repeat(200_000)}"}`)],
     ['XML body', session, b('<?xml version="1.0"?><chat><query>x</query></chat>')],
     ['no X-Group-ID', { ...auth, 'x-user-id': 'mallory' }, b('{"query":"x"}')],
-    ['no X-User-ID', { ...auth, 'x-group-id': 'bad-api-group' }, b('{"query":"x"}')],
     ['200-character X-Group-ID', { ...session, 'x-group-id': 'g'.repeat(200) }, b('{"query":"x"}')],
     ['control character in X-User-ID', { ...session, 'x-user-id': 'mal\u0001lory' }, b('{"query":"x"}')],
     [
@@ -844,6 +844,23 @@ function authenticatedChatCases(add: Add): void {
       b('{"query":"x"}'),
     ],
     ['wrong API key with a valid JWT', { ...session, 'x-api-key': 'not-a-key' }, b('{"query":"x"}')],
+    ['X-User-ID naming another member than the token', { ...session, 'x-user-id': 'alice' }, b('{"query":"x"}')],
+    ['blank X-User-ID', { ...session, 'x-user-id': ' ' }, b('{"query":"x"}')],
+    [
+      'JWT without a tenant claim',
+      { ...session, authorization: `Bearer ${sandboxJwt('mallory', { tenant: undefined })}` },
+      b('{"query":"x"}'),
+    ],
+    [
+      // A member's token may leave X-User-ID out (it is the subject); an act-as token must name the member.
+      'act-as JWT without X-User-ID',
+      {
+        ...auth,
+        'x-group-id': 'bad-api-group',
+        authorization: `Bearer ${sandboxJwt('portal', { scope: 'chat:act_as' })}`,
+      },
+      b('{"query":"x"}'),
+    ],
   ];
   for (const [name, headers, body] of bad)
     add({

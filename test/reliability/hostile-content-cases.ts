@@ -234,10 +234,11 @@ function oversizeIdCases(add: Add, chat: (tag: string) => string): void {
   });
 }
 
-/** An HS256 JWT signed with the sandbox's public default secret, with the claims given. */
+/** An HS256 JWT signed with the sandbox's public default secret, with the claims given (tenant `hostile` unless set). */
 export function sandboxToken(claims: Record<string, unknown>): string {
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
   const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({
+    tenant: 'hostile',
     iss: SANDBOX_API_DEFAULTS.jwtIssuer,
     aud: SANDBOX_API_DEFAULTS.jwtAudience,
     ...claims,
@@ -245,6 +246,7 @@ export function sandboxToken(claims: Record<string, unknown>): string {
   return `${unsigned}.${createHmac('sha256', SANDBOX_API_DEFAULTS.jwtSecret).update(unsigned).digest('base64url')}`;
 }
 
+/** A `/v1/chat` call by an act-as integration token, answering for ASKER (X-User-ID). */
 function restCall(group: string, body: object, subject = 'svc-hostile'): RawRequest {
   const now = Math.floor(Date.now() / 1000);
   return {
@@ -253,7 +255,7 @@ function restCall(group: string, body: object, subject = 'svc-hostile'): RawRequ
     headers: {
       'content-type': 'application/json',
       'x-api-key': SANDBOX_API_DEFAULTS.apiKeys,
-      authorization: `Bearer ${sandboxToken({ sub: subject, iat: now, exp: now + 3_600 })}`,
+      authorization: `Bearer ${sandboxToken({ sub: subject, scope: 'chat:act_as', iat: now, exp: now + 3_600 })}`,
       'x-group-id': group,
       'x-user-id': ASKER,
     },

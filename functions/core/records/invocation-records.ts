@@ -18,6 +18,8 @@ export type AnswerSource = PipelineOutcome['source'];
 
 /** The ledger table's item: the `LedgerRow` plus how the answer came about. */
 export interface LedgerItem extends LedgerRow {
+  /** `/v1/chat` only: the JWT `sub` that made the call (`InvocationParty.principal`). */
+  readonly principal?: string;
   readonly source: AnswerSource;
   /** The output filter's decision on the answer. */
   readonly filterDecision: FilterDecision;
@@ -39,6 +41,8 @@ export interface AuditRecord {
   readonly tenantId: string;
   readonly chatId: string;
   readonly userId: string;
+  /** `/v1/chat` only: the JWT `sub` that made the call (`InvocationParty.principal`). */
+  readonly principal?: string;
   /** The platform event id, or the REST request id. */
   readonly eventId: string;
   /** The question as stored in the context (PII-masked). */
@@ -70,7 +74,13 @@ export interface InvocationParty {
   readonly platform: LedgerPlatform;
   readonly tenantId: string;
   readonly chatId: string;
+  /** The member the invocation answered. */
   readonly userId: string;
+  /**
+   * `/v1/chat` only: the authenticated principal (JWT `sub`) that made the call — `userId` for a member's own token,
+   * an integration's subject when a `chat:act_as` token answered for `userId`.
+   */
+  readonly principal?: string;
   /** The platform event id, or the REST request id. */
   readonly eventId: string;
   /** Unique per invocation: the ledger row's sort key. */
@@ -153,6 +163,8 @@ export function buildInvocationRecords(input: InvocationRecordsInput): Invocatio
     breakdown: costOfInvocation(usage, input.prices),
     retentionDays: input.retention.ledger,
   });
+  // Absent keys, not undefined values: the document client rejects undefined attributes.
+  const principal = party.principal === undefined ? {} : { principal: party.principal };
   const audit: AuditRecord = {
     pk: `GROUP#${groupKey(party)}`,
     sk: `${row.at}#${keyPart(party.eventId)}`,
@@ -162,6 +174,7 @@ export function buildInvocationRecords(input: InvocationRecordsInput): Invocatio
     tenantId: party.tenantId,
     chatId: party.chatId,
     userId: party.userId,
+    ...principal,
     eventId: party.eventId,
     question: outcome.storedQuestion,
     answer: input.maskPii(outcome.reply),
@@ -178,5 +191,5 @@ export function buildInvocationRecords(input: InvocationRecordsInput): Invocatio
     totalUsd: row.totalUsd,
     ...(outcome.modelError ? { modelError: outcome.modelError.code } : {}),
   };
-  return { ledger: { ...row, source: outcome.source, filterDecision: outcome.outputFilter }, audit };
+  return { ledger: { ...row, ...principal, source: outcome.source, filterDecision: outcome.outputFilter }, audit };
 }

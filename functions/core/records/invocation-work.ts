@@ -25,12 +25,14 @@ export interface QueuedInvocation {
 /** A `/v1/chat` call, answered synchronously by the chat-api function. */
 export interface ApiInvocation {
   readonly kind: 'api';
-  /** The caller's JWT subject. */
+  /** The token's `tenant` claim. */
   readonly tenantId: string;
   /** `X-Group-ID`. */
   readonly chatId: string;
-  /** `X-User-ID`. */
+  /** The member the call answered for (`ApiIdentity.userId`). */
   readonly userId: string;
+  /** The JWT `sub` that made the call: `userId` itself, or an integration acting for it. */
+  readonly principal: string;
   /** API Gateway's request id: the event id and the invocation id. */
   readonly requestId: string;
   readonly outcome: RecordedOutcome;
@@ -85,6 +87,7 @@ export function describeInvocation(invocation: InvocationToRecord, context: Work
         tenantId: invocation.tenantId,
         chatId: invocation.chatId,
         userId: invocation.userId,
+        principal: invocation.principal,
         eventId: invocation.requestId,
         invocationId: invocation.requestId,
       },

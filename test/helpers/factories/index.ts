@@ -3,7 +3,7 @@
  * recording chat platform, and the functions' configs. Each builds a valid default and takes overrides, so a test
  * states only what it is about.
  */
-export { type ChatApiEventOptions, chatApiEvent } from './chat-api-event';
+export { type ChatApiEventOptions, chatApiEvent, MEMBER_CONTEXT } from './chat-api-event';
 export { chatApiConfig, pipelineConfig, TEST_TABLES_ENV, workerConfig } from './config';
 export {
   type FakeModel,

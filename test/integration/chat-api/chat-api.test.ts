@@ -3,13 +3,15 @@ jest.mock('jose', () => jest.requireActual('../../unit/chat-api/jose-cjs').joseA
 import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
 import { instantTokens } from '../../../sandbox/model/instant-engine';
 import { SANDBOX_API_DEFAULTS } from '../../../sandbox/rest-api';
+import { mintToken } from '../../helpers/mint-token';
 import { type SandboxProcess, startSandboxProcess } from '../../helpers/sandbox-process';
 import { hsToken, noneToken, type TokenOptions } from '../../unit/chat-api/tokens';
 
 /**
- * `POST /v1/chat` through the sandbox HTTP server (bin/sandbox.ts in a child process): API key, JWT authorizer,
- * validation, and context isolation, with the instant model, which echoes the question and counts every prompt
- * message in `prompt_tokens` — so the usage shows exactly which history the model received.
+ * `POST /v1/chat` through the sandbox HTTP server (bin/sandbox.ts in a child process): API key, JWT authorizer, the
+ * identity model (issue 21: `sub` is the member or an act-as integration, `tenant` the organisation), validation,
+ * and context isolation, with the instant model, which echoes the question and counts every prompt message in
+ * `prompt_tokens` — so the usage shows exactly which history the model received.
  */
 
 let sandbox: SandboxProcess;
@@ -40,16 +42,30 @@ interface Reply {
   };
 }
 
-async function chat(
-  body: unknown,
-  options: { group?: string; user?: string; sub?: string; headers?: Record<string, string | undefined> } = {},
-): Promise<Reply> {
+const TENANT = `tenant-${run}`;
+
+interface ChatOptions {
+  readonly group?: string;
+  /** X-User-ID; null leaves it out. @default 'alice' */
+  readonly user?: string | null;
+  /** The token's subject. @default the user: a member's own token */
+  readonly sub?: string;
+  /** @default TENANT */
+  readonly tenant?: string;
+  readonly scope?: string;
+  readonly headers?: Record<string, string | undefined>;
+}
+
+async function chat(body: unknown, options: ChatOptions = {}): Promise<Reply> {
+  const user = options.user === undefined ? 'alice' : options.user;
+  const sub = options.sub ?? user ?? 'alice';
+  const claims = { sub, tenant: options.tenant ?? TENANT, ...(options.scope ? { scope: options.scope } : {}) };
   const headers: Record<string, string | undefined> = {
     'content-type': 'application/json',
     'x-api-key': SANDBOX_API_DEFAULTS.apiKeys,
-    authorization: `Bearer ${await token({ sub: options.sub ?? 'svc-tests' })}`,
+    authorization: `Bearer ${await token(claims)}`,
     'x-group-id': options.group ?? `g-${run}`,
-    'x-user-id': options.user ?? 'alice',
+    'x-user-id': user ?? undefined,
     ...options.headers,
   };
   const res = await fetch(`${sandbox.url}/v1/chat`, {
@@ -59,6 +75,18 @@ async function chat(
   });
   return { status: res.status, headers: res.headers, json: (await res.json()) as Reply['json'] };
 }
+
+interface LedgerRow {
+  eventId: string;
+  tenantId: string;
+  userId: string;
+  principal?: string;
+  cached: boolean;
+  components: Record<string, number>;
+}
+
+const ledger = async (group: string): Promise<LedgerRow[]> =>
+  (await (await fetch(`${sandbox.url}/_sandbox/ledger?platform=api&chat=${group}`)).json()) as LedgerRow[];
 
 /** Prompt tokens one remembered exchange adds: the instant engine counts 2 + its tokens per message. */
 const exchangeTokens = (question: string) =>
@@ -79,18 +107,13 @@ describe('valid API key and JWT', () => {
     expect(usage && usage.prompt_tokens + usage.completion_tokens).toBe(usage?.total_tokens);
     expect(res.headers.get('x-request-id')).toBe(res.json.requestId);
 
-    const rows = (await (await fetch(`${sandbox.url}/_sandbox/ledger?platform=api&chat=${group}`)).json()) as {
-      eventId: string;
-      tenantId: string;
-      userId: string;
-      cached: boolean;
-      components: Record<string, number>;
-    }[];
+    const rows = await ledger(group);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       eventId: res.json.requestId,
-      tenantId: 'svc-tests',
+      tenantId: TENANT,
       userId: 'carol',
+      principal: 'carol',
       cached: false,
     });
     expect(rows[0]?.components.sagemaker).toBeGreaterThan(0);
@@ -199,15 +222,104 @@ describe('session isolation', () => {
     expect((ops.json.usage?.prompt_tokens ?? 0) - (sales.json.usage?.prompt_tokens ?? 0)).toBe(exchangeTokens(inOps));
   });
 
-  it('callers authenticated as different subjects never share context, even with equal headers', async () => {
+  it('callers of different tenants never share context, even with the same subject and headers', async () => {
     const group = `tenant-${run}`;
     const first = `tenant one private note ${run}`;
-    await chat({ query: first }, { group, sub: 'tenant-one' });
+    await chat({ query: first }, { group, tenant: `one-${run}` });
     const question = `recall my note ${run}`;
-    const two = await chat({ query: question }, { group, sub: 'tenant-two' });
-    const one = await chat({ query: question }, { group, sub: 'tenant-one' });
+    const two = await chat({ query: question }, { group, tenant: `two-${run}` });
+    const one = await chat({ query: question }, { group, tenant: `one-${run}` });
     expect((one.json.usage?.prompt_tokens ?? 0) - (two.json.usage?.prompt_tokens ?? 0)).toBe(exchangeTokens(first));
   });
+});
+
+describe('identity: the token’s subject is the member, unless it may act for members', () => {
+  const portal = { sub: `portal-${run}`, scope: 'chat:act_as' };
+
+  it('a member token without X-User-ID answers for its subject', async () => {
+    const group = `member-${run}`;
+    const res = await chat({ query: `who am I ${run}` }, { group, user: null, sub: 'frank' });
+    expect(res.status).toBe(200);
+    expect(await ledger(group)).toEqual([expect.objectContaining({ userId: 'frank', principal: 'frank' })]);
+  });
+
+  it('a member token naming another member → 403 user_mismatch with the reason, and nothing is recorded', async () => {
+    const group = `mismatch-${run}`;
+    const res = await chat({ query: 'let me read bob’s context' }, { group, sub: 'alice', user: 'bob' });
+    expect(res.status).toBe(403);
+    expect(res.json.error).toEqual({
+      code: 'user_mismatch',
+      message:
+        'X-User-ID "bob" is not the token\'s subject "alice": a token acts only for its own subject (leave X-User-ID ' +
+        'out, or send the subject) unless it has the chat:act_as scope',
+    });
+    expect(await ledger(group)).toEqual([]);
+  });
+
+  it('an act-as token without X-User-ID → 400', async () => {
+    const res = await chat({ query: 'hello' }, { ...portal, user: null });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({
+      code: 'invalid_request',
+      message: 'header X-User-ID is required: a token with the chat:act_as scope answers for the member it names',
+    });
+  });
+
+  it('an act-as token answers for the member it names: the member’s context, and the ledger names both', async () => {
+    const group = `portal-${run}`;
+    const note = `gina's parking spot is B7 ${run}`;
+    expect((await chat({ query: note }, { group, user: 'gina' })).status).toBe(200);
+    const question = `where do I park ${run}`;
+    // Harry first: a context-free question is answered once and cached; Gina's, with her history, never is.
+    const forHarry = await chat({ query: question }, { ...portal, group, user: 'harry' });
+    const forGina = await chat({ query: question }, { ...portal, group, user: 'gina' });
+    expect(forGina.status).toBe(200);
+    expect(forGina.json.cached).toBe(false);
+    expect((forGina.json.usage?.prompt_tokens ?? 0) - (forHarry.json.usage?.prompt_tokens ?? 0)).toBe(
+      exchangeTokens(note),
+    );
+    const rows = await ledger(group);
+    expect(rows.map((r) => [r.userId, r.principal]).sort()).toEqual([
+      ['gina', 'gina'],
+      ['gina', portal.sub],
+      ['harry', portal.sub],
+    ]);
+    expect(new Set(rows.map((r) => r.tenantId))).toEqual(new Set([TENANT]));
+  });
+});
+
+describe('tokens from sandbox/mint-token.ts', () => {
+  /** Calls with a minted token; `user` undefined leaves X-User-ID out. */
+  async function callWith(args: readonly string[], group: string, user?: string) {
+    const minted = await mintToken(args);
+    expect(minted.code).toBe(0);
+    return chat(
+      { query: `minted ${group}` },
+      { group, user: null, headers: { authorization: `Bearer ${minted.stdout.trim()}`, 'x-user-id': user } },
+    );
+  }
+
+  it('a member token is accepted without X-User-ID', async () => {
+    const group = `mint-member-${run}`;
+    expect((await callWith(['--sub', 'ivy', '--tenant', TENANT], group)).status).toBe(200);
+    expect(await ledger(group)).toEqual([
+      expect.objectContaining({ tenantId: TENANT, userId: 'ivy', principal: 'ivy' }),
+    ]);
+  }, 30_000);
+
+  it('an --act-as token answers for the member in X-User-ID', async () => {
+    const group = `mint-portal-${run}`;
+    expect((await callWith(['--sub', 'portal', '--tenant', TENANT, '--act-as'], group, 'jack')).status).toBe(200);
+    expect(await ledger(group)).toEqual([expect.objectContaining({ userId: 'jack', principal: 'portal' })]);
+  }, 30_000);
+
+  it('--aud another audience shows the wrong-audience hint', async () => {
+    const res = await callWith(['--sub', 'ivy', '--aud', 'someone-else'], `mint-aud-${run}`);
+    expect(res.status).toBe(401);
+    expect(res.json.error?.message).toBe(
+      'Unauthorized: wrong audience: expected "groupgate", the token has "someone-else"',
+    );
+  }, 30_000);
 });
 
 describe('credentials', () => {
@@ -223,22 +335,58 @@ describe('credentials', () => {
     expect(res.json.error?.code).toBe('forbidden');
   });
 
-  it.each<[string, () => Promise<string | undefined>]>([
-    ['a missing Authorization header', async () => undefined],
-    ['a Basic credential', async () => 'Basic YWxpY2U6cHc='],
-    ['a malformed JWT', async () => 'Bearer abc.def'],
-    ['an expired JWT', async () => `Bearer ${await token({ nowSeconds: now() - 7200, exp: now() - 3600 })}`],
-    ['a JWT not valid yet', async () => `Bearer ${await token({ nbf: now() + 3600 })}`],
-    ['a JWT for another audience', async () => `Bearer ${await token({ aud: 'another-api' })}`],
-    ['a JWT from another issuer', async () => `Bearer ${await token({ iss: 'evil-issuer' })}`],
-    ['an alg:none JWT', async () => `Bearer ${noneToken(now(), sandboxIssuer)}`],
-    ['a JWT signed with another key', async () => `Bearer ${await token({ secret: 'x'.repeat(40) })}`],
-    ['a JWT with a disallowed algorithm (HS512, same key)', async () => `Bearer ${await token({ alg: 'HS512' })}`],
-    ['a JWT without a subject', async () => `Bearer ${await token({ sub: null })}`],
-  ])('%s → 401', async (_name, authorization) => {
+  // The sandbox's 401 says why in its message; the deployed API says only "Unauthorized" (docs/ARCHITECTURE.md §4.3).
+  it.each<[string, () => Promise<string | undefined>, RegExp]>([
+    ['a missing Authorization header', async () => undefined, /^no bearer token: send "Authorization: Bearer <JWT>"$/],
+    ['a Basic credential', async () => 'Basic YWxpY2U6cHc=', /^the Authorization header is not "Bearer <JWT>"$/],
+    ['a malformed JWT', async () => 'Bearer abc.def', /^malformed token: a JWT is three base64url parts/],
+    [
+      'an expired JWT',
+      async () => `Bearer ${await token({ nowSeconds: now() - 7200, exp: now() - 3600 })}`,
+      /^the token expired 1 h ago \(exp \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$/,
+    ],
+    [
+      'a JWT not valid yet',
+      async () => `Bearer ${await token({ nbf: now() + 3600 })}`,
+      /^the token is not valid yet: valid from /,
+    ],
+    [
+      'a JWT for another audience',
+      async () => `Bearer ${await token({ aud: 'another-api' })}`,
+      /^wrong audience: expected "groupgate", the token has "another-api"$/,
+    ],
+    [
+      'a JWT from another issuer',
+      async () => `Bearer ${await token({ iss: 'evil-issuer' })}`,
+      /^wrong issuer: expected "groupgate-sandbox", the token has "evil-issuer"$/,
+    ],
+    ['an alg:none JWT', async () => `Bearer ${noneToken(now(), sandboxIssuer)}`, /^algorithm none is not allowed/],
+    [
+      'a JWT signed with another key',
+      async () => `Bearer ${await token({ secret: 'x'.repeat(40) })}`,
+      /^bad signature: it does not verify with the shared secret JWT_SECRET /,
+    ],
+    [
+      'a JWT with a disallowed algorithm (HS512, same key)',
+      async () => `Bearer ${await token({ alg: 'HS512' })}`,
+      /^algorithm HS512 is not allowed \(allowed: HS256\)$/,
+    ],
+    [
+      'a JWT without a subject',
+      async () => `Bearer ${await token({ sub: null })}`,
+      /^missing claim: the token has no "sub"$/,
+    ],
+    [
+      'a JWT without a tenant',
+      async () => `Bearer ${await token({ tenant: null })}`,
+      /^missing claim: the token has no "tenant"$/,
+    ],
+  ])('%s → 401 that says why', async (_name, authorization, hint) => {
     const res = await chat({ query: 'hi' }, { headers: { authorization: await authorization() } });
     expect(res.status).toBe(401);
-    expect(res.json.error).toEqual({ code: 'unauthorized', message: 'Unauthorized' });
+    expect(res.json.error?.code).toBe('unauthorized');
+    expect(res.json.error?.message.replace(/^Unauthorized: /, '')).toMatch(hint);
+    expect(res.json.error?.message).toMatch(/^Unauthorized: /);
   });
 });
 
@@ -260,13 +408,19 @@ describe('bad requests', () => {
     expect(res.json.error?.message).toMatch(message);
   });
 
-  it.each([
-    ['x-group-id', 'X-Group-ID'],
-    ['x-user-id', 'X-User-ID'],
-  ])('a missing %s header → 400', async (header, display) => {
-    const res = await chat({ query: 'q' }, { headers: { [header]: undefined } });
+  it('a missing X-Group-ID header → 400', async () => {
+    const res = await chat({ query: 'q' }, { headers: { 'x-group-id': undefined } });
     expect(res.status).toBe(400);
-    expect(res.json.error).toEqual({ code: 'invalid_request', message: `header ${display} is required` });
+    expect(res.json.error).toEqual({ code: 'invalid_request', message: 'header X-Group-ID is required' });
+  });
+
+  it('a blank X-User-ID header → 400 (leaving it out is how a member asks for itself)', async () => {
+    const res = await chat({ query: 'q' }, { headers: { 'x-user-id': ' ' } });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toEqual({
+      code: 'invalid_request',
+      message: "header X-User-ID must not be blank (leave it out to act as the token's subject)",
+    });
   });
 
   it('a body over the size limit → 413, before credentials are even looked at', async () => {

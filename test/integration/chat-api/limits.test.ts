@@ -84,8 +84,9 @@ afterAll(async () => {
   await Promise.all([close(jwks), close(model)]);
 });
 
+/** An integration's act-as token from the JWKS issuer: it answers for the member each call names in X-User-ID. */
 const esToken = (claims: Record<string, unknown> = {}) =>
-  new SignJWT({ sub: 'svc-limits', iss: ISSUER, aud: AUDIENCE, ...claims })
+  new SignJWT({ sub: 'svc-limits', tenant: 'limits', scope: 'chat:act_as', iss: ISSUER, aud: AUDIENCE, ...claims })
     .setProtectedHeader({ alg: 'ES256', kid: 'limits-key' })
     .setIssuedAt() // required since issue 13: the authorizer bounds exp - iat
     .setExpirationTime('5m')
@@ -113,7 +114,13 @@ it('verifies tokens against the issuer JWKS: ES256 from the issuer passes, an HS
   const ok = await chat('hello from a JWKS caller', 'k-jwks');
   expect(ok).toEqual({ status: 200, json: expect.objectContaining({ reply: 'stub: hello from a JWKS caller' }) });
   const hs = await hsToken({ iss: ISSUER, aud: AUDIENCE, secret: 'x'.repeat(40) });
-  expect((await chat('hello', 'k-jwks', `Bearer ${hs}`)).status).toBe(401);
+  const confused = await chat('hello', 'k-jwks', `Bearer ${hs}`);
+  expect(confused).toEqual({
+    status: 401,
+    json: {
+      error: { code: 'unauthorized', message: 'Unauthorized: algorithm HS256 is not allowed (allowed: RS256, ES256)' },
+    },
+  });
   expect((await chat('hello', 'k-jwks', `Bearer ${await esToken({ aud: 'other' })}`)).status).toBe(401);
 });
 

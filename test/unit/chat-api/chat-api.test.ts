@@ -7,10 +7,12 @@ import { createChatApiHandler } from '#handlers/chat-api';
 import type { AwsClients } from '#shared/aws-clients';
 import { logger } from '#shared/powertools';
 import {
+  type ChatApiEventOptions,
   chatApiConfig,
   chatApiEvent,
   type FakeModel,
   fakeModel,
+  MEMBER_CONTEXT,
   type ModelResponder,
   modelReply,
 } from '../../helpers/factories';
@@ -52,7 +54,7 @@ const answer = (content: string) =>
   modelReply(content, { usage: { promptTokens: 11, completionTokens: 3, totalTokens: 14 } });
 
 describe('createChatApi on the shared pipeline', () => {
-  it('answers, saves the turn under api#tenant#group#user, and writes ledger + audit as platform api', async () => {
+  it('answers, saves the turn under api#tenant#group#member, and writes ledger + audit as platform api', async () => {
     const { api, commands, model } = fakeApi(async () => answer('hello'));
     const handler = createChatApiHandler(
       async () => api,
@@ -74,25 +76,28 @@ describe('createChatApi on the shared pipeline', () => {
       stream: false,
     });
     const put = commands.find((c) => c.name === 'PutCommand' && c.input.TableName === 'conversations');
-    expect(put?.input.Item).toMatchObject({ pk: 'api#svc#eng#alice' });
+    expect(put?.input.Item).toMatchObject({ pk: 'api#acme#eng#alice' });
     const batch = commands.find((c) => c.name === 'BatchWriteCommand');
     const items = batch?.input.RequestItems as Record<string, { PutRequest: { Item: Record<string, unknown> } }[]>;
     expect(items.ledger?.[0]?.PutRequest.Item).toMatchObject({
-      pk: 'GROUP#api#svc#eng',
+      pk: 'GROUP#api#acme#eng',
       platform: 'api',
-      tenantId: 'svc',
+      tenantId: 'acme',
       chatId: 'eng',
       userId: 'alice',
+      principal: 'alice',
       eventId: body.requestId,
       cached: false,
       source: 'model',
     });
     // The worker's audit shape: keyed by group and `<at>#<event id>`, with the tenant and the answer's PII count.
     expect(items.audit?.[0]?.PutRequest.Item).toMatchObject({
-      pk: 'GROUP#api#svc#eng',
+      pk: 'GROUP#api#acme#eng',
       sk: `${items.ledger?.[0]?.PutRequest.Item.at}#${body.requestId}`,
       platform: 'api',
-      tenantId: 'svc',
+      tenantId: 'acme',
+      userId: 'alice',
+      principal: 'alice',
       eventId: body.requestId,
       question: 'hi there',
       outputPiiFound: 0,
@@ -297,6 +302,121 @@ describe('/v1/chat input and output hygiene', () => {
     const hidden = /[\u{E0000}-\u{E007F}]/u;
     expect(sentToModel(model)).not.toMatch(hidden);
     expect(stored(commands)).not.toMatch(hidden);
+  });
+});
+
+describe('the identity model: who asks, and for whom', () => {
+  const portal = { ...MEMBER_CONTEXT, sub: 'helpdesk-portal', scope: 'profile chat:act_as' };
+  const call = async (options: ChatApiEventOptions) => {
+    const fake = fakeApi(async () => answer('ok'));
+    const result = await createChatApiHandler(
+      async () => fake.api,
+      () => NOW,
+    )(chatApiEvent({ query: 'hi' }, options), context());
+    const batch = fake.commands.find((c) => c.name === 'BatchWriteCommand');
+    const items = batch?.input.RequestItems as
+      | Record<string, { PutRequest: { Item: Record<string, unknown> } }[]>
+      | undefined;
+    const turn = fake.commands.find((c) => c.name === 'PutCommand' && c.input.TableName === 'conversations');
+    return {
+      status: result.statusCode,
+      body: JSON.parse(result.body) as Record<string, unknown>,
+      key: (turn?.input.Item as { pk?: string } | undefined)?.pk,
+      ledger: items?.ledger?.[0]?.PutRequest.Item,
+      audit: items?.audit?.[0]?.PutRequest.Item,
+      model: fake.model,
+      commands: fake.commands,
+    };
+  };
+
+  it('a member token without X-User-ID answers for its subject', async () => {
+    const res = await call({ userId: null });
+    expect(res.status).toBe(200);
+    expect(res.key).toBe('api#acme#eng#alice');
+    expect(res.ledger).toMatchObject({ tenantId: 'acme', userId: 'alice', principal: 'alice' });
+  });
+
+  it('a member token naming itself in X-User-ID answers for its subject', async () => {
+    const res = await call({ userId: 'alice' });
+    expect(res.status).toBe(200);
+    expect(res.key).toBe('api#acme#eng#alice');
+  });
+
+  it('a member token naming someone else → 403 user_mismatch with the reason; nothing asked, nothing written', async () => {
+    const res = await call({ userId: 'bob' });
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({
+      error: {
+        code: 'user_mismatch',
+        message:
+          'X-User-ID "bob" is not the token\'s subject "alice": a token acts only for its own subject (leave X-User-ID ' +
+          'out, or send the subject) unless it has the chat:act_as scope',
+      },
+    });
+    expect(res.model.calls).toEqual([]);
+    expect(res.commands).toEqual([]);
+  });
+
+  it('the comparison is exact: another case of the subject is someone else', async () => {
+    expect((await call({ userId: 'Alice' })).status).toBe(403);
+  });
+
+  it('an act-as token without X-User-ID → 400 naming the header', async () => {
+    const res = await call({ authorizer: portal, userId: null });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error: {
+        code: 'invalid_request',
+        message: 'header X-User-ID is required: a token with the chat:act_as scope answers for the member it names',
+      },
+    });
+    expect(res.model.calls).toEqual([]);
+  });
+
+  it('an act-as token answers for the member it names, and the records say who asked for whom', async () => {
+    const res = await call({ authorizer: portal, userId: 'bob' });
+    expect(res.status).toBe(200);
+    expect(res.key).toBe('api#acme#eng#bob');
+    expect(res.ledger).toMatchObject({ tenantId: 'acme', userId: 'bob', principal: 'helpdesk-portal' });
+    expect(res.audit).toMatchObject({ tenantId: 'acme', userId: 'bob', principal: 'helpdesk-portal' });
+  });
+
+  it('a scope that merely contains the act-as text is no act-as scope', async () => {
+    const res = await call({ authorizer: { ...portal, scope: 'chat:act_as_admin xchat:act_as' }, userId: 'bob' });
+    expect(res.status).toBe(403);
+    expect((res.body.error as { code: string }).code).toBe('user_mismatch');
+  });
+
+  it('the tenant claim, not the subject, scopes the key: one subject in two tenants has two contexts', async () => {
+    const other = await call({ authorizer: { ...MEMBER_CONTEXT, tenant: 'globex' } });
+    expect(other.key).toBe('api#globex#eng#alice');
+    expect(other.ledger).toMatchObject({ pk: 'GROUP#api#globex#eng', tenantId: 'globex' });
+  });
+
+  it('a token past its acceptance (an Allow API Gateway cached longer than the token lives) → 401', async () => {
+    const acceptedUntil = String(NOW / 1000 - 90);
+    const res = await call({ authorizer: { ...MEMBER_CONTEXT, acceptedUntil } });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({
+      error: { code: 'unauthorized', message: 'Unauthorized: the token expired 1 min 30 s ago' },
+    });
+    expect(res.model.calls).toEqual([]);
+  });
+
+  it('takes acceptedUntil as a number too, and accepts a token up to that second', async () => {
+    expect((await call({ authorizer: { ...MEMBER_CONTEXT, acceptedUntil: NOW / 1000 } })).status).toBe(200);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['no tenant', { sub: 'alice', acceptedUntil: '4102444800' }],
+    ['an empty subject', { ...MEMBER_CONTEXT, sub: '' }],
+    ['no acceptedUntil', { sub: 'alice', tenant: 'acme' }],
+    ['a non-numeric acceptedUntil', { ...MEMBER_CONTEXT, acceptedUntil: 'soon' }],
+    ['the pre-issue-21 context (sub only)', { sub: 'svc' }],
+  ])('an authorizer context with %s is refused as no authenticated caller (401)', async (_name, authorizer) => {
+    const res = await call({ authorizer });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: { code: 'unauthorized', message: 'No authenticated caller' } });
   });
 });
 

@@ -69,16 +69,32 @@ describe('parseChatRequest', () => {
     expect(problem(body)).toBe(message);
   });
 
+  it('leaves userId out when X-User-ID is not sent (the member is then the token’s subject)', () => {
+    const request = parseChatRequest(input({ query: 'hi' }, { 'x-group-id': 'eng' }), limits);
+    expect(request).toEqual({ query: 'hi', groupId: 'eng' });
+    expect(request).not.toHaveProperty('userId');
+  });
+
   it('reports every problem at once, headers included', () => {
-    expect(problem({ query: '', max_tokens: 0, a: 1, b: 2 }, {})).toBe(
-      'header X-Group-ID is required; header X-User-ID is required; query must not be empty; ' +
+    expect(problem({ query: '', max_tokens: 0, a: 1, b: 2 }, { 'x-user-id': ' ' })).toBe(
+      'header X-Group-ID is required; ' +
+        "header X-User-ID must not be blank (leave it out to act as the token's subject); query must not be empty; " +
         'max_tokens must be an integer from 1 to 256; unknown fields a, b (allowed: query, context, max_tokens)',
     );
   });
 
   it.each<[string, Record<string, string>, string]>([
     ['a missing X-Group-ID', { 'x-user-id': 'u' }, 'header X-Group-ID is required'],
-    ['a blank X-User-ID', { 'x-group-id': 'g', 'x-user-id': '  ' }, 'header X-User-ID is required'],
+    [
+      'a blank X-User-ID',
+      { 'x-group-id': 'g', 'x-user-id': '  ' },
+      "header X-User-ID must not be blank (leave it out to act as the token's subject)",
+    ],
+    [
+      'an empty X-User-ID',
+      { 'x-group-id': 'g', 'x-user-id': '' },
+      "header X-User-ID must not be blank (leave it out to act as the token's subject)",
+    ],
     [
       'an overlong X-Group-ID',
       { 'x-group-id': 'g'.repeat(129), 'x-user-id': 'u' },
@@ -101,7 +117,7 @@ describe('parseChatRequest', () => {
 });
 
 describe('apiConversationKey', () => {
-  it('is per tenant, group and user', () => {
+  it('is per tenant, group and member', () => {
     expect(apiConversationKey('svc', 'eng', 'alice')).toBe('api#svc#eng#alice');
     const keys = new Set([
       apiConversationKey('svc', 'eng', 'alice'),

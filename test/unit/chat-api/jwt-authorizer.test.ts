@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type JwtConfig, loadJwtConfig } from '#config/chat-api-config';
 import { ConfigError } from '#core/errors';
+import { type RefusalKind, refusalOf } from '#core/token-refusal';
 import { createAuthorizerHandler, createVerifier, stageWildcardArn, type VerifyToken } from '#handlers/jwt-authorizer';
 import { logger } from '#shared/powertools';
 import {
@@ -17,6 +18,7 @@ import {
   noneToken,
   SECRET,
   SECRET_CONFIG,
+  TENANT,
   tamperedToken,
 } from './tokens';
 
@@ -33,10 +35,24 @@ afterEach(() => warn.mockRestore());
 
 const authorizerFor = (verify: Promise<VerifyToken>) => createAuthorizerHandler(() => verify);
 const secretAuthorizer = () => authorizerFor(createVerifier(secretConfig, { now }));
+/** The token's `exp` as the hints print it. */
+const isoSeconds = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
+
+/** The authorizer's refusal: `Error('Unauthorized')` (API Gateway's 401) with the reason as its cause. */
+async function refusalFor(promise: Promise<unknown>) {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the authorizer to refuse');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toEqual(new Error('Unauthorized'));
+  return refusalOf(err);
+}
 
 describe('JWT authorizer with an HS256 secret', () => {
-  it('allows the whole stage for a valid token and passes the subject on', async () => {
-    const token = await hsToken({ nowSeconds: NOW_S, sub: 'svc-helpdesk' });
+  it('allows the whole stage for a valid token and passes its identity claims on as strings', async () => {
+    const token = await hsToken({ nowSeconds: NOW_S, sub: 'svc-helpdesk', scope: 'chat:act_as profile' });
     const result = await secretAuthorizer()(event(`Bearer ${token}`));
     expect(result).toEqual({
       principalId: 'svc-helpdesk',
@@ -50,36 +66,129 @@ describe('JWT authorizer with an HS256 secret', () => {
           },
         ],
       },
-      context: { sub: 'svc-helpdesk' },
+      context: {
+        sub: 'svc-helpdesk',
+        tenant: TENANT,
+        scope: 'chat:act_as profile',
+        acceptedUntil: String(NOW_S + 630),
+      },
     });
   });
 
   it('finds the header whatever its case and accepts any correct HS256 signer', async () => {
-    const token = handSignedToken({ sub: 'bob', iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60 });
+    const token = handSignedToken({
+      sub: 'bob',
+      tenant: 'acme',
+      iss: ISSUER,
+      aud: AUDIENCE,
+      iat: NOW_S,
+      exp: NOW_S + 60,
+    });
     const result = await secretAuthorizer()(event(`bearer ${token}`, 'authorization'));
-    expect(result.context).toEqual({ sub: 'bob' });
+    expect(result.context).toEqual({ sub: 'bob', tenant: 'acme', scope: '', acceptedUntil: String(NOW_S + 90) });
   });
 
-  it.each<[string, () => Promise<string | undefined>]>([
-    ['no Authorization header', async () => undefined],
-    ['an empty header', async () => ''],
-    ['another scheme', async () => `Basic ${Buffer.from('a:b').toString('base64')}`],
-    ['a token that is not a JWT', async () => 'Bearer not-a-jwt'],
-    ['expired (past the 30 s leeway)', () => hsToken({ nowSeconds: NOW_S - 3600, exp: NOW_S - 31 })],
-    ['not valid yet (nbf past the leeway)', () => hsToken({ nowSeconds: NOW_S, nbf: NOW_S + 120 })],
-    ['without exp', () => hsToken({ nowSeconds: NOW_S, exp: null })],
-    ['without sub', () => hsToken({ nowSeconds: NOW_S, sub: null })],
-    ['an empty sub', () => hsToken({ nowSeconds: NOW_S, sub: '' })],
-    ['the wrong issuer', () => hsToken({ nowSeconds: NOW_S, iss: 'someone-else' })],
-    ['the wrong audience', () => hsToken({ nowSeconds: NOW_S, aud: 'another-api' })],
-    ['signed with another key', () => hsToken({ nowSeconds: NOW_S, secret: 'another-secret-of-enough-length-000000' })],
-    ['an algorithm outside the allow-list (HS512)', () => hsToken({ nowSeconds: NOW_S, alg: 'HS512' })],
-    ['alg none', async () => noneToken(NOW_S)],
-    ['a payload edited after signing', () => tamperedToken()],
-  ])('refuses %s with Error("Unauthorized")', async (_name, make) => {
+  it.each<[string, () => Promise<string | undefined>, RefusalKind, RegExp]>([
+    [
+      'no Authorization header',
+      async () => undefined,
+      'no_token',
+      /^no bearer token: send "Authorization: Bearer <JWT>"$/,
+    ],
+    ['an empty header', async () => '', 'no_token', /^no bearer token/],
+    [
+      'another scheme',
+      async () => `Basic ${Buffer.from('a:b').toString('base64')}`,
+      'malformed_token',
+      /^the Authorization header is not "Bearer <JWT>"$/,
+    ],
+    ['a token that is not a JWT', async () => 'Bearer not-a-jwt', 'malformed_token', /three base64url parts/],
+    ['three parts of garbage', async () => 'Bearer abc.def.ghi', 'malformed_token', /^malformed token: /],
+    [
+      'expired (past the 30 s leeway)',
+      () => hsToken({ nowSeconds: NOW_S - 3600, exp: NOW_S - 31 }),
+      'expired',
+      new RegExp(`^the token expired 31 s ago \\(exp ${isoSeconds(NOW_S - 31)}\\)$`),
+    ],
+    [
+      'expired a day and a half ago',
+      () => hsToken({ nowSeconds: NOW_S - 40 * 3600, exp: NOW_S - 36 * 3600 }),
+      'expired',
+      /^the token expired 1 d 12 h ago/,
+    ],
+    [
+      'not valid yet (nbf past the leeway)',
+      () => hsToken({ nowSeconds: NOW_S, nbf: NOW_S + 120 }),
+      'not_yet_valid',
+      new RegExp(`^the token is not valid yet: valid from ${isoSeconds(NOW_S + 120)}, in 2 min$`),
+    ],
+    [
+      'without exp',
+      () => hsToken({ nowSeconds: NOW_S, exp: null }),
+      'missing_claim',
+      /^missing claim: the token has no "exp"$/,
+    ],
+    [
+      'without sub',
+      () => hsToken({ nowSeconds: NOW_S, sub: null }),
+      'missing_claim',
+      /^missing claim: the token has no "sub"$/,
+    ],
+    [
+      'an empty sub',
+      () => hsToken({ nowSeconds: NOW_S, sub: '' }),
+      'invalid_claim',
+      /^invalid claim "sub": must not be empty$/,
+    ],
+    [
+      'without tenant',
+      () => hsToken({ nowSeconds: NOW_S, tenant: null }),
+      'missing_claim',
+      /^missing claim: the token has no "tenant"$/,
+    ],
+    [
+      'the wrong issuer',
+      () => hsToken({ nowSeconds: NOW_S, iss: 'someone-else' }),
+      'wrong_issuer',
+      /^wrong issuer: expected "groupgate-test", the token has "someone-else"$/,
+    ],
+    [
+      'the wrong audience',
+      () => hsToken({ nowSeconds: NOW_S, aud: 'another-api' }),
+      'wrong_audience',
+      /^wrong audience: expected "groupgate", the token has "another-api"$/,
+    ],
+    [
+      'signed with another key',
+      () => hsToken({ nowSeconds: NOW_S, secret: 'another-secret-of-enough-length-000000' }),
+      'bad_signature',
+      /^bad signature: it does not verify with the shared secret JWT_SECRET /,
+    ],
+    [
+      'an algorithm outside the allow-list (HS512)',
+      () => hsToken({ nowSeconds: NOW_S, alg: 'HS512' }),
+      'algorithm_not_allowed',
+      /^algorithm HS512 is not allowed \(allowed: HS256\)$/,
+    ],
+    ['alg none', async () => noneToken(NOW_S), 'algorithm_not_allowed', /^algorithm none is not allowed/],
+    ['a payload edited after signing', () => tamperedToken(), 'bad_signature', /altered after signing/],
+  ])('refuses %s with Error("Unauthorized") and says why', async (_name, make, kind, hint) => {
     const token = await make();
     const header = token === undefined ? undefined : token.startsWith('B') || token === '' ? token : `Bearer ${token}`;
-    await expect(secretAuthorizer()(event(header))).rejects.toThrow(new Error('Unauthorized'));
+    const refusal = await refusalFor(secretAuthorizer()(event(header)));
+    expect(refusal?.kind).toBe(kind);
+    expect(refusal?.hint).toMatch(hint);
+    expect(warn).toHaveBeenCalledWith('authorizer: token refused', expect.objectContaining({ code: kind }));
+  });
+
+  it('logs the API Gateway request id next to the reason, so a deployed 401 can be traced', async () => {
+    const request = { ...event(undefined), requestContext: { requestId: 'req-401' } } as ReturnType<typeof event>;
+    await expect(secretAuthorizer()(request)).rejects.toThrow('Unauthorized');
+    expect(warn).toHaveBeenCalledWith('authorizer: token refused', {
+      code: 'no_token',
+      reason: 'no bearer token: send "Authorization: Bearer <JWT>"',
+      requestId: 'req-401',
+    });
   });
 
   it('accepts a token 20 s past exp (clock leeway) and refuses it 40 s past, logging why', async () => {
@@ -89,7 +198,10 @@ describe('JWT authorizer with an HS256 secret', () => {
     await expect(late(event(`Bearer ${token}`))).rejects.toThrow('Unauthorized');
     expect(warn).toHaveBeenCalledWith(
       'authorizer: token refused',
-      expect.objectContaining({ code: 'ERR_JWT_EXPIRED' }),
+      expect.objectContaining({
+        code: 'expired',
+        reason: `the token expired 40 s ago (exp ${isoSeconds(NOW_S - 20)})`,
+      }),
     );
   });
 
@@ -149,7 +261,7 @@ describe('JWT authorizer with a JWKS URL', () => {
     algorithms: ['RS256'],
   });
   const rsToken = (claims: Record<string, unknown> = {}) =>
-    new SignJWT({ sub: 'carol', iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60, ...claims })
+    new SignJWT({ sub: 'carol', tenant: TENANT, iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60, ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .sign(keys.privateKey);
 
@@ -161,8 +273,30 @@ describe('JWT authorizer with a JWKS URL', () => {
 
   it('refuses an HS256 token (algorithm confusion) and a token for another audience', async () => {
     const authorize = authorizerFor(createVerifier(jwksConfig(), { now }));
-    await expect(authorize(event(`Bearer ${await hsToken({ nowSeconds: NOW_S })}`))).rejects.toThrow('Unauthorized');
-    await expect(authorize(event(`Bearer ${await rsToken({ aud: 'x' })}`))).rejects.toThrow('Unauthorized');
+    const confused = await refusalFor(authorize(event(`Bearer ${await hsToken({ nowSeconds: NOW_S })}`)));
+    expect(confused).toEqual({
+      kind: 'algorithm_not_allowed',
+      hint: 'algorithm HS256 is not allowed (allowed: RS256)',
+    });
+    const elsewhere = await refusalFor(authorize(event(`Bearer ${await rsToken({ aud: 'x' })}`)));
+    expect(elsewhere?.kind).toBe('wrong_audience');
+  });
+
+  it('names the JWKS when no key of it signed the token', async () => {
+    const other = await generateKeyPair('RS256');
+    const token = await new SignJWT({
+      sub: 'carol',
+      tenant: TENANT,
+      iss: ISSUER,
+      aud: AUDIENCE,
+      iat: NOW_S,
+      exp: NOW_S + 60,
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(other.privateKey);
+    const refusal = await refusalFor(authorizerFor(createVerifier(jwksConfig(), { now }))(event(`Bearer ${token}`)));
+    expect(refusal?.kind).toBe('bad_signature');
+    expect(refusal?.hint).toContain(`the issuer's JWKS (${jwksUrl})`);
   });
 });
 

@@ -7,11 +7,16 @@ import type { JwtConfig } from '#config/chat-api-config';
 export const SECRET = 'unit-test-jwt-secret-0123456789-abcdef';
 export const ISSUER = 'groupgate-test';
 export const AUDIENCE = 'groupgate';
+export const TENANT = 'acme';
 
 export interface TokenOptions {
   readonly secret?: string;
   readonly alg?: 'HS256' | 'HS384' | 'HS512';
   readonly sub?: string | null;
+  /** The `tenant` claim; null leaves it out. @default 'acme' */
+  readonly tenant?: string | null;
+  /** The `scope` claim (space-delimited), left out by default. */
+  readonly scope?: string;
   readonly iss?: string;
   readonly aud?: string;
   /** Epoch seconds; null leaves the claim out. */
@@ -24,6 +29,8 @@ export async function hsToken(options: TokenOptions = {}): Promise<string> {
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
   const claims: JWTPayload = { iss: options.iss ?? ISSUER, aud: options.aud ?? AUDIENCE, iat: now };
   if (options.sub !== null) claims.sub = options.sub ?? 'alice';
+  if (options.tenant !== null) claims.tenant = options.tenant ?? TENANT;
+  if (options.scope !== undefined) claims.scope = options.scope;
   if (options.exp !== null) claims.exp = options.exp ?? now + 600;
   if (options.nbf !== undefined) claims.nbf = options.nbf;
   return new SignJWT(claims)
@@ -38,7 +45,7 @@ export function noneToken(
   nowSeconds = Math.floor(Date.now() / 1000),
   issuer: { readonly iss: string; readonly aud: string } = { iss: ISSUER, aud: AUDIENCE },
 ): string {
-  const claims = { sub: 'alice', ...issuer, iat: nowSeconds, exp: nowSeconds + 600 };
+  const claims = { sub: 'alice', tenant: TENANT, ...issuer, iat: nowSeconds, exp: nowSeconds + 600 };
   return `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url(claims)}.`;
 }
 

@@ -36,6 +36,7 @@ const apiCall: InvocationToRecord = {
   tenantId: 'svc',
   chatId: 'eng',
   userId: 'u1',
+  principal: 'u1',
   requestId: 'req-1',
   outcome,
   startedAt: NOW,

@@ -74,6 +74,7 @@ function api(out: RecordedOutcome = outcome()): InvocationToRecord {
     tenantId: 'svc',
     chatId: 'eng',
     userId: 'u1',
+    principal: 'helpdesk-portal',
     requestId: 'req-1',
     outcome: out,
     startedAt: STARTED,
@@ -99,13 +100,17 @@ function records(invocation: InvocationToRecord, retention = RETENTION): Invocat
 }
 
 describe('buildInvocationRecords', () => {
-  it('gives the worker and /v1/chat one audit shape (queueWaitMs only where there was a queue)', () => {
+  it('gives the worker and /v1/chat one audit shape (queueWaitMs only where there was a queue, principal only for /v1/chat)', () => {
     const fromWorker = records(queued()).audit;
     const fromApi = records(api()).audit;
     const { queueWaitMs, ...workerRest } = fromWorker;
+    const { principal, ...apiRest } = fromApi;
     expect(queueWaitMs).toBe(400);
-    expect(Object.keys(fromApi).sort()).toEqual(Object.keys(workerRest).sort());
+    expect(principal).toBe('helpdesk-portal');
+    expect(Object.keys(apiRest).sort()).toEqual(Object.keys(workerRest).sort());
     expect(fromApi).not.toHaveProperty('queueWaitMs');
+    expect(fromWorker).not.toHaveProperty('principal');
+    expect(records(queued()).ledger).not.toHaveProperty('principal');
   });
 
   it('keys a platform event by its group and time, with the masked answer and every filter fact', () => {
@@ -135,7 +140,7 @@ describe('buildInvocationRecords', () => {
     });
   });
 
-  it('keys a /v1/chat call as platform api of the JWT subject, under the ledger row’s partition', () => {
+  it('keys a /v1/chat call as platform api of the token’s tenant, naming the member and the principal that asked', () => {
     const { ledger, audit } = records(api());
     expect(audit).toMatchObject({
       pk: 'GROUP#api#svc#eng',
@@ -144,10 +149,17 @@ describe('buildInvocationRecords', () => {
       tenantId: 'svc',
       chatId: 'eng',
       userId: 'u1',
+      principal: 'helpdesk-portal',
       eventId: 'req-1',
     });
     expect(audit.pk).toBe(ledger.pk);
-    expect(ledger).toMatchObject({ invocationId: 'req-1', eventId: 'req-1', platform: 'api' });
+    expect(ledger).toMatchObject({
+      invocationId: 'req-1',
+      eventId: 'req-1',
+      platform: 'api',
+      userId: 'u1',
+      principal: 'helpdesk-portal',
+    });
   });
 
   it('bounds the sort key: a long event id is hashed as in every other key', () => {
