@@ -34,7 +34,8 @@ export class DeliveryFeed {
 /**
  * One delivery as the sandbox's routes show it: `GET /_sandbox/messages` items and the `delivery` events of
  * `GET /_sandbox/stream`. `messageId` names the reply across its changes (match on platform + messageId); `stream`,
- * `updates` and `updatedAt` appear once the delivery is a streamed reply or has changed.
+ * `updates` and `updatedAt` appear once the delivery is a streamed reply or has changed; `threadId` for replies in a
+ * thread.
  */
 export interface DeliveryView {
   readonly platform: PlatformName;
@@ -42,6 +43,8 @@ export interface DeliveryView {
   readonly messageId: string;
   readonly text: string;
   readonly replyTo?: string;
+  /** The thread it was posted in (Slack `thread_ts`, Feishu root message id); absent outside threads. */
+  readonly threadId?: string;
   readonly mentions: readonly string[];
   readonly at: string;
   readonly stream?: 'streaming' | 'finished' | 'failed';
@@ -56,6 +59,7 @@ export function deliveryView(d: EmulatedDelivery): DeliveryView {
     messageId: d.messageId,
     text: d.text,
     ...(d.replyTo ? { replyTo: d.replyTo } : {}),
+    ...(d.threadId ? { threadId: d.threadId } : {}),
     mentions: d.mentions ?? [],
     at: d.at,
     ...(d.stream ? { stream: d.stream } : {}),

@@ -12,6 +12,7 @@ import { ENV } from '#config/env-names';
 import { queuedEventSchema } from '#core/queue-message';
 import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
+import { joinAnswers, QuestionLog, readAudit } from './conversation-log';
 import { sandboxCredentials } from './defaults';
 import { DeliveryFeed, deliveryView, serveDeliveryStream } from './delivery-feed';
 import {
@@ -97,6 +98,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   let restApi: RestApi | undefined;
 
   const deliveryFeed = new DeliveryFeed();
+  const questions = new QuestionLog();
   const emulatorContext = (platform: PlatformName): EmulatorContext => ({
     apiBaseUrl: `${baseUrl}/_emulator/${platform}`,
     credentials,
@@ -224,6 +226,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       );
       return sendJson(res, 200, list.map(deliveryView));
     }
+    if (req.method === 'GET' && path === '/_sandbox/conversation') {
+      // The members' messages posted through POST /_sandbox/events, with their answers' audit facts (the page).
+      const platform = url.searchParams.get('platform');
+      const chat = url.searchParams.get('chat');
+      const audit = aws ? await readAudit(aws.clients.doc, aws.tables.audit, platform, chat) : [];
+      const maskModelInput = process.env[ENV.maskModelInput] !== 'false';
+      return sendJson(res, 200, { questions: joinAnswers(questions.list(platform, chat), audit, maskModelInput) });
+    }
     if (req.method === 'GET' && path === '/_sandbox/stream') {
       return serveDeliveryStream(res, deliveryFeed, {
         platform: url.searchParams.get('platform'),
@@ -285,8 +295,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     );
     // Delivered over HTTP to our own webhook route, exactly as the platform would call the API Gateway URL.
     // The webhook route hands the answer to the emulator (WeCom's stream polling), as for any caller.
+    const postedAt = new Date().toISOString();
     const delivered = await postToWebhook(request);
-    return sendJson(res, 200, { eventId: request.eventId, webhookStatus: delivered.statusCode });
+    questions.record({
+      platform: p,
+      chatId: chatId as string,
+      userId: userId as string,
+      text: text as string,
+      mentionBot: mentionBot !== false,
+      ...(typeof threadId === 'string' ? { threadId } : {}),
+      eventId: request.eventId,
+      ...(request.messageId ? { messageId: request.messageId } : {}),
+      webhookStatus: delivered.statusCode,
+      at: postedAt,
+      ackedAt: new Date().toISOString(),
+    });
+    return sendJson(res, 200, {
+      eventId: request.eventId,
+      webhookStatus: delivered.statusCode,
+      ...(request.messageId ? { messageId: request.messageId } : {}),
+    });
   }
 
   /** Messages sitting in the dead-letter queue: events that exhausted their receives (alarmed on in AWS). */

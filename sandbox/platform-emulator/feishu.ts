@@ -247,7 +247,7 @@ export function createFeishuEmulator(): PlatformEmulator {
     buildMessageEvent(input, ctx) {
       const { messageId, event } = feishuMessageEvent(input, ctx);
       messages.set(messageId, { chatId: input.chatId, threadId: input.threadId });
-      return buildSignedFeishuRequest(event, ctx, { eventId: event.header.event_id });
+      return { ...buildSignedFeishuRequest(event, ctx, { eventId: event.header.event_id }), messageId };
     },
     buildHandshake(ctx) {
       // Feishu sends the URL check encrypted but without signature headers.

@@ -366,7 +366,7 @@ export function createSlackEmulator(): PlatformEmulator {
       sequence++;
       if (input.direct === true) dmChannels.add(input.chatId);
       const payload = slackMessagePayload(input, ctx, sequence);
-      return buildSignedSlackRequest(payload, ctx, payload.event_id);
+      return { ...buildSignedSlackRequest(payload, ctx, payload.event_id), messageId: payload.event.ts };
     },
     buildHandshake(ctx) {
       const challenge = randomBytes(24).toString('base64url');

@@ -99,6 +99,8 @@ export interface EmulatedRequest {
   readonly body: Buffer;
   /** The platform event id (dedup key) the request carries. */
   readonly eventId: string;
+  /** The platform's id of the member's message it carries (Slack `ts`, Feishu `message_id`), where replies name it. */
+  readonly messageId?: string;
 }
 
 export interface EmulatedApiRequest {

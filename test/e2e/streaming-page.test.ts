@@ -148,6 +148,7 @@ describe('the chat page against a scripted delivery feed', () => {
         return json(res, { model: { name: 'scripted', demo: false, hint: '' }, platforms: ['wecom'] });
       if (url.pathname === '/_sandbox/messages') return json(res, deliveries.map(deliveryView));
       if (url.pathname === '/_sandbox/ledger') return json(res, []);
+      if (url.pathname === '/_sandbox/conversation') return json(res, { questions: [] });
       if (url.pathname === '/_sandbox/stream') {
         if (!options.streamDown) return serveDeliveryStream(res, feed);
         res.writeHead(503, { 'content-type': 'text/plain' });
