@@ -1,12 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PLATFORMS } from '#platforms/types';
+import { SANDBOX_READY_FILE_ENV, waitForReadyFile } from '../sandbox/ready-file';
 import { median } from './stats';
 
 /**
- * `npm start` as a person meets it: time from spawning its entry (tsx bin/sandbox.ts) to the ready line on a warm
+ * `npm start` as a person meets it: time from spawning its entry (tsx bin/sandbox.ts) to its ready file on a warm
  * install, and the resident memory of the sandbox and every process under it after a run of chat turns against the
  * default generated llama demo model. Linux only (reads /proc).
  */
@@ -98,7 +100,7 @@ export function sandboxStartupReport(result: SandboxStartupResult): string {
   const total = (rows: readonly ProcessRss[]) => rows.reduce((sum, r) => sum + r.rssKb, 0);
   const rows: [string, string][] = [
     [
-      `spawn → ready line, median of ${result.startupMs.length}`,
+      `spawn → ready file, median of ${result.startupMs.length}`,
       `${(result.medianStartupMs / 1000).toFixed(2)} s (runs ${result.startupMs.map((ms) => (ms / 1000).toFixed(2)).join(', ')} s; unmeasured warm-up ${(result.warmupMs / 1000).toFixed(2)} s)`,
     ],
     ['"ready in" the sandbox printed', result.reportedReadyS.map((s) => `${s} s`).join(', ')],
@@ -116,41 +118,46 @@ export function sandboxStartupReport(result: SandboxStartupResult): string {
   ].join('\n');
 }
 
-/** Spawns `npm start`'s entry in its own process group on a free port; resolves at its ready line. */
-function startSandbox(rootDir: string): Promise<Started> {
+/**
+ * Spawns `npm start`'s entry in its own process group on a free port; resolves once it wrote its ready file
+ * (`SANDBOX_READY_FILE`) and printed its "ready in" line.
+ */
+async function startSandbox(rootDir: string): Promise<Started> {
+  const readyDir = mkdtempSync(path.join(tmpdir(), 'groupgate-bench-sandbox-'));
+  const readyFile = path.join(readyDir, 'ready.json');
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [path.join(rootDir, 'node_modules/tsx/dist/cli.mjs'), 'bin/sandbox.ts'], {
     cwd: rootDir,
-    env: { ...process.env, PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN' },
+    env: { ...process.env, PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN', [SANDBOX_READY_FILE_ENV]: readyFile },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
   // Its own process group outlives this one: if the bench is aborted (process.exit), take the sandbox along.
   const killOnExit = () => killGroup(child);
   process.once('exit', killOnExit);
-  child.once('exit', () => process.off('exit', killOnExit));
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  void exited.then(() => {
+    process.off('exit', killOnExit);
+    rmSync(readyDir, { recursive: true, force: true });
+  });
   const output: string[] = [];
   child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  return new Promise<Started>((resolve, reject) => {
-    let reportedReadyS = '';
-    const fail = (reason: string) => {
-      clearTimeout(timer);
-      killGroup(child);
-      reject(new Error(`${reason}:\n${output.join('\n')}`));
-    };
-    const timer = setTimeout(() => fail(`sandbox not ready in ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
-    const exitedEarly = (code: number | null) => fail(`sandbox exited with ${code} before ready`);
-    child.once('exit', exitedEarly);
+  // The sandbox prints its own start-up time before it writes the ready file.
+  const reportedReadyS = new Promise<string>((resolve) =>
     createInterface({ input: child.stdout! }).on('line', (line) => {
       output.push(line);
-      reportedReadyS = /^ready in ([\d.]+) s/.exec(line)?.[1] ?? reportedReadyS;
-      if (!line.startsWith('{"event":"ready"')) return;
-      clearTimeout(timer);
-      child.off('exit', exitedEarly);
-      const { url } = JSON.parse(line) as { url: string };
-      resolve({ child, url, readyMs: performance.now() - spawnedAt, reportedReadyS });
-    });
-  });
+      const reported = /^ready in ([\d.]+) s/.exec(line)?.[1];
+      if (reported) resolve(reported);
+    }),
+  );
+  try {
+    const { url } = await waitForReadyFile(readyFile, { timeoutMs: READY_TIMEOUT_MS, exited });
+    const readyMs = performance.now() - spawnedAt;
+    return { child, url, readyMs, reportedReadyS: await reportedReadyS };
+  } catch (err) {
+    killGroup(child);
+    throw new Error(`${(err as Error).message}:\n${output.join('\n')}`);
+  }
 }
 
 /** Ctrl-C's way out (SIGINT to the group); SIGKILL if the parts have not stopped in time. */

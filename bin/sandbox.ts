@@ -7,6 +7,7 @@ import { ENV } from '#config/env-names';
 import { SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import { startLocalModel } from '../sandbox/model/local-model';
 import { streamPaceFromEnv } from '../sandbox/model/stream-pace';
+import { readyFileFromEnv, removeReadyFile, SANDBOX_READY_FILE_ENV, writeReadyFile } from '../sandbox/ready-file';
 import { startSandbox } from '../sandbox/server';
 import { loadWebAssets } from '../sandbox/web/assets';
 
@@ -18,10 +19,40 @@ const DEMO_HINT =
 /** How long Ctrl-C waits for every part to stop before exiting anyway. */
 const STOP_TIMEOUT_MS = 10_000;
 
+/** Console width the banner's long values wrap at: readable in an 80–120 column terminal and in a CI log. */
+const BANNER_WIDTH = 116;
+
+/**
+ * `label  value` rows with every value starting in one column; a value too long for `BANNER_WIDTH` wraps at spaces
+ * onto lines indented to that column.
+ */
+function alignedRows(rows: readonly (readonly [label: string, value: string])[], indent = '  '): string[] {
+  const column = indent.length + Math.max(...rows.map(([label]) => label.length)) + 2;
+  const room = Math.max(BANNER_WIDTH - column, 40);
+  return rows.flatMap(([label, value]) =>
+    wrapWords(value, room).map((line, i) => (i === 0 ? `${indent}${label}`.padEnd(column) : ' '.repeat(column)) + line),
+  );
+}
+
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
+}
+
 async function main(): Promise<void> {
   const port = process.env.PORT === undefined || process.env.PORT === '' ? 3000 : Number(process.env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be an integer 0–65535, got '${process.env.PORT}'`);
+  const readyFile = readyFileFromEnv(process.env);
+  // A file left by an earlier run must not announce this one before it is up.
+  if (readyFile) await removeReadyFile(readyFile);
   const external = process.env[ENV.modelEndpointUrl];
   const modelPath = process.env.MODEL_PATH;
   const engine = process.env.MODEL_ENGINE === 'instant' ? 'instant' : 'llama';
@@ -60,14 +91,17 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `GroupGate sandbox — ${sandbox.url}`,
-    `  chat page          ${sandbox.url}/`,
-    `  webhooks           ${sandbox.url}/webhook/{feishu|slack|dingtalk|wecom}`,
-    `  REST API           ${sandbox.url}/v1/chat`,
-    `  sandbox routes     ${sandbox.url}/_sandbox/{health,events,messages,ledger,info}`,
-    `  DynamoDB (dynalite) ${sandbox.aws.endpoints.dynamo}   SQS (fauxqs) ${sandbox.aws.endpoints.sqs}`,
-    `  model              ${modelName}`,
-    ...(demo ? [`  NOTE               ${DEMO_HINT}`] : []),
-    '  sandbox credentials (public, local only; override with the env variables of ARCHITECTURE §4.2):',
+    ...alignedRows([
+      ['chat page', `${sandbox.url}/`],
+      ['webhooks', `${sandbox.url}/webhook/{feishu|slack|dingtalk|wecom}`],
+      ['REST API', `${sandbox.url}/v1/chat`],
+      ['sandbox routes', `${sandbox.url}/_sandbox/{health,events,messages,ledger,info}`],
+      ['DynamoDB (dynalite)', sandbox.aws.endpoints.dynamo],
+      ['SQS (fauxqs)', sandbox.aws.endpoints.sqs],
+      ['model', modelName],
+      ...(demo ? [['NOTE', DEMO_HINT] as const] : []),
+    ]),
+    '  sandbox credentials (public, local only; env variables override them: README.md, section "Sandbox configuration"):',
     `    FEISHU_APP_ID=${c.feishu.appId} FEISHU_VERIFICATION_TOKEN=${c.feishu.verificationToken} FEISHU_ENCRYPT_KEY=${c.feishu.encryptKey}`,
     `    SLACK_SIGNING_SECRET=${c.slack.signingSecret} SLACK_BOT_USER_ID=${c.slack.botUserId}`,
     `    DINGTALK_APP_KEY=${c.dingtalk.appKey} DINGTALK_APP_SECRET=${c.dingtalk.appSecret}`,
@@ -76,15 +110,6 @@ async function main(): Promise<void> {
     '',
   ];
   process.stdout.write(lines.join('\n'));
-  // Machine-readable: tests and the bench check that these processes and ports are gone after Ctrl-C.
-  const ready = {
-    event: 'ready',
-    url: sandbox.url,
-    pid: process.pid,
-    fauxqsPid: sandbox.aws.fauxqsPid,
-    endpoints: { ...sandbox.aws.endpoints, model: modelUrl },
-  };
-  process.stdout.write(`${JSON.stringify(ready)}\n`);
   let stopping = false;
   const shutdown = (signal: string) => {
     // Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): one stop serves both.
@@ -95,16 +120,33 @@ async function main(): Promise<void> {
       process.stderr.write(`sandbox: parts still running after ${STOP_TIMEOUT_MS / 1000} s, exiting anyway\n`);
       process.exit(1);
     }, STOP_TIMEOUT_MS).unref();
-    sandbox.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`sandbox: stopping failed: ${(err as Error).message}\n`);
-        process.exit(1);
-      },
-    );
+    sandbox
+      .stop()
+      .then(() => (readyFile ? removeReadyFile(readyFile) : undefined))
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`sandbox: stopping failed: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // For programs (SANDBOX_READY_FILE, sandbox/ready-file.ts): tests and the bench check that these processes and
+  // ports are gone after Ctrl-C. Written last: a reader may stop the sandbox at once, and reads a complete banner.
+  if (readyFile) {
+    const ready = {
+      url: sandbox.url,
+      pid: process.pid,
+      fauxqsPid: sandbox.aws.fauxqsPid,
+      endpoints: { ...sandbox.aws.endpoints, model: modelUrl },
+    };
+    await writeReadyFile(readyFile, ready).catch(async (err: unknown) => {
+      await sandbox.stop(); // a reader waits for this file: without it, fail as a start that never got ready
+      throw new Error(`${SANDBOX_READY_FILE_ENV}: cannot write ${readyFile}: ${(err as Error).message}`);
+    });
+  }
 }
 
 main().catch((err: unknown) => {

@@ -89,10 +89,29 @@ export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
 };
 
 /**
- * The singleton, one per cold start. Handlers flush it with Powertools' middy middleware
- * (`logMetrics(metrics)`) or `metrics.publishStoredMetrics()`.
+ * Powertools Metrics whose flush of an invocation that recorded no metric writes nothing. Powertools itself warns
+ * "No application metrics to publish" on each such flush, and GroupGate has them by design: a `/v1/chat` call refused
+ * with 4xx, a stream sweep with nothing due. One warning per refused request buries the log (Lambda and sandbox
+ * alike) and tells an operator nothing. Not for use with `throwOnEmptyMetrics`, which GroupGate does not set.
  */
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+class QuietWhenEmptyMetrics extends Metrics {
+  override publishStoredMetrics(): this {
+    if (this.hasStoredMetrics()) return super.publishStoredMetrics();
+    // What a flush would have cleared, so nothing of this invocation reaches the next one's blob.
+    this.clearDimensions();
+    this.clearMetadata();
+    return this;
+  }
+}
+
+/**
+ * The singleton, one per cold start. Handlers flush it with Powertools' middy middleware
+ * (`logMetrics(metrics)`) or `metrics.publishStoredMetrics()`; an invocation that recorded nothing publishes nothing.
+ */
+export const metrics: Metrics = new QuietWhenEmptyMetrics({
+  namespace: METRICS_NAMESPACE,
+  serviceName: METRICS_SERVICE,
+});
 
 /** Adds one data point of `name` in its fixed unit to the current EMF blob. */
 export function recordMetric(name: MetricName, value = 1): void {

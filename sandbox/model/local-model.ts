@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ensureDemoModel } from './demo-model';
+import { DEMO_MODEL_FILE_NAME, DEMO_MODEL_MAX_TOKENS, ensureDemoModel } from './demo-model';
 import type { ModelEngine } from './engine';
 import { createInstantEngine } from './instant-engine';
 import { createLlamaEngine } from './llama-engine';
@@ -21,6 +21,7 @@ export interface LocalModelOptions {
   contextSize?: number;
   threads?: number;
   concurrency?: number;
+  /** Requests asking for more tokens are cut to this. @default 512, or `DEMO_MODEL_MAX_TOKENS` for the demo model */
   maxTokensLimit?: number;
   /** Milliseconds between streamed chunks (`MODEL_STREAM_PACE_MS`, see `stream-pace.ts`). @default 0 */
   streamPaceMs?: number;
@@ -33,12 +34,15 @@ export interface LocalModel extends RunningModelServer {
   loadMs: number;
 }
 
-export const DEFAULT_DEMO_MODEL_PATH = resolve('.sandbox-data', 'models', 'groupgate-demo-tiny.gguf');
+export const DEFAULT_DEMO_MODEL_PATH = resolve('.sandbox-data', 'models', DEMO_MODEL_FILE_NAME);
 
 export async function startLocalModel(options: LocalModelOptions = {}): Promise<LocalModel> {
   let engine: ModelEngine;
   let modelPath: string | undefined;
   let loadMs = 0;
+  // The generated demo model's answers are noise: kept short unless the caller asks otherwise.
+  const maxTokensLimit =
+    options.maxTokensLimit ?? (options.engine !== 'instant' && !options.modelPath ? DEMO_MODEL_MAX_TOKENS : undefined);
   if (options.engine === 'instant') {
     engine = createInstantEngine(options.concurrency ? { concurrency: options.concurrency } : {});
   } else {
@@ -58,7 +62,7 @@ export async function startLocalModel(options: LocalModelOptions = {}): Promise<
     ...(options.port === undefined ? {} : { port: options.port }),
     ...(options.host ? { host: options.host } : {}),
     ...(options.endpointName ? { endpointName: options.endpointName } : {}),
-    ...(options.maxTokensLimit ? { maxTokensLimit: options.maxTokensLimit } : {}),
+    ...(maxTokensLimit ? { maxTokensLimit } : {}),
     ...(options.streamPaceMs ? { streamPaceMs: options.streamPaceMs } : {}),
   });
   return {

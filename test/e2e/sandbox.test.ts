@@ -1,4 +1,5 @@
 import { PLATFORMS } from '#platforms/types';
+import { DEMO_MODEL_MAX_TOKENS } from '../../sandbox/model/demo-model';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 
 interface Delivered {
@@ -97,9 +98,9 @@ describe.each(PLATFORMS)('%s through the sandbox', (platform) => {
     // Each delivery starts with an @-mention of its asker; the answer after it is the cached one.
     const withoutMention = (text: string | undefined) => text?.replace(/^\S*(carol|dave)\S*\s*/, '');
     expect(withoutMention(first?.text)?.length).toBeGreaterThan(0);
-    // The demo network rarely emits end-of-sequence, so its answer usually runs to the sandbox's 512-token ceiling:
+    // The demo network rarely emits end-of-sequence, so its answer usually runs to the demo model's token cap:
     // an answer cut short is never cached (issue 13), and the second member's question reaches the model again.
-    if ((rowA?.tokens.completion ?? 0) >= 512) {
+    if ((rowA?.tokens.completion ?? 0) >= DEMO_MODEL_MAX_TOKENS) {
       expect(rows[0]?.cached).toBe(false);
       expect(rows[0]?.components.sagemaker).toBeGreaterThan(0);
     } else if (rows[0]?.cached) {
