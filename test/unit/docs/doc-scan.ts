@@ -103,3 +103,109 @@ export function headingAnchor(heading: string): string {
 export function headingAnchors(markdown: string): Set<string> {
   return new Set([...prose(markdown).matchAll(HEADING)].map((m) => headingAnchor(m[1] ?? '')));
 }
+
+/** One markdown table: its header cells and its body rows' cells, trimmed (the delimiter row left out). */
+export interface MarkdownTable {
+  readonly header: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+const TABLE_LINE = /^\s*\|.*\|\s*$/;
+const DELIMITER_ROW = /^\s*\|(?:\s*:?-+:?\s*\|)+\s*$/;
+
+function tableCells(line: string): string[] {
+  return line
+    .trim()
+    .replace(/^\||\|$/g, '')
+    .split('|')
+    .map((cell) => cell.trim());
+}
+
+/** Every table outside code blocks, in document order. */
+export function markdownTables(markdown: string): MarkdownTable[] {
+  const tables: MarkdownTable[] = [];
+  const lines = prose(markdown).split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 1) {
+    const head = lines[i] ?? '';
+    if (!TABLE_LINE.test(head) || !DELIMITER_ROW.test(lines[i + 1] ?? '')) continue;
+    const rows: string[][] = [];
+    let j = i + 2;
+    for (; j < lines.length && TABLE_LINE.test(lines[j] ?? ''); j += 1) rows.push(tableCells(lines[j] ?? ''));
+    tables.push({ header: tableCells(head), rows });
+    i = j - 1;
+  }
+  return tables;
+}
+
+/** The first table whose header's first cell is `firstHeaderCell` (case-insensitive); throws when there is none. */
+export function tableHeaded(markdown: string, firstHeaderCell: string): MarkdownTable {
+  const table = markdownTables(markdown).find((t) => t.header[0]?.toLowerCase() === firstHeaderCell.toLowerCase());
+  if (!table) throw new Error(`no table headed "${firstHeaderCell}"`);
+  return table;
+}
+
+/** The contents of the inline code spans of a piece of prose. */
+export function codeSpans(text: string): string[] {
+  return [...text.matchAll(/`([^`\n]+)`/g)].map((m) => m[1] ?? '');
+}
+
+/**
+ * The text under the first heading (outside code blocks) whose title starts with `title`, up to the next heading of
+ * the same or a higher level; throws when there is no such heading, so a renamed section fails loudly.
+ */
+export function section(markdown: string, title: string): string {
+  const lines = markdown.split('\n');
+  let inFence = false;
+  let level = 0;
+  const body: string[] = [];
+  for (const line of lines) {
+    if (/^```/.test(line)) inFence = !inFence;
+    const heading = inFence ? null : /^(#{1,6})\s+(.+?)\s*$/.exec(line);
+    if (level > 0) {
+      if (heading && (heading[1] ?? '').length <= level) break;
+      body.push(line);
+    } else if (heading?.[2]?.startsWith(title)) {
+      level = (heading[1] ?? '').length;
+    }
+  }
+  if (level === 0) throw new Error(`no heading starting with "${title}"`);
+  return body.join('\n');
+}
+
+/**
+ * The prose units outside code blocks: paragraphs, list items and table rows, each with its lines joined by spaces.
+ * A claim and the names it is about sit in one unit (a sentence may say "them" for names its paragraph gave).
+ */
+export function proseUnits(markdown: string): string[] {
+  const units: string[] = [];
+  let current: string[] = [];
+  const flush = () => {
+    if (current.length > 0) units.push(current.join(' '));
+    current = [];
+  };
+  for (const line of prose(markdown).split('\n')) {
+    if (line.trim() === '' || /^#{1,6}\s/.test(line)) {
+      flush();
+      continue;
+    }
+    if (/^\s*(?:[-*]|\d+\.)\s/.test(line) || TABLE_LINE.test(line)) flush();
+    current.push(line.trim());
+    if (TABLE_LINE.test(line)) flush();
+  }
+  flush();
+  return units;
+}
+
+const REPOSITORY_ROOTS = ['docs', 'functions', 'lib', 'sandbox', 'bin', 'tools', 'test', 'bench'];
+const REPOSITORY_PATH = new RegExp(
+  `(?<![\\w./-])((?:\\.\\./)+[\\w.-]+(?:/[\\w.*-]+)*/?|(?:${REPOSITORY_ROOTS.join('|')})/(?:[\\w.*-]+(?:/[\\w.*-]+)*/?)?)`,
+  'g',
+);
+
+/**
+ * Repository paths a text names, anywhere (prose, code spans, commands): those starting with a top-level source folder
+ * (`lib/config.ts`, `docs/`) and every path that climbs out of its folder (`../shared/…`). Trailing dots are dropped.
+ */
+export function repositoryPaths(text: string): string[] {
+  return [...new Set([...text.matchAll(REPOSITORY_PATH)].map((m) => (m[1] ?? '').replace(/\.+$/, '')))];
+}
