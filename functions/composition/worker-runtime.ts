@@ -173,6 +173,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
         return session.platformCalls;
       },
       update: (fullTextSoFar) => session.update(fullTextSoFar),
+      abandon: () => session.abandon(),
       finish: (fullText) => settle(() => session.finish(fullText)),
       fail: (note) => settle(() => session.fail(note)),
     };

@@ -159,6 +159,10 @@ async function openStreamedReply(
     },
     finish: settle((text) => session.finish(text)),
     fail: settle((text) => session.fail(text)),
+    abandon: async () => {
+      await fence?.catch(() => undefined);
+      await session.abandon();
+    },
   };
 }
 
@@ -208,6 +212,7 @@ export async function processEvent(
     ...(message.chatType === 'group' ? { mentionUserId: message.senderId } : {}),
     idempotencyKey: message.eventId,
   };
+  let streamed: ReplySession | undefined;
   const markSending = async (): Promise<void> => {
     if (!(await deps.events.markSending(pk, deps.now(), claim.attempts))) throw new EventInProgressError(pk);
   };
@@ -217,7 +222,7 @@ export async function processEvent(
     // surface half-written, as a worker that died between two updates would.
     let crashedMidStream: unknown;
     let shownOnce = false;
-    const streamed = streaming
+    streamed = streaming
       ? await openStreamedReply(deps, pk, claim, target, markSending, () => {
           shownOnce = true;
         })
@@ -260,6 +265,9 @@ export async function processEvent(
     // A streamed reply is settled with the whole text, which replaces what was shown (a refusal replaces it all).
     sent = outcome.source === 'fallback' ? await reply.fail(outcome.reply) : await reply.finish(outcome.reply);
   } catch (err) {
+    // A streamed session's open may be in flight (the model finished or failed meanwhile): it completes and records
+    // its surface before the event is released, so the redelivery resumes that surface instead of opening a second.
+    await streamed?.abandon();
     const pendingRecords = await recorded;
     await deps.events
       .markFailed(pk, deps.now(), claim.attempts, undefined, pendingRecords === undefined ? {} : { pendingRecords })

@@ -206,4 +206,11 @@ export interface ReplySession {
   finish(fullText: string): Promise<SendResult>;
   /** Ends the reply with a short note instead of an answer (the model could not answer). */
   fail(note: string): Promise<SendResult>;
+  /**
+   * The attempt gives up without settling (it failed, crashed or lost its claim): no platform call starts after this,
+   * and the call in flight is awaited — an open and its `onOpened` record included — so a surface that became visible
+   * is recorded before the event is released, and the redelivery resumes it instead of showing a second reply.
+   * Never throws; later calls throw `ReplySessionClosedError`.
+   */
+  abandon(): Promise<void>;
 }

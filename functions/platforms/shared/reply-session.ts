@@ -27,7 +27,7 @@ import type { ChatPlatform, OutgoingReply, ReplySession, ReplyTarget, SendResult
 
 /** A call on a session that has already settled (finish or fail was called). */
 export class ReplySessionClosedError extends Error {
-  constructor(call: 'update' | 'finish' | 'fail', settledBy: 'finish' | 'fail') {
+  constructor(call: 'update' | 'finish' | 'fail', settledBy: 'finish' | 'fail' | 'abandon') {
     super(`Reply session already settled by ${settledBy}(); ${call}() refused.`);
     this.name = 'ReplySessionClosedError';
   }
@@ -43,7 +43,7 @@ type Send = (reply: OutgoingReply) => Promise<SendResult>;
  */
 export function openOneShotReply(send: Send, target: ReplyTarget): ReplySession & { readonly buffered: string } {
   let buffered = '';
-  let settledBy: 'finish' | 'fail' | undefined;
+  let settledBy: 'finish' | 'fail' | 'abandon' | undefined;
   let platformCalls = 0;
   const settle = async (call: 'finish' | 'fail', text: string): Promise<SendResult> => {
     if (settledBy) throw new ReplySessionClosedError(call, settledBy);
@@ -66,6 +66,10 @@ export function openOneShotReply(send: Send, target: ReplyTarget): ReplySession 
     },
     finish: (fullText) => settle('finish', fullText),
     fail: (note) => settle('fail', note),
+    // Nothing is in flight before the one send, which is the settle itself.
+    abandon: async () => {
+      settledBy ??= 'abandon';
+    },
   };
 }
 

@@ -66,7 +66,7 @@ export function openStreamingSession(
   let shown: string | undefined;
   let lastPushAt = Number.NEGATIVE_INFINITY;
   let inFlight: Promise<void> | undefined;
-  let settledBy: 'finish' | 'fail' | undefined;
+  let settledBy: 'finish' | 'fail' | 'abandon' | undefined;
   let firstVisibleReported = false;
 
   if (ops.announce) ops.announce().catch((err: unknown) => deps.onPushError?.(err));
@@ -163,6 +163,11 @@ export function openStreamingSession(
     },
     finish: (fullText) => settle('finish', fullText),
     fail: (note) => settle('fail', note),
+    abandon: async () => {
+      settledBy ??= 'abandon';
+      // The pump stops at its next check; an open in flight finishes and records its surface first.
+      await inFlight?.catch(() => undefined);
+    },
   };
 }
 

@@ -109,6 +109,7 @@ describe('processEvent', () => {
       return {
         platformCalls: 0,
         update: (text) => session.update(text),
+        abandon: () => session.abandon(),
         finish: (text) => {
           settled.push(`finish:${text}`);
           return session.finish(text);

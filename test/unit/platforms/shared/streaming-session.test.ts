@@ -193,4 +193,47 @@ describe('openStreamingSession', () => {
     await expect(session.update('abc')).rejects.toBeInstanceOf(ReplySessionClosedError);
     await expect(session.fail('x')).rejects.toBeInstanceOf(ReplySessionClosedError);
   });
+
+  it('abandon waits for an open in flight and its record, then makes no further call', async () => {
+    const r = rig({ callMs: 10 });
+    let releaseRecord: () => void = () => undefined;
+    const recordHeld = new Promise<void>((resolve) => {
+      releaseRecord = resolve;
+    });
+    const session = r.open({
+      onOpened: async (s) => {
+        await recordHeld;
+        r.recorded.push(s);
+      },
+    });
+    await session.update('first words');
+    await r.advance(0);
+    // The attempt fails while the surface is being recorded: abandon must not return before the record has landed.
+    let abandoned = false;
+    const abandoning = session.abandon().then(() => {
+      abandoned = true;
+    });
+    await r.advance(0);
+    expect(abandoned).toBe(false);
+    releaseRecord();
+    await abandoning;
+    expect(r.recorded).toEqual([{ id: 'card-1', openedAt: 0 }]);
+
+    const before = r.calls.length;
+    await expect(session.update('more words')).rejects.toBeInstanceOf(ReplySessionClosedError);
+    await expect(session.finish('whole answer')).rejects.toBeInstanceOf(ReplySessionClosedError);
+    await r.advance(1_000);
+    expect(r.calls).toHaveLength(before);
+  });
+
+  it('abandon stops a pump waiting out its interval before its next push', async () => {
+    const r = rig({ minIntervalMs: 300 });
+    const session = r.open();
+    await session.update('one');
+    await r.advance(0);
+    await session.update('one two');
+    await session.abandon();
+    await r.advance(1_000);
+    expect(r.calls.map((c) => `${c.op}:${c.text}`)).toEqual(['open:one']);
+  });
 });
