@@ -116,7 +116,7 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
   const setInstance = (params: Readonly<Record<string, string>>) =>
     api.call('PUT', '/v1.0/card/instances', { outTrackId, cardData: { cardParamMap: params } });
 
-  /** Set once this session knows the card exists, so a failed open can close it. */
+  /** Set once this session knows the card exists: a failed open then keeps it as the surface. */
   let cardExists = false;
 
   /** Creates and delivers the card (PROCESSING), then switches it to INPUTING so streamed text shows. */
@@ -144,17 +144,35 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
     await setInstance({ flowStatus: AI_CARD_STATUS.inputing });
   }
 
-  /** Ends the card: the final text streamed and finalised, then the terminal `flowStatus` with the same text. */
+  /** A streamed write that creates the card first when an earlier attempt recorded it but died before creating it. */
+  async function streamCreatingCard(text: string, end: { isFinalize: boolean; isError: boolean }): Promise<void> {
+    try {
+      await stream(text, end, false);
+    } catch (err) {
+      if (!isMissingCard(err)) throw err;
+      await deliver();
+      await stream(text, end, false);
+    }
+  }
+
+  /**
+   * Ends the card: the final text streamed and finalised, then the terminal `flowStatus` with the same text. The
+   * instance update carries the text too, so a card that refused the streamed write still ends with the answer.
+   */
   async function settle(surface: OpenedSurface, text: string, outcome: 'finished' | 'failed'): Promise<SendResult> {
     const failed = outcome === 'failed';
     try {
-      await stream(text, { isFinalize: true, isError: failed }, false);
+      await streamCreatingCard(text, { isFinalize: true, isError: failed });
+    } catch (err) {
+      // An earlier attempt settled this card and died before recording it: the reply is already on the card.
+      if (isClosedCard(err)) return { messageIds: [surface.id] };
+    }
+    try {
       await setInstance({
         [card.contentKey]: cardText(text),
         flowStatus: failed ? AI_CARD_STATUS.failed : AI_CARD_STATUS.finished,
       });
     } catch (err) {
-      // An earlier attempt settled this card and died before recording it: the reply is already on the card.
       if (!isClosedCard(err)) throw err;
     }
     return { messageIds: [surface.id] };
@@ -170,27 +188,32 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
       await record(surface);
       try {
         await deliver();
-        await stream(text, { isFinalize: false, isError: false }, false);
       } catch (err) {
-        // Throttled after the card was shown: the card stays, and the next push or the settle (each carries the
-        // whole text) fills it — never a plain message beside an empty card.
-        if (cardExists && isThrottled(err)) return surface;
-        // Otherwise the session falls back to one plain message; an empty card left behind is closed so it stops
-        // spinning.
-        if (cardExists) await setInstance({ flowStatus: AI_CARD_STATUS.failed }).catch(() => undefined);
-        throw err;
+        // DingTalk refused to create the card: nothing is shown, and the session falls back to one plain message.
+        if (!cardExists && refusedOutright(err)) throw err;
+        // The card exists, or may (an answer lost in transit): it is this reply's surface. A plain message beside it
+        // would be a second reply; the next push or the settle writes the whole text, creating the card if need be.
+        return surface;
+      }
+      try {
+        await stream(text, { isFinalize: false, isError: false }, true);
+      } catch (err) {
+        // Refused outright, the card cannot take streamed text (a content key the template lacks): it is closed
+        // FAILED and the session sends one plain message instead, as for a card that was never created.
+        if (refusedOutright(err)) {
+          await setInstance({ flowStatus: AI_CARD_STATUS.failed }).catch(() => undefined);
+          throw err;
+        }
+        // Throttled or unknown (5xx): the card is shown and stays the surface; the next push or the settle, each with
+        // the whole text, fills it. A plain message beside it would be a second reply.
       }
       return surface;
     },
     async resume(_surface, text) {
       try {
-        await stream(text, { isFinalize: false, isError: false }, false);
+        await streamCreatingCard(text, { isFinalize: false, isError: false });
       } catch (err) {
-        if (isClosedCard(err)) return;
-        // The earlier attempt recorded the id but died before the card was created.
-        if (!isMissingCard(err)) throw err;
-        await deliver();
-        await stream(text, { isFinalize: false, isError: false }, false);
+        if (!isClosedCard(err)) throw err;
       }
     },
     async push(_surface, text) {
@@ -246,6 +269,15 @@ export function isDuplicateCard(err: unknown): boolean {
 function isThrottled(err: unknown): boolean {
   if (!(err instanceof PlatformApiError)) return false;
   return err.status === 429 || (err.status === 403 && /QpsLimit/.test(err.body));
+}
+
+/**
+ * DingTalk answered and refused the call (a 4xx other than throttling, or a 200 whose delivery failed): nothing was
+ * created. A 5xx or a network error leaves that unknown.
+ */
+function refusedOutright(err: unknown): boolean {
+  if (!(err instanceof PlatformApiError)) return false;
+  return (err.status < 500 || err.status === 200) && !isThrottled(err);
 }
 
 /** The card reached FINISHED or FAILED and accepts no more streaming. */

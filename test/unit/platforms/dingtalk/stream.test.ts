@@ -213,7 +213,7 @@ describe('DingTalk card: failures fall back to one plain message', () => {
     expect(rig.ctx.deliveries[0]).not.toHaveProperty('stream');
   });
 
-  it('missing callbackType STREAM → streaming answers 500; the card is closed FAILED and the member gets the answer', async () => {
+  it('missing callbackType STREAM → streaming answers 500; the card stays the one reply and ends with the answer', async () => {
     const rig = cardRig({
       rewrite: (path, body) => {
         if (path !== CREATE) return body;
@@ -229,10 +229,21 @@ describe('DingTalk card: failures fall back to one plain message', () => {
     expect(streams.length).toBeGreaterThan(0);
     expect(streams.every((r) => r.status === 500)).toBe(true);
     expect(JSON.parse(streams[0]!.responseBody)).toEqual({ code: 'unknownError', message: '未知错误' });
-    const [card, plain] = rig.ctx.deliveries;
-    expect(card).toMatchObject({ stream: 'failed', text: '' });
-    expect(plain).toMatchObject({ text: 'the answer', chatId: 'cid-sales' });
-    expect(rig.ctx.deliveries).toHaveLength(2);
+    // A 500 leaves unknown whether the card took the text, so no plain message goes beside it: the settle's instance
+    // update writes the answer onto the card.
+    expect(rig.ctx.deliveries).toEqual([expect.objectContaining({ stream: 'finished', text: 'the answer' })]);
+  });
+
+  it('a first write lost to a 5xx after the card is shown keeps the card: no plain message beside it', async () => {
+    // createAndDeliver and the INPUTING update succeed; the first streamed write answers 500.
+    const rig = cardRig({ faults: ['none', 'none', '5xx'] });
+    const { session, recorded } = await rig.open();
+    await session.update('partial');
+    await rig.advance(0);
+    expect(rig.cardCalls().find((r) => r.path === STREAMING)?.status).toBe(500);
+    await session.finish('the answer');
+    expect(recorded).toHaveLength(1);
+    expect(rig.ctx.deliveries).toEqual([expect.objectContaining({ stream: 'finished', text: 'the answer' })]);
   });
 
   it('a content key the template lacks → param.invalidKey; the member still gets the answer', async () => {
