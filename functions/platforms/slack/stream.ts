@@ -23,6 +23,9 @@ export const EDIT_INTERVAL_MS = 2_000;
 /** What `setStatus` shows under the member's message until the first text arrives. */
 export const THINKING_STATUS = 'is thinking…';
 
+/** Slack's per-workspace rate limit answer. */
+const THROTTLED = new Set(['ratelimited']);
+
 /** Refusals that mean the stream has ended (expired, stopped by the member, or the message was never a stream). */
 const STREAM_OVER = new Set(['message_not_in_streaming_state', 'stopped_by_user']);
 
@@ -129,7 +132,7 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
         markdown_text: view,
       },
       // Tier 2 (20/min per workspace): a throttled start is not waited out (Retry-After can be a minute, with the
-      // member seeing nothing); the open falls back to a plain message edited in place, which shows at once.
+      // member seeing nothing); the reply falls back to one plain message when the answer is complete.
       { retryServerErrors: false, maxAttempts: 1 },
     );
     return requireTs(answer.ts, 'chat.startStream');
@@ -167,9 +170,11 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
         try {
           ts = await startStream(view);
         } catch (err) {
-          // Slack refused to stream here (scope, channel type, plan, throttled): an edited message instead. A lost
-          // answer is not retried as a message: a stream may exist, so the settle sends one plain message.
-          if (!(err instanceof SlackMethodError && err.definite)) throw err;
+          // Throttled: the workspace is starting more streams than Slack allows (Tier 2), and an edited message would
+          // spend Tier 3 `chat.update`s the same busy workspace is short of; the settle sends one plain message.
+          // A lost answer is not retried as a message either: a stream may exist, and the settle sends one message.
+          if (!(err instanceof SlackMethodError && err.definite) || isSlackRefusal(err, THROTTLED)) throw err;
+          // Refused here (scope, channel type, plan): an edited message instead.
         }
       }
       if (ts === undefined) {
