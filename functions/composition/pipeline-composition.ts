@@ -1,6 +1,13 @@
 import type { PipelineConfig } from '#config/pipeline-config';
 import { answerCacheKey, isCacheable } from '#core/answer-cache-key';
-import { type CacheEntry, DEFAULT_MESSAGES, type PipelinePorts } from '#core/answer-pipeline';
+import {
+  type CacheEntry,
+  DEFAULT_MESSAGES,
+  type FaqKeyInput,
+  type FaqKeyPorts,
+  faqCacheKey,
+  type PipelinePorts,
+} from '#core/answer-pipeline';
 import { parsePriceOverrides, resolvePrices } from '#core/cost/prices';
 import { buildPrompt } from '#core/prompt/build-prompt';
 import { estimateTokens } from '#core/prompt/token-estimate';
@@ -34,6 +41,15 @@ export interface PipelineCompositionDeps {
 }
 
 export type PipelineComposition = ReturnType<typeof composePipeline>;
+
+/** Reads a caller started before the pipeline runs (see `ports`). */
+export interface Prefetched {
+  /** The conversation key whose context `context` holds. */
+  readonly key: string;
+  readonly context: Promise<ConversationContext>;
+  /** The FAQ answer stored under `key` (undefined: a miss); the promise resolves to undefined when none was read. */
+  readonly cache?: Promise<{ readonly key: string; readonly answer: string | undefined } | undefined>;
+}
 
 /** Sampling temperature of every pipeline model call; part of the FAQ cache key, like the system prompt. */
 export const MODEL_TEMPERATURE = 0.3;
@@ -87,21 +103,53 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     ];
   }
 
+  /** The ports that decide a FAQ cache key: the same functions for `faqCacheKey` and for every invocation. */
+  const keyPorts: FaqKeyPorts = {
+    cacheKey: (question, maxTokens, modelId, systemPrompt) =>
+      isCacheable(question, { hasContext: false })
+        ? answerCacheKey({
+            question,
+            modelId,
+            promptVersion: config.promptVersion,
+            systemPrompt: systemPrompt ?? config.systemPrompt,
+            maxTokens,
+            temperature: MODEL_TEMPERATURE,
+          })
+        : undefined,
+    primaryModelId: deps.model.id,
+    moderateInput: verdict,
+    maskPii: countMasked,
+    buildMessages: ({ systemPrompt, turns, question, extraContext, maxTokens }) => {
+      const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
+      const built = buildPrompt({
+        systemPrompt: systemPrompt ?? config.systemPrompt,
+        turns,
+        question,
+        extraContext,
+        contextWindow: config.model.contextWindow,
+        maxTokens: reply,
+      });
+      return { messages: built.messages, maxTokens: reply };
+    },
+  };
+
   /**
-   * The pipeline's ports for one invocation. `prefetched` lets a caller start the context read early (the worker
-   * runs it alongside its claim); the save stays conditional on the version read, so that is safe. `member` (who
-   * asked, in which group) enables `/cost`, answered from the ledger. The system prompt is the turn's
-   * (`TurnInput.systemPrompt`, a group's override), or the deployment's default when the turn names none.
+   * The pipeline's ports for one invocation. `prefetched` hands in reads a caller started early (the worker runs
+   * them alongside its claim): the context of `key`, and the FAQ cache entry of `cache.key` (`faqCacheKey`); a
+   * lookup of any other key reads the table. The save stays conditional on the version read, so reading early is
+   * safe. `member` (who asked, in which group) enables `/cost`, answered from the ledger. The system prompt is the
+   * turn's (`TurnInput.systemPrompt`, a group's override), or the deployment's default when the turn names none.
    */
   function ports(
     meter: CapacitySink,
     options: {
-      readonly prefetched?: { readonly key: string; readonly context: Promise<ConversationContext> };
+      readonly prefetched?: Prefetched;
       readonly member?: Member;
     } = {},
   ): PipelinePorts<ConversationContext> {
     const { prefetched, member } = options;
     return {
+      ...keyPorts,
       loadContext: async (key) => {
         const loaded = await (prefetched?.key === key ? prefetched.context : contexts.load(key, now(), meter));
         return { turns: loaded.turns, handle: loaded };
@@ -109,38 +157,14 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       clearContext: async (key) => {
         await contexts.clear(key, now(), meter);
       },
-      cacheKey: (question, maxTokens, modelId, systemPrompt) =>
-        isCacheable(question, { hasContext: false })
-          ? answerCacheKey({
-              question,
-              modelId,
-              promptVersion: config.promptVersion,
-              systemPrompt: systemPrompt ?? config.systemPrompt,
-              maxTokens,
-              temperature: MODEL_TEMPERATURE,
-            })
-          : undefined,
-      primaryModelId: deps.model.id,
       cacheGet: async (key) => {
+        const early = await prefetched?.cache;
+        if (early?.key === key) return early.answer;
         const hit = await cache.get(key, now(), meter);
         return hit.hit ? hit.answer : undefined;
       },
-      moderateInput: verdict,
       moderateOutput: verdict,
-      maskPii: countMasked,
       streamGuard: ({ maskPii: masks }) => (masks ? streamGuards.masked() : streamGuards.unmasked()),
-      buildMessages: ({ systemPrompt, turns, question, extraContext, maxTokens }) => {
-        const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
-        const built = buildPrompt({
-          systemPrompt: systemPrompt ?? config.systemPrompt,
-          turns,
-          question,
-          extraContext,
-          contextWindow: config.model.contextWindow,
-          maxTokens: reply,
-        });
-        return { messages: built.messages, maxTokens: reply };
-      },
       invokeModel: async (messages, maxTokens, deadline, onDelta) => {
         const request = { messages: [...messages], maxTokens, temperature: MODEL_TEMPERATURE };
         const result = await traced('model', { modelId: deps.model.id, stream: onDelta !== undefined }, () =>
@@ -176,6 +200,8 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     /** The ledger and audit writes (see `createInvocationRecorder`). */
     records,
     ports,
+    /** The FAQ cache key the model path looks up for `input` on an empty context (`faqCacheKey`). */
+    faqCacheKey: (input: FaqKeyInput) => faqCacheKey(input, keyPorts),
     /** Caches a context-free answer under the key `runPipeline` chose, naming the model that answered. */
     async cachePut(entry: CacheEntry, meter: CapacitySink): Promise<void> {
       const { key, answer, modelId } = entry;

@@ -15,7 +15,8 @@ import type { RecordsStore } from '#stores/records-store';
  * written is its own: the worker keeps them with the event for the redelivery, `/v1/chat` logs them.
  *
  * Logs `invocation recorded` (eventId, platform, source, totalUsd, latencyMs, queueWaitMs) once both are written;
- * with `activeUsers`, counts the member once per group and UTC day (metric ActiveUsers) alongside the write.
+ * with `activeUsers`, counts the member once per group and UTC day (metric ActiveUsers) alongside the write, unless
+ * the caller already knows the member is counted that day (`RecordOptions.memberCountedToday`).
  */
 
 export interface InvocationRecorderDeps {
@@ -41,12 +42,23 @@ const RECORD_WRITE_UNITS = 2;
 // The active-user put: one unit whether or not its condition holds.
 const ACTIVE_USER_WRITE_UNITS = 1;
 
-export type RecordInvocation = (invocation: InvocationToRecord, meter: CapacityReading) => Promise<void>;
+export interface RecordOptions {
+  /**
+   * The member is already counted active for the invocation's day (the worker read the marker with its context):
+   * no put is made, and none is priced.
+   */
+  readonly memberCountedToday?: boolean;
+}
+
+export type RecordInvocation = (
+  invocation: InvocationToRecord,
+  meter: CapacityReading,
+  options?: RecordOptions,
+) => Promise<void>;
 
 export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordInvocation {
   const { config, activeUsers } = deps;
   const newInvocationId = deps.newInvocationId ?? randomUUID;
-  const ownWriteUnits = RECORD_WRITE_UNITS + (activeUsers ? ACTIVE_USER_WRITE_UNITS : 0);
 
   /** Never fails the invocation: a member not counted is a metric short by one. */
   async function countActive(member: Member, at: number): Promise<void> {
@@ -62,14 +74,15 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
    * Builds and writes the invocation's ledger row and audit record.
    * @throws RecordsNotWrittenError holding the items still unwritten; any other error (an invalid measurement, a missing price) means nothing was written.
    */
-  return async function recordInvocation(invocation, meter) {
+  return async function recordInvocation(invocation, meter, options = {}) {
+    const marks = activeUsers !== undefined && options.memberCountedToday !== true;
     const { party, timings, work } = describeInvocation(invocation, {
       memoryMb: config.memoryMb,
-      capacity: { read: meter.read, write: meter.write + ownWriteUnits },
+      capacity: { read: meter.read, write: meter.write + RECORD_WRITE_UNITS + (marks ? ACTIVE_USER_WRITE_UNITS : 0) },
       newInvocationId,
     });
     const { platform, tenantId, chatId, userId } = party;
-    const active = countActive({ platform, tenantId, chatId, userId }, timings.startedAt);
+    const active = marks ? countActive({ platform, tenantId, chatId, userId }, timings.startedAt) : Promise.resolve();
     let records: ReturnType<typeof buildInvocationRecords>;
     try {
       records = buildInvocationRecords({

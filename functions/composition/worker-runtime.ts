@@ -18,7 +18,7 @@ import type { AwsClients } from '#shared/aws-clients';
 import { METRIC, recordMetric, recordOutcome, recordReplyMetrics } from '#shared/metrics';
 import { logger } from '#shared/powertools';
 import { traced } from '#shared/tracer';
-import { ActiveUsers, type Member } from '#stores/active-users';
+import { ActiveUsers, activeUserKey, type Member } from '#stores/active-users';
 import { decodePutBatch, encodePutBatch } from '#stores/batch-write';
 import { CapacityMeter } from '#stores/capacity';
 import type { ConversationContext } from '#stores/context-store';
@@ -28,6 +28,7 @@ import { EventStore } from '#stores/event-store';
 import { RecordsNotWrittenError } from '#stores/records-store';
 import { composePipeline } from './pipeline-composition';
 import { createInvocationRecorder } from './record-invocation';
+import { prefetchTurn, type TurnPrefetch } from './turn-prefetch';
 
 /**
  * The worker's composition: real stores, model client and adapters wired into `processEvent`. Built once per cold
@@ -56,13 +57,21 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
   const events = new EventStore(clients.doc, { tableName: config.tables.events });
   const pipeline = composePipeline({ config, clients, model: deps.model, now });
   const { contexts } = pipeline;
+  const activeUsers = new ActiveUsers(clients.doc, { tableName: config.tables.events });
   const recordInvocation = createInvocationRecorder({
     config,
     prices: pipeline.prices,
     maskPii: pipeline.maskPii,
     records: pipeline.records,
-    activeUsers: new ActiveUsers(clients.doc, { tableName: config.tables.events }),
+    activeUsers,
   });
+  const prefetchDeps = {
+    db: clients.doc,
+    contexts,
+    cache: pipeline.cache,
+    activeUsers,
+    faqCacheKey: pipeline.faqCacheKey,
+  };
 
   /**
    * The ledger row and audit record of one answered event. Resolves to the encoded items still unwritten (kept with
@@ -72,9 +81,14 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     facts: InvocationFacts,
     meter: CapacityMeter,
     payloadBytes: number,
+    activeMarker: TurnPrefetch['activeMarker'],
   ): Promise<string | undefined> {
+    // The marker read counts only for the day it was read: an event started across midnight UTC is marked again.
+    const memberCountedToday =
+      activeMarker.key === activeUserKey(memberOf(facts.event), facts.startedAt) &&
+      (await activeMarker.present.catch(() => false));
     try {
-      await recordInvocation({ kind: 'queued', ...facts, payloadBytes }, meter);
+      await recordInvocation({ kind: 'queued', ...facts, payloadBytes }, meter, { memberCountedToday });
       return undefined;
     } catch (err) {
       if (!(err instanceof RecordsNotWrittenError)) throw err;
@@ -187,14 +201,24 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     const meter = new CapacityMeter();
     const platform = deps.platforms[event.message.platform];
     if (!platform) throw new Error(`Platform ${event.message.platform} is not enabled in the worker`);
-    // The context read does not depend on the claim, so it runs alongside it (one round trip less on the critical
-    // path). Reading before claiming is safe: the save is conditional on the version read, whatever came between.
-    const context = contexts.load(event.conversationKey, now(), meter);
-    context.catch(() => undefined); // awaited by the pipeline; unobserved only when the claim says not to run it
-    const pipelinePorts = pipeline.ports(meter, {
-      prefetched: { key: event.conversationKey, context },
-      member: memberOf(event),
-    });
+    // The reads do not depend on the claim, so they run alongside it: one round trip for both (`prefetchTurn`).
+    const member = memberOf(event);
+    const systemPrompt = systemPromptFor(config, event.message.platform, event.message.chatId);
+    const prefetched = prefetchTurn(
+      prefetchDeps,
+      {
+        conversationKey: event.conversationKey,
+        member,
+        question: {
+          text: event.text,
+          systemPrompt,
+          maskModelInput: config.maskModelInput,
+        },
+        now: now(),
+      },
+      meter,
+    );
+    const pipelinePorts = pipeline.ports(meter, { prefetched, member });
     const remaining = deps.remainingMs ?? (() => 60_000);
     const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
@@ -223,7 +247,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
           .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
       },
       recordInvocation: (facts) =>
-        recordAnswered(facts, meter, Buffer.byteLength(record.body)).catch((err: unknown) => {
+        recordAnswered(facts, meter, Buffer.byteLength(record.body), prefetched.activeMarker).catch((err: unknown) => {
           logger.error('ledger/audit not built', { eventId: event.message.eventId, error: err as Error });
           return undefined;
         }),
@@ -231,7 +255,8 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       now,
       leaseMs: config.claimLeaseMs,
       deadline: () => now() + Math.max(1_000, remaining() - MODEL_BUDGET_MARGIN_MS),
-      systemPromptFor: (e) => systemPromptFor(config, e.message.platform, e.message.chatId),
+      // The same question settings the prefetch computed its FAQ cache key with.
+      systemPromptFor: () => systemPrompt,
       maskModelInputFor: () => config.maskModelInput,
       checkpoint: deps.checkpoint,
     });

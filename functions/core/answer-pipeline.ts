@@ -205,17 +205,35 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   return { ...base, reply: handled.reply.reply, source: handled.reply.source, storedQuestion: text };
 }
 
-/** The chain's terminal handler: the question, if any, through safety, context, FAQ cache and the model. */
-async function answerWithModel<H>(
-  input: TurnInput,
+/** The question (and REST reference text) after input moderation and PII masking, as the model path uses it. */
+interface ScreenedQuestion {
+  readonly inputFilter: FilterDecision;
+  readonly piiFound: number;
+  /** The masked question, as stored in context and audit. */
+  readonly storedQuestion: string;
+  /** The question as the model receives it: masked unless the group opted out of input masking. */
+  readonly question: string;
+  /** The REST reference text as the model receives it; undefined when there is none. */
+  readonly reference: string | undefined;
+}
+
+/** The ports that decide a question's FAQ cache key; none of them does I/O in the worker's composition. */
+export type FaqKeyPorts = Pick<
+  PipelinePorts,
+  'moderateInput' | 'maskPii' | 'buildMessages' | 'cacheKey' | 'primaryModelId'
+>;
+
+/** What a turn's FAQ cache key depends on. */
+export type FaqKeyInput = Pick<TurnInput, 'text' | 'extraContext' | 'maxTokens' | 'systemPrompt' | 'maskModelInput'>;
+
+async function screenQuestion(
+  input: FaqKeyInput,
   text: string,
-  ports: PipelinePorts<H>,
-): Promise<PipelineOutcome<H>> {
+  ports: Pick<PipelinePorts, 'moderateInput' | 'maskPii'>,
+): Promise<ScreenedQuestion> {
   const rawContext = input.extraContext === undefined ? undefined : stripInvisible(input.extraContext);
   // A blank reference text is no reference text (the prompt builder drops it too), so it does not block caching.
   const extraContext = rawContext?.trim() ? rawContext : undefined;
-  if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
-
   // The REST `context` reaches the model like the question, so it passes the same filters.
   const [questionVerdict, contextVerdict] = await Promise.all([
     ports.moderateInput(text),
@@ -227,8 +245,62 @@ async function answerWithModel<H>(
   const moderatedContext = contextVerdict?.decision === 'mask' ? contextVerdict.text : extraContext;
   const masked = ports.maskPii(moderatedQuestion);
   const maskedContext = moderatedContext === undefined ? undefined : ports.maskPii(moderatedContext);
-  const piiFound = masked.found + (maskedContext?.found ?? 0);
-  const storedQuestion = masked.text;
+  const maskInput = input.maskModelInput !== false;
+  return {
+    inputFilter,
+    piiFound: masked.found + (maskedContext?.found ?? 0),
+    storedQuestion: masked.text,
+    question: maskInput ? masked.text : moderatedQuestion,
+    reference: maskInput ? maskedContext?.text : moderatedContext,
+  };
+}
+
+/**
+ * The FAQ cache key of a screened question asked on an empty context, or undefined when it is not looked up.
+ * With history or reference text the same words can mean something else, and a question that named a person's phone
+ * or ID is personal even once masked (the key is computed from the masked text, so the port cannot tell). The key is
+ * taken from what the model receives: the question as sent, the effective reply-token ceiling and the model.
+ */
+function lookupKey(
+  input: FaqKeyInput,
+  screened: ScreenedQuestion,
+  maxTokens: number,
+  ports: FaqKeyPorts,
+): string | undefined {
+  if (screened.reference !== undefined || screened.piiFound > 0) return undefined;
+  return ports.cacheKey(screened.question, maxTokens, ports.primaryModelId, input.systemPrompt);
+}
+
+/**
+ * The FAQ cache key `runPipeline` looks up for `input` when its conversation has no history; undefined when it would
+ * look up none (empty, blocked or personal question, reference text). Lets a caller read the entry before it knows
+ * the history (the worker reads it with the context, alongside its claim); the pipeline then looks the same key up
+ * only if the history is empty, and skills answering first make the read unused. Runs the input moderation port.
+ */
+export async function faqCacheKey(input: FaqKeyInput, ports: FaqKeyPorts): Promise<string | undefined> {
+  const text = stripInvisible(input.text).trim();
+  if (text.length === 0) return undefined;
+  const screened = await screenQuestion(input, text, ports);
+  if (screened.inputFilter === 'block') return undefined;
+  const { maxTokens } = ports.buildMessages({
+    systemPrompt: input.systemPrompt,
+    turns: [],
+    question: screened.question,
+    extraContext: screened.reference,
+    maxTokens: input.maxTokens,
+  });
+  return lookupKey(input, screened, maxTokens, ports);
+}
+
+/** The chain's terminal handler: the question, if any, through safety, context, FAQ cache and the model. */
+async function answerWithModel<H>(
+  input: TurnInput,
+  text: string,
+  ports: PipelinePorts<H>,
+): Promise<PipelineOutcome<H>> {
+  if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
+  const screened = await screenQuestion(input, text, ports);
+  const { inputFilter, piiFound, storedQuestion, question, reference } = screened;
   if (inputFilter === 'block') {
     return {
       ...base,
@@ -239,9 +311,6 @@ async function answerWithModel<H>(
       storedQuestion,
     };
   }
-  const maskInput = input.maskModelInput !== false;
-  const question = maskInput ? storedQuestion : moderatedQuestion;
-  const reference = maskInput ? maskedContext?.text : moderatedContext;
   const maskOutput = input.maskModelOutput !== false;
   const context = await ports.loadContext(input.conversationKey);
 
@@ -252,14 +321,7 @@ async function answerWithModel<H>(
     extraContext: reference,
     maxTokens: input.maxTokens,
   });
-  // Only context-free questions without a per-call reference text or PII are answered from the FAQ cache: with
-  // history or reference text the same words can mean something else, and a question that named a person's phone
-  // or ID is personal even once masked (the key is computed from the masked text, so the port cannot tell). The
-  // key is taken from what the model receives: the question as sent, the effective reply-token ceiling and the model.
-  const cacheable = context.turns.length === 0 && reference === undefined && piiFound === 0;
-  const cacheKey = cacheable
-    ? ports.cacheKey(question, prompt.maxTokens, ports.primaryModelId, input.systemPrompt)
-    : undefined;
+  const cacheKey = context.turns.length === 0 ? lookupKey(input, screened, prompt.maxTokens, ports) : undefined;
   if (cacheKey) {
     const cached = await ports.cacheGet(cacheKey);
     if (cached !== undefined) {

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { conversationKey, groupKey } from '#core/conversation-key';
 import type { LedgerPlatform } from '#platforms/types';
+import type { ItemRead } from './batch-get';
 
 /**
  * Daily active users, counted once and durably: the first message of a member in a group on a UTC day creates
@@ -9,7 +10,9 @@ import type { LedgerPlatform } from '#platforms/types';
  * later message of that member that day (and every redelivery of the first) fails the condition. The caller emits
  * `ActiveUsers = 1` only when `markActive` returns true, so the metric's daily sum is the number of distinct
  * (group, member) pairs however many workers run and however often SQS redelivers. The put costs one write unit
- * whether or not the condition holds; the worker's ledger row counts it.
+ * whether or not the condition holds; the worker's ledger row counts it. The worker reads the marker with the
+ * conversation (`itemRead`, half a read unit in a read it makes anyway) and puts only when it is absent, so a member's
+ * later messages that day cost no write.
  */
 export interface Member {
   /** A chat platform, or `api` for `/v1/chat` callers (as in their ledger rows). */
@@ -43,6 +46,15 @@ export class ActiveUsers {
     private readonly db: DynamoDBDocumentClient,
     private readonly options: { readonly tableName: string },
   ) {}
+
+  /**
+   * Whether the member is already counted for `now`'s UTC day, as one read of a batch (`readItems`): any item under
+   * the key says so. Eventually consistent is enough: a marker is never removed on its day, so a stale read can only
+   * miss a marker just written, and `markActive`'s condition then refuses the second count.
+   */
+  itemRead(member: Member, now: number): ItemRead {
+    return { table: this.options.tableName, pk: activeUserKey(member, now), consistent: false };
+  }
 
   /** True for the member's first message in this group on `now`'s UTC day; false for every later one. */
   async markActive(member: Member, now: number): Promise<boolean> {

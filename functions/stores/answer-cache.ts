@@ -1,6 +1,7 @@
 import type { ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '#core/errors';
+import type { ItemRead } from './batch-get';
 import type { CapacitySink } from './capacity';
 
 /**
@@ -66,7 +67,16 @@ export class AnswerCache {
       new GetCommand({ TableName: this.options.tableName, Key: { pk: key }, ReturnConsumedCapacity: RCC }),
     );
     capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 0.5 });
-    const item = out.Item;
+    return this.lookupOf(out.Item, now);
+  }
+
+  /** `get` as one read of a batch (`readItems`). */
+  itemRead(key: string): ItemRead {
+    return { table: this.options.tableName, pk: key, consistent: false };
+  }
+
+  /** What a read item (absent: none) answers, as `get` returns it. */
+  lookupOf(item: Readonly<Record<string, unknown>> | undefined, now: number): CacheLookup {
     if (!item || typeof item.answer !== 'string' || typeof item.createdAt !== 'number') {
       return { hit: false, reason: 'absent' };
     }

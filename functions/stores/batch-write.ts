@@ -1,28 +1,19 @@
 import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type BatchRetryOptions, backOff, maxAttemptsOf } from './backoff';
 import type { CapacitySink } from './capacity';
 
 /**
  * Lossless `BatchWriteItem` of whole items (puts only): DynamoDB may accept a batch and still leave some of it
- * unwritten (`UnprocessedItems`, under throttling or a partition's limit). Those are written again with exponential
- * backoff and full jitter, as the DynamoDB developer guide asks; what is still unwritten after the last attempt is
- * returned, never silently dropped, so the caller can keep it durably and try again later.
+ * unwritten (`UnprocessedItems`, under throttling or a partition's limit). Those are written again with backoff
+ * (`backoff.ts`); what is still unwritten after the last attempt is returned, never silently dropped, so the caller
+ * can keep it durably and try again later.
  *
  * Items per table; the batch must stay within DynamoDB's 25 puts (callers write a ledger row and an audit record).
  */
 export type PutBatch = Readonly<Record<string, readonly Record<string, unknown>[]>>;
 
-export interface LosslessWriteOptions {
-  /** Attempts including the first. @default 5 */
-  readonly maxAttempts?: number;
-  /** First backoff cap; doubles per attempt. @default 50 */
-  readonly baseDelayMs?: number;
-  /** @default 1_000 */
-  readonly maxDelayMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly random?: () => number;
-}
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How unprocessed items are written again (`BatchRetryOptions`). */
+export type LosslessWriteOptions = BatchRetryOptions;
 
 /** Writes `batch`; resolves to the items still unwritten after every attempt (empty when all were written). */
 export async function writeBatchLossless(
@@ -31,15 +22,10 @@ export async function writeBatchLossless(
   options: LosslessWriteOptions = {},
   capacity?: CapacitySink,
 ): Promise<PutBatch> {
-  const maxAttempts = options.maxAttempts ?? 5;
-  const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
+  const maxAttempts = maxAttemptsOf(options);
   let pending = batch;
   for (let attempt = 1; attempt <= maxAttempts && countItems(pending) > 0; attempt++) {
-    if (attempt > 1) {
-      const cap = Math.min(options.maxDelayMs ?? 1_000, (options.baseDelayMs ?? 50) * 2 ** (attempt - 2));
-      await sleep(Math.floor(random() * cap));
-    }
+    if (attempt > 1) await backOff(attempt, options);
     const out = await db.send(
       new BatchWriteCommand({ RequestItems: toRequestItems(pending), ReturnConsumedCapacity: 'TOTAL' }),
     );

@@ -11,6 +11,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, GroupGateError } from '#core/errors';
+import type { ItemRead } from './batch-get';
 import type { CapacitySink } from './capacity';
 
 /**
@@ -130,9 +131,18 @@ export class ContextStore {
       }),
     );
     capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 1 });
-    const item = out.Item;
+    return this.contextOf(out.Item, now);
+  }
+
+  /** `load` as one read of a batch (`readItems`): strongly consistent, so the save's version check holds. */
+  itemRead(key: string): ItemRead {
+    return { table: this.options.tableName, pk: key, consistent: true };
+  }
+
+  /** The context a read item holds (absent: none), as `load` returns it. */
+  contextOf(item: Readonly<Record<string, unknown>> | undefined, now: number): ConversationContext {
     if (!item) return { turns: [], version: 0, tokenCount: 0 };
-    const version = Number.isSafeInteger(item.version) && item.version > 0 ? (item.version as number) : 0;
+    const version = Number.isSafeInteger(item.version) && (item.version as number) > 0 ? (item.version as number) : 0;
     const live = typeof item.expiresAt === 'number' && item.expiresAt * 1000 >= now;
     // Turns that do not have the stored shape (hand edits, an older schema) are dropped rather than prompted with.
     const turns = live && Array.isArray(item.turns) ? item.turns.filter(isTurn) : [];

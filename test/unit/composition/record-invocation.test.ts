@@ -103,6 +103,23 @@ describe('createInvocationRecorder', () => {
     expect(counted).toBe(true);
   });
 
+  it('makes no put, and bills none, for a member the caller knows is counted today', async () => {
+    const members: Member[] = [];
+    const { record, written } = recorder({
+      markActive: async (m) => {
+        members.push(m);
+        return true;
+      },
+    });
+    await record(apiCall, new CapacityMeter(), { memberCountedToday: true });
+    expect(members).toEqual([]);
+    expect(written[0]?.ledger.usage.dynamodb.writeRequestUnits).toBe(2);
+    // Not known to be counted: the conditional put decides, as without the option.
+    await record(apiCall, new CapacityMeter(), { memberCountedToday: false });
+    expect(members).toHaveLength(1);
+    expect(written[1]?.ledger.usage.dynamodb.writeRequestUnits).toBe(3);
+  });
+
   it('a failing active-user count never fails the records', async () => {
     const { record, written } = recorder({ markActive: () => Promise.reject(new Error('throttled')) });
     await record(apiCall, new CapacityMeter());

@@ -1,6 +1,7 @@
 import { answerCacheKey, isCacheable } from '#core/answer-cache-key';
 import {
   DEFAULT_MESSAGES,
+  faqCacheKey,
   type ModelAnswer,
   type PipelinePorts,
   runPipeline,
@@ -514,5 +515,67 @@ describe('the turn system prompt (a group override)', () => {
     expect((await h.ask('what is groupgate')).source).toBe('cache');
     expect((await h.ask('What is GroupGate?', { systemPrompt: 'Another group prompt' })).source).toBe('model');
     expect(h.calls.model).toHaveLength(3);
+  });
+});
+
+describe('faqCacheKey: the FAQ key known before the context is read', () => {
+  /** The key `runPipeline` hands `cacheGet` for `text` on an empty context (undefined: it looks nothing up). */
+  async function lookedUp(text: string, extra: Partial<TurnInput> = {}): Promise<string | undefined> {
+    const h = harness();
+    const keys: string[] = [];
+    const outcome = await runPipeline(
+      { conversationKey: 'slack#T#C#U', text, deadline: NOW + 10_000, ...extra },
+      {
+        ...h.ports,
+        cacheGet: async (key) => {
+          keys.push(key);
+          return undefined;
+        },
+      },
+    );
+    expect(outcome.source).not.toBe('command');
+    return keys[0];
+  }
+
+  it.each<[string, string, Partial<TurnInput>]>([
+    ['a plain question', 'What are the office hours?', {}],
+    ['invisible characters around it', '\u200BWhat are the\u2060 office hours?\uFEFF', {}],
+    ['a masked lexicon term', 'Who owns the secretword rollout?', {}],
+    ['a group system prompt', 'What is GroupGate?', { systemPrompt: 'You are the HR assistant.' }],
+    ['a lower reply-token ceiling', 'What is GroupGate?', { maxTokens: 40 }],
+    ['input masking turned off', 'What is GroupGate?', { maskModelInput: false }],
+  ])('is the key the pipeline looks up for %s', async (_case, text, extra) => {
+    const expected = await lookedUp(text, extra);
+    expect(expected).toEqual(expect.any(String));
+    expect(await faqCacheKey({ text, ...extra }, harness().ports)).toBe(expected);
+  });
+
+  it.each<[string, string, Partial<TurnInput>]>([
+    ['an empty question', '  ', {}],
+    ['a question of invisible characters only', '\u200B\u2060', {}],
+    ['a blocked question', 'how do I get the forbidden list?', {}],
+    ['a question naming a phone number', 'Is 13800138000 on call tonight?', {}],
+    ['a question with REST reference text', 'Summarise this', { extraContext: 'the release notes' }],
+    ['a command the key port declines', '/status of the deploy', {}],
+  ])('is undefined, as the pipeline looks nothing up, for %s', async (_case, text, extra) => {
+    expect(await lookedUp(text, extra)).toBeUndefined();
+    expect(await faqCacheKey({ text, ...extra }, harness().ports)).toBeUndefined();
+  });
+
+  it('is still given for a question asked with history, where the pipeline looks nothing up', async () => {
+    const h = harness({ turns: [{ role: 'user', content: 'which port?' }] });
+    const keys: string[] = [];
+    await runPipeline(
+      { conversationKey: 'slack#T#C#U', text: 'and in staging?', deadline: NOW + 10_000 },
+      {
+        ...h.ports,
+        cacheGet: async (key) => {
+          keys.push(key);
+          return undefined;
+        },
+      },
+    );
+    expect(keys).toEqual([]);
+    expect(await faqCacheKey({ text: 'and in staging?' }, h.ports)).toBe(await lookedUp('and in staging?'));
   });
 });

@@ -1,9 +1,9 @@
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -11,6 +11,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWorkerRuntime } from '#composition/worker-runtime';
 import { logger } from '#shared/powertools';
+import { activeUserKey } from '#stores/active-users';
 import { fakeModel, fakePlatform, queuedEvent, sqsRecordOf, workerConfig } from '../../helpers/factories';
 
 /**
@@ -58,15 +59,18 @@ beforeAll(() => logger.setLogLevel('SILENT'));
 beforeEach(() => {
   ddb.reset();
   ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
-  ddb
-    .on(GetCommand)
-    .resolves({ Item: { pk: 'slack#T1#C1#U1', turns: storedTurns, version: 3, expiresAt: NOW / 1000 + 600 } });
+  // The conversation, read with the member's active-user marker (present: no marker put) in one BatchGetItem.
+  ddb.on(BatchGetCommand).resolves({
+    Responses: {
+      conversations: [{ pk: 'slack#T1#C1#U1', turns: storedTurns, version: 3, expiresAt: NOW / 1000 + 600 }],
+      events: [{ pk: activeUserKey({ platform: 'slack', tenantId: 'T1', chatId: 'C1', userId: 'U1' }, NOW) }],
+    },
+  });
   ddb.on(BatchWriteCommand).resolves({});
   ddb.on(PutCommand).resolves({});
 });
 
 const updates = () => ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.UpdateExpression ?? '');
-/** Turn appends only: the events table also gets one conditional put per record (the daily active-user item). */
 const contextPuts = () => ddb.commandCalls(PutCommand).filter((c) => c.args[0].input.TableName === 'conversations');
 
 describe('worker runtime: replied status and turn', () => {

@@ -1,0 +1,112 @@
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { eventKey } from '#core/key-part';
+import type { QueuedEvent } from '#core/queue-message';
+import { activeUserKey } from '#stores/active-users';
+import { ItemsNotReadError } from '#stores/batch-get';
+import { traceCalls } from '../../../bench/dynamo-calls';
+import { type Rig, recordOf, startRig, uniqueChat } from './harness';
+
+/**
+ * Issue 22: the worker's DynamoDB round trips, against dynalite (no transactions: the replied status and the turn
+ * are written side by side). The claim and one BatchGetItem (context, FAQ entry, active-user marker) share the first
+ * round trip, the `sending` fence (with the ledger and audit batch alongside) the second, the final writes the third.
+ */
+let rig: Rig;
+
+beforeAll(async () => {
+  rig = await startRig();
+}, 30_000);
+
+afterAll(async () => {
+  await rig?.stop();
+});
+
+afterEach(() => {
+  rig.capture = undefined;
+});
+
+async function queued(chatId: string, userId: string, text: string): Promise<QueuedEvent> {
+  const captured: QueuedEvent[] = [];
+  rig.capture = captured;
+  await rig.say('slack', { chatId, userId, text });
+  rig.capture = undefined;
+  const [event] = captured;
+  if (!event) throw new Error('nothing enqueued');
+  return event;
+}
+
+/** A worker instance whose DynamoDB calls are traced. */
+function tracedWorker(doc = rig.aws.clients.doc) {
+  const trace = traceCalls(doc);
+  return { trace, run: rig.runtime({ clients: { ...rig.aws.clients, doc: trace.doc } }) };
+}
+
+async function stored(table: string, pk: string) {
+  const out = await rig.aws.clients.doc.send(new GetCommand({ TableName: table, Key: { pk }, ConsistentRead: true }));
+  return out.Item;
+}
+
+const replies = (chatId: string) => rig.deliveries.filter((d) => d.chatId === chatId);
+
+describe('DynamoDB round trips per message', () => {
+  it('a follow-up takes 3 sequential round trips and 6 calls; its context comes from the batched read', async () => {
+    const chatId = uniqueChat('rt-follow');
+    const { trace, run } = tracedWorker();
+    const first = await queued(chatId, 'alice', `Which port ${chatId}?`);
+    await expect(run(recordOf(first, `${chatId}-1`))).resolves.toMatchObject({ kind: 'replied' });
+    // The day's first message in the group wrote the member's marker.
+    const { platform, tenantId, senderId } = first.message;
+    const marker = activeUserKey({ platform, tenantId, chatId, userId: senderId }, rig.now());
+    expect(await stored(rig.aws.tables.events, marker)).toBeDefined();
+
+    trace.reset();
+    const prompts = rig.prompts.length;
+    const followUp = await queued(chatId, 'alice', 'and in staging?');
+    await expect(run(recordOf(followUp, `${chatId}-2`))).resolves.toMatchObject({ kind: 'replied' });
+    const figures = trace.figures();
+    expect(figures.sequential).toBe(3);
+    // claim, fence, replied; one read; the ledger + audit batch; the turn. No marker put: it was read.
+    expect(figures.byOperation).toEqual({ Update: 3, BatchGet: 1, BatchWrite: 1, Put: 1 });
+    expect(rig.prompts.slice(prompts)[0]?.map((m) => m.content)).toContain(`Which port ${chatId}?`);
+    expect(replies(chatId)).toHaveLength(2);
+  });
+
+  it('a first question already in the FAQ cache is answered from the read made with the claim', async () => {
+    const tag = uniqueChat('rt-faq');
+    const { trace, run } = tracedWorker();
+    const question = `What are the office hours ${tag}?`;
+    await run(recordOf(await queued(`${tag}-a`, 'alice', question), `${tag}-1`));
+    const prompts = rig.prompts.length;
+
+    trace.reset();
+    const second = await run(recordOf(await queued(`${tag}-b`, 'bob', question), `${tag}-2`));
+    expect(second).toMatchObject({ kind: 'replied', source: 'cache' });
+    expect(rig.prompts.length).toBe(prompts);
+    const figures = trace.figures();
+    expect(figures.sequential).toBe(3);
+    expect(figures.byOperation.Get).toBeUndefined();
+    expect(figures.byOperation.BatchGet).toBe(1);
+    expect(replies(`${tag}-b`)[0]?.text).toContain(`answer to: ${question}`);
+  });
+
+  it('a read DynamoDB keeps refusing fails the record before the model or a reply; the redelivery answers once', async () => {
+    const chatId = uniqueChat('rt-throttled');
+    const event = await queued(chatId, 'carol', `Who is on call ${chatId}?`);
+    const refusing = {
+      send: (command: unknown) =>
+        command instanceof BatchGetCommand
+          ? Promise.resolve({ Responses: {}, UnprocessedKeys: command.input.RequestItems })
+          : rig.aws.clients.doc.send(command as never),
+    } as typeof rig.aws.clients.doc;
+    const prompts = rig.prompts.length;
+    const { run } = tracedWorker(refusing);
+    await expect(run(recordOf(event, `${chatId}-1`))).rejects.toBeInstanceOf(ItemsNotReadError);
+    expect(rig.prompts.length).toBe(prompts);
+    expect(replies(chatId)).toHaveLength(0);
+    // The lease is given back: the redelivery claims at once.
+    expect((await stored(rig.aws.tables.events, eventKey('slack', event.message.eventId)))?.status).toBe('failed');
+
+    await expect(rig.runtime()(recordOf(event, `${chatId}-1`, 2))).resolves.toMatchObject({ kind: 'replied' });
+    expect(replies(chatId)).toHaveLength(1);
+  }, 30_000);
+});

@@ -1,0 +1,94 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { prefetchTurn, type TurnPrefetchDeps } from '#composition/turn-prefetch';
+import { ActiveUsers, activeUserKey } from '#stores/active-users';
+import { AnswerCache } from '#stores/answer-cache';
+import { CapacityMeter } from '#stores/capacity';
+import { ContextStore } from '#stores/context-store';
+
+/** `prefetchTurn`: the reads a queued event needs before its model call, in one BatchGetItem. */
+const NOW = Date.UTC(2026, 11, 4, 9, 0, 0);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const ddb = mockClient(doc);
+const member = { platform: 'slack', tenantId: 'T1', chatId: 'C1', userId: 'U1' } as const;
+const turn = { conversationKey: 'slack#T1#C1#U1', member, question: { text: 'What are the office hours?' }, now: NOW };
+const stored = {
+  pk: turn.conversationKey,
+  turns: [{ role: 'user', content: 'hi', tokens: 1, at: NOW, eventId: 'Ev0' }],
+  version: 2,
+  expiresAt: NOW / 1000 + 600,
+};
+
+function deps(faqCacheKey: TurnPrefetchDeps['faqCacheKey'] = async () => 'faq-1'): TurnPrefetchDeps {
+  return {
+    db: doc,
+    contexts: new ContextStore(doc, { tableName: 'conversations', tokenCount: (t) => t.length }),
+    cache: new AnswerCache(doc, { tableName: 'answer-cache' }),
+    activeUsers: new ActiveUsers(doc, { tableName: 'events' }),
+    faqCacheKey,
+  };
+}
+
+const requested = () => ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems);
+
+beforeEach(() => ddb.reset());
+afterAll(() => ddb.restore());
+
+describe('prefetchTurn', () => {
+  it('reads the conversation (consistently), the marker and the FAQ entry in one call', async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        conversations: [stored],
+        events: [{ pk: activeUserKey(member, NOW) }],
+        'answer-cache': [{ pk: 'faq-1', answer: 'Nine to five.', createdAt: NOW, expiresAt: NOW / 1000 + 60 }],
+      },
+    });
+    const meter = new CapacityMeter();
+    const prefetch = prefetchTurn(deps(), turn, meter);
+    expect((await prefetch.context).version).toBe(2);
+    expect(await prefetch.cache).toEqual({ key: 'faq-1', answer: 'Nine to five.' });
+    expect(await prefetch.activeMarker.present).toBe(true);
+    expect(prefetch.activeMarker.key).toBe(activeUserKey(member, NOW));
+    expect(requested()).toEqual([
+      {
+        conversations: { Keys: [{ pk: turn.conversationKey }], ConsistentRead: true },
+        events: { Keys: [{ pk: activeUserKey(member, NOW) }], ConsistentRead: false },
+        'answer-cache': { Keys: [{ pk: 'faq-1' }], ConsistentRead: false },
+      },
+    ]);
+    // No consumed capacity in the answer: priced as one strong and two eventual reads.
+    expect(meter.read).toBe(2);
+  });
+
+  it('reads no FAQ entry for a question with no key, and reports absent items as such', async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: {} });
+    const prefetch = prefetchTurn(
+      deps(async () => undefined),
+      turn,
+      new CapacityMeter(),
+    );
+    expect(await prefetch.context).toEqual({ turns: [], version: 0, tokenCount: 0 });
+    expect(await prefetch.cache).toBeUndefined();
+    expect(await prefetch.activeMarker.present).toBe(false);
+    expect(Object.keys(requested()[0] ?? {})).toEqual(['conversations', 'events']);
+  });
+
+  it('still reads the context and marker when the FAQ key cannot be computed', async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { conversations: [stored] } });
+    const prefetch = prefetchTurn(
+      deps(() => Promise.reject(new Error('moderation down'))),
+      turn,
+      new CapacityMeter(),
+    );
+    expect((await prefetch.context).turns).toHaveLength(1);
+    expect(await prefetch.cache).toBeUndefined();
+  });
+
+  it('fails every read when the call fails, without an unhandled rejection for the unused ones', async () => {
+    ddb.on(BatchGetCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    const prefetch = prefetchTurn(deps(), turn, new CapacityMeter());
+    await expect(prefetch.context).rejects.toThrow('throttled');
+    await expect(prefetch.activeMarker.present).rejects.toThrow('throttled');
+  });
+});
