@@ -72,8 +72,10 @@ export interface ProcessDeps {
 export type CheckpointStep = 'claimed' | 'streaming' | 'answered' | 'sent' | 'recorded';
 
 /**
- * A crash injected at `streaming` happens at the first update after the platform accepted the reply's first text:
- * the surface is recorded and shows part of the answer, and the worker dies before the next update and the settle.
+ * A crash injected at `streaming` happens at a streamed reply's second update: the first is on its way to the
+ * platform (opening the surface) or already shown, and the worker dies before the next update and the settle. The
+ * failing attempt lets that open finish and record its surface (`ReplySession.abandon`), as the platform call of a
+ * dying worker may well have landed; the redelivery must resume that surface, never open a second.
  */
 
 export interface InvocationFacts {
@@ -118,7 +120,6 @@ async function openStreamedReply(
   claim: { readonly attempts: number; readonly openedSurface?: OpenedSurface },
   target: ReplyTarget,
   markSending: () => Promise<void>,
-  onFirstVisible: () => void,
 ): Promise<ReplySession> {
   // The fence goes up lazily, right before the session's first platform-visible call (its first update or its
   // settle): a crash during the model call then leaves the event claimable as usual.
@@ -133,7 +134,6 @@ async function openStreamedReply(
   const session = await deps.openReply(target, {
     stream: true,
     ...(claim.openedSurface ? { resume: claim.openedSurface } : {}),
-    onFirstVisible,
     onOpened: async (surface) => {
       const sweepAt = deps.surfaceSweepAt?.(surface.openedAt) ?? surface.openedAt + deps.leaseMs;
       if (!(await deps.events.markReplyOpened(pk, deps.now(), claim.attempts, { surface, sweepAt, target }))) {
@@ -221,20 +221,13 @@ export async function processEvent(
     // A crash injected mid-stream stops the updates and fails the attempt after the model returns, leaving the
     // surface half-written, as a worker that died between two updates would.
     let crashedMidStream: unknown;
-    let shownOnce = false;
-    streamed = streaming
-      ? await openStreamedReply(deps, pk, claim, target, markSending, () => {
-          shownOnce = true;
-        })
-      : undefined;
-    let checkpointPassed = false;
+    streamed = streaming ? await openStreamedReply(deps, pk, claim, target, markSending) : undefined;
+    let updates = 0;
     const onVisibleText = (text: string): void => {
       if (crashedMidStream !== undefined || !streamed) return;
+      updates += 1;
       try {
-        if (shownOnce && !checkpointPassed) {
-          checkpointPassed = true;
-          deps.checkpoint?.('streaming', event);
-        }
+        if (updates === 2) deps.checkpoint?.('streaming', event);
       } catch (crash) {
         crashedMidStream = crash;
         return;
