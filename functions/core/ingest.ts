@@ -1,7 +1,7 @@
 import { eventKey } from '#core/key-part';
 import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { ChatPlatform, HttpResponse, RawRequest } from '#platforms/types';
-import type { EventStore } from '#stores/event-store';
+import type { Reservation } from '#stores/event-reservations';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
 import { conversationKey } from './conversation-key';
 import { MalformedEventError, NotFoundError, PayloadTooLargeError } from './errors';
@@ -13,7 +13,11 @@ import { evaluateTrigger, type TriggerConfig } from './trigger-rules';
 export interface IngestDeps {
   /** The adapter of an enabled platform; `undefined` (→ 404) for unknown or disabled platforms. */
   readonly platform: (name: string) => Promise<ChatPlatform | undefined>;
-  readonly events: Pick<EventStore, 'reserve' | 'markEnqueued' | 'release'>;
+  /** The durable dedup record (`EventReservations`). */
+  readonly events: {
+    reserve(pk: string, now: number): Promise<Reservation>;
+    release(pk: string): Promise<void>;
+  };
   readonly enqueue: (event: QueuedEvent, ids: { groupId: string; deduplicationId: string }) => Promise<void>;
   readonly triggers: TriggerConfig;
   readonly scopes: ConversationScopeConfig;
@@ -27,7 +31,7 @@ export type IngestOutcome =
   | { readonly kind: 'stream_refresh'; readonly streamId: string }
   | { readonly kind: 'ignored'; readonly reason: string; readonly eventId?: string }
   | { readonly kind: 'enqueued'; readonly eventId: string; readonly conversationKey: string }
-  | { readonly kind: 'duplicate'; readonly eventId: string; readonly resent: boolean };
+  | { readonly kind: 'duplicate'; readonly eventId: string };
 
 export interface IngestResult {
   readonly response: HttpResponse;
@@ -38,12 +42,22 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as co
 const OK: HttpResponse = { statusCode: 200, headers: JSON_HEADERS, body: '{"ok":true}' };
 
 /**
- * Webhook core: verify/parse → handshake → trigger rules → durable dedup → FIFO enqueue → 200.
+ * Webhook core: verify/parse → handshake → trigger rules → durable dedup record and FIFO enqueue, side by side → 200.
+ * One round trip's wait on a fresh event: the reservation (conditional PutItem) and the send run at once.
  *
- * Never marked seen and then lost: the reservation is written before the enqueue and released when the enqueue
- * fails (the platform then retries). A duplicate that finds the reservation still `enqueuing` (the first delivery
- * is in flight or crashed) sends again with the same `MessageDeduplicationId`; SQS FIFO collapses the two, so a
- * crash between reserve and send cannot lose the event and concurrent deliveries cannot enqueue it twice.
+ * Why side by side is safe: exactly one reply comes from the worker's claim (a conditional update fenced by
+ * `attempts`), and one message per event from FIFO deduplication (`MessageDeduplicationId` = event key, 5 minutes);
+ * neither depends on the reservation being written before the send. The reservation buys the platform its duplicate
+ * answer and the `Duplicates` metric without a worker run, and deduplication past FIFO's window.
+ * - Answered 200 only when both are written. A failed send releases a reservation this call made (the platform's
+ *   retry is then new) and answers 5xx; a failed reservation answers 5xx too, and the retry's send is collapsed by
+ *   FIFO deduplication. A release that fails leaves the reservation `enqueuing`, harmless: every delivery sends.
+ * - A duplicate (the reservation exists) was sent again as well: collapsed by FIFO within 5 minutes; after that the
+ *   worker's claim lets only one of the two messages answer, and the other is acknowledged. This costs a send on a
+ *   path that only occurs when the platform did not get our 200 in time; the fresh path, every event, saves a
+ *   round trip. A worker that claims the message before the reservation lands makes the first delivery look like a
+ *   duplicate: it still gets the normal acknowledgement (duplicate answers are the ack, Slack adds no-retry).
+ * - No `enqueued` mark after the send (webhooks before issue 22 wrote one): it only told a duplicate not to send.
  */
 export async function ingest(platformName: string, request: RawRequest, deps: IngestDeps): Promise<IngestResult> {
   const startedAt = deps.now();
@@ -94,26 +108,23 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
   // Both ids are at most 128 FIFO-safe characters (hashed when longer): SQS would refuse the send otherwise.
   const ids = { groupId: fifoId(key), deduplicationId: fifoId(pk) };
 
-  const reservation = await deps.events.reserve(pk, deps.now());
-  if (reservation.outcome === 'exists') {
-    const resend = reservation.status === 'enqueuing';
-    if (resend) {
-      await deps.enqueue(queued, ids);
-      await deps.events.markEnqueued(pk, deps.now());
+  const [reservation, sent] = await Promise.allSettled([
+    deps.events.reserve(pk, deps.now()),
+    deps.enqueue(queued, ids),
+  ]);
+  if (sent.status === 'rejected') {
+    if (reservation.status === 'fulfilled' && reservation.value === 'reserved') {
+      await deps.events.release(pk).catch(() => undefined);
     }
+    throw sent.reason;
+  }
+  if (reservation.status === 'rejected') throw reservation.reason;
+  if (reservation.value === 'exists') {
     return {
       // Each platform's own rule (Slack: `X-Slack-No-Retry`), from its manifest.
       response: PLATFORM_MANIFESTS[platform.name].duplicateAck(ack),
-      outcome: { kind: 'duplicate', eventId: message.eventId, resent: resend },
+      outcome: { kind: 'duplicate', eventId: message.eventId },
     };
   }
-
-  try {
-    await deps.enqueue(queued, ids);
-  } catch (err) {
-    await deps.events.release(pk).catch(() => undefined);
-    throw err;
-  }
-  await deps.events.markEnqueued(pk, deps.now());
   return { response: ack, outcome: { kind: 'enqueued', eventId: message.eventId, conversationKey: key } };
 }

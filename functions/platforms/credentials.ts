@@ -1,4 +1,3 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type * as z from 'zod';
 import type { EnvName } from '#config/env-names';
 import { ConfigError } from '#core/errors';
@@ -21,7 +20,7 @@ export interface CredentialSpec<Schema extends z.ZodObject = z.ZodObject> {
 export async function loadCredentials<Schema extends z.ZodObject>(
   spec: CredentialSpec<Schema>,
   env: Readonly<Record<string, string | undefined>>,
-  fetchSecret: (id: string) => Promise<unknown> = (id) => getSecret(id, { transform: 'json', maxAge: 300 }),
+  fetchSecret: (id: string) => Promise<unknown> = fetchSecretWithPowertools,
 ): Promise<z.infer<Schema>> {
   const secretId = env[spec.secretIdEnv];
   if (secretId) {
@@ -45,4 +44,13 @@ export async function loadCredentials<Schema extends z.ZodObject>(
     );
   }
   return result.data;
+}
+
+/**
+ * Powertools Parameters, loaded on the first secret read: its module loads the Secrets Manager SDK client, which a
+ * function that reads its secrets another way (the webhook: `#shared/secret-json`) must not pay for at cold start.
+ */
+async function fetchSecretWithPowertools(id: string): Promise<unknown> {
+  const { getSecret } = await import('@aws-lambda-powertools/parameters/secrets');
+  return getSecret(id, { transform: 'json', maxAge: 300 });
 }

@@ -26,6 +26,8 @@ export interface RegistryOptions {
   /** Bounds on one outbound answer, for every adapter; unset fields take `DEFAULT_REPLY_LIMITS`. */
   readonly replyLimits?: Partial<ReplyLimits>;
   readonly deps?: Partial<AdapterDeps>;
+  /** Reads a Secrets Manager secret as JSON; Powertools Parameters unless given (`loadCredentials`). */
+  readonly fetchSecret?: (id: string) => Promise<unknown>;
 }
 
 const defaultDeps: AdapterDeps = {
@@ -83,7 +85,7 @@ async function createPlatform(
   deps: AdapterDeps,
 ): Promise<ChatPlatform> {
   const descriptor: PlatformDescriptor<PlatformName> = PLATFORM_DESCRIPTORS[name];
-  const credentials = await loadCredentials(descriptor.credentials, env);
+  const credentials = await loadCredentials(descriptor.credentials, env, options.fetchSecret);
   return descriptor.create({
     credentials,
     env,

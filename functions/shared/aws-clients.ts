@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsCredentials } from './aws-sigv4';
 
 /**
  * AWS clients, created once per cold start. Endpoints come from the SDK's own resolution, so the sandbox points
@@ -17,12 +18,16 @@ export interface AwsClientOptions {
   readonly region?: string;
   readonly dynamoEndpoint?: string;
   readonly sqsEndpoint?: string;
+  /** Static credentials instead of the SDK's default provider chain. */
+  readonly credentials?: AwsCredentials;
 }
 
 export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const credentials = options.credentials ? { credentials: options.credentials } : {};
   const dynamo = new DynamoDBClient({
     region,
+    ...credentials,
     ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
   });
   const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
@@ -30,6 +35,7 @@ export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   const sqs = new SQSClient({
     region,
     useQueueUrlAsEndpoint: false,
+    ...credentials,
     ...(options.sqsEndpoint ? { endpoint: options.sqsEndpoint } : {}),
   });
   return { dynamo, doc, sqs };

@@ -30,10 +30,6 @@ export interface EventRecord {
   readonly replyTarget?: string;
 }
 
-export type ReserveOutcome =
-  | { readonly outcome: 'reserved' }
-  | { readonly outcome: 'exists'; readonly status: EventStatus };
-
 export type ClaimOutcome =
   | {
       readonly outcome: 'claimed';

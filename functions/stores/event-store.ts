@@ -1,22 +1,8 @@
 import { ConditionalCheckFailedException, type ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OpenedSurface, ReplyTarget } from '#platforms/types';
 import type { CapacitySink } from './capacity';
-import type {
-  ClaimOutcome,
-  DeliveredReply,
-  EventRecord,
-  EventStatus,
-  ReserveOutcome,
-  TransactUpdate,
-} from './event-record';
+import type { ClaimOutcome, DeliveredReply, EventRecord, EventStatus, TransactUpdate } from './event-record';
 import { claimUpdate, OPEN_SURFACES_INDEX, openedSurfaceOf, refusedClaim } from './event-record';
 import { type OpenSurfaceEntry, openSurfaceEntryOf } from './open-surface';
 
@@ -32,7 +18,8 @@ const RCC: ReturnConsumedCapacity = 'TOTAL';
  * The events table: one item per platform event (`platform#eventId`), the durable record behind
  * "never lost, never answered twice".
  *
- * Lifecycle: `enqueuing` (webhook reserved it) → `enqueued` (on the queue) → `processing` (a worker holds a lease)
+ * Lifecycle: `enqueuing` (the webhook reserved it before sending it to the queue: `EventReservations`; webhooks
+ * before issue 22 also marked it `enqueued` after the send) → `processing` (a worker holds a lease)
  * → `sending` (the platform send is about to start) → `replied` (reply delivered; its message ids recorded).
  * A worker that fails sets `failed`, so the next SQS delivery can claim it at once. `sending` is never claimable:
  * a worker that crashed after the platform accepted the reply (before `replied` was written) must not send again,
@@ -47,64 +34,6 @@ export class EventStore {
     private readonly options: EventStoreOptions,
   ) {
     this.retentionSeconds = options.retentionSeconds ?? 86_400;
-  }
-
-  /** Webhook: records the event as being enqueued, unless it is already known. One conditional write. */
-  async reserve(pk: string, now: number, capacity?: CapacitySink): Promise<ReserveOutcome> {
-    try {
-      const out = await this.db.send(
-        new PutCommand({
-          TableName: this.options.tableName,
-          Item: { pk, status: 'enqueuing', createdAt: now, updatedAt: now, expiresAt: this.expiry(now) },
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :nowSeconds',
-          ExpressionAttributeValues: { ':nowSeconds': Math.floor(now / 1000) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          ReturnConsumedCapacity: RCC,
-        }),
-      );
-      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
-      return { outcome: 'reserved' };
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
-        capacity?.add({ write: 1 });
-        const status = (err.Item?.status?.S as EventStatus | undefined) ?? (await this.read(pk, capacity))?.status;
-        return { outcome: 'exists', status: status ?? 'enqueuing' };
-      }
-      throw err;
-    }
-  }
-
-  /** Webhook: the message is on the queue. A worker may already have moved the item on; that is not an error. */
-  async markEnqueued(pk: string, now: number, capacity?: CapacitySink): Promise<void> {
-    await this.conditionalUpdate(
-      {
-        Key: { pk },
-        UpdateExpression: 'SET #s = :enqueued, updatedAt = :now',
-        ConditionExpression: '#s = :enqueuing',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':enqueued': 'enqueued', ':enqueuing': 'enqueuing', ':now': now },
-      },
-      capacity,
-    );
-  }
-
-  /** Webhook: the enqueue failed, so the reservation is removed and the platform's retry is accepted again. */
-  async release(pk: string, capacity?: CapacitySink): Promise<void> {
-    try {
-      const out = await this.db.send(
-        new DeleteCommand({
-          TableName: this.options.tableName,
-          Key: { pk },
-          ConditionExpression: '#s = :enqueuing',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':enqueuing': 'enqueuing' },
-          ReturnConsumedCapacity: RCC,
-        }),
-      );
-      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
   }
 
   /**

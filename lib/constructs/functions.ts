@@ -93,7 +93,8 @@ export class Functions extends Construct {
       timeout: Duration.seconds(10),
       environment: { ...enabled, ...streamingEnv },
     });
-    this.webhook.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    // The reservation and its release (PutItem, DeleteItem); WeCom stream refreshes read snapshots (GetItem, PutItem).
+    this.webhook.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'PutItem', 'DeleteItem']);
     this.webhook.bindQueueSender(props.queue, props.queueKey, ENV.queueUrl);
     this.bindPlatformSecrets(this.webhook, props);
 

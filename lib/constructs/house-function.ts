@@ -10,6 +10,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { EnvName } from '#config/env-names';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './lambda-bundling';
 
 /** Handler entry files live in functions/handlers/<name>.ts and export `handler`. */
 const HANDLERS_DIR = path.join(__dirname, '..', '..', 'functions', 'handlers');
@@ -76,16 +77,18 @@ export class HouseFunction extends Construct {
       description: props.description,
       bundling: {
         forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
+        minify: LAMBDA_BUNDLING.minify,
+        sourceMap: LAMBDA_BUNDLING.sourceMap,
+        sourcesContent: LAMBDA_BUNDLING.sourcesContent,
+        target: LAMBDA_BUNDLING.target,
         format: OutputFormat.CJS,
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
       },
       environment: {
         POWERTOOLS_SERVICE_NAME: props.handler,
         POWERTOOLS_METRICS_NAMESPACE: 'GroupGate',
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
         ...props.environment,
       },
     });

@@ -290,7 +290,6 @@ describe('functions', () => {
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
         'kms:Decrypt',
         'kms:GenerateDataKey',
         'logs:CreateLogStream',

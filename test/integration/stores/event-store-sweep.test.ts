@@ -1,5 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ReplyTarget } from '#platforms/types';
+import { DYNAMODB } from '#shared/aws-json-client';
+import { EventReservations } from '#stores/event-reservations';
 import { EventStore } from '#stores/event-store';
 import {
   type AwsClients,
@@ -8,6 +10,7 @@ import {
   type LocalServer,
   startDynalite,
 } from '../../../sandbox/local-aws/index';
+import { localJsonClient } from '../../helpers/local-aws-json';
 
 /**
  * The stream sweeper's side of the events table on dynalite, with the `openSurfaces` index created from TABLE_SPECS
@@ -22,12 +25,15 @@ let server: LocalServer;
 let clients: AwsClients;
 let tableName: string;
 let store: EventStore;
+/** The webhook's reservation, where a test needs an event as the webhook leaves it (`enqueuing`). */
+let reservations: EventReservations;
 
 beforeAll(async () => {
   server = await startDynalite();
   clients = createAwsClients({ dynamoEndpoint: server.endpoint, sqsEndpoint: 'http://127.0.0.1:9' });
   tableName = (await createTables(clients.dynamo, { prefix: 'sweep-' })).events;
   store = new EventStore(clients.doc, { tableName });
+  reservations = new EventReservations(localJsonClient(DYNAMODB, server.endpoint), { tableName });
 });
 afterAll(async () => {
   clients.destroy();
@@ -49,8 +55,8 @@ const newPk = (label: string) => `slack#${label}-${++seq}`;
  * An event the worker streamed: reserved, claimed, sending, its surface recorded at `openedAt` with sweep time
  * `openedAt + SWEEP_AFTER_MS`. Returns the worker's fencing token.
  */
-async function streamed(pk: string, openedAt: number, eventStore = store): Promise<number> {
-  await eventStore.reserve(pk, openedAt - 2_000);
+async function streamed(pk: string, openedAt: number, eventStore = store, reserved = reservations): Promise<number> {
+  await reserved.reserve(pk, openedAt - 2_000);
   const claim = await eventStore.claim(pk, openedAt - 1_000, LEASE_MS);
   if (claim.outcome !== 'claimed') throw new Error(`claim refused: ${claim.outcome}`);
   expect(await eventStore.markSending(pk, openedAt - 500, claim.attempts)).toBe(true);
@@ -84,7 +90,7 @@ describe('listOpenSurfaces', () => {
     await streamed(replied, t - SWEEP_AFTER_MS - 3_000);
     await store.markReplied(replied, t - SWEEP_AFTER_MS, { messageIds: ['ts-1'], fallback: false });
     // Answered as one message: never had a surface, so never in the index.
-    await store.reserve(plain, t - 10_000);
+    await reservations.reserve(plain, t - 10_000);
 
     const entries = await store.listOpenSurfaces(t, 50);
 
@@ -118,9 +124,13 @@ describe('listOpenSurfaces', () => {
   it('leaves out items past their retention (TTL deletes them lazily)', async () => {
     const t = NOW + 40 * 86_400_000;
     const shortLived = new EventStore(clients.doc, { tableName, retentionSeconds: 3_600 });
+    const shortReservations = new EventReservations(localJsonClient(DYNAMODB, server.endpoint), {
+      tableName,
+      retentionSeconds: 3_600,
+    });
     const expired = newPk('expired');
     const live = newPk('live');
-    await streamed(expired, t - 2 * 3_600_000, shortLived);
+    await streamed(expired, t - 2 * 3_600_000, shortLived, shortReservations);
     await streamed(live, t - SWEEP_AFTER_MS - 1_000);
     expect(pksOf(await store.listOpenSurfaces(t, 10))).toEqual([live]);
     // The expired item fills the first page of one and is filtered out: the listing pages on to reach the limit.
@@ -196,7 +206,7 @@ describe('claimForSweep', () => {
     await streamed(settled, opened);
     await store.markReplied(settled, opened + 5_000, { messageIds: ['ts-9'], fallback: false });
     const plain = newPk('never-streamed');
-    await store.reserve(plain, opened);
+    await reservations.reserve(plain, opened);
 
     expect(await store.claimForSweep(settled, opened + 10 * LEASE_MS, 55_000)).toBeUndefined();
     expect(await store.claimForSweep(plain, opened + 10 * LEASE_MS, 55_000)).toBeUndefined();
@@ -278,7 +288,7 @@ describe("claim with resumeSending 'with_surface' (streamed replies on platforms
   it('leaves a `sending` event without a recorded surface as delivery unknown: a plain message may be out', async () => {
     const pk = newPk('resume-no-surface');
     const at = Date.now();
-    await store.reserve(pk, at - 2_000);
+    await reservations.reserve(pk, at - 2_000);
     const first = await store.claim(pk, at - 1_000, LEASE_MS);
     if (first.outcome !== 'claimed') throw new Error('claim refused');
     expect(await store.markSending(pk, at, first.attempts)).toBe(true);

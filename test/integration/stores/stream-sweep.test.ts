@@ -3,6 +3,8 @@ import { createSweeperRuntime, type SweepLogger } from '#composition/sweeper-run
 import { DEFAULT_MESSAGES } from '#core/pipeline-messages';
 import { openStreamingSession, type SurfaceOps } from '#platforms/shared/streaming-session';
 import type { ChatPlatform, ReplyTarget } from '#platforms/types';
+import { DYNAMODB } from '#shared/aws-json-client';
+import { EventReservations } from '#stores/event-reservations';
 import { EventStore } from '#stores/event-store';
 import {
   type AwsClients,
@@ -12,6 +14,7 @@ import {
   startDynalite,
 } from '../../../sandbox/local-aws/index';
 import { fakePlatform } from '../../helpers/factories';
+import { localJsonClient } from '../../helpers/local-aws-json';
 
 /**
  * The sweeper over the real events table: a worker streamed a reply, recorded its surface and died; no delivery
@@ -32,6 +35,10 @@ beforeAll(async () => {
   tableName = (await createTables(clients.dynamo, { prefix: 'stream-sweep-' })).events;
   store = new EventStore(clients.doc, { tableName });
 });
+
+/** The webhook's reservation: the event as the webhook leaves it (`enqueuing`). */
+const reserve = (pk: string, now: number) =>
+  new EventReservations(localJsonClient(DYNAMODB, server.endpoint), { tableName }).reserve(pk, now);
 afterAll(async () => {
   clients.destroy();
   await server.stop();
@@ -45,7 +52,7 @@ const target = (eventId: string): ReplyTarget => ({
 
 /** A worker that streamed a reply and died after recording its surface (status `sending`, lease run out). */
 async function crashedMidStream(pk: string): Promise<void> {
-  await store.reserve(pk, OPENED - 2_000);
+  await reserve(pk, OPENED - 2_000);
   const claim = await store.claim(pk, OPENED - 1_000, 90_000);
   if (claim.outcome !== 'claimed') throw new Error('claim refused');
   await store.markSending(pk, OPENED - 500, claim.attempts);

@@ -67,7 +67,7 @@ describe.each(PLATFORMS)('%s webhook with oversize ids', (platform) => {
     const pk = eventKey(platform, request.eventId);
     expect(pk).toBe(`${platform}#${hashedId(request.eventId)}`);
     const item = await rig.aws.clients.doc.send(new GetCommand({ TableName: rig.aws.tables.events, Key: { pk } }));
-    expect(item.Item?.status).toBe('enqueued');
+    expect(item.Item?.status).toBe('enqueuing');
 
     // The worker's context store can load and save under the conversation key.
     const contexts = new ContextStore(rig.aws.clients.doc, {

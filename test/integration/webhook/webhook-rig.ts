@@ -2,8 +2,6 @@ import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { IngestDeps } from '#core/ingest';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
-import { sqsEnqueuer } from '#stores/event-queue';
-import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
@@ -11,10 +9,11 @@ import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu'
 import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
 import type { PlatformEmulator } from '../../../sandbox/platform-emulator/types';
 import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
+import { localAwsEnv } from '../../helpers/local-aws-json';
 
 /**
- * The webhook's integration rig: the real webhook handler with its default dependencies pointed at dynalite and
- * fauxqs, and the four platform emulators to build signed events.
+ * The webhook's integration rig: the real webhook handler with its production dependencies (the hand-signed DynamoDB
+ * and SQS calls included) pointed at dynalite and fauxqs, and the four platform emulators to build signed events.
  */
 export const EMULATORS: Record<PlatformName, PlatformEmulator> = {
   feishu: createFeishuEmulator(),
@@ -41,19 +40,14 @@ export interface WebhookRig {
 
 export async function startWebhookRig(queueName: string): Promise<WebhookRig> {
   const aws = await startLocalAws({ queue: { name: queueName, visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
-  const defaults = await createDefaultIngestDeps({
+  const deps: IngestDeps = await createDefaultIngestDeps({
     ...credentialEnv(SANDBOX_CREDENTIALS),
+    ...localAwsEnv(aws),
     ENABLED_PLATFORMS: PLATFORMS.join(','),
     QUEUE_URL: aws.queues.queueUrl,
     EVENTS_TABLE: aws.tables.events,
     REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
   });
-  // The real dependencies, pointed at the local stand-ins.
-  const deps: IngestDeps = {
-    ...defaults,
-    events: new EventStore(aws.clients.doc, { tableName: aws.tables.events }),
-    enqueue: sqsEnqueuer(aws.clients.sqs, aws.queues.queueUrl),
-  };
   return {
     aws,
     deps,

@@ -11,8 +11,6 @@ import { createSageMakerClient } from '#model/sagemaker-client';
 import { createEnabledPlatforms, createPlatformResolver } from '#platforms/registry';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { logger } from '#shared/powertools';
-import { sqsEnqueuer } from '#stores/event-queue';
-import { EventStore } from '#stores/event-store';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
@@ -37,6 +35,7 @@ import {
   type TestResponse,
   type TestServer,
 } from '../../helpers/http-test-server';
+import { localAwsEnv } from '../../helpers/local-aws-json';
 
 /**
  * The worker's integration rig: the real webhook and worker handlers over dynalite + fauxqs (with the poller that
@@ -272,18 +271,16 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     const workerHandler = createWorkerHandler(async () => polled);
     const worker = (event: SQSEvent) => workerHandler(event, lambdaContext('worker-it', 30_000) as unknown as Context);
 
-    const baseIngest = await createDefaultIngestDeps(env);
-    const sqsEnqueue = sqsEnqueuer(localAws.clients.sqs, localAws.queues.queueUrl);
+    const baseIngest = await createDefaultIngestDeps({ ...env, ...localAwsEnv(localAws) });
     const ingestDeps: IngestDeps = {
       ...baseIngest,
       platform: createPlatformResolver(PLATFORMS, env, {
         replyHandleOrigins: [platformServer.url],
         deps: { streamSnapshots },
       }),
-      events: new EventStore(localAws.clients.doc, { tableName: localAws.tables.events }),
       enqueue: async (event, ids) => {
         if (rig.capture) rig.capture.push(event);
-        else await sqsEnqueue(event, ids);
+        else await baseIngest.enqueue(event, ids);
       },
     };
     const webhook = createWebhookHandler(async () => ingestDeps);

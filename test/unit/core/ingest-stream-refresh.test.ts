@@ -26,9 +26,8 @@ function rig(parsed: ParseResult, answer?: (streamId: string, now: number) => Pr
     events: {
       reserve: async (pk) => {
         calls.push(`reserve ${pk}`);
-        return { outcome: 'reserved' };
+        return 'reserved';
       },
-      markEnqueued: async (pk) => void calls.push(`markEnqueued ${pk}`),
       release: async (pk) => void calls.push(`release ${pk}`),
     },
     enqueue: async () => void calls.push('enqueue'),
