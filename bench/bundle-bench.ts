@@ -28,6 +28,8 @@ export interface BundleRow {
 
 export interface BundleBenchOptions {
   readonly rootDir: string;
+  /** @default every entry */
+  readonly entries?: readonly LambdaEntry[];
   readonly outDir: string;
   readonly initRuns: number;
   readonly deadline: number;
@@ -38,7 +40,7 @@ const PLACEHOLDER = /not implemented yet|^\/\/ Placeholder/im;
 
 export async function runBundleBench(options: BundleBenchOptions): Promise<BundleRow[]> {
   const rows: BundleRow[] = [];
-  for (const entry of LAMBDA_ENTRIES) {
+  for (const entry of options.entries ?? LAMBDA_ENTRIES) {
     const source = path.join(options.rootDir, 'functions', 'handlers', `${entry}.ts`);
     const placeholder = PLACEHOLDER.test(readFileSync(source, 'utf8'));
     for (const variant of ['sdk-external', 'fully-bundled'] as const) {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../lib/constructs/lambda-bundling';
 
 /** One minified bundle and what went into it. */
 export interface BuiltBundle {
@@ -11,8 +12,8 @@ export interface BuiltBundle {
 
 /**
  * Bundles an entry with the esbuild options CDK's NodejsFunction passes for this app's HouseFunction
- * (lib/constructs/house-function.ts): bundle, minify, source map, node22, CommonJS, and `@aws-sdk/*` left to the
- * Lambda runtime unless `sdkExternal` is false.
+ * (`LAMBDA_BUNDLING`, lib/constructs/lambda-bundling.ts): bundle, minify, source map without the sources' text,
+ * node22, CommonJS, and `@aws-sdk/*` left to the Lambda runtime unless `sdkExternal` is false.
  */
 export async function bundleLikeCdk(
   rootDir: string,
@@ -25,12 +26,13 @@ export async function bundleLikeCdk(
     entryPoints: [source],
     outfile,
     bundle: true,
-    minify: true,
-    sourcemap: true,
+    minify: LAMBDA_BUNDLING.minify,
+    sourcemap: LAMBDA_BUNDLING.sourceMap,
+    sourcesContent: LAMBDA_BUNDLING.sourcesContent,
     platform: 'node',
-    target: 'node22',
+    target: LAMBDA_BUNDLING.target,
     format: 'cjs',
-    external: sdkExternal ? ['@aws-sdk/*'] : [],
+    external: sdkExternal ? [...LAMBDA_BUNDLING.externalModules] : [],
     metafile: true,
     logLevel: 'silent',
   });
@@ -38,12 +40,13 @@ export async function bundleLikeCdk(
 }
 
 /**
- * Module-init time of one fresh-process `require()` of the bundle, in ms. `NODE_PATH` lets an sdk-external bundle
+ * Module-init time of one fresh-process `require()` of the bundle, in ms, with the Node options the functions are
+ * deployed with (`LAMBDA_NODE_OPTIONS`: source maps are read at load). `NODE_PATH` lets an sdk-external bundle
  * find `@aws-sdk/*` in node_modules, as Lambda's runtime finds its own copy.
  */
 export function requireTimeMs(bundle: string, rootDir: string): number {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
-  const child = spawnSync(process.execPath, ['-e', script], {
+  const child = spawnSync(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' '), '-e', script], {
     encoding: 'utf8',
     timeout: 20_000,
     env: { ...process.env, NODE_PATH: path.join(rootDir, 'node_modules'), NODE_OPTIONS: '' },

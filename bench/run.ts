@@ -3,20 +3,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { logger } from '#shared/powertools';
+import { LAMBDA_BUNDLING } from '../lib/constructs/lambda-bundling';
 import { type LocalAws, startLocalAws } from '../sandbox/local-aws/index';
 import { type BundleRow, runBundleBench } from './bundle-bench';
 /**
  * `npm run bench`: in-process webhook latency per platform against dynalite + fauxqs, the worker's DynamoDB round
  * trips per message against their budget, the Lambda bundle sizes and module-init times, and streamed replies (first
- * visible text, platform calls per reply; `--only streaming` runs just those). It reports against the targets and exits 0 when one is missed; it exits non-zero only
+ * visible text, platform calls per reply; `--only streaming` runs just those; `--only worker` the worker's figures). It reports against the targets and exits 0 when one is missed; it exits non-zero only
  * when the benchmark itself fails. Results go to stdout and bench/results.json.
  */
 import { runCostMetricsBench } from './cost-metrics-bench';
+import { type ColdStartRow, runColdStart } from './peers/cold-start';
 import { runPeerBench } from './peers/index';
+import { coldStartTable, webhookInitVerdict } from './peers/report';
 import {
   bundleTable,
   bundleVerdict,
-  duplicateNote,
   latencyVerdict,
   streamingReport,
   TARGETS,
@@ -26,7 +28,7 @@ import {
 import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup';
 import { runStreamingBench } from './streaming-bench';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
-import { runWorkerBench } from './worker-bench';
+import { runWorkerBench, type WorkerRow } from './worker-bench';
 import { callBudgetTable, runWorkerCallBudget } from './worker-call-budget';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -39,10 +41,21 @@ const PEER_BUDGET_MS = 45_000;
 const STREAMING_BUDGET_MS = 75_000;
 const HARD_STOP_MS = 230_000 + STREAMING_BUDGET_MS;
 const STREAMING_RESULTS_FILE = path.join(__dirname, 'results-streaming.json');
+const WORKER_RESULTS_FILE = path.join(__dirname, 'results-worker.json');
 /** `npm run bench -- --only streaming` runs just that section. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+/**
+ * `--baseline <dir>`: another checkout (say `git worktree add ../before HEAD~1`, with node_modules) whose webhook
+ * joins the cold-start rounds, so before and after are measured side by side under the same load.
+ */
+const BASELINE = process.argv.includes('--baseline')
+  ? path.resolve(process.argv[process.argv.indexOf('--baseline') + 1] ?? '')
+  : undefined;
+const WEBHOOK_RESULTS_FILE = path.join(__dirname, 'results-webhook.json');
 const WEBHOOK = { warmup: 50, iterations: 500, duplicates: 200, seriesBudgetMs: 12_000 } as const;
 const INIT_RUNS = 5;
+/** Cold starts per bundle in `--only webhook`, more than the full run's 5: single cold starts vary by 2× here. */
+const COLD_START_RUNS = 9;
 
 // The handler logs one INFO line per request; at WARN only rejections are logged, so stdout does not dominate.
 // The `no-io+info-log` series prices that line separately.
@@ -58,16 +71,21 @@ async function main(): Promise<void> {
   logger.setLogLevel(LOG_LEVEL);
   const loadBefore = os.loadavg();
   if (ONLY !== undefined) {
-    if (ONLY !== 'streaming') throw new Error(`--only knows the section 'streaming', got '${ONLY}'`);
+    if (ONLY === 'worker') return workerSection();
+    if (ONLY === 'webhook') return webhookSection(started);
+    if (ONLY !== 'streaming') {
+      throw new Error(`--only knows the sections 'streaming', 'worker' and 'webhook', got '${ONLY}'`);
+    }
     return streamingSection();
   }
 
   let webhook: WebhookRow[] = [];
+  let worker: WorkerRow[] = [];
   progress('starting dynalite + fauxqs');
   try {
     aws = await startLocalAws({ queue: { name: 'bench', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
     webhook = await runWebhookBench(aws, { ...WEBHOOK, deadline: started + WEBHOOK_BUDGET_MS, progress });
-    await runWorkerBench(aws, { deadline: Date.now() + 20_000, progress });
+    worker = await runWorkerBench(aws, { deadline: Date.now() + 20_000, progress });
   } finally {
     await stopAws();
   }
@@ -99,11 +117,7 @@ async function main(): Promise<void> {
     `\nWebhook handler, in-process (sequential, log level ${LOG_LEVEL}; targets: median ≤ ${TARGETS.medianMs} ms, p99 ≤ ${TARGETS.p99Ms} ms; * = cut by time budget)`,
   );
   console.log(webhookTable(webhook));
-  const duplicates = duplicateNote(webhook);
-  if (duplicates) console.log(duplicates);
-  console.log(
-    `\nLambda bundles (esbuild as CDK: bundle, minify, node22, cjs; target: webhook ≤ ${TARGETS.webhookBundleKb} KB)`,
-  );
+  console.log(`\nLambda bundles (${bundleSettings()}; target: webhook ≤ ${TARGETS.webhookBundleKb} KB)`);
   console.log(bundleTable(bundles));
   if (composition) console.log(`\n${composition}`);
   console.log(
@@ -130,6 +144,7 @@ async function main(): Promise<void> {
         targets: TARGETS,
         webhook: webhook.map((r) => ({ ...r, verdict: latencyVerdict(r) })),
         bundles: bundles.map((r) => ({ ...r, verdict: bundleVerdict(r) })),
+        worker,
         callBudgets,
       },
       null,
@@ -138,7 +153,120 @@ async function main(): Promise<void> {
   );
   console.log(`results written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
   await streamingSection();
-  await runPeerBench({ rootDir: ROOT, webhook, bundles, deadline: Date.now() + PEER_BUDGET_MS, progress });
+  await runPeerBench({
+    rootDir: ROOT,
+    webhook,
+    bundles,
+    deadline: Date.now() + PEER_BUDGET_MS,
+    progress,
+    ...(BASELINE ? { baselineRoot: BASELINE } : {}),
+  });
+}
+
+/**
+ * `--only webhook`: the webhook's series against dynalite + fauxqs, its bundle, and cold starts (init, first and warm
+ * request) in rounds with Bolt's and Lark's minimal Lambdas and GroupGate's other functions, against the budgets.
+ */
+async function webhookSection(started: number): Promise<void> {
+  const loadBefore = os.loadavg();
+  let webhook: WebhookRow[];
+  try {
+    aws = await startLocalAws({ queue: { name: 'bench', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+    webhook = await runWebhookBench(aws, { ...WEBHOOK, deadline: started + WEBHOOK_BUDGET_MS, progress });
+  } finally {
+    await stopAws();
+  }
+  console.log(
+    `\nWebhook handler, in-process (sequential, log level ${LOG_LEVEL}; targets: median ≤ ${TARGETS.medianMs} ms, p99 ≤ ${TARGETS.p99Ms} ms; * = cut by time budget)`,
+  );
+  console.log(webhookTable(webhook));
+
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'groupgate-bench-'));
+  let bundles: BundleRow[];
+  let coldStart: ColdStartRow[];
+  try {
+    bundles = await runBundleBench({
+      rootDir: ROOT,
+      outDir,
+      entries: ['webhook'],
+      initRuns: INIT_RUNS,
+      deadline: Date.now() + 60_000,
+      progress,
+    });
+    aws = await startLocalAws({ queue: { name: 'cold-start', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+    progress('cold starts in rounds: GroupGate functions, Bolt and Lark minimal Lambdas');
+    coldStart = await runColdStart({
+      rootDir: ROOT,
+      outDir: path.join(outDir, 'cold'),
+      initRuns: COLD_START_RUNS,
+      deadline: Date.now() + 120_000,
+      aws,
+      ...(BASELINE ? { baselineRoot: BASELINE } : {}),
+    });
+  } finally {
+    await stopAws();
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  console.log(`\nWebhook bundle (${bundleSettings()}; target ≤ ${TARGETS.webhookBundleKb} KB)`);
+  console.log(bundleTable(bundles));
+  const composition = webhookComposition(bundles);
+  if (composition) console.log(`\n${composition}`);
+  console.log(
+    `\nCold starts, ${COLD_START_RUNS} rounds (fresh Node process with the deployed Node options; webhook budget: init ≤ ${TARGETS.webhookInitMs} ms and ≤ ${TARGETS.webhookInitPeerRatio}× Bolt and Lark)`,
+  );
+  console.log(coldStartTable(coldStart, bundles));
+  const loadAverage = { before: loadBefore, after: os.loadavg() };
+  console.log(
+    `\n${os.cpus().length} CPUs, load average ${fmtLoad(loadAverage.before)} → ${fmtLoad(loadAverage.after)}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  writeFileSync(
+    WEBHOOK_RESULTS_FILE,
+    `${JSON.stringify(
+      {
+        at: new Date(started).toISOString(),
+        commit: gitHead(),
+        node: process.version,
+        cpus: os.cpus().length,
+        loadAverage,
+        targets: TARGETS,
+        webhook: webhook.map((r) => ({ ...r, verdict: latencyVerdict(r) })),
+        bundles: bundles.map((r) => ({ ...r, verdict: bundleVerdict(r) })),
+        coldStart,
+        coldStartVerdict: webhookInitVerdict(coldStart),
+        ...(BASELINE ? { baseline: BASELINE } : {}),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`results written to ${path.relative(process.cwd(), WEBHOOK_RESULTS_FILE)}`);
+}
+
+function bundleSettings(): string {
+  return `esbuild as CDK: bundle, minify, source map without sources, ${LAMBDA_BUNDLING.target}, cjs, ${LAMBDA_BUNDLING.externalModules.join(' ')} external`;
+}
+
+/** `--only worker`: the worker's overhead against dynalite and its DynamoDB calls on DynamoDB's path. */
+async function workerSection(): Promise<void> {
+  const loadBefore = os.loadavg();
+  let worker: WorkerRow[];
+  try {
+    aws = await startLocalAws({ queue: { name: 'bench', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+    worker = await runWorkerBench(aws, { deadline: Date.now() + 60_000, progress });
+  } finally {
+    await stopAws();
+  }
+  const callBudgets = await runWorkerCallBudget();
+  console.log(`\n${callBudgetTable(callBudgets)}`);
+  const loadAverage = { before: loadBefore, after: os.loadavg() };
+  console.log(
+    `\n${os.cpus().length} CPUs, load average ${fmtLoad(loadAverage.before)} → ${fmtLoad(loadAverage.after)}`,
+  );
+  writeFileSync(
+    WORKER_RESULTS_FILE,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, worker, callBudgets }, null, 2)}\n`,
+  );
+  console.log(`results written to ${path.relative(process.cwd(), WORKER_RESULTS_FILE)}`);
 }
 
 async function streamingSection(): Promise<void> {

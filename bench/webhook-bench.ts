@@ -1,11 +1,10 @@
 import { GetQueueAttributesCommand, PurgeQueueCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { IngestDeps } from '#core/ingest';
+import type { QueuedEvent } from '#core/queue-message';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { logger } from '#shared/powertools';
-import { sqsEnqueuer } from '#stores/event-queue';
-import { EventStore } from '#stores/event-store';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import type { LocalAws } from '../sandbox/local-aws/index';
 import { createDingTalkEmulator } from '../sandbox/platform-emulator/dingtalk';
@@ -14,23 +13,27 @@ import { createSlackEmulator } from '../sandbox/platform-emulator/slack';
 import type { EmulatedRequest, PlatformEmulator } from '../sandbox/platform-emulator/types';
 import { createWeComEmulator } from '../sandbox/platform-emulator/wecom';
 import { proxyEventOf, testEmulatorContext } from '../test/helpers/emulated';
+import { localAwsEnv } from '../test/helpers/local-aws-json';
 import { type LatencySummary, nsToMs, summarise } from './stats';
 
 /**
- * - `fresh`: a new event id every time, so the handler does the real conditional reserve, SendMessage and
- *   markEnqueued against dynalite and fauxqs.
- * - `duplicate`: a re-delivery of an event already enqueued (one failed conditional write, no send).
+ * - `fresh`: a new event id every time, so the handler does the real conditional reserve, then SendMessage, against
+ *   dynalite and fauxqs, through the production dependencies (`createDefaultIngestDeps`: the hand-signed client).
+ * - `duplicate`: a platform retry of an event already enqueued: the reservation's failed condition alongside a send
+ *   that SQS FIFO deduplication drops (the queue does not grow).
  * - `no-io`: the same handler with an in-memory store and queue, isolating verify + parse + trigger + logging.
  * - `no-io+info-log`: as `no-io` at log level INFO with stdout discarded, to price the per-request log line.
+ * - `io-floor`: the fresh path's two calls alone (reservation ∥ SendMessage, the production clients, no handler):
+ *   what the stand-ins themselves cost on this machine, so `fresh` − `io-floor` is GroupGate's own share.
  */
-export type WebhookPath = 'fresh' | 'duplicate' | 'no-io' | 'no-io+info-log';
+export type WebhookPath = 'fresh' | 'duplicate' | 'no-io' | 'no-io+info-log' | 'io-floor';
 
 export interface WebhookRow extends LatencySummary {
   readonly platform: PlatformName;
   readonly path: WebhookPath;
   /** Response status code → count; anything but 200 means the run did not measure the happy path. */
   readonly statuses: Readonly<Record<string, number>>;
-  /** SendMessage calls during the measured series (fresh: one each; a duplicate of an enqueued event: none). */
+  /** SendMessage calls during the measured series (one per request, duplicates included: FIFO drops those). */
   readonly sends?: number;
   /** For `fresh`: messages found on the queue afterwards (should equal warm-up + measured). */
   readonly queued?: number;
@@ -70,19 +73,20 @@ interface Series {
 export async function runWebhookBench(aws: LocalAws, options: WebhookBenchOptions): Promise<WebhookRow[]> {
   const baseDeps = await createDefaultIngestDeps({
     ...credentialEnv(SANDBOX_CREDENTIALS),
+    ...localAwsEnv(aws),
     ENABLED_PLATFORMS: PLATFORMS.join(','),
     QUEUE_URL: aws.queues.queueUrl,
     EVENTS_TABLE: aws.tables.events,
     REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
   });
-  const send = sqsEnqueuer(aws.clients.sqs, aws.queues.queueUrl);
   let sends = 0;
+  let lastQueued: QueuedEvent | undefined;
   const ioDeps: IngestDeps = {
     ...baseDeps,
-    events: new EventStore(aws.clients.doc, { tableName: aws.tables.events }),
     enqueue: async (event, ids) => {
       sends++;
-      await send(event, ids);
+      lastQueued = event;
+      await baseDeps.enqueue(event, ids);
     },
   };
   const counted = async (run: () => Promise<Series>): Promise<Series & { sends: number }> => {
@@ -93,8 +97,7 @@ export async function runWebhookBench(aws: LocalAws, options: WebhookBenchOption
   const noIoDeps: IngestDeps = {
     ...baseDeps,
     events: {
-      reserve: async () => ({ outcome: 'reserved' }),
-      markEnqueued: async () => undefined,
+      reserve: async () => 'reserved' as const,
       release: async () => undefined,
     },
     enqueue: async () => undefined,
@@ -126,7 +129,7 @@ export async function runWebhookBench(aws: LocalAws, options: WebhookBenchOption
     rows.push({ platform, path: 'fresh', ...row(measured), sends: measured.sends, queued, expectedQueued });
     options.progress(`${platform} fresh: n=${measured.samples.length}, queued ${queued}/${expectedQueued}`);
 
-    // Re-deliveries of events measured above (status `enqueued`): the reserve's condition fails, nothing is sent.
+    // Re-deliveries of the events measured above: sent again with the same deduplication id, dropped by FIFO.
     const ids = measured.eventIds;
     let next = 0;
     const again = (): EmulatedRequest => build(platform, ids[next++ % ids.length]);
@@ -140,6 +143,9 @@ export async function runWebhookBench(aws: LocalAws, options: WebhookBenchOption
     await series(withoutIo, fresh, options.warmup, budget());
     rows.push({ platform, path: 'no-io', ...row(await series(withoutIo, fresh, options.iterations, budget())) });
   }
+  if (budget() > 0 && lastQueued) {
+    rows.push({ platform: 'slack', path: 'io-floor', ...(await ioFloor(baseDeps, lastQueued, options, budget())) });
+  }
   if (budget() > 0) {
     const infoLog = await withLogLevel('INFO', () =>
       series(withoutIo, () => build('slack'), options.iterations, budget()),
@@ -148,6 +154,32 @@ export async function runWebhookBench(aws: LocalAws, options: WebhookBenchOption
   }
   await purge(aws);
   return rows;
+}
+
+/** The reservation and the send of fresh ids side by side, as `ingest` makes them, with nothing around them. */
+async function ioFloor(
+  deps: IngestDeps,
+  event: QueuedEvent,
+  options: WebhookBenchOptions,
+  budgetMs: number,
+): Promise<Omit<WebhookRow, 'platform' | 'path'>> {
+  const stamp = Date.now().toString(36);
+  const call = (i: number) => {
+    const pk = `slack#floor-${stamp}-${i}`;
+    return Promise.all([
+      deps.events.reserve(pk, Date.now()),
+      deps.enqueue(event, { groupId: pk, deduplicationId: pk }),
+    ]);
+  };
+  for (let i = 0; i < options.warmup; i++) await call(-i - 1);
+  const samples: number[] = [];
+  const stopAt = Date.now() + budgetMs;
+  while (samples.length < options.iterations && Date.now() < stopAt) {
+    const start = process.hrtime.bigint();
+    await call(samples.length);
+    samples.push(nsToMs(process.hrtime.bigint() - start));
+  }
+  return { ...summarise(samples), statuses: {}, truncated: samples.length < options.iterations };
 }
 
 function row(s: Series): Omit<WebhookRow, 'platform' | 'path'> {

@@ -3,6 +3,7 @@ import type { IngestDeps } from '#core/ingest';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS } from '#platforms/types';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
+import { localAwsEnv } from '../../test/helpers/local-aws-json';
 
 /**
  * GroupGate's real webhook handler (verify, parse, trigger rules, dedup, enqueue, log) with the events table and the
@@ -17,6 +18,8 @@ export interface NoIoWebhook {
 export async function createNoIoWebhook(): Promise<NoIoWebhook> {
   const base = await createDefaultIngestDeps({
     ...credentialEnv(SANDBOX_CREDENTIALS),
+    // Never called: the events table and the queue are replaced below.
+    ...localAwsEnv({ region: 'us-east-1', endpoints: { dynamo: 'http://127.0.0.1:9', sqs: 'http://127.0.0.1:9' } }),
     ENABLED_PLATFORMS: PLATFORMS.join(','),
     QUEUE_URL: 'http://127.0.0.1:9/000000000000/bench.fifo',
     EVENTS_TABLE: 'bench-events',
@@ -26,8 +29,7 @@ export async function createNoIoWebhook(): Promise<NoIoWebhook> {
   const deps: IngestDeps = {
     ...base,
     events: {
-      reserve: async () => ({ outcome: 'reserved' }),
-      markEnqueued: async () => undefined,
+      reserve: async () => 'reserved' as const,
       release: async () => undefined,
     },
     enqueue: async () => {

@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LAMBDA_NODE_OPTIONS } from '../../lib/constructs/lambda-bundling';
+import { startLocalAws } from '../../sandbox/local-aws/index';
 import type { BundleRow } from '../bundle-bench';
+import { TARGETS } from '../report';
 import type { WebhookRow } from '../webhook-bench';
 import { runColdStart } from './cold-start';
 import { runFeishuPeerBench } from './feishu-peer';
@@ -22,6 +25,8 @@ export interface PeerBenchOptions {
   /** Epoch ms the whole bench must be done by; this part also stops after its own budget. */
   readonly deadline: number;
   readonly progress: (line: string) => void;
+  /** Another checkout whose webhook joins the cold-start rounds as `webhook-baseline` (`npm run bench -- --baseline`). */
+  readonly baselineRoot?: string;
 }
 
 const RESULTS_FILE = path.join(__dirname, '..', 'results-peers.json');
@@ -40,11 +45,21 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
   options.progress('peers: Feishu (GroupGate vs the Feishu SDK EventDispatcher)');
   const feishu = await runFeishuPeerBench(pair);
 
-  options.progress('peers: GroupGate and minimal peer Lambda bundles, init timed in rounds');
+  options.progress('peers: GroupGate and minimal peer Lambda bundles, cold starts timed in rounds');
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'groupgate-peers-'));
-  const coldStart = await runColdStart({ rootDir: options.rootDir, outDir, initRuns: INIT_RUNS, deadline }).finally(
-    () => rmSync(outDir, { recursive: true, force: true }),
-  );
+  // The webhook's first request needs its table and queue.
+  const aws = await startLocalAws({ queue: { name: 'cold-start', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
+  const coldStart = await runColdStart({
+    rootDir: options.rootDir,
+    outDir,
+    initRuns: INIT_RUNS,
+    deadline,
+    aws,
+    ...(options.baselineRoot ? { baselineRoot: options.baselineRoot } : {}),
+  }).finally(async () => {
+    rmSync(outDir, { recursive: true, force: true });
+    await aws.stop();
+  });
 
   const model = await runModelPeerBench({ rootDir: options.rootDir, ...MODEL, deadline, progress: options.progress });
 
@@ -58,7 +73,7 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
   console.log('\nThe same crafted requests through both handlers ((!) = not the secure answer)');
   console.log(checksTable(checks));
   console.log(
-    '\nCold start: minified bundle (sdk-external, as CDK ships it) and fresh-process module init timed in rounds; GroupGate ÷ minimal peer Lambdas',
+    `\nCold start: minified bundle (sdk-external, as CDK ships it), fresh Node process with ${LAMBDA_NODE_OPTIONS}, timed in rounds: module init, then the first and a second request; GroupGate ÷ minimal peer Lambdas (webhook budget: init ≤ ${TARGETS.webhookInitMs} ms and ≤ ${TARGETS.webhookInitPeerRatio}× Bolt and Lark)`,
   );
   console.log(coldStartTable(coldStart, options.bundles));
   console.log(

@@ -1,4 +1,5 @@
 import type { BundleRow } from '../bundle-bench';
+import { TARGETS, type Verdict } from '../report';
 import type { WebhookRow } from '../webhook-bench';
 import type { SecurityCheck } from './checks';
 import type { ColdStartRow } from './cold-start';
@@ -81,22 +82,41 @@ export function checksTable(checks: readonly SecurityCheck[]): string {
 }
 
 /**
- * GroupGate rows: sizes and init from the interleaved rounds; the `fully-bundled` size and any placeholder flag come
- * from bundle-bench's rows of the same run, and a size that differs from its `sdk-external` build is flagged.
+ * The webhook's cold-start budgets (issue 22): module init at most `TARGETS.webhookInitMs` and at most
+ * `TARGETS.webhookInitPeerRatio` × each minimal peer Lambda's, measured in the same rounds.
+ */
+export function webhookInitVerdict(rows: readonly ColdStartRow[]): Verdict {
+  const init = rows.find((r) => r.name === 'webhook')?.initMedianMs;
+  const peers = rows.filter((r) => r.kind === 'peer').map((r) => r.initMedianMs);
+  if (init === undefined || peers.length === 0 || peers.some((p) => p === undefined)) return 'n/a';
+  const withinPeers = peers.every((p) => (ratio(init, p) ?? Number.POSITIVE_INFINITY) <= TARGETS.webhookInitPeerRatio);
+  return init <= TARGETS.webhookInitMs && withinPeers ? 'PASS' : 'MISS';
+}
+
+/**
+ * GroupGate rows: sizes, init and requests from the interleaved rounds; the `fully-bundled` size and any placeholder
+ * flag come from bundle-bench's rows of the same run, and a size that differs from its `sdk-external` build is
+ * flagged. "cold → 1st answer" is init + first request, per round: what the first event after a cold start waits for
+ * beyond Lambda's own runtime start (GroupGate's includes two round trips to dynalite/fauxqs; the peers do no I/O).
  */
 export function coldStartTable(rows: readonly ColdStartRow[], bundleBench: readonly BundleRow[]): string {
   const bolt = rows.find((r) => r.name === 'bolt');
   const lark = rows.find((r) => r.name === 'lark');
+  const verdict = webhookInitVerdict(rows);
   return table(
     [
       'bundle',
       'size KB',
       'init ms',
-      'size ÷ Bolt',
+      '1st request ms',
+      'warm request ms',
+      'cold → 1st answer ms',
       'init ÷ Bolt',
-      'size ÷ Lark',
       'init ÷ Lark',
+      'cold→answer ÷ Bolt',
+      'cold→answer ÷ Lark',
       'fully-bundled KB',
+      'budget',
       'note',
     ],
     rows.map((r) => {
@@ -117,11 +137,15 @@ export function coldStartTable(rows: readonly ColdStartRow[], bundleBench: reado
         r.label,
         kb(r.bytes),
         r.initMedianMs === undefined ? '' : ms1(r.initMedianMs),
-        peer ? '' : times(ratio(r.bytes, bolt?.bytes)),
+        r.firstRequestMedianMs === undefined ? '' : ms1(r.firstRequestMedianMs),
+        r.warmRequestMedianMs === undefined ? '' : ms1(r.warmRequestMedianMs),
+        r.coldToFirstAnswerMedianMs === undefined ? '' : ms1(r.coldToFirstAnswerMedianMs),
         peer ? '' : times(ratio(r.initMedianMs, bolt?.initMedianMs)),
-        peer ? '' : times(ratio(r.bytes, lark?.bytes)),
         peer ? '' : times(ratio(r.initMedianMs, lark?.initMedianMs)),
+        peer ? '' : times(ratio(r.coldToFirstAnswerMedianMs, bolt?.coldToFirstAnswerMedianMs)),
+        peer ? '' : times(ratio(r.coldToFirstAnswerMedianMs, lark?.coldToFirstAnswerMedianMs)),
         kb(full?.bytes),
+        r.name === 'webhook' ? verdict : '',
         [r.error ?? '', note].filter(Boolean).join('; '),
       ];
     }),
