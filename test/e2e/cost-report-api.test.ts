@@ -1,13 +1,13 @@
 jest.mock('jose', () => jest.requireActual('../unit/chat-api/jose-cjs').joseAsCommonJs());
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SANDBOX_API_DEFAULTS } from '../../sandbox/rest-api';
 import type { CostReport } from '../../tools/cost-report/build';
+import { runScript } from '../helpers/run-script';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { hsToken, type TokenOptions } from '../unit/chat-api/tokens';
 
@@ -18,7 +18,6 @@ import { hsToken, type TokenOptions } from '../unit/chat-api/tokens';
  * Also the authorizer's new limits, through the sandbox's API Gateway stand-in: 401, never 500.
  */
 
-const ROOT = resolve(__dirname, '../..');
 const GROUP = 'finance-e2e';
 /** The tokens' `tenant` claim, the tenant part of the REST group key (the subject is the member since issue 21). */
 const SUBJECT = 'svc-finance';
@@ -60,32 +59,8 @@ async function chat(authorization: string, user = 'alice') {
 }
 
 /** Runs `bin/cost-report.ts` (what `npm run cost-report` runs) in a child process, with `env` over ours. */
-function costReport(
-  args: readonly string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'bin/cost-report.ts', ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once('error', fail);
-    child.once('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+const costReport = (args: readonly string[], env: Record<string, string> = {}) =>
+  runScript('bin/cost-report.ts', args, env);
 
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 

@@ -8,6 +8,8 @@ export interface Delivered {
   readonly at: string;
   /** Whom the platform notifies, read off the wire (a DingTalk AI card's `atUserIds` carries no text mention). */
   readonly mentions?: readonly string[];
+  /** How a streamed reply ended (`finished`/`failed`); absent for a one-shot message. */
+  readonly stream?: string;
 }
 
 export async function getJson<T>(base: string, path: string): Promise<T> {

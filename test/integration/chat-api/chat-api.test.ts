@@ -3,7 +3,7 @@ jest.mock('jose', () => jest.requireActual('../../unit/chat-api/jose-cjs').joseA
 import { DEFAULT_MESSAGES } from '#core/answer-pipeline';
 import { instantTokens } from '../../../sandbox/model/instant-engine';
 import { SANDBOX_API_DEFAULTS } from '../../../sandbox/rest-api';
-import { mintToken } from '../../helpers/mint-token';
+import { mintToken } from '../../helpers/run-script';
 import { type SandboxProcess, startSandboxProcess } from '../../helpers/sandbox-process';
 import { hsToken, noneToken, type TokenOptions } from '../../unit/chat-api/tokens';
 

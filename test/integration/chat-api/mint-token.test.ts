@@ -2,7 +2,7 @@ jest.mock('jose', () => jest.requireActual('../../unit/chat-api/jose-cjs').joseA
 
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { SANDBOX_API_DEFAULTS } from '../../../sandbox/rest-api';
-import { mintToken } from '../../helpers/mint-token';
+import { mintToken } from '../../helpers/run-script';
 
 /**
  * `sandbox/mint-token.ts` as a person runs it: `--help` documents every flag, the env it reads and both kinds of

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -88,6 +89,8 @@ beforeEach(() => {
   ddb.reset();
   ddb.on(UpdateCommand).resolves({ Attributes: { attempts: 1 } });
   ddb.on(GetCommand).resolves({});
+  // The worker's early read (context, FAQ answer, active-user marker): nothing stored yet.
+  ddb.on(BatchGetCommand).resolves({ Responses: {} });
   ddb.on(BatchWriteCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(PutCommand).resolves({});
@@ -149,6 +152,21 @@ describe('worker EMF metrics', () => {
       .rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
     await handle(record('again?'));
     expect(activePuts()).toHaveLength(1);
+    expect(emf.values(METRIC.activeUsers)).toEqual([]);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+  });
+
+  it('writes no marker and counts nothing when the early read finds the day’s active-user item', async () => {
+    ddb.on(BatchGetCommand).callsFake((input: { RequestItems: Record<string, { Keys: { pk: string }[] }> }) => ({
+      Responses: Object.fromEntries(
+        Object.entries(input.RequestItems).map(([table, { Keys }]) => [
+          table,
+          Keys.filter((key) => key.pk.startsWith('active#')),
+        ]),
+      ),
+    }));
+    await handle(record('back again?'));
+    expect(activePuts()).toHaveLength(0);
     expect(emf.values(METRIC.activeUsers)).toEqual([]);
     expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
   });
