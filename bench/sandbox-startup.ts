@@ -126,7 +126,7 @@ async function startSandbox(rootDir: string): Promise<Started> {
   const readyDir = mkdtempSync(path.join(tmpdir(), 'groupgate-bench-sandbox-'));
   const readyFile = path.join(readyDir, 'ready.json');
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [path.join(rootDir, 'node_modules/tsx/dist/cli.mjs'), 'bin/sandbox.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/sandbox.ts'], {
     cwd: rootDir,
     env: { ...process.env, PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN', [SANDBOX_READY_FILE_ENV]: readyFile },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -232,7 +232,6 @@ function treeRss(rootPid: number): ProcessRss[] {
 function describe(pid: number): string {
   const args = (readProc(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean);
   if (args.some((a) => a.includes('fauxqs'))) return 'fauxqs';
-  if (args.some((a) => a.endsWith('tsx/dist/cli.mjs'))) return 'tsx launcher';
   if (args.some((a) => a.endsWith('bin/sandbox.ts'))) return 'sandbox';
   return path.basename(args[0] ?? `pid ${pid}`);
 }

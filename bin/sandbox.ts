@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n'));
   let stopping = false;
   const shutdown = (signal: string) => {
-    // Ctrl-C reaches this process twice (from the terminal, and relayed by tsx): one stop serves both.
+    // Ctrl-C can reach this process twice (pressed again, or relayed by npm as well as the terminal): one stop serves both.
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\nsandbox: ${signal} received, stopping…\n`);

@@ -68,6 +68,8 @@ export interface RunningSandbox {
 }
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Past this an oversize request is cut off rather than read to its end. */
+const MAX_DRAINED_BYTES = 4 * MAX_BODY_BYTES;
 const MEMBERS = ['alice', 'bob', 'carol', 'dave'];
 const GROUPS = ['eng-team', 'sales', 'support'];
 
@@ -514,15 +516,20 @@ function lowerHeaders(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
+/**
+ * The body, or undefined when it is over `MAX_BODY_BYTES`. An oversize body is still read to its end (without keeping
+ * it), up to `MAX_DRAINED_BYTES`, so the caller gets its 413 as API Gateway answers one: leaving the loop early would
+ * reset the connection while the client is still sending, and it would see a dropped connection instead.
+ */
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size > MAX_DRAINED_BYTES) break;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks);
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

@@ -40,7 +40,8 @@ function launch(env: Record<string, string>): Launched {
   const readyDir = mkdtempSync(join(tmpdir(), 'groupgate-lifecycle-'));
   readyDirs.push(readyDir);
   const readyFile = join(readyDir, 'ready.json');
-  const child = spawn(process.execPath, [TSX_CLI, 'bin/sandbox.ts'], {
+  // What `npm start` runs (`node --import tsx bin/sandbox.ts`): one process, no launcher relaying signals.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/sandbox.ts'], {
     cwd: ROOT,
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'WARN', [SANDBOX_READY_FILE_ENV]: readyFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -263,7 +264,7 @@ describe('npm start lifecycle', () => {
     await expectStoppedCleanly(started, info, 'SIGINT');
   }, 60_000);
 
-  it('still stops cleanly when Ctrl-C arrives again while stopping (terminal and tsx both deliver it)', async () => {
+  it('still stops cleanly when Ctrl-C arrives again while stopping (a second press, or npm relaying it)', async () => {
     const started = launch({ PORT: '0', MODEL_ENGINE: 'instant' });
     const info = await started.ready;
     process.kill(-started.child.pid!, 'SIGINT');

@@ -25,7 +25,8 @@ export async function startSandboxProcess(
   const root = resolve(__dirname, '../..');
   const readyDir = mkdtempSync(join(tmpdir(), 'groupgate-sandbox-'));
   const readyFile = join(readyDir, 'ready.json');
-  const child = spawn(process.execPath, [resolve(root, 'node_modules/tsx/dist/cli.mjs'), 'bin/sandbox.ts'], {
+  // What `npm start` runs: tsx's loader inside the sandbox's own process (no launcher relaying signals).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/sandbox.ts'], {
     cwd: root,
     env: { ...process.env, PORT: '0', POWERTOOLS_LOG_LEVEL: 'WARN', ...env, [SANDBOX_READY_FILE_ENV]: readyFile },
     stdio: ['ignore', 'pipe', 'pipe'],
