@@ -3,13 +3,8 @@ import type { ReplyTarget } from '#platforms/types';
 import { DYNAMODB } from '#shared/aws-json-client';
 import { EventReservations } from '#stores/event-reservations';
 import { EventStore } from '#stores/event-store';
-import {
-  type AwsClients,
-  createAwsClients,
-  createTables,
-  type LocalServer,
-  startDynalite,
-} from '../../../sandbox/local-aws/index';
+import type { AwsClients, LocalServer } from '../../../sandbox/local-aws/index';
+import { type EventsTable, startEventsTable } from '../../helpers/events-table';
 import { localJsonClient } from '../../helpers/local-aws-json';
 
 /**
@@ -21,6 +16,7 @@ const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const LEASE_MS = 90_000;
 const SWEEP_AFTER_MS = 1_800_000;
 
+let table: EventsTable;
 let server: LocalServer;
 let clients: AwsClients;
 let tableName: string;
@@ -29,15 +25,13 @@ let store: EventStore;
 let reservations: EventReservations;
 
 beforeAll(async () => {
-  server = await startDynalite();
-  clients = createAwsClients({ dynamoEndpoint: server.endpoint, sqsEndpoint: 'http://127.0.0.1:9' });
-  tableName = (await createTables(clients.dynamo, { prefix: 'sweep-' })).events;
+  table = await startEventsTable('sweep-');
+  ({ server, clients, tableName } = table);
   store = new EventStore(clients.doc, { tableName });
   reservations = new EventReservations(localJsonClient(DYNAMODB, server.endpoint), { tableName });
 });
 afterAll(async () => {
-  clients.destroy();
-  await server.stop();
+  await table.stop();
 });
 
 const target = (eventId: string): ReplyTarget => ({

@@ -6,13 +6,8 @@ import type { ChatPlatform, ReplyTarget } from '#platforms/types';
 import { DYNAMODB } from '#shared/aws-json-client';
 import { EventReservations } from '#stores/event-reservations';
 import { EventStore } from '#stores/event-store';
-import {
-  type AwsClients,
-  createAwsClients,
-  createTables,
-  type LocalServer,
-  startDynalite,
-} from '../../../sandbox/local-aws/index';
+import type { AwsClients, LocalServer } from '../../../sandbox/local-aws/index';
+import { type EventsTable, startEventsTable } from '../../helpers/events-table';
 import { fakePlatform } from '../../helpers/factories';
 import { localJsonClient } from '../../helpers/local-aws-json';
 
@@ -24,15 +19,15 @@ import { localJsonClient } from '../../helpers/local-aws-json';
 const OPENED = Date.UTC(2026, 2, 1, 9, 0, 0);
 const SWEEP_AFTER_MS = 1_800_000;
 
+let table: EventsTable;
 let server: LocalServer;
 let clients: AwsClients;
 let store: EventStore;
 let tableName: string;
 
 beforeAll(async () => {
-  server = await startDynalite();
-  clients = createAwsClients({ dynamoEndpoint: server.endpoint, sqsEndpoint: 'http://127.0.0.1:9' });
-  tableName = (await createTables(clients.dynamo, { prefix: 'stream-sweep-' })).events;
+  table = await startEventsTable('stream-sweep-');
+  ({ server, clients, tableName } = table);
   store = new EventStore(clients.doc, { tableName });
 });
 
@@ -40,8 +35,7 @@ beforeAll(async () => {
 const reserve = (pk: string, now: number) =>
   new EventReservations(localJsonClient(DYNAMODB, server.endpoint), { tableName }).reserve(pk, now);
 afterAll(async () => {
-  clients.destroy();
-  await server.stop();
+  await table.stop();
 });
 
 const target = (eventId: string): ReplyTarget => ({

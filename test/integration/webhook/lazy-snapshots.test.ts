@@ -1,31 +1,24 @@
 import { lazyStreamSnapshots } from '#composition/lazy-stream-snapshots';
 import { ConfigError } from '#core/errors';
-import {
-  type AwsClients,
-  createAwsClients,
-  createTables,
-  type LocalServer,
-  startDynalite,
-} from '../../../sandbox/local-aws/index';
+import type { LocalServer } from '../../../sandbox/local-aws/index';
+import { type EventsTable, startEventsTable } from '../../helpers/events-table';
 import { localAwsEnv } from '../../helpers/local-aws-json';
 
 /**
  * The webhook's stream-snapshot store for WeCom refreshes: built on its first call, against the events table the
  * worker writes; a build that fails (here: no credentials in the environment yet) is tried again by the next call.
  */
+let table: EventsTable;
 let server: LocalServer;
-let clients: AwsClients;
 let tableName: string;
 
 beforeAll(async () => {
-  server = await startDynalite();
-  clients = createAwsClients({ dynamoEndpoint: server.endpoint, sqsEndpoint: 'http://127.0.0.1:9' });
-  tableName = (await createTables(clients.dynamo, { prefix: 'lazy-snapshots-' })).events;
+  table = await startEventsTable('lazy-snapshots-');
+  ({ server, tableName } = table);
 });
 
 afterAll(async () => {
-  clients.destroy();
-  await server.stop();
+  await table.stop();
 });
 
 describe('lazyStreamSnapshots', () => {
