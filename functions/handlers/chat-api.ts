@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type ChatApi, createChatApi } from '#composition/chat-api-runtime';
 import { createModelClient } from '#composition/model-composition';
@@ -14,7 +13,7 @@ import { errorResult, toRawRequest } from '#shared/http';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { tracer } from '#shared/tracer';
+import { handlerTracing, traceAwsClient } from '#shared/tracer';
 
 /**
  * The `POST /v1/chat` Lambda: the principal the authorizer put in the request context → request validation →
@@ -60,7 +59,7 @@ export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () =>
 async function buildDefaultChatApi(env: NodeJS.ProcessEnv = process.env): Promise<ChatApi> {
   const config = loadChatApiConfig(env);
   const clients = createAwsClients({ region: config.region });
-  tracer.captureAWSv3Client(clients.dynamo); // the document client shares this middleware stack
+  traceAwsClient(clients.dynamo); // the document client shares this middleware stack
   const model = createModelClient(config, { requestTimeoutMs: config.modelTimeoutMs });
   return createChatApi({ config, pipeline: composePipeline({ config, clients, model, now: Date.now }), now: Date.now });
 }
@@ -82,7 +81,7 @@ export function withObservability(
   fn: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>,
 ) {
   return withMiddlewares(fn, [
-    captureLambdaHandler(tracer, { captureResponse: false }),
+    ...handlerTracing(),
     injectLambdaContext(logger, { resetKeys: true }),
     logMetrics(metrics),
   ]);

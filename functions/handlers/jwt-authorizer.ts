@@ -1,5 +1,4 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import {
@@ -15,7 +14,7 @@ import { ConfigError } from '#core/errors';
 import { explainJoseFailure, type TokenExpectations, type TokenRefusal, TokenRefusedError } from '#core/token-refusal';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { tracer } from '#shared/tracer';
+import { handlerTracing } from '#shared/tracer';
 
 /**
  * The `/v1/chat` REQUEST authorizer (identity source: the Authorization header — lib/constructs/ingress.ts).
@@ -227,9 +226,7 @@ const defaultVerifier = (): Promise<VerifyToken> => {
 };
 
 // The policy and context name the caller; they stay out of the trace (`captureResponse: false`).
-const tracedHandler = withMiddlewares(createAuthorizerHandler(defaultVerifier), [
-  captureLambdaHandler(tracer, { captureResponse: false }),
-]);
+const tracedHandler = withMiddlewares(createAuthorizerHandler(defaultVerifier), [...handlerTracing()]);
 
 /** Lambda's entry point. `context` is optional because the sandbox calls the authorizer with the event alone. */
 export const handler = (

@@ -1,6 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createSweeperRuntime, type SweepReport } from '#composition/sweeper-runtime';
 import { loadSweeperConfig } from '#config/sweeper-config';
@@ -10,7 +9,7 @@ import { createAwsClients } from '#shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { tracer } from '#shared/tracer';
+import { handlerTracing, traceAwsClient } from '#shared/tracer';
 import { EventStore } from '#stores/event-store';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
@@ -24,7 +23,7 @@ export type Sweep = (context: Pick<Context, 'getRemainingTimeInMillis'>) => Prom
 function buildDefaultSweep(env: NodeJS.ProcessEnv = process.env): Sweep {
   const config = loadSweeperConfig(env);
   const clients = createAwsClients({ region: config.region });
-  tracer.captureAWSv3Client(clients.dynamo);
+  traceAwsClient(clients.dynamo);
   // Adapters are built on first use, per platform: one platform's unreadable secret fails only its surfaces.
   const platformFor = createPlatformResolver(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
@@ -58,9 +57,5 @@ export const handler = withMiddlewares(
     sweep ??= buildDefaultSweep();
     return sweep;
   }),
-  [
-    captureLambdaHandler(tracer, { captureResponse: false }),
-    injectLambdaContext(logger, { resetKeys: true }),
-    logMetrics(metrics),
-  ],
+  [...handlerTracing(), injectLambdaContext(logger, { resetKeys: true }), logMetrics(metrics)],
 );

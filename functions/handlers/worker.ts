@@ -5,7 +5,6 @@ import {
 } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createModelClient } from '#composition/model-composition';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
@@ -16,7 +15,7 @@ import { createAwsClients } from '#shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { tracer } from '#shared/tracer';
+import { handlerTracing, traceAwsClient } from '#shared/tracer';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
 /**
@@ -95,7 +94,7 @@ async function buildDefaultRuntime(
 ): Promise<(context: Context) => RecordProcessor> {
   const config = loadWorkerConfig(env);
   const clients = createAwsClients({ region: config.region });
-  tracer.captureAWSv3Client(clients.dynamo); // the document client shares this middleware stack
+  traceAwsClient(clients.dynamo); // the document client shares this middleware stack
   const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
     replyLimits: config.replyLimits,
@@ -133,7 +132,7 @@ const defaultResolve = async (context: Context): Promise<RecordProcessor> => {
  */
 export function withObservability(fn: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>) {
   return withMiddlewares(fn, [
-    captureLambdaHandler(tracer, { captureResponse: false }),
+    ...handlerTracing<SQSEvent, SQSBatchResponse>(),
     injectLambdaContext(logger, { resetKeys: true }),
     logMetrics(metrics),
   ]);

@@ -1,20 +1,49 @@
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { MiddlewareObj } from '@middy/core';
 import { METRICS_SERVICE } from './metrics';
 
 /**
- * X-Ray tracing (Powertools Tracer), one singleton per cold start, for the worker, `/v1/chat` and its authorizer:
- * the handler segment (`captureLambdaHandler`), the AWS SDK calls (`captureAWSv3Client`) and one subsegment each for
- * the model call and the platform send (`traced`). Active tracing on the function links these to the queue message
- * the webhook sent, so webhook → queue → worker → model → platform reads as one trace.
+ * X-Ray tracing (Powertools Tracer) for the worker, `/v1/chat`, its authorizer and the stream sweeper: the handler
+ * segment (`handlerTracing`), the AWS SDK calls (`traceAwsClient`) and one subsegment each for the model call and the
+ * platform send (`traced`). Active tracing on the function links these to the queue message the webhook sent, so
+ * webhook → queue → worker → model → platform reads as one trace.
  *
- * The tracer is a no-op outside Lambda: Powertools turns it off when `AWS_EXECUTION_ENV` is unset (jest, the
- * sandbox), under SAM/Amplify mocks and when `POWERTOOLS_TRACE_ENABLED=false`, and then `traced` only calls `fn`.
+ * The Tracer is created, and aws-xray-sdk-core loaded, only where Powertools would record anything
+ * (`tracingEnabled`). Loading it is not free: the X-Ray SDK's automatic mode enables an async hook with destroy
+ * tracking on every promise of the process, about 7% of the worker's CPU per message against dynalite
+ * (docs/PERFORMANCE.md §6). Outside Lambda (jest, the sandbox, the bench), under the SAM CLI or Amplify mock and with
+ * `POWERTOOLS_TRACE_ENABLED=false` it is never loaded and `traced` only calls `fn`.
  *
- * The webhook is deliberately not instrumented here: this module pulls in aws-xray-sdk-core, which would take the
- * webhook bundle over its 250 KB budget (its cold start is on every member's critical path). Its API Gateway and
- * Lambda segments still come from active tracing, without this library.
+ * The webhook is deliberately not instrumented here: its cold start is on every member's critical path, and its API
+ * Gateway and Lambda segments still come from active tracing, without this library.
  */
-export const tracer = new Tracer({ serviceName: METRICS_SERVICE });
+export function tracingEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
+  // Powertools' own rule (Tracer.setTracingEnabled), read from the same variables.
+  if ((env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() === 'false') return false;
+  const executionEnv = env.AWS_EXECUTION_ENV ?? '';
+  return executionEnv !== '' && executionEnv !== 'AWS_Lambda_amplify-mock' && (env.AWS_SAM_LOCAL ?? '') === '';
+}
+
+function createTracer(): Tracer {
+  // A require at first use, not an import: the module is what costs (see above). esbuild still bundles it.
+  const { Tracer: PowertoolsTracer } =
+    require('@aws-lambda-powertools/tracer') as typeof import('@aws-lambda-powertools/tracer');
+  return new PowertoolsTracer({ serviceName: METRICS_SERVICE });
+}
+
+/** One Tracer per cold start where tracing records; `undefined` everywhere else. */
+export const tracer: Tracer | undefined = tracingEnabled(process.env) ? createTracer() : undefined;
+
+/** The handler's segment as middleware (the response stays out of it: it carries members' answers), or none. */
+export function handlerTracing<E, R>(): MiddlewareObj<E, R>[] {
+  return tracer ? [captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj<E, R>] : [];
+}
+
+/** One subsegment per call of `client` (a document client built on it shares its middleware stack). */
+export function traceAwsClient<T extends object>(client: T): T {
+  return tracer ? tracer.captureAWSv3Client(client) : client;
+}
 
 /** Low-cardinality values searchable in X-Ray (`annotation.platform = "slack"`); ids go to logs, not here. */
 export type Annotations = Readonly<Record<string, string | number | boolean>>;
@@ -25,7 +54,7 @@ export type Annotations = Readonly<Record<string, string | number | boolean>>;
  * send alongside the ledger write) are not misparented.
  */
 export async function traced<T>(name: string, annotations: Annotations, fn: () => Promise<T>): Promise<T> {
-  if (!tracer.isTracingEnabled() || tracer.getSegment() === undefined) return fn();
+  if (tracer === undefined || tracer.getSegment() === undefined) return fn();
   return tracer.provider.captureAsyncFunc(`### ${name}`, async (subsegment) => {
     for (const [key, value] of Object.entries(annotations)) subsegment?.addAnnotation(key, value);
     try {
