@@ -39,6 +39,13 @@ export interface WorkerRow extends LatencySummary {
    * sensitive than wall time to other work on the machine, though not immune (shared caches, clock).
    */
   readonly cpuMedianMs: number;
+  /**
+   * Wall time per message with a DynamoDB call in flight (median): the document client and dynalite. The rest of
+   * the median is the worker's own work (`ownMedianMs`).
+   */
+  readonly dynamoMedianMs: number;
+  /** Median of each message's time outside DynamoDB calls. */
+  readonly ownMedianMs: number;
   /** DynamoDB calls per message (median over the series), by operation (mean per message). */
   readonly dbCallsPerMessage: number;
   readonly dbCallsByOperation: Readonly<Record<string, number>>;
@@ -147,6 +154,8 @@ export async function runWorkerBench(aws: LocalAws, options: WorkerBenchOptions)
     const perMessage: number[] = [];
     const sequential: number[] = [];
     const cpu: number[] = [];
+    const inDynamo: number[] = [];
+    const own: number[] = [];
     const byOperation = new Map<string, number>();
     for (let i = 0; i < iterations && Date.now() < options.deadline; i++) {
       const record = sqsRecordOf(await next(warmup + i));
@@ -154,10 +163,13 @@ export async function runWorkerBench(aws: LocalAws, options: WorkerBenchOptions)
       const cpuBefore = process.cpuUsage();
       const start = process.hrtime.bigint();
       await runtime(record);
-      samples.push(nsToMs(process.hrtime.bigint() - start));
+      const wallMs = nsToMs(process.hrtime.bigint() - start);
+      samples.push(wallMs);
       const used = process.cpuUsage(cpuBefore);
       cpu.push((used.user + used.system) / 1000);
       const figures = trace.figures();
+      inDynamo.push(figures.inFlightMs);
+      own.push(wallMs - figures.inFlightMs);
       perMessage.push(figures.calls);
       sequential.push(figures.sequential);
       for (const [op, n] of Object.entries(figures.byOperation)) byOperation.set(op, (byOperation.get(op) ?? 0) + n);
@@ -169,6 +181,8 @@ export async function runWorkerBench(aws: LocalAws, options: WorkerBenchOptions)
       path,
       ...latency,
       cpuMedianMs: summarise(cpu).medianMs,
+      dynamoMedianMs: summarise(inDynamo).medianMs,
+      ownMedianMs: summarise(own).medianMs,
       dbCallsPerMessage: summarise(perMessage).medianMs,
       dbCallsByOperation: Object.fromEntries([...byOperation].map(([op, count]) => [op, round(count / n)])),
       sequentialRoundTrips,
@@ -238,6 +252,8 @@ export function workerTable(rows: readonly WorkerRow[]): string {
         'p90 ms',
         'p99 ms',
         'cpu ms',
+        'in DynamoDB ms',
+        'rest ms',
         'sequential (before)',
         'calls (before)',
         'calls now',
@@ -251,6 +267,8 @@ export function workerTable(rows: readonly WorkerRow[]): string {
         r.p90Ms.toFixed(2),
         r.p99Ms.toFixed(2),
         r.cpuMedianMs.toFixed(2),
+        r.dynamoMedianMs.toFixed(2),
+        r.ownMedianMs.toFixed(2),
         `${r.sequentialRoundTrips} (${r.before.sequentialRoundTrips})`,
         `${r.dbCallsPerMessage} (${r.before.dbCallsPerMessage})`,
         ops(r.dbCallsByOperation),

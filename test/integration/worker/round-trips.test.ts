@@ -62,9 +62,14 @@ describe('DynamoDB round trips per message', () => {
     trace.reset();
     const prompts = rig.prompts.length;
     const followUp = await queued(chatId, 'alice', 'and in staging?');
+    const started = process.hrtime.bigint();
     await expect(run(recordOf(followUp, `${chatId}-2`))).resolves.toMatchObject({ kind: 'replied' });
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
     const figures = trace.figures();
     expect(figures.sequential).toBe(3);
+    // The time with a call in flight is a part of the message's time, overlapping calls counted once.
+    expect(figures.inFlightMs).toBeGreaterThan(0);
+    expect(figures.inFlightMs).toBeLessThanOrEqual(wallMs);
     // claim, fence, replied; one read; the ledger + audit batch; the turn. No marker put: it was read.
     expect(figures.byOperation).toEqual({ Update: 3, BatchGet: 1, BatchWrite: 1, Put: 1 });
     expect(rig.prompts.slice(prompts)[0]?.map((m) => m.content)).toContain(`Which port ${chatId}?`);
