@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -95,7 +94,7 @@ async function measure(
     const trace = traceCalls(doc);
     const processRecord = createWorkerRuntime({
       config: workerConfig(),
-      clients: { dynamo, doc: trace.doc, sqs: new SQSClient({ region: 'us-east-1' }) },
+      clients: { doc: trace.doc },
       platforms: { slack: fakePlatform('slack') },
       model: fakeModel({ answer: 'It is 8443.' }),
       now: () => NOW,

@@ -1,6 +1,7 @@
-import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import type { PlatformName } from '#platforms/types';
+import type { DocumentClient } from '#shared/json-document-client';
 
 /**
  * The members' side of the sandbox conversations, for the web page (`GET /_sandbox/conversation`): the platforms
@@ -114,7 +115,7 @@ export function joinAnswers(
 
 /** The audit items of one platform / chat (null: any), by a full scan: the sandbox's tables are small. */
 export async function readAudit(
-  doc: DynamoDBDocumentClient,
+  doc: DocumentClient,
   tableName: string,
   platform: string | null,
   chatId: string | null,

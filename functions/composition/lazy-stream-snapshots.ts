@@ -1,10 +1,9 @@
-import { awsCredentials, awsEndpoint, awsRegion } from '#shared/aws-env';
-import { DYNAMODB } from '#shared/aws-json-client';
 import type { StreamSnapshotStore } from '#stores/stream-snapshots';
 
 /**
- * The events table's stream snapshots, for WeCom's refresh callbacks only: the SDK-based store (shared with the
- * worker, which writes them) is imported on the first call, so no other request and no cold start pays for the SDK.
+ * The events table's stream snapshots, for WeCom's refresh callbacks only: the store (shared with the worker, which
+ * writes them) and its lib-dynamodb commands are imported on the first call, so no other request and no cold start
+ * pays for loading them.
  */
 export function lazyStreamSnapshots(tableName: string, env: NodeJS.ProcessEnv): StreamSnapshotStore {
   let store: Promise<StreamSnapshotStore> | undefined;
@@ -13,13 +12,7 @@ export function lazyStreamSnapshots(tableName: string, env: NodeJS.ProcessEnv): 
       import('#stores/stream-snapshots'),
       import('#shared/aws-clients'),
     ]);
-    const region = awsRegion(env);
-    const clients = createAwsClients({
-      region,
-      dynamoEndpoint: awsEndpoint(DYNAMODB, region, env).href,
-      credentials: awsCredentials(env),
-    });
-    return new DynamoStreamSnapshots(clients.doc, { tableName });
+    return new DynamoStreamSnapshots(createAwsClients({}, env).doc, { tableName });
   };
   const load = (): Promise<StreamSnapshotStore> => {
     store ??= create().catch((err: unknown) => {

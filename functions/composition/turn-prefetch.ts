@@ -1,5 +1,5 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FaqKeyInput } from '#core/answer-pipeline';
+import type { DocumentClient } from '#shared/json-document-client';
 import type { ActiveUsers, Member } from '#stores/active-users';
 import type { AnswerCache } from '#stores/answer-cache';
 import { type ItemRead, readItems } from '#stores/batch-get';
@@ -24,7 +24,7 @@ export interface TurnPrefetch extends Prefetched {
 }
 
 export interface TurnPrefetchDeps {
-  readonly db: Pick<DynamoDBDocumentClient, 'send'>;
+  readonly db: DocumentClient;
   readonly contexts: Pick<ContextStore, 'itemRead' | 'contextOf'>;
   readonly cache: Pick<AnswerCache, 'itemRead' | 'lookupOf'>;
   readonly activeUsers: Pick<ActiveUsers, 'itemRead'>;

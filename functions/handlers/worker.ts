@@ -15,7 +15,7 @@ import { createAwsClients } from '#shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { handlerTracing, traceAwsClient } from '#shared/tracer';
+import { handlerTracing } from '#shared/tracer';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
 /**
@@ -94,7 +94,6 @@ async function buildDefaultRuntime(
 ): Promise<(context: Context) => RecordProcessor> {
   const config = loadWorkerConfig(env);
   const clients = createAwsClients({ region: config.region });
-  traceAwsClient(clients.dynamo); // the document client shares this middleware stack
   const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
     replyLimits: config.replyLimits,

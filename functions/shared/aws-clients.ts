@@ -1,42 +1,32 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { awsJsonClientFromEnv, DYNAMODB } from './aws-json-client';
 import type { AwsCredentials } from './aws-sigv4';
+import { createJsonDocumentClient, type DocumentClient } from './json-document-client';
 
 /**
- * AWS clients, created once per cold start. Endpoints come from the SDK's own resolution, so the sandbox points
- * them at its local stand-ins with the standard `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` variables and
- * the code makes exactly the calls it makes in AWS. Tests pass explicit endpoints.
+ * The functions' DynamoDB client, created once per cold start: lib-dynamodb's commands over the hand-signed JSON
+ * client (`json-document-client.ts`). Region, endpoint and credentials come from the AWS-defined environment
+ * variables (`aws-env.ts`), so the sandbox points it at dynalite with `AWS_ENDPOINT_URL_DYNAMODB` and the code makes
+ * exactly the calls it makes in AWS. Tests pass explicit values.
  */
 export interface AwsClients {
-  readonly dynamo: DynamoDBClient;
-  readonly doc: DynamoDBDocumentClient;
-  readonly sqs: SQSClient;
+  readonly doc: DocumentClient;
 }
 
 export interface AwsClientOptions {
   readonly region?: string;
   readonly dynamoEndpoint?: string;
-  readonly sqsEndpoint?: string;
-  /** Static credentials instead of the SDK's default provider chain. */
+  /** Static credentials instead of the environment's. */
   readonly credentials?: AwsCredentials;
 }
 
-export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
-  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const credentials = options.credentials ? { credentials: options.credentials } : {};
-  const dynamo = new DynamoDBClient({
-    region,
-    ...credentials,
-    ...(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {}),
+export function createAwsClients(
+  options: AwsClientOptions = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): AwsClients {
+  const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.dynamoEndpoint ? { endpoint: new URL(options.dynamoEndpoint) } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   });
-  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  // The queue URL's host is not used as the endpoint, so AWS_ENDPOINT_URL_SQS (the sandbox) wins over it.
-  const sqs = new SQSClient({
-    region,
-    useQueueUrlAsEndpoint: false,
-    ...credentials,
-    ...(options.sqsEndpoint ? { endpoint: options.sqsEndpoint } : {}),
-  });
-  return { dynamo, doc, sqs };
+  return { doc: createJsonDocumentClient(dynamodb) };
 }

@@ -43,6 +43,8 @@ export type AwsJsonOutput = Readonly<Record<string, unknown>>;
 export interface AwsJsonClient {
   /** Calls `operation` with `input`; resolves with its output or rejects with an `AwsServiceError`. */
   call(operation: string, input: object): Promise<AwsJsonOutput>;
+  /** Closes the keep-alive sockets (tests and the sandbox, so local servers stop promptly). */
+  destroy(): void;
 }
 
 /** An error answer from the service, named by its error shape (`ConditionalCheckFailedException`, …). */
@@ -143,6 +145,7 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
   };
 
   return {
+    destroy: () => agent.destroy(),
     async call(operation, input) {
       const body = JSON.stringify(input);
       for (let tries = 1; ; tries++) {

@@ -5,8 +5,8 @@ import { METRICS_SERVICE } from './metrics';
 
 /**
  * X-Ray tracing (Powertools Tracer) for the worker, `/v1/chat`, its authorizer and the stream sweeper: the handler
- * segment (`handlerTracing`), the AWS SDK calls (`traceAwsClient`) and one subsegment each for the model call and the
- * platform send (`traced`). Active tracing on the function links these to the queue message the webhook sent, so
+ * segment (`handlerTracing`) and one subsegment each for every DynamoDB call (`json-document-client.ts`), the model
+ * call and the platform send (`traced`). Active tracing on the function links these to the queue message the webhook sent, so
  * webhook → queue → worker → model → platform reads as one trace.
  *
  * The Tracer is created, and aws-xray-sdk-core loaded, only where Powertools would record anything
@@ -38,11 +38,6 @@ export const tracer: Tracer | undefined = tracingEnabled(process.env) ? createTr
 /** The handler's segment as middleware (the response stays out of it: it carries members' answers), or none. */
 export function handlerTracing<E, R>(): MiddlewareObj<E, R>[] {
   return tracer ? [captureLambdaHandler(tracer, { captureResponse: false }) as MiddlewareObj<E, R>] : [];
-}
-
-/** One subsegment per call of `client` (a document client built on it shares its middleware stack). */
-export function traceAwsClient<T extends object>(client: T): T {
-  return tracer ? tracer.captureAWSv3Client(client) : client;
 }
 
 /** Low-cardinality values searchable in X-Ray (`annotation.platform = "slack"`); ids go to logs, not here. */

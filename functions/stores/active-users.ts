@@ -1,7 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { conversationKey, groupKey } from '#core/conversation-key';
 import type { LedgerPlatform } from '#platforms/types';
+import type { DocumentClient } from '#shared/json-document-client';
 import type { ItemRead } from './batch-get';
 
 /**
@@ -43,7 +44,7 @@ export function memberGroupKey(member: Member): string {
 
 export class ActiveUsers {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DocumentClient,
     private readonly options: { readonly tableName: string },
   ) {}
 

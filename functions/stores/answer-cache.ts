@@ -1,6 +1,7 @@
 import type { ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError } from '#core/errors';
+import type { DocumentClient } from '#shared/json-document-client';
 import type { ItemRead } from './batch-get';
 import type { CapacitySink } from './capacity';
 
@@ -49,7 +50,7 @@ export class AnswerCache {
   private readonly maxAnswerBytes: number;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DocumentClient,
     private readonly options: AnswerCacheOptions,
   ) {
     this.ttlSeconds = options.ttlSeconds ?? 3600;

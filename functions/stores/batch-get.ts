@@ -1,4 +1,5 @@
-import { BatchGetCommand, type BatchGetCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type BatchGetCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DocumentClient } from '#shared/json-document-client';
 import { type BatchRetryOptions, backOff, maxAttemptsOf } from './backoff';
 import type { CapacitySink } from './capacity';
 
@@ -33,7 +34,7 @@ const MAX_KEYS = 100;
  * @throws RangeError for more than 100 distinct keys, TypeError for one table read both ways
  */
 export async function readItems(
-  db: Pick<DynamoDBDocumentClient, 'send'>,
+  db: DocumentClient,
   reads: readonly ItemRead[],
   capacity?: CapacitySink,
   options: BatchRetryOptions = {},

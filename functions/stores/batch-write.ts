@@ -1,4 +1,5 @@
-import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DocumentClient } from '#shared/json-document-client';
 import { type BatchRetryOptions, backOff, maxAttemptsOf } from './backoff';
 import type { CapacitySink } from './capacity';
 
@@ -17,7 +18,7 @@ export type LosslessWriteOptions = BatchRetryOptions;
 
 /** Writes `batch`; resolves to the items still unwritten after every attempt (empty when all were written). */
 export async function writeBatchLossless(
-  db: Pick<DynamoDBDocumentClient, 'send'>,
+  db: DocumentClient,
   batch: PutBatch,
   options: LosslessWriteOptions = {},
   capacity?: CapacitySink,

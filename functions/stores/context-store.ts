@@ -3,14 +3,9 @@ import {
   type ReturnConsumedCapacity,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type TransactWriteCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, GroupGateError } from '#core/errors';
+import type { DocumentClient } from '#shared/json-document-client';
 import type { ItemRead } from './batch-get';
 import type { CapacitySink } from './capacity';
 
@@ -99,7 +94,7 @@ export class ContextStore {
   private readonly maxAttempts: number;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DocumentClient,
     private readonly options: ContextStoreOptions,
   ) {
     this.ttlSeconds = options.ttlSeconds ?? 1800;

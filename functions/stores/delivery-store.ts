@@ -1,4 +1,5 @@
-import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { DocumentClient } from '#shared/json-document-client';
 import type { CapacitySink } from './capacity';
 import { type ContextStore, type ConversationContext, type Exchange, isTransactConflict } from './context-store';
 import type { DeliveredReply } from './event-record';
@@ -28,7 +29,7 @@ export class DeliveryStore {
   private transactions = true;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DocumentClient,
     private readonly events: EventStore,
     private readonly contexts: ContextStore,
     private readonly onTurnLost: (err: unknown, delivery: Delivery) => void,

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, type ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OpenedSurface, ReplyTarget } from '#platforms/types';
+import type { DocumentClient } from '#shared/json-document-client';
 import type { CapacitySink } from './capacity';
 import type { ClaimOutcome, DeliveredReply, EventRecord, EventStatus, TransactUpdate } from './event-record';
 import { claimUpdate, OPEN_SURFACES_INDEX, openedSurfaceOf, refusedClaim } from './event-record';
@@ -30,7 +31,7 @@ export class EventStore {
   private readonly retentionSeconds: number;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DocumentClient,
     private readonly options: EventStoreOptions,
   ) {
     this.retentionSeconds = options.retentionSeconds ?? 86_400;

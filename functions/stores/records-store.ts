@@ -1,5 +1,5 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { InvocationRecords } from '#core/records/invocation-records';
+import type { DocumentClient } from '#shared/json-document-client';
 import { countItems, type LosslessWriteOptions, type PutBatch, writeBatchLossless } from './batch-write';
 import type { CapacitySink } from './capacity';
 
@@ -30,7 +30,7 @@ export interface RecordsStoreOptions {
 
 export class RecordsStore {
   constructor(
-    private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
+    private readonly db: DocumentClient,
     private readonly options: RecordsStoreOptions,
   ) {}
 

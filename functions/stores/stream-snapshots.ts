@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DocumentClient } from '#shared/json-document-client';
 
 /**
  * The latest text of a pull-model stream (WeCom AI-bot webhook mode): the worker writes it, the webhook reads it to
@@ -59,7 +60,7 @@ export class DynamoStreamSnapshots implements StreamSnapshotStore {
   private readonly retentionSeconds: number;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DocumentClient,
     private readonly options: DynamoStreamSnapshotsOptions,
   ) {
     this.retentionSeconds = options.retentionSeconds ?? 3600;

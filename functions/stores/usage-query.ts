@@ -1,5 +1,6 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { nanoToUsd } from '#core/cost/exact';
+import type { DocumentClient } from '#shared/json-document-client';
 import { type Member, memberGroupKey } from './active-users';
 import type { CapacitySink } from './capacity';
 
@@ -64,7 +65,7 @@ export function sumUsage(rows: readonly UsageRow[], userId: string, now: number)
  * summed attributes are returned, though DynamoDB bills the read by item size) and sums them.
  */
 export async function queryMemberUsage(
-  db: DynamoDBDocumentClient,
+  db: DocumentClient,
   options: { readonly tableName: string },
   member: Member,
   now: number,

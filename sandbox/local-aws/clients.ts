@@ -1,6 +1,7 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createAwsJsonClient, DYNAMODB } from '#shared/aws-json-client';
+import { createJsonDocumentClient, type DocumentClient } from '#shared/json-document-client';
 
 export interface AwsClientsOptions {
   readonly dynamoEndpoint: string;
@@ -11,7 +12,8 @@ export interface AwsClientsOptions {
 
 export interface AwsClients {
   readonly dynamo: DynamoDBClient;
-  readonly doc: DynamoDBDocumentClient;
+  /** The functions' own document client (hand-signed, `functions/shared/json-document-client.ts`). */
+  readonly doc: DocumentClient;
   readonly sqs: SQSClient;
   /** Closes the clients' keep-alive sockets so the local servers can stop promptly. */
   destroy(): void;
@@ -49,13 +51,19 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
     endpointDiscoveryEnabled: false,
   });
   const sqs = new SQSClient(localClientConfig(options.sqsEndpoint, region));
-  const doc = DynamoDBDocumentClient.from(dynamo);
+  const dynamodbJson = createAwsJsonClient({
+    service: DYNAMODB,
+    region,
+    endpoint: new URL(options.dynamoEndpoint),
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const doc = createJsonDocumentClient(dynamodbJson);
   return {
     dynamo,
     doc,
     sqs,
     destroy() {
-      doc.destroy();
+      dynamodbJson.destroy();
       dynamo.destroy();
       sqs.destroy();
     },

@@ -1,4 +1,5 @@
-import { BatchWriteCommand, type BatchWriteCommandInput, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type BatchWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { DocumentClient } from '#shared/json-document-client';
 
 /**
  * A throttling stand-in in front of a real (dynalite) document client: `BatchWriteItem` calls leave items unwritten
@@ -16,7 +17,7 @@ export interface Throttle {
 
 type RequestItems = NonNullable<BatchWriteCommandInput['RequestItems']>;
 
-export function throttlingDoc(real: DynamoDBDocumentClient, throttle: Throttle): DynamoDBDocumentClient {
+export function throttlingDoc(real: DocumentClient, throttle: Throttle): DocumentClient {
   const send = async (command: unknown) => {
     if (!(command instanceof BatchWriteCommand)) return real.send(command as never);
     throttle.seen++;

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createAwsClients } from '#shared/aws-clients';
+import type { DocumentClient } from '#shared/json-document-client';
 import { TABLE_SPECS, type TableSpec } from '#shared/table-specs';
 
 type Dynalite = (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
@@ -11,8 +12,8 @@ const dynalite: Dynalite = require('dynalite');
 
 export interface LocalTables {
   readonly dynamo: DynamoDBClient;
-  /** Configured like the production client (`functions/shared/aws-clients.ts`). */
-  readonly doc: DynamoDBDocumentClient;
+  /** The production client (`functions/shared/aws-clients.ts`). */
+  readonly doc: DocumentClient;
   readonly conversations: string;
   readonly answerCache: string;
   close(): Promise<void>;
@@ -31,7 +32,11 @@ export async function startLocalTables(): Promise<LocalTables> {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const { doc } = createAwsClients({
+    region: 'us-east-1',
+    dynamoEndpoint: `http://127.0.0.1:${port}`,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const conversations = await createTable(dynamo, TABLE_SPECS.conversations);
   const answerCache = await createTable(dynamo, TABLE_SPECS.answerCache);
   return {
@@ -40,7 +45,6 @@ export async function startLocalTables(): Promise<LocalTables> {
     conversations,
     answerCache,
     async close() {
-      doc.destroy();
       dynamo.destroy();
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { composePipeline, type Prefetched } from '#composition/pipeline-composition';
@@ -16,7 +15,7 @@ const doc = DynamoDBDocumentClient.from(dynamo);
 const ddb = mockClient(doc);
 const pipeline = composePipeline({
   config: pipelineConfig(),
-  clients: { dynamo, doc, sqs: new SQSClient({ region: 'us-east-1' }) },
+  clients: { doc },
   model: fakeModel(),
   now: () => NOW,
 });

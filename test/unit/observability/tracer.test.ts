@@ -1,5 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-
 /**
  * The tracer outside Lambda (jest, the sandbox, the bench) must change nothing and must not load the X-Ray SDK,
  * whose automatic mode hooks every promise of the process; inside Lambda `traced` puts the call in its own annotated
@@ -68,14 +66,6 @@ describe('tracer outside Lambda', () => {
     ).rejects.toThrow('refused');
   });
 
-  it('leaves AWS clients unpatched', () => {
-    const { traceAwsClient } = loadTracer(env, { forbidXray: true });
-    const client = new DynamoDBClient({ region: 'us-east-1' });
-    const before = client.middlewareStack.identify();
-    expect(traceAwsClient(client)).toBe(client);
-    expect(client.middlewareStack.identify()).toEqual(before);
-  });
-
   it('stays off in Lambda when POWERTOOLS_TRACE_ENABLED=false', () => {
     const { tracer } = loadTracer(
       { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', POWERTOOLS_TRACE_ENABLED: 'false' },
@@ -118,16 +108,5 @@ describe('tracer in Lambda', () => {
       ['### platform send', { platform: 'slack' }, false],
     ]);
     expect(subsegments[1]?.fault).toBe(true);
-  });
-
-  it('adds X-Ray capture to an AWS client', () => {
-    const { traceAwsClient } = loadTracer({
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
-      POWERTOOLS_TRACE_ENABLED: undefined,
-    });
-    const client = new DynamoDBClient({ region: 'us-east-1' });
-    const before = client.middlewareStack.identify();
-    traceAwsClient(client);
-    expect(client.middlewareStack.identify().length).toBeGreaterThan(before.length);
   });
 });

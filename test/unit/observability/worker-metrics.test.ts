@@ -1,5 +1,4 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -69,7 +68,7 @@ const handler = withObservability(
   createWorkerHandler(async () =>
     createWorkerRuntime({
       config,
-      clients: { dynamo, doc, sqs: new SQSClient({ region: 'us-east-1' }) },
+      clients: { doc },
       platforms: { slack: platform },
       model,
       now: () => NOW,

@@ -5,6 +5,7 @@ import { secretJsonReader } from '#shared/secret-json';
 const answering = (output: Record<string, unknown>) => {
   const calls: [string, object][] = [];
   const client: AwsJsonClient = {
+    destroy: () => undefined,
     call: async (operation, input) => {
       calls.push([operation, input]);
       return output;
@@ -44,6 +45,7 @@ describe('secretJsonReader', () => {
 
   it('passes a service error through (the platform’s webhook answers 500 and is retried)', async () => {
     const failing: AwsJsonClient = {
+      destroy: () => undefined,
       call: async () => {
         throw new Error('AccessDeniedException: not allowed');
       },

@@ -1,5 +1,4 @@
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -47,7 +46,7 @@ const storedTurns = [
 function runtime() {
   return createWorkerRuntime({
     config,
-    clients: { dynamo, doc, sqs: new SQSClient({ region: 'us-east-1' }) },
+    clients: { doc },
     platforms: { slack: platform },
     model,
     now: () => NOW,
