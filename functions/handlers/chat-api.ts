@@ -13,7 +13,7 @@ import { errorResult, toRawRequest } from '#shared/http';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { handlerTracing } from '#shared/tracer';
+import { handlerTracing, traced } from '#shared/tracer';
 
 /**
  * The `POST /v1/chat` Lambda: the principal the authorizer put in the request context → request validation →
@@ -58,7 +58,7 @@ export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () =>
 
 async function buildDefaultChatApi(env: NodeJS.ProcessEnv = process.env): Promise<ChatApi> {
   const config = loadChatApiConfig(env);
-  const clients = createAwsClients({ region: config.region });
+  const clients = createAwsClients({ region: config.region, wrapCalls: traced });
   const model = createModelClient(config, { requestTimeoutMs: config.modelTimeoutMs });
   return createChatApi({ config, pipeline: composePipeline({ config, clients, model, now: Date.now }), now: Date.now });
 }

@@ -9,7 +9,7 @@ import { createAwsClients } from '#shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { handlerTracing } from '#shared/tracer';
+import { handlerTracing, traced } from '#shared/tracer';
 import { EventStore } from '#stores/event-store';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
@@ -22,7 +22,7 @@ export type Sweep = (context: Pick<Context, 'getRemainingTimeInMillis'>) => Prom
 
 function buildDefaultSweep(env: NodeJS.ProcessEnv = process.env): Sweep {
   const config = loadSweeperConfig(env);
-  const clients = createAwsClients({ region: config.region });
+  const clients = createAwsClients({ region: config.region, wrapCalls: traced });
   // Adapters are built on first use, per platform: one platform's unreadable secret fails only its surfaces.
   const platformFor = createPlatformResolver(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,

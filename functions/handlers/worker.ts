@@ -15,7 +15,7 @@ import { createAwsClients } from '#shared/aws-clients';
 import { METRIC, metrics, recordMetric } from '#shared/metrics';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
-import { handlerTracing } from '#shared/tracer';
+import { handlerTracing, traced } from '#shared/tracer';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 
 /**
@@ -93,7 +93,7 @@ async function buildDefaultRuntime(
   options: DefaultRuntimeOptions = {},
 ): Promise<(context: Context) => RecordProcessor> {
   const config = loadWorkerConfig(env);
-  const clients = createAwsClients({ region: config.region });
+  const clients = createAwsClients({ region: config.region, wrapCalls: traced });
   const platforms = await createEnabledPlatforms(config.enabledPlatforms, env, {
     replyHandleOrigins: config.replyHandleOrigins,
     replyLimits: config.replyLimits,

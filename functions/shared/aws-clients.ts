@@ -1,6 +1,6 @@
 import { awsJsonClientFromEnv, DYNAMODB } from './aws-json-client';
 import type { AwsCredentials } from './aws-sigv4';
-import { createJsonDocumentClient, type DocumentClient } from './json-document-client';
+import { type CallWrapper, createJsonDocumentClient, type DocumentClient } from './json-document-client';
 
 /**
  * The functions' DynamoDB client, created once per cold start: lib-dynamodb's commands over the hand-signed JSON
@@ -17,6 +17,8 @@ export interface AwsClientOptions {
   readonly dynamoEndpoint?: string;
   /** Static credentials instead of the environment's. */
   readonly credentials?: AwsCredentials;
+  /** Wraps every DynamoDB call: the traced functions pass `traced` (`tracer.ts`), which the webhook must not load. */
+  readonly wrapCalls?: CallWrapper;
 }
 
 export function createAwsClients(
@@ -28,5 +30,5 @@ export function createAwsClients(
     ...(options.dynamoEndpoint ? { endpoint: new URL(options.dynamoEndpoint) } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   });
-  return { doc: createJsonDocumentClient(dynamodb) };
+  return { doc: createJsonDocumentClient(dynamodb, options.wrapCalls) };
 }

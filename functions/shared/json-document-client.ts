@@ -14,10 +14,21 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type AwsJsonClient, AwsServiceError } from './aws-json-client';
-import { traced } from './tracer';
 
 /** What the stores use of a document client: `send` with lib-dynamodb's commands. */
 export type DocumentClient = Pick<DynamoDBDocumentClient, 'send'>;
+
+/**
+ * Wraps each call, e.g. in an X-Ray subsegment (`traced` of `tracer.ts`). Passed in rather than imported: the
+ * webhook builds this client for WeCom's refresh callbacks, and its bundle must not carry the X-Ray SDK.
+ */
+export type CallWrapper = <T>(
+  name: string,
+  annotations: Readonly<Record<string, string>>,
+  call: () => Promise<T>,
+) => Promise<T>;
+
+const unwrapped: CallWrapper = (_name, _annotations, call) => call();
 
 /**
  * A document client over the hand-signed JSON client (`aws-json-client.ts`): the stores keep lib-dynamodb's commands
@@ -29,13 +40,14 @@ export type DocumentClient = Pick<DynamoDBDocumentClient, 'send'>;
  * document-client setting) and unmarshalling of outputs, for the commands the stores send (others are refused
  * loudly, not sent wrong); errors as the SDK's own exception classes (`instanceof ConditionalCheckFailedException`,
  * `TransactionCanceledException`'s `CancellationReasons`, error `Item`s left as attribute values, as the SDK leaves
- * them); and the SDK's standard retries (the JSON client). Each call is an X-Ray subsegment where tracing records.
+ * them); and the SDK's standard retries (the JSON client). `wrap` makes each call an X-Ray subsegment in the
+ * functions that trace.
  */
-export function createJsonDocumentClient(client: AwsJsonClient): DocumentClient {
+export function createJsonDocumentClient(client: AwsJsonClient, wrap: CallWrapper = unwrapped): DocumentClient {
   const send = async (command: object): Promise<unknown> => {
     const operation = operationOf(command);
     const input = (command as { input: NativeDocument }).input;
-    const output = await traced(`DynamoDB ${operation.name}`, { operation: operation.name }, () =>
+    const output = await wrap(`DynamoDB ${operation.name}`, { operation: operation.name }, () =>
       client.call(operation.name, operation.marshal(input)).catch((err: unknown) => {
         throw sdkShapedError(err);
       }),

@@ -17,17 +17,19 @@ import { localAwsEnv } from '../../helpers/local-aws-json';
  * The deployed webhook bundle (esbuild with the stack's options) in a fresh Node process, as Lambda runs it: which
  * AWS SDK modules it loads, and when. Its cold start and its fresh-event path load none (the hand-signed client does
  * the reservation and the send); a WeCom stream refresh, the one request that reads the worker's snapshots, loads
- * the SDK's DynamoDB client then, and answers.
+ * the stores' lib-dynamodb commands then (sent through the same hand-signed client), and answers.
  */
 let aws: LocalAws;
 let dir: string;
 let bundle: string;
+let bundledInputs: string[];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'webhook-cold-'));
   bundle = path.join(dir, 'index.js');
   const root = path.resolve(__dirname, '../../..');
-  await build({
+  const built = await build({
+    metafile: true,
     absWorkingDir: root,
     entryPoints: [path.join(root, 'functions/handlers/webhook.ts')],
     outfile: bundle,
@@ -41,6 +43,7 @@ beforeAll(async () => {
     external: [...LAMBDA_BUNDLING.externalModules],
     logLevel: 'silent',
   });
+  bundledInputs = Object.keys(built.metafile.inputs);
   aws = await startLocalAws({ queue: { name: 'cold-start-it', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
 }, 60_000);
 
@@ -132,6 +135,11 @@ const wecomRefresh = () =>
 const sdk = (loaded: readonly string[]) => loaded.filter((m) => m.startsWith('@aws-sdk/'));
 
 describe('the webhook bundle, started as Lambda starts it', () => {
+  it('carries no X-Ray SDK: the stream refresh store is built without tracing', () => {
+    expect(bundledInputs.length).toBeGreaterThan(50);
+    expect(bundledInputs.filter((file) => /aws-xray-sdk-core|powertools\/tracer|cls-hooked/.test(file))).toEqual([]);
+  });
+
   it('loads no AWS SDK module at init nor on fresh events, and only a stream refresh loads its DynamoDB client', async () => {
     const phases = await runBundle([
       ['first event', slackEvent()],
