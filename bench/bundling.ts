@@ -41,12 +41,12 @@ export async function bundleLikeCdk(
 
 /**
  * Module-init time of one fresh-process `require()` of the bundle, in ms, with the Node options the functions are
- * deployed with (`LAMBDA_NODE_OPTIONS`: source maps are read at load). `NODE_PATH` lets an sdk-external bundle
+ * deployed with (`LAMBDA_NODE_OPTIONS`, none today: stack traces are mapped on demand). `NODE_PATH` lets an sdk-external bundle
  * find `@aws-sdk/*` in node_modules, as Lambda's runtime finds its own copy.
  */
 export function requireTimeMs(bundle: string, rootDir: string): number {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundle)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
-  const child = spawnSync(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' '), '-e', script], {
+  const child = spawnSync(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' ').filter(Boolean), '-e', script], {
     encoding: 'utf8',
     timeout: 20_000,
     env: { ...process.env, NODE_PATH: path.join(rootDir, 'node_modules'), NODE_OPTIONS: '' },

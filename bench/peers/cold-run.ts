@@ -72,7 +72,7 @@ export async function coldRun(spec: ColdRunSpec): Promise<ColdRun> {
   const resultFile = path.join(spec.scratchDir, `cold-run-${id}.result.json`);
   writeFileSync(script, CHILD);
   writeFileSync(specFile, JSON.stringify({ bundle: spec.bundle, events: spec.events ?? [], resultFile }));
-  const child = await run(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' '), script, specFile], {
+  const child = await run(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' ').filter(Boolean), script, specFile], {
     ...process.env,
     ...spec.env,
     NODE_PATH: path.join(spec.rootDir, 'node_modules'),

@@ -73,7 +73,7 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<void> {
   console.log('\nThe same crafted requests through both handlers ((!) = not the secure answer)');
   console.log(checksTable(checks));
   console.log(
-    `\nCold start: minified bundle (sdk-external, as CDK ships it), fresh Node process with ${LAMBDA_NODE_OPTIONS}, timed in rounds: module init, then the first and a second request; GroupGate ÷ minimal peer Lambdas (webhook budget: init ≤ ${TARGETS.webhookInitMs} ms and ≤ ${TARGETS.webhookInitPeerRatio}× Bolt and Lark)`,
+    `\nCold start: minified bundle (sdk-external, as CDK ships it), fresh Node process with the deployed Node options (${LAMBDA_NODE_OPTIONS || 'none'}), timed in rounds: module init, then the first and a second request; GroupGate ÷ minimal peer Lambdas (webhook budget: init ≤ ${TARGETS.webhookInitMs} ms and ≤ ${TARGETS.webhookInitPeerRatio}× Bolt and Lark)`,
   );
   console.log(coldStartTable(coldStart, options.bundles));
   console.log(

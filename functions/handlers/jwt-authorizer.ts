@@ -1,3 +1,4 @@
+import '#shared/install-stack-source-map';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';

@@ -1,3 +1,4 @@
+import '#shared/install-stack-source-map';
 import {
   FullBatchFailureError,
   processPartialResponse,

@@ -88,7 +88,7 @@ export class HouseFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: props.handler,
         POWERTOOLS_METRICS_NAMESPACE: 'GroupGate',
         POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
+        ...nodeOptionsEnv(),
         ...props.environment,
       },
     });
@@ -137,4 +137,9 @@ export class HouseFunction extends Construct {
     );
     this.fn.addEnvironment(envName, queue.queueUrl);
   }
+}
+
+/** `NODE_OPTIONS` only when there are options to pass (none today: `LAMBDA_NODE_OPTIONS`). */
+function nodeOptionsEnv(): Record<string, string> {
+  return LAMBDA_NODE_OPTIONS ? { NODE_OPTIONS: LAMBDA_NODE_OPTIONS } : {};
 }

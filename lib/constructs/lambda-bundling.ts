@@ -7,8 +7,9 @@ export const LAMBDA_BUNDLING = {
   minify: true,
   sourceMap: true,
   /**
-   * The map keeps names and positions but not the sources' text: `--enable-source-maps` reads and parses the whole
-   * map at cold start, and the text made it 3.6× larger (webhook: 1.3 MB → 0.36 MB) for nothing a stack trace uses.
+   * The map keeps names and positions but not the sources' text, which made it 3.6× larger (webhook: 1.3 MB →
+   * 0.36 MB) for nothing a stack trace uses. It is read when the first stack trace is formatted
+   * (`functions/shared/stack-source-map.ts`).
    */
   sourcesContent: false,
   target: 'node22',
@@ -16,5 +17,9 @@ export const LAMBDA_BUNDLING = {
   externalModules: ['@aws-sdk/*'],
 } as const;
 
-/** Stack traces in the logs point at the TypeScript sources. */
-export const LAMBDA_NODE_OPTIONS = '--enable-source-maps';
+/**
+ * No Node options. Not `--enable-source-maps`: it decodes the whole map at every cold start (about 30 ms of the
+ * webhook's init); each handler maps its stack traces itself, on the first one formatted
+ * (`functions/shared/stack-source-map.ts`), so the logs still point at the TypeScript sources.
+ */
+export const LAMBDA_NODE_OPTIONS = '';

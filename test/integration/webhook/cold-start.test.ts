@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { PLATFORMS } from '#platforms/types';
-import { LAMBDA_BUNDLING } from '../../../lib/constructs/lambda-bundling';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../../../lib/constructs/lambda-bundling';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 import { requestOnlyContext } from '../../../sandbox/platform-emulator/delivery-log';
@@ -55,9 +55,14 @@ afterAll(async () => {
 /** Records every package the bundle requires, per phase: init, then one request after another. */
 const CHILD = `
 const Module = require('node:module');
-const { readFileSync, writeFileSync } = require('node:fs');
+const fs = require('node:fs');
+const { readFileSync, writeFileSync } = fs;
 const spec = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const phases = [{ name: 'init', loaded: [], statuses: [] }];
+const phases = [{ name: 'init', loaded: [], statuses: [], mapsRead: 0 }];
+fs.readFileSync = function (file, ...rest) {
+  if (String(file).endsWith('.map')) phases[phases.length - 1].mapsRead++;
+  return readFileSync.call(this, file, ...rest);
+};
 const load = Module._load;
 Module._load = function (request, ...rest) {
   if (!request.startsWith('node:') && !request.startsWith('.') && !request.startsWith('/')) {
@@ -69,7 +74,7 @@ const context = { functionName: 'webhook', awsRequestId: 'r', getRemainingTimeIn
 (async () => {
   const { handler } = require(spec.bundle);
   for (const [name, event] of spec.requests) {
-    const phase = { name, loaded: [], statuses: [] };
+    const phase = { name, loaded: [], statuses: [], mapsRead: 0 };
     phases.push(phase);
     phase.statuses.push((await handler(event, context)).statusCode);
   }
@@ -83,6 +88,8 @@ interface Phase {
   readonly name: string;
   readonly loaded: readonly string[];
   readonly statuses: readonly number[];
+  /** Reads of the bundle's source map: stack traces are mapped on demand, never on the way to an answer. */
+  readonly mapsRead: number;
 }
 
 /** Runs the bundle in a child, asynchronously: dynalite lives in this process and must keep answering. */
@@ -105,7 +112,7 @@ async function runBundle(requests: readonly [string, unknown][]): Promise<Phase[
     REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
   };
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', script, spec], { env, stdio: 'ignore' });
+    const child = spawn(process.execPath, [...nodeOptions(), script, spec], { env, stdio: 'ignore' });
     child.once('error', reject);
     child.once('close', () => resolve());
   });
@@ -113,6 +120,9 @@ async function runBundle(requests: readonly [string, unknown][]): Promise<Phase[
   if (!Array.isArray(parsed)) throw new Error(`the bundle failed: ${JSON.stringify(parsed)}`);
   return parsed as Phase[];
 }
+
+/** The deployed Node options, as arguments. */
+const nodeOptions = (): string[] => LAMBDA_NODE_OPTIONS.split(' ').filter(Boolean);
 
 const ctx = () => requestOnlyContext('http://127.0.0.1:9', SANDBOX_CREDENTIALS, Date.now);
 const slackEvent = () =>
@@ -159,5 +169,7 @@ describe('the webhook bundle, started as Lambda starts it', () => {
     // Powertools Parameters (and its Secrets Manager client) is never loaded: the webhook reads secrets itself.
     expect(phases.flatMap((p) => p.loaded).filter((m) => m.includes('parameters'))).toEqual([]);
     expect(sdk(refresh?.loaded ?? [])).toEqual(expect.arrayContaining(['@aws-sdk/lib-dynamodb']));
+    // The source map is read only to format a stack trace, which no answer needs.
+    expect(phases.map((p) => [p.name, p.mapsRead])).toEqual(phases.map((p) => [p.name, 0]));
   }, 60_000);
 });
