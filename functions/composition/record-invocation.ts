@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PipelineConfig } from '#config/pipeline-config';
+import { type ModelSource, withModelSource } from '#core/cost/ledger-row';
+import { lambdaUsageOf } from '#core/cost/model-billing';
 import type { ResolvedPrices } from '#core/cost/prices';
 import { buildInvocationRecords } from '#core/records/invocation-records';
 import { describeInvocation, type InvocationToRecord } from '#core/records/invocation-work';
@@ -14,7 +16,11 @@ import type { RecordsStore } from '#stores/records-store';
  * (`buildInvocationRecords`) and writes them in one lossless batch. What the caller does when they cannot be
  * written is its own: the worker keeps them with the event for the redelivery, `/v1/chat` logs them.
  *
- * Logs `invocation recorded` (eventId, platform, source, totalUsd, latencyMs, queueWaitMs) once both are written;
+ * The answering model is priced from its own billing: SageMaker time by `buildInvocationRecords`, a Lambda-hosted
+ * model's (the fallback's) GB-seconds here, as one more Lambda invocation of the call (`fn: 'model'`). The ledger
+ * row says whether the primary or the fallback answered (`modelSource`): a model other than the configured one.
+ *
+ * Logs `invocation recorded` (eventId, platform, source, model, totalUsd, latencyMs, queueWaitMs) once both are written;
  * with `activeUsers`, counts the member once per group and UTC day (metric ActiveUsers) alongside the write, unless
  * the caller already knows the member is counted that day (`RecordOptions.memberCountedToday`).
  */
@@ -70,22 +76,29 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
     }
   }
 
+  /** The configured model is the primary; any other model that answered is the fallback. */
+  const modelSourceOf = (answeredBy: string | undefined): ModelSource | undefined =>
+    answeredBy === undefined ? undefined : answeredBy === config.model.modelId ? 'primary' : 'fallback';
+
   /**
    * Builds and writes the invocation's ledger row and audit record.
    * @throws RecordsNotWrittenError holding the items still unwritten; any other error (an invalid measurement, a missing price) means nothing was written.
    */
   return async function recordInvocation(invocation, meter, options = {}) {
     const marks = activeUsers !== undefined && options.memberCountedToday !== true;
-    const { party, timings, work } = describeInvocation(invocation, {
+    const described = describeInvocation(invocation, {
       memoryMb: config.memoryMb,
       capacity: { read: meter.read, write: meter.write + RECORD_WRITE_UNITS + (marks ? ACTIVE_USER_WRITE_UNITS : 0) },
       newInvocationId,
     });
+    const { party, timings } = described;
+    const answered = invocation.outcome.model;
+    const work = { ...described.work, lambda: [...described.work.lambda, ...lambdaUsageOf(answered)] };
     const { platform, tenantId, chatId, userId } = party;
     const active = marks ? countActive({ platform, tenantId, chatId, userId }, timings.startedAt) : Promise.resolve();
     let records: ReturnType<typeof buildInvocationRecords>;
     try {
-      records = buildInvocationRecords({
+      const built = buildInvocationRecords({
         party,
         outcome: invocation.outcome,
         timings,
@@ -95,6 +108,7 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
         retention: { ledger: config.ledgerRetentionDays, audit: config.auditRetentionDays },
         maskPii: (text) => deps.maskPii(text).text,
       });
+      records = { ...built, ledger: withModelSource(built.ledger, modelSourceOf(answered?.modelId)) };
     } catch (err) {
       await active;
       throw err;
@@ -107,6 +121,7 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
       eventId: audit.eventId,
       platform: audit.platform,
       source: audit.source,
+      model: audit.model,
       totalUsd: audit.totalUsd,
       latencyMs: audit.latencyMs,
       queueWaitMs: audit.queueWaitMs,

@@ -20,6 +20,17 @@ export const ENV = {
   modelEndpointName: 'MODEL_ENDPOINT_NAME',
   modelEndpointUrl: 'MODEL_ENDPOINT_URL',
   modelId: 'MODEL_ID',
+  /**
+   * The fallback model: a second server speaking the SageMaker runtime contract that answers when the primary fails,
+   * times out or has its circuit open (the sandbox's second engine; in AWS a Lambda function URL). Unset: none.
+   */
+  fallbackModelEndpointUrl: 'FALLBACK_MODEL_ENDPOINT_URL',
+  /** Its logical model id (ledger rows, metrics); must differ from `MODEL_ID`. */
+  fallbackModelId: 'FALLBACK_MODEL_ID',
+  /** Memory of the fallback's Lambda function, MB: its answers are billed as GB-seconds of it. */
+  fallbackModelMemoryMb: 'FALLBACK_MODEL_MEMORY_MB',
+  /** The fallback's budget per call, ms, kept back from the primary's deadline. */
+  fallbackTimeoutMs: 'FALLBACK_TIMEOUT_MS',
   contextTtlMinutes: 'CONTEXT_TTL_MINUTES',
   answerCacheTtlMinutes: 'ANSWER_CACHE_TTL_MINUTES',
   maxBodyBytes: 'MAX_BODY_BYTES',

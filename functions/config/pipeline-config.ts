@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ConfigError } from '#core/errors';
 import { LEDGER_PLATFORMS, type LedgerPlatform } from '#platforms/types';
 import { ENV } from './env-names';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from './retention';
@@ -63,6 +64,21 @@ export const systemPromptOverridesSchema = z
     }
   });
 
+/** The fallback model's variables (`ENV.fallback…`), see `createModelClient`. Unset URL: no fallback. */
+export const FALLBACK_ENV = {
+  endpointUrl: ENV.fallbackModelEndpointUrl,
+  modelId: ENV.fallbackModelId,
+  memoryMb: ENV.fallbackModelMemoryMb,
+  timeoutMs: ENV.fallbackTimeoutMs,
+} as const;
+
+export const DEFAULT_FALLBACK_MODEL_ID = 'fallback-cpu';
+/** Lambda's largest memory size without a quota increase: the most vCPU a CPU model can get by default. */
+export const DEFAULT_FALLBACK_MEMORY_MB = 3008;
+export const DEFAULT_FALLBACK_TIMEOUT_MS = 20_000;
+/** The endpoint name in the fallback's invocation paths (`/endpoints/<name>/invocations`). */
+export const FALLBACK_ENDPOINT_NAME = 'groupgate-fallback';
+
 /** The env keys of the pipeline; spread into each function's schema. */
 export const pipelineEnvShape = {
   [ENV.conversationsTable]: z.string().min(3),
@@ -87,12 +103,32 @@ export const pipelineEnvShape = {
   [ENV.ledgerRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_LEDGER_RETENTION_DAYS),
   [ENV.auditRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_AUDIT_RETENTION_DAYS),
   [ENV.priceOverrides]: jsonValue.optional(),
+  [FALLBACK_ENV.endpointUrl]: z.url({ protocol: /^https?$/ }).optional(),
+  // Defaults are applied in `toPipelineConfig`, so a setting given without the URL is reported, not ignored.
+  [FALLBACK_ENV.modelId]: z.string().min(1).optional(),
+  // Lambda's memory range.
+  [FALLBACK_ENV.memoryMb]: envInt(128, 10_240).optional(),
+  // From a second (less cannot answer anything) to Lambda's 15-minute limit.
+  [FALLBACK_ENV.timeoutMs]: envInt(1_000, 900_000).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.coerce.number().int().min(128).default(1024),
 };
 
 const pipelineEnvSchema = z.object(pipelineEnvShape);
 type PipelineEnv = z.output<typeof pipelineEnvSchema>;
+
+/** The fallback model, when `FALLBACK_MODEL_ENDPOINT_URL` is set. */
+export interface FallbackModelConfig {
+  readonly endpointUrl: string;
+  /** Always `FALLBACK_ENDPOINT_NAME`. */
+  readonly endpointName: string;
+  /** @default 'fallback-cpu' */
+  readonly modelId: string;
+  /** @default 3008 */
+  readonly memoryMb: number;
+  /** @default 20_000 */
+  readonly timeoutMs: number;
+}
 
 /** What answering one question needs. */
 export interface PipelineConfig {
@@ -109,6 +145,8 @@ export interface PipelineConfig {
     readonly instanceType: string;
     readonly contextWindow: number;
     readonly maxTokens: number;
+    /** Asked when the primary cannot answer; absent unless configured. */
+    readonly fallback?: FallbackModelConfig;
   };
   readonly contextTtlSeconds: number;
   readonly answerCacheTtlSeconds: number;
@@ -132,8 +170,39 @@ export interface PipelineConfig {
   readonly memoryMb: number;
 }
 
+/**
+ * The fallback model of a parsed env, or undefined when no URL is set.
+ * @throws ConfigError when a fallback setting is given without the URL (it would silently do nothing), or when the
+ * fallback's id is the primary's: answers, FAQ cache entries and ledger rows tell the two models apart by id.
+ */
+function toFallbackConfig(c: PipelineEnv): FallbackModelConfig | undefined {
+  const endpointUrl = c[FALLBACK_ENV.endpointUrl];
+  const settings = [FALLBACK_ENV.modelId, FALLBACK_ENV.memoryMb, FALLBACK_ENV.timeoutMs] as const;
+  if (endpointUrl === undefined) {
+    const orphans = settings.filter((name) => c[name] !== undefined);
+    if (orphans.length === 0) return undefined;
+    throw new ConfigError(
+      orphans.map((name) => `${name}: set without ${FALLBACK_ENV.endpointUrl}, so nothing uses it`),
+    );
+  }
+  const modelId = c[FALLBACK_ENV.modelId] ?? DEFAULT_FALLBACK_MODEL_ID;
+  if (modelId === c[ENV.modelId]) {
+    throw new ConfigError([
+      `${FALLBACK_ENV.modelId}: "${modelId}" is also ${ENV.modelId}; the fallback needs an id of its own, or its answers would be cached and billed as the primary's`,
+    ]);
+  }
+  return {
+    endpointUrl,
+    endpointName: FALLBACK_ENDPOINT_NAME,
+    modelId,
+    memoryMb: c[FALLBACK_ENV.memoryMb] ?? DEFAULT_FALLBACK_MEMORY_MB,
+    timeoutMs: c[FALLBACK_ENV.timeoutMs] ?? DEFAULT_FALLBACK_TIMEOUT_MS,
+  };
+}
+
 /** The pipeline part of a parsed env (any schema that spreads `pipelineEnvShape`). */
 export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
+  const fallback = toFallbackConfig(c);
   return {
     tables: {
       conversations: c[ENV.conversationsTable],
@@ -148,6 +217,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
       instanceType: c[ENV.modelInstanceType],
       contextWindow: c[ENV.modelContextWindow],
       maxTokens: c[ENV.modelMaxTokens],
+      ...(fallback ? { fallback } : {}),
     },
     contextTtlSeconds: c[ENV.contextTtlMinutes] * 60,
     answerCacheTtlSeconds: c[ENV.answerCacheTtlMinutes] * 60,

@@ -1,4 +1,5 @@
 import type { FinishReason } from '#model/chat-completions';
+import type { ModelSource } from './cost/ledger-row';
 import type { ModelBilling } from './cost/model-billing';
 import { ModelError } from './errors';
 import type { PipelineMessages } from './pipeline-messages';
@@ -21,7 +22,8 @@ export { DEFAULT_MESSAGES, type PipelineMessages } from './pipeline-messages';
  * whole, clean answers are stored (natural end, under the token ceiling, output filter `allow`, no PII in the
  * answer, not the apology).
  * Keys carry the primary model's id, and only the primary's answers are stored: a fallback model's answer is
- * never served from the cache.
+ * never served from the cache. A fallback's answer (a `modelId` other than `ports.primaryModelId`) is marked for the
+ * member with `messages.answeredByFallback` and for the ledger and metrics with `modelSource: 'fallback'`.
  *
  * Every dependency is a narrow port so this module tests without AWS and the callers compose real stores.
  */
@@ -80,7 +82,7 @@ export interface ModelAnswer {
   readonly timeToFirstTokenMs?: number;
   /** The model that answered (a fallback answers under its own id). */
   readonly modelId: string;
-  /** How the answering model is paid for; the ledger prices the call from it (`sagemakerUsageOf`). */
+  /** How the answering model is paid for; the ledger prices the call from it (`sagemakerUsageOf`, `lambdaUsageOf`). */
   readonly billing: ModelBilling;
 }
 
@@ -151,6 +153,8 @@ export type PipelineOutcome<H = unknown> = {
   readonly outputFilter: FilterDecision;
   readonly inputFilter: FilterDecision;
   readonly model?: ModelAnswer;
+  /** With `model`: whether the primary answered, or the fallback while the primary could not. */
+  readonly modelSource?: ModelSource;
   /** The masked question as stored in context and audit. */
   readonly storedQuestion: string;
   /** Set when the turn should be appended to the context. */
@@ -386,18 +390,26 @@ async function answerWithModel<H>(
   const whole = model.finishReason === 'stop' && model.completionTokens < prompt.maxTokens;
   // Only the primary's answers are stored, under the key just looked up: a fallback model's answer serves this
   // member while the primary is down, and is not what the FAQ cache should hand out once it is back.
-  const answeredByPrimary = model.modelId === ports.primaryModelId;
-  const storable = answered && whole && output.decision === 'allow' && outputMasked.found === 0 && answeredByPrimary;
+  const modelSource: ModelSource = model.modelId === ports.primaryModelId ? 'primary' : 'fallback';
+  const storable =
+    answered && whole && output.decision === 'allow' && outputMasked.found === 0 && modelSource === 'primary';
   const cachePut = cacheKey && storable ? { key: cacheKey, answer: reply, modelId: model.modelId } : undefined;
+  // The note goes on the fallback's own words only (not on the apology or a refusal), after them, so a streamed
+  // reply's snapshots stay a prefix of it; the context keeps the answer without it, as the model wrote it.
+  const noted =
+    modelSource === 'fallback' && answered && output.decision !== 'block'
+      ? `${reply}\n\n${ports.messages.answeredByFallback}`
+      : reply;
   return {
     ...base,
     inputFilter,
     outputFilter: output.decision,
     piiFound,
     outputPiiFound: outputMasked.found,
-    reply,
+    reply: noted,
     source: 'model',
     model,
+    modelSource,
     storedQuestion,
     saveTurn: { context, user: storedQuestion, assistant: outputMasked.text },
     ...(cachePut ? { cachePut } : {}),

@@ -11,6 +11,11 @@ export interface PipelineMessages {
    * redelivery failed): the answer is lost, so the member is asked to ask again.
    */
   readonly replyAbandoned: string;
+  /**
+   * Appended, on its own paragraph, to an answer the fallback model wrote (the primary could not answer), so members
+   * know why it may read differently. Never on cached answers: only the primary's are cached.
+   */
+  readonly answeredByFallback: string;
 }
 
 export const DEFAULT_MESSAGES: PipelineMessages = {
@@ -23,4 +28,5 @@ export const DEFAULT_MESSAGES: PipelineMessages = {
     '(回答中断:模型停止了响应,以上内容不完整,请稍后重试。The answer was cut off: the model stopped responding, so the text above is incomplete — please ask again shortly.)',
   replyAbandoned:
     '(回答中断:这次回答未能完成,请重新提问。The answer was interrupted and could not be completed — please ask your question again.)',
+  answeredByFallback: '(由备用模型回答。Answered by the backup model.)',
 };

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import type { ModelBilling } from '#core/cost/model-billing';
 import { ModelError } from '#core/errors';
 import { type ChatRequest, parseChatCompletion, toRequestBody } from './chat-completions';
 import { type CircuitBreakerOptions, createCircuitBreaker } from './circuit-breaker';
@@ -16,7 +17,8 @@ import { createStreamAccumulator } from './stream-parser';
 /**
  * The `ModelClient` of a SageMaker endpoint (or a server speaking its runtime API at `endpointUrl`): bounded retries
  * with full jitter inside the caller's deadline, a circuit breaker, and every failure classified as a `ModelError`.
- * Its answers are billed as endpoint time on `instanceType`.
+ * Its answers are billed as endpoint time on `instanceType`, unless `billing` says otherwise (a server speaking the
+ * contract that is not a SageMaker endpoint, such as the fallback function).
  */
 export interface SageMakerClientOptions {
   /** SageMaker endpoint name (`MODEL_ENDPOINT_NAME`). */
@@ -28,6 +30,8 @@ export interface SageMakerClientOptions {
   modelId: string;
   /** The endpoint's instance type, which prices its answers (`MODEL_INSTANCE_TYPE`). */
   instanceType: string;
+  /** How its answers are paid for, when not as SageMaker time on `instanceType`. */
+  billing?: ModelBilling;
   /** Only for non-AWS targets; in Lambda the default provider chain is used. */
   credentials?: AwsCredentialIdentity;
   timeouts?: {
@@ -129,7 +133,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
   const body = (request: ChatRequest, stream: boolean): Uint8Array =>
     new TextEncoder().encode(JSON.stringify(toRequestBody(request, stream)));
 
-  const billing = { kind: 'sagemaker', instanceType: options.instanceType } as const;
+  const billing: ModelBilling = options.billing ?? { kind: 'sagemaker', instanceType: options.instanceType };
   const answeredBy = { modelId: options.modelId, billing };
 
   return {

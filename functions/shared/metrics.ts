@@ -50,6 +50,16 @@ export const METRIC = {
   /** The model failed and the fallback answer was sent. */
   fallbackUsed: 'FallbackUsed',
   /**
+   * Answers the fallback model wrote because the primary could not (failed, timed out, circuit open). Members were
+   * served, so Errors and FallbackUsed stay quiet: this is the count that shows the primary endpoint is down.
+   */
+  fallbackAnswers: 'FallbackAnswers',
+  /**
+   * Model calls the primary could not serve in a way that hands them to the fallback model (only published when a
+   * fallback is configured): FallbackAnswers plus the calls the fallback failed too.
+   */
+  primaryUnavailable: 'PrimaryUnavailable',
+  /**
    * Unexpected failures: webhook calls answered 5xx, `/v1/chat` calls answered 5xx, worker records that failed and
    * go back to the queue (a record dead-lettered after N receives counts N times; the DLQ depth alarm counts it once).
    */
@@ -83,6 +93,8 @@ export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
   CacheHits: MetricUnit.Count,
   FilteredReplies: MetricUnit.Count,
   FallbackUsed: MetricUnit.Count,
+  FallbackAnswers: MetricUnit.Count,
+  PrimaryUnavailable: MetricUnit.Count,
   Errors: MetricUnit.Count,
   ActiveUsers: MetricUnit.Count,
   SweptReplies: MetricUnit.Count,
@@ -150,10 +162,13 @@ export function recordReplyMetrics(
 
 /**
  * The metrics of one answered question (worker and `/v1/chat`): model latency, time to first token (streamed
- * answers only), tokens, FAQ cache hits and output-filtered replies (masked or withheld). A model failure is the
- * caller's to count: the worker sends the fallback answer (FallbackUsed), `/v1/chat` answers 5xx (Errors).
+ * answers only), tokens, answers the fallback model wrote, FAQ cache hits and output-filtered replies (masked or
+ * withheld). A model failure is the caller's to count: the worker sends the fallback answer (FallbackUsed),
+ * `/v1/chat` answers 5xx (Errors).
  */
-export function recordOutcome(outcome: Pick<PipelineOutcome, 'source' | 'outputFilter' | 'model'>): void {
+export function recordOutcome(
+  outcome: Pick<PipelineOutcome, 'source' | 'outputFilter' | 'model' | 'modelSource'>,
+): void {
   const model = outcome.model;
   if (model) {
     recordMetric(METRIC.modelLatencyMs, model.latencyMs);
@@ -161,6 +176,7 @@ export function recordOutcome(outcome: Pick<PipelineOutcome, 'source' | 'outputF
     recordMetric(METRIC.promptTokens, model.promptTokens);
     recordMetric(METRIC.completionTokens, model.completionTokens);
   }
+  if (outcome.modelSource === 'fallback') recordMetric(METRIC.fallbackAnswers);
   if (outcome.source === 'cache') recordMetric(METRIC.cacheHits);
   if (outcome.outputFilter !== 'allow') recordMetric(METRIC.filteredReplies);
 }

@@ -28,6 +28,8 @@ export interface AlarmSignals {
   readonly endpoint5xx: IMetric;
   /** Sum of `WebhookRequests`, watched by an anomaly-detection band. */
   readonly requestVolume: IMetric;
+  /** Sum of `PrimaryUnavailable` per five minutes: calls the primary model could not serve, handed to the fallback. */
+  readonly primaryUnavailable: IMetric;
 }
 
 /** Alarm thresholds; each `@default` is the value used when the key is absent. */
@@ -44,6 +46,11 @@ export interface AlarmThresholds {
   readonly endpoint5xxPerFiveMinutes: number;
   /** Width of the request-volume band in standard deviations. @default 3 */
   readonly requestVolumeStdDevs: number;
+  /**
+   * Calls the primary model could not serve in five minutes, in two five-minute periods running. @default 5 (the
+   * breaker opens after a few failures, so an outage of the primary crosses it within minutes)
+   */
+  readonly primaryUnavailablePerFiveMinutes: number;
 }
 
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
@@ -53,6 +60,7 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   deliveryFailureRatePercent: 5,
   endpoint5xxPerFiveMinutes: 1,
   requestVolumeStdDevs: 3,
+  primaryUnavailablePerFiveMinutes: 5,
 };
 
 export interface AlarmsProps {
@@ -144,6 +152,17 @@ export class Alarms extends Construct {
         datapointsToAlarm: 3,
         comparisonOperator: ComparisonOperator.LESS_THAN_LOWER_OR_GREATER_THAN_UPPER_THRESHOLD,
         // EMF publishes nothing without requests, so quiet nights are missing data, not an outage.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      // While the fallback model answers, members get replies and the error alarms stay quiet: this one says the
+      // primary is down (or asleep) and members are on the smaller model.
+      primaryUnavailable: new Alarm(this, 'PrimaryModelUnavailable', {
+        alarmDescription: `The primary model could not serve ${t.primaryUnavailablePerFiveMinutes} or more calls in five minutes, twice running: members are answered by the fallback model`,
+        metric: signals.primaryUnavailable,
+        threshold: t.primaryUnavailablePerFiveMinutes,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     };

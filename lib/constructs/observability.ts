@@ -166,6 +166,8 @@ export class Observability extends Construct {
           METRIC.deliveryFailures,
           METRIC.errors,
           METRIC.fallbackUsed,
+          METRIC.fallbackAnswers,
+          METRIC.primaryUnavailable,
           METRIC.sweptReplies,
         ]),
       ),
@@ -309,6 +311,7 @@ export class Observability extends Construct {
         period: FIVE_MINUTES,
       }),
       requestVolume: groupGateMetric(METRIC.webhookRequests, Stats.SUM, FIVE_MINUTES),
+      primaryUnavailable: groupGateMetric(METRIC.primaryUnavailable, Stats.SUM, FIVE_MINUTES),
     };
   }
 }

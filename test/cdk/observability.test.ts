@@ -86,13 +86,13 @@ describe('dashboard', () => {
 
   test('shows the state of every alarm', () => {
     const statusWidget = dashboardBody().widgets.find((w) => w.properties.title === 'Alarms');
-    expect(statusWidget?.properties.alarms).toHaveLength(7);
+    expect(statusWidget?.properties.alarms).toHaveLength(8);
   });
 });
 
 describe('alarms', () => {
-  test('seven alarms, each notifying the topic on alarm and on recovery', () => {
-    expect(alarms()).toHaveLength(7);
+  test('eight alarms, each notifying the topic on alarm and on recovery', () => {
+    expect(alarms()).toHaveLength(8);
     template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topicRef], OKActions: [topicRef] });
   });
 
@@ -217,6 +217,7 @@ describe('alarms', () => {
         deliveryFailureRatePercent: metric('delivery'),
         endpoint5xx: metric('5xx'),
         requestVolume: metric('requests'),
+        primaryUnavailable: metric('primary'),
       },
       thresholds: { modelLatencyP90Ms: 9000 },
     });
@@ -225,6 +226,12 @@ describe('alarms', () => {
     bare.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'age',
       Threshold: DEFAULT_ALARM_THRESHOLDS.oldestMessageAgeSeconds,
+    });
+    bare.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'primary',
+      Threshold: DEFAULT_ALARM_THRESHOLDS.primaryUnavailablePerFiveMinutes,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
     });
     bare.resourceCountIs('AWS::SNS::Subscription', 0);
   });

@@ -36,6 +36,8 @@ const rowSchema = z.object({
   at: z.iso.datetime(),
   expiresAt: z.number().int(),
   cached: z.boolean(),
+  // Which model answered (absent for rows no model answered, and for rows written before the fallback existed).
+  modelSource: z.enum(['primary', 'fallback']).optional(),
   tokens: z.object({ prompt: nano, completion: nano, total: nano }),
   usage: z.object({ sagemaker: z.object({ busyMs: z.number().nonnegative() }).nullable() }),
   componentsNanoUsd: z.object(

@@ -17,10 +17,13 @@ const amount = z.number().finite().nonnegative();
 const usageSchema = z.strictObject({
   /** 1 for the webhook / REST paths (one API Gateway request), 0 for work reached only through SQS. */
   apiGatewayRequests: count,
-  /** Every Lambda invocation this call caused; `billedMs` is the REPORT line's "Billed Duration" (1 ms steps). */
+  /**
+   * Every Lambda invocation this call caused; `billedMs` is the REPORT line's "Billed Duration" (1 ms steps). `model`
+   * is the answering model's own function (a fallback model on Lambda: `lambdaUsageOf` in model-billing.ts).
+   */
   lambda: z.array(
     z.strictObject({
-      fn: z.enum(['webhook', 'worker', 'chat-api', 'authorizer']),
+      fn: z.enum(['webhook', 'worker', 'chat-api', 'authorizer', 'model']),
       memoryMb: z.number().int().min(128).max(10_240),
       billedMs: count,
       arch: z.enum(['arm64', 'x86_64']),

@@ -11,6 +11,9 @@ import {
 } from './cost-model';
 import { nanoToUsd } from './exact';
 
+/** Which model answered: the configured (primary) model, or the fallback asked when the primary could not. */
+export type ModelSource = 'primary' | 'fallback';
+
 /**
  * One item of the ledger table (functions/shared/table-specs.ts), one per model invocation. It is also exactly
  * what `GET /_sandbox/ledger` serves, so it explains itself: who, when, which model, what was measured
@@ -35,7 +38,14 @@ export interface LedgerRow extends CostBreakdown {
   readonly userId: string;
   /** ISO-8601 UTC time of the invocation. */
   readonly at: string;
+  /** The model that answered, or the configured model when none did. */
   readonly model: string;
+  /**
+   * Set when a model answered: whether it was the primary or the fallback (`model` names it; a Lambda-hosted
+   * fallback's time is a `lambda` entry with `fn: 'model'`). Absent on cache hits, commands, refusals and model
+   * failures, and on rows written before fallback models existed.
+   */
+  readonly modelSource?: ModelSource;
   readonly latencyMs: number;
   /** Answered from the FAQ cache: no model call, so no SageMaker usage. */
   readonly cached: boolean;
@@ -101,6 +111,16 @@ export function buildLedgerRow(input: LedgerRowInput): LedgerRow {
   };
 }
 
+/**
+ * `row` marked with the model that answered it (`LedgerRow.modelSource`); unchanged when `source` is undefined.
+ * @throws ValidationError for a cached row: no model answered it.
+ */
+export function withModelSource<T extends LedgerRow>(row: T, source: ModelSource | undefined): T {
+  if (source === undefined) return row;
+  if (row.cached) throw new ValidationError('Invalid ledger row: a cached answer has no answering model');
+  return { ...row, modelSource: source };
+}
+
 export type AggregateBy = 'group' | 'user' | 'day' | 'platform';
 
 export interface LedgerAggregate {
@@ -111,6 +131,8 @@ export interface LedgerAggregate {
   readonly key: string;
   readonly invocations: number;
   readonly cachedInvocations: number;
+  /** Invocations the fallback model answered (`modelSource: 'fallback'`). */
+  readonly fallbackInvocations: number;
   readonly tokens: { readonly prompt: number; readonly completion: number; readonly total: number };
   readonly components: ComponentAmounts;
   readonly componentsNanoUsd: ComponentAmounts;
@@ -121,7 +143,7 @@ export interface LedgerAggregate {
 
 type AggregatableRow = Pick<
   LedgerRow,
-  'platform' | 'tenantId' | 'chatId' | 'userId' | 'day' | 'cached' | 'tokens' | 'componentsNanoUsd'
+  'platform' | 'tenantId' | 'chatId' | 'userId' | 'day' | 'cached' | 'modelSource' | 'tokens' | 'componentsNanoUsd'
 >;
 
 // Report lines name the real ids (escaped, never hashed like stored keys), so finance can read every group.
@@ -142,18 +164,26 @@ function keyOf(row: AggregatableRow, by: AggregateBy): string {
 export function aggregate(rows: readonly AggregatableRow[], by: AggregateBy): LedgerAggregate[] {
   const totals = new Map<
     string,
-    { invocations: number; cached: number; prompt: number; completion: number; nano: Record<CostComponent, bigint> }
+    {
+      invocations: number;
+      cached: number;
+      fallback: number;
+      prompt: number;
+      completion: number;
+      nano: Record<CostComponent, bigint>;
+    }
   >();
   for (const row of rows) {
     const key = keyOf(row, by);
     let acc = totals.get(key);
     if (!acc) {
       const nano = Object.fromEntries(COST_COMPONENTS.map((c) => [c, 0n])) as Record<CostComponent, bigint>;
-      acc = { invocations: 0, cached: 0, prompt: 0, completion: 0, nano };
+      acc = { invocations: 0, cached: 0, fallback: 0, prompt: 0, completion: 0, nano };
       totals.set(key, acc);
     }
     acc.invocations += 1;
     if (row.cached) acc.cached += 1;
+    if (row.modelSource === 'fallback') acc.fallback += 1;
     acc.prompt += row.tokens.prompt;
     acc.completion += row.tokens.completion;
     for (const c of COST_COMPONENTS) acc.nano[c] += BigInt(row.componentsNanoUsd[c]);
@@ -169,6 +199,7 @@ export function aggregate(rows: readonly AggregatableRow[], by: AggregateBy): Le
         key,
         invocations: acc.invocations,
         cachedInvocations: acc.cached,
+        fallbackInvocations: acc.fallback,
         tokens: { prompt: acc.prompt, completion: acc.completion, total: acc.prompt + acc.completion },
         components: amounts(nanoToUsd),
         componentsNanoUsd: amounts(Number),

@@ -1,4 +1,4 @@
-import type { InvocationUsage } from './cost-model';
+import type { InvocationUsage, LambdaInvocation } from './cost-model';
 
 /**
  * How the model that answered a call is paid for; every model client states its own, and every answer carries the
@@ -6,17 +6,22 @@ import type { InvocationUsage } from './cost-model';
  * SageMaker time).
  *
  * - `sagemaker`: a provisioned endpoint billed per instance-hour; a call is charged the endpoint time it held.
+ * - `lambda`: a model served by a Lambda function (the CPU fallback behind a function URL); a call is charged one
+ *   request and the GB-seconds of `memoryMb` for its duration (`lambdaUsageOf`, priced by the cost model's Lambda line).
  * - `free`: nothing to charge per call (a stand-in, or capacity already paid for elsewhere).
  *
  * A per-token backend (an OpenAI-compatible API) joins this union together with the cost-model line that prices it;
  * adding the variant first would make its calls silently cost $0, so it waits for that issue.
  */
-export type ModelBilling = { readonly kind: 'sagemaker'; readonly instanceType: string } | { readonly kind: 'free' };
+export type ModelBilling =
+  | { readonly kind: 'sagemaker'; readonly instanceType: string }
+  | { readonly kind: 'lambda'; readonly memoryMb: number; readonly architecture: LambdaInvocation['arch'] }
+  | { readonly kind: 'free' };
 
-/** What `sagemakerUsageOf` needs of an answer (`ModelAnswer` fits). */
+/** What `sagemakerUsageOf` and `lambdaUsageOf` need of an answer (`ModelAnswer` fits). */
 export interface BilledAnswer {
   readonly billing: ModelBilling;
-  /** The answering model's call, which is the endpoint time it held. */
+  /** The answering model's call, which is the endpoint (or function) time it held. */
   readonly latencyMs: number;
 }
 
@@ -31,8 +36,37 @@ export function sagemakerUsageOf(answer: BilledAnswer | undefined): InvocationUs
   switch (billing.kind) {
     case 'sagemaker':
       return { instanceType: billing.instanceType, busyMs: answer.latencyMs };
+    case 'lambda':
     case 'free':
       return null;
+    default:
+      return unreachable(billing);
+  }
+}
+
+/**
+ * The ledger's `usage.lambda` entries of the answering model's own function (`fn: 'model'`): one invocation of
+ * `memoryMb` for the call's latency in whole milliseconds (Lambda bills duration in 1 ms steps, at least 1). The
+ * latency is the caller's round trip, so it bounds the function's billed duration from above (network time, and the
+ * back-off between retries, are counted too; each retry's request charge is not). Empty when no model answered or the
+ * answering model is not a Lambda function.
+ */
+export function lambdaUsageOf(answer: BilledAnswer | undefined): LambdaInvocation[] {
+  if (answer === undefined) return [];
+  const { billing } = answer;
+  switch (billing.kind) {
+    case 'lambda':
+      return [
+        {
+          fn: 'model',
+          memoryMb: billing.memoryMb,
+          billedMs: Math.max(1, Math.ceil(answer.latencyMs)),
+          arch: billing.architecture,
+        },
+      ];
+    case 'sagemaker':
+    case 'free':
+      return [];
     default:
       return unreachable(billing);
   }

@@ -126,3 +126,65 @@ describe('createInvocationRecorder', () => {
     expect(written).toHaveLength(1);
   });
 });
+
+describe('the ledger row of a model answer names the model that answered and prices it by its billing', () => {
+  const answered = (model: {
+    modelId: string;
+    billing: { kind: 'sagemaker'; instanceType: string } | { kind: 'lambda'; memoryMb: number; architecture: 'arm64' };
+  }): InvocationToRecord => ({
+    ...apiCall,
+    outcome: {
+      ...outcome,
+      source: 'model',
+      model: {
+        content: 'hello',
+        finishReason: 'stop',
+        promptTokens: 30,
+        completionTokens: 10,
+        latencyMs: 4_200,
+        ...model,
+      },
+    },
+  });
+
+  it("a fallback on Lambda: source 'fallback', its GB-seconds in the Lambda line, no SageMaker time", async () => {
+    const { record, written } = recorder();
+    await record(
+      answered({ modelId: 'fallback-cpu', billing: { kind: 'lambda', memoryMb: 3008, architecture: 'arm64' } }),
+      new CapacityMeter(),
+    );
+    const ledger = written[0]?.ledger;
+    expect(ledger).toMatchObject({ model: 'fallback-cpu', modelSource: 'fallback', source: 'model', cached: false });
+    expect(ledger?.usage.sagemaker).toBeNull();
+    expect(ledger?.usage.lambda).toEqual([
+      { fn: 'chat-api', memoryMb: 1024, billedMs: 20, arch: 'arm64' },
+      { fn: 'model', memoryMb: 3008, billedMs: 4_200, arch: 'arm64' },
+    ]);
+    // chat-api: 1024 MB × 20 ms = 0.02 GB-s × $0.0000133334 = 266.668 n$, + 200 n$ request;
+    // fallback: 3008 MB × 4,200 ms = 12.3375 GB-s × $0.0000133334 = 164,500.8225 n$, + 200 n$ request;
+    // together 165,167.4905 n$ → 165,167 n$ (165.167 µUSD).
+    expect(ledger?.componentsNanoUsd.lambda).toBe(165_167);
+    expect(ledger?.componentsNanoUsd.sagemaker).toBe(0);
+    expect(ledger?.totalNanoUsd).toBeGreaterThan(165_167);
+    expect(written[0]?.audit).toMatchObject({ model: 'fallback-cpu', modelLatencyMs: 4_200 });
+  });
+
+  it("the configured model: source 'primary', its endpoint time as SageMaker usage (control)", async () => {
+    const { record, written } = recorder();
+    await record(
+      answered({ modelId: 'private-llm-int8', billing: { kind: 'sagemaker', instanceType: 'ml.g4dn.xlarge' } }),
+      new CapacityMeter(),
+    );
+    const ledger = written[0]?.ledger;
+    expect(ledger).toMatchObject({ model: 'private-llm-int8', modelSource: 'primary' });
+    expect(ledger?.usage.sagemaker).toEqual({ instanceType: 'ml.g4dn.xlarge', busyMs: 4_200 });
+    expect(ledger?.usage.lambda.map((l) => l.fn)).toEqual(['chat-api']);
+  });
+
+  it('a cache hit keeps its row as before: no model source, no model line', async () => {
+    const { record, written } = recorder();
+    await record(apiCall, new CapacityMeter());
+    expect(written[0]?.ledger).not.toHaveProperty('modelSource');
+    expect(written[0]?.ledger.usage.lambda.map((l) => l.fn)).toEqual(['chat-api']);
+  });
+});

@@ -21,8 +21,11 @@ const maskPii = (text: string) => {
 };
 const guards = streamGuardFactory({ lexicon, maskPii });
 
-/** A model that streams `answer` in `pieces` deltas and optionally fails after `failAfter` of them. */
-function ports(answer: string, pieces: readonly string[], failAfter?: number): PipelinePorts<string> {
+/**
+ * A model that streams `answer` in `pieces` deltas and optionally fails after `failAfter` of them; `answeredBy` other
+ * than the primary `m` is a fallback model's answer.
+ */
+function ports(answer: string, pieces: readonly string[], failAfter?: number, answeredBy = 'm'): PipelinePorts<string> {
   const verdict = async (text: string) => {
     const r = await moderate(text, { lexicon });
     return { decision: r.decision, text: r.text, maxLevel: r.maxLevel };
@@ -49,7 +52,7 @@ function ports(answer: string, pieces: readonly string[], failAfter?: number): P
         promptTokens: 5,
         completionTokens: pieces.length,
         latencyMs: 10,
-        modelId: 'm',
+        modelId: answeredBy,
         billing: { kind: 'free' },
       };
     },
@@ -64,11 +67,11 @@ const splitAt = (text: string, cuts: readonly number[]) => {
   return points.slice(1).map((end, i) => text.slice(points[i], end));
 };
 
-async function stream(answer: string, pieces: readonly string[], failAfter?: number) {
+async function stream(answer: string, pieces: readonly string[], failAfter?: number, answeredBy?: string) {
   const shown: string[] = [];
   const outcome = await runPipeline(
     { conversationKey: 'k', text: 'question', deadline: Date.now() + 10_000, onVisibleText: (t) => shown.push(t) },
-    ports(answer, pieces, failAfter),
+    ports(answer, pieces, failAfter, answeredBy),
   );
   return { shown, outcome };
 }
@@ -82,6 +85,15 @@ describe('runPipeline, streamed', () => {
     expect(shown.length).toBeGreaterThan(3);
     for (const snapshot of shown) expect(answer.startsWith(snapshot)).toBe(true);
     for (let i = 1; i < shown.length; i++) expect((shown[i] ?? '').length).toBeGreaterThan((shown[i - 1] ?? '').length);
+  });
+
+  it("a fallback's streamed answer gets the backup-model note at the end; every snapshot is a prefix of the reply", async () => {
+    const answer = 'Deploys run on Fridays at 14:00. Ask the release channel before you start.';
+    const { shown, outcome } = await stream(answer, answer.match(/\S+\s*/g) ?? [], undefined, 'cpu-fallback');
+    expect(outcome.reply).toBe(`${answer}\n\n${DEFAULT_MESSAGES.answeredByFallback}`);
+    expect(shown.length).toBeGreaterThan(3);
+    for (const snapshot of shown) expect(outcome.reply.startsWith(snapshot)).toBe(true);
+    for (const snapshot of shown) expect(snapshot).not.toContain(DEFAULT_MESSAGES.answeredByFallback);
   });
 
   it.each([

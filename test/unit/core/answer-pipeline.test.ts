@@ -326,12 +326,71 @@ describe("the FAQ cache keeps only the primary model's answers", () => {
     expect((await h.ask('What is GroupGate?', { maxTokens: 64 })).source).toBe('cache');
   });
 
+  it('a fallback answer never reaches the cache, even one that would be stored had the primary written it', async () => {
+    const h = harness({ answer: FALLBACK });
+    // Stored by nobody: the cache stays empty however often the fallback answers the same FAQ.
+    for (let i = 0; i < 3; i++) expect((await h.ask('What is GroupGate?')).source).toBe('model');
+    expect(h.cache.size).toBe(0);
+    expect(h.calls.model).toHaveLength(3);
+  });
+
   it("the outcome carries the answering model's id and billing for the ledger", async () => {
     expect((await harness({ answer: FALLBACK }).ask('What is GroupGate?')).model).toMatchObject(FALLBACK);
     expect((await harness().ask('What is GroupGate?')).model).toMatchObject({
       modelId: PRIMARY,
       billing: PRIMARY_BILLING,
     });
+  });
+});
+
+describe('members see which model answered', () => {
+  const FALLBACK = {
+    modelId: 'cpu-fallback',
+    billing: { kind: 'lambda', memoryMb: 3008, architecture: 'arm64' },
+  } as const;
+  const NOTE = DEFAULT_MESSAGES.answeredByFallback;
+
+  it("a fallback's answer ends with the note on its own paragraph; context keeps the answer without it", async () => {
+    const outcome = await harness({ answer: { ...FALLBACK, content: 'GroupGate is the chat gateway.' } }).ask(
+      'What is GroupGate?',
+    );
+    expect(NOTE).toBe('(由备用模型回答。Answered by the backup model.)');
+    expect(outcome.reply).toBe(`GroupGate is the chat gateway.\n\n${NOTE}`);
+    expect(outcome).toMatchObject({ source: 'model', modelSource: 'fallback' });
+    expect(outcome.saveTurn?.assistant).toBe('GroupGate is the chat gateway.');
+  });
+
+  it("the primary's answer has no note (control)", async () => {
+    const outcome = await harness({ answer: { content: 'GroupGate is the chat gateway.' } }).ask('What is GroupGate?');
+    expect(outcome.reply).toBe('GroupGate is the chat gateway.');
+    expect(outcome.modelSource).toBe('primary');
+  });
+
+  it('a cache hit has no note and names no answering model', async () => {
+    const h = harness();
+    await h.ask('What is GroupGate?');
+    const hit = await h.ask('What is GroupGate?');
+    expect(hit.source).toBe('cache');
+    expect(hit.reply).not.toContain(NOTE);
+    expect(hit).not.toHaveProperty('modelSource');
+  });
+
+  it("the note follows the fallback's masked answer, and is not put on the apology for an emptied answer", async () => {
+    const masked = await harness({ answer: { ...FALLBACK, content: 'Call HR on 13812345678.' } }).ask('Who?');
+    expect(masked.reply).not.toContain('13812345678');
+    expect(masked.reply.endsWith(`\n\n${NOTE}`)).toBe(true);
+    const emptied = await harness({ answer: { ...FALLBACK, content: 'NSFW' } }).ask('Who?');
+    expect(emptied.reply).toBe(DEFAULT_MESSAGES.modelUnavailable);
+  });
+
+  it('a model failure (the apology) names no answering model', async () => {
+    const outcome = await harness({
+      answer: () => {
+        throw new ModelError('both down', 'server_error');
+      },
+    }).ask('What is GroupGate?');
+    expect(outcome.source).toBe('fallback');
+    expect(outcome).not.toHaveProperty('modelSource');
   });
 });
 

@@ -1,5 +1,5 @@
 import { costOfInvocation } from '#core/cost/cost-model';
-import { aggregate, buildLedgerRow, type LedgerRowInput } from '#core/cost/ledger-row';
+import { aggregate, buildLedgerRow, type LedgerRowInput, withModelSource } from '#core/cost/ledger-row';
 import { resolvePrices } from '#core/cost/prices';
 import { ValidationError } from '#core/errors';
 import { usage } from './usage-fixture';
@@ -132,5 +132,48 @@ describe('aggregate', () => {
 
   it('returns nothing for no rows', () => {
     expect(aggregate([], 'day')).toEqual([]);
+  });
+});
+
+describe('which model answered (modelSource)', () => {
+  const fallbackUsage = usage({
+    sagemaker: null,
+    lambda: [
+      { fn: 'worker', memoryMb: 1024, billedMs: 5200, arch: 'arm64' },
+      { fn: 'model', memoryMb: 3008, billedMs: 4200, arch: 'arm64' },
+    ],
+  });
+  const fallbackRow = () =>
+    buildLedgerRow(
+      input({ model: 'fallback-cpu', usage: fallbackUsage, breakdown: costOfInvocation(fallbackUsage, prices) }),
+    );
+
+  it('is absent until a model is named, and marks the row without changing what it cost', () => {
+    const row = fallbackRow();
+    expect(row).not.toHaveProperty('modelSource');
+    const marked = withModelSource(row, 'fallback');
+    expect(marked).toEqual({ ...row, modelSource: 'fallback' });
+    expect(JSON.parse(JSON.stringify(marked))).toMatchObject({ model: 'fallback-cpu', modelSource: 'fallback' });
+    expect(withModelSource(row, undefined)).toBe(row);
+  });
+
+  it('refuses to mark a cached row: no model answered it', () => {
+    const cachedUsage = usage({ sagemaker: null });
+    const cached = buildLedgerRow(
+      input({ cached: true, usage: cachedUsage, breakdown: costOfInvocation(cachedUsage, prices) }),
+    );
+    expect(() => withModelSource(cached, 'primary')).toThrow(ValidationError);
+  });
+
+  it('counts fallback answers per group; rows without a source (older rows, cache hits) count as none', () => {
+    const rows = [
+      withModelSource(buildLedgerRow(input({ invocationId: '1' })), 'primary'),
+      withModelSource(fallbackRow(), 'fallback'),
+      buildLedgerRow(input({ invocationId: '3', chatId: 'oc_other' })),
+    ];
+    expect(aggregate(rows, 'group').map((g) => [g.key, g.invocations, g.fallbackInvocations])).toEqual([
+      ['feishu#t1#oc_group', 2, 1],
+      ['feishu#t1#oc_other', 1, 0],
+    ]);
   });
 });

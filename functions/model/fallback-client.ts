@@ -1,0 +1,52 @@
+import type { InvokeOptions, ModelClient } from './model-client';
+import { createSageMakerClient } from './sagemaker-client';
+
+/**
+ * The fallback model's client: a server speaking the SageMaker runtime contract at `endpointUrl` (the sandbox's
+ * second engine; in AWS a Lambda function URL serving a CPU model), with its own circuit breaker, retries and
+ * timeouts. Its answers are billed as GB-seconds of the function's `memoryMb` (arm64), never as SageMaker time,
+ * and each call gets at most `timeoutMs`, whatever the caller's deadline: the time `withFallback` keeps back for it.
+ */
+export interface FallbackClientOptions {
+  readonly endpointUrl: string;
+  /** The name in its invocation paths (`/endpoints/<name>/invocations`). */
+  readonly endpointName: string;
+  readonly region: string;
+  /** Logical model id recorded with its answers; must differ from the primary's. */
+  readonly modelId: string;
+  /** Memory of the fallback's Lambda function, which prices its answers. */
+  readonly memoryMb: number;
+  /** Budget of one call (its retries included), and the socket inactivity timeout of one attempt. */
+  readonly timeoutMs: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** Back-off between retries. @default setTimeout-based */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export function createFallbackClient(options: FallbackClientOptions): ModelClient {
+  const now = options.now ?? Date.now;
+  const inner = createSageMakerClient({
+    endpointName: options.endpointName,
+    endpointUrl: options.endpointUrl,
+    region: options.region,
+    modelId: options.modelId,
+    instanceType: 'none', // not a SageMaker endpoint: `billing` prices its answers
+    billing: { kind: 'lambda', memoryMb: options.memoryMb, architecture: 'arm64' },
+    timeouts: { requestTimeoutMs: options.timeoutMs },
+    now,
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+  });
+  const within = (invoke: InvokeOptions): InvokeOptions => ({
+    ...invoke,
+    deadline: Math.min(invoke.deadline, now() + options.timeoutMs),
+  });
+
+  return {
+    id: inner.id,
+    billing: inner.billing,
+    circuitState: () => inner.circuitState(),
+    invoke: (request, invoke) => inner.invoke(request, within(invoke)),
+    invokeStream: (request, invoke) => inner.invokeStream(request, within(invoke)),
+  };
+}
