@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { chatMessageSchema } from '#model/chat-completions';
+import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
 import type { GenerateResult, ModelEngine } from './engine';
 import { EVENT_STREAM_CONTENT_TYPE, encodeModelStreamError, encodePayloadPart } from './event-stream';
 import { createRequestLimiter } from './request-limiter';
@@ -15,7 +16,11 @@ import { createPacedWriter } from './stream-pace';
  * - `POST /endpoints/{name}/invocations-response-stream` → AWS event-stream frames, each a `PayloadPart` whose bytes
  *   are one SSE line (`data: {chat.completion.chunk}` … `data: [DONE]`).
  * - `GET /ping` → 200, as a SageMaker container's health check.
- * Errors carry `x-amzn-errortype` so the SDK raises the same exception names SageMaker would.
+ * - `POST /v1/chat/completions` → the same engine behind the OpenAI API (as vLLM, TGI, Ollama or llama.cpp serve it):
+ *   chat-completions JSON, or with `"stream": true` an SSE `text/event-stream` of `data: {chat.completion.chunk}` …
+ *   `data: [DONE]` (a usage chunk only with `stream_options.include_usage`, as OpenAI does). Optional bearer key.
+ * SageMaker-route errors carry `x-amzn-errortype` so the SDK raises the same exception names SageMaker would;
+ * `/v1/…` errors are OpenAI's `{"error":{"message","type","code"}}`.
  */
 export interface ModelServerOptions {
   engine: ModelEngine;
@@ -38,6 +43,11 @@ export interface ModelServerOptions {
    * reply grow. Non-streaming invocations are not slowed. @default 0
    */
   streamPaceMs?: number;
+  /**
+   * If set, `/v1/…` requests must carry `Authorization: Bearer <apiKey>` (401 otherwise), like a vLLM `--api-key`.
+   * The SageMaker routes are not affected (the stand-in does not check SigV4). @default none — no key required
+   */
+  apiKey?: string;
   /** Where unexpected engine failures are reported (their details never reach the caller). @default console.error */
   logError?: (message: string, err: unknown) => void;
 }
@@ -54,6 +64,12 @@ const invocationBodySchema = z.object({
   stream: z.boolean().optional(),
 });
 
+/** OpenAI clients also send the model's name and stream options; other OpenAI fields are accepted and ignored. */
+const openAiBodySchema = invocationBodySchema.extend({
+  model: z.string().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+});
+
 class HttpProblem extends Error {
   constructor(
     readonly status: number,
@@ -66,6 +82,9 @@ class HttpProblem extends Error {
 }
 
 const ROUTE = /^\/endpoints\/([^/]+)\/(invocations|invocations-response-stream)$/;
+const OPENAI_ROUTE = '/v1/chat/completions';
+const isOpenAiPath = (path: string): boolean => path === '/v1' || path.startsWith('/v1/');
+const pathOf = (req: IncomingMessage): string => (req.url ?? '/').split('?')[0] ?? '/';
 
 export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
   const { engine } = options;
@@ -77,6 +96,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   const streamPaceMs = options.streamPaceMs ?? 0;
   if (!Number.isSafeInteger(streamPaceMs) || streamPaceMs < 0)
     throw new RangeError(`streamPaceMs must be a non-negative integer, got ${streamPaceMs}`);
+  if (options.apiKey === '') throw new RangeError('apiKey must not be empty; omit it to serve without a key');
+  const { apiKey } = options;
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -85,14 +106,24 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
           ? err
           : new HttpProblem(500, 'InternalFailure', 'internal_error', 'The model server failed; see its log.');
       if (!(err instanceof HttpProblem)) logError('[model-server] request failed', err);
-      sendProblem(res, problem);
+      (isOpenAiPath(pathOf(req)) ? sendOpenAiProblem : sendProblem)(res, problem);
     });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = pathOf(req);
     if (path === '/ping' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"healthy"}');
+      return;
+    }
+    if (isOpenAiPath(path)) {
+      if (path !== OPENAI_ROUTE || req.method !== 'POST') {
+        throw new HttpProblem(404, 'NotFound', 'not_found', `No route ${req.method ?? ''} ${path}`);
+      }
+      if (apiKey !== undefined) checkBearer(req, apiKey);
+      const body = parseBody(await readBody(req, maxBodyBytes), openAiBodySchema);
+      const framing = body.stream ? openAiFraming(body.stream_options?.include_usage === true) : undefined;
+      await generate(res, body, framing, {});
       return;
     }
     const match = ROUTE.exec(path);
@@ -101,7 +132,18 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     if (options.endpointName && name !== options.endpointName) {
       throw new HttpProblem(400, 'ValidationError', 'endpoint_not_found', `Endpoint ${name} not found.`);
     }
-    const body = parseBody(await readBody(req, maxBodyBytes));
+    const body = parseBody(await readBody(req, maxBodyBytes), invocationBodySchema);
+    const framing = operation === 'invocations' ? undefined : SAGEMAKER_FRAMING;
+    await generate(res, body, framing, { 'x-amzn-invoked-production-variant': 'AllTraffic' });
+  }
+
+  /** Runs the engine for one request: a whole answer without `framing`, else a stream framed for the route. */
+  async function generate(
+    res: ServerResponse,
+    body: z.infer<typeof invocationBodySchema>,
+    framing: StreamFraming | undefined,
+    completionHeaders: Record<string, string>,
+  ): Promise<void> {
     const maxTokens = Math.min(body.max_tokens ?? defaultMaxTokens, maxTokensLimit);
     const release = await limiter.acquire();
     if (!release) throw new HttpProblem(429, 'ThrottlingException', 'throttled', 'Too many queued requests.');
@@ -116,10 +158,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
         temperature: body.temperature ?? 0.7,
         signal: controller.signal,
       };
-      if (operation === 'invocations') {
-        sendCompletion(res, engine.name, await engine.generate(params));
+      if (framing === undefined) {
+        sendCompletion(res, engine.name, await engine.generate(params), completionHeaders);
       } else {
-        await streamCompletion(res, engine, params, streamPaceMs, logError);
+        await streamCompletion(res, engine, params, framing, streamPaceMs, logError);
       }
     } finally {
       release();
@@ -168,14 +210,23 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 const tooLarge = (limit: number): HttpProblem =>
   new HttpProblem(413, 'ValidationError', 'payload_too_large', `Request body is over ${limit} bytes.`);
 
-function parseBody(raw: Buffer): z.infer<typeof invocationBodySchema> {
+/** 401 unless the request carries the configured bearer key (compared in constant time). */
+function checkBearer(req: IncomingMessage, apiKey: string): void {
+  const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (!match?.[1] || !timingSafeEqualValues(match[1].trim(), apiKey)) {
+    req.resume();
+    throw new HttpProblem(401, 'UnauthorizedError', 'invalid_api_key', 'Missing or incorrect API key.');
+  }
+}
+
+function parseBody<S extends typeof invocationBodySchema>(raw: Buffer, schema: S): z.infer<S> {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch {
     throw new HttpProblem(400, 'ValidationError', 'invalid_json', 'Request body must be UTF-8 JSON.');
   }
-  const parsed = invocationBodySchema.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
     throw new HttpProblem(400, 'ValidationError', 'invalid_request', `Invalid chat-completions request: ${detail}`);
@@ -194,13 +245,31 @@ function sendProblem(res: ServerResponse, problem: HttpProblem): void {
     .end(JSON.stringify({ message: problem.message, error: { code: problem.code, message: problem.message } }));
 }
 
+/** OpenAI's error shape, as OpenAI-compatible clients (and `openai-client.ts`) read it. */
+function sendOpenAiProblem(res: ServerResponse, problem: HttpProblem): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const type =
+    problem.status === 429 ? 'rate_limit_error' : problem.status < 500 ? 'invalid_request_error' : 'server_error';
+  res
+    .writeHead(problem.status, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ error: { message: problem.message, type, code: problem.code } }));
+}
+
 const usageOf = (r: GenerateResult) => ({
   prompt_tokens: r.promptTokens,
   completion_tokens: r.completionTokens,
   total_tokens: r.promptTokens + r.completionTokens,
 });
 
-function sendCompletion(res: ServerResponse, model: string, result: GenerateResult): void {
+function sendCompletion(
+  res: ServerResponse,
+  model: string,
+  result: GenerateResult,
+  headers: Record<string, string>,
+): void {
   const body = {
     id: `chatcmpl-${randomUUID()}`,
     object: 'chat.completion',
@@ -211,50 +280,79 @@ function sendCompletion(res: ServerResponse, model: string, result: GenerateResu
     ],
     usage: usageOf(result),
   };
-  res
-    .writeHead(200, { 'content-type': 'application/json', 'x-amzn-invoked-production-variant': 'AllTraffic' })
-    .end(JSON.stringify(body));
+  res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
+
+/** How a route puts stream lines on the wire. */
+interface StreamFraming {
+  readonly headers: Readonly<Record<string, string>>;
+  /** One SSE `data:` line carrying `payload`. */
+  frame(payload: string): string | Uint8Array;
+  /** What the caller reads when generation fails after the 200 was sent. */
+  failure(): string | Uint8Array;
+  /** Whether a usage chunk precedes `[DONE]`. */
+  readonly includeUsage: boolean;
+}
+
+const encoder = new TextEncoder();
+const GENERATION_FAILED = 'Generation failed; see the model server log.';
+
+/** SageMaker: every SSE line in its own `PayloadPart` event; a failure is a `ModelStreamError` exception frame. */
+const SAGEMAKER_FRAMING: StreamFraming = {
+  headers: {
+    'content-type': EVENT_STREAM_CONTENT_TYPE,
+    'x-amzn-sagemaker-content-type': 'text/event-stream',
+    'x-amzn-invoked-production-variant': 'AllTraffic',
+  },
+  frame: (payload) => encodePayloadPart(encoder.encode(`data: ${payload}\n\n`)),
+  failure: () => encodeModelStreamError(GENERATION_FAILED, 'GenerationFailed'),
+  includeUsage: true,
+};
+
+/** OpenAI: plain SSE; a failure is a `data: {"error":…}` event and no `[DONE]` (what vLLM sends). */
+const openAiFraming = (includeUsage: boolean): StreamFraming => ({
+  headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' },
+  frame: (payload) => `data: ${payload}\n\n`,
+  failure: () =>
+    `data: ${JSON.stringify({ error: { message: GENERATION_FAILED, type: 'server_error', code: 'generation_failed' } })}\n\n`,
+  includeUsage,
+});
 
 async function streamCompletion(
   res: ServerResponse,
   engine: ModelEngine,
   params: Parameters<ModelEngine['generate']>[0],
+  framing: StreamFraming,
   paceMs: number,
   logError: (message: string, err: unknown) => void,
 ): Promise<void> {
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
-  const encoder = new TextEncoder();
   // Content deltas are paced; the closing lines follow the last delta at once, in order.
   const writer = createPacedWriter({
     paceMs,
     signal: params.signal,
-    write: (payload) => res.write(encodePayloadPart(encoder.encode(`data: ${payload}\n\n`))),
+    write: (payload) => res.write(framing.frame(payload)),
   });
   const sendLine = (payload: string, paced = false): void => writer.push(payload, paced);
   const chunk = (choices: unknown[], extra: object = {}): string =>
     JSON.stringify({ id, object: 'chat.completion.chunk', created, model: engine.name, choices, ...extra });
 
-  res.writeHead(200, {
-    'content-type': EVENT_STREAM_CONTENT_TYPE,
-    'x-amzn-sagemaker-content-type': 'text/event-stream',
-    'x-amzn-invoked-production-variant': 'AllTraffic',
-  });
+  res.writeHead(200, framing.headers);
   try {
     const result = await engine.generate({
       ...params,
       onText: (text) => sendLine(chunk([{ index: 0, delta: { content: text }, finish_reason: null }]), true),
     });
     sendLine(chunk([{ index: 0, delta: {}, finish_reason: result.finishReason }]));
-    sendLine(chunk([], { usage: usageOf(result) }));
+    if (framing.includeUsage) sendLine(chunk([], { usage: usageOf(result) }));
     sendLine('[DONE]');
     await writer.drained();
   } catch (err) {
     await writer.drained().catch(() => undefined);
     if (!params.signal.aborted) {
       logError('[model-server] stream failed', err);
-      res.write(encodeModelStreamError('Generation failed; see the model server log.', 'GenerationFailed'));
+      res.write(framing.failure());
     }
   }
   res.end();
