@@ -1,20 +1,17 @@
-import type { FallbackModelConfig, PipelineConfig } from '#config/pipeline-config';
+import type { OpenAiApiConfig, PipelineConfig } from '#config/pipeline-config';
+import type { ModelBilling } from '#core/cost/model-billing';
 import { ModelError } from '#core/errors';
 import { DEFAULT_FALLBACK_POLICY, type FallbackPolicy, withFallback } from '#model/compose-models';
 import { createFallbackClient } from '#model/fallback-client';
 import type { InvokeOptions, ModelClient } from '#model/model-client';
+import { createOpenAiClient } from '#model/openai-client';
 import { createSageMakerClient } from '#model/sagemaker-client';
 import { METRIC, recordMetric } from '#shared/metrics';
+import { modelApiKey } from './model-api-key';
 
 export interface ModelCompositionOptions {
   /** Socket inactivity timeout of one SageMaker attempt (the chat-api keeps it under API Gateway's limit). */
   readonly requestTimeoutMs?: number;
-  /**
-   * The longest deadline the caller gives one model call (the chat-api's `CHAT_MODEL_TIMEOUT_MS`). With a
-   * configured fallback, its reserve and budget are capped at half of it, so the primary always keeps at least as
-   * long as the fallback. @default unbounded (the worker's deadline follows the invocation's remaining time)
-   */
-  readonly callBudgetMs?: number;
   /**
    * A second backend asked when the primary cannot serve, instead of the configured one (`config.model.fallback`).
    * @default the configured fallback, if any
@@ -41,36 +38,71 @@ export interface ModelCompositionOptions {
 export function createModelClient(config: PipelineConfig, options: ModelCompositionOptions = {}): ModelClient {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ? { sleep: options.sleep } : {};
-  const primary = createSageMakerClient({
-    endpointName: config.model.endpointName,
-    endpointUrl: config.model.endpointUrl,
-    region: config.region,
-    modelId: config.model.modelId,
-    instanceType: config.model.instanceType,
-    ...(options.requestTimeoutMs === undefined ? {} : { timeouts: { requestTimeoutMs: options.requestTimeoutMs } }),
-    now,
-    ...sleep,
-  });
+  const timeouts =
+    options.requestTimeoutMs === undefined ? {} : { timeouts: { requestTimeoutMs: options.requestTimeoutMs } };
+  const { openAi, endpointUrl } = config.model;
+  const primary =
+    openAi && endpointUrl
+      ? createOpenAiClient({
+          baseUrl: endpointUrl,
+          model: openAi.model,
+          modelId: config.model.modelId,
+          ...optionalApiKey(openAi),
+          billing: SELF_HOSTED_BILLING,
+          ...timeouts,
+          now,
+          ...sleep,
+        })
+      : createSageMakerClient({
+          endpointName: config.model.endpointName,
+          endpointUrl,
+          region: config.region,
+          modelId: config.model.modelId,
+          instanceType: config.model.instanceType,
+          ...timeouts,
+          now,
+          ...sleep,
+        });
   if (options.fallback) {
     const policy = options.fallback.policy ?? DEFAULT_FALLBACK_POLICY;
     return withFallback(counted(primary, policy, now), options.fallback.client, policy, now);
   }
   const configured = config.model.fallback;
   if (!configured) return primary;
-  const budgetMs = fallbackBudgetMs(configured, options.callBudgetMs);
-  const fallback = createFallbackClient({ ...configured, region: config.region, timeoutMs: budgetMs, now, ...sleep });
+  const budgetMs = configured.timeoutMs;
+  const fallback = createFallbackClient({
+    ...configured,
+    ...(configured.openAi ? { openAi: { ...configured.openAi, ...optionalApiKey(configured.openAi) } } : {}),
+    region: config.region,
+    timeoutMs: budgetMs,
+    now,
+    ...sleep,
+  });
   const policy = fallbackPolicy(budgetMs);
   return withFallback(counted(primary, policy, now), fallback, policy, now);
 }
 
-/** The configured fallback's budget: `FALLBACK_TIMEOUT_MS`, at most half the caller's whole budget when it has one. */
-function fallbackBudgetMs(fallback: Pick<FallbackModelConfig, 'timeoutMs'>, callBudgetMs?: number): number {
-  return callBudgetMs === undefined ? fallback.timeoutMs : Math.min(fallback.timeoutMs, Math.floor(callBudgetMs / 2));
+/**
+ * An OpenAI-compatible server is the team's own (vLLM, TGI, Ollama in its VPC): its instances are billed to whatever
+ * runs them, not per call, so its answers add no model line to the ledger (docs/MODEL.md says so to finance).
+ */
+const SELF_HOSTED_BILLING: ModelBilling = { kind: 'free' };
+
+function optionalApiKey(openAi: OpenAiApiConfig): { apiKey?: () => Promise<string> } {
+  const apiKey = modelApiKey(openAi.apiKeySecretId);
+  return apiKey ? { apiKey } : {};
 }
 
-/** The default policy plus `timeout`, with the fallback's budget kept back from the primary's deadline. */
-function fallbackPolicy(reserveMs: number): FallbackPolicy {
-  return { fallBackOn: new Set([...DEFAULT_FALLBACK_POLICY.fallBackOn, 'timeout']), reserveMs };
+/**
+ * The default policy plus `timeout`, with the fallback's budget kept back from the primary's deadline: at most half
+ * the time the caller has left, so the primary is always asked first, however short the worker's remaining time or
+ * `/v1/chat`'s `CHAT_MODEL_TIMEOUT_MS`.
+ */
+function fallbackPolicy(budgetMs: number): FallbackPolicy {
+  return {
+    fallBackOn: new Set([...DEFAULT_FALLBACK_POLICY.fallBackOn, 'timeout']),
+    reserveMs: (remainingMs) => Math.min(budgetMs, Math.floor(remainingMs / 2)),
+  };
 }
 
 /**

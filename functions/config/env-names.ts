@@ -21,6 +21,15 @@ export const ENV = {
   modelEndpointUrl: 'MODEL_ENDPOINT_URL',
   modelId: 'MODEL_ID',
   /**
+   * Which API `MODEL_ENDPOINT_URL` speaks: `sagemaker` (the runtime contract; the default) or `openai` (an
+   * OpenAI-compatible `/v1` root such as vLLM, TGI, Ollama or llama.cpp server: `…/chat/completions` is appended).
+   */
+  modelApi: 'MODEL_API',
+  /** With `MODEL_API=openai`: the model name the server serves (its `model` field). @default MODEL_ID */
+  modelOpenAiModel: 'MODEL_OPENAI_MODEL',
+  /** With `MODEL_API=openai`: a Secrets Manager secret `{"apiKey": "…"}` sent as the bearer key. @default no key */
+  modelApiKeySecretId: 'MODEL_API_KEY_SECRET_ID',
+  /**
    * The fallback model: a second server speaking the SageMaker runtime contract that answers when the primary fails,
    * times out or has its circuit open (the sandbox's second engine; in AWS a Lambda function URL). Unset: none.
    */
@@ -31,6 +40,10 @@ export const ENV = {
   fallbackModelMemoryMb: 'FALLBACK_MODEL_MEMORY_MB',
   /** The fallback's budget per call, ms, kept back from the primary's deadline. */
   fallbackTimeoutMs: 'FALLBACK_TIMEOUT_MS',
+  /** As `MODEL_API`, `MODEL_OPENAI_MODEL` and `MODEL_API_KEY_SECRET_ID`, for `FALLBACK_MODEL_ENDPOINT_URL`. */
+  fallbackModelApi: 'FALLBACK_MODEL_API',
+  fallbackModelOpenAiModel: 'FALLBACK_MODEL_OPENAI_MODEL',
+  fallbackModelApiKeySecretId: 'FALLBACK_MODEL_API_KEY_SECRET_ID',
   contextTtlMinutes: 'CONTEXT_TTL_MINUTES',
   answerCacheTtlMinutes: 'ANSWER_CACHE_TTL_MINUTES',
   maxBodyBytes: 'MAX_BODY_BYTES',

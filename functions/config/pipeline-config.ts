@@ -70,6 +70,9 @@ export const FALLBACK_ENV = {
   modelId: ENV.fallbackModelId,
   memoryMb: ENV.fallbackModelMemoryMb,
   timeoutMs: ENV.fallbackTimeoutMs,
+  api: ENV.fallbackModelApi,
+  openAiModel: ENV.fallbackModelOpenAiModel,
+  apiKeySecretId: ENV.fallbackModelApiKeySecretId,
 } as const;
 
 export const DEFAULT_FALLBACK_MODEL_ID = 'fallback-cpu';
@@ -103,7 +106,14 @@ export const pipelineEnvShape = {
   [ENV.ledgerRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_LEDGER_RETENTION_DAYS),
   [ENV.auditRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_AUDIT_RETENTION_DAYS),
   [ENV.priceOverrides]: jsonValue.optional(),
+  [ENV.modelApi]: z.enum(['sagemaker', 'openai']).default('sagemaker'),
+  // Checked against MODEL_API in `toOpenAiApi`, so a setting that would do nothing is reported.
+  [ENV.modelOpenAiModel]: z.string().min(1).optional(),
+  [ENV.modelApiKeySecretId]: z.string().min(1).optional(),
   [FALLBACK_ENV.endpointUrl]: z.url({ protocol: /^https?$/ }).optional(),
+  [FALLBACK_ENV.api]: z.enum(['sagemaker', 'openai']).optional(),
+  [FALLBACK_ENV.openAiModel]: z.string().min(1).optional(),
+  [FALLBACK_ENV.apiKeySecretId]: z.string().min(1).optional(),
   // Defaults are applied in `toPipelineConfig`, so a setting given without the URL is reported, not ignored.
   [FALLBACK_ENV.modelId]: z.string().min(1).optional(),
   // Lambda's memory range.
@@ -117,9 +127,19 @@ export const pipelineEnvShape = {
 const pipelineEnvSchema = z.object(pipelineEnvShape);
 type PipelineEnv = z.output<typeof pipelineEnvSchema>;
 
+/** A model server spoken to over the OpenAI-compatible API instead of the SageMaker runtime contract. */
+export interface OpenAiApiConfig {
+  /** The `model` field sent to the server. */
+  readonly model: string;
+  /** Secrets Manager secret holding `{"apiKey": "…"}`; absent: no key is sent. */
+  readonly apiKeySecretId?: string;
+}
+
 /** The fallback model, when `FALLBACK_MODEL_ENDPOINT_URL` is set. */
 export interface FallbackModelConfig {
   readonly endpointUrl: string;
+  /** Set when the fallback speaks the OpenAI-compatible API (`FALLBACK_MODEL_API=openai`). */
+  readonly openAi?: OpenAiApiConfig;
   /** Always `FALLBACK_ENDPOINT_NAME`. */
   readonly endpointName: string;
   /** @default 'fallback-cpu' */
@@ -145,6 +165,8 @@ export interface PipelineConfig {
     readonly instanceType: string;
     readonly contextWindow: number;
     readonly maxTokens: number;
+    /** Set when the primary speaks the OpenAI-compatible API at `endpointUrl` (`MODEL_API=openai`). */
+    readonly openAi?: OpenAiApiConfig;
     /** Asked when the primary cannot answer; absent unless configured. */
     readonly fallback?: FallbackModelConfig;
   };
@@ -177,7 +199,14 @@ export interface PipelineConfig {
  */
 function toFallbackConfig(c: PipelineEnv): FallbackModelConfig | undefined {
   const endpointUrl = c[FALLBACK_ENV.endpointUrl];
-  const settings = [FALLBACK_ENV.modelId, FALLBACK_ENV.memoryMb, FALLBACK_ENV.timeoutMs] as const;
+  const settings = [
+    FALLBACK_ENV.modelId,
+    FALLBACK_ENV.memoryMb,
+    FALLBACK_ENV.timeoutMs,
+    FALLBACK_ENV.api,
+    FALLBACK_ENV.openAiModel,
+    FALLBACK_ENV.apiKeySecretId,
+  ] as const;
   if (endpointUrl === undefined) {
     const orphans = settings.filter((name) => c[name] !== undefined);
     if (orphans.length === 0) return undefined;
@@ -191,8 +220,14 @@ function toFallbackConfig(c: PipelineEnv): FallbackModelConfig | undefined {
       `${FALLBACK_ENV.modelId}: "${modelId}" is also ${ENV.modelId}; the fallback needs an id of its own, or its answers would be cached and billed as the primary's`,
     ]);
   }
+  const openAi = toOpenAiApi(c[FALLBACK_ENV.api] ?? 'sagemaker', modelId, {
+    api: FALLBACK_ENV.api,
+    model: [FALLBACK_ENV.openAiModel, c[FALLBACK_ENV.openAiModel]],
+    apiKeySecretId: [FALLBACK_ENV.apiKeySecretId, c[FALLBACK_ENV.apiKeySecretId]],
+  });
   return {
     endpointUrl,
+    ...(openAi ? { openAi } : {}),
     endpointName: FALLBACK_ENDPOINT_NAME,
     modelId,
     memoryMb: c[FALLBACK_ENV.memoryMb] ?? DEFAULT_FALLBACK_MEMORY_MB,
@@ -200,9 +235,41 @@ function toFallbackConfig(c: PipelineEnv): FallbackModelConfig | undefined {
   };
 }
 
+/**
+ * The OpenAI-compatible API settings of one model, or undefined for the SageMaker contract.
+ * @throws ConfigError when an OpenAI-only setting is given for a model that does not speak that API.
+ */
+function toOpenAiApi(
+  api: 'sagemaker' | 'openai',
+  modelId: string,
+  names: {
+    readonly api: string;
+    readonly model: readonly [name: string, value: string | undefined];
+    readonly apiKeySecretId: readonly [name: string, value: string | undefined];
+  },
+): OpenAiApiConfig | undefined {
+  const [modelName, model] = names.model;
+  const [keyName, apiKeySecretId] = names.apiKeySecretId;
+  if (api === 'openai') return { model: model ?? modelId, ...(apiKeySecretId ? { apiKeySecretId } : {}) };
+  const orphans = [
+    [modelName, model],
+    [keyName, apiKeySecretId],
+  ].filter(([, value]) => value !== undefined);
+  if (orphans.length === 0) return undefined;
+  throw new ConfigError(orphans.map(([name]) => `${name}: set without ${names.api}=openai, so nothing uses it`));
+}
+
 /** The pipeline part of a parsed env (any schema that spreads `pipelineEnvShape`). */
 export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
   const fallback = toFallbackConfig(c);
+  const openAi = toOpenAiApi(c[ENV.modelApi], c[ENV.modelId], {
+    api: ENV.modelApi,
+    model: [ENV.modelOpenAiModel, c[ENV.modelOpenAiModel]],
+    apiKeySecretId: [ENV.modelApiKeySecretId, c[ENV.modelApiKeySecretId]],
+  });
+  if (openAi && c[ENV.modelEndpointUrl] === undefined) {
+    throw new ConfigError([`${ENV.modelEndpointUrl}: required with ${ENV.modelApi}=openai (the server's /v1 root)`]);
+  }
   return {
     tables: {
       conversations: c[ENV.conversationsTable],
@@ -217,6 +284,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
       instanceType: c[ENV.modelInstanceType],
       contextWindow: c[ENV.modelContextWindow],
       maxTokens: c[ENV.modelMaxTokens],
+      ...(openAi ? { openAi } : {}),
       ...(fallback ? { fallback } : {}),
     },
     contextTtlSeconds: c[ENV.contextTtlMinutes] * 60,

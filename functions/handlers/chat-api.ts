@@ -60,10 +60,7 @@ export function createChatApiHandler(resolve: () => Promise<ChatApi>, now: () =>
 async function buildDefaultChatApi(env: NodeJS.ProcessEnv = process.env): Promise<ChatApi> {
   const config = loadChatApiConfig(env);
   const clients = createAwsClients({ region: config.region, wrapCalls: traced });
-  const model = createModelClient(config, {
-    requestTimeoutMs: config.modelTimeoutMs,
-    callBudgetMs: config.modelTimeoutMs,
-  });
+  const model = createModelClient(config, { requestTimeoutMs: config.modelTimeoutMs });
   return createChatApi({ config, pipeline: composePipeline({ config, clients, model, now: Date.now }), now: Date.now });
 }
 

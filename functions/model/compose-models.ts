@@ -12,9 +12,10 @@ export interface FallbackPolicy {
   readonly fallBackOn: ReadonlySet<ModelError['reason']>;
   /**
    * Time kept back for the fallback: the primary must finish `reserveMs` before the caller's deadline, so a primary
-   * timeout still leaves the fallback room to answer. @default 0
+   * timeout still leaves the fallback room to answer. A function gets the time the caller has left and returns the
+   * reserve for this call (a worker's deadline follows its invocation's remaining time). @default 0
    */
-  readonly reserveMs?: number;
+  readonly reserveMs?: number | ((remainingMs: number) => number);
 }
 
 /**
@@ -40,7 +41,9 @@ export function withFallback(
   policy: FallbackPolicy,
   now: () => number = Date.now,
 ): ModelClient {
-  const reserveMs = policy.reserveMs ?? 0;
+  const { reserveMs = 0 } = policy;
+  const reserveFor = (deadline: number): number =>
+    typeof reserveMs === 'number' ? reserveMs : reserveMs(Math.max(0, deadline - now()));
 
   async function firstThatAnswers<T>(
     deadline: number,
@@ -48,7 +51,7 @@ export function withFallback(
     mayFallBack: () => boolean = () => true,
   ): Promise<T> {
     try {
-      return await ask(primary, deadline - reserveMs);
+      return await ask(primary, deadline - reserveFor(deadline));
     } catch (err) {
       if (!(err instanceof ModelError && policy.fallBackOn.has(err.reason) && mayFallBack())) throw err;
       // No time left: asking would only fail the call and count against the fallback's own circuit breaker.

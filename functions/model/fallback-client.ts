@@ -1,4 +1,5 @@
 import type { InvokeOptions, ModelClient } from './model-client';
+import { createOpenAiClient } from './openai-client';
 import { createSageMakerClient } from './sagemaker-client';
 
 /**
@@ -9,6 +10,11 @@ import { createSageMakerClient } from './sagemaker-client';
  */
 export interface FallbackClientOptions {
   readonly endpointUrl: string;
+  /**
+   * Set when the fallback is an OpenAI-compatible server (`endpointUrl` is its `/v1` root): the team's own, billed
+   * to whatever runs it, so its answers carry no model cost. Otherwise it is the SageMaker contract.
+   */
+  readonly openAi?: { readonly model: string; readonly apiKey?: () => Promise<string> };
   /** The name in its invocation paths (`/endpoints/<name>/invocations`). */
   readonly endpointName: string;
   readonly region: string;
@@ -26,17 +32,29 @@ export interface FallbackClientOptions {
 
 export function createFallbackClient(options: FallbackClientOptions): ModelClient {
   const now = options.now ?? Date.now;
-  const inner = createSageMakerClient({
-    endpointName: options.endpointName,
-    endpointUrl: options.endpointUrl,
-    region: options.region,
+  const common = {
     modelId: options.modelId,
-    instanceType: 'none', // not a SageMaker endpoint: `billing` prices its answers
-    billing: { kind: 'lambda', memoryMb: options.memoryMb, architecture: 'arm64' },
     timeouts: { requestTimeoutMs: options.timeoutMs },
     now,
     ...(options.sleep ? { sleep: options.sleep } : {}),
-  });
+  };
+  const { openAi } = options;
+  const inner = openAi
+    ? createOpenAiClient({
+        ...common,
+        baseUrl: options.endpointUrl,
+        model: openAi.model,
+        ...(openAi.apiKey ? { apiKey: openAi.apiKey } : {}),
+        billing: { kind: 'free' },
+      })
+    : createSageMakerClient({
+        ...common,
+        endpointName: options.endpointName,
+        endpointUrl: options.endpointUrl,
+        region: options.region,
+        instanceType: 'none', // not a SageMaker endpoint: `billing` prices its answers
+        billing: { kind: 'lambda', memoryMb: options.memoryMb, architecture: 'arm64' },
+      });
   const within = (invoke: InvokeOptions): InvokeOptions => ({
     ...invoke,
     deadline: Math.min(invoke.deadline, now() + options.timeoutMs),

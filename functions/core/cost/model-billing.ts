@@ -8,10 +8,11 @@ import type { InvocationUsage, LambdaInvocation } from './cost-model';
  * - `sagemaker`: a provisioned endpoint billed per instance-hour; a call is charged the endpoint time it held.
  * - `lambda`: a model served by a Lambda function (the CPU fallback behind a function URL); a call is charged one
  *   request and the GB-seconds of `memoryMb` for its duration (`lambdaUsageOf`, priced by the cost model's Lambda line).
- * - `free`: nothing to charge per call (a stand-in, or capacity already paid for elsewhere).
+ * - `free`: nothing to charge per call: a stand-in, or capacity already paid for elsewhere, such as the team's own
+ *   OpenAI-compatible server (`MODEL_API=openai`: vLLM, TGI, Ollama), whose instances are billed to what runs them.
  *
- * A per-token backend (an OpenAI-compatible API) joins this union together with the cost-model line that prices it;
- * adding the variant first would make its calls silently cost $0, so it waits for that issue.
+ * A per-token hosted API (a vendor charging per token) would join this union together with the cost-model line that
+ * prices it; adding the variant first would make its calls silently cost $0.
  */
 export type ModelBilling =
   | { readonly kind: 'sagemaker'; readonly instanceType: string }

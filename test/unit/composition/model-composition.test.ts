@@ -175,24 +175,23 @@ describe('createModelClient with a configured fallback model', () => {
     expect(fallback.requests).toHaveLength(1);
   });
 
-  it('with too little time for the primary before the reserve, the fallback answers and the primary is neither asked nor counted', async () => {
+  it('keeps at most half the time the caller has left for the fallback, so a short deadline still asks the primary first', async () => {
+    // FALLBACK_TIMEOUT_MS is 20 s, but the caller (a worker near its timeout, /v1/chat) has 1.5 s: the primary gets
+    // the first 0.75 s, the fallback the rest.
     primaryBehaviour = hang;
     const client = model({ FALLBACK_TIMEOUT_MS: '20000' });
     const result = await client.invoke(REQUEST, { deadline: Date.now() + 1_500 });
     expect(result.modelId).toBe('fallback-cpu');
-    expect(primary.requests).toHaveLength(0);
-    expect(primaryUnavailable()).toBe(0);
-    expect(client.circuitState()).toBe('closed');
+    expect(primary.requests).toHaveLength(1);
+    expect(fallback.requests).toHaveLength(1);
+    expect(primaryUnavailable()).toBe(1);
   });
 
-  it("a caller's call budget caps the reserve at half of it, so the primary is still asked (the chat-api)", async () => {
-    primaryBehaviour = hang;
-    // FALLBACK_TIMEOUT_MS 20 s, but the caller allows 2 s per call: 1 s is kept for the fallback.
-    const client = model({ FALLBACK_TIMEOUT_MS: '20000' }, { callBudgetMs: 2_000 });
+  it('a primary answering within its half of a short deadline is the answer (control)', async () => {
+    const client = model({ FALLBACK_TIMEOUT_MS: '20000' });
     const result = await client.invoke(REQUEST, { deadline: Date.now() + 1_500 });
-    expect(result.modelId).toBe('fallback-cpu');
-    expect(primary.requests).toHaveLength(1);
-    expect(primaryUnavailable()).toBe(1);
+    expect(result.modelId).toBe('private-llm-int8');
+    expect(fallback.requests).toHaveLength(0);
   });
 
   it('the primary answering is the primary’s result, and the fallback is never asked (control)', async () => {
@@ -215,5 +214,54 @@ describe('createModelClient without a fallback model', () => {
     expect(primary.requests).toHaveLength(3);
     expect(fallback.requests).toHaveLength(0);
     expect(primaryUnavailable()).toBe(0);
+  });
+});
+
+describe('createModelClient with OpenAI-compatible servers (MODEL_API / FALLBACK_MODEL_API = openai)', () => {
+  let secrets: TestServer;
+  beforeAll(async () => {
+    // Secrets Manager's GetSecretValue, as the hand-signed client calls it.
+    secrets = await startTestServer(() => ({
+      statusCode: 200,
+      body: JSON.stringify({ SecretString: JSON.stringify({ apiKey: 'sk-composition-test' }) }),
+    }));
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url;
+  });
+  afterAll(() => secrets.close());
+
+  it('asks the primary at <root>/chat/completions with the served model name and the key from Secrets Manager', async () => {
+    const client = createModelClient(
+      pipelineConfig({
+        MODEL_ENDPOINT_URL: `${primary.url}/v1`,
+        MODEL_API: 'openai',
+        MODEL_OPENAI_MODEL: 'Qwen/Qwen2.5-7B-Instruct',
+        MODEL_API_KEY_SECRET_ID: 'gg/vllm-key',
+      }),
+      noSleep,
+    );
+    const result = await client.invoke(REQUEST, { deadline: farDeadline() });
+    expect(result).toMatchObject({ content: 'primary answer', modelId: 'private-llm-int8', billing: { kind: 'free' } });
+    const [request] = primary.requests;
+    expect(request?.path).toBe('/v1/chat/completions');
+    expect(request?.headers.authorization).toBe('Bearer sk-composition-test');
+    expect(JSON.parse(request?.body.toString('utf8') ?? '{}')).toMatchObject({ model: 'Qwen/Qwen2.5-7B-Instruct' });
+    expect(JSON.parse(secrets.requests[0]?.body.toString('utf8') ?? '{}')).toEqual({ SecretId: 'gg/vllm-key' });
+  });
+
+  it('falls back from a failing OpenAI-compatible primary to an OpenAI-compatible fallback, free of model cost', async () => {
+    primaryBehaviour = () => ({ statusCode: 503, body: JSON.stringify({ error: { message: 'overloaded' } }) });
+    const client = model({
+      MODEL_ENDPOINT_URL: `${primary.url}/v1`,
+      MODEL_API: 'openai',
+      FALLBACK_MODEL_ENDPOINT_URL: `${fallback.url}/v1`,
+      FALLBACK_MODEL_API: 'openai',
+      FALLBACK_MODEL_OPENAI_MODEL: 'qwen2.5:0.5b',
+    });
+    const result = await client.invoke(REQUEST, { deadline: farDeadline() });
+    expect(result).toMatchObject({ content: '备用模型的回答', modelId: 'fallback-cpu', billing: { kind: 'free' } });
+    expect(fallback.requests.map((r) => r.path)).toEqual(['/v1/chat/completions']);
+    expect(fallback.requests[0]?.headers.authorization).toBeUndefined();
+    expect(JSON.parse(fallback.requests[0]?.body.toString('utf8') ?? '{}')).toMatchObject({ model: 'qwen2.5:0.5b' });
+    expect(primaryUnavailable()).toBe(1);
   });
 });

@@ -82,3 +82,42 @@ describe('fallback model configuration', () => {
     expect(load).toThrow(/FALLBACK_MODEL_MEMORY_MB[\s\S]*FALLBACK_TIMEOUT_MS/);
   });
 });
+
+describe('OpenAI-compatible model servers', () => {
+  it('reads MODEL_API=openai with the served model name and the key secret, the name defaulting to MODEL_ID', () => {
+    const base = { ...workerEnv, MODEL_ENDPOINT_URL: 'http://vllm.internal:8000/v1', MODEL_API: 'openai' };
+    expect(loadWorkerConfig(base).model).toMatchObject({ openAi: { model: 'private-llm-int8' } });
+    expect(loadWorkerConfig(base).model.openAi?.apiKeySecretId).toBeUndefined();
+    expect(
+      loadWorkerConfig({ ...base, MODEL_OPENAI_MODEL: 'Qwen/Qwen2.5-7B-Instruct', MODEL_API_KEY_SECRET_ID: 'gg/vllm' })
+        .model.openAi,
+    ).toEqual({ model: 'Qwen/Qwen2.5-7B-Instruct', apiKeySecretId: 'gg/vllm' });
+    expect(loadWorkerConfig(workerEnv).model.openAi).toBeUndefined();
+  });
+
+  it('refuses MODEL_API=openai without a URL, an unknown API, and OpenAI settings that nothing would use', () => {
+    expect(() => loadWorkerConfig({ ...workerEnv, MODEL_API: 'openai' })).toThrow(
+      /MODEL_ENDPOINT_URL: required with MODEL_API=openai/,
+    );
+    expect(() => loadWorkerConfig({ ...workerEnv, MODEL_API: 'bedrock' })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({ ...workerEnv, MODEL_OPENAI_MODEL: 'x', MODEL_API_KEY_SECRET_ID: 'k' })).toThrow(
+      /MODEL_OPENAI_MODEL: set without MODEL_API=openai[\s\S]*MODEL_API_KEY_SECRET_ID: set without MODEL_API=openai/,
+    );
+  });
+
+  it('lets the fallback speak the OpenAI-compatible API too', () => {
+    const fallback = loadWorkerConfig({
+      ...workerEnv,
+      ...URL_ENV,
+      FALLBACK_MODEL_API: 'openai',
+      FALLBACK_MODEL_OPENAI_MODEL: 'qwen2.5:0.5b',
+    }).model.fallback;
+    expect(fallback).toMatchObject({ endpointUrl: 'http://127.0.0.1:18621', openAi: { model: 'qwen2.5:0.5b' } });
+    expect(() => loadWorkerConfig({ ...workerEnv, FALLBACK_MODEL_API: 'openai' })).toThrow(
+      /FALLBACK_MODEL_API: set without FALLBACK_MODEL_ENDPOINT_URL/,
+    );
+    expect(() => loadWorkerConfig({ ...workerEnv, ...URL_ENV, FALLBACK_MODEL_OPENAI_MODEL: 'x' })).toThrow(
+      /FALLBACK_MODEL_OPENAI_MODEL: set without FALLBACK_MODEL_API=openai/,
+    );
+  });
+});

@@ -116,6 +116,24 @@ describe('withFallback', () => {
     expect(fallback.calls[0]?.options.deadline).toBe(DEADLINE);
   });
 
+  it('asks a reserve function with the time the caller has left, per call', async () => {
+    const primary = primaryFailing(new ModelError('slow', 'timeout'));
+    const fallback = fallbackAnswering();
+    const asked: number[] = [];
+    const policy = {
+      fallBackOn: new Set([...DEFAULT_FALLBACK_POLICY.fallBackOn, 'timeout' as const]),
+      reserveMs: (remainingMs: number) => {
+        asked.push(remainingMs);
+        return Math.floor(remainingMs / 2);
+      },
+    };
+    const now = DEADLINE - 3_000;
+    await withFallback(primary.client, fallback.client, policy, () => now).invoke(REQUEST, { deadline: DEADLINE });
+    expect(asked).toEqual([3_000]);
+    expect(primary.calls[0]?.options.deadline).toBe(DEADLINE - 1_500);
+    expect(fallback.calls[0]?.options.deadline).toBe(DEADLINE);
+  });
+
   it('does not hand a timeout to the fallback by default: the primary used the whole deadline', async () => {
     const fallback = fallbackAnswering();
     const model = withFallback(

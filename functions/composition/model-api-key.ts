@@ -1,0 +1,36 @@
+import * as z from 'zod';
+import { ConfigError } from '#core/errors';
+import { awsJsonClientFromEnv, SECRETS_MANAGER } from '#shared/aws-json-client';
+import { secretJsonReader } from '#shared/secret-json';
+
+/** How long a read key is used before Secrets Manager is asked again: a rotated key is picked up within it. */
+export const API_KEY_TTL_MS = 5 * 60_000;
+
+const secretSchema = z.object({ apiKey: z.string().min(1) });
+
+/**
+ * The bearer key of an OpenAI-compatible model server, read from a Secrets Manager secret `{"apiKey": "…"}` through
+ * the hand-signed client and kept for `API_KEY_TTL_MS`. Undefined without a secret id (the server takes no key).
+ * A malformed secret is a `ConfigError` that names neither the secret nor its content.
+ */
+export function modelApiKey(
+  secretId: string | undefined,
+  options: {
+    readonly env?: Readonly<Record<string, string | undefined>>;
+    readonly read?: (secretId: string) => Promise<unknown>;
+    readonly now?: () => number;
+  } = {},
+): (() => Promise<string>) | undefined {
+  if (secretId === undefined) return undefined;
+  const env = options.env ?? process.env;
+  const read = options.read ?? secretJsonReader(() => awsJsonClientFromEnv(SECRETS_MANAGER, env));
+  const now = options.now ?? Date.now;
+  let cached: { readonly key: string; readonly until: number } | undefined;
+  return async () => {
+    if (cached && now() < cached.until) return cached.key;
+    const parsed = secretSchema.safeParse(await read(secretId));
+    if (!parsed.success) throw new ConfigError(['model API key secret: expected JSON {"apiKey": "<non-empty>"}']);
+    cached = { key: parsed.data.apiKey, until: now() + API_KEY_TTL_MS };
+    return cached.key;
+  };
+}
