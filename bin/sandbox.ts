@@ -5,8 +5,11 @@
 
 import { ENV } from '#config/env-names';
 import { SANDBOX_CREDENTIALS } from '../sandbox/defaults';
-import { startLocalModel } from '../sandbox/model/local-model';
+import { FALLBACK_MODEL_ENV, type FallbackModelConfig, fallbackModelFromEnv } from '../sandbox/fallback-model';
+import { type LocalModelOptions, startLocalModel } from '../sandbox/model/local-model';
 import { streamPaceFromEnv } from '../sandbox/model/stream-pace';
+import type { ModelsView } from '../sandbox/model-control';
+import type { FallbackSource } from '../sandbox/model-endpoints';
 import { readyFileFromEnv, removeReadyFile, SANDBOX_READY_FILE_ENV, writeReadyFile } from '../sandbox/ready-file';
 import { startSandbox } from '../sandbox/server';
 import { loadWebAssets } from '../sandbox/web/assets';
@@ -34,6 +37,66 @@ function alignedRows(rows: readonly (readonly [label: string, value: string])[],
   );
 }
 
+/** Prints load progress in steps of 10 %, each once. */
+function progressReporter(label: string): (progress: number) => void {
+  let last = -1;
+  return (p) => {
+    const pct = Math.floor(p * 10) * 10;
+    if (pct > last) {
+      last = pct;
+      process.stdout.write(`sandbox: loading ${label} ${pct}%\n`);
+    }
+  };
+}
+
+/** The backup model's source for `startSandbox`, or undefined when it is off. */
+function fallbackSource(
+  config: FallbackModelConfig,
+  engine: NonNullable<LocalModelOptions['engine']>,
+  streamPaceMs: number,
+): FallbackSource | undefined {
+  if (config.kind === 'off') return undefined;
+  if (config.kind === 'external') return { endpointUrl: config.url, modelId: config.modelId };
+  return {
+    modelId: config.modelId,
+    start: async () => {
+      const model = await startLocalModel({
+        engine,
+        ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+        streamPaceMs,
+        onLoadProgress: progressReporter('backup model'),
+      }).catch((err: unknown) => {
+        // Said apart from the primary's, whose failure would read the same.
+        const which = config.modelPath ? `${FALLBACK_MODEL_ENV.path}=${config.modelPath}` : 'the demo model';
+        throw new Error(`backup model (${which}) did not start: ${(err as Error).message}`, { cause: err });
+      });
+      return { url: model.url, close: () => model.close() };
+    },
+  };
+}
+
+/** The banner's lines about the backup model and the primary's switch. */
+function fallbackRows(config: FallbackModelConfig, engine: string, models: ModelsView): [string, string][] {
+  const { fallback, primary } = models;
+  const switchRow: [string, string] = [
+    'primary switch',
+    `${primary.modelId} is ${primary.state}; take it down and up with the page's control or POST /_sandbox/model/primary {"state":"down"|"up"}`,
+  ];
+  if (fallback.state === 'off' || config.kind === 'off')
+    return [['backup model', `off (${FALLBACK_MODEL_ENV.mode}=off)`], switchRow];
+  const what =
+    config.kind === 'external'
+      ? `external: ${fallback.url}`
+      : `${localModelName(engine, config.modelPath)} at ${fallback.url}`;
+  return [['backup model', `${fallback.modelId} — ${what}`], switchRow];
+}
+
+/** What a local engine serves, as the banner and the page name it. */
+function localModelName(engine: string, modelPath: string | undefined): string {
+  if (engine === 'instant') return 'instant echo stand-in (no model)';
+  return modelPath ?? 'GroupGate demo model (generated)';
+}
+
 function wrapWords(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
@@ -51,6 +114,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`PORT must be an integer 0–65535, got '${process.env.PORT}'`);
   const readyFile = readyFileFromEnv(process.env);
+  const fallbackConfig = fallbackModelFromEnv(process.env);
   // A file left by an earlier run must not announce this one before it is up.
   if (readyFile) await removeReadyFile(readyFile);
   const external = process.env[ENV.modelEndpointUrl];
@@ -58,13 +122,9 @@ async function main(): Promise<void> {
   const engine = process.env.MODEL_ENGINE === 'instant' ? 'instant' : 'llama';
   const streamPaceMs = streamPaceFromEnv(process.env);
   const demo = !external && !modelPath && engine === 'llama';
-  const modelName = external
-    ? `external: ${external}`
-    : engine === 'instant'
-      ? 'instant echo stand-in (no model)'
-      : (modelPath ?? 'GroupGate demo model (generated)');
-  let lastProgress = -1;
+  const modelName = external ? `external: ${external}` : localModelName(engine, modelPath);
   let modelUrl = external ?? '';
+  const fallback = fallbackSource(fallbackConfig, engine, streamPaceMs);
   const sandbox = await startSandbox({
     port,
     ...(external ? { modelEndpointUrl: external } : {}),
@@ -73,17 +133,12 @@ async function main(): Promise<void> {
         engine,
         ...(modelPath ? { modelPath } : {}),
         streamPaceMs,
-        onLoadProgress: (p) => {
-          const pct = Math.floor(p * 10) * 10;
-          if (pct > lastProgress) {
-            lastProgress = pct;
-            process.stdout.write(`sandbox: loading model ${pct}%\n`);
-          }
-        },
+        onLoadProgress: progressReporter('model'),
       });
       modelUrl = model.url;
       return { url: model.url, close: () => model.close() };
     },
+    ...(fallback ? { fallback } : {}),
     modelInfo: { name: modelName, demo, hint: demo ? DEMO_HINT : '' },
     webAssets: loadWebAssets(),
   });
@@ -95,11 +150,13 @@ async function main(): Promise<void> {
       ['chat page', `${sandbox.url}/`],
       ['webhooks', `${sandbox.url}/webhook/{feishu|slack|dingtalk|wecom}`],
       ['REST API', `${sandbox.url}/v1/chat`],
-      ['sandbox routes', `${sandbox.url}/_sandbox/{health,events,messages,ledger,info}`],
+      ['sandbox routes', `${sandbox.url}/_sandbox/{health,events,messages,ledger,info,model}`],
       ['DynamoDB (dynalite)', sandbox.aws.endpoints.dynamo],
       ['SQS (fauxqs)', sandbox.aws.endpoints.sqs],
       ['model', modelName],
+      ...fallbackRows(fallbackConfig, engine, sandbox.models()),
       ...(demo ? [['NOTE', DEMO_HINT] as const] : []),
+      ...sandbox.warnings.map((warning) => ['WARNING', warning.replace(/^WARNING: /, '')] as const),
     ]),
     '  sandbox credentials (public, local only; env variables override them: README.md, section "Sandbox configuration"):',
     `    FEISHU_APP_ID=${c.feishu.appId} FEISHU_VERIFICATION_TOKEN=${c.feishu.verificationToken} FEISHU_ENCRYPT_KEY=${c.feishu.encryptKey}`,

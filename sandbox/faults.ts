@@ -1,8 +1,8 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ConfigError } from '#core/errors';
 import type { CheckpointStep } from '#core/process-event';
 import type { QueuedEvent } from '#core/queue-message';
+import { closeServer, forwardTo, listenLocal, readRequestBody } from './http-forward';
 
 /**
  * Fault injection for the sandbox (reliability suite, issue 9). Off unless its variables are set; never part of a
@@ -240,9 +240,7 @@ export async function startModelFaultProxy(options: {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await readRequestBody(req);
     options.onRequest?.(body);
     const fault = pick();
     options.stats.model[fault] += 1;
@@ -251,7 +249,7 @@ export async function startModelFaultProxy(options: {
       return void res.end(JSON.stringify({ message: 'Injected model fault (sandbox)' }));
     }
     if (fault === 'hang') return hang(res);
-    forward(req, body, res);
+    forwardTo(target, req, body, res, 'Model endpoint unreachable through the fault proxy');
   }
 
   function hang(res: ServerResponse): void {
@@ -263,39 +261,12 @@ export async function startModelFaultProxy(options: {
     });
   }
 
-  function forward(req: IncomingMessage, body: Buffer, res: ServerResponse): void {
-    const upstream = httpRequest(
-      {
-        hostname: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: `${target.pathname.replace(/\/$/, '')}${req.url ?? '/'}`,
-        headers: { ...req.headers, host: target.host },
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ message: 'Model endpoint unreachable through the fault proxy' }));
-    });
-    res.on('close', () => upstream.destroy());
-    upstream.end(body);
-  }
-
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
+  const url = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const res of hung) res.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url,
+    close: () => {
+      for (const res of hung) res.destroy();
+      return closeServer(server);
+    },
   };
 }

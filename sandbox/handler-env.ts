@@ -1,6 +1,7 @@
 import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import { PLATFORMS } from '#platforms/types';
 import { credentialEnv, type sandboxCredentials } from './defaults';
+import { FALLBACK_MODEL_ENV } from './fallback-model';
 import type { LocalAws } from './local-aws/index';
 import { DINGTALK_EMULATED_BOT_NAME, DINGTALK_EMULATED_CARD_TEMPLATE } from './platform-emulator/dingtalk';
 import { WECOM_EMULATED_BOT_NAME } from './platform-emulator/wecom';
@@ -17,9 +18,17 @@ const LIBRARY_ENV = {
   powertoolsMetricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
 } as const;
 
+/** The backup model the worker falls back to (issue 16): the same SageMaker runtime contract as the primary. */
+export interface FallbackEndpoint {
+  readonly url: string;
+  /** Names the backup's answers in ledger and audit rows. */
+  readonly modelId: string;
+}
+
 /**
  * The environment the real handlers read, pointing every AWS client and platform API at local stand-ins.
- * `outer` is the sandbox's own environment: log level, metrics and the endpoint name may be set there.
+ * `outer` is the sandbox's own environment: log level, metrics and the endpoint name may be set there. Without a
+ * `fallback` the fallback variables are absent (never empty), so the worker composes no fallback client.
  */
 export function handlerEnv(
   aws: LocalAws,
@@ -27,6 +36,7 @@ export function handlerEnv(
   modelUrl: string,
   credentials: ReturnType<typeof sandboxCredentials>,
   outer: Readonly<Record<string, string | undefined>> = process.env,
+  fallback?: FallbackEndpoint,
 ): Record<string, string> {
   const L = LIBRARY_ENV;
   return {
@@ -48,6 +58,9 @@ export function handlerEnv(
     [ENV.auditTable]: aws.tables.audit,
     [ENV.modelEndpointUrl]: modelUrl,
     [ENV.modelEndpointName]: outer[ENV.modelEndpointName] ?? 'groupgate-llm',
+    ...(fallback
+      ? { [FALLBACK_MODEL_ENV.endpointUrl]: fallback.url, [FALLBACK_MODEL_ENV.modelId]: fallback.modelId }
+      : {}),
     [ENV.replyHandleOrigins]: baseUrl,
     [ENV.feishuApiBaseUrl]: `${baseUrl}/_emulator/feishu`,
     [ENV.slackApiBaseUrl]: `${baseUrl}/_emulator/slack`,

@@ -15,6 +15,7 @@ import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { joinAnswers, QuestionLog, readAudit } from './conversation-log';
 import { sandboxCredentials } from './defaults';
 import { DeliveryFeed, deliveryView, serveDeliveryStream } from './delivery-feed';
+import { FALLBACK_MODEL_ENV, primaryModelIdFromEnv } from './fallback-model';
 import {
   createCrashCheckpoint,
   createSendFaultPicker,
@@ -27,6 +28,9 @@ import {
 } from './faults';
 import { handlerEnv } from './handler-env';
 import { type LocalAws, startLocalAws } from './local-aws/index';
+import { createModelControl, type ModelControl, type ModelsView } from './model-control';
+import { type FallbackSource, type StartedModel, startModels } from './model-endpoints';
+import { startModelSwitch } from './model-switch';
 import { patchDelivery } from './platform-emulator/delivery-log';
 import { createDingTalkEmulator } from './platform-emulator/dingtalk';
 import { createFeishuEmulator } from './platform-emulator/feishu';
@@ -51,7 +55,13 @@ export interface SandboxOptions {
   /** An external SageMaker-compatible server; skips the local model. */
   readonly modelEndpointUrl?: string;
   /** Starts the model server; returns its URL. Injected so the HTTP core stays free of node-llama-cpp. */
-  readonly startModel?: () => Promise<{ url: string; close(): Promise<void> }>;
+  readonly startModel?: () => Promise<StartedModel>;
+  /**
+   * The backup model the worker falls back to when the primary cannot answer (issue 16): an external server's URL or
+   * a start function, and the id its answers are recorded under. The handlers get it as `FALLBACK_MODEL_ENDPOINT_URL`
+   * and `FALLBACK_MODEL_ID`. @default none
+   */
+  readonly fallback?: FallbackSource;
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
   /** Answers of GET /_sandbox/info about the model. */
@@ -64,6 +74,10 @@ export interface RunningSandbox {
   readonly port: number;
   readonly aws: LocalAws;
   readonly deliveries: readonly EmulatedDelivery[];
+  /** The two models and the primary's switch, as `GET /_sandbox/model` shows them. */
+  models(): ModelsView;
+  /** Start-up warnings (an external model endpoint that does not answer), already logged. */
+  readonly warnings: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -98,6 +112,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   let baseUrl = '';
   // POST /v1/chat: API key, usage plan, JWT authorizer and chat-api handler, played by sandbox/rest-api.ts.
   let restApi: RestApi | undefined;
+  // GET /_sandbox/model, POST /_sandbox/model/primary: the models and the primary's switch (sandbox/model-control.ts).
+  let modelControl: ModelControl | undefined;
 
   const deliveryFeed = new DeliveryFeed();
   const questions = new QuestionLog();
@@ -249,6 +265,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       return sendJson(res, 200, { config: faults ?? null, stats: faultStats, prompts: prompts.calls });
     if (req.method === 'GET' && path === '/_sandbox/ledger')
       return sendJson(res, 200, await ledgerRows(url.searchParams));
+    if (path === '/_sandbox/model' || path.startsWith('/_sandbox/model/')) {
+      if (!modelControl) return sendJson(res, 503, { error: { code: 'starting', message: 'Sandbox is starting.' } });
+      const answer = modelControl.route(req.method ?? 'GET', path, body);
+      if (answer) return sendJson(res, answer.status, answer.body);
+    }
     if (req.method === 'GET' && path === '/_sandbox/info') {
       return sendJson(res, 200, {
         model: options.modelInfo ?? null,
@@ -389,6 +410,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       return new Promise<void>((r) => server.close(() => r()));
     },
   ];
+  const warnings: string[] = [];
   const stop = async (): Promise<void> => {
     for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
   };
@@ -399,14 +421,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     stops.push(() => aws?.stop() ?? Promise.resolve());
     log(`sandbox: DynamoDB (dynalite) on ${aws.endpoints.dynamo}, SQS (fauxqs) on ${aws.endpoints.sqs}`);
 
-    let modelUrl = options.modelEndpointUrl;
-    if (!modelUrl && options.startModel) {
-      const model = await options.startModel();
-      stops.push(() => model.close());
-      modelUrl = model.url;
+    const primarySource = options.modelEndpointUrl
+      ? { endpointUrl: options.modelEndpointUrl }
+      : options.startModel
+        ? { start: options.startModel }
+        : undefined;
+    if (!primarySource)
+      throw new Error(`No model: set ${ENV.modelEndpointUrl} or let the sandbox start its local model.`);
+    const models = await startModels(primarySource, options.fallback);
+    stops.push(() => models.close());
+    warnings.push(...models.warnings);
+    log(`sandbox: model endpoint (SageMaker contract) at ${models.primary.url}`);
+    if (models.fallback) {
+      log(
+        `sandbox: backup model ${models.fallback.modelId} (SageMaker contract) at ${models.fallback.url}` +
+          ` (${models.fallback.source}); the worker falls back to it when the primary cannot answer`,
+      );
     }
-    if (!modelUrl) throw new Error(`No model: set ${ENV.modelEndpointUrl} or let the sandbox start its local model.`);
-    log(`sandbox: model endpoint (SageMaker contract) at ${modelUrl}`);
+    let modelUrl = models.primary.url;
     if (faults) {
       const proxy = await startModelFaultProxy({
         target: modelUrl,
@@ -419,8 +451,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       modelUrl = proxy.url;
       log(`sandbox: FAULT INJECTION on: ${JSON.stringify(faults)}; model calls go through ${modelUrl}`);
     }
+    // The handlers call the primary through its switch, so POST /_sandbox/model/primary can take it down.
+    const primarySwitch = await startModelSwitch({ target: modelUrl });
+    stops.push(() => primarySwitch.close());
+    log(`sandbox: primary model switch at ${primarySwitch.url} (POST /_sandbox/model/primary {"state":"down"|"up"})`);
+    for (const warning of models.warnings) log(`sandbox: ${warning}`);
 
-    Object.assign(process.env, handlerEnv(aws, baseUrl, modelUrl, credentials));
+    // Variables of an earlier sandbox in this process must not leak into one without a backup model.
+    for (const name of [FALLBACK_MODEL_ENV.endpointUrl, FALLBACK_MODEL_ENV.modelId]) delete process.env[name];
+    const fallback = models.fallback ? { url: models.fallback.url, modelId: models.fallback.modelId } : undefined;
+    Object.assign(process.env, handlerEnv(aws, baseUrl, primarySwitch.url, credentials, process.env, fallback));
+    modelControl = createModelControl({
+      switch: primarySwitch,
+      primary: { ...models.primary, modelId: primaryModelIdFromEnv(process.env) },
+      ...(models.fallback ? { fallback: models.fallback } : {}),
+      log,
+    });
     // Imported after the environment is set: the handlers read it once, at their cold start.
     const webhookModule = await import('#handlers/webhook');
     const workerModule = await import('#handlers/worker');
@@ -452,7 +498,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     await stop();
     throw err;
   }
-  return { url: baseUrl, port, aws, deliveries, stop };
+  const control = modelControl;
+  return { url: baseUrl, port, aws, deliveries, models: () => control.view(), warnings, stop };
 }
 
 /** Lambda timeout of the stream sweeper, as the CDK stack sets it. */

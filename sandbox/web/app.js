@@ -12,6 +12,8 @@
  *   growing, then `stream: finished|failed`), matched to what is shown by platform + messageId
  * - GET /_sandbox/ledger?platform&chat → one cost row per invocation
  * - GET /_sandbox/info → model, platforms, members, groups
+ * - GET /_sandbox/model, POST /_sandbox/model/primary → the primary and backup models, and the primary's switch
+ *   (model-switch.js); each reply's ledger row names the model that wrote it (`model`, `modelSource`)
  *
  * The platforms do not echo members' own messages: the sandbox keeps them (the conversation route), so a reload
  * rebuilds the whole conversation; this page holds only what it is sending, and what the sandbox could not take.
@@ -21,6 +23,7 @@
  */
 import { node } from './dom.js';
 import { formatLatency, formatTime, formatUsd, plural } from './format.js';
+import { startModelSwitch } from './model-switch.js';
 import { completedAt, exactTargets, leadingMention, pairReplies } from './pairing.js';
 import { botMeta, quote } from './reply-meta.js';
 import { explainFailure, requestJson } from './sandbox-client.js';
@@ -77,6 +80,7 @@ const el = {
   model: document.querySelector('[data-testid="model-name"]'),
   connection: document.querySelector('[data-testid="connection-status"]'),
   connectionError: $('connection-error'),
+  modelSwitch: document.querySelector('[data-testid="model-switch"]'),
 };
 
 const state = {
@@ -102,6 +106,8 @@ const state = {
   thread: null,
   /** Whether the event stream is open; polling runs faster while it is not. */
   streamLive: false,
+  /** The primary and backup models (`GET /_sandbox/model`), or null until read: which model wrote a reply. */
+  models: null,
   nextLocalId: 1,
 };
 
@@ -485,7 +491,7 @@ function renderBot(item) {
       quote(question),
       replyText(item),
       streamLine(item),
-      botMeta(item, ackToShown(item)),
+      botMeta(item, ackToShown(item), state.models),
       threadButton(item, `${BOT_NAME}: ${displayText(item.message.text)}`),
     ),
   );
@@ -549,6 +555,7 @@ function signature(item) {
       item.at,
       state.expanded.has(item.id),
       thread,
+      modelIds(),
     ]);
   }
   if (item.kind === 'thread') return JSON.stringify([item.root?.key, messageCount(item)]);
@@ -562,6 +569,9 @@ function content(item) {
 }
 
 const rendered = new Map();
+
+/** The model ids a reply's "answered by" chip is told apart by; a change redraws the replies. */
+const modelIds = () => (state.models ? [state.models.primary.modelId, state.models.fallback.modelId ?? null] : null);
 
 /** Notes when each complete reply is first drawn: the end of its "ack → shown" time. */
 function noteShown(items) {
@@ -1048,3 +1058,8 @@ renderControls();
 renderConversation();
 loadInfo();
 openStream();
+startModelSwitch(el.modelSwitch, (models) => {
+  const before = JSON.stringify(modelIds());
+  state.models = models;
+  if (JSON.stringify(modelIds()) !== before) renderConversation();
+});

@@ -13,6 +13,7 @@ const FILES: ReadonlyArray<readonly [urlPath: string, file: string, contentType:
   ['/assets/app.js', 'app.js', 'text/javascript; charset=utf-8'],
   ['/assets/dom.js', 'dom.js', 'text/javascript; charset=utf-8'],
   ['/assets/format.js', 'format.js', 'text/javascript; charset=utf-8'],
+  ['/assets/model-switch.js', 'model-switch.js', 'text/javascript; charset=utf-8'],
   ['/assets/pairing.js', 'pairing.js', 'text/javascript; charset=utf-8'],
   ['/assets/reply-meta.js', 'reply-meta.js', 'text/javascript; charset=utf-8'],
   ['/assets/sandbox-client.js', 'sandbox-client.js', 'text/javascript; charset=utf-8'],

@@ -1,7 +1,7 @@
 import { node } from './dom.js';
 import { formatLatency, formatUsd, plural } from './format.js';
 
-/** The chips under a bot reply (latency, model, cache, PII, filter, cost) and the question it quotes. */
+/** The chips under a bot reply (latency, model, answering model, cache, PII, filter, cost) and the question it quotes. */
 
 const SOURCE_LABELS = {
   command: 'command',
@@ -109,6 +109,39 @@ function modelChip(row, facts) {
   );
 }
 
+/**
+ * Which model wrote the reply (issue 16): the primary or the backup the worker fell back to, with the model id the
+ * ledger row names. The row's `modelSource` says which; without it (an older worker) the id is compared with the
+ * sandbox's models (`GET /_sandbox/model`). No chip when no model wrote the reply (cache, commands, apologies).
+ */
+function answeredByChip(row, models) {
+  const modelWrote = row.modelSource === 'primary' || row.modelSource === 'fallback' || row.source === 'model';
+  if (!modelWrote || typeof row.model !== 'string') return null;
+  let role = row.modelSource || null;
+  if (!role && models) {
+    if (models.fallback.state === 'up' && row.model === models.fallback.modelId) role = 'fallback';
+    else if (row.model === models.primary.modelId) role = 'primary';
+  }
+  const label = role === 'fallback' ? 'backup' : role === 'primary' ? 'primary' : 'model';
+  const title =
+    role === 'fallback'
+      ? `The primary model could not answer (down, failing or its circuit open): the backup model ${row.model} wrote this reply`
+      : role === 'primary'
+        ? `The primary model ${row.model} wrote this reply`
+        : `Model ${row.model} wrote this reply`;
+  return node(
+    'span',
+    {
+      class: `chip answered-by answered-${label}`,
+      'data-testid': 'meta-answered-by',
+      'data-role': label,
+      'data-model-id': row.model,
+      title,
+    },
+    `answered by ${label} · ${row.model}`,
+  );
+}
+
 function cacheChip(row) {
   if (row.source === 'cache') {
     return node(
@@ -156,8 +189,11 @@ function piiChip(facts) {
   );
 }
 
-/** `item`: a reply with its ledger row (or null) and its question; `shown`: its "ack → shown" figure (shownChip). */
-export function botMeta(item, shown) {
+/**
+ * `item`: a reply with its ledger row (or null) and its question; `shown`: its "ack → shown" figure (shownChip);
+ * `models`: the sandbox's models (`GET /_sandbox/model`), or null until known.
+ */
+export function botMeta(item, shown, models) {
   const { row } = item;
   const facts = item.question ? item.question.answer : null;
   if (!row) {
@@ -177,6 +213,7 @@ export function botMeta(item, shown) {
     { class: 'meta', 'data-testid': 'bot-meta' },
     shownChip(shown),
     modelChip(row, facts),
+    answeredByChip(row, models),
     cacheChip(row),
     piiChip(facts),
     node('span', { class: `chip filter-${filter}`, 'data-testid': 'meta-filter' }, `filter: ${filter}`),

@@ -216,6 +216,8 @@ describe('npm start lifecycle', () => {
       'DynamoDB (dynalite)',
       'SQS (fauxqs)',
       'model',
+      'backup model',
+      'primary switch',
       'NOTE',
     ]);
     expect(rows.get('chat page')).toEqual([`${info.url}/`]);

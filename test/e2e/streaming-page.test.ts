@@ -148,6 +148,10 @@ describe('the chat page against a scripted delivery feed', () => {
         return json(res, { model: { name: 'scripted', demo: false, hint: '' }, platforms: ['wecom'] });
       if (url.pathname === '/_sandbox/messages') return json(res, deliveries.map(deliveryView));
       if (url.pathname === '/_sandbox/ledger') return json(res, []);
+      if (url.pathname === '/_sandbox/model') {
+        const primary = { url: '', target: '', source: 'local', modelId: 'scripted', state: 'up', refusedCalls: 0 };
+        return json(res, { primary, fallback: { state: 'off' } });
+      }
       if (url.pathname === '/_sandbox/conversation') return json(res, { questions: [] });
       if (url.pathname === '/_sandbox/stream') {
         if (!options.streamDown) return serveDeliveryStream(res, feed);

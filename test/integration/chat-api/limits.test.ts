@@ -37,6 +37,8 @@ const close = (server: Server | undefined) =>
 /** Chat-completions per ARCHITECTURE §4.1; the last user message picks the behaviour. */
 function modelServer(): Server {
   return createServer((req, res) => {
+    // The sandbox checks an external endpoint's health at start-up.
+    if (req.method === 'GET' && req.url === '/ping') return void res.writeHead(200).end();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -76,6 +78,8 @@ beforeAll(async () => {
     API_KEYS: 'k-jwks, k-timeout, k-fail, k-quota, k-other',
     API_QUOTA_LIMIT: String(QUOTA),
     CHAT_MODEL_TIMEOUT_MS: String(MODEL_TIMEOUT_MS),
+    // These cases are about a model that cannot answer; with a backup model the member would get its answer.
+    FALLBACK_MODEL: 'off',
   });
 }, 90_000);
 
