@@ -1,8 +1,8 @@
 import type { ModelBilling } from '#core/cost/model-billing';
 import { ConfigError, ModelError } from '#core/errors';
+import { createCallRunner, type ModelCallOptions } from './call-runner';
 import { type ChatRequest, parseChatCompletion, toRequestBody } from './chat-completions';
-import { type CircuitBreakerOptions, createCircuitBreaker } from './circuit-breaker';
-import { type ClassifiedError, classifyModelError, fullJitterDelay } from './classify-error';
+import { type ClassifiedError, classifyModelError } from './classify-error';
 import type { ModelClient } from './model-client';
 import { createStreamAccumulator } from './stream-parser';
 
@@ -18,7 +18,7 @@ import { createStreamAccumulator } from './stream-parser';
  * `bad_response`. An error event inside a 200 stream (`data: {"error":…}` or an `error:` line) is `server_error`.
  * The API key is sent as `Authorization: Bearer` and never appears in an error message (server text is redacted).
  */
-export interface OpenAiClientOptions {
+export interface OpenAiClientOptions extends ModelCallOptions {
   /** The API root including its version, e.g. `http://vllm.internal:8000/v1`; requests go to `/chat/completions`. */
   baseUrl: string;
   /** The `model` field sent to the server (the name it serves the model under). */
@@ -36,21 +36,6 @@ export interface OpenAiClientOptions {
     /** Longest silence of one attempt: until the response headers, then between streamed chunks. @default 70_000 */
     requestTimeoutMs?: number;
   };
-  retry?: {
-    /** Total attempts, including the first. @default 3 */
-    maxAttempts?: number;
-    /** @default 200 */
-    baseDelayMs?: number;
-    /** @default 2_000 */
-    maxDelayMs?: number;
-  };
-  breaker?: CircuitBreakerOptions;
-  /** @default Date.now */
-  now?: () => number;
-  /** @default setTimeout-based */
-  sleep?: (ms: number) => Promise<void>;
-  /** @default Math.random */
-  random?: () => number;
 }
 
 /** `touch` restarts the attempt's silence timer (call it when bytes arrive). */
@@ -68,21 +53,15 @@ class HttpStatusError extends Error {
 }
 
 const encoder = new TextEncoder();
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const MAX_DETAIL_CHARS = 300;
 /** undici's own timeouts (connect, headers, body) are timeouts; its socket errors are resets, as the SDK's ECONNRESET. */
 const UNDICI_TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
   const url = chatCompletionsUrl(options.baseUrl);
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
-  const maxAttempts = options.retry?.maxAttempts ?? 3;
-  const baseDelayMs = options.retry?.baseDelayMs ?? 200;
-  const maxDelayMs = options.retry?.maxDelayMs ?? 2_000;
+  const runner = createCallRunner({ ...options, circuitOpenMessage: 'Model server circuit is open; failing fast' });
+  const { now, breaker } = runner;
   const idleMs = options.timeouts?.requestTimeoutMs ?? 70_000;
-  const breaker = createCircuitBreaker({ ...options.breaker, now });
 
   async function withinDeadline<T>(budgetMs: number, attempt: Attempt<T>, attemptStart: number): Promise<T> {
     const controller = new AbortController();
@@ -112,40 +91,13 @@ export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
     }
   }
 
-  async function run<T>(
-    deadline: number,
-    attempt: Attempt<T>,
-    mayRetry: () => boolean,
-    apiKey: string | undefined,
-  ): Promise<{ value: T; attempts: number }> {
-    if (!breaker.tryAcquire()) {
-      throw new ModelError('Model server circuit is open; failing fast', 'circuit_open');
-    }
-    const callStarted = now();
-    for (let attemptNo = 1; ; attemptNo++) {
-      const started = now();
-      const budget = deadline - started;
-      try {
-        if (budget <= 0) throw new ModelError('Model call deadline passed before the attempt', 'timeout');
-        const value = await withinDeadline(budget, attempt, started);
-        breaker.onSuccess();
-        return { value, attempts: attemptNo };
-      } catch (err) {
-        const { error, retryable, retryAfterMs } = classifyOpenAiError(err, apiKey !== undefined);
-        const backOff = fullJitterDelay(attemptNo - 1, baseDelayMs, maxDelayMs, random);
-        // The server's own Retry-After wins over a shorter back-off; if it does not fit the deadline, give up now.
-        const delay = Math.max(backOff, retryAfterMs ?? 0);
-        const canRetry = retryable && attemptNo < maxAttempts && mayRetry() && now() + delay < deadline;
-        if (!canRetry) {
-          // A 4xx means the server is alive and answered; only faults on its side count towards opening.
-          if (error.reason === 'client_error') breaker.onSuccess();
-          else breaker.onFailure(callStarted);
-          throw error;
-        }
-        await sleep(delay);
-      }
-    }
-  }
+  const run = <T>(deadline: number, attempt: Attempt<T>, mayRetry: () => boolean, apiKey: string | undefined) =>
+    runner.run(
+      deadline,
+      (budget, started) => withinDeadline(budget, attempt, started),
+      mayRetry,
+      (err) => classifyOpenAiError(err, apiKey !== undefined),
+    );
 
   async function readApiKey(): Promise<string | undefined> {
     if (!options.apiKey) return undefined;

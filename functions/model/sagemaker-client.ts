@@ -8,9 +8,9 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { ModelBilling } from '#core/cost/model-billing';
 import { ModelError } from '#core/errors';
+import { createCallRunner, type ModelCallOptions } from './call-runner';
 import { type ChatRequest, parseChatCompletion, toRequestBody } from './chat-completions';
-import { type CircuitBreakerOptions, createCircuitBreaker } from './circuit-breaker';
-import { classifyModelError, fullJitterDelay } from './classify-error';
+import { classifyModelError } from './classify-error';
 import type { ModelClient } from './model-client';
 import { createStreamAccumulator } from './stream-parser';
 
@@ -20,7 +20,7 @@ import { createStreamAccumulator } from './stream-parser';
  * Its answers are billed as endpoint time on `instanceType`, unless `billing` says otherwise (a server speaking the
  * contract that is not a SageMaker endpoint, such as the fallback function).
  */
-export interface SageMakerClientOptions {
+export interface SageMakerClientOptions extends ModelCallOptions {
   /** SageMaker endpoint name (`MODEL_ENDPOINT_NAME`). */
   endpointName: string;
   /** Override of the runtime URL, e.g. the sandbox's local model server (`MODEL_ENDPOINT_URL`). */
@@ -40,36 +40,15 @@ export interface SageMakerClientOptions {
     /** @default 3_000 */
     connectionTimeoutMs?: number;
   };
-  retry?: {
-    /** Total attempts, including the first. @default 3 */
-    maxAttempts?: number;
-    /** @default 200 */
-    baseDelayMs?: number;
-    /** @default 2_000 */
-    maxDelayMs?: number;
-  };
-  breaker?: CircuitBreakerOptions;
-  /** @default Date.now */
-  now?: () => number;
-  /** @default setTimeout-based */
-  sleep?: (ms: number) => Promise<void>;
-  /** @default Math.random */
-  random?: () => number;
 }
 
 type Attempt<T> = (signal: AbortSignal, attemptStart: number) => Promise<T>;
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const JSON_TYPE = 'application/json';
 
 export function createSageMakerClient(options: SageMakerClientOptions): ModelClient {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
-  const maxAttempts = options.retry?.maxAttempts ?? 3;
-  const baseDelayMs = options.retry?.baseDelayMs ?? 200;
-  const maxDelayMs = options.retry?.maxDelayMs ?? 2_000;
-  const breaker = createCircuitBreaker({ ...options.breaker, now });
+  const runner = createCallRunner({ ...options, circuitOpenMessage: 'Model endpoint circuit is open; failing fast' });
+  const { now, breaker } = runner;
   const sdk = new SageMakerRuntimeClient({
     region: options.region,
     // Retries are ours (bounded by the caller's deadline, counted, jittered), so the SDK must not add its own.
@@ -98,37 +77,8 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
     }
   }
 
-  async function run<T>(
-    deadline: number,
-    attempt: Attempt<T>,
-    mayRetry: () => boolean,
-  ): Promise<{ value: T; attempts: number }> {
-    if (!breaker.tryAcquire()) {
-      throw new ModelError('Model endpoint circuit is open; failing fast', 'circuit_open');
-    }
-    const callStarted = now();
-    for (let attemptNo = 1; ; attemptNo++) {
-      const started = now();
-      const budget = deadline - started;
-      try {
-        if (budget <= 0) throw new ModelError('Model call deadline passed before the attempt', 'timeout');
-        const value = await withinDeadline(budget, attempt, started);
-        breaker.onSuccess();
-        return { value, attempts: attemptNo };
-      } catch (err) {
-        const { error, retryable } = classifyModelError(err);
-        const delay = fullJitterDelay(attemptNo - 1, baseDelayMs, maxDelayMs, random);
-        const canRetry = retryable && attemptNo < maxAttempts && mayRetry() && now() + delay < deadline;
-        if (!canRetry) {
-          // A 4xx means the endpoint is alive and answered; only faults on its side count towards opening.
-          if (error.reason === 'client_error') breaker.onSuccess();
-          else breaker.onFailure(callStarted);
-          throw error;
-        }
-        await sleep(delay);
-      }
-    }
-  }
+  const run = <T>(deadline: number, attempt: Attempt<T>, mayRetry: () => boolean) =>
+    runner.run(deadline, (budget, started) => withinDeadline(budget, attempt, started), mayRetry, classifyModelError);
 
   const body = (request: ChatRequest, stream: boolean): Uint8Array =>
     new TextEncoder().encode(JSON.stringify(toRequestBody(request, stream)));
