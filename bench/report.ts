@@ -1,4 +1,5 @@
 import type { BundleRow } from './bundle-bench';
+import type { FallbackResult, SwitchCall } from './fallback-bench';
 import {
   AFTER_FIRST_TOKEN_TARGET_MS,
   type FirstVisibleRow,
@@ -212,6 +213,89 @@ export function streamingReport(result: StreamingResult): string {
     );
   }
   parts.push(`streaming section ${(result.elapsedMs / 1000).toFixed(1)} s`);
+  return parts.join('\n');
+}
+
+/** Issue 16's target: the primary's breaker opening → the first answer from the fallback model. */
+export const FALLBACK_TARGETS = { openToFallbackMs: 1000 } as const;
+
+export function switchOverVerdict(result: FallbackResult['switchOver']): Verdict {
+  if (result.openToFallbackMs === undefined) return 'MISS';
+  return result.openToFallbackMs <= FALLBACK_TARGETS.openToFallbackMs ? 'PASS' : 'MISS';
+}
+
+export function fallbackReport(result: FallbackResult): string {
+  const s = result.switchOver;
+  const opt = (v: number | undefined) => (v === undefined ? 'never' : v.toFixed(0));
+  const call = (c: SwitchCall) =>
+    `${c.answeredBy}${c.error ? ` (${c.error})` : ''}, ${c.primaryRefused} primary 503s, breaker ${c.circuitAfter}`;
+  const { recovery } = s;
+  const parts = [
+    `Fallback switch-over (issue 16): createModelClient from a worker config, primary behind the sandbox's model switch (503 when down), fallback a second local engine; both ${s.model}, one call at a time, deadline 55 s; target: breaker open → first fallback answer ≤ ${FALLBACK_TARGETS.openToFallbackMs} ms`,
+    table(
+      ['phase', 'calls', 'median ms', 'max ms', 'who answered, primary 503s, breaker after'],
+      [
+        ['healthy (primary up)', String(s.healthy.n), ms(s.healthy.medianMs), ms(s.healthy.maxMs), 'primary'],
+        ...s.closedCalls.map((c, i) => [`(a) down, breaker closed #${i + 1}`, '1', ms(c.latencyMs), '', call(c)]),
+        [
+          '(c) breaker open',
+          String(s.open.n),
+          ms(s.open.medianMs),
+          ms(s.open.maxMs),
+          `fallback ${s.openAnsweredByFallback}/${s.open.n}, ${s.openPrimaryCalls} primary calls`,
+        ],
+        ...(recovery.probe
+          ? [['primary up, first call after cool-down', '1', ms(recovery.probe.latencyMs), '', call(recovery.probe)]]
+          : []),
+      ],
+    ),
+    table(
+      ['interval', 'ms', 'target'],
+      [
+        ['primary down → first fallback answer', opt(s.downToFirstFallbackMs), ''],
+        ['primary down → breaker open', opt(s.downToOpenMs), ''],
+        ['(b) breaker open → first fallback answer', ms(s.openToFallbackMs ?? Number.NaN), switchOverVerdict(s)],
+        ['breaker cool-down (clock skipped, 250 ms steps)', opt(recovery.coolDownMs), ''],
+        ['primary up → first primary answer (cool-down skipped + real)', opt(recovery.upToPrimaryMs), ''],
+      ],
+    ),
+    '',
+    `Fallback tokens/s (fallback client, streamed, ${result.throughputRequest.maxTokens} max tokens, temperature ${result.throughputRequest.temperature}; local model server in this process, 1 thread; medians after one warm-up per route)`,
+    table(
+      [
+        'model',
+        'route',
+        'calls',
+        'errors',
+        'prompt tokens',
+        'tokens',
+        'TTFT ms',
+        'latency ms',
+        'tokens/s',
+        'decode tokens/s',
+      ],
+      result.throughput.map((r) => [
+        r.model,
+        r.route === 'sagemaker' ? 'SageMaker contract' : 'OpenAI /v1/chat/completions',
+        String(r.calls),
+        String(r.errors),
+        Number.isFinite(r.promptTokensMedian) ? String(r.promptTokensMedian) : '',
+        Number.isFinite(r.completionTokensMedian) ? String(r.completionTokensMedian) : '',
+        ms(r.ttftMedianMs),
+        ms(r.latencyMedianMs),
+        Number.isFinite(r.tokensPerSecMedian) ? r.tokensPerSecMedian.toFixed(0) : '',
+        Number.isFinite(r.decodeTokensPerSecMedian) ? r.decodeTokensPerSecMedian.toFixed(0) : '',
+      ]),
+    ),
+    ...result.throughputSkipped.map((why) => `skipped: ${why}`),
+    '',
+    'Fallback function cold start',
+    table(
+      ['bundle', 'cold start', 'note'],
+      [[result.coldStart.bundle, result.coldStart.status, result.coldStart.note]],
+    ),
+    `fallback section ${(result.elapsedMs / 1000).toFixed(1)} s`,
+  ];
   return parts.join('\n');
 }
 
