@@ -21,11 +21,20 @@ export interface AwsClientOptions {
   readonly wrapCalls?: CallWrapper;
 }
 
+/**
+ * One try's cut-off for the functions' DynamoDB calls. Not the webhook's 2 s: a conditional write whose response is
+ * merely slow would be retried and fail on its own committed write (a claim or `sending` fence refused by itself, the
+ * answer never sent). The SDK this client replaced had no cut-off at all; 30 s only ends a socket that is truly hung,
+ * well inside the functions' timeouts.
+ */
+export const DYNAMODB_ATTEMPT_TIMEOUT_MS = 30_000;
+
 export function createAwsClients(
   options: AwsClientOptions = {},
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): AwsClients {
   const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, {
+    attemptTimeoutMs: DYNAMODB_ATTEMPT_TIMEOUT_MS,
     ...(options.region ? { region: options.region } : {}),
     ...(options.dynamoEndpoint ? { endpoint: new URL(options.dynamoEndpoint) } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import * as dynamodb from '@aws-sdk/client-dynamodb';
 import {
@@ -47,7 +48,9 @@ export function createJsonDocumentClient(client: AwsJsonClient, wrap: CallWrappe
   const send = async (command: object): Promise<unknown> => {
     const operation = operationOf(command);
     const input = (command as { input: NativeDocument }).input;
-    const output = await wrap(`DynamoDB ${operation.name}`, { operation: operation.name }, () =>
+    const annotations: Record<string, string> = { operation: operation.name };
+    if (typeof input.TableName === 'string') annotations.table = input.TableName;
+    const output = await wrap(`DynamoDB ${operation.name}`, annotations, () =>
       client.call(operation.name, operation.marshal(input)).catch((err: unknown) => {
         throw sdkShapedError(err);
       }),
@@ -155,7 +158,12 @@ const OPERATIONS: readonly (readonly [new (...args: never[]) => object, Operatio
     TransactWriteCommand,
     {
       name: 'TransactWriteItems',
-      marshal: (input) => converting(input, { TransactItems: each(transactItem) }),
+      // The SDK fills the idempotency token itself; without it, a retry of a commit whose answer was lost would be
+      // cancelled by its own writes. Set once per call, so every retry of it carries the same token.
+      marshal: (input) => ({
+        ...converting(input, { TransactItems: each(transactItem) }),
+        ClientRequestToken: input.ClientRequestToken ?? randomUUID(),
+      }),
       unmarshal: (output) => output,
     },
   ],

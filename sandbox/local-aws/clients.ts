@@ -1,5 +1,6 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import { DYNAMODB_ATTEMPT_TIMEOUT_MS } from '#shared/aws-clients';
 import { createAwsJsonClient, DYNAMODB } from '#shared/aws-json-client';
 import { createJsonDocumentClient, type DocumentClient } from '#shared/json-document-client';
 
@@ -56,6 +57,7 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
     region,
     endpoint: new URL(options.dynamoEndpoint),
     credentials: LOCAL_CREDENTIALS,
+    attemptTimeoutMs: DYNAMODB_ATTEMPT_TIMEOUT_MS,
   });
   const doc = createJsonDocumentClient(dynamodbJson);
   return {

@@ -4,7 +4,7 @@ import {
   ProvisionedThroughputExceededException,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type AwsJsonClient, AwsServiceError } from '#shared/aws-json-client';
 import { createJsonDocumentClient } from '#shared/json-document-client';
 import { isTransactConflict } from '#stores/context-store';
@@ -93,4 +93,98 @@ it('names throttling and unknown errors by their code, server faults as server f
 it('passes network errors through unchanged', async () => {
   const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
   await expect(createJsonDocumentClient(failingWith(reset)).send(update())).rejects.toBe(reset);
+});
+
+/** A client that records the wire documents and answers with `output`. */
+function recording(output: Record<string, unknown> = {}) {
+  const calls: [string, Record<string, unknown>][] = [];
+  const client: AwsJsonClient = {
+    destroy: () => undefined,
+    call: async (operation, input) => {
+      calls.push([operation, input as Record<string, unknown>]);
+      return output;
+    },
+  };
+  return { calls, client };
+}
+
+it('marshals TransactWriteItems, with one idempotency token per call as the SDK sets it', async () => {
+  const { calls, client } = recording();
+  const doc = createJsonDocumentClient(client);
+  const command = () =>
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: 'events',
+            Key: { pk: 'e1' },
+            UpdateExpression: 'SET #s = :s',
+            ConditionExpression: '#s = :sending',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':s': 'replied', ':sending': 'sending' },
+          },
+        },
+        { Put: { TableName: 'conversations', Item: { pk: 'c1', turns: [{ role: 'user', text: 'hi' }], v: 2 } } },
+        { ConditionCheck: { TableName: 'events', Key: { pk: 'e0' }, ConditionExpression: 'attribute_exists(pk)' } },
+      ],
+    });
+  await doc.send(command());
+  await doc.send(command());
+  const [first, second] = calls.map(([, input]) => input);
+  expect(calls.map(([operation]) => operation)).toEqual(['TransactWriteItems', 'TransactWriteItems']);
+  expect(first).toMatchObject({
+    TransactItems: [
+      {
+        Update: {
+          Key: { pk: { S: 'e1' } },
+          ExpressionAttributeValues: { ':s': { S: 'replied' }, ':sending': { S: 'sending' } },
+        },
+      },
+      {
+        Put: {
+          Item: {
+            pk: { S: 'c1' },
+            turns: { L: [{ M: { role: { S: 'user' }, text: { S: 'hi' } } }] },
+            v: { N: '2' },
+          },
+        },
+      },
+      { ConditionCheck: { Key: { pk: { S: 'e0' } } } },
+    ],
+  });
+  expect(first?.ClientRequestToken).toMatch(/^[0-9a-f-]{36}$/);
+  expect(second?.ClientRequestToken).not.toBe(first?.ClientRequestToken);
+  const given = recording();
+  await createJsonDocumentClient(given.client).send(
+    new TransactWriteCommand({ TransactItems: [], ClientRequestToken: 'mine' }),
+  );
+  expect(given.calls[0]?.[1].ClientRequestToken).toBe('mine');
+});
+
+it('hands back unprocessed batch items and keys as native values', async () => {
+  const writes = recording({
+    UnprocessedItems: { ledger: [{ PutRequest: { Item: { pk: { S: 'l1' }, micros: { N: '12' } } } }] },
+  });
+  const out = await createJsonDocumentClient(writes.client).send(
+    new BatchWriteCommand({ RequestItems: { ledger: [{ PutRequest: { Item: { pk: 'l1', micros: 12 } } }] } }),
+  );
+  expect(out.UnprocessedItems).toEqual({ ledger: [{ PutRequest: { Item: { pk: 'l1', micros: 12 } } }] });
+  const reads = recording({
+    Responses: { events: [] },
+    UnprocessedKeys: { events: { Keys: [{ pk: { S: 'e1' } }], ProjectionExpression: 'pk' } },
+  });
+  const got = await createJsonDocumentClient(reads.client).send(
+    new BatchGetCommand({ RequestItems: { events: { Keys: [{ pk: 'e1' }] } } }),
+  );
+  expect(got.UnprocessedKeys).toEqual({ events: { Keys: [{ pk: 'e1' }], ProjectionExpression: 'pk' } });
+});
+
+it('names the operation and table to the call wrapper (X-Ray subsegments in the traced functions)', async () => {
+  const wrapped: [string, Readonly<Record<string, string>>][] = [];
+  const doc = createJsonDocumentClient(recording().client, (name, annotations, call) => {
+    wrapped.push([name, annotations]);
+    return call();
+  });
+  await doc.send(update());
+  expect(wrapped).toEqual([['DynamoDB UpdateItem', { operation: 'UpdateItem', table: 'events' }]]);
 });
