@@ -39,7 +39,9 @@ export function forwardTo(
     },
   );
   upstream.on('error', () => {
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+    // Mid-answer, a JSON message would be appended to a streamed body: end the connection instead, as a reset.
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(502, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ message: unreachable }));
   });
   res.on('close', () => upstream.destroy());

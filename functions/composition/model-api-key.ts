@@ -8,10 +8,17 @@ export const API_KEY_TTL_MS = 5 * 60_000;
 
 const secretSchema = z.object({ apiKey: z.string().min(1) });
 
+/** The key of an OpenAI-compatible server, and how to forget it when the server refuses it. */
+export interface ModelApiKey {
+  read(): Promise<string>;
+  /** Drops the cached key: the next `read` asks Secrets Manager (the key was rotated). */
+  invalidate(): void;
+}
+
 /**
  * The bearer key of an OpenAI-compatible model server, read from a Secrets Manager secret `{"apiKey": "…"}` through
- * the hand-signed client and kept for `API_KEY_TTL_MS`. Undefined without a secret id (the server takes no key).
- * A malformed secret is a `ConfigError` that names neither the secret nor its content.
+ * the hand-signed client and kept for `API_KEY_TTL_MS`, or until the server refuses it. Undefined without a secret id
+ * (the server takes no key). A malformed secret is a `ConfigError` that names neither the secret nor its content.
  */
 export function modelApiKey(
   secretId: string | undefined,
@@ -20,17 +27,22 @@ export function modelApiKey(
     readonly read?: (secretId: string) => Promise<unknown>;
     readonly now?: () => number;
   } = {},
-): (() => Promise<string>) | undefined {
+): ModelApiKey | undefined {
   if (secretId === undefined) return undefined;
   const env = options.env ?? process.env;
   const read = options.read ?? secretJsonReader(() => awsJsonClientFromEnv(SECRETS_MANAGER, env));
   const now = options.now ?? Date.now;
   let cached: { readonly key: string; readonly until: number } | undefined;
-  return async () => {
-    if (cached && now() < cached.until) return cached.key;
-    const parsed = secretSchema.safeParse(await read(secretId));
-    if (!parsed.success) throw new ConfigError(['model API key secret: expected JSON {"apiKey": "<non-empty>"}']);
-    cached = { key: parsed.data.apiKey, until: now() + API_KEY_TTL_MS };
-    return cached.key;
+  return {
+    async read() {
+      if (cached && now() < cached.until) return cached.key;
+      const parsed = secretSchema.safeParse(await read(secretId));
+      if (!parsed.success) throw new ConfigError(['model API key secret: expected JSON {"apiKey": "<non-empty>"}']);
+      cached = { key: parsed.data.apiKey, until: now() + API_KEY_TTL_MS };
+      return cached.key;
+    },
+    invalidate() {
+      cached = undefined;
+    },
   };
 }

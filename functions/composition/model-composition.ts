@@ -88,9 +88,9 @@ export function createModelClient(config: PipelineConfig, options: ModelComposit
  */
 const SELF_HOSTED_BILLING: ModelBilling = { kind: 'free' };
 
-function optionalApiKey(openAi: OpenAiApiConfig): { apiKey?: () => Promise<string> } {
-  const apiKey = modelApiKey(openAi.apiKeySecretId);
-  return apiKey ? { apiKey } : {};
+function optionalApiKey(openAi: OpenAiApiConfig): { apiKey?: () => Promise<string>; onKeyRefused?: () => void } {
+  const key = modelApiKey(openAi.apiKeySecretId);
+  return key ? { apiKey: () => key.read(), onKeyRefused: () => key.invalidate() } : {};
 }
 
 /**
@@ -112,13 +112,15 @@ function fallbackPolicy(budgetMs: number): FallbackPolicy {
  * an attempt counted against the primary's circuit breaker.
  */
 function counted(primary: ModelClient, policy: FallbackPolicy, now: () => number): ModelClient {
-  async function ask<T>(deadline: number, call: () => Promise<T>): Promise<T> {
+  async function ask<T>(deadline: number, call: () => Promise<T>, handedOver: () => boolean = () => true): Promise<T> {
     // Not counted: the primary was not unavailable, the caller's time was short.
     if (deadline <= now()) throw new ModelError('No time left for the primary model before the fallback', 'timeout');
     try {
       return await call();
     } catch (err) {
-      if (err instanceof ModelError && policy.fallBackOn.has(err.reason)) recordMetric(METRIC.primaryUnavailable);
+      if (err instanceof ModelError && policy.fallBackOn.has(err.reason) && handedOver()) {
+        recordMetric(METRIC.primaryUnavailable);
+      }
       throw err;
     }
   }
@@ -127,7 +129,18 @@ function counted(primary: ModelClient, policy: FallbackPolicy, now: () => number
     billing: primary.billing,
     circuitState: () => primary.circuitState(),
     invoke: (request, options: InvokeOptions) => ask(options.deadline, () => primary.invoke(request, options)),
-    invokeStream: (request, options: InvokeOptions) =>
-      ask(options.deadline, () => primary.invokeStream(request, options)),
+    invokeStream: (request, options: InvokeOptions) => {
+      // A stream that failed after showing words is not handed over (the member saw the primary's), so not counted.
+      let delivered = false;
+      const onDelta = (text: string): void => {
+        delivered = true;
+        options.onDelta?.(text);
+      };
+      return ask(
+        options.deadline,
+        () => primary.invokeStream(request, { ...options, onDelta }),
+        () => !delivered,
+      );
+    },
   };
 }

@@ -89,3 +89,15 @@ export function createCallRunner(options: ModelCallOptions & { readonly circuitO
     },
   };
 }
+
+/**
+ * Aborts `controller` when `external` aborts (at once if it already has); returns the unlink to call when the attempt
+ * ends. The attempt then fails as the client's own timer firing would: a `timeout`.
+ */
+export function linkAbort(controller: AbortController, external: AbortSignal | undefined): () => void {
+  if (!external) return () => undefined;
+  const abort = (): void => controller.abort();
+  if (external.aborted) abort();
+  else external.addEventListener('abort', abort, { once: true });
+  return () => external.removeEventListener('abort', abort);
+}

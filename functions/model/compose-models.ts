@@ -1,5 +1,5 @@
 import { ModelError } from '#core/errors';
-import type { ModelClient } from './model-client';
+import type { InvokeOptions, ModelClient } from './model-client';
 
 /**
  * Compositions of model clients. `withFallback` is the seam for a second backend (e.g. a CPU or OpenAI-compatible
@@ -45,19 +45,21 @@ export function withFallback(
   const reserveFor = (deadline: number): number =>
     typeof reserveMs === 'number' ? reserveMs : reserveMs(Math.max(0, deadline - now()));
 
+  /** `handOverAt`: when the primary must have answered (whole calls) or shown its first words (streams). */
   async function firstThatAnswers<T>(
     deadline: number,
-    ask: (client: ModelClient, deadline: number) => Promise<T>,
+    askPrimary: (handOverAt: number) => Promise<T>,
+    askFallback: () => Promise<T>,
     mayFallBack: () => boolean = () => true,
   ): Promise<T> {
     try {
-      return await ask(primary, deadline - reserveFor(deadline));
+      return await askPrimary(deadline - reserveFor(deadline));
     } catch (err) {
       if (!(err instanceof ModelError && policy.fallBackOn.has(err.reason) && mayFallBack())) throw err;
       // No time left: asking would only fail the call and count against the fallback's own circuit breaker.
       if (deadline <= now()) throw err;
       try {
-        return await ask(fallback, deadline);
+        return await askFallback();
       } catch (fallbackErr) {
         // A non-model error from the fallback is a defect and surfaces as itself.
         throw fallbackErr instanceof ModelError ? err : fallbackErr;
@@ -70,18 +72,41 @@ export function withFallback(
     billing: primary.billing,
     circuitState: () => primary.circuitState(),
     invoke: (request, options) =>
-      firstThatAnswers(options.deadline, (client, deadline) => client.invoke(request, { ...options, deadline })),
+      firstThatAnswers(
+        options.deadline,
+        (handOverAt) => primary.invoke(request, { ...options, deadline: handOverAt }),
+        () => fallback.invoke(request, options),
+      ),
     invokeStream: (request, options) => {
       let delivered = false;
       const onDelta = (text: string): void => {
         delivered = true;
         options.onDelta?.(text);
       };
+      // The reserve bounds the wait for the primary's first words, not its whole answer: once a member sees text,
+      // the fallback can no longer take over, so the stream keeps the caller's whole deadline.
+      const streamPrimary = async (handOverAt: number) => {
+        const stop = new AbortController();
+        const cancel = () => stop.abort();
+        options.signal?.addEventListener('abort', cancel, { once: true });
+        const timer = setTimeout(() => delivered || stop.abort(), Math.max(0, handOverAt - now()));
+        try {
+          return await primary.invokeStream(request, { deadline: options.deadline, onDelta, signal: stop.signal });
+        } finally {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', cancel);
+        }
+      };
       return firstThatAnswers(
         options.deadline,
-        (client, deadline) => client.invokeStream(request, { deadline, onDelta }),
+        streamPrimary,
+        () => fallback.invokeStream(request, { deadline: options.deadline, onDelta, ...optionalSignal(options) }),
         () => !delivered,
       );
     },
   };
+}
+
+function optionalSignal(options: InvokeOptions): { signal?: AbortSignal } {
+  return options.signal ? { signal: options.signal } : {};
 }

@@ -14,7 +14,11 @@ export interface FallbackClientOptions {
    * Set when the fallback is an OpenAI-compatible server (`endpointUrl` is its `/v1` root): the team's own, billed
    * to whatever runs it, so its answers carry no model cost. Otherwise it is the SageMaker contract.
    */
-  readonly openAi?: { readonly model: string; readonly apiKey?: () => Promise<string> };
+  readonly openAi?: {
+    readonly model: string;
+    readonly apiKey?: () => Promise<string>;
+    readonly onKeyRefused?: () => void;
+  };
   /** The name in its invocation paths (`/endpoints/<name>/invocations`). */
   readonly endpointName: string;
   readonly region: string;
@@ -45,6 +49,7 @@ export function createFallbackClient(options: FallbackClientOptions): ModelClien
         baseUrl: options.endpointUrl,
         model: openAi.model,
         ...(openAi.apiKey ? { apiKey: openAi.apiKey } : {}),
+        ...(openAi.onKeyRefused ? { onKeyRefused: openAi.onKeyRefused } : {}),
         billing: { kind: 'free' },
       })
     : createSageMakerClient({

@@ -13,6 +13,11 @@ export interface InvokeOptions {
   deadline: number;
   /** Streaming only: called with each content delta as it arrives. */
   onDelta?: (text: string) => void;
+  /**
+   * Ends the call early, as a `timeout`: a composition stops a primary that has shown nothing by the time it must hand
+   * over to its fallback, without cutting off one that is already streaming.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ModelResult {

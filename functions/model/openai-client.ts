@@ -1,6 +1,6 @@
 import type { ModelBilling } from '#core/cost/model-billing';
 import { ConfigError, ModelError } from '#core/errors';
-import { createCallRunner, type ModelCallOptions } from './call-runner';
+import { createCallRunner, linkAbort, type ModelCallOptions } from './call-runner';
 import { type ChatRequest, parseChatCompletion, toRequestBody } from './chat-completions';
 import { type ClassifiedError, classifyModelError } from './classify-error';
 import type { ModelClient } from './model-client';
@@ -30,6 +30,8 @@ export interface OpenAiClientOptions extends ModelCallOptions {
    * `Authorization` header. A failure to read it is a `server_error` that does not count against the breaker.
    */
   apiKey?: () => Promise<string | undefined>;
+  /** Called when the server refused the key sent (401/403), so a cached key is read afresh next time (rotation). */
+  onKeyRefused?: () => void;
   /** How this server's answers are paid for (`ModelResult.billing`). */
   billing: ModelBilling;
   timeouts?: {
@@ -63,8 +65,14 @@ export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
   const { now, breaker } = runner;
   const idleMs = options.timeouts?.requestTimeoutMs ?? 70_000;
 
-  async function withinDeadline<T>(budgetMs: number, attempt: Attempt<T>, attemptStart: number): Promise<T> {
+  async function withinDeadline<T>(
+    budgetMs: number,
+    attempt: Attempt<T>,
+    attemptStart: number,
+    external: AbortSignal | undefined,
+  ): Promise<T> {
     const controller = new AbortController();
+    const unlink = linkAbort(controller, external);
     let silent = false;
     const deadlineTimer = setTimeout(() => controller.abort(), budgetMs);
     let idleTimer: NodeJS.Timeout | undefined;
@@ -88,15 +96,26 @@ export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
     } finally {
       clearTimeout(deadlineTimer);
       clearTimeout(idleTimer);
+      unlink();
     }
   }
 
-  const run = <T>(deadline: number, attempt: Attempt<T>, mayRetry: () => boolean, apiKey: string | undefined) =>
+  const run = <T>(
+    deadline: number,
+    attempt: Attempt<T>,
+    mayRetry: () => boolean,
+    apiKey: string | undefined,
+    signal?: AbortSignal,
+  ) =>
     runner.run(
       deadline,
-      (budget, started) => withinDeadline(budget, attempt, started),
-      mayRetry,
-      (err) => classifyOpenAiError(err, apiKey !== undefined),
+      (budget, started) => withinDeadline(budget, attempt, started, signal),
+      () => mayRetry() && !signal?.aborted,
+      (err) => {
+        const classified = classifyOpenAiError(err, apiKey !== undefined);
+        if (apiKey !== undefined && isKeyRefusal(err)) options.onKeyRefused?.();
+        return classified;
+      },
     );
 
   async function readApiKey(): Promise<string | undefined> {
@@ -134,7 +153,8 @@ export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
       throw new HttpStatusError(
         res.status,
         // Redacted before truncation, so a cut can never leave part of the key behind.
-        errorDetailOf(redact(text, apiKey)),
+        // And again after: parsing unescapes JSON (`\/`), which could rebuild a key the first pass did not match.
+        redact(errorDetailOf(redact(text, apiKey)), apiKey),
         retryAfterMsOf(res.headers.get('retry-after')),
       );
     }
@@ -167,7 +187,7 @@ export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
       return { ...value, latencyMs, timeToFirstTokenMs: latencyMs, attempts, ...answeredBy };
     },
 
-    async invokeStream(request, { deadline, onDelta }) {
+    async invokeStream(request, { deadline, onDelta, signal }) {
       const callStart = now();
       const apiKey = await readApiKey();
       let delivered = false;
@@ -198,6 +218,7 @@ export function createOpenAiClient(options: OpenAiClientOptions): ModelClient {
         },
         () => !delivered,
         apiKey,
+        signal,
       );
       return { ...value, latencyMs: now() - callStart, attempts, ...answeredBy };
     },
@@ -219,6 +240,10 @@ function chatCompletionsUrl(baseUrl: string): string {
     throw new ConfigError(['OpenAI-compatible model baseUrl must not carry credentials; pass the key as apiKey']);
   }
   return `${baseUrl.replace(/\/+$/, '')}/chat/completions`;
+}
+
+function isKeyRefusal(err: unknown): boolean {
+  return err instanceof HttpStatusError && (err.status === 401 || err.status === 403);
 }
 
 /** Maps what an attempt threw to a `ModelError`, whether to retry, and the server's requested wait. */
@@ -291,7 +316,7 @@ function createLineSplitter(): { push(bytes: Uint8Array | undefined): string[] }
  */
 function throwIfErrorEvent(rawLine: string, apiKey: string | undefined): void {
   const detail = streamErrorOf(redact(rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine, apiKey));
-  if (detail !== undefined) throw new ModelError(`Model stream error: ${detail}`, 'server_error');
+  if (detail !== undefined) throw new ModelError(`Model stream error: ${redact(detail, apiKey)}`, 'server_error');
 }
 
 /** The message of an SSE error event, or undefined when `line` is not one. */

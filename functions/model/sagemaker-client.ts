@@ -8,7 +8,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import type { ModelBilling } from '#core/cost/model-billing';
 import { ModelError } from '#core/errors';
-import { createCallRunner, type ModelCallOptions } from './call-runner';
+import { createCallRunner, linkAbort, type ModelCallOptions } from './call-runner';
 import { type ChatRequest, parseChatCompletion, toRequestBody } from './chat-completions';
 import { classifyModelError } from './classify-error';
 import type { ModelClient } from './model-client';
@@ -61,9 +61,15 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
     ...(options.credentials ? { credentials: options.credentials } : {}),
   });
 
-  async function withinDeadline<T>(signalBudgetMs: number, attempt: Attempt<T>, attemptStart: number): Promise<T> {
+  async function withinDeadline<T>(
+    signalBudgetMs: number,
+    attempt: Attempt<T>,
+    attemptStart: number,
+    external: AbortSignal | undefined,
+  ): Promise<T> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), signalBudgetMs);
+    const unlink = linkAbort(controller, external);
     try {
       return await attempt(controller.signal, attemptStart);
     } catch (err) {
@@ -74,11 +80,17 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
       throw err;
     } finally {
       clearTimeout(timer);
+      unlink();
     }
   }
 
-  const run = <T>(deadline: number, attempt: Attempt<T>, mayRetry: () => boolean) =>
-    runner.run(deadline, (budget, started) => withinDeadline(budget, attempt, started), mayRetry, classifyModelError);
+  const run = <T>(deadline: number, attempt: Attempt<T>, mayRetry: () => boolean, signal?: AbortSignal) =>
+    runner.run(
+      deadline,
+      (budget, started) => withinDeadline(budget, attempt, started, signal),
+      () => mayRetry() && !signal?.aborted,
+      classifyModelError,
+    );
 
   const body = (request: ChatRequest, stream: boolean): Uint8Array =>
     new TextEncoder().encode(JSON.stringify(toRequestBody(request, stream)));
@@ -115,7 +127,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
       return { ...value, latencyMs, timeToFirstTokenMs: latencyMs, attempts, ...answeredBy };
     },
 
-    async invokeStream(request, { deadline, onDelta }) {
+    async invokeStream(request, { deadline, onDelta, signal }) {
       const callStart = now();
       let delivered = false;
       const { value, attempts } = await run(
@@ -140,6 +152,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
           return acc.finish();
         },
         () => !delivered,
+        signal,
       );
       return { ...value, latencyMs: now() - callStart, attempts, ...answeredBy };
     },

@@ -18,20 +18,24 @@ it('reads the key once and again after the TTL, so a rotated key is picked up', 
       return { apiKey: current };
     },
   });
-  expect(await apiKey?.()).toBe('sk-first');
+  expect(await apiKey?.read()).toBe('sk-first');
   current = 'sk-rotated';
   clock += API_KEY_TTL_MS - 1;
-  expect(await apiKey?.()).toBe('sk-first');
+  expect(await apiKey?.read()).toBe('sk-first');
   clock += 1;
-  expect(await apiKey?.()).toBe('sk-rotated');
+  expect(await apiKey?.read()).toBe('sk-rotated');
   expect(reads).toEqual(['gg/vllm', 'gg/vllm']);
+  current = 'sk-rotated-again';
+  apiKey?.invalidate(); // the server refused the cached key
+  expect(await apiKey?.read()).toBe('sk-rotated-again');
+  expect(reads).toHaveLength(3);
 });
 
 it.each([[{}], [{ apiKey: '' }], [{ key: 'sk-x' }], ['sk-plain']])(
   'refuses a secret shaped %j without echoing it',
   async (secret) => {
     const apiKey = modelApiKey('gg/vllm', { read: async () => secret });
-    const err = await apiKey?.().catch((e: unknown) => e);
+    const err = await apiKey?.read().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(String((err as Error).message)).not.toMatch(/sk-|gg\/vllm/);
   },

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createModelClient, type ModelCompositionOptions } from '#composition/model-composition';
 import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
@@ -262,6 +264,101 @@ describe('createModelClient with OpenAI-compatible servers (MODEL_API / FALLBACK
     expect(fallback.requests.map((r) => r.path)).toEqual(['/v1/chat/completions']);
     expect(fallback.requests[0]?.headers.authorization).toBeUndefined();
     expect(JSON.parse(fallback.requests[0]?.body.toString('utf8') ?? '{}')).toMatchObject({ model: 'qwen2.5:0.5b' });
+    expect(primaryUnavailable()).toBe(1);
+  });
+});
+
+describe('streams with a configured fallback (OpenAI-compatible servers, SSE)', () => {
+  /** A server streaming `words`, one every `gapMs` after `firstAfterMs`; each request is recorded. */
+  function sseServer(plan: () => { firstAfterMs: number; gapMs: number; words: readonly string[] }) {
+    const requests: number[] = [];
+    const server = createServer((req, res) => {
+      requests.push(Date.now());
+      req.resume();
+      const { firstAfterMs, gapMs, words } = plan();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+        `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      const timers: NodeJS.Timeout[] = [];
+      words.forEach((word, i) => {
+        timers.push(setTimeout(() => res.write(chunk({ content: word })), firstAfterMs + i * gapMs));
+      });
+      timers.push(
+        setTimeout(() => res.end(`${chunk({}, 'stop')}data: [DONE]\n\n`), firstAfterMs + words.length * gapMs),
+      );
+      res.on('close', () => {
+        for (const t of timers) clearTimeout(t);
+      });
+    });
+    return { server, requests };
+  }
+
+  let slow: ReturnType<typeof sseServer>;
+  let backup: ReturnType<typeof sseServer>;
+  let slowPlan = { firstAfterMs: 50, gapMs: 100, words: [] as readonly string[] };
+  let slowUrl: string;
+  let backupUrl: string;
+
+  beforeAll(async () => {
+    slow = sseServer(() => slowPlan);
+    backup = sseServer(() => ({ firstAfterMs: 10, gapMs: 10, words: ['备用', '回答'] }));
+    const listen = (s: Server) =>
+      new Promise<string>((resolve) =>
+        s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}/v1`)),
+      );
+    [slowUrl, backupUrl] = await Promise.all([listen(slow.server), listen(backup.server)]);
+  });
+  afterAll(async () => {
+    for (const s of [slow.server, backup.server]) {
+      s.closeAllConnections();
+      await new Promise((resolve) => s.close(resolve));
+    }
+  });
+  beforeEach(() => {
+    slow.requests.length = 0;
+    backup.requests.length = 0;
+  });
+
+  const streamingModel = () =>
+    createModelClient(
+      pipelineConfig({
+        MODEL_ENDPOINT_URL: slowUrl,
+        MODEL_API: 'openai',
+        MODEL_ID: 'private-llm-int8',
+        FALLBACK_MODEL_ENDPOINT_URL: backupUrl,
+        FALLBACK_MODEL_API: 'openai',
+        FALLBACK_TIMEOUT_MS: '20000',
+      }),
+      noSleep,
+    );
+
+  it('lets a primary that is already streaming run to the caller’s deadline, past the fallback’s reserve', async () => {
+    // 16 words over 1.6 s; the deadline is 2.5 s away, so half of it (1.25 s) is the reserve the primary used to lose.
+    slowPlan = { firstAfterMs: 50, gapMs: 100, words: Array.from({ length: 16 }, (_, i) => `w${i} `) };
+    const shown: string[] = [];
+    const result = await streamingModel().invokeStream(REQUEST, {
+      deadline: Date.now() + 2_500,
+      onDelta: (text) => shown.push(text),
+    });
+    expect(result.modelId).toBe('private-llm-int8');
+    expect(shown).toHaveLength(16);
+    expect(backup.requests).toHaveLength(0);
+    expect(primaryUnavailable()).toBe(0);
+  });
+
+  it('hands a primary that shows nothing by the reserve over to the fallback, and none of its late words are shown', async () => {
+    slowPlan = { firstAfterMs: 1_500, gapMs: 10, words: ['too ', 'late'] };
+    const shown: string[] = [];
+    const result = await streamingModel().invokeStream(REQUEST, {
+      deadline: Date.now() + 2_000,
+      onDelta: (text) => shown.push(text),
+    });
+    expect(result.modelId).toBe('fallback-cpu');
+    expect(shown.join('')).toBe('备用回答');
+    // Handed over at about half the deadline, well before the primary's first word at 1.5 s.
+    expect((backup.requests[0] ?? 0) - (slow.requests[0] ?? 0)).toBeLessThan(1_400);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(shown.join('')).toBe('备用回答');
     expect(primaryUnavailable()).toBe(1);
   });
 });

@@ -195,8 +195,10 @@ describe('createOpenAiClient.invoke', () => {
   it.each([401, 403])('a %i says the key was refused, never shows the key, and is not retried', async (status) => {
     // Some servers echo the credential they were given; none of it may reach the error.
     script = [{ status, body: JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}` } }) }];
-    const { c } = client({ breaker: { failureThreshold: 1 } });
+    let refusals = 0;
+    const { c } = client({ breaker: { failureThreshold: 1 }, onKeyRefused: () => refusals++ });
     const err = await modelError(c.invoke(REQUEST, { deadline: deadline() }));
+    expect(refusals).toBe(1); // the caller's cached key is dropped, so a rotated key is read next time
     expect(err.reason).toBe('client_error');
     expect(err.message).toContain('refused the API key');
     expect(err.message).toContain(String(status));
@@ -231,6 +233,22 @@ describe('createOpenAiClient.invoke', () => {
     expect(err.message).toContain('[redacted]');
     expect(err.message).not.toContain(KEY);
     expect(err.message.length).toBeLessThan(400);
+  });
+
+  it('redacts a key the server echoed JSON-escaped (a / written as \\/), in answers and in stream errors', async () => {
+    const slashed = 'Zm9v/YmFy+c2VjcmV0';
+    const escaped = JSON.stringify({ error: { message: `bad key Bearer ${slashed}` } }).replace('/', '\\/');
+    expect(escaped).not.toContain(slashed);
+    script = [{ status: 400, body: escaped }];
+    const whole = await modelError(client({ apiKey: async () => slashed }).c.invoke(REQUEST, { deadline: deadline() }));
+    expect(whole.message).not.toContain(slashed);
+    expect(whole.message).toContain('[redacted]');
+    script = [{ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `data: ${escaped}\n\n` }];
+    const streamed = await modelError(
+      client({ apiKey: async () => slashed }).c.invokeStream(REQUEST, { deadline: deadline() }),
+    );
+    expect(streamed.reason).toBe('server_error');
+    expect(streamed.message).not.toContain(slashed);
   });
 
   it('retries a 429 after the longer of its back-off and Retry-After, then succeeds', async () => {
