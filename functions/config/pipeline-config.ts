@@ -220,6 +220,11 @@ function toFallbackConfig(c: PipelineEnv): FallbackModelConfig | undefined {
       `${FALLBACK_ENV.modelId}: "${modelId}" is also ${ENV.modelId}; the fallback needs an id of its own, or its answers would be cached and billed as the primary's`,
     ]);
   }
+  if (c[FALLBACK_ENV.api] === 'openai' && c[FALLBACK_ENV.memoryMb] !== undefined) {
+    throw new ConfigError([
+      `${FALLBACK_ENV.memoryMb}: prices a fallback function's GB-seconds; an OpenAI-compatible fallback (${FALLBACK_ENV.api}=openai) is not billed per call`,
+    ]);
+  }
   const openAi = toOpenAiApi(c[FALLBACK_ENV.api] ?? 'sagemaker', modelId, {
     api: FALLBACK_ENV.api,
     model: [FALLBACK_ENV.openAiModel, c[FALLBACK_ENV.openAiModel]],

@@ -235,6 +235,9 @@ function chatCompletionsUrl(baseUrl: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new ConfigError([`OpenAI-compatible model baseUrl must be http(s), got ${parsed.protocol}`]);
   }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigError(['OpenAI-compatible model baseUrl must be the API root, without a query or fragment']);
+  }
   if (parsed.username !== '' || parsed.password !== '') {
     // Credentials in the URL would end up in logs and error messages; the key belongs in `apiKey`.
     throw new ConfigError(['OpenAI-compatible model baseUrl must not carry credentials; pass the key as apiKey']);

@@ -28,10 +28,17 @@ export function installStackSourceMap(bundleFile: string): boolean {
     return map;
   };
   Error.prepareStackTrace = (error, callSites) => {
-    const sourceMap = loadMap();
-    if (sourceMap === null && previous) return previous(error, callSites);
-    const frames = callSites.map((site, i) => `\n    at ${formatFrame(site, callSites[i + 1], bundleFile, sourceMap)}`);
-    return `${headerOf(error)}${frames.join('')}`;
+    try {
+      const sourceMap = loadMap();
+      if (sourceMap === null && previous) return previous(error, callSites);
+      const frames = callSites.map(
+        (site, i) => `\n    at ${formatFrame(site, callSites[i + 1], bundleFile, sourceMap)}`,
+      );
+      return `${headerOf(error)}${frames.join('')}`;
+    } catch {
+      // A trace must never fail to format: the unmapped one is better than an error about the error.
+      return previous ? previous(error, callSites) : `${headerOf(error)}`;
+    }
   };
   return true;
 }

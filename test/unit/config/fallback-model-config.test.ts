@@ -119,5 +119,8 @@ describe('OpenAI-compatible model servers', () => {
     expect(() => loadWorkerConfig({ ...workerEnv, ...URL_ENV, FALLBACK_MODEL_OPENAI_MODEL: 'x' })).toThrow(
       /FALLBACK_MODEL_OPENAI_MODEL: set without FALLBACK_MODEL_API=openai/,
     );
+    expect(() =>
+      loadWorkerConfig({ ...workerEnv, ...URL_ENV, FALLBACK_MODEL_API: 'openai', FALLBACK_MODEL_MEMORY_MB: '4096' }),
+    ).toThrow(/FALLBACK_MODEL_MEMORY_MB: prices a fallback function/);
   });
 });

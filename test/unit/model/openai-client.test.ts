@@ -330,6 +330,8 @@ describe('createOpenAiClient.invoke', () => {
     ['not a URL', 'vllm.internal:8000'],
     ['not http(s)', 'ftp://vllm.internal/v1'],
     ['credentials in the URL', 'http://user:secret@vllm.internal/v1'],
+    ['carrying a query (the path would be appended after it)', 'http://vllm.internal/v1?tenant=a'],
+    ['carrying a fragment', 'http://vllm.internal/v1#x'],
   ])('refuses a baseUrl that is %s with a ConfigError', (_label, baseUrl) => {
     expect(() => client({ baseUrl })).toThrow(ConfigError);
   });
