@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { encodeGguf, type GgufTensor, type GgufValue } from './gguf-writer';
@@ -227,7 +228,8 @@ export function buildDemoModel(seed = 20240611): Buffer {
 export async function writeDemoModel(path: string, seed?: number): Promise<number> {
   const bytes = buildDemoModel(seed);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per write, not per process: the sandbox's primary and backup engines may both write the model at once.
+  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(tmp, bytes);
   await rename(tmp, path);
   return bytes.length;
@@ -237,8 +239,19 @@ export async function writeDemoModel(path: string, seed?: number): Promise<numbe
  * Writes the demo model only if `path` does not exist yet; returns the path. The cache is keyed by file name alone,
  * so `path` should end in `DEMO_MODEL_FILE_NAME`.
  */
-export async function ensureDemoModel(path: string): Promise<string> {
-  const existing = await stat(path).catch(() => undefined);
-  if (!existing) await writeDemoModel(path);
-  return path;
+export function ensureDemoModel(path: string): Promise<string> {
+  // One write per path and process: the primary and backup engines start side by side on a fresh machine.
+  let pending = ensuring.get(path);
+  if (!pending) {
+    pending = (async () => {
+      const existing = await stat(path).catch(() => undefined);
+      if (!existing) await writeDemoModel(path);
+      return path;
+    })();
+    ensuring.set(path, pending);
+    pending.catch(() => ensuring.delete(path));
+  }
+  return pending;
 }
+
+const ensuring = new Map<string, Promise<string>>();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -9,6 +10,7 @@ import {
   DEMO_MODEL_VERSION,
   ensureDemoModel,
   isPrintablePiece,
+  writeDemoModel,
 } from '../../../sandbox/model/demo-model';
 import { DEFAULT_DEMO_MODEL_PATH } from '../../../sandbox/model/local-model';
 
@@ -110,5 +112,21 @@ describe('the cached demo model file', () => {
     const path = await ensureDemoModel(join(dir, DEMO_MODEL_FILE_NAME));
     expect(path).not.toBe(legacy);
     expect(sha256(await readFile(path))).toBe(sha256(buildDemoModel()));
+  });
+});
+
+describe('the cached demo model file', () => {
+  it('is written once when two engines ask for it at the same time on a fresh machine (no failed rename)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'demo-cache-'));
+    try {
+      const path = join(dir, 'cache', DEMO_MODEL_FILE_NAME);
+      await expect(Promise.all([ensureDemoModel(path), ensureDemoModel(path)])).resolves.toEqual([path, path]);
+      expect(readdirSync(join(dir, 'cache'))).toEqual([DEMO_MODEL_FILE_NAME]);
+      // Two direct writes racing on one path both succeed too: their temporary files do not collide.
+      await expect(Promise.all([writeDemoModel(path), writeDemoModel(path)])).resolves.toHaveLength(2);
+      expect(readdirSync(join(dir, 'cache'))).toEqual([DEMO_MODEL_FILE_NAME]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
