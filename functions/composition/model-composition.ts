@@ -38,6 +38,7 @@ export interface ModelCompositionOptions {
 export function createModelClient(config: PipelineConfig, options: ModelCompositionOptions = {}): ModelClient {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ? { sleep: options.sleep } : {};
+  const breaker = { breaker: { coolDownMs: config.model.breakerCoolDownMs } };
   const timeouts =
     options.requestTimeoutMs === undefined ? {} : { timeouts: { requestTimeoutMs: options.requestTimeoutMs } };
   const { openAi, endpointUrl } = config.model;
@@ -50,6 +51,7 @@ export function createModelClient(config: PipelineConfig, options: ModelComposit
           ...optionalApiKey(openAi),
           billing: SELF_HOSTED_BILLING,
           ...timeouts,
+          ...breaker,
           now,
           ...sleep,
         })
@@ -60,6 +62,7 @@ export function createModelClient(config: PipelineConfig, options: ModelComposit
           modelId: config.model.modelId,
           instanceType: config.model.instanceType,
           ...timeouts,
+          ...breaker,
           now,
           ...sleep,
         });
@@ -75,6 +78,7 @@ export function createModelClient(config: PipelineConfig, options: ModelComposit
     ...(configured.openAi ? { openAi: { ...configured.openAi, ...optionalApiKey(configured.openAi) } } : {}),
     region: config.region,
     timeoutMs: budgetMs,
+    ...breaker,
     now,
     ...sleep,
   });

@@ -30,6 +30,12 @@ export const ENV = {
   /** With `MODEL_API=openai`: a Secrets Manager secret `{"apiKey": "…"}` sent as the bearer key. @default no key */
   modelApiKeySecretId: 'MODEL_API_KEY_SECRET_ID',
   /**
+   * How long a model's circuit stays open before one probe call is let through, ms (both the primary's and the
+   * fallback's breakers). Shorter: a recovered primary is used again sooner; longer: a flapping one is asked less.
+   * @default 30000
+   */
+  modelBreakerCoolDownMs: 'MODEL_BREAKER_COOL_DOWN_MS',
+  /**
    * The fallback model: a second server speaking the SageMaker runtime contract that answers when the primary fails,
    * times out or has its circuit open (the sandbox's second engine; in AWS a Lambda function URL). Unset: none.
    */

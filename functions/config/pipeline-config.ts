@@ -107,6 +107,7 @@ export const pipelineEnvShape = {
   [ENV.auditRetentionDays]: envInt(1, MAX_RETENTION_DAYS).default(DEFAULT_AUDIT_RETENTION_DAYS),
   [ENV.priceOverrides]: jsonValue.optional(),
   [ENV.modelApi]: z.enum(['sagemaker', 'openai']).default('sagemaker'),
+  [ENV.modelBreakerCoolDownMs]: envInt(1_000, 600_000).default(30_000),
   // Checked against MODEL_API in `toOpenAiApi`, so a setting that would do nothing is reported.
   [ENV.modelOpenAiModel]: z.string().min(1).optional(),
   [ENV.modelApiKeySecretId]: z.string().min(1).optional(),
@@ -167,6 +168,8 @@ export interface PipelineConfig {
     readonly maxTokens: number;
     /** Set when the primary speaks the OpenAI-compatible API at `endpointUrl` (`MODEL_API=openai`). */
     readonly openAi?: OpenAiApiConfig;
+    /** How long each model's open circuit waits before a probe (`MODEL_BREAKER_COOL_DOWN_MS`). */
+    readonly breakerCoolDownMs: number;
     /** Asked when the primary cannot answer; absent unless configured. */
     readonly fallback?: FallbackModelConfig;
   };
@@ -290,6 +293,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
       contextWindow: c[ENV.modelContextWindow],
       maxTokens: c[ENV.modelMaxTokens],
       ...(openAi ? { openAi } : {}),
+      breakerCoolDownMs: c[ENV.modelBreakerCoolDownMs],
       ...(fallback ? { fallback } : {}),
     },
     contextTtlSeconds: c[ENV.contextTtlMinutes] * 60,

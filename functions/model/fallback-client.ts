@@ -1,3 +1,4 @@
+import type { CircuitBreakerOptions } from './circuit-breaker';
 import type { InvokeOptions, ModelClient } from './model-client';
 import { createOpenAiClient } from './openai-client';
 import { createSageMakerClient } from './sagemaker-client';
@@ -28,6 +29,8 @@ export interface FallbackClientOptions {
   readonly memoryMb: number;
   /** Budget of one call (its retries included), and the socket inactivity timeout of one attempt. */
   readonly timeoutMs: number;
+  /** Its own circuit breaker's settings. */
+  readonly breaker?: CircuitBreakerOptions;
   /** @default Date.now */
   readonly now?: () => number;
   /** Back-off between retries. @default setTimeout-based */
@@ -39,6 +42,7 @@ export function createFallbackClient(options: FallbackClientOptions): ModelClien
   const common = {
     modelId: options.modelId,
     timeouts: { requestTimeoutMs: options.timeoutMs },
+    ...(options.breaker ? { breaker: options.breaker } : {}),
     now,
     ...(options.sleep ? { sleep: options.sleep } : {}),
   };

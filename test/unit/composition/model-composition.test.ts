@@ -149,6 +149,21 @@ describe('createModelClient with a configured fallback model', () => {
     expect(primaryUnavailable()).toBe(6);
   });
 
+  it('probes the primary again after MODEL_BREAKER_COOL_DOWN_MS, and a recovered primary answers', async () => {
+    let clock = Date.now();
+    const client = model({ MODEL_BREAKER_COOL_DOWN_MS: '5000' }, { now: () => clock });
+    primaryBehaviour = () => failure(500, 'InternalFailure');
+    for (let i = 0; i < 5; i++) await client.invoke(REQUEST, { deadline: clock + 20_000 });
+    expect(client.circuitState()).toBe('open');
+    primaryBehaviour = () => answer('primary is back');
+    clock += 4_999;
+    expect((await client.invoke(REQUEST, { deadline: clock + 20_000 })).modelId).toBe('fallback-cpu');
+    clock += 1;
+    const probe = await client.invoke(REQUEST, { deadline: clock + 20_000 });
+    expect(probe).toMatchObject({ modelId: 'private-llm-int8', content: 'primary is back' });
+    expect(client.circuitState()).toBe('closed');
+  });
+
   it('a request the primary rejected (client_error) is not sent to the fallback', async () => {
     primaryBehaviour = () => failure(400, 'ValidationError');
     expect(await reasonOf(model().invoke(REQUEST, { deadline: farDeadline() }))).toBe('client_error');

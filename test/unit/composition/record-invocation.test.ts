@@ -16,6 +16,7 @@ const config: Pick<PipelineConfig, 'model' | 'memoryMb' | 'ledgerRetentionDays' 
     instanceType: 'ml.g4dn.xlarge',
     contextWindow: 4096,
     maxTokens: 512,
+    breakerCoolDownMs: 30_000,
   },
   memoryMb: 1024,
   ledgerRetentionDays: 400,

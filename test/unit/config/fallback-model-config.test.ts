@@ -124,3 +124,16 @@ describe('OpenAI-compatible model servers', () => {
     ).toThrow(/FALLBACK_MODEL_MEMORY_MB: prices a fallback function/);
   });
 });
+
+describe('MODEL_BREAKER_COOL_DOWN_MS', () => {
+  it('defaults to 30 s and accepts 1 s to 10 min', () => {
+    expect(loadWorkerConfig(workerEnv).model.breakerCoolDownMs).toBe(30_000);
+    expect(loadWorkerConfig({ ...workerEnv, MODEL_BREAKER_COOL_DOWN_MS: '5000' }).model.breakerCoolDownMs).toBe(5_000);
+  });
+
+  it.each(['0', '999', '600001', 'soon'])('refuses %s by name', (value) => {
+    expect(() => loadWorkerConfig({ ...workerEnv, MODEL_BREAKER_COOL_DOWN_MS: value })).toThrow(
+      /MODEL_BREAKER_COOL_DOWN_MS/,
+    );
+  });
+});
