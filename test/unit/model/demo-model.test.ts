@@ -115,7 +115,7 @@ describe('the cached demo model file', () => {
   });
 });
 
-describe('the cached demo model file', () => {
+describe('the demo model file, asked for by two engines at once', () => {
   it('is written once when two engines ask for it at the same time on a fresh machine (no failed rename)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'demo-cache-'));
     try {
