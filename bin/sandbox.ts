@@ -76,6 +76,11 @@ function fallbackSource(
 }
 
 /** The banner's lines about the backup model and the primary's switch. */
+/** The backup engine's URL for the ready file, when one runs. */
+function fallbackEndpoint(models: ModelsView): { fallbackModel?: string } {
+  return models.fallback.state === 'off' ? {} : { fallbackModel: models.fallback.url };
+}
+
 function fallbackRows(config: FallbackModelConfig, engine: string, models: ModelsView): [string, string][] {
   const { fallback, primary } = models;
   const switchRow: [string, string] = [
@@ -197,7 +202,7 @@ async function main(): Promise<void> {
       url: sandbox.url,
       pid: process.pid,
       fauxqsPid: sandbox.aws.fauxqsPid,
-      endpoints: { ...sandbox.aws.endpoints, model: modelUrl },
+      endpoints: { ...sandbox.aws.endpoints, model: modelUrl, ...fallbackEndpoint(sandbox.models()) },
     };
     await writeReadyFile(readyFile, ready).catch(async (err: unknown) => {
       await sandbox.stop(); // a reader waits for this file: without it, fail as a start that never got ready

@@ -17,7 +17,13 @@ export const sandboxReadySchema = z.object({
   url: z.string().url(),
   pid: z.number().int().positive(),
   fauxqsPid: z.number().int().positive(),
-  endpoints: z.object({ dynamo: z.string().url(), sqs: z.string().url(), model: z.string().url() }),
+  endpoints: z.object({
+    dynamo: z.string().url(),
+    sqs: z.string().url(),
+    model: z.string().url(),
+    /** The backup model's engine, unless `FALLBACK_MODEL=off`. */
+    fallbackModel: z.string().url().optional(),
+  }),
 });
 export type SandboxReady = z.infer<typeof sandboxReadySchema>;
 

@@ -145,7 +145,8 @@ async function expectStoppedCleanly(started: Launched, info: SandboxReady, signa
   // Gone with the sandbox, so a stale file never announces the next run.
   expect(existsSync(started.readyFile)).toBe(false);
   for (const pid of [started.child.pid!, info.pid, info.fauxqsPid]) expect(isRunning(pid)).toBe(false);
-  for (const url of [info.url, info.endpoints.dynamo, info.endpoints.sqs, info.endpoints.model])
+  const { dynamo, sqs, model, fallbackModel } = info.endpoints;
+  for (const url of [info.url, dynamo, sqs, model, ...(fallbackModel ? [fallbackModel] : [])])
     await expect(connectOutcome(url)).resolves.toBe('ECONNREFUSED');
 }
 
@@ -185,8 +186,10 @@ describe('npm start lifecycle', () => {
     // The ready line names processes and servers that are really there.
     expect(isRunning(info.pid)).toBe(true);
     expect(isRunning(info.fauxqsPid)).toBe(true);
-    for (const url of [info.endpoints.dynamo, info.endpoints.sqs, info.endpoints.model])
-      await expect(connectOutcome(url)).resolves.toBe('connected');
+    // The backup engine runs by default, so the ready file names it too.
+    expect(info.endpoints.fallbackModel).toMatch(/^http:\/\/127\.0\.0\.1:\d+/);
+    for (const url of [info.endpoints.dynamo, info.endpoints.sqs, info.endpoints.model, info.endpoints.fallbackModel])
+      await expect(connectOutcome(url ?? '')).resolves.toBe('connected');
     await expect(consoleLine(started, /^ready in /)).resolves.toMatch(
       /^ready in \d+\.\d s \(GET .*\/_sandbox\/health is green\)/,
     );
