@@ -33,6 +33,8 @@ export interface ReportLine {
   readonly key: string;
   readonly invocations: number;
   readonly cachedInvocations: number;
+  /** Invocations the backup model answered while the primary could not (ledger `modelSource: 'fallback'`). */
+  readonly fallbackInvocations: number;
   readonly tokens: { readonly prompt: number; readonly completion: number; readonly total: number };
   /** Marginal cost per component: what the invocations themselves used. */
   readonly componentsNanoUsd: ComponentAmounts;
@@ -182,6 +184,7 @@ function line(key: string, marginal: LedgerAggregate | undefined, amortised: Led
     key,
     invocations: marginal?.invocations ?? 0,
     cachedInvocations: marginal?.cachedInvocations ?? 0,
+    fallbackInvocations: marginal?.fallbackInvocations ?? 0,
     tokens: marginal?.tokens ?? { prompt: 0, completion: 0, total: 0 },
     componentsNanoUsd: marginal?.componentsNanoUsd ?? zero,
     marginalNanoUsd: marginalNano,
@@ -202,6 +205,7 @@ function sumLines(key: string, lines: readonly ReportLine[]): ReportLine {
     key,
     invocations: total((l) => l.invocations),
     cachedInvocations: total((l) => l.cachedInvocations),
+    fallbackInvocations: total((l) => l.fallbackInvocations),
     tokens: {
       prompt: total((l) => l.tokens.prompt),
       completion: total((l) => l.tokens.completion),

@@ -120,11 +120,12 @@ function amortisedPerCall(line: ReportLine): string {
 
 function linesTable(report: CostReport): string {
   const money = ['marginal', 'idle share', 'amortised', 'amortised per call'].map((h) => `${h} (${MICRO_USD})`);
-  const head = [report.by, 'calls', 'cached', 'tokens', ...money];
+  const head = [report.by, 'calls', 'cached', 'backup model', 'tokens', ...money];
   const row = (l: ReportLine, tag: 'td' | 'th' = 'td') =>
     `<tr><${tag} class="key">${escapeHtml(l.key)}</${tag}>${[
       String(l.invocations),
       String(l.cachedInvocations),
+      String(l.fallbackInvocations),
       l.tokens.total.toLocaleString('en-US'),
       formatMicroUsd(l.marginalNanoUsd),
       formatMicroUsd(l.idleShareNanoUsd),
@@ -158,7 +159,11 @@ export function renderHtml(report: CostReport): string {
   const serverless = allSeries.filter((s) => s.name !== 'Endpoint idle time' && s.name !== COMPONENT_LABEL.sagemaker);
   const tiles = [
     ['Total cost', usd(report.grandTotalNanoUsd), 'amortised, incl. idle endpoint hours'],
-    ['Invocations', t.invocations.toLocaleString('en-US'), `${t.cachedInvocations} answered from cache`],
+    [
+      'Invocations',
+      t.invocations.toLocaleString('en-US'),
+      `${t.cachedInvocations} answered from cache, ${t.fallbackInvocations} by the backup model`,
+    ],
     [
       `Per invocation, amortised (${MICRO_USD})`,
       amortisedPerCall(t),

@@ -5,7 +5,7 @@ import { splitDisplayKey } from '#core/key-part';
 import { type CostReport, type ReportLine, runningWindowText } from './build';
 import { formatMicroUsd, formatNano, MICRO_USD } from './money';
 
-const COUNT_COLUMNS = ['invocations', 'cached', 'prompt_tokens', 'completion_tokens'] as const;
+const COUNT_COLUMNS = ['invocations', 'cached', 'by_backup_model', 'prompt_tokens', 'completion_tokens'] as const;
 const MONEY_COLUMNS = [
   ...COST_COMPONENTS.map((c) => `${c}_usd`),
   'marginal_usd',
@@ -29,7 +29,13 @@ export const CSV_SUMMARY_LABELS = {
 } as const;
 
 function counts(line: ReportLine): string[] {
-  return [line.invocations, line.cachedInvocations, line.tokens.prompt, line.tokens.completion].map(String);
+  return [
+    line.invocations,
+    line.cachedInvocations,
+    line.fallbackInvocations,
+    line.tokens.prompt,
+    line.tokens.completion,
+  ].map(String);
 }
 
 function money(line: ReportLine, format: (nano: number) => string): string[] {
@@ -63,6 +69,7 @@ function idleLine(report: CostReport): ReportLine {
     key: CSV_SUMMARY_LABELS.idle,
     invocations: 0,
     cachedInvocations: 0,
+    fallbackInvocations: 0,
     tokens: { prompt: 0, completion: 0, total: 0 },
     componentsNanoUsd: zero,
     marginalNanoUsd: 0,

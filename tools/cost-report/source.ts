@@ -18,6 +18,7 @@ export type ReportRow = Pick<
   | 'at'
   | 'expiresAt'
   | 'cached'
+  | 'modelSource'
   | 'tokens'
   | 'usage'
   | 'componentsNanoUsd'

@@ -85,6 +85,13 @@ test('toReportRows accepts api rows and still refuses unknown platforms', () => 
   ).toThrow(/row 0: platform/);
 });
 
+test('toReportRows keeps which model answered a row, and refuses a value it does not know', () => {
+  const range = { from: '2026-11-01', to: '2026-11-30', now: NOW };
+  const [kept] = toReportRows([{ ...restRows[0], modelSource: 'fallback' }], range);
+  expect(kept?.modelSource).toBe('fallback');
+  expect(() => toReportRows([{ ...restRows[0], modelSource: 'backup' }], range)).toThrow(/row 0: modelSource/);
+});
+
 describe.each(REPORT_FORMATS)('--format %s with REST rows', (format) => {
   it.each(REPORT_BY)('--by %s exits 0 and shows api on its own line', async (by) => {
     const { code, stdout, stderr } = await report(mixed, ['--format', format, '--by', by]);

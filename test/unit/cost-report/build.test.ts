@@ -182,3 +182,19 @@ test('an invalid range is refused', () => {
     ValidationError,
   );
 });
+
+test('counts the answers the backup model wrote, per line and in total, from the ledger rows that say so', () => {
+  const day = { ...MONTH, from: '2026-11-02', to: '2026-11-02', by: 'group' as const };
+  const rows: ReportRow[] = [
+    row('2026-11-02T09:00:00.000Z', 800, 1_000),
+    { ...row('2026-11-02T09:01:00.000Z', null, 0, 50_000), cached: false, modelSource: 'fallback' },
+    { ...row('2026-11-02T09:02:00.000Z', null, 0, 50_000, 'c2'), cached: false, modelSource: 'fallback' },
+    { ...row('2026-11-02T09:03:00.000Z', 700, 900, 0, 'c2'), modelSource: 'primary' },
+  ];
+  const report = buildCostReport(rows, day);
+  expect(report.lines.map((l) => [l.key, l.invocations, l.fallbackInvocations])).toEqual([
+    [expect.stringContaining('c1'), 2, 1],
+    [expect.stringContaining('c2'), 2, 1],
+  ]);
+  expect(report.totals.fallbackInvocations).toBe(2);
+});
