@@ -5,7 +5,6 @@ import type { QueuedEvent } from '#core/queue-message';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { logger } from '#shared/powertools';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import type { LocalAws } from '../sandbox/local-aws/index';
 import { createDingTalkEmulator } from '../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../sandbox/platform-emulator/feishu';
@@ -13,7 +12,7 @@ import { createSlackEmulator } from '../sandbox/platform-emulator/slack';
 import type { EmulatedRequest, PlatformEmulator } from '../sandbox/platform-emulator/types';
 import { createWeComEmulator } from '../sandbox/platform-emulator/wecom';
 import { proxyEventOf, testEmulatorContext } from '../test/helpers/emulated';
-import { localAwsEnv } from '../test/helpers/local-aws-json';
+import { localWebhookEnv } from '../test/helpers/local-aws-json';
 import { type LatencySummary, nsToMs, summarise } from './stats';
 
 /**
@@ -71,14 +70,7 @@ interface Series {
 
 /** Runs every platform's series against the given stand-ins; the caller owns their lifecycle. */
 export async function runWebhookBench(aws: LocalAws, options: WebhookBenchOptions): Promise<WebhookRow[]> {
-  const baseDeps = await createDefaultIngestDeps({
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ...localAwsEnv(aws),
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
-  });
+  const baseDeps = await createDefaultIngestDeps(localWebhookEnv(aws));
   let sends = 0;
   let lastQueued: QueuedEvent | undefined;
   const ioDeps: IngestDeps = {

@@ -1,12 +1,11 @@
 import path from 'node:path';
-import { PLATFORMS } from '#platforms/types';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
+import { SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
 import type { LocalAws } from '../../sandbox/local-aws/index';
 import { requestOnlyContext } from '../../sandbox/platform-emulator/delivery-log';
 import { createFeishuEmulator } from '../../sandbox/platform-emulator/feishu';
 import { createSlackEmulator } from '../../sandbox/platform-emulator/slack';
 import { proxyEventOf } from '../../test/helpers/emulated';
-import { localAwsEnv } from '../../test/helpers/local-aws-json';
+import { localWebhookEnv } from '../../test/helpers/local-aws-json';
 import { LAMBDA_ENTRIES } from '../bundle-bench';
 import { bundleLikeCdk, topPackages } from '../bundling';
 import { median } from '../stats';
@@ -183,12 +182,7 @@ const context = () => requestOnlyContext('http://127.0.0.1:9', SANDBOX_CREDENTIA
 function webhookRequests(aws: LocalAws | undefined): Requests | undefined {
   if (!aws) return undefined;
   const env = {
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ...localAwsEnv(aws),
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
+    ...localWebhookEnv(aws),
     POWERTOOLS_SERVICE_NAME: 'webhook',
     POWERTOOLS_LOG_LEVEL: 'WARN',
   };

@@ -1,5 +1,7 @@
+import { PLATFORMS } from '#platforms/types';
 import { AWS_ENV } from '#shared/aws-env';
 import { type AwsJsonClient, type AwsJsonService, createAwsJsonClient } from '#shared/aws-json-client';
+import { credentialEnv, SANDBOX_CREDENTIALS } from '../../sandbox/defaults';
 import { LOCAL_CREDENTIALS } from '../../sandbox/local-aws/clients';
 
 /** The hand-signed client (the webhook's) pointed at a local stand-in, with the stand-ins' placeholder credentials. */
@@ -21,5 +23,25 @@ export function localAwsEnv(aws: {
     [AWS_ENV.secretAccessKey]: LOCAL_CREDENTIALS.secretAccessKey,
     [`${AWS_ENV.endpointUrl}_DYNAMODB`]: aws.endpoints.dynamo,
     [`${AWS_ENV.endpointUrl}_SQS`]: aws.endpoints.sqs,
+  };
+}
+
+/**
+ * The webhook's whole environment against local stand-ins: every platform enabled with the sandbox's credentials, its
+ * clients on dynalite and fauxqs (`localAwsEnv`), and a reply-handle origin nothing listens on.
+ */
+export function localWebhookEnv(aws: {
+  readonly region: string;
+  readonly endpoints: { readonly dynamo: string; readonly sqs: string };
+  readonly queues: { readonly queueUrl: string };
+  readonly tables: { readonly events: string };
+}): Record<string, string> {
+  return {
+    ...credentialEnv(SANDBOX_CREDENTIALS),
+    ...localAwsEnv(aws),
+    ENABLED_PLATFORMS: PLATFORMS.join(','),
+    QUEUE_URL: aws.queues.queueUrl,
+    EVENTS_TABLE: aws.tables.events,
+    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
   };
 }

@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { sourcePath } from '#shared/stack-source-map';
-import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../../../lib/constructs/lambda-bundling';
+import { bundleLikeCdk } from '../../../bench/bundling';
+import { LAMBDA_NODE_OPTIONS } from '../../../lib/constructs/lambda-bundling';
 
 /**
- * A bundle built as the stack builds its functions, run as Lambda runs it (the deployed Node options, which no
+ * A bundle built as the stack builds its functions (`bundleLikeCdk`), run as Lambda runs it (the deployed Node options, which no
  * longer include --enable-source-maps): its stack traces still name the TypeScript sources, and the map is read
  * when the first stack is formatted, not when the bundle loads.
  */
@@ -17,20 +17,11 @@ let bundle: string;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'stack-map-'));
   bundle = path.join(dir, 'index.js');
-  const root = path.resolve(__dirname, '../../..');
-  await build({
-    absWorkingDir: root,
-    entryPoints: [path.join(__dirname, 'fixtures', 'throwing-entry.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    minify: LAMBDA_BUNDLING.minify,
-    sourcemap: LAMBDA_BUNDLING.sourceMap,
-    sourcesContent: LAMBDA_BUNDLING.sourcesContent,
-    target: LAMBDA_BUNDLING.target,
-    logLevel: 'silent',
-  });
+  await bundleLikeCdk(
+    path.resolve(__dirname, '../../..'),
+    path.join(__dirname, 'fixtures', 'throwing-entry.ts'),
+    bundle,
+  );
 }, 30_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

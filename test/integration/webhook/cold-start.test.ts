@@ -2,16 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
-import { PLATFORMS } from '#platforms/types';
-import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from '../../../lib/constructs/lambda-bundling';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
+import { bundleLikeCdk } from '../../../bench/bundling';
+import { LAMBDA_NODE_OPTIONS } from '../../../lib/constructs/lambda-bundling';
+import { SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 import { requestOnlyContext } from '../../../sandbox/platform-emulator/delivery-log';
 import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
 import { buildEncryptedWeComRequest } from '../../../sandbox/platform-emulator/wecom';
 import { proxyEventOf } from '../../helpers/emulated';
-import { localAwsEnv } from '../../helpers/local-aws-json';
+import { localWebhookEnv } from '../../helpers/local-aws-json';
 
 /**
  * The deployed webhook bundle (esbuild with the stack's options) in a fresh Node process, as Lambda runs it: which
@@ -28,21 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'webhook-cold-'));
   bundle = path.join(dir, 'index.js');
   const root = path.resolve(__dirname, '../../..');
-  const built = await build({
-    metafile: true,
-    absWorkingDir: root,
-    entryPoints: [path.join(root, 'functions/handlers/webhook.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    minify: LAMBDA_BUNDLING.minify,
-    sourcemap: LAMBDA_BUNDLING.sourceMap,
-    sourcesContent: LAMBDA_BUNDLING.sourcesContent,
-    target: LAMBDA_BUNDLING.target,
-    external: [...LAMBDA_BUNDLING.externalModules],
-    logLevel: 'silent',
-  });
+  const built = await bundleLikeCdk(root, path.join(root, 'functions/handlers/webhook.ts'), bundle);
   bundledInputs = Object.keys(built.metafile.inputs);
   aws = await startLocalAws({ queue: { name: 'cold-start-it', visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
 }, 60_000);
@@ -104,12 +89,7 @@ async function runBundle(requests: readonly [string, unknown][]): Promise<Phase[
     NODE_PATH: path.resolve(__dirname, '../../../node_modules'),
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_DISABLED: 'true',
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ...localAwsEnv(aws),
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
+    ...localWebhookEnv(aws),
   };
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeOptions(), script, spec], { env, stdio: 'ignore' });

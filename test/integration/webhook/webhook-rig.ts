@@ -1,15 +1,14 @@
 import { PurgeQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { IngestDeps } from '#core/ingest';
 import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
-import { PLATFORMS, type PlatformName } from '#platforms/types';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
+import type { PlatformName } from '#platforms/types';
 import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
 import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
 import type { PlatformEmulator } from '../../../sandbox/platform-emulator/types';
 import { createWeComEmulator } from '../../../sandbox/platform-emulator/wecom';
-import { localAwsEnv } from '../../helpers/local-aws-json';
+import { localWebhookEnv } from '../../helpers/local-aws-json';
 
 /**
  * The webhook's integration rig: the real webhook handler with its production dependencies (the hand-signed DynamoDB
@@ -40,14 +39,7 @@ export interface WebhookRig {
 
 export async function startWebhookRig(queueName: string): Promise<WebhookRig> {
   const aws = await startLocalAws({ queue: { name: queueName, visibilityTimeoutSeconds: 30, maxReceiveCount: 3 } });
-  const deps: IngestDeps = await createDefaultIngestDeps({
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ...localAwsEnv(aws),
-    ENABLED_PLATFORMS: PLATFORMS.join(','),
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    REPLY_HANDLE_ORIGINS: 'http://127.0.0.1:9',
-  });
+  const deps: IngestDeps = await createDefaultIngestDeps(localWebhookEnv(aws));
   return {
     aws,
     deps,
