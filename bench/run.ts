@@ -32,7 +32,6 @@ import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup'
 import { runStreamingBench } from './streaming-bench';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
 import { runWorkerBench, type WorkerRow } from './worker-bench';
-import { callBudgetTable, runWorkerCallBudget } from './worker-call-budget';
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(__dirname, 'results.json');
@@ -116,9 +115,6 @@ async function main(): Promise<void> {
     `\nCost ledger + metrics work per worker message (target ≤ 1 ms median): median ${costMetrics.medianMs.toFixed(3)} ms, p99 ${costMetrics.p99Ms.toFixed(3)} ms — ${costMetrics.medianMs <= 1 ? 'PASS' : 'MISS'}`,
   );
 
-  const callBudgets = await runWorkerCallBudget();
-  console.log(`\n${callBudgetTable(callBudgets)}`);
-
   const composition = webhookComposition(bundles);
   console.log(
     `\nWebhook handler, in-process (sequential, log level ${LOG_LEVEL}; targets: median ≤ ${TARGETS.medianMs} ms, p99 ≤ ${TARGETS.p99Ms} ms; * = cut by time budget)`,
@@ -152,7 +148,6 @@ async function main(): Promise<void> {
         webhook: webhook.map((r) => ({ ...r, verdict: latencyVerdict(r) })),
         bundles: bundles.map((r) => ({ ...r, verdict: bundleVerdict(r) })),
         worker,
-        callBudgets,
       },
       null,
       2,
@@ -254,7 +249,7 @@ function bundleSettings(): string {
   return `esbuild as CDK: bundle, minify, source map without sources, ${LAMBDA_BUNDLING.target}, cjs, ${LAMBDA_BUNDLING.externalModules.join(' ')} external`;
 }
 
-/** `--only worker`: the worker's overhead against dynalite and its DynamoDB calls on DynamoDB's path. */
+/** `--only worker`: the worker's overhead and DynamoDB calls against dynalite (with its transaction emulation). */
 async function workerSection(): Promise<void> {
   const loadBefore = os.loadavg();
   let worker: WorkerRow[];
@@ -264,15 +259,13 @@ async function workerSection(): Promise<void> {
   } finally {
     await stopAws();
   }
-  const callBudgets = await runWorkerCallBudget();
-  console.log(`\n${callBudgetTable(callBudgets)}`);
   const loadAverage = { before: loadBefore, after: os.loadavg() };
   console.log(
     `\n${os.cpus().length} CPUs, load average ${fmtLoad(loadAverage.before)} → ${fmtLoad(loadAverage.after)}`,
   );
   writeFileSync(
     WORKER_RESULTS_FILE,
-    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, worker, callBudgets }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, worker }, null, 2)}\n`,
   );
   console.log(`results written to ${path.relative(process.cwd(), WORKER_RESULTS_FILE)}`);
 }

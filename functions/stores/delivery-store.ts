@@ -24,7 +24,8 @@ export interface Delivery {
  * (logged by the caller), because the reply is already out and a redelivery would not send it again anyway.
  */
 export class DeliveryStore {
-  // Learnt from the first attempt: DynamoDB runs TransactWriteItems, dynalite (the sandbox) answers
+  // Learnt from the first attempt: DynamoDB and the sandbox's dynalite (its TransactWriteItems emulation,
+  // sandbox/local-aws/dynalite-transactions.ts) run TransactWriteItems; a store without it (a bare dynalite) answers
   // UnknownOperationException, and then every later delivery goes straight to the two separate writes.
   private transactions = true;
 

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
+import { serveTransactions } from './dynalite-transactions';
 import type { LocalServer } from './local-server';
 
 export interface DynaliteOptions {
@@ -11,7 +12,8 @@ export interface DynaliteOptions {
 
 /**
  * Starts dynalite (the DynamoDB wire protocol over LevelDB) in this process on 127.0.0.1. Tables become ACTIVE at
- * once instead of after dynalite's default 500 ms, so start-up stays fast.
+ * once instead of after dynalite's default 500 ms, so start-up stays fast. TransactWriteItems, which dynalite lacks,
+ * is answered by an emulation of DynamoDB's semantics in front of it (`dynalite-transactions.ts`).
  */
 export async function startDynalite(options: DynaliteOptions = {}): Promise<LocalServer> {
   const server = dynalite({
@@ -20,6 +22,7 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Loca
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  serveTransactions(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => {

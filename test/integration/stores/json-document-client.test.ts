@@ -1,4 +1,8 @@
-import { ConditionalCheckFailedException, DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -214,22 +218,73 @@ describe('json document client against lib-dynamodb', () => {
     expect((deletes.fromJson as { Attributes: unknown }).Attributes).toEqual({ pk: 'bw-json-2', n: 2 });
   });
 
-  it('names a service error as the SDK does (dynalite has no transactions)', async () => {
-    const command = () =>
+  it('writes a transaction and answers its consumed capacity as the SDK does', async () => {
+    const commits = await both(
+      (c) =>
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: table.tableName,
+                Item: item(`tx-${c}`),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Update: {
+                TableName: conversations,
+                Key: { pk: `tx-conv-${c}` },
+                UpdateExpression: 'SET turns = :turns',
+                ExpressionAttributeValues: { ':turns': [{ role: 'user', content: 'hi' }] },
+              },
+            },
+          ],
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+    );
+    expect(commits.fromJson).toEqual(commits.fromSdk);
+    expect((commits.fromJson as { ConsumedCapacity: unknown[] }).ConsumedCapacity).toHaveLength(2);
+    const written = await json.send(new GetCommand({ TableName: conversations, Key: { pk: 'tx-conv-json' } }));
+    expect(written.Item).toEqual({ pk: 'tx-conv-json', turns: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it('cancels a transaction as TransactionCanceledException with the same reasons, old images as attribute values', async () => {
+    const command = (c: 'sdk' | 'json') =>
       new TransactWriteCommand({
-        TransactItems: [{ Put: { TableName: table.tableName, Item: { pk: 'tx', n: 1 } } }],
+        TransactItems: [
+          { Put: { TableName: table.tableName, Item: { pk: `tx-cancel-${c}` } } },
+          {
+            ConditionCheck: {
+              TableName: table.tableName,
+              Key: { pk: `tx-${c}` },
+              ConditionExpression: 'attribute_not_exists(pk)',
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+        ],
       });
-    const fromSdk = await sdk.send(command()).then(
+    const fromSdk = await sdk.send(command('sdk')).then(
       () => undefined,
       (err: unknown) => err,
     );
-    const fromJson = await json.send(command()).then(
+    const fromJson = await json.send(command('json')).then(
       () => undefined,
       (err: unknown) => err,
     );
-    expect(fromJson).toBeInstanceOf(DynamoDBServiceException);
-    expect((fromJson as Error).name).toBe((fromSdk as Error).name);
-    expect((fromJson as DynamoDBServiceException).$metadata.httpStatusCode).toBe(400);
+    expect(fromJson).toBeInstanceOf(TransactionCanceledException);
+    expect(fromSdk).toBeInstanceOf(TransactionCanceledException);
+    expect((fromJson as Error).message).toBe((fromSdk as Error).message);
+    const reasons = (err: unknown) =>
+      (err as TransactionCanceledException).CancellationReasons?.map(({ Item, ...reason }) => ({
+        ...reason,
+        text: Item?.text,
+      }));
+    expect(reasons(fromJson)).toEqual(reasons(fromSdk));
+    expect(reasons(fromJson)).toEqual([
+      { Code: 'None' },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', text: { S: item('x').text } },
+    ]);
+    expect((fromJson as TransactionCanceledException).$metadata.httpStatusCode).toBe(400);
   });
 
   it('refuses a command it does not translate instead of sending it unmarshalled', async () => {

@@ -46,6 +46,8 @@ describe('FAQ answer cache', () => {
     const chatB = `${tag}-b`;
     await rig.say('slack', { chatId: chatA, userId: 'alice', text: `What are the office hours ${tag}?` });
     const [first] = await rig.waitFor(1, (d) => d.chatId === chatA);
+    // The answer is cached after the reply is out: wait for that write before asking again.
+    await settled();
     const modelCalls = rig.prompts.length;
 
     await rig.say('slack', {

@@ -14,8 +14,8 @@ import { activeUserKey } from '#stores/active-users';
 import { fakeModel, fakePlatform, queuedEvent, sqsRecordOf, workerConfig } from '../../helpers/factories';
 
 /**
- * The TransactWriteItems branch (replied status + turn in one round trip) only runs against real DynamoDB, which no
- * local stand-in offers (dynalite answers UnknownOperationException), so it is pinned here with a mocked client.
+ * The TransactWriteItems branch (replied status + turn in one round trip), pinned here with a mocked client; against
+ * the sandbox's dynalite and its transaction emulation in test/integration/local-aws/dynalite-transactions.test.ts.
  */
 const NOW = 1_800_000_000_000;
 const config = workerConfig();
@@ -89,7 +89,7 @@ describe('worker runtime: replied status and turn', () => {
     expect(items[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':replied': 'replied' });
     expect(contextPuts()).toHaveLength(0);
     // claim + markSending; markReplied went into the transaction. (The round trips per follow-up on this path are
-    // a benchmark figure with a budget: bench/worker-call-budget.ts.)
+    // a benchmark figure with a budget: bench/worker-bench.ts.)
     expect(updates()).toHaveLength(2);
   });
 
