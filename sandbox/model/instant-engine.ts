@@ -1,4 +1,4 @@
-import type { GenerateParams, GenerateResult, ModelEngine } from './engine';
+import type { GenerateParams, GenerateResult, ModelEngine } from '#local-model/engine';
 
 /**
  * INSTANT stand-in model: no llama, no weights. It answers deterministically by echoing the last user message

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
+import type { ModelEngine } from '#local-model/engine';
+import { createLlamaEngine } from '#local-model/llama-engine';
 import { DEMO_MODEL_FILE_NAME, DEMO_MODEL_MAX_TOKENS, ensureDemoModel } from './demo-model';
-import type { ModelEngine } from './engine';
 import { createInstantEngine } from './instant-engine';
-import { createLlamaEngine } from './llama-engine';
 import { type RunningModelServer, startModelServer } from './model-server';
 
 /**

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ModelError } from '#core/errors';
+import type { GenerateParams, GenerateResult, ModelEngine } from '#local-model/engine';
 import type { ChatRequest } from '#model/chat-completions';
 import { createOpenAiClient } from '#model/openai-client';
 import { createSageMakerClient } from '#model/sagemaker-client';
 import { writeDemoModel } from '../../../sandbox/model/demo-model';
-import type { GenerateParams, GenerateResult, ModelEngine } from '../../../sandbox/model/engine';
 import { createInstantEngine, instantTokens } from '../../../sandbox/model/instant-engine';
 import { type RunningModelServer, startModelServer } from '../../../sandbox/model/model-server';
 

@@ -1,9 +1,9 @@
 import { ModelError } from '#core/errors';
+import type { GenerateParams, GenerateResult, ModelEngine } from '#local-model/engine';
+import { createRequestLimiter } from '#local-model/request-limiter';
 import type { ChatRequest } from '#model/chat-completions';
 import { createSageMakerClient } from '#model/sagemaker-client';
-import type { GenerateParams, GenerateResult, ModelEngine } from '../../../sandbox/model/engine';
 import { type RunningModelServer, startModelServer } from '../../../sandbox/model/model-server';
-import { createRequestLimiter } from '../../../sandbox/model/request-limiter';
 
 /** A scripted engine: each call takes the next behaviour from the queue. */
 type Behaviour = 'ok' | 'fail-before-text' | 'fail-after-text' | 'wait-for-abort';

@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ModelError } from '#core/errors';
-import { createSageMakerClient } from '#model/sagemaker-client';
 import {
   EVENT_STREAM_CONTENT_TYPE,
   encodeInternalStreamFailure,
   encodeModelStreamError,
   encodePayloadPart,
-} from '../../../sandbox/model/event-stream';
+} from '#local-model/event-stream';
+import { createSageMakerClient } from '#model/sagemaker-client';
 
 /**
  * `InvokeEndpointWithResponseStream` exception frames no local model engine produces on demand

@@ -1,5 +1,6 @@
 import { ConfigError } from '#core/errors';
-import { createPacedWriter, MAX_STREAM_PACE_MS, streamPaceFromEnv } from '../../../sandbox/model/stream-pace';
+import { createPacedWriter } from '#local-model/stream-pace';
+import { MAX_STREAM_PACE_MS, streamPaceFromEnv } from '../../../sandbox/model/stream-pace';
 
 describe('MODEL_STREAM_PACE_MS', () => {
   it('defaults to 0 and reads whole milliseconds up to the maximum', () => {

@@ -4,8 +4,9 @@ import type { GenerateParams, GenerateResult, ModelEngine } from './engine';
 
 /**
  * The real local engine: a GGUF model on CPU through node-llama-cpp. node-llama-cpp is ESM-only, so it is loaded with
- * a dynamic `import()` at run time (tsx keeps it a real ESM import); jest, which runs CommonJS, must reach this engine
- * only through a child process (`server-main.ts`).
+ * a dynamic `import()` at run time (tsx keeps it a real ESM import, and so does esbuild's CommonJS bundle of the
+ * fallback function, with node-llama-cpp external); jest, which runs CommonJS, must reach this engine only through a
+ * child process (`sandbox/model/server-main.ts`, or the bundled fallback function).
  */
 export interface LlamaEngineOptions {
   modelPath: string;

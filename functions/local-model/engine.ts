@@ -1,9 +1,10 @@
 import type { ChatMessage } from '#model/chat-completions';
 
 /**
- * What the local model server needs from a model: generate one chat completion, streaming text as it comes, and
- * count tokens with the model's own tokenizer. Two implementations: the real node-llama-cpp engine
- * (`llama-engine.ts`) and the `instant` echo stand-in (`instant-engine.ts`).
+ * What the model routes (`model-routes.ts`: the sandbox's model server and the fallback function) need from a model:
+ * generate one chat completion, streaming text as it comes, and count tokens with the model's own tokenizer. Two
+ * implementations: the real node-llama-cpp engine (`llama-engine.ts`) and the sandbox's `instant` echo stand-in
+ * (`sandbox/model/instant-engine.ts`).
  */
 export interface GenerateParams {
   messages: readonly ChatMessage[];
