@@ -24,8 +24,8 @@ import { findTestModel } from './streaming-bench';
  * 2. Fallback tokens/s: the fallback client (`createFallbackClient`) on the SageMaker contract and on the
  *    OpenAI-compatible route (`POST /v1/chat/completions` of the same local model server), streamed, per model: the
  *    generated demo model and, when present, `../shared/models/*.gguf` (a real tokenizer).
- * 3. The fallback function's cold start: the function is not built yet (no CDK construct, no handler entry), so the
- *    row says so instead of a number.
+ * The fallback function's cold start (its bundle, download and model load in fresh processes) is
+ * `--only fallback-function` (`fallback-function-bench.ts`).
  *
  * Both engines run in this process (node-llama-cpp generates on its own threads, one each) and are warmed up before
  * anything is timed, so (1) measures the switch, not a model load. Clients read a fractional-millisecond clock, so
@@ -115,18 +115,11 @@ export interface ThroughputRow {
   readonly decodeTokensPerSecMedian: number;
 }
 
-export interface ColdStartRow {
-  readonly bundle: string;
-  readonly status: 'not built yet';
-  readonly note: string;
-}
-
 export interface FallbackResult {
   readonly switchOver: SwitchOverResult;
   readonly throughput: readonly ThroughputRow[];
   /** Why a model of part 2 was left out (no shared GGUF, time budget). */
   readonly throughputSkipped: readonly string[];
-  readonly coldStart: ColdStartRow;
   /** Request settings of part 2. */
   readonly throughputRequest: { readonly maxTokens: number; readonly temperature: number };
   readonly elapsedMs: number;
@@ -180,11 +173,6 @@ export async function runFallbackBench(options: FallbackBenchOptions): Promise<F
     switchOver,
     throughput,
     throughputSkipped,
-    coldStart: {
-      bundle: 'fallback model function',
-      status: 'not built yet',
-      note: 'no CDK construct or handler entry yet (docs/MODEL.md §10): nothing to bundle or start',
-    },
     throughputRequest: { maxTokens: THROUGHPUT_REQUEST.maxTokens, temperature: THROUGHPUT_REQUEST.temperature },
     elapsedMs: performance.now() - started,
   };

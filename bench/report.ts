@@ -288,12 +288,7 @@ export function fallbackReport(result: FallbackResult): string {
       ]),
     ),
     ...result.throughputSkipped.map((why) => `skipped: ${why}`),
-    '',
-    'Fallback function cold start',
-    table(
-      ['bundle', 'cold start', 'note'],
-      [[result.coldStart.bundle, result.coldStart.status, result.coldStart.note]],
-    ),
+    'The fallback function’s cold start: npm run bench -- --only fallback-function',
     `fallback section ${(result.elapsedMs / 1000).toFixed(1)} s`,
   ];
   return parts.join('\n');

@@ -14,6 +14,7 @@ import { type BundleRow, runBundleBench } from './bundle-bench';
  */
 import { runCostMetricsBench } from './cost-metrics-bench';
 import { runFallbackBench } from './fallback-bench';
+import { fallbackFunctionReport, runFallbackFunctionBench } from './fallback-function-bench';
 import { type ColdStartRow, runColdStart } from './peers/cold-start';
 import { runPeerBench } from './peers/index';
 import { coldStartTable, webhookInitVerdict } from './peers/report';
@@ -47,6 +48,9 @@ const HARD_STOP_MS = 230_000 + STREAMING_BUDGET_MS + FALLBACK_BUDGET_MS;
 const STREAMING_RESULTS_FILE = path.join(__dirname, 'results-streaming.json');
 const WORKER_RESULTS_FILE = path.join(__dirname, 'results-worker.json');
 const FALLBACK_RESULTS_FILE = path.join(__dirname, 'results-fallback.json');
+const FALLBACK_FUNCTION_RESULTS_FILE = path.join(__dirname, 'results-fallback-function.json');
+/** `--only fallback-function`: fresh-process cold starts of the fallback function, per model (within the hard limit). */
+const FALLBACK_FUNCTION_BUDGET_MS = 150_000;
 /** `npm run bench -- --only streaming` runs just that section. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 /**
@@ -79,8 +83,11 @@ async function main(): Promise<void> {
     if (ONLY === 'worker') return workerSection();
     if (ONLY === 'webhook') return webhookSection(started);
     if (ONLY === 'fallback') return fallbackSection();
+    if (ONLY === 'fallback-function') return fallbackFunctionSection();
     if (ONLY !== 'streaming') {
-      throw new Error(`--only knows the sections 'streaming', 'worker', 'webhook' and 'fallback', got '${ONLY}'`);
+      throw new Error(
+        `--only knows the sections 'streaming', 'worker', 'webhook', 'fallback' and 'fallback-function', got '${ONLY}'`,
+      );
     }
     return streamingSection();
   }
@@ -280,7 +287,7 @@ async function streamingSection(): Promise<void> {
   console.log(`results written to ${path.relative(process.cwd(), STREAMING_RESULTS_FILE)}`);
 }
 
-/** `--only fallback`: the fallback model's switch-over, its tokens/s per route, and its (unbuilt) cold start. */
+/** `--only fallback`: the fallback model's switch-over and its tokens/s per route. */
 async function fallbackSection(): Promise<void> {
   const loadBefore = os.loadavg();
   const fallback = await runFallbackBench({ rootDir: ROOT, deadline: Date.now() + FALLBACK_BUDGET_MS, progress });
@@ -304,6 +311,24 @@ async function fallbackSection(): Promise<void> {
     )}\n`,
   );
   console.log(`results written to ${path.relative(process.cwd(), FALLBACK_RESULTS_FILE)}`);
+}
+
+/** `--only fallback-function`: cold starts of the fallback model function's bundle in fresh processes. */
+async function fallbackFunctionSection(): Promise<void> {
+  const loadBefore = os.loadavg();
+  const result = await runFallbackFunctionBench({
+    rootDir: ROOT,
+    deadline: Date.now() + FALLBACK_FUNCTION_BUDGET_MS,
+    progress,
+  });
+  const loadAverage = { before: loadBefore, after: os.loadavg() };
+  console.log(`\n${fallbackFunctionReport(result)}`);
+  console.log(`${os.cpus().length} CPUs, load average ${fmtLoad(loadAverage.before)} → ${fmtLoad(loadAverage.after)}`);
+  writeFileSync(
+    FALLBACK_FUNCTION_RESULTS_FILE,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, ...result }, null, 2)}\n`,
+  );
+  console.log(`results written to ${path.relative(process.cwd(), FALLBACK_FUNCTION_RESULTS_FILE)}`);
 }
 
 async function stopAws(): Promise<void> {

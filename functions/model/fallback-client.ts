@@ -8,6 +8,8 @@ import { createSageMakerClient } from './sagemaker-client';
  * second engine; in AWS a Lambda function URL serving a CPU model), with its own circuit breaker, retries and
  * timeouts. Its answers are billed as GB-seconds of the function's `memoryMb` (arm64), never as SageMaker time,
  * and each call gets at most `timeoutMs`, whatever the caller's deadline: the time `withFallback` keeps back for it.
+ * A function URL (`https://<id>.lambda-url.<region>.on.aws`, AWS_IAM auth) is signed for service `lambda`; any other
+ * server speaking the contract, for `sagemaker`, as the SDK signs by default.
  */
 export interface FallbackClientOptions {
   readonly endpointUrl: string;
@@ -62,6 +64,7 @@ export function createFallbackClient(options: FallbackClientOptions): ModelClien
         endpointUrl: options.endpointUrl,
         region: options.region,
         instanceType: 'none', // not a SageMaker endpoint: `billing` prices its answers
+        ...(isFunctionUrl(options.endpointUrl) ? { signingService: 'lambda' } : {}),
         billing: { kind: 'lambda', memoryMb: options.memoryMb, architecture: 'arm64' },
       });
   const within = (invoke: InvokeOptions): InvokeOptions => ({
@@ -76,4 +79,13 @@ export function createFallbackClient(options: FallbackClientOptions): ModelClien
     invoke: (request, invoke) => inner.invoke(request, within(invoke)),
     invokeStream: (request, invoke) => inner.invokeStream(request, within(invoke)),
   };
+}
+
+/** Whether `url` is a Lambda function URL, whose IAM auth wants SigV4 for service `lambda`. */
+export function isFunctionUrl(url: string): boolean {
+  try {
+    return /^[a-z0-9]+\.lambda-url\.[a-z0-9-]+\.on\.aws$/.test(new URL(url).hostname);
+  } catch {
+    return false;
+  }
 }

@@ -5,7 +5,7 @@ import {
   SageMakerRuntimeClient,
 } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsCredentialIdentity } from '@smithy/types';
+import type { AwsCredentialIdentity, HttpAuthSchemeParameters, HttpAuthSchemeProvider } from '@smithy/types';
 import type { ModelBilling } from '#core/cost/model-billing';
 import { ModelError } from '#core/errors';
 import { createCallRunner, linkAbort, type ModelCallOptions } from './call-runner';
@@ -34,6 +34,11 @@ export interface SageMakerClientOptions extends ModelCallOptions {
   billing?: ModelBilling;
   /** Only for non-AWS targets; in Lambda the default provider chain is used. */
   credentials?: AwsCredentialIdentity;
+  /**
+   * SigV4 signing name when the server is not a SageMaker endpoint: `lambda` for a Lambda function URL with AWS_IAM
+   * auth (the fallback function). @default 'sagemaker'
+   */
+  signingService?: string;
   timeouts?: {
     /** Socket inactivity timeout of one HTTP attempt. @default 70_000 */
     requestTimeoutMs?: number;
@@ -59,6 +64,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
     }),
     ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(options.signingService ? { httpAuthSchemeProvider: sigV4For(options.signingService) } : {}),
   });
 
   async function withinDeadline<T>(
@@ -157,6 +163,21 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
       return { ...value, latencyMs: now() - callStart, attempts, ...answeredBy };
     },
   };
+}
+
+/**
+ * The client's auth scheme, as the SDK's default builds it (`aws.auth#sigv4` with the client's config and context),
+ * signed for `service`. The SDK's signer reads the name from `signingName` (`name` alone, the key of the default
+ * option, is ignored: the test in test/unit/model/fallback-signing.test.ts fails without `signingName`).
+ */
+function sigV4For(service: string): HttpAuthSchemeProvider<HttpAuthSchemeParameters & { region?: string }> {
+  return ({ region }) => [
+    {
+      schemeId: 'aws.auth#sigv4',
+      signingProperties: { name: service, signingName: service, region },
+      propertiesExtractor: (config, context) => ({ signingProperties: { config, context } }),
+    },
+  ];
 }
 
 function payloadOf(event: ResponseStream): Uint8Array {
