@@ -57,6 +57,9 @@ export function createModelClient(config: PipelineConfig, options: ModelComposit
         })
       : createSageMakerClient({
           endpointName: config.model.endpointName,
+          ...(config.model.inferenceComponentName
+            ? { inferenceComponentName: config.model.inferenceComponentName }
+            : {}),
           endpointUrl,
           region: config.region,
           modelId: config.model.modelId,

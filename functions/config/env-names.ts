@@ -18,6 +18,11 @@ export const ENV = {
   wecomSecretId: 'WECOM_SECRET_ID',
   jwtSecretId: 'JWT_SECRET_ID',
   modelEndpointName: 'MODEL_ENDPOINT_NAME',
+  /**
+   * The inference component every invocation names (`InferenceComponentName`), set when the endpoint is built to
+   * scale to zero (`scaleToZero`). Unset: an instance-based endpoint, invoked by its name alone.
+   */
+  modelInferenceComponent: 'MODEL_INFERENCE_COMPONENT',
   modelEndpointUrl: 'MODEL_ENDPOINT_URL',
   modelId: 'MODEL_ID',
   /**

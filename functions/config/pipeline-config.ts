@@ -89,6 +89,10 @@ export const pipelineEnvShape = {
   [ENV.ledgerTable]: z.string().min(3),
   [ENV.auditTable]: z.string().min(3),
   [ENV.modelEndpointName]: z.string().min(1).default('groupgate-llm'),
+  [ENV.modelInferenceComponent]: z
+    .string()
+    .regex(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/)
+    .optional(),
   [ENV.modelEndpointUrl]: z.url({ protocol: /^https?$/ }).optional(),
   [ENV.modelId]: z.string().min(1).default('private-llm-int8'),
   [ENV.modelInstanceType]: z.string().startsWith('ml.').default('ml.g4dn.xlarge'),
@@ -161,6 +165,8 @@ export interface PipelineConfig {
   };
   readonly model: {
     readonly endpointName: string;
+    /** The endpoint's inference component, named in every invocation; absent for an instance-based endpoint. */
+    readonly inferenceComponentName?: string;
     readonly endpointUrl?: string;
     readonly modelId: string;
     readonly instanceType: string;
@@ -287,6 +293,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
     },
     model: {
       endpointName: c[ENV.modelEndpointName],
+      ...(c[ENV.modelInferenceComponent] ? { inferenceComponentName: c[ENV.modelInferenceComponent] } : {}),
       endpointUrl: c[ENV.modelEndpointUrl],
       modelId: c[ENV.modelId],
       instanceType: c[ENV.modelInstanceType],

@@ -33,7 +33,8 @@ export interface CallRunner {
    * One model call: refused at once while the breaker is open, then attempts until one succeeds, the failure is not
    * retryable, attempts run out, `mayRetry` says no (a stream delivered words) or the next back-off would pass
    * `deadline`. Each attempt gets the time left (`budgetMs`) and its start time. Only faults on the server's side
-   * count towards opening the breaker: a 4xx means it is alive and answered.
+   * count towards opening the breaker: a 4xx (or a refusal the classifier marks `endpointAnswered`) means it is alive
+   * and answered.
    */
   run<T>(
     deadline: number,
@@ -73,13 +74,13 @@ export function createCallRunner(options: ModelCallOptions & { readonly circuitO
           breaker.onSuccess();
           return { value, attempts: attemptNo };
         } catch (err) {
-          const { error, retryable, retryAfterMs } = classify(err);
+          const { error, retryable, retryAfterMs, endpointAnswered } = classify(err);
           const backOff = fullJitterDelay(attemptNo - 1, baseDelayMs, maxDelayMs, random);
           // The server's own Retry-After wins over a shorter back-off; if it does not fit the deadline, give up now.
           const delay = Math.max(backOff, retryAfterMs ?? 0);
           const canRetry = retryable && attemptNo < maxAttempts && mayRetry() && now() + delay < deadline;
           if (!canRetry) {
-            if (error.reason === 'client_error') breaker.onSuccess();
+            if (error.reason === 'client_error' || endpointAnswered) breaker.onSuccess();
             else breaker.onFailure(callStarted);
             throw error;
           }

@@ -9,6 +9,25 @@ import { ModelError } from '#core/errors';
 export interface ClassifiedError {
   error: ModelError;
   retryable: boolean;
+  /**
+   * The endpoint answered, and its refusal says nothing about its health (a 4xx, or an inference component scaled to
+   * zero): the circuit breaker counts it as a success, never towards opening. @default false
+   */
+  endpointAnswered?: boolean;
+}
+
+/**
+ * SageMaker's answer to a call naming an inference component that has no copy (scaled to zero, or still waking):
+ * `ValidationError`, HTTP 400, "Inference Component has no capacity to process this request. ApplicationAutoScaling
+ * may be in-progress (if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig
+ * API." The same call also counts in `NoCapacityInvocationFailures`, which wakes the component.
+ */
+const NO_CAPACITY = /inference component has no capacity/i;
+
+/** True for SageMaker's refusal of a call to an inference component with no copy (see `NO_CAPACITY`). */
+export function isNoCapacityRefusal(err: unknown): boolean {
+  const shape = asShape(err);
+  return shape.name === 'ValidationError' && typeof shape.message === 'string' && NO_CAPACITY.test(shape.message);
 }
 
 const THROTTLE_NAMES = new Set(['ThrottlingException', 'ModelNotReadyException', 'TooManyRequestsException']);
@@ -44,6 +63,16 @@ export function classifyModelError(err: unknown): ClassifiedError {
     retryable,
   });
 
+  // Asleep by schedule, waking for minutes: hand the call to the fallback at once (`throttled` is in every fallback
+  // policy), retry nothing (seconds later it is still waking), and keep the breaker closed, so every call still reaches
+  // SageMaker (each refusal keeps the wake alarm up) and the first call after the wake is answered by the primary.
+  if (isNoCapacityRefusal(err)) {
+    return {
+      error: new ModelError(`Model endpoint is scaled to zero and waking: ${detail}`, 'throttled', { cause: err }),
+      retryable: false,
+      endpointAnswered: true,
+    };
+  }
   if (TIMEOUT_NAMES.has(name) || code === 'ETIMEDOUT') return make('timeout', false);
   if (THROTTLE_NAMES.has(name) || status === 429) return make('throttled', true);
   if (name === 'ModelError') {

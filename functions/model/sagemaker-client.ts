@@ -23,6 +23,8 @@ import { createStreamAccumulator } from './stream-parser';
 export interface SageMakerClientOptions extends ModelCallOptions {
   /** SageMaker endpoint name (`MODEL_ENDPOINT_NAME`). */
   endpointName: string;
+  /** The endpoint's inference component, named in every call (`MODEL_INFERENCE_COMPONENT`). @default none */
+  inferenceComponentName?: string;
   /** Override of the runtime URL, e.g. the sandbox's local model server (`MODEL_ENDPOINT_URL`). */
   endpointUrl?: string;
   region: string;
@@ -101,6 +103,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
   const body = (request: ChatRequest, stream: boolean): Uint8Array =>
     new TextEncoder().encode(JSON.stringify(toRequestBody(request, stream)));
 
+  const component = options.inferenceComponentName ? { InferenceComponentName: options.inferenceComponentName } : {};
   const billing: ModelBilling = options.billing ?? { kind: 'sagemaker', instanceType: options.instanceType };
   const answeredBy = { modelId: options.modelId, billing };
 
@@ -117,6 +120,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
           const out = await sdk.send(
             new InvokeEndpointCommand({
               EndpointName: options.endpointName,
+              ...component,
               ContentType: JSON_TYPE,
               Accept: JSON_TYPE,
               Body: body(request, false),
@@ -142,6 +146,7 @@ export function createSageMakerClient(options: SageMakerClientOptions): ModelCli
           const out = await sdk.send(
             new InvokeEndpointWithResponseStreamCommand({
               EndpointName: options.endpointName,
+              ...component,
               ContentType: JSON_TYPE,
               Body: body(request, true),
             }),
