@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { type ScaleToZeroSchedule, scaleToZeroSchema } from '#core/cost/closed-hours';
 import type { AggregateBy } from '#core/cost/ledger-row';
 import { ValidationError } from '#core/errors';
 
@@ -35,6 +36,8 @@ export interface ReportArgs {
   readonly instances: number;
   /** USD per instance-hour, overriding the price table. */
   readonly instancePriceUsd: string | undefined;
+  /** The endpoint's business hours (the stack's `ScaleToZeroSchedule` output), to report their saving. */
+  readonly scaleToZero: ScaleToZeroSchedule | undefined;
   /** Write here instead of stdout. */
   readonly out: string | undefined;
   readonly help: boolean;
@@ -52,8 +55,11 @@ Options
   --table NAME                      ledger table (source aws; default $LEDGER_TABLE)
   --region REGION                   price and DynamoDB region (default $AWS_REGION, else us-east-1)
   --instance-type TYPE              endpoint instance type (default ml.g4dn.xlarge)
-  --min-instances N                 instances billed every hour, for amortisation (default 1)
+  --min-instances N                 instances billed every hour, for amortisation (default 1; 0 without an endpoint)
   --instance-price USD              USD per instance-hour, instead of the price table
+  --scale-to-zero JSON              the endpoint's business hours, as the stack's ScaleToZeroSchedule output prints
+                                    them (the scaleToZero CDK key): adds the saving of closed hours against an
+                                    always-on endpoint
   --out FILE                        write to FILE instead of stdout
   --help                            this text
 
@@ -87,6 +93,7 @@ export const REPORT_OPTIONS = {
   'instance-type': { type: 'string' },
   'min-instances': { type: 'string' },
   'instance-price': { type: 'string' },
+  'scale-to-zero': { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -194,13 +201,15 @@ export function parseReportArgs(
   }
   const instancesText = str('min-instances') ?? '1';
   const instances = Number(instancesText);
-  if (!/^\d+$/.test(instancesText) || instances < 1 || instances > 100) {
-    problems.push(`--min-instances: ${JSON.stringify(instancesText)} must be a whole number from 1 to 100`);
+  // 0: no endpoint instances to spread (an OpenAI-compatible primary, billed outside GroupGate).
+  if (!/^\d+$/.test(instancesText) || instances > 100) {
+    problems.push(`--min-instances: ${JSON.stringify(instancesText)} must be a whole number from 0 to 100`);
   }
   const instancePriceUsd = str('instance-price');
   if (instancePriceUsd !== undefined && !/^\d+(\.\d+)?$/.test(instancePriceUsd)) {
     problems.push(`--instance-price: ${JSON.stringify(instancePriceUsd)} is not a decimal USD amount such as 0.7364`);
   }
+  const scaleToZero = parseScaleToZero(str('scale-to-zero'), problems);
   const out = str('out');
   if (out === '') problems.push('--out: must not be empty');
 
@@ -219,7 +228,28 @@ export function parseReportArgs(
     instanceType,
     instances,
     instancePriceUsd,
+    scaleToZero,
     out,
     help,
   };
+}
+
+/** `--scale-to-zero`'s JSON, validated by the schema the CDK key uses; each problem named by its key. */
+function parseScaleToZero(text: string | undefined, problems: string[]): ScaleToZeroSchedule | undefined {
+  if (text === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    problems.push(`--scale-to-zero: ${JSON.stringify(text)} is not JSON (pass the stack's ScaleToZeroSchedule output)`);
+    return undefined;
+  }
+  const parsed = scaleToZeroSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) {
+    const key = issue.path.map(String).join('.');
+    const keys = issue.code === 'unrecognized_keys' ? `: unknown key ${issue.keys.join(', ')}` : '';
+    problems.push(`--scale-to-zero${key ? `.${key}` : ''}: ${issue.message}${keys}`);
+  }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import { amortiseIdleEndpointCost } from '#core/cost/amortise';
+import { AWAKE_RULE, closedHoursIn, type ScaleToZeroSchedule } from '#core/cost/closed-hours';
 import { COST_COMPONENTS, type ComponentAmounts, type CostComponent } from '#core/cost/cost-model';
-import { nanoToUsd } from '#core/cost/exact';
+import { fromDecimal, mul, nanoToUsd, ratio, toNano } from '#core/cost/exact';
 import { type AggregateBy, aggregate, type LedgerAggregate } from '#core/cost/ledger-row';
 import { BASE_REGION, PRICE_TABLE, PRICE_TABLE_VERSION } from '#core/cost/prices';
 import { ValidationError } from '#core/errors';
@@ -57,6 +58,27 @@ export interface DayCost {
   readonly invocations: number;
 }
 
+/**
+ * What scaling to zero outside business hours saved against an always-on endpoint over the running window: the
+ * schedule's closed hours × `instances` × the instance price, less the closed hours the endpoint was awake
+ * (estimated from the ledger by `rule`). Not deducted from the bill above, which assumes an always-on endpoint.
+ */
+export interface ScaleToZeroSaving {
+  /** The schedule as given (`--scale-to-zero`, the stack's `ScaleToZeroSchedule` output). */
+  readonly schedule: ScaleToZeroSchedule;
+  readonly closedHours: number;
+  readonly awakeHours: number;
+  readonly asleepHours: number;
+  /** The minimum instance count an always-on endpoint would have run. */
+  readonly instances: number;
+  /** asleepHours × instances. */
+  readonly savedInstanceHours: number;
+  readonly savedNanoUsd: number;
+  readonly savedUsd: number;
+  /** How awake hours were estimated (the report's footnote). */
+  readonly rule: string;
+}
+
 export interface CostReport {
   readonly from: string;
   readonly to: string;
@@ -81,6 +103,8 @@ export interface CostReport {
   readonly topGroups: readonly ReportLine[];
   /** Sentences a reader must see before trusting the figures (e.g. a period without traffic); often empty. */
   readonly notes: readonly string[];
+  /** With `--scale-to-zero`: the saving of closed hours against an always-on endpoint. */
+  readonly scaleToZero?: ScaleToZeroSaving;
 }
 
 export interface BuildReportOptions {
@@ -93,6 +117,39 @@ export interface BuildReportOptions {
   readonly instances: number;
   /** @default the price table's price for `instanceType` in `region` (else us-east-1) */
   readonly instancePriceUsd?: string;
+  /** The endpoint's business hours (`scaleToZero`), to report the saving of its closed hours. @default none */
+  readonly scaleToZero?: ScaleToZeroSchedule;
+}
+
+const HOUR_MS_BIG = BigInt(HOUR_MS);
+
+/** The saving of `schedule`'s closed hours within `window`, the primary's answers (`rows`) keeping it awake. */
+export function scaleToZeroSaving(
+  rows: readonly ReportRow[],
+  schedule: ScaleToZeroSchedule,
+  window: { from: number; until: number },
+  instances: number,
+  pricePerInstanceHourUsd: string,
+): ScaleToZeroSaving {
+  // Rows from before `modelSource` existed were answered by the primary when they used endpoint time.
+  const byPrimary = (r: ReportRow) =>
+    r.modelSource === 'primary' || (r.modelSource === undefined && r.usage.sagemaker !== null);
+  const answers = rows.filter(byPrimary).map((r) => Date.parse(r.at));
+  const hours = closedHoursIn(schedule, { start: window.from, end: window.until }, answers);
+  // Whole milliseconds of sleep × instances × price per hour, exactly.
+  const asleepMs = BigInt(Math.round(hours.asleepHours * HOUR_MS));
+  const saved = toNano(mul(fromDecimal(pricePerInstanceHourUsd), ratio(asleepMs * BigInt(instances), HOUR_MS_BIG)));
+  return {
+    schedule,
+    closedHours: hours.closedHours,
+    awakeHours: hours.awakeHours,
+    asleepHours: hours.asleepHours,
+    instances,
+    savedInstanceHours: hours.asleepHours * instances,
+    savedNanoUsd: Number(saved),
+    savedUsd: nanoToUsd(saved),
+    rule: AWAKE_RULE,
+  };
 }
 
 /** The instance price as an exact decimal string, and where it came from. */
@@ -126,6 +183,19 @@ function periodEnd(days: readonly string[]): number {
 /** `YYYY-MM-DD HH:MM UTC`. */
 function utcMinute(iso: string): string {
   return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The saving in words, for the table and the page: `Scale to zero (MON-FRI 08:30–19:00 Asia/Shanghai): …`. */
+export function scaleToZeroText(saving: ScaleToZeroSaving, money: (nano: number) => string): string[] {
+  const s = saving.schedule;
+  const h = (hours: number) => String(Number(hours.toFixed(2)));
+  return [
+    `Scale to zero (${s.openDays} ${s.opensAt}–${s.closesAt} ${s.timeZone}, idle ${s.idleMinutes} min): ` +
+      `${h(saving.closedHours)} closed hours, ${h(saving.awakeHours)} of them awake, ${h(saving.asleepHours)} asleep; ` +
+      `saved ${h(saving.savedInstanceHours)} instance-hours = ${money(saving.savedNanoUsd)} against an always-on ` +
+      'endpoint (not deducted from the bill above, which assumes always on).',
+    `Awake hours: ${saving.rule}.`,
+  ];
 }
 
 /** The assumed running window in words: `720 h from 2026-11-01 00:00 UTC to 2026-12-01 00:00 UTC`. */
@@ -297,5 +367,8 @@ export function buildCostReport(rows: readonly ReportRow[], options: BuildReport
     days: dayCosts,
     topGroups,
     notes: emptyPeriodNotes(totals.invocations, endpoint, periodEnd(days)),
+    ...(options.scaleToZero
+      ? { scaleToZero: scaleToZeroSaving(rows, options.scaleToZero, window, options.instances, price.usd) }
+      : {}),
   };
 }

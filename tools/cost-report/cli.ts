@@ -59,6 +59,7 @@ export async function runCostReport(argv: readonly string[], deps: CostReportDep
       instanceType: args.instanceType,
       instances: args.instances,
       ...(args.instancePriceUsd === undefined ? {} : { instancePriceUsd: args.instancePriceUsd }),
+      ...(args.scaleToZero === undefined ? {} : { scaleToZero: args.scaleToZero }),
     });
     const text = render(report, args.format);
     if (args.out) {

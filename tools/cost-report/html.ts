@@ -1,5 +1,5 @@
 import { COST_COMPONENTS, type CostComponent } from '#core/cost/cost-model';
-import { type CostReport, type DayCost, type ReportLine, runningWindowText } from './build';
+import { type CostReport, type DayCost, type ReportLine, runningWindowText, scaleToZeroText } from './build';
 import { formatMicroUsd, formatNano, MICRO_USD, perInvocationNano } from './money';
 
 /** A chart series: one stacked segment per day. */
@@ -227,6 +227,13 @@ ${linesTable(report)}
 <p>Marginal = what each invocation used (its ledger row, price table ${escapeHtml(report.priceTableVersion)}). Amortised = marginal plus the invocation's share of the endpoint's idle instance time in the same UTC hour, split by busy time.</p>
 <p>Amounts in the table are in ${MICRO_USD} (micro-dollars: 1,000,000 ${MICRO_USD} = $1), exact to the nano-dollar.</p>
 <p>Endpoint assumed running: ${e.instances} × ${escapeHtml(e.instanceType)}, ${escapeHtml(runningWindowText(e))}, at $${escapeHtml(e.pricePerInstanceHourUsd)}/instance-hour (${escapeHtml(e.priceSource)}): ${report.billedInstanceHours.toFixed(2)} instance-hours, ${usd(report.endpointBillNanoUsd)}. Hours with no invocation at all: ${usd(report.idleUnattributedNanoUsd)} (in the total, in no line).</p>
+${
+  report.scaleToZero
+    ? scaleToZeroText(report.scaleToZero, (nano) => usd(nano))
+        .map((text) => `<p class="saving">${escapeHtml(text)}</p>`)
+        .join('\n')
+    : ''
+}
 </footer>
 </main></body></html>
 `;

@@ -2,7 +2,7 @@ import { COST_COMPONENTS } from '#core/cost/cost-model';
 import { nanoToUsd } from '#core/cost/exact';
 import type { AggregateBy } from '#core/cost/ledger-row';
 import { splitDisplayKey } from '#core/key-part';
-import { type CostReport, type ReportLine, runningWindowText } from './build';
+import { type CostReport, type ReportLine, runningWindowText, scaleToZeroText } from './build';
 import { formatMicroUsd, formatNano, MICRO_USD } from './money';
 
 const COUNT_COLUMNS = ['invocations', 'cached', 'by_backup_model', 'prompt_tokens', 'completion_tokens'] as const;
@@ -26,6 +26,8 @@ export const CSV_SUMMARY_LABELS = {
   total: 'TOTAL',
   idle: 'IDLE HOURS WITHOUT INVOCATIONS',
   grandTotal: 'GRAND TOTAL',
+  /** With `--scale-to-zero`: the saving, in `amortised_usd`; not part of any total above it. */
+  scaleToZeroSaving: 'SCALE-TO-ZERO SAVING (NOT IN TOTALS)',
 } as const;
 
 function counts(line: ReportLine): string[] {
@@ -81,6 +83,25 @@ function idleLine(report: CostReport): ReportLine {
   };
 }
 
+/** The scale-to-zero saving as a summary record: nothing but its amount, in `amortised_usd`. */
+function savingLine(savedNanoUsd: number): ReportLine {
+  const zero = Object.fromEntries(COST_COMPONENTS.map((c) => [c, 0])) as ReportLine['componentsNanoUsd'];
+  return {
+    key: CSV_SUMMARY_LABELS.scaleToZeroSaving,
+    invocations: 0,
+    cachedInvocations: 0,
+    fallbackInvocations: 0,
+    tokens: { prompt: 0, completion: 0, total: 0 },
+    componentsNanoUsd: zero,
+    marginalNanoUsd: 0,
+    idleShareNanoUsd: 0,
+    amortisedNanoUsd: savedNanoUsd,
+    marginalUsd: 0,
+    idleShareUsd: 0,
+    amortisedUsd: nanoToUsd(BigInt(savedNanoUsd)),
+  };
+}
+
 /** TOTAL plus the idle hours, column by column: its `amortised_usd` is the report's grand total. */
 function grandTotalLine(report: CostReport): ReportLine {
   const t = report.totals;
@@ -111,6 +132,7 @@ export function renderCsv(report: CostReport): string {
     summary(report.totals),
     summary(idleLine(report)),
     summary(grandTotalLine(report)),
+    ...(report.scaleToZero ? [summary(savingLine(report.scaleToZero.savedNanoUsd))] : []),
   ];
   return `${[header, ...body].join('\r\n')}\r\n`;
 }
@@ -165,6 +187,9 @@ export function renderTable(report: CostReport): string {
       `${MICRO_USD} (${cents(report.grandTotalNanoUsd)}).`,
     'marginal = what the invocations used (their ledger rows); idle share = their share of the endpoint time no ' +
       'invocation used in the same UTC hour, split by busy time; amortised = marginal + idle share.',
+    ...(report.scaleToZero
+      ? scaleToZeroText(report.scaleToZero, (nano) => `${formatMicroUsd(nano)} ${MICRO_USD} (${cents(nano)})`)
+      : []),
     '',
   ].join('\n');
 }

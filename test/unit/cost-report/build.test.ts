@@ -177,6 +177,15 @@ test('an empty ledger still shows the endpoint bill as idle time', () => {
   expect(report.grandTotalNanoUsd).toBe(24 * 736_400_000);
 });
 
+test('without an endpoint (--min-instances 0: an OpenAI-compatible primary) nothing is billed as idle time', () => {
+  const rows = [row('2026-11-25T09:10:00.000Z', null, 0, 5_000), row('2026-11-25T11:00:00.000Z', null, 0, 7_000)];
+  const report = buildCostReport(rows, { ...MONTH, from: '2026-11-25', to: '2026-11-25', by: 'group', instances: 0 });
+  expect(report.billedInstanceHours).toBe(0);
+  expect(report.endpointBillNanoUsd).toBe(0);
+  expect(report.idleUnattributedNanoUsd).toBe(0);
+  expect(report.grandTotalNanoUsd).toBe(12_000);
+});
+
 test('an invalid range is refused', () => {
   expect(() => buildCostReport([], { ...MONTH, from: '2026-11-30', to: '2026-11-01', by: 'day' })).toThrow(
     ValidationError,
