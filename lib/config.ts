@@ -1,7 +1,15 @@
 import type { Node } from 'constructs';
 import * as z from 'zod';
-import { systemPromptOverridesSchema } from '#config/pipeline-config';
+import { ENV } from '#config/env-names';
+import {
+  DEFAULT_FALLBACK_MEMORY_MB,
+  DEFAULT_FALLBACK_MODEL_ID,
+  DEFAULT_FALLBACK_TIMEOUT_MS,
+  pipelineEnvShape,
+  systemPromptOverridesSchema,
+} from '#config/pipeline-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
+import { scaleToZeroSchema } from '#core/cost/closed-hours';
 import { ConfigError } from '#core/errors';
 import { FEISHU_DEFAULT_API_BASE_URL } from '#platforms/feishu/config';
 import { fromManifests } from '#platforms/manifests';
@@ -17,6 +25,7 @@ const LOG_RETENTION_DAYS = [
 ] as const;
 
 const S3_PREFIX_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/(?:[^\s]+\/)?$/;
+const S3_GGUF_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\s]*[^\s/]\.gguf$/;
 const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/;
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -39,8 +48,100 @@ const httpsOrigin = z
     return url === null || (url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password);
   }, 'must be an origin only (https://host), without a path, query, fragment or credentials');
 
+const subnetsSchema = z.strictObject({
+  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id')).min(1),
+  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id')).min(1),
+});
+
 /**
- * The app configuration, read from CDK context at synth time. Every key except `modelS3Uri` has a default.
+ * The primary model's id in ledger and audit rows: the pipeline's `MODEL_ID` default, which a SageMaker primary keeps
+ * (the stack sets `MODEL_ID` only for `primaryModel`, whose `modelId` defaults to this).
+ */
+const PRIMARY_MODEL_ID = pipelineEnvShape[ENV.modelId].parse(undefined);
+/** A ledger/audit model id: what the cost report groups by. */
+const modelIdSchema = z.string().regex(/^[\w.:-]{1,64}$/, 'must be 1–64 letters, digits, _ . : or -');
+/** The worker's budget for one fallback call, seconds (`FALLBACK_TIMEOUT_MS`). */
+const fallbackCallTimeout = int(1, 900).default(DEFAULT_FALLBACK_TIMEOUT_MS / 1000);
+
+/** A backup model built by the stack: a CPU Lambda function running a GGUF with node-llama-cpp. */
+const fallbackFunctionSchema = z.strictObject({
+  kind: z.literal('function'),
+  /** The GGUF the operator put in the private model bucket, `s3://bucket/key.gguf`. Required. */
+  weightsS3Uri: z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required (s3://bucket/key.gguf)' : undefined) })
+    .regex(S3_GGUF_URI, 'must look like s3://bucket/key.gguf (one GGUF object)'),
+  /** Id of its answers in the ledger and audit. @default fallback-cpu */
+  modelId: modelIdSchema.default(DEFAULT_FALLBACK_MODEL_ID),
+  /** Function memory, MiB (one vCPU per 1,769 MiB). @default 3008 */
+  memoryMb: int(1024, 10_240).default(DEFAULT_FALLBACK_MEMORY_MB),
+  /** /tmp, MiB; must hold the weights file. @default 4096 */
+  ephemeralStorageMb: int(512, 10_240).default(4096),
+  /** Answers at once (reserved concurrency; over it a call is refused and the member gets the apology). @default 4 */
+  maxConcurrency: int(1, 1000).default(4),
+  /** Tokens the model sees per call (prompt + answer). @default 2048 */
+  contextSize: int(512, 32_768).default(2048),
+  /** Answer tokens per call, at most. @default 512 */
+  maxTokens: int(16, 4096).default(512),
+  /** The worker's budget for one fallback call. @default 20 */
+  callTimeoutSeconds: fallbackCallTimeout,
+  /** Longest one invocation may run, a cold start's download and load included. @default 120 */
+  functionTimeoutSeconds: int(10, 900).default(120),
+});
+
+/** A server the team already runs behind an OpenAI-compatible `/v1/chat/completions` (vLLM, TGI, Ollama…). */
+const openAiServerShape = {
+  kind: z.literal('openai'),
+  /** The server's `/v1` root, e.g. `https://vllm.internal.example.com/v1`. Required. */
+  baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL (the server’s /v1 root)' }),
+  /** The `model` the server serves. Required. */
+  model: z.string().min(1),
+  /** Secret holding `{"apiKey": "…"}`, sent as the bearer key. @default no key */
+  apiKeySecretArn: secretArn.optional(),
+};
+
+/** A backup model the team already runs behind an OpenAI-compatible `/v1/chat/completions` (vLLM, TGI, Ollama…). */
+const fallbackOpenAiSchema = z.strictObject({
+  ...openAiServerShape,
+  /** Id of its answers in the ledger and audit. @default fallback-openai */
+  modelId: modelIdSchema.default('fallback-openai'),
+  /** The worker's budget for one fallback call. @default 20 */
+  callTimeoutSeconds: fallbackCallTimeout,
+});
+
+/**
+ * The primary model on a server the team already runs, instead of the SageMaker endpoint. Its id defaults to the
+ * pipeline's `MODEL_ID` default, the id a SageMaker primary's rows carry: moving the primary keeps one series in the
+ * ledger, the audit and the cost report, and keeps the answer cache warm. Set another id to tell the two apart.
+ */
+const primaryOpenAiSchema = z.strictObject({
+  ...openAiServerShape,
+  /** Id of its answers in the ledger and audit. @default private-llm-int8 (the pipeline's `MODEL_ID` default) */
+  modelId: modelIdSchema.default(PRIMARY_MODEL_ID),
+});
+
+/** Keys that only configure the SageMaker endpoint, refused beside `primaryModel` (which builds none). */
+const SAGEMAKER_ONLY_KEYS = [
+  'modelS3Uri',
+  'modelImageUri',
+  'modelQuantization',
+  'instanceType',
+  'minInstances',
+  'maxInstances',
+  'scaleToZero',
+  'targetUtilisation',
+  'maxConcurrentRequestsPerInstance',
+  'meanInvocationSeconds',
+  'vpc',
+] as const;
+
+/** Private S3 prefix holding the 8-bit (INT8) checkpoint in Hugging Face layout, ending in `/`. */
+const modelS3UriSchema = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required (s3://bucket/prefix/)' : undefined) })
+  .regex(S3_PREFIX_URI, 'must look like s3://bucket/prefix/ (ending in a slash)');
+
+/**
+ * The app configuration, read from CDK context at synth time. Every key except `modelS3Uri` has a default;
+ * `modelS3Uri` is required unless `primaryModel` is set (then it is refused, with the other SageMaker-only keys).
  * The JSDoc `@default` of each key is the value used when it is absent.
  */
 const appConfigSchema = z.strictObject({
@@ -54,10 +155,11 @@ const appConfigSchema = z.strictObject({
     .min(1)
     .refine((list) => new Set(list).size === list.length, 'must not repeat a platform')
     .default([...PLATFORMS]),
-  /** Private S3 prefix holding the 8-bit (INT8) checkpoint in Hugging Face layout, ending in `/`. Required. */
-  modelS3Uri: z
-    .string({ error: (issue) => (issue.input === undefined ? 'is required (s3://bucket/prefix/)' : undefined) })
-    .regex(S3_PREFIX_URI, 'must look like s3://bucket/prefix/ (ending in a slash)'),
+  /**
+   * Private S3 prefix holding the 8-bit (INT8) checkpoint in Hugging Face layout, ending in `/`. Required without
+   * `primaryModel` (`sageMakerConfigSchema`).
+   */
+  modelS3Uri: modelS3UriSchema.optional(),
   /** LMI (DJL Serving + vLLM) container image. @default the LMI image in the stack's region (see model-endpoint.ts) */
   modelImageUri: z.string().min(1).optional(),
   /**
@@ -65,7 +167,10 @@ const appConfigSchema = z.strictObject({
    * pre-quantized checkpoint and advises not setting it then. @default deduced from the checkpoint
    */
   modelQuantization: z.enum(['gptq', 'compressed-tensors', 'bitsandbytes']).optional(),
-  /** Longest prompt + completion in tokens; bounds the KV cache so an INT8 7B model fits a 16 GB T4. @default 4096 */
+  /**
+   * Longest prompt + completion in tokens; bounds the KV cache so an INT8 7B model fits a 16 GB T4. With
+   * `primaryModel` it only sets the prompt budget (`MODEL_CONTEXT_WINDOW`): match the server's own limit. @default 4096
+   */
   maxModelLen: int(256, 131_072).default(4096),
   /** SageMaker instance type (NVIDIA T4 family). @default ml.g4dn.xlarge */
   instanceType: z
@@ -76,6 +181,13 @@ const appConfigSchema = z.strictObject({
   minInstances: int(1, 100).default(1),
   /** @default 2 */
   maxInstances: int(1, 100).default(2),
+  /**
+   * Business hours outside which the endpoint may scale to zero instances (issue 16): `{timeZone, openDays, opensAt,
+   * closesAt, idleMinutes}`, e.g. `{"timeZone": "Asia/Shanghai", "openDays": "MON-FRI", "opensAt": "08:30",
+   * "closesAt": "19:00"}`. Builds the endpoint on an inference component (docs/MODEL.md, "Scale to zero"); closed-hours
+   * questions are answered by the fallback model while the endpoint wakes. @default none (always on)
+   */
+  scaleToZero: scaleToZeroSchema.optional(),
   /** Fraction of an instance's capacity the autoscaler aims for. @default 0.7 */
   targetUtilisation: z.number().gt(0).max(1).default(0.7),
   /** Requests one instance serves at once (the vLLM batch size). @default 8 */
@@ -125,12 +237,13 @@ const appConfigSchema = z.strictObject({
   /** Existing secrets to import per platform instead of creating one. @default {} (create) */
   platformSecretArns: platformSecretArnsSchema.default({}),
   /** Runs the model container in these subnets / security groups. @default none (network isolation only) */
-  vpc: z
-    .strictObject({
-      subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id')).min(1),
-      securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id')).min(1),
-    })
-    .optional(),
+  vpc: subnetsSchema.optional(),
+  /**
+   * Runs the worker and the chat API in these subnets, to reach a model server only the VPC can reach (an
+   * OpenAI-compatible `primaryModel` or `fallbackModel`). The subnets must reach the AWS APIs and the chat platforms' APIs (a NAT
+   * gateway). @default none (the functions run outside any VPC)
+   */
+  pipelineVpc: subnetsSchema.optional(),
   /** E-mail subscribed to operational alarms. @default none (alarms without a subscriber) */
   alarmEmail: z.email().optional(),
   /** `iss` every /v1/chat JWT must carry. @default 'groupgate' */
@@ -139,6 +252,24 @@ const appConfigSchema = z.strictObject({
   jwtAudience: z.string().min(1).default('groupgate-api'),
   /** Verify /v1/chat JWTs against this JWKS (RS256/ES256) instead of the generated HS256 secret. @default none */
   jwtJwksUrl: z.url({ protocol: /^https$/ }).optional(),
+  /**
+   * The primary model on an OpenAI-compatible server the team runs (vLLM, TGI, Ollama, llama.cpp server), instead of
+   * the SageMaker endpoint: `{"kind": "openai", "baseUrl": "…/v1", "model": "…", "apiKeySecretArn"?, "modelId"?}`.
+   * No endpoint is built, so `modelS3Uri` and the other endpoint keys are refused beside it; its answers add no model
+   * cost to the ledger (the server is billed to whatever runs it). @default none: the SageMaker endpoint
+   */
+  primaryModel: primaryOpenAiSchema.optional(),
+  /**
+   * The backup model answering when the primary model cannot (failing, timing out, circuit open, scaled to zero):
+   * `{"kind": "function", "weightsS3Uri": "s3://…/model.gguf"}` builds a CPU Lambda function for it;
+   * `{"kind": "openai", "baseUrl": "…/v1", "model": "…"}` uses a server the team runs. Its answers say they came from
+   * the backup model and are never cached. @default none: members get the apology while the endpoint cannot answer
+   */
+  fallbackModel: z
+    .discriminatedUnion('kind', [fallbackFunctionSchema, fallbackOpenAiSchema], {
+      error: (issue) => (issue.code === 'invalid_union' ? 'kind must be "function" or "openai"' : undefined),
+    })
+    .optional(),
   /** Reply tokens the model may generate per answer (`max_tokens` ceiling). @default 512 */
   modelMaxTokens: int(16, 8192).default(512),
   /**
@@ -180,6 +311,9 @@ const appConfigSchema = z.strictObject({
   feishuApiBaseUrl: httpsOrigin.default(FEISHU_DEFAULT_API_BASE_URL),
 });
 
+/** Without `primaryModel` the stack builds the SageMaker endpoint, whose weights are then required. */
+const sageMakerConfigSchema = appConfigSchema.extend({ modelS3Uri: modelS3UriSchema });
+
 /** Every top-level key the configuration accepts, in schema order. */
 const CONFIG_KEYS: readonly string[] = Object.keys(appConfigSchema.shape);
 
@@ -189,7 +323,7 @@ export type AppConfigInput = z.input<typeof appConfigSchema>;
 /** Checks that need several keys; each runs only when its keys have the right types, so problems are not doubled. */
 function crossKeyProblems(raw: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const { minInstances, maxInstances, enabledPlatforms, platformSecretArns } = raw;
+  const { minInstances, maxInstances, enabledPlatforms, platformSecretArns, primaryModel, fallbackModel } = raw;
   if (typeof minInstances === 'number' && typeof maxInstances === 'number' && minInstances > maxInstances) {
     problems.push(`minInstances: ${minInstances} is greater than maxInstances (${maxInstances})`);
   }
@@ -200,7 +334,27 @@ function crossKeyProblems(raw: Record<string, unknown>): string[] {
       }
     }
   }
+  const primaryId = (primaryModel as { modelId?: unknown } | undefined)?.modelId ?? PRIMARY_MODEL_ID;
+  const fallbackId = (fallbackModel as { modelId?: unknown } | undefined)?.modelId;
+  if (fallbackId === primaryId) {
+    problems.push(
+      `fallbackModel.modelId: "${fallbackId}" is the primary model's id; the backup's answers would be cached and billed as the primary's`,
+    );
+  }
+  if (primaryModel !== undefined) problems.push(...sageMakerOnlyProblems(raw));
   return problems;
+}
+
+/**
+ * The SageMaker-only keys set beside `primaryModel`: no endpoint is built, so each would do nothing. Read from the
+ * raw input: after parsing, a key the operator set cannot be told from one left at its default.
+ */
+function sageMakerOnlyProblems(raw: Record<string, unknown>): string[] {
+  return SAGEMAKER_ONLY_KEYS.filter((key) => raw[key] !== undefined).map(
+    (key) =>
+      `${key}: configures the SageMaker endpoint, which primaryModel replaces (none is built); remove it from the ` +
+      `${CONTEXT_KEY} object in cdk.json, or unset it for one command with -c ${CONTEXT_KEY}:${key}=''`,
+  );
 }
 
 /** The keys of the object the schema expects at `path` (through defaults and optionals); empty where none is. */
@@ -244,7 +398,9 @@ export function parseAppConfig(raw: unknown): AppConfig {
 /** `parseAppConfig`, with problems found before the object was assembled (unknown flags) listed first. */
 function validated(raw: unknown, earlierProblems: readonly string[]): AppConfig {
   const input = raw ?? {};
-  const result = appConfigSchema.safeParse(input);
+  const withPrimaryModel =
+    typeof input === 'object' && (input as { primaryModel?: unknown }).primaryModel !== undefined;
+  const result = (withPrimaryModel ? appConfigSchema : sageMakerConfigSchema).safeParse(input);
   const problems = [
     ...earlierProblems,
     ...(result.success ? [] : result.error.issues.flatMap(describeIssue)),
@@ -295,14 +451,17 @@ function unknownFlagProblems(node: Node): string[] {
 
 /**
  * Reads the configuration from CDK context: the `groupgate` object (cdk.json "context" or `-c groupgate='{...}'`),
- * overlaid key by key with flat `-c groupgate:<key>=<value>` flags. A flag with an unknown key is a problem like any
- * other: a mistyped flag would otherwise leave its key at the default without a word.
+ * overlaid key by key with flat `-c groupgate:<key>=<value>` flags. An empty flag (`-c groupgate:<key>=''`) removes
+ * the key, as if the object did not set it: no key accepts an empty value, and this is how a command unsets a key
+ * cdk.json sets (the SageMaker keys beside `primaryModel`). A flag with an unknown key is a problem like any other: a
+ * mistyped flag would otherwise leave its key at the default without a word.
  */
 export function readAppConfig(node: Node): AppConfig {
   const base = contextObject(node.tryGetContext(CONTEXT_KEY));
   for (const key of CONFIG_KEYS) {
     const flag = node.tryGetContext(`${CONTEXT_KEY}:${key}`);
-    if (flag !== undefined) base[key] = coerceFlag(key, flag);
+    if (flag === '') delete base[key];
+    else if (flag !== undefined) base[key] = coerceFlag(key, flag);
   }
   return validated(base, unknownFlagProblems(node));
 }

@@ -1,10 +1,13 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { type AppConfig, invocationsPerInstanceTarget } from './config';
-import { Functions } from './constructs/functions';
+import { FallbackModel } from './constructs/fallback-model';
+import { type FallbackWiring, Functions, type PrimaryWiring } from './constructs/functions';
 import { Ingress } from './constructs/ingress';
-import { ModelEndpoint } from './constructs/model-endpoint';
+import { ModelEndpoint, warnScaleToZeroWithoutFallback } from './constructs/model-endpoint';
 import { Observability } from './constructs/observability';
 import { ChatQueue } from './constructs/queue';
 import { PlatformSecrets } from './constructs/secrets';
@@ -20,10 +23,13 @@ export interface GroupGateStackProps extends StackProps {
 export class GroupGateStack extends Stack {
   readonly state: State;
   readonly chatQueue: ChatQueue;
-  readonly model: ModelEndpoint;
+  /** The SageMaker endpoint; absent with `primaryModel` (an OpenAI-compatible server the team runs). */
+  readonly model?: ModelEndpoint;
   readonly functions: Functions;
   readonly ingress: Ingress;
   readonly streamSweeper: StreamSweeper;
+  /** The backup model's function, when `fallbackModel.kind` is `function`. */
+  readonly fallbackModel?: FallbackModel;
 
   constructor(scope: Construct, id: string, props: GroupGateStackProps) {
     super(scope, id, props);
@@ -37,18 +43,25 @@ export class GroupGateStack extends Stack {
       platforms: config.enabledPlatforms,
       importArns: config.platformSecretArns,
     });
-    this.model = new ModelEndpoint(this, 'Model', {
-      modelS3Uri: config.modelS3Uri,
-      imageUri: config.modelImageUri,
-      quantization: config.modelQuantization,
-      maxModelLen: config.maxModelLen,
-      instanceType: config.instanceType,
-      minInstances: config.minInstances,
-      maxInstances: config.maxInstances,
-      maxConcurrentRequestsPerInstance: config.maxConcurrentRequestsPerInstance,
-      invocationsPerInstanceTarget: invocationsPerInstanceTarget(config),
-      vpc: config.vpc,
-    });
+    if (!config.primaryModel) {
+      this.model = this.modelEndpoint(config);
+      if (config.scaleToZero) warnScaleToZeroWithoutFallback(this.model, config.fallbackModel !== undefined);
+    }
+    const backup = config.fallbackModel;
+    if (backup?.kind === 'function') {
+      this.fallbackModel = new FallbackModel(this, 'FallbackModel', {
+        weightsS3Uri: backup.weightsS3Uri,
+        memoryMb: backup.memoryMb,
+        ephemeralStorageMb: backup.ephemeralStorageMb,
+        maxConcurrency: backup.maxConcurrency,
+        contextSize: backup.contextSize,
+        maxTokens: backup.maxTokens,
+        timeout: Duration.seconds(backup.functionTimeoutSeconds),
+        logRetention,
+        logLevel: config.logLevel,
+      });
+    }
+    const fallback = this.fallbackWiring(config);
     this.functions = new Functions(this, 'Functions', {
       platforms: config.enabledPlatforms,
       tables: this.state.tables,
@@ -56,9 +69,8 @@ export class GroupGateStack extends Stack {
       queueKey: this.chatQueue.key,
       platformSecrets: secrets.platformSecrets,
       jwtSecret: secrets.jwtSecret,
-      modelEndpointName: this.model.endpointName,
-      modelEndpointArn: this.model.endpointArn,
-      modelInstanceType: config.instanceType,
+      primary: this.primaryWiring(config),
+      // With an OpenAI-compatible primary, `maxModelLen` configures no server: it is only this prompt budget.
       modelContextWindow: config.maxModelLen,
       modelMaxTokens: config.modelMaxTokens,
       jwtIssuer: config.jwtIssuer,
@@ -78,6 +90,8 @@ export class GroupGateStack extends Stack {
       feishuApiBaseUrl: config.feishuApiBaseUrl,
       logRetention,
       logLevel: config.logLevel,
+      ...(fallback ? { fallback } : {}),
+      ...(config.pipelineVpc ? { pipelineVpc: config.pipelineVpc } : {}),
     });
     this.streamSweeper = new StreamSweeper(this, 'StreamSweeper', {
       platforms: config.enabledPlatforms,
@@ -100,15 +114,97 @@ export class GroupGateStack extends Stack {
       quota: config.apiQuota,
       logRetention,
     });
-    new Observability(this, 'Observability', {
+    const observability = new Observability(this, 'Observability', {
       functions: this.functions,
       queues: this.chatQueue,
       tables: this.state.tables,
-      modelEndpointName: this.model.endpointName,
+      ...(this.model ? { modelEndpointName: this.model.endpointName } : {}),
+      ...(this.model?.inferenceComponentName ? { modelInferenceComponentName: this.model.inferenceComponentName } : {}),
       alarmEmail: config.alarmEmail,
     });
+    if (this.fallbackModel) {
+      const action = new SnsAction(observability.alarms.topic);
+      for (const alarm of Object.values(this.fallbackModel.alarms)) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
 
     this.outputs(config);
+  }
+
+  /** The SageMaker endpoint serving the primary model (the default, without `primaryModel`). */
+  private modelEndpoint(config: AppConfig): ModelEndpoint {
+    // parseAppConfig requires modelS3Uri without primaryModel.
+    if (!config.modelS3Uri) throw new Error('no primaryModel and no modelS3Uri: the configuration was not validated');
+    return new ModelEndpoint(this, 'Model', {
+      modelS3Uri: config.modelS3Uri,
+      imageUri: config.modelImageUri,
+      quantization: config.modelQuantization,
+      maxModelLen: config.maxModelLen,
+      instanceType: config.instanceType,
+      minInstances: config.minInstances,
+      maxInstances: config.maxInstances,
+      maxConcurrentRequestsPerInstance: config.maxConcurrentRequestsPerInstance,
+      invocationsPerInstanceTarget: invocationsPerInstanceTarget(config),
+      vpc: config.vpc,
+      ...(config.scaleToZero ? { scaleToZero: config.scaleToZero } : {}),
+    });
+  }
+
+  /** How the pipeline functions reach the primary model: the endpoint built above, or the team's server. */
+  private primaryWiring(config: AppConfig): PrimaryWiring {
+    const primary = config.primaryModel;
+    if (primary) {
+      return {
+        kind: 'openai',
+        baseUrl: primary.baseUrl,
+        model: primary.model,
+        modelId: primary.modelId,
+        ...(primary.apiKeySecretArn
+          ? { apiKeySecret: Secret.fromSecretCompleteArn(this, 'PrimaryApiKey', primary.apiKeySecretArn) }
+          : {}),
+      };
+    }
+    const { model } = this;
+    if (!model) throw new Error('no primaryModel but no ModelEndpoint was built');
+    return {
+      kind: 'sagemaker',
+      endpointName: model.endpointName,
+      endpointArn: model.endpointArn,
+      ...(model.inferenceComponentName && model.inferenceComponentArn
+        ? { inferenceComponent: { name: model.inferenceComponentName, arn: model.inferenceComponentArn } }
+        : {}),
+      instanceType: config.instanceType,
+    };
+  }
+
+  /** How the pipeline functions reach the backup model, if there is one. */
+  private fallbackWiring(config: AppConfig): FallbackWiring | undefined {
+    const backup = config.fallbackModel;
+    if (!backup) return undefined;
+    if (backup.kind === 'openai') {
+      return {
+        kind: 'openai',
+        baseUrl: backup.baseUrl,
+        model: backup.model,
+        modelId: backup.modelId,
+        callTimeoutSeconds: backup.callTimeoutSeconds,
+        ...(backup.apiKeySecretArn
+          ? { apiKeySecret: Secret.fromSecretCompleteArn(this, 'FallbackApiKey', backup.apiKeySecretArn) }
+          : {}),
+      };
+    }
+    const { fallbackModel } = this;
+    if (!fallbackModel) throw new Error('fallbackModel.kind is function but no FallbackModel was built');
+    return {
+      kind: 'function',
+      url: fallbackModel.url.url,
+      modelId: backup.modelId,
+      memoryMb: backup.memoryMb,
+      callTimeoutSeconds: backup.callTimeoutSeconds,
+      grantInvokeUrl: (grantee) => fallbackModel.grantInvokeUrl(grantee),
+    };
   }
 
   private outputs(config: AppConfig): void {
@@ -121,7 +217,13 @@ export class GroupGateStack extends Stack {
     new CfnOutput(this, 'ApiKeyId', { value: this.ingress.apiKey.keyId });
     new CfnOutput(this, 'QueueUrl', { value: this.chatQueue.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.chatQueue.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'ModelEndpointName', { value: this.model.endpointName });
+    if (this.model) new CfnOutput(this, 'ModelEndpointName', { value: this.model.endpointName });
+    if (config.scaleToZero) {
+      new CfnOutput(this, 'ScaleToZeroSchedule', {
+        description: "Business hours of the model endpoint: pass as the cost report's --scale-to-zero",
+        value: JSON.stringify(config.scaleToZero),
+      });
+    }
     for (const [key, table] of Object.entries(this.state.tables)) {
       new CfnOutput(this, `Table${key}`, { value: table.tableName });
     }

@@ -1,8 +1,12 @@
+import { Duration } from 'aws-cdk-lib';
 import {
   Alarm,
   AnomalyDetectionAlarm,
   ComparisonOperator,
   type IMetric,
+  MathExpression,
+  Metric,
+  Stats,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -12,7 +16,10 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
-/** The signals GroupGate pages on; built by `Observability` from the EMF, SQS and SageMaker metrics. */
+/**
+ * The signals GroupGate pages on; built by `Observability` from the EMF, SQS and SageMaker metrics. Every signal but
+ * `endpoint5xx` is the pipeline's own and exists whatever serves the model.
+ */
 export interface AlarmSignals {
   /** p90 of the EMF `ModelLatencyMs`. */
   readonly modelLatencyP90Ms: IMetric;
@@ -24,8 +31,11 @@ export interface AlarmSignals {
   readonly oldestMessageAgeSeconds: IMetric;
   /** 100 × delivery failures / delivery attempts. */
   readonly deliveryFailureRatePercent: IMetric;
-  /** Sum of the endpoint's `Invocation5XXErrors`. */
-  readonly endpoint5xx: IMetric;
+  /**
+   * Sum of the endpoint's `Invocation5XXErrors`. @default none: no SageMaker endpoint (an OpenAI-compatible
+   * `primaryModel`), so no Endpoint5xx alarm; PrimaryModelUnavailable still pages when that server fails.
+   */
+  readonly endpoint5xx?: IMetric;
   /** Sum of `WebhookRequests`, watched by an anomaly-detection band. */
   readonly requestVolume: IMetric;
   /** Sum of `PrimaryUnavailable` per five minutes: calls the primary model could not serve, handed to the fallback. */
@@ -73,6 +83,34 @@ export interface AlarmsProps {
 
 export type AlarmName = keyof AlarmSignals;
 
+/** One alarm per signal: Endpoint5xx only with a SageMaker endpoint to watch. */
+export type AlarmSet = Readonly<Record<Exclude<AlarmName, 'endpoint5xx'>, Alarm> & { endpoint5xx?: Alarm }>;
+
+/**
+ * `PrimaryUnavailable` less the calls a scaled-to-zero endpoint refused (`NoCapacityInvocationFailures` of its
+ * inference component), per five minutes. Such a refusal is the schedule working, not an outage: it is handed to the
+ * fallback and counted in `PrimaryUnavailable` like any other, so without this the alarm would page on every busy
+ * night and every morning while the endpoint wakes. The worker's breaker does not open on these refusals
+ * (functions/model/classify-error.ts), so every refused call reaches SageMaker and is in both metrics.
+ */
+export function primaryUnavailableWhileAwake(primaryUnavailable: IMetric, inferenceComponentName: string): IMetric {
+  return new MathExpression({
+    expression: 'unavailable - FILL(asleep, 0)',
+    usingMetrics: {
+      unavailable: primaryUnavailable,
+      asleep: new Metric({
+        namespace: 'AWS/SageMaker',
+        metricName: 'NoCapacityInvocationFailures',
+        dimensionsMap: { InferenceComponentName: inferenceComponentName },
+        statistic: Stats.SUM,
+        period: Duration.minutes(5),
+      }),
+    },
+    label: 'primary unavailable (not asleep)',
+    period: Duration.minutes(5),
+  });
+}
+
 /**
  * Every operational alarm, each notifying one KMS-encrypted, TLS-only SNS topic (alarm and recovery). Nothing is
  * dropped silently: a single message in the DLQ pages. Rates, latency and backlog need 3 of 5 breaching periods so a
@@ -80,7 +118,7 @@ export type AlarmName = keyof AlarmSignals;
  */
 export class Alarms extends Construct {
   readonly topic: Topic;
-  readonly alarms: Readonly<Record<AlarmName, Alarm>>;
+  readonly alarms: AlarmSet;
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
@@ -136,14 +174,18 @@ export class Alarms extends Construct {
         metric: signals.deliveryFailureRatePercent,
         threshold: t.deliveryFailureRatePercent,
       }),
-      endpoint5xx: new Alarm(this, 'Endpoint5xx', {
-        alarmDescription: 'The model endpoint answered with 5xx errors',
-        metric: signals.endpoint5xx,
-        threshold: t.endpoint5xxPerFiveMinutes,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
+      ...(signals.endpoint5xx
+        ? {
+            endpoint5xx: new Alarm(this, 'Endpoint5xx', {
+              alarmDescription: 'The model endpoint answered with 5xx errors',
+              metric: signals.endpoint5xx,
+              threshold: t.endpoint5xxPerFiveMinutes,
+              evaluationPeriods: 1,
+              comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+              treatMissingData: TreatMissingData.NOT_BREACHING,
+            }),
+          }
+        : {}),
       requestVolume: new AnomalyDetectionAlarm(this, 'RequestVolumeAnomaly', {
         alarmDescription: 'Webhook request volume left its usual band (a flood, or platforms stopped reaching us)',
         metric: signals.requestVolume,
@@ -155,7 +197,8 @@ export class Alarms extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
       // While the fallback model answers, members get replies and the error alarms stay quiet: this one says the
-      // primary is down (or asleep) and members are on the smaller model.
+      // primary is down and members are on the smaller model (a scaled-to-zero endpoint's refusals while it sleeps are
+      // left out of the signal: see `primaryUnavailableWhileAwake`).
       primaryUnavailable: new Alarm(this, 'PrimaryModelUnavailable', {
         alarmDescription: `The primary model could not serve ${t.primaryUnavailablePerFiveMinutes} or more calls in five minutes, twice running: members are answered by the fallback model`,
         metric: signals.primaryUnavailable,

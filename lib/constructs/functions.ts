@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -11,7 +11,7 @@ import { ENV } from '#config/env-names';
 import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { PlatformName } from '#platforms/types';
 import type { TableKey } from '#shared/table-specs';
-import { HouseFunction } from './house-function';
+import { type FunctionVpc, HouseFunction } from './house-function';
 
 export interface FunctionsProps {
   readonly platforms: readonly PlatformName[];
@@ -20,15 +20,14 @@ export interface FunctionsProps {
   readonly queueKey: IKey;
   readonly platformSecrets: Readonly<Partial<Record<PlatformName, ISecret>>>;
   readonly jwtSecret: ISecret;
-  readonly modelEndpointName: string;
-  /** Priced in the cost ledger. */
-  readonly modelInstanceType: string;
+  /** The model the pipeline functions ask first. */
+  readonly primary: PrimaryWiring;
+  /** Prompt + answer tokens the primary takes (`MODEL_CONTEXT_WINDOW`): the prompt budget. */
   readonly modelContextWindow: number;
   readonly modelMaxTokens: number;
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly jwtJwksUrl?: string;
-  readonly modelEndpointArn: string;
   readonly workerTimeout: Duration;
   readonly workerMaxConcurrency: number;
   readonly contextTtlMinutes: number;
@@ -46,7 +45,53 @@ export interface FunctionsProps {
   readonly maxReceiveCount: number;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
+  /** Subnets the worker and the chat API run in, to reach a model server inside a VPC. @default none */
+  readonly pipelineVpc?: FunctionVpc;
+  /** The backup model the pipeline functions fall back to. @default none */
+  readonly fallback?: FallbackWiring;
 }
+
+/** Where the pipeline functions reach the primary model, and how its answers are billed. */
+export type PrimaryWiring =
+  | {
+      readonly kind: 'sagemaker';
+      readonly endpointName: string;
+      readonly endpointArn: string;
+      /** The endpoint's inference component (`scaleToZero`): named in every invocation, granted with the endpoint. */
+      readonly inferenceComponent?: { readonly name: string; readonly arn: string };
+      /** Priced in the cost ledger. */
+      readonly instanceType: string;
+    }
+  | {
+      readonly kind: 'openai';
+      /** The server's `/v1` root. */
+      readonly baseUrl: string;
+      readonly model: string;
+      readonly apiKeySecret?: ISecret;
+      /** Id of its answers in the ledger and audit (the client bills them `free`: no model cost). */
+      readonly modelId: string;
+    };
+
+/** Where the pipeline functions reach the backup model, and how its answers are billed. */
+export type FallbackWiring =
+  | {
+      readonly kind: 'function';
+      /** The fallback function's URL (it speaks the SageMaker runtime contract). */
+      readonly url: string;
+      readonly modelId: string;
+      /** Prices its answers as GB-seconds. */
+      readonly memoryMb: number;
+      readonly callTimeoutSeconds: number;
+      readonly grantInvokeUrl: (grantee: IGrantable) => void;
+    }
+  | {
+      readonly kind: 'openai';
+      readonly baseUrl: string;
+      readonly model: string;
+      readonly apiKeySecret?: ISecret;
+      readonly modelId: string;
+      readonly callTimeoutSeconds: number;
+    };
 
 /**
  * The configured platform API origins (Feishu/Lark's; the other platforms have one each) for the functions that call
@@ -57,6 +102,27 @@ export function platformApiEnv(props: {
   readonly feishuApiBaseUrl: string;
 }): Record<string, string> {
   return props.platforms.includes('feishu') ? { [ENV.feishuApiBaseUrl]: props.feishuApiBaseUrl } : {};
+}
+
+/**
+ * How the pipeline functions address the primary. An OpenAI-compatible server gets no `MODEL_ENDPOINT_NAME` or
+ * `MODEL_INSTANCE_TYPE`: its client names no endpoint and prices no instance (the runtime's defaults stay unused), so
+ * setting them would only mislead whoever reads the function's configuration.
+ */
+function primaryModelEnv(primary: PrimaryWiring): Record<string, string> {
+  if (primary.kind === 'openai') {
+    return {
+      [ENV.modelApi]: 'openai',
+      [ENV.modelEndpointUrl]: primary.baseUrl,
+      [ENV.modelOpenAiModel]: primary.model,
+      [ENV.modelId]: primary.modelId,
+    };
+  }
+  return {
+    [ENV.modelEndpointName]: primary.endpointName,
+    ...(primary.inferenceComponent ? { [ENV.modelInferenceComponent]: primary.inferenceComponent.name } : {}),
+    [ENV.modelInstanceType]: primary.instanceType,
+  };
 }
 
 /**
@@ -100,8 +166,7 @@ export class Functions extends Construct {
 
     const pipelineEnv = {
       ...enabled,
-      [ENV.modelEndpointName]: props.modelEndpointName,
-      [ENV.modelInstanceType]: props.modelInstanceType,
+      ...primaryModelEnv(props.primary),
       [ENV.modelContextWindow]: String(props.modelContextWindow),
       [ENV.modelMaxTokens]: String(props.modelMaxTokens),
       [ENV.contextTtlMinutes]: String(props.contextTtlMinutes),
@@ -119,6 +184,7 @@ export class Functions extends Construct {
       description: 'Answers queued chat events with the private model',
       timeout: props.workerTimeout,
       memorySize: 1024,
+      ...(props.pipelineVpc ? { vpc: props.pipelineVpc } : {}),
       // The claim lease: the Lambda timeout plus a margin, well inside the queue's visibility timeout (6 ×).
       environment: {
         ...pipelineEnv,
@@ -152,6 +218,7 @@ export class Functions extends Construct {
       description: 'Unified REST API /v1/chat',
       timeout: Duration.seconds(29),
       memorySize: 1024,
+      ...(props.pipelineVpc ? { vpc: props.pipelineVpc } : {}),
       environment: pipelineEnv,
     });
     this.bindPipeline(this.chatApi, props);
@@ -178,12 +245,42 @@ export class Functions extends Construct {
     // Query: the `/cost` chat command sums the member's and group's rows of this month.
     fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem', 'BatchWriteItem', 'Query']);
     fn.bindTable(tables.audit, ENV.auditTable, ['PutItem', 'BatchWriteItem']);
+    this.bindPrimary(fn, props.primary);
+    if (props.fallback) this.bindFallback(fn, props.fallback);
+  }
+
+  /**
+   * The right to call the primary: invoking the SageMaker endpoint, or reading an OpenAI-compatible server's key
+   * (its URL, model and id are in `primaryModelEnv`; the server is reached over the network, not through IAM).
+   */
+  private bindPrimary(fn: HouseFunction, primary: PrimaryWiring): void {
+    if (primary.kind === 'openai') {
+      if (primary.apiKeySecret) fn.bindSecret(primary.apiKeySecret, ENV.modelApiKeySecretId);
+      return;
+    }
     fn.role.addToPolicy(
       new PolicyStatement({
         actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'],
-        resources: [props.modelEndpointArn],
+        // An invocation naming an inference component is authorised against the endpoint and the component.
+        resources: [primary.endpointArn, ...(primary.inferenceComponent ? [primary.inferenceComponent.arn] : [])],
       }),
     );
+  }
+
+  /** The backup model's URL, id and budget (`FALLBACK_*`), and the right to call it. */
+  private bindFallback(fn: HouseFunction, fallback: FallbackWiring): void {
+    fn.addEnvironment(ENV.fallbackModelId, fallback.modelId);
+    fn.addEnvironment(ENV.fallbackTimeoutMs, String(fallback.callTimeoutSeconds * 1000));
+    if (fallback.kind === 'function') {
+      fn.addEnvironment(ENV.fallbackModelEndpointUrl, fallback.url);
+      fn.addEnvironment(ENV.fallbackModelMemoryMb, String(fallback.memoryMb));
+      fallback.grantInvokeUrl(fn.role);
+      return;
+    }
+    fn.addEnvironment(ENV.fallbackModelEndpointUrl, fallback.baseUrl);
+    fn.addEnvironment(ENV.fallbackModelApi, 'openai');
+    fn.addEnvironment(ENV.fallbackModelOpenAiModel, fallback.model);
+    if (fallback.apiKeySecret) fn.bindSecret(fallback.apiKeySecret, ENV.fallbackModelApiKeySecretId);
   }
 
   /** Each enabled platform's secret, under the env name its credential spec reads the secret id from. */

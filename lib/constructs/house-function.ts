@@ -1,15 +1,16 @@
 import * as path from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { EnvName } from '#config/env-names';
+import { type ShippedModules, shipModulesCommand } from '../shipped-modules';
 import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './lambda-bundling';
 
 /** Handler entry files live in functions/handlers/<name>.ts and export `handler`. */
@@ -38,6 +39,22 @@ export interface HouseFunctionProps {
   /** Added to (and overriding) the house environment. Never put secrets here: bind a secret instead. */
   readonly environment?: Readonly<Record<string, string>>;
   readonly description?: string;
+  /** Installed packages shipped whole next to the bundle instead of inlined (see lib/shipped-modules.ts). */
+  readonly shipModules?: ShippedModules;
+  /** Size of /tmp, MiB. @default 512 */
+  readonly ephemeralStorageMb?: number;
+  /** Reserved concurrency: at most this many environments at once, and never starved by the others. @default none */
+  readonly reservedConcurrency?: number;
+  /**
+   * Runs the function in these subnets (to reach a model server only the VPC can reach). The subnets must still reach
+   * the AWS APIs and the chat platforms (a NAT gateway, or VPC endpoints plus a NAT for the platforms). @default none
+   */
+  readonly vpc?: FunctionVpc;
+}
+
+export interface FunctionVpc {
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
 }
 
 /**
@@ -64,6 +81,7 @@ export class HouseFunction extends Construct {
       }),
     );
 
+    const { shipModules } = props;
     this.fn = new NodejsFunction(this, 'Function', {
       entry: path.join(HANDLERS_DIR, `${props.handler}.ts`),
       handler: 'handler',
@@ -71,6 +89,8 @@ export class HouseFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
+      ...(props.ephemeralStorageMb ? { ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMb) } : {}),
+      ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       tracing: Tracing.ACTIVE,
       role: this.role,
       logGroup: this.logGroup,
@@ -82,7 +102,8 @@ export class HouseFunction extends Construct {
         sourcesContent: LAMBDA_BUNDLING.sourcesContent,
         target: LAMBDA_BUNDLING.target,
         format: OutputFormat.CJS,
-        externalModules: [...LAMBDA_BUNDLING.externalModules],
+        externalModules: [...LAMBDA_BUNDLING.externalModules, ...(shipModules?.packages ?? [])],
+        ...(shipModules ? { commandHooks: shipModulesHooks(shipModules) } : {}),
       },
       environment: {
         POWERTOOLS_SERVICE_NAME: props.handler,
@@ -93,16 +114,43 @@ export class HouseFunction extends Construct {
       },
     });
 
+    if (props.vpc) this.placeInVpc(props.vpc);
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource "*" (added by active tracing); X-Ray does not support resource-level permissions for them.',
+      reason: props.vpc
+        ? 'Resource "*" only for xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) and the network-interface actions Lambda needs to run in the VPC; neither X-Ray nor those EC2 actions support resource-level permissions.'
+        : 'Only xray:PutTraceSegments and xray:PutTelemetryRecords use Resource "*" (added by active tracing); X-Ray does not support resource-level permissions for them.',
     });
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
         'Pinned to nodejs22.x on purpose: the esbuild target (node22) and the tested toolchain match it; moving to a newer runtime is a deliberate upgrade, not a silent one.',
     });
+  }
+
+  /**
+   * Subnets and security groups by id, set on the function itself: the stack takes ids from the app config and does
+   * not look the VPC up at synth (which would need AWS credentials). The actions are those of Lambda's
+   * AWSLambdaVPCAccessExecutionRole.
+   */
+  private placeInVpc(vpc: FunctionVpc): void {
+    (this.fn.node.defaultChild as CfnFunction).vpcConfig = {
+      subnetIds: [...vpc.subnetIds],
+      securityGroupIds: [...vpc.securityGroupIds],
+    };
+    this.role.addToPolicy(
+      new PolicyStatement({
+        actions: [
+          'ec2:CreateNetworkInterface',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeSubnets',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        resources: ['*'],
+      }),
+    );
   }
 
   addEnvironment(name: EnvName | string, value: string): void {
@@ -137,6 +185,15 @@ export class HouseFunction extends Construct {
     );
     this.fn.addEnvironment(envName, queue.queueUrl);
   }
+}
+
+/** Copies the shipped packages into the asset after esbuild has written the bundle; nothing runs before. */
+function shipModulesHooks(spec: ShippedModules) {
+  return {
+    beforeBundling: (): string[] => [],
+    beforeInstall: (): string[] => [],
+    afterBundling: (_inputDir: string, outputDir: string): string[] => [shipModulesCommand(outputDir, spec)],
+  };
 }
 
 /** `NODE_OPTIONS` only when there are options to pass (none today: `LAMBDA_NODE_OPTIONS`). */

@@ -1,8 +1,19 @@
-import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { PredefinedMetric, ScalableTarget, ServiceNamespace } from 'aws-cdk-lib/aws-applicationautoscaling';
+import { Annotations, Aws, Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import {
+  AdjustmentType,
+  MetricAggregationType,
+  PredefinedMetric,
+  ScalableTarget,
+  Schedule,
+  ServiceNamespace,
+  StepScalingAction,
+} from 'aws-cdk-lib/aws-applicationautoscaling';
+import { Alarm, ComparisonOperator, MathExpression, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { ApplicationScalingAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
-import { Construct } from 'constructs';
+import { CfnEndpoint, CfnEndpointConfig, CfnInferenceComponent, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
+import { Construct, type IConstruct } from 'constructs';
+import { expandOpenDays, type ScaleToZeroSchedule } from '#core/cost/closed-hours';
 
 /** AWS Deep Learning Containers registry (most commercial regions) and the LMI (DJL Serving + vLLM) image tag. */
 export const LMI_IMAGE_ACCOUNT = '763104351884';
@@ -36,6 +47,49 @@ export interface ModelEndpointProps {
   readonly containerStartupHealthCheckTimeoutSeconds?: number;
   /** @default no VPC: network isolation alone keeps the container off the network */
   readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
+  /**
+   * Business hours outside which the endpoint may scale to zero. Set: the model runs as an inference component
+   * (`minInstances` copies, one GPU each) on an endpoint whose instances managed instance scaling can take to zero.
+   * @default none: an instance-based variant that never goes below `minInstances`
+   */
+  readonly scaleToZero?: ScaleToZeroSchedule;
+}
+
+/**
+ * Memory one copy reserves on an instance. A scheduling reservation, not a cap (vLLM uses far more host memory):
+ * SageMaker schedules copies against a pool well below the instance's RAM, and the smallest g4dn (16 GiB) refuses
+ * reservations of a few GB, so a small figure fits every ml.g4dn size.
+ */
+const COPY_MIN_MEMORY_MB = 1024;
+
+/** SageMaker's per-inference-component metrics (namespace AWS/SageMaker, dimension InferenceComponentName). */
+function inferenceComponentMetric(name: string, inferenceComponentName: string): Metric {
+  return new Metric({
+    namespace: 'AWS/SageMaker',
+    metricName: name,
+    dimensionsMap: { InferenceComponentName: inferenceComponentName },
+    statistic: Stats.SUM,
+    period: Duration.minutes(1),
+  });
+}
+
+/** Calls the endpoint refused because the component had no copy: SageMaker's `NoCapacityInvocationFailures`. */
+export function noCapacityInvocationFailures(inferenceComponentName: string, period = Duration.minutes(1)): Metric {
+  return inferenceComponentMetric('NoCapacityInvocationFailures', inferenceComponentName).with({ period });
+}
+
+/**
+ * The warning a deployment with `scaleToZero` and no fallback model gets: in closed hours, members who write while the
+ * endpoint wakes (several minutes) get the apology instead of an answer. The stack calls this with whether a
+ * fallback model is configured; it adds a CDK warning (shown by `cdk synth`/`deploy`) and returns its text.
+ */
+export function warnScaleToZeroWithoutFallback(scope: IConstruct, hasFallback: boolean): string | undefined {
+  if (hasFallback) return undefined;
+  const text =
+    'scaleToZero without a fallback model: after hours the endpoint sleeps, and members who write while it wakes ' +
+    '(several minutes) get the apology instead of an answer. Configure a fallback model, or accept that.';
+  Annotations.of(scope).addWarningV2('groupgate:scaleToZeroWithoutFallback', text);
+  return text;
 }
 
 /** Splits `s3://bucket/prefix/` (validated by the app config) into its parts. */
@@ -60,6 +114,9 @@ function ecrRepositoryArn(imageUri: string): string | undefined {
 export class ModelEndpoint extends Construct {
   readonly endpointName: string;
   readonly endpointArn: string;
+  /** Set with `scaleToZero`: every invocation must name it (`InferenceComponentName`). */
+  readonly inferenceComponentName?: string;
+  readonly inferenceComponentArn?: string;
   readonly role: Role;
   readonly scalableTarget: ScalableTarget;
 
@@ -107,6 +164,19 @@ export class ModelEndpoint extends Construct {
     });
     model.node.addDependency(this.role);
 
+    if (props.scaleToZero) {
+      this.inferenceComponentName = `${stack.stackName}-llm-ic`.slice(0, 63);
+      const { target, component } = this.scaleToZeroEndpoint(
+        model,
+        props,
+        props.scaleToZero,
+        this.inferenceComponentName,
+      );
+      this.scalableTarget = target;
+      this.inferenceComponentArn = component.attrInferenceComponentArn;
+      return;
+    }
+
     const endpointConfig = new CfnEndpointConfig(this, 'EndpointConfig', {
       productionVariants: [
         {
@@ -142,6 +212,139 @@ export class ModelEndpoint extends Construct {
       scaleOutCooldown: Duration.minutes(1),
       scaleInCooldown: Duration.minutes(10),
     });
+  }
+
+  /**
+   * The scale-to-zero shape (docs/MODEL.md, "Scale to zero"). Only inference components can have zero copies, and
+   * with managed instance scaling at MinInstanceCount 0 the instances follow them to zero. The copy count is the
+   * scalable target (one copy = one GPU = one g4dn instance for the sizes with one GPU):
+   * - target tracking on invocations per copy, as the instance-based shape does per instance;
+   * - scheduled actions in the operator's time zone: at opening MinCapacity = minInstances (scales out), at closing
+   *   MinCapacity 0;
+   * - an idle alarm (no invocation and no refused call for `idleMinutes`; missing data is idle) whose step policy sets
+   *   the copy count to 0, clamped to MinCapacity, so it only bites in closed hours;
+   * - the AWS-documented wake: an alarm on `NoCapacityInvocationFailures` ≥ 1 whose step policy sets one copy.
+   *   ExactCapacity rather than +1: Application Auto Scaling re-runs an alarm's policy every minute it stays in
+   *   ALARM, and a wake takes minutes, so +1 would keep adding copies until the first one answered.
+   */
+  private scaleToZeroEndpoint(
+    model: CfnModel,
+    props: ModelEndpointProps,
+    schedule: ScaleToZeroSchedule,
+    inferenceComponentName: string,
+  ): { target: ScalableTarget; component: CfnInferenceComponent } {
+    const endpointConfig = new CfnEndpointConfig(this, 'EndpointConfig', {
+      // With inference components the execution role belongs to the endpoint configuration, and no variant names a
+      // model: the component does.
+      executionRoleArn: this.role.roleArn,
+      productionVariants: [
+        {
+          variantName: VARIANT_NAME,
+          instanceType: props.instanceType,
+          initialInstanceCount: props.minInstances,
+          managedInstanceScaling: { status: 'ENABLED', minInstanceCount: 0, maxInstanceCount: props.maxInstances },
+          routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
+        },
+      ],
+    });
+    endpointConfig.node.addDependency(this.role);
+
+    const endpoint = new CfnEndpoint(this, 'Endpoint', {
+      endpointName: this.endpointName,
+      endpointConfigName: endpointConfig.attrEndpointConfigName,
+    });
+
+    const component = new CfnInferenceComponent(this, 'InferenceComponent', {
+      inferenceComponentName,
+      endpointName: endpoint.attrEndpointName,
+      variantName: VARIANT_NAME,
+      specification: {
+        modelName: model.attrModelName,
+        computeResourceRequirements: {
+          numberOfAcceleratorDevicesRequired: 1,
+          minMemoryRequiredInMb: COPY_MIN_MEMORY_MB,
+        },
+        startupParameters: {
+          modelDataDownloadTimeoutInSeconds: props.modelDataDownloadTimeoutSeconds ?? 1200,
+          containerStartupHealthCheckTimeoutInSeconds: props.containerStartupHealthCheckTimeoutSeconds ?? 1800,
+        },
+      },
+      runtimeConfig: { copyCount: props.minInstances },
+    });
+
+    const target = new ScalableTarget(this, 'ScalableTarget', {
+      serviceNamespace: ServiceNamespace.SAGEMAKER,
+      scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
+      resourceId: `inference-component/${inferenceComponentName}`,
+      minCapacity: 0,
+      maxCapacity: props.maxInstances,
+    });
+    target.node.addDependency(component);
+    target.scaleToTrackMetric('InvocationsPerCopy', {
+      predefinedMetric: PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
+      targetValue: props.invocationsPerInstanceTarget,
+      scaleOutCooldown: Duration.minutes(1),
+      scaleInCooldown: Duration.minutes(10),
+    });
+
+    const weekDay = expandOpenDays(schedule.openDays).join(',');
+    const timeZone = TimeZone.of(schedule.timeZone);
+    const at = (hhmm: string) => ({ hour: String(Number(hhmm.slice(0, 2))), minute: String(Number(hhmm.slice(3))) });
+    target.scaleOnSchedule('Open', {
+      schedule: Schedule.cron({ ...at(schedule.opensAt), weekDay }),
+      timeZone,
+      minCapacity: props.minInstances,
+    });
+    target.scaleOnSchedule('Close', {
+      schedule: Schedule.cron({ ...at(schedule.closesAt), weekDay }),
+      timeZone,
+      minCapacity: 0,
+    });
+
+    const name = inferenceComponentName;
+    const sleep = new StepScalingAction(this, 'SleepWhenIdle', {
+      scalingTarget: target,
+      adjustmentType: AdjustmentType.EXACT_CAPACITY,
+    });
+    sleep.addAdjustment({ adjustment: 0, upperBound: 0 });
+    new Alarm(this, 'IdleAlarm', {
+      alarmDescription: `No model invocation for ${schedule.idleMinutes} minutes: the inference component may scale to zero (only outside business hours, when its minimum is 0)`,
+      metric: new MathExpression({
+        // Refused calls count as traffic: while the component wakes, they keep this alarm from putting it back to sleep.
+        expression: 'FILL(invocations, 0) + FILL(refused, 0)',
+        usingMetrics: {
+          invocations: inferenceComponentMetric('Invocations', name),
+          refused: noCapacityInvocationFailures(name),
+        },
+        label: 'invocations and refused calls',
+        period: Duration.minutes(1),
+      }),
+      // Below 0.5 means none: the step's upper bound 0 is then unambiguous (value − threshold = −0.5).
+      threshold: 0.5,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: schedule.idleMinutes,
+      datapointsToAlarm: schedule.idleMinutes,
+      treatMissingData: TreatMissingData.BREACHING,
+    }).addAlarmAction(new ApplicationScalingAction(sleep));
+
+    const wake = new StepScalingAction(this, 'WakeOnRequest', {
+      scalingTarget: target,
+      adjustmentType: AdjustmentType.EXACT_CAPACITY,
+      metricAggregationType: MetricAggregationType.MAXIMUM,
+      cooldown: Duration.minutes(1),
+    });
+    wake.addAdjustment({ adjustment: 1, lowerBound: 0 });
+    new Alarm(this, 'WakeAlarm', {
+      alarmDescription:
+        'A call found the inference component with no copy: start one (the fallback model answers meanwhile)',
+      metric: noCapacityInvocationFailures(name),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(new ApplicationScalingAction(wake));
+    return { target, component };
   }
 
   private executionRole(bucket: string, prefix: string, repositoryArn: string | undefined, inVpc: boolean): Role {

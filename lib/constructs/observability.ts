@@ -15,7 +15,7 @@ import { QueryDefinition, QueryString } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DIMENSION, METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '#shared/metrics';
-import { type AlarmSignals, Alarms, type AlarmThresholds } from './alarms';
+import { type AlarmSignals, Alarms, type AlarmThresholds, primaryUnavailableWhileAwake } from './alarms';
 import type { HouseFunction } from './house-function';
 
 /** The variant `ModelEndpoint` creates; SageMaker's endpoint metrics are per endpoint and variant. */
@@ -33,9 +33,18 @@ export interface ObservabilityProps {
   };
   readonly queues: { readonly queue: IQueue; readonly deadLetterQueue: IQueue };
   readonly tables: Readonly<Record<string, ITable>>;
-  readonly modelEndpointName: string;
+  /**
+   * The SageMaker endpoint serving the primary model: its metrics on the dashboard and the Endpoint5xx alarm.
+   * @default none: an OpenAI-compatible `primaryModel` (its server's metrics are the team's own)
+   */
+  readonly modelEndpointName?: string;
   /** @default 'AllTraffic' (the variant `ModelEndpoint` creates) */
   readonly modelVariantName?: string;
+  /**
+   * The endpoint's inference component when it scales to zero: calls it refused while asleep are expected, so the
+   * primary-unavailable alarm does not count them. @default none (an always-on endpoint)
+   */
+  readonly modelInferenceComponentName?: string;
   /** @default no subscriber on the alarm topic */
   readonly alarmEmail?: string;
   /** @default DEFAULT_ALARM_THRESHOLDS (lib/constructs/alarms.ts) */
@@ -54,8 +63,9 @@ export function groupGateMetric(name: MetricName, statistic: string = Stats.SUM,
 }
 
 /**
- * What an operator needs in one place: a CloudWatch dashboard (GroupGate EMF metrics, SQS, Lambda, DynamoDB and
- * the SageMaker endpoint), the alarms (see `Alarms`) and three saved CloudWatch Logs Insights queries.
+ * What an operator needs in one place: a CloudWatch dashboard (GroupGate EMF metrics, SQS, Lambda, DynamoDB and,
+ * when there is one, the SageMaker endpoint), the alarms (see `Alarms`) and three saved CloudWatch Logs Insights
+ * queries.
  */
 export class Observability extends Construct {
   readonly dashboard: Dashboard;
@@ -65,12 +75,9 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const { queue, deadLetterQueue } = props.queues;
-    const endpointDims = {
-      EndpointName: props.modelEndpointName,
-      VariantName: props.modelVariantName ?? DEFAULT_VARIANT,
-    };
-    const endpointMetric = (namespace: string, metricName: string, statistic: string) =>
-      new Metric({ namespace, metricName, dimensionsMap: endpointDims, statistic, period: MINUTE });
+    const endpointDims = props.modelEndpointName
+      ? { EndpointName: props.modelEndpointName, VariantName: props.modelVariantName ?? DEFAULT_VARIANT }
+      : undefined;
 
     this.alarms = new Alarms(this, 'Alarms', {
       signals: this.alarmSignals(props, endpointDims),
@@ -221,26 +228,30 @@ export class Observability extends Construct {
       graph('DynamoDB consumed write units', perTable('ConsumedWriteCapacityUnits')),
       graph('DynamoDB throttled requests', [...perTable('ReadThrottleEvents'), ...perTable('WriteThrottleEvents')]),
     );
-    this.dashboard.addWidgets(
-      graph('Endpoint invocations', [endpointMetric('AWS/SageMaker', 'Invocations', Stats.SUM)], 6),
-      graph(
-        'Endpoint model latency (µs)',
-        [Stats.p(50), Stats.p(90)].map((s) => endpointMetric('AWS/SageMaker', 'ModelLatency', s)),
-        6,
-      ),
-      graph(
-        'Endpoint 4xx / 5xx',
-        ['Invocation4XXErrors', 'Invocation5XXErrors'].map((m) => endpointMetric('AWS/SageMaker', m, Stats.SUM)),
-        6,
-      ),
-      graph(
-        'Endpoint GPU utilisation (%)',
-        ['GPUUtilization', 'GPUMemoryUtilization'].map((m) =>
-          endpointMetric('/aws/sagemaker/Endpoints', m, Stats.AVERAGE),
+    if (endpointDims) {
+      const endpointMetric = (namespace: string, metricName: string, statistic: string) =>
+        new Metric({ namespace, metricName, dimensionsMap: endpointDims, statistic, period: MINUTE });
+      this.dashboard.addWidgets(
+        graph('Endpoint invocations', [endpointMetric('AWS/SageMaker', 'Invocations', Stats.SUM)], 6),
+        graph(
+          'Endpoint model latency (µs)',
+          [Stats.p(50), Stats.p(90)].map((s) => endpointMetric('AWS/SageMaker', 'ModelLatency', s)),
+          6,
         ),
-        6,
-      ),
-    );
+        graph(
+          'Endpoint 4xx / 5xx',
+          ['Invocation4XXErrors', 'Invocation5XXErrors'].map((m) => endpointMetric('AWS/SageMaker', m, Stats.SUM)),
+          6,
+        ),
+        graph(
+          'Endpoint GPU utilisation (%)',
+          ['GPUUtilization', 'GPUMemoryUtilization'].map((m) =>
+            endpointMetric('/aws/sagemaker/Endpoints', m, Stats.AVERAGE),
+          ),
+          6,
+        ),
+      );
+    }
 
     const logGroups = functions.map(([, f]) => f.logGroup);
     const prefix = `${Stack.of(this).stackName}/`;
@@ -279,7 +290,7 @@ export class Observability extends Construct {
     };
   }
 
-  private alarmSignals(props: ObservabilityProps, endpointDims: Record<string, string>): AlarmSignals {
+  private alarmSignals(props: ObservabilityProps, endpointDims: Record<string, string> | undefined): AlarmSignals {
     const { queue, deadLetterQueue } = props.queues;
     return {
       modelLatencyP90Ms: groupGateMetric(METRIC.modelLatencyMs, Stats.p(90)),
@@ -303,15 +314,24 @@ export class Observability extends Construct {
         label: 'delivery failure rate %',
         period: MINUTE,
       }),
-      endpoint5xx: new Metric({
-        namespace: 'AWS/SageMaker',
-        metricName: 'Invocation5XXErrors',
-        dimensionsMap: endpointDims,
-        statistic: Stats.SUM,
-        period: FIVE_MINUTES,
-      }),
+      ...(endpointDims
+        ? {
+            endpoint5xx: new Metric({
+              namespace: 'AWS/SageMaker',
+              metricName: 'Invocation5XXErrors',
+              dimensionsMap: endpointDims,
+              statistic: Stats.SUM,
+              period: FIVE_MINUTES,
+            }),
+          }
+        : {}),
       requestVolume: groupGateMetric(METRIC.webhookRequests, Stats.SUM, FIVE_MINUTES),
-      primaryUnavailable: groupGateMetric(METRIC.primaryUnavailable, Stats.SUM, FIVE_MINUTES),
+      primaryUnavailable: props.modelInferenceComponentName
+        ? primaryUnavailableWhileAwake(
+            groupGateMetric(METRIC.primaryUnavailable, Stats.SUM, FIVE_MINUTES),
+            props.modelInferenceComponentName,
+          )
+        : groupGateMetric(METRIC.primaryUnavailable, Stats.SUM, FIVE_MINUTES),
     };
   }
 }

@@ -62,6 +62,30 @@ test('every optional feature on (allowlist, domain, VPC, imported secret, alarm 
   expect(error).toBeUndefined();
 });
 
+test('scale to zero (inference component, schedule, wake and idle alarms): still zero findings', () => {
+  const { error, report } = synthWithNag({
+    scaleToZero: { timeZone: 'Europe/Berlin', openDays: 'MON-FRI', opensAt: '07:30', closesAt: '19:00' },
+  });
+  expect(report?.pluginReports.flatMap((p) => p.violations) ?? []).toEqual([]);
+  expect(error).toBeUndefined();
+});
+
+test('an OpenAI-compatible primary (no endpoint; key secret, fallback, pipeline VPC): still zero findings', () => {
+  const { error, report } = synthWithNag({
+    modelS3Uri: undefined,
+    primaryModel: {
+      kind: 'openai',
+      baseUrl: 'https://vllm.internal.example.com/v1',
+      model: 'Qwen/Qwen2.5-7B-Instruct',
+      apiKeySecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:groupgate/vllm-key-AbC123',
+    },
+    fallbackModel: { kind: 'openai', baseUrl: 'https://ollama.internal.example.com/v1', model: 'qwen2.5:0.5b' },
+    pipelineVpc: { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] },
+  });
+  expect(report?.pluginReports.flatMap((p) => p.violations) ?? []).toEqual([]);
+  expect(error).toBeUndefined();
+});
+
 test('an unacknowledged finding fails the synth and names the offending construct', () => {
   const { error, report } = synthWithNag({}, (app) => {
     const stack = app.node.findChild('GroupGate');

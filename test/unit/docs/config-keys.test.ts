@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
+import { FALLBACK_FUNCTION_ENV } from '#config/fallback-function-config';
 import { ConfigError } from '#core/errors';
 import * as dingtalk from '#platforms/dingtalk/index';
 import * as feishuConfig from '#platforms/feishu/config';
@@ -172,6 +173,7 @@ describe('operator guides ↔ environment variables', () => {
       ...Object.values(PLATFORM_CREDENTIAL_ENV).flatMap((names) => Object.values(names)),
       ...SANDBOX_ENV,
       ...modelContainerEnv(),
+      ...Object.values(FALLBACK_FUNCTION_ENV),
       SECRET_PLACEHOLDER,
       ...adapterConstants,
     ]);
