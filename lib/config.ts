@@ -99,25 +99,37 @@ const openAiServerShape = {
   apiKeySecretArn: secretArn.optional(),
 };
 
+/** A bearer key must not cross the network in clear: with `apiKeySecretArn`, the server must be https. */
+const keyOnlyOverHttps = (server: { baseUrl: string; apiKeySecretArn?: string | undefined }): boolean =>
+  server.apiKeySecretArn === undefined || server.baseUrl.startsWith('https:');
+const KEY_OVER_HTTP = {
+  path: ['baseUrl'],
+  error: 'must be https when apiKeySecretArn is set: the key would otherwise be sent in clear',
+};
+
 /** A backup model the team already runs behind an OpenAI-compatible `/v1/chat/completions` (vLLM, TGI, Ollama…). */
-const fallbackOpenAiSchema = z.strictObject({
-  ...openAiServerShape,
-  /** Id of its answers in the ledger and audit. @default fallback-openai */
-  modelId: modelIdSchema.default('fallback-openai'),
-  /** The worker's budget for one fallback call. @default 20 */
-  callTimeoutSeconds: fallbackCallTimeout,
-});
+const fallbackOpenAiSchema = z
+  .strictObject({
+    ...openAiServerShape,
+    /** Id of its answers in the ledger and audit. @default fallback-openai */
+    modelId: modelIdSchema.default('fallback-openai'),
+    /** The worker's budget for one fallback call. @default 20 */
+    callTimeoutSeconds: fallbackCallTimeout,
+  })
+  .refine(keyOnlyOverHttps, KEY_OVER_HTTP);
 
 /**
  * The primary model on a server the team already runs, instead of the SageMaker endpoint. Its id defaults to the
  * pipeline's `MODEL_ID` default, the id a SageMaker primary's rows carry: moving the primary keeps one series in the
  * ledger, the audit and the cost report, and keeps the answer cache warm. Set another id to tell the two apart.
  */
-const primaryOpenAiSchema = z.strictObject({
-  ...openAiServerShape,
-  /** Id of its answers in the ledger and audit. @default private-llm-int8 (the pipeline's `MODEL_ID` default) */
-  modelId: modelIdSchema.default(PRIMARY_MODEL_ID),
-});
+const primaryOpenAiSchema = z
+  .strictObject({
+    ...openAiServerShape,
+    /** Id of its answers in the ledger and audit. @default private-llm-int8 (the pipeline's `MODEL_ID` default) */
+    modelId: modelIdSchema.default(PRIMARY_MODEL_ID),
+  })
+  .refine(keyOnlyOverHttps, KEY_OVER_HTTP);
 
 /** Keys that only configure the SageMaker endpoint, refused beside `primaryModel` (which builds none). */
 const SAGEMAKER_ONLY_KEYS = [

@@ -115,14 +115,18 @@ describe('fallbackModel.kind = function', () => {
       [ENV.fallbackModelMemoryMb]: '3008',
       [ENV.fallbackTimeoutMs]: '20000',
     });
+    // Function URLs with IAM auth need both actions (since October 2025), each only through the URL.
     const lambda = statementsOf(template, fn).filter((s) => actions(s).some((a) => a.startsWith('lambda:')));
-    expect(lambda.length).toBeGreaterThan(0);
+    expect(lambda.flatMap(actions).sort()).toEqual(['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl']);
     for (const statement of lambda) {
-      expect(actions(statement).every((a) => a === 'lambda:InvokeFunctionUrl' || a === 'lambda:InvokeFunction')).toBe(
-        true,
-      );
       expect(statement.Resource).toEqual({ 'Fn::GetAtt': [fallbackId, 'Arn'] });
     }
+    expect(lambda.find((s) => actions(s).includes('lambda:InvokeFunctionUrl'))?.Condition).toEqual({
+      StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' },
+    });
+    expect(lambda.find((s) => actions(s).includes('lambda:InvokeFunction'))?.Condition).toEqual({
+      Bool: { 'lambda:InvokedViaFunctionUrl': true },
+    });
   });
 
   test('the webhook knows nothing of it', () => {
@@ -236,6 +240,11 @@ describe('fallbackModel validation', () => {
       'openai key by name, not ARN',
       { kind: 'openai', baseUrl: 'https://x.example.com/v1', model: 'm', apiKeySecretArn: 'vllm-key' },
       /complete Secrets Manager ARN/,
+    ],
+    [
+      'a key over plain http',
+      { kind: 'openai', baseUrl: 'http://vllm.internal:8000/v1', model: 'm', apiKeySecretArn: API_KEY_ARN },
+      /fallbackModel\.baseUrl: must be https when apiKeySecretArn is set/,
     ],
     [
       'the primary’s id',

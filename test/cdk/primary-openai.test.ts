@@ -222,7 +222,7 @@ describe('primaryModel.kind = openai beside a fallback model', () => {
       primaryModel: { ...PRIMARY, apiKeySecretArn: KEY_ARN },
       fallbackModel: {
         kind: 'openai',
-        baseUrl: 'http://ollama.internal.example.com:11434/v1',
+        baseUrl: 'https://ollama.internal.example.com:11434/v1',
         model: 'qwen2.5:0.5b',
         apiKeySecretArn: FALLBACK_KEY_ARN,
       },
@@ -231,7 +231,7 @@ describe('primaryModel.kind = openai beside a fallback model', () => {
     expect(chatApi.Properties.Environment.Variables).toMatchObject({
       [ENV.modelEndpointUrl]: VLLM_URL,
       [ENV.modelApiKeySecretId]: KEY_ARN,
-      [ENV.fallbackModelEndpointUrl]: 'http://ollama.internal.example.com:11434/v1',
+      [ENV.fallbackModelEndpointUrl]: 'https://ollama.internal.example.com:11434/v1',
       [ENV.fallbackModelApiKeySecretId]: FALLBACK_KEY_ARN,
       [ENV.fallbackModelId]: 'fallback-openai',
     });
