@@ -127,6 +127,8 @@ export async function weightsFromS3(options: WeightsDownloadOptions): Promise<We
   /** One GET of `progress.next`…`last`, moving `progress.next` on as bytes are written. */
   async function copyFrom(progress: { next: number }, last: number): Promise<void> {
     const first = progress.next;
+    // A previous attempt wrote the last byte and then failed (a reset at end of stream): nothing is left to fetch.
+    if (first > last) return;
     const res = await signer('GET', { range: `bytes=${first}-${last}`, ...(etag ? { 'if-match': etag } : {}) }, stop);
     if (res.status === 412) {
       throw new WeightsDownloadError(`${uri} was replaced during the download; the next start copies the new one`);
@@ -162,6 +164,9 @@ function describeRefusal(status: number, uri: string): string {
     return `${uri}: access denied (403): the function's role lacks s3:GetObject on this key, or the key does not exist (without s3:ListBucket S3 answers 403 for a missing key)`;
   }
   if (status === 404) return `${uri}: no such object (404): upload the GGUF there or fix FALLBACK_WEIGHTS_S3_URI`;
+  if (status === 301) {
+    return `${uri}: S3 answered 301: the bucket is in another region than the function (AWS_REGION); keep the weights in the function's region`;
+  }
   return `${uri}: S3 answered ${status}`;
 }
 

@@ -16,8 +16,11 @@ export interface WeightsS3Object {
   readonly file: string;
 }
 
-/** `status-500`: answer 500 InternalError; `cut`: send half the asked bytes, then drop the connection. */
-export type WeightsS3Fault = 'status-500' | 'cut';
+/**
+ * `status-500`: answer 500 InternalError; `cut`: send half the asked bytes, then drop the connection;
+ * `wrong-region`: answer 301 PermanentRedirect, as S3 does for a bucket in another region.
+ */
+export type WeightsS3Fault = 'status-500' | 'cut' | 'wrong-region';
 
 export interface WeightsS3StandInOptions {
   readonly objects: readonly WeightsS3Object[];
@@ -75,6 +78,7 @@ export async function startWeightsS3StandIn(options: WeightsS3StandInOptions): P
     if (req.headers['if-match'] && req.headers['if-match'] !== found.etag) return fail(412, 'PreconditionFailed');
     const fault = options.fault?.(seen);
     if (fault === 'status-500') return fail(500, 'InternalError');
+    if (fault === 'wrong-region') return fail(301, 'PermanentRedirect');
     const headers = { 'content-type': 'application/octet-stream', etag: found.etag, 'accept-ranges': 'bytes' };
     if (req.method === 'HEAD') {
       res.writeHead(200, { ...headers, 'content-length': found.size }).end();

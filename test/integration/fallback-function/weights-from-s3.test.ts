@@ -151,6 +151,13 @@ describe('weightsFromS3', () => {
     );
   });
 
+  it('says the bucket is in another region when S3 answers 301', async () => {
+    const server = await standIn({ fault: () => 'wrong-region' });
+    const err = await failureOf(download(server));
+    expect(err).toBeInstanceOf(WeightsDownloadError);
+    expect(err.message).toMatch(/S3 answered 301: the bucket is in another region than the function/);
+  });
+
   it('names the URI when the object does not exist', async () => {
     const server = await standIn();
     const err = await failureOf(download(server, { key: 'fallback/missing.gguf' }));
