@@ -120,6 +120,7 @@ export class GroupGateStack extends Stack {
       tables: this.state.tables,
       ...(this.model ? { modelEndpointName: this.model.endpointName } : {}),
       ...(this.model?.inferenceComponentName ? { modelInferenceComponentName: this.model.inferenceComponentName } : {}),
+      ...(this.model?.wakeBudget ? { modelWakeBudget: this.model.wakeBudget } : {}),
       alarmEmail: config.alarmEmail,
     });
     if (this.fallbackModel) {

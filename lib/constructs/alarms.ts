@@ -40,6 +40,19 @@ export interface AlarmSignals {
   readonly requestVolume: IMetric;
   /** Sum of `PrimaryUnavailable` per five minutes: calls the primary model could not serve, handed to the fallback. */
   readonly primaryUnavailable: IMetric;
+  /**
+   * With `scaleToZero`: the calls the inference component refused for want of a copy and how long a copy may take
+   * to start. A copy that cannot start (bad weights, failed health check, no capacity) leaves every call refused and
+   * `primaryUnavailable` blind to it, since it leaves refusals out; this signal pages instead. @default none
+   */
+  readonly modelWake?: ModelWakeSignal;
+}
+
+export interface ModelWakeSignal {
+  /** Sum of the component's `NoCapacityInvocationFailures`; the alarm counts it per `WAKE_PERIOD`. */
+  readonly refusals: Metric;
+  /** The longest a copy may take to start (`ModelEndpoint.wakeBudget`: model download + container start-up). */
+  readonly budget: Duration;
 }
 
 /** Alarm thresholds; each `@default` is the value used when the key is absent. */
@@ -83,8 +96,24 @@ export interface AlarmsProps {
 
 export type AlarmName = keyof AlarmSignals;
 
-/** One alarm per signal: Endpoint5xx only with a SageMaker endpoint to watch. */
-export type AlarmSet = Readonly<Record<Exclude<AlarmName, 'endpoint5xx'>, Alarm> & { endpoint5xx?: Alarm }>;
+/**
+ * One alarm per signal: Endpoint5xx only with a SageMaker endpoint to watch, ModelWakeStalled only with an
+ * endpoint that scales to zero.
+ */
+export type AlarmSet = Readonly<
+  Record<Exclude<AlarmName, 'endpoint5xx' | 'modelWake'>, Alarm> & { endpoint5xx?: Alarm; modelWake?: Alarm }
+>;
+
+/** The period of the wake alarm: refusals are counted per five minutes. */
+export const WAKE_PERIOD = Duration.minutes(5);
+
+/**
+ * Five-minute periods a wake may refuse calls before it pages: enough to cover the whole start-up budget, plus one,
+ * so only a wake that outlasted every SageMaker timeout breaches in all of them (50 min of timeouts → 11 periods).
+ */
+export function wakeStalledPeriods(budget: Duration): number {
+  return Math.ceil(budget.toSeconds() / WAKE_PERIOD.toSeconds()) + 1;
+}
 
 /**
  * `PrimaryUnavailable` less the calls a scaled-to-zero endpoint refused (`NoCapacityInvocationFailures` of its
@@ -208,6 +237,7 @@ export class Alarms extends Construct {
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
+      ...(signals.modelWake ? { modelWake: this.modelWakeStalled(signals.modelWake) } : {}),
     };
 
     const action = new SnsAction(this.topic);
@@ -215,5 +245,24 @@ export class Alarms extends Construct {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
+  }
+
+  /**
+   * A wake that does not finish: refused calls in every five-minute period for longer than a copy may take to start.
+   * A sleeping component refuses only the calls that wake it, and a started copy stops the refusals, so calls
+   * refused throughout that long mean no copy could start. Missing data (no call at all) does not breach: without
+   * callers nothing is refused, and the next refused call starts the count again.
+   */
+  private modelWakeStalled(signal: ModelWakeSignal): Alarm {
+    const periods = wakeStalledPeriods(signal.budget);
+    return new Alarm(this, 'ModelWakeStalled', {
+      alarmDescription: `The scaled-to-zero model refused calls for want of a copy in every five minutes for ${periods * 5} minutes, longer than a copy may take to start (${Math.round(signal.budget.toSeconds() / 60)} min): the wake failed and members are on the fallback model`,
+      metric: signal.refusals.with({ period: WAKE_PERIOD }),
+      threshold: 1,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 }

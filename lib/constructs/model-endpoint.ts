@@ -8,7 +8,7 @@ import {
   ServiceNamespace,
   StepScalingAction,
 } from 'aws-cdk-lib/aws-applicationautoscaling';
-import { Alarm, ComparisonOperator, MathExpression, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { ApplicationScalingAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnEndpoint, CfnEndpointConfig, CfnInferenceComponent, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
@@ -61,6 +61,9 @@ export interface ModelEndpointProps {
  * reservations of a few GB, so a small figure fits every ml.g4dn size.
  */
 const COPY_MIN_MEMORY_MB = 1024;
+
+const DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 1200;
+const DEFAULT_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS = 1800;
 
 /** SageMaker's per-inference-component metrics (namespace AWS/SageMaker, dimension InferenceComponentName). */
 function inferenceComponentMetric(name: string, inferenceComponentName: string): Metric {
@@ -117,6 +120,11 @@ export class ModelEndpoint extends Construct {
   /** Set with `scaleToZero`: every invocation must name it (`InferenceComponentName`). */
   readonly inferenceComponentName?: string;
   readonly inferenceComponentArn?: string;
+  /**
+   * Set with `scaleToZero`: the longest SageMaker lets one copy take to start, the model download plus the container
+   * start-up health check timeouts. A wake still refusing calls after it has failed, not slept.
+   */
+  readonly wakeBudget?: Duration;
   readonly role: Role;
   readonly scalableTarget: ScalableTarget;
 
@@ -124,8 +132,14 @@ export class ModelEndpoint extends Construct {
     super(scope, id);
     const { bucket, prefix } = splitS3Uri(props.modelS3Uri);
     const imageUri = props.imageUri ?? defaultLmiImageUri();
+    const downloadTimeoutSeconds = props.modelDataDownloadTimeoutSeconds ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS;
+    const startupTimeoutSeconds =
+      props.containerStartupHealthCheckTimeoutSeconds ?? DEFAULT_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS;
     const stack = Stack.of(this);
-    this.endpointName = `${stack.stackName}-llm`.slice(0, 63);
+    // The inference-component shape has a name of its own: CfnEndpoint's EndpointName is a replacement property, so
+    // turning `scaleToZero` on or off replaces the endpoint instead of updating an instance-variant endpoint to an
+    // inference-component configuration (or back) in place.
+    this.endpointName = (props.scaleToZero ? `${stack.stackName}-llm-ic` : `${stack.stackName}-llm`).slice(0, 63);
     this.endpointArn = stack.formatArn({
       service: 'sagemaker',
       resource: 'endpoint',
@@ -166,6 +180,7 @@ export class ModelEndpoint extends Construct {
 
     if (props.scaleToZero) {
       this.inferenceComponentName = `${stack.stackName}-llm-ic`.slice(0, 63);
+      this.wakeBudget = Duration.seconds(downloadTimeoutSeconds + startupTimeoutSeconds);
       const { target, component } = this.scaleToZeroEndpoint(
         model,
         props,
@@ -185,8 +200,8 @@ export class ModelEndpoint extends Construct {
           instanceType: props.instanceType,
           initialInstanceCount: props.minInstances,
           initialVariantWeight: 1,
-          modelDataDownloadTimeoutInSeconds: props.modelDataDownloadTimeoutSeconds ?? 1200,
-          containerStartupHealthCheckTimeoutInSeconds: props.containerStartupHealthCheckTimeoutSeconds ?? 1800,
+          modelDataDownloadTimeoutInSeconds: downloadTimeoutSeconds,
+          containerStartupHealthCheckTimeoutInSeconds: startupTimeoutSeconds,
           routingConfig: { routingStrategy: 'LEAST_OUTSTANDING_REQUESTS' },
         },
       ],
@@ -218,11 +233,13 @@ export class ModelEndpoint extends Construct {
    * The scale-to-zero shape (docs/MODEL.md, "Scale to zero"). Only inference components can have zero copies, and
    * with managed instance scaling at MinInstanceCount 0 the instances follow them to zero. The copy count is the
    * scalable target (one copy = one GPU = one g4dn instance for the sizes with one GPU):
-   * - target tracking on invocations per copy, as the instance-based shape does per instance;
+   * - target tracking on invocations per copy, as the instance-based shape does per instance; the target is
+   *   registered with MinCapacity `minInstances` (see there why not 0);
    * - scheduled actions in the operator's time zone: at opening MinCapacity = minInstances (scales out), at closing
    *   MinCapacity 0;
-   * - an idle alarm (no invocation and no refused call for `idleMinutes`; missing data is idle) whose step policy sets
-   *   the copy count to 0, clamped to MinCapacity, so it only bites in closed hours;
+   * - scale-in, to zero in closed hours, by the target-tracking policy alone, with `idleMinutes` as its scale-in
+   *   cooldown. No idle alarm of our own: an alarm re-runs its policy every minute it stays in ALARM, and a refused
+   *   call's datapoint arrives a minute or two late, so an idle alarm could set zero copies in the middle of a wake;
    * - the AWS-documented wake: an alarm on `NoCapacityInvocationFailures` ≥ 1 whose step policy sets one copy.
    *   ExactCapacity rather than +1: Application Auto Scaling re-runs an alarm's policy every minute it stays in
    *   ALARM, and a wake takes minutes, so +1 would keep adding copies until the first one answered.
@@ -265,8 +282,9 @@ export class ModelEndpoint extends Construct {
           minMemoryRequiredInMb: COPY_MIN_MEMORY_MB,
         },
         startupParameters: {
-          modelDataDownloadTimeoutInSeconds: props.modelDataDownloadTimeoutSeconds ?? 1200,
-          containerStartupHealthCheckTimeoutInSeconds: props.containerStartupHealthCheckTimeoutSeconds ?? 1800,
+          modelDataDownloadTimeoutInSeconds: props.modelDataDownloadTimeoutSeconds ?? DEFAULT_DOWNLOAD_TIMEOUT_SECONDS,
+          containerStartupHealthCheckTimeoutInSeconds:
+            props.containerStartupHealthCheckTimeoutSeconds ?? DEFAULT_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS,
         },
       },
       runtimeConfig: { copyCount: props.minInstances },
@@ -276,7 +294,10 @@ export class ModelEndpoint extends Construct {
       serviceNamespace: ServiceNamespace.SAGEMAKER,
       scalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
       resourceId: `inference-component/${inferenceComponentName}`,
-      minCapacity: 0,
+      // Not 0: CloudFormation applies MinCapacity on every create or update of the target, overriding the minimum the
+      // scheduled actions set, so 0 here would let a deploy in business hours put the component to sleep mid-day.
+      // With minInstances a deploy after hours keeps it awake until the next Close.
+      minCapacity: props.minInstances,
       maxCapacity: props.maxInstances,
     });
     target.node.addDependency(component);
@@ -284,7 +305,10 @@ export class ModelEndpoint extends Construct {
       predefinedMetric: PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
       targetValue: props.invocationsPerInstanceTarget,
       scaleOutCooldown: Duration.minutes(1),
-      scaleInCooldown: Duration.minutes(10),
+      // The only scale-in, to zero copies included once Close has set the minimum to 0 (AWS's procedure): after a
+      // scaling activity, wait idleMinutes before removing a copy. Its own low-traffic alarm adds its evaluation
+      // window on top (docs/MODEL.md §11).
+      scaleInCooldown: Duration.minutes(schedule.idleMinutes),
     });
 
     const weekDay = expandOpenDays(schedule.openDays).join(',');
@@ -302,31 +326,6 @@ export class ModelEndpoint extends Construct {
     });
 
     const name = inferenceComponentName;
-    const sleep = new StepScalingAction(this, 'SleepWhenIdle', {
-      scalingTarget: target,
-      adjustmentType: AdjustmentType.EXACT_CAPACITY,
-    });
-    sleep.addAdjustment({ adjustment: 0, upperBound: 0 });
-    new Alarm(this, 'IdleAlarm', {
-      alarmDescription: `No model invocation for ${schedule.idleMinutes} minutes: the inference component may scale to zero (only outside business hours, when its minimum is 0)`,
-      metric: new MathExpression({
-        // Refused calls count as traffic: while the component wakes, they keep this alarm from putting it back to sleep.
-        expression: 'FILL(invocations, 0) + FILL(refused, 0)',
-        usingMetrics: {
-          invocations: inferenceComponentMetric('Invocations', name),
-          refused: noCapacityInvocationFailures(name),
-        },
-        label: 'invocations and refused calls',
-        period: Duration.minutes(1),
-      }),
-      // Below 0.5 means none: the step's upper bound 0 is then unambiguous (value − threshold = −0.5).
-      threshold: 0.5,
-      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: schedule.idleMinutes,
-      datapointsToAlarm: schedule.idleMinutes,
-      treatMissingData: TreatMissingData.BREACHING,
-    }).addAlarmAction(new ApplicationScalingAction(sleep));
-
     const wake = new StepScalingAction(this, 'WakeOnRequest', {
       scalingTarget: target,
       adjustmentType: AdjustmentType.EXACT_CAPACITY,

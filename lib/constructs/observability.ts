@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import { DIMENSION, METRIC, METRICS_NAMESPACE, METRICS_SERVICE, type MetricName } from '#shared/metrics';
 import { type AlarmSignals, Alarms, type AlarmThresholds, primaryUnavailableWhileAwake } from './alarms';
 import type { HouseFunction } from './house-function';
+import { noCapacityInvocationFailures } from './model-endpoint';
 
 /** The variant `ModelEndpoint` creates; SageMaker's endpoint metrics are per endpoint and variant. */
 const DEFAULT_VARIANT = 'AllTraffic';
@@ -45,6 +46,11 @@ export interface ObservabilityProps {
    * primary-unavailable alarm does not count them. @default none (an always-on endpoint)
    */
   readonly modelInferenceComponentName?: string;
+  /**
+   * With `modelInferenceComponentName`: the longest a copy may take to start (`ModelEndpoint.wakeBudget`); the
+   * ModelWakeStalled alarm pages when refusals outlast it. @default no ModelWakeStalled alarm
+   */
+  readonly modelWakeBudget?: Duration;
   /** @default no subscriber on the alarm topic */
   readonly alarmEmail?: string;
   /** @default DEFAULT_ALARM_THRESHOLDS (lib/constructs/alarms.ts) */
@@ -332,6 +338,14 @@ export class Observability extends Construct {
             props.modelInferenceComponentName,
           )
         : groupGateMetric(METRIC.primaryUnavailable, Stats.SUM, FIVE_MINUTES),
+      ...(props.modelInferenceComponentName && props.modelWakeBudget
+        ? {
+            modelWake: {
+              refusals: noCapacityInvocationFailures(props.modelInferenceComponentName, FIVE_MINUTES),
+              budget: props.modelWakeBudget,
+            },
+          }
+        : {}),
     };
   }
 }

@@ -1,8 +1,9 @@
-import { App, CfnWaitConditionHandle, Stack } from 'aws-cdk-lib';
+import { App, CfnWaitConditionHandle, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '#config/env-names';
 import type { AppConfigInput } from '../../lib/config';
-import { warnScaleToZeroWithoutFallback } from '../../lib/constructs/model-endpoint';
+import { wakeStalledPeriods } from '../../lib/constructs/alarms';
+import { ModelEndpoint, warnScaleToZeroWithoutFallback } from '../../lib/constructs/model-endpoint';
 import { buildStack } from './build-stack';
 
 type Json = Record<string, unknown>;
@@ -63,6 +64,13 @@ describe('without scaleToZero: the instance-based endpoint, unchanged', () => {
     expect(alarmsOn(template, 'NoCapacityInvocationFailures')).toEqual([]);
   });
 
+  it('keeps the endpoint name and logical id it always had', () => {
+    const endpoints = template.findResources('AWS::SageMaker::Endpoint');
+    expect(Object.keys(endpoints)).toEqual([expect.stringMatching(/^ModelEndpoint[0-9A-F]{8}$/)]);
+    expect(Object.values(endpoints)[0]?.Properties?.EndpointName).toBe('GroupGate-llm');
+    expect(alarmsOn(template, 'NoCapacityInvocationFailures')).toEqual([]);
+  });
+
   it('gives the worker no inference component and emits no schedule output', () => {
     const workers = template.findResources('AWS::Lambda::Function', {
       Properties: { Environment: { Variables: { [ENV.modelEndpointName]: Match.anyValue() } } },
@@ -112,19 +120,42 @@ describe('with scaleToZero: an inference component that sleeps outside business 
     );
   });
 
-  it('scales the copy count from 0, tracking invocations per copy', () => {
+  it('gives the endpoint a name of its own, so switching scaleToZero replaces it', () => {
+    const endpoint = only(template, 'AWS::SageMaker::Endpoint');
+    expect(endpoint.EndpointName).toBe('GroupGate-llm-ic');
+  });
+
+  it('registers the copy count with minInstances as its floor, which Close lowers to 0', () => {
+    // CloudFormation applies MinCapacity on every deploy: 0 here would put the component to sleep mid-day.
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       ScalableDimension: 'sagemaker:inference-component:DesiredCopyCount',
       ResourceId: 'inference-component/GroupGate-llm-ic',
-      MinCapacity: 0,
+      MinCapacity: 1,
       MaxCapacity: 3,
     });
+    const floor = (minInstances: number) =>
+      only(
+        templateOf({ scaleToZero: SCHEDULE, minInstances, maxInstances: 3 }),
+        'AWS::ApplicationAutoScaling::ScalableTarget',
+      ).MinCapacity;
+    expect(floor(2)).toBe(2);
+  });
+
+  it('scales in, to zero in closed hours, by target tracking alone, with idleMinutes as its scale-in cooldown', () => {
+    const policies = Object.values(template.findResources('AWS::ApplicationAutoScaling::ScalingPolicy')) as {
+      Properties: Json;
+    }[];
+    expect(policies.map((p) => p.Properties.PolicyType).sort()).toEqual(['StepScaling', 'TargetTrackingScaling']);
     template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
       PolicyType: 'TargetTrackingScaling',
       TargetTrackingScalingPolicyConfiguration: Match.objectLike({
         PredefinedMetricSpecification: { PredefinedMetricType: 'SageMakerInferenceComponentInvocationsPerCopy' },
+        ScaleInCooldown: 20 * 60,
+        ScaleOutCooldown: 60,
       }),
     });
+    expect(JSON.stringify(policies)).not.toContain('"ScalingAdjustment":0');
+    expect(alarmsOn(template, 'Invocations')).toEqual([]);
   });
 
   it('opens and closes on schedule in the operator time zone', () => {
@@ -146,7 +177,7 @@ describe('with scaleToZero: an inference component that sleeps outside business 
   });
 
   it('wakes one copy on the first refused call (NoCapacityInvocationFailures ≥ 1)', () => {
-    const wake = alarmsOn(template, 'NoCapacityInvocationFailures').filter((a) => a.MetricName);
+    const wake = alarmsOn(template, 'NoCapacityInvocationFailures').filter((a) => a.MetricName && a.Period === 60);
     expect(wake).toEqual([
       expect.objectContaining({
         Namespace: 'AWS/SageMaker',
@@ -170,25 +201,42 @@ describe('with scaleToZero: an inference component that sleeps outside business 
     });
   });
 
-  it('sets zero copies after idleMinutes without invocations or refused calls, missing data being idle', () => {
-    const idle = alarmsOn(template, 'Invocations').filter((a) => JSON.stringify(a).includes('FILL(invocations'));
-    expect(idle).toEqual([
+  it('pages through the alarm topic when a wake does not finish within the start-up timeouts', () => {
+    const stalled = alarmsOn(template, 'NoCapacityInvocationFailures').filter((a) => a.Period === 300);
+    expect(stalled).toEqual([
       expect.objectContaining({
-        EvaluationPeriods: 20,
-        DatapointsToAlarm: 20,
-        Threshold: 0.5,
-        ComparisonOperator: 'LessThanThreshold',
-        TreatMissingData: 'breaching',
-        AlarmActions: [{ Ref: expect.stringMatching(/SleepWhenIdle/) }],
+        Namespace: 'AWS/SageMaker',
+        Dimensions: [{ Name: 'InferenceComponentName', Value: 'GroupGate-llm-ic' }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        // (1200 s download + 1800 s start-up) = 50 min = 10 five-minute periods, and one more.
+        EvaluationPeriods: 11,
+        DatapointsToAlarm: 11,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: expect.stringMatching(/ObservabilityAlarmsTopic/) }],
+        OKActions: [{ Ref: expect.stringMatching(/ObservabilityAlarmsTopic/) }],
       }),
     ]);
-    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
-      PolicyType: 'StepScaling',
-      StepScalingPolicyConfiguration: {
-        AdjustmentType: 'ExactCapacity',
-        StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: 0 }],
-      },
+  });
+
+  it('derives the wake budget from the component start-up timeouts', () => {
+    const endpoint = new ModelEndpoint(new Stack(new App(), 'Budget'), 'Model', {
+      modelS3Uri: 's3://weights/model/',
+      maxModelLen: 4096,
+      instanceType: 'ml.g4dn.xlarge',
+      minInstances: 1,
+      maxInstances: 2,
+      maxConcurrentRequestsPerInstance: 8,
+      invocationsPerInstanceTarget: 30,
+      modelDataDownloadTimeoutSeconds: 3600,
+      containerStartupHealthCheckTimeoutSeconds: 1800,
+      scaleToZero: { ...SCHEDULE },
     });
+    expect(endpoint.wakeBudget?.toSeconds()).toBe(5400);
+    expect(wakeStalledPeriods(Duration.seconds(5400))).toBe(19);
+    expect(wakeStalledPeriods(Duration.seconds(3000))).toBe(11);
+    expect(wakeStalledPeriods(Duration.seconds(301))).toBe(3);
   });
 
   it('leaves the refusals of a sleeping endpoint out of the primary-unavailable alarm', () => {

@@ -123,7 +123,10 @@ export interface BuildReportOptions {
 
 const HOUR_MS_BIG = BigInt(HOUR_MS);
 
-/** The saving of `schedule`'s closed hours within `window`, the primary's answers (`rows`) keeping it awake. */
+/**
+ * The saving of `schedule`'s closed hours within `window`, the primary's answers (`rows`) keeping it awake and the
+ * fallback's closed-hours answers waking it (`AWAKE_RULE`).
+ */
 export function scaleToZeroSaving(
   rows: readonly ReportRow[],
   schedule: ScaleToZeroSchedule,
@@ -134,8 +137,15 @@ export function scaleToZeroSaving(
   // Rows from before `modelSource` existed were answered by the primary when they used endpoint time.
   const byPrimary = (r: ReportRow) =>
     r.modelSource === 'primary' || (r.modelSource === undefined && r.usage.sagemaker !== null);
-  const answers = rows.filter(byPrimary).map((r) => Date.parse(r.at));
-  const hours = closedHoursIn(schedule, { start: window.from, end: window.until }, answers);
+  // A fallback answer after hours means the call reached the sleeping endpoint first, was refused, and woke it; a
+  // cache hit reached no model.
+  const byFallback = (r: ReportRow) => r.modelSource === 'fallback' && !r.cached;
+  const times = (keep: (r: ReportRow) => boolean) => rows.filter(keep).map((r) => Date.parse(r.at));
+  const hours = closedHoursIn(
+    schedule,
+    { start: window.from, end: window.until },
+    { primary: times(byPrimary), fallback: times(byFallback) },
+  );
   // Whole milliseconds of sleep × instances × price per hour, exactly.
   const asleepMs = BigInt(Math.round(hours.asleepHours * HOUR_MS));
   const saved = toNano(mul(fromDecimal(pricePerInstanceHourUsd), ratio(asleepMs * BigInt(instances), HOUR_MS_BIG)));

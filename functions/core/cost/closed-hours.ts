@@ -64,7 +64,12 @@ export const scaleToZeroSchema = z
     opensAt: z.string().regex(HH_MM, 'must be a 24-hour time HH:MM'),
     /** Local time after which the endpoint may scale to zero once idle. */
     closesAt: z.string().regex(HH_MM, 'must be a 24-hour time HH:MM'),
-    /** Minutes without an invocation before a closed-hours endpoint scales to zero. @default 15 */
+    /**
+     * The target-tracking policy's scale-in cooldown, in minutes: after a scaling activity (a wake, the opening) it
+     * waits this long before removing a copy, so a closed-hours endpoint goes to zero no sooner than this after it
+     * last scaled, and only once the policy's own low-traffic alarm has seen its evaluation window without calls
+     * (`LOW_TRAFFIC_WINDOW_MINUTES`). @default 15
+     */
     idleMinutes: z.number().int().min(5).max(120).default(DEFAULT_IDLE_MINUTES),
   })
   .refine((s) => !HH_MM.test(s.opensAt) || !HH_MM.test(s.closesAt) || s.opensAt < s.closesAt, {
@@ -180,13 +185,40 @@ function overlapMs(a: readonly Interval[], b: readonly Interval[]): number {
 }
 
 /**
+ * Minutes the target-tracking policy's low-traffic (scale-in) alarm must see before it fires: added to `idleMinutes`
+ * wherever the report decides when the endpoint went back to sleep. Application Auto Scaling creates and sizes that
+ * alarm itself; 15 one-minute datapoints is the window its target-tracking scale-in alarms commonly use, not verified
+ * in AWS documentation for SageMaker inference components.
+ */
+export const LOW_TRAFFIC_WINDOW_MINUTES = 15;
+
+/**
+ * Minutes a woken component is taken to need before its copy answers (instance, model download, vLLM start-up;
+ * several minutes in practice, up to the construct's timeouts when it fails). Meanwhile the fallback model answers.
+ */
+export const WAKE_MINUTES = 15;
+
+/**
  * The rule the cost report states under its saving: when, in closed hours, the endpoint is taken to be awake.
- * It errs towards awake (a smaller saving): an answer's whole clock hour counts, however late in it the answer came.
+ * It errs towards awake (a smaller saving): a primary answer's whole clock hour counts, however late in it the answer
+ * came, and every closed-hours answer by the fallback model counts as a wake (a sleeping endpoint refused the call and
+ * started a copy) even when the fallback answered for another reason.
  */
 export const AWAKE_RULE =
   'closed hours count as awake (no saving) from the start of each UTC hour in which the primary model answered ' +
-  'until the end of that hour plus idleMinutes, and for idleMinutes after each closing (the endpoint scales in ' +
-  'only after that long without invocations); awake hours are charged at the full minimum instance count';
+  `until the end of that hour plus idleMinutes + ${LOW_TRAFFIC_WINDOW_MINUTES} min, from each closed-hours answer ` +
+  `by the fallback model (a wake) for ${WAKE_MINUTES} min of start-up plus idleMinutes + ` +
+  `${LOW_TRAFFIC_WINDOW_MINUTES} min, and for idleMinutes + ${LOW_TRAFFIC_WINDOW_MINUTES} min after each closing ` +
+  `(the endpoint scales in only after its scale-in cooldown, idleMinutes, and the ${LOW_TRAFFIC_WINDOW_MINUTES}-minute ` +
+  'low-traffic window of its target-tracking alarm); awake hours are charged at the full minimum instance count';
+
+/** The answers the awake rule reads, as epoch ms in any order: those outside closed hours change nothing. */
+export interface AnswerTimes {
+  /** Answers by the primary model (the endpoint was awake). */
+  readonly primary: readonly number[];
+  /** Answers by the fallback model: in closed hours, each one is a wake (`WAKE_MINUTES` then the scale-in delay). */
+  readonly fallback: readonly number[];
+}
 
 export interface ClosedHours {
   /** Closed hours in the period, by the schedule alone. */
@@ -198,22 +230,21 @@ export interface ClosedHours {
 }
 
 /**
- * Closed hours of `period` and how many of them the endpoint slept, estimated from the instants the primary model
- * answered (`primaryAnswerTimes`, epoch ms, any order; those outside closed hours change nothing).
+ * Closed hours of `period` and how many of them the endpoint slept, estimated by `AWAKE_RULE` from the instants the
+ * primary and the fallback model answered.
  */
-export function closedHoursIn(
-  schedule: ScaleToZeroSchedule,
-  period: Interval,
-  primaryAnswerTimes: readonly number[],
-): ClosedHours {
+export function closedHoursIn(schedule: ScaleToZeroSchedule, period: Interval, answers: AnswerTimes): ClosedHours {
   if (period.end <= period.start) return { closedHours: 0, awakeHours: 0, asleepHours: 0 };
   const closed = closedIntervals(schedule, period);
-  const idleMs = schedule.idleMinutes * MINUTE_MS;
+  const idleMs = (schedule.idleMinutes + LOW_TRAFFIC_WINDOW_MINUTES) * MINUTE_MS;
+  const isClosed = (t: number) => closed.some((c) => t >= c.start && t < c.end);
   const awake = mergeIntervals([
-    ...primaryAnswerTimes.map((t) => {
+    ...answers.primary.map((t) => {
       const hourStart = Math.floor(t / HOUR_MS) * HOUR_MS;
       return { start: hourStart, end: hourStart + HOUR_MS + idleMs };
     }),
+    // A fallback answer in business hours is an outage of an endpoint that is up anyway, not a wake.
+    ...answers.fallback.filter(isClosed).map((t) => ({ start: t, end: t + WAKE_MINUTES * MINUTE_MS + idleMs })),
     // The endpoint is still up at each closing, including one just before the period starts.
     ...businessHours(schedule, period).map((open) => ({ start: open.end, end: open.end + idleMs })),
   ]);

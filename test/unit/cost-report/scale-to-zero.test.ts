@@ -41,27 +41,39 @@ function row(at: string, source: ReportRow['modelSource'], cached = false): Repo
 
 const ROWS: ReportRow[] = [
   row('2026-11-03T04:00:00.000Z', 'primary'), // business hours: changes nothing
-  row('2026-11-07T03:20:00.000Z', 'primary'), // Saturday: awake 03:00–04:15
-  row('2026-11-08T05:00:00.000Z', 'fallback'), // the fallback answered: the endpoint slept on
+  row('2026-11-03T05:00:00.000Z', 'fallback'), // business hours: an outage, not a wake
+  row('2026-11-07T03:20:00.000Z', 'primary'), // Saturday: awake 03:00–04:30
+  row('2026-11-08T05:00:00.000Z', 'fallback'), // Sunday, the fallback answered while it woke: awake 05:00–05:45
   row('2026-11-08T07:00:00.000Z', undefined, true), // a cache hit: no model at all
+  row('2026-11-08T08:00:00.000Z', 'fallback', true), // a cached fallback answer: no model either
 ];
 
 describe('the saving of closed hours', () => {
-  // 168 h − 5 × 9 h open = 123 h closed; awake: 5 closings × 15 min + the Saturday answer's 1 h 15 min = 2.5 h.
+  // 168 h − 5 × 9 h open = 123 h closed; awake (idle 15 min + the 15-minute low-traffic window): 5 closings × 30 min
+  // + the Saturday answer's 1 h 30 min + the Sunday wake's 45 min = 4.75 h.
   const report = buildCostReport(ROWS, { ...WEEK, instances: 2, scaleToZero: { ...SCHEDULE, idleMinutes: 15 } });
 
   it('is closed hours less awake hours, × instances × price, exactly', () => {
     expect(report.scaleToZero).toMatchObject({
       closedHours: 123,
-      awakeHours: 2.5,
-      asleepHours: 120.5,
+      awakeHours: 4.75,
+      asleepHours: 118.25,
       instances: 2,
-      savedInstanceHours: 241,
-      // 241 × $0.7364
-      savedNanoUsd: 177_472_400_000,
-      savedUsd: 177.4724,
+      savedInstanceHours: 236.5,
+      // 236.5 × $0.7364
+      savedNanoUsd: 174_158_600_000,
+      savedUsd: 174.1586,
     });
-    expect(report.scaleToZero?.rule).toMatch(/primary model answered/);
+    expect(report.scaleToZero?.rule).toMatch(/primary model answered.*answer by the fallback model \(a wake\)/);
+  });
+
+  it('counts each closed-hours fallback answer as a wake, which lowers the saving', () => {
+    const withoutWake = buildCostReport(
+      ROWS.filter((r) => r.at !== '2026-11-08T05:00:00.000Z'),
+      { ...WEEK, instances: 2, scaleToZero: { ...SCHEDULE, idleMinutes: 15 } },
+    );
+    expect(withoutWake.scaleToZero?.awakeHours).toBe(4);
+    expect(report.scaleToZero?.savedNanoUsd).toBeLessThan(withoutWake.scaleToZero?.savedNanoUsd ?? 0);
   });
 
   it('leaves the always-on bill and its totals as they were', () => {
@@ -77,21 +89,21 @@ describe('the saving of closed hours', () => {
       instances: 1,
       scaleToZero: { ...SCHEDULE, idleMinutes: 15 },
     });
-    expect(legacy.scaleToZero?.awakeHours).toBe(2.5);
+    expect(legacy.scaleToZero?.awakeHours).toBe(4);
   });
 
   it('is shown by every rendering', () => {
     expect(renderTable(report)).toContain(
-      'Scale to zero (MON-FRI 09:00–18:00 Asia/Shanghai, idle 15 min): 123 closed hours, 2.5 of them awake, ' +
-        '120.5 asleep; saved 241 instance-hours = 177,472,400.000 µUSD ($177.47) against an always-on endpoint',
+      'Scale to zero (MON-FRI 09:00–18:00 Asia/Shanghai, idle 15 min): 123 closed hours, 4.75 of them awake, ' +
+        '118.25 asleep; saved 236.5 instance-hours = 174,158,600.000 µUSD ($174.16) against an always-on endpoint',
     );
     const records = parseCsv(renderCsv(report));
     const header = records[0] ?? [];
     const saving = records.find((r) => r[0] === CSV_SUMMARY_LABELS.scaleToZeroSaving);
-    expect(saving?.[header.indexOf('amortised_usd')]).toBe('177.472400000');
+    expect(saving?.[header.indexOf('amortised_usd')]).toBe('174.158600000');
     expect(saving?.[header.indexOf('invocations')]).toBe('0');
-    expect(JSON.parse(renderJson(report)).scaleToZero).toMatchObject({ savedNanoUsd: 177_472_400_000 });
-    expect(renderHtml(report)).toMatch(/<p class="saving">Scale to zero \(MON-FRI[^<]*\$177\.47 against/);
+    expect(JSON.parse(renderJson(report)).scaleToZero).toMatchObject({ savedNanoUsd: 174_158_600_000 });
+    expect(renderHtml(report)).toMatch(/<p class="saving">Scale to zero \(MON-FRI[^<]*\$174\.16 against/);
   });
 
   it('is absent from every rendering without a schedule', () => {
@@ -146,6 +158,6 @@ describe('--scale-to-zero', () => {
       JSON.stringify(SCHEDULE),
     ];
     expect(await runCostReport(argv, deps)).toBe(0);
-    expect(JSON.parse(stdout).scaleToZero).toMatchObject({ closedHours: 123, asleepHours: 120.5, savedUsd: 88.7362 });
+    expect(JSON.parse(stdout).scaleToZero).toMatchObject({ closedHours: 123, asleepHours: 118.25, savedUsd: 87.0793 });
   });
 });

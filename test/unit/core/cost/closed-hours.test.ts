@@ -1,4 +1,5 @@
 import {
+  AWAKE_RULE,
   closedHoursIn,
   closedIntervals,
   expandOpenDays,
@@ -10,6 +11,7 @@ import {
 const at = (iso: string) => Date.parse(iso);
 const period = (from: string, to: string) => ({ start: at(from), end: at(to) });
 const iso = (ms: number) => new Date(ms).toISOString();
+const NONE = { primary: [], fallback: [] };
 
 function schedule(overrides: Partial<ScaleToZeroSchedule> = {}): ScaleToZeroSchedule {
   return scaleToZeroSchema.parse({
@@ -99,7 +101,7 @@ describe('closedIntervals', () => {
       ['2026-01-16T19:00:00.000Z', '2026-01-18T23:00:00.000Z'],
     ]);
     // 168 h a week, 5 × 12 h open.
-    expect(closedHoursIn(schedule(), week, []).closedHours).toBe(108);
+    expect(closedHoursIn(schedule(), week, NONE).closedHours).toBe(108);
   });
 
   it('starts mid-closure and ends mid-day', () => {
@@ -116,12 +118,12 @@ describe('closedIntervals', () => {
     expect(closed.map((c) => [iso(c.start), iso(c.end)])).toEqual([
       ['2026-03-27T19:00:00.000Z', '2026-03-30T06:00:00.000Z'],
     ]);
-    expect(closedHoursIn(schedule(), weekend, []).closedHours).toBe(59);
+    expect(closedHoursIn(schedule(), weekend, NONE).closedHours).toBe(59);
   });
 
   it('follows daylight saving in autumn: the weekend has an hour more', () => {
     const weekend = period('2026-10-23T12:00:00Z', '2026-10-26T12:00:00Z');
-    expect(closedHoursIn(schedule(), weekend, []).closedHours).toBe(61);
+    expect(closedHoursIn(schedule(), weekend, NONE).closedHours).toBe(61);
   });
 
   it('works in a zone east of UTC whose local day starts on the previous UTC day', () => {
@@ -138,33 +140,65 @@ describe('closedIntervals', () => {
 describe('closedHoursIn', () => {
   const s = schedule({ idleMinutes: 15 });
   const night = period('2026-01-14T19:00:00Z', '2026-01-15T07:00:00Z'); // Wed 20:00 to Thu 08:00 Berlin
+  const primary = (...times: string[]) => ({ primary: times.map(at), fallback: [] });
+  const fallback = (...times: string[]) => ({ primary: [], fallback: times.map(at) });
 
-  it('counts idleMinutes after the closing as awake', () => {
-    expect(closedHoursIn(s, night, [])).toEqual({ closedHours: 12, awakeHours: 0.25, asleepHours: 11.75 });
+  it('counts idleMinutes plus the low-traffic window after the closing as awake', () => {
+    expect(closedHoursIn(s, night, NONE)).toEqual({ closedHours: 12, awakeHours: 0.5, asleepHours: 11.5 });
   });
 
-  it('keeps the endpoint awake for the hour of each primary answer plus idleMinutes', () => {
-    const answers = [at('2026-01-14T23:40:00Z'), at('2026-01-14T23:05:00Z'), at('2026-01-15T02:10:00Z')];
-    // 19:00–19:15 (closing), 23:00–00:15 (two answers, one hour), 02:00–03:15.
-    expect(closedHoursIn(s, night, answers)).toEqual({ closedHours: 12, awakeHours: 2.75, asleepHours: 9.25 });
+  it('keeps the endpoint awake for the hour of each primary answer plus idleMinutes and the low-traffic window', () => {
+    const answers = primary('2026-01-14T23:40:00Z', '2026-01-14T23:05:00Z', '2026-01-15T02:10:00Z');
+    // 19:00–19:30 (closing), 23:00–00:30 (two answers, one hour), 02:00–03:30.
+    expect(closedHoursIn(s, night, answers)).toEqual({ closedHours: 12, awakeHours: 3.5, asleepHours: 8.5 });
   });
 
   it('ignores answers outside closed hours and clips awake time at the opening', () => {
-    const answers = [at('2026-01-14T12:00:00Z'), at('2026-01-15T06:50:00Z')];
-    // 06:00–07:00 awake (the 07:15 tail is business hours).
-    expect(closedHoursIn(s, night, answers).awakeHours).toBe(1.25);
+    const answers = primary('2026-01-14T12:00:00Z', '2026-01-15T06:50:00Z');
+    // 06:00–07:00 awake (the 07:30 tail is business hours).
+    expect(closedHoursIn(s, night, answers).awakeHours).toBe(1.5);
+  });
+
+  it('counts a closed-hours fallback answer as a wake: start-up, idleMinutes and the low-traffic window', () => {
+    // 01:00–01:45 (15 min waking + 15 idle + 15 low-traffic window) and the closing's 30 min.
+    expect(closedHoursIn(s, night, fallback('2026-01-15T01:00:00Z'))).toEqual({
+      closedHours: 12,
+      awakeHours: 1.25,
+      asleepHours: 10.75,
+    });
+  });
+
+  it('merges a wake with the primary answers that follow it', () => {
+    const answers = { primary: [at('2026-01-15T00:10:00Z')], fallback: [at('2026-01-14T23:50:00Z')] };
+    // 23:50–00:35 (wake) ∪ 00:00–01:30 (the primary's hour) = 1 h 40 min, and the closing's 30 min.
+    expect(closedHoursIn(s, night, answers).awakeHours).toBeCloseTo(130 / 60, 10);
+  });
+
+  it('takes a fallback answer in business hours for an outage, not a wake', () => {
+    // 18:50 UTC is 19:50 in Berlin, before closing: its 45 minutes would reach 19:35, past the closing's 19:30.
+    const day = period('2026-01-14T12:00:00Z', '2026-01-15T07:00:00Z');
+    expect(closedHoursIn(s, day, fallback('2026-01-14T18:50:00Z')).awakeHours).toBe(0.5);
+    expect(closedHoursIn(s, day, fallback('2026-01-14T19:00:00Z')).awakeHours).toBe(0.75);
   });
 
   it('counts a closing just before the period starts', () => {
     const lateStart = period('2026-01-14T19:10:00Z', '2026-01-14T21:10:00Z');
-    expect(closedHoursIn(s, lateStart, []).awakeHours).toBeCloseTo(5 / 60, 10);
+    expect(closedHoursIn(s, lateStart, NONE).awakeHours).toBeCloseTo(20 / 60, 10);
   });
 
   it('is all zero for an empty period', () => {
-    expect(closedHoursIn(s, period('2026-01-14T19:00:00Z', '2026-01-14T19:00:00Z'), [])).toEqual({
+    expect(
+      closedHoursIn(s, period('2026-01-14T19:00:00Z', '2026-01-14T19:00:00Z'), primary('2026-01-14T19:00:00Z')),
+    ).toEqual({
       closedHours: 0,
       awakeHours: 0,
       asleepHours: 0,
     });
+  });
+
+  it('states the rule it applies', () => {
+    expect(AWAKE_RULE).toContain('primary model answered');
+    expect(AWAKE_RULE).toContain('closed-hours answer by the fallback model (a wake) for 15 min of start-up');
+    expect(AWAKE_RULE).toContain('idleMinutes + 15 min after each closing');
   });
 });
