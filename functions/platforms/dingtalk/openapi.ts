@@ -93,7 +93,7 @@ async function fetchAccessToken(config: ResolvedDingTalkConfig, deps: SendDeps) 
 }
 
 /** 401, or the `InvalidAuthentication` code DingTalk uses for an expired or revoked access token. */
-function isRejectedToken(err: unknown): boolean {
+export function isRejectedToken(err: unknown): boolean {
   return err instanceof PlatformApiError && (err.status === 401 || openApiErrorCode(err) === 'InvalidAuthentication');
 }
 

@@ -6,7 +6,7 @@ import type { SurfaceOps } from '#platforms/shared/streaming-session';
 import type { OpenedSurface, ReplyHandle, SendResult } from '#platforms/types';
 import type { DingTalkCardConfig, ResolvedDingTalkConfig } from './config';
 import { neutraliseDingTalkMentions } from './mentions';
-import { type DingTalkOpenApi, openApiErrorCode, parseJson } from './openapi';
+import { type DingTalkOpenApi, isRejectedToken, openApiErrorCode, parseJson } from './openapi';
 
 /**
  * A streamed DingTalk reply is an AI card (互动卡片): `createAndDeliver` with `callbackType: "STREAM"`, INPUTING,
@@ -199,13 +199,14 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
         await stream(text, { isFinalize: false, isError: false }, true);
       } catch (err) {
         // Refused outright, the card cannot take streamed text (a content key the template lacks): it is closed
-        // FAILED and the session sends one plain message instead, as for a card that was never created.
-        if (refusedOutright(err)) {
+        // FAILED and the session sends one plain message instead, as for a card that was never created. A token
+        // rejected even after the refresh says nothing about the card, which is shown by now: it stays the surface.
+        if (refusedOutright(err) && !isRejectedToken(err)) {
           await setInstance({ flowStatus: AI_CARD_STATUS.failed }).catch(() => undefined);
           throw err;
         }
-        // Throttled or unknown (5xx): the card is shown and stays the surface; the next push or the settle, each with
-        // the whole text, fills it. A plain message beside it would be a second reply.
+        // Throttled, unknown (5xx) or a rejected token: the card is shown and stays the surface; the next push or the
+        // settle, each with the whole text, fills it. A plain message beside it would be a second reply.
       }
       return surface;
     },

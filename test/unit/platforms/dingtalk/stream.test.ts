@@ -246,6 +246,25 @@ describe('DingTalk card: failures fall back to one plain message', () => {
     expect(rig.ctx.deliveries).toEqual([expect.objectContaining({ stream: 'finished', text: 'the answer' })]);
   });
 
+  it('a first write whose token is rejected twice after the card is shown keeps the card: no plain message beside it', async () => {
+    // createAndDeliver and the INPUTING update succeed; the first streamed write answers 401, and so does its retry
+    // with a fresh token. The card is shown by then, so it stays the reply (a plain message would be a second one).
+    const rig = cardRig({ faults: ['none', 'none', 'expired-token', 'expired-token'] });
+    const { session, recorded } = await rig.open();
+    await session.update('partial');
+    await rig.advance(0);
+    expect(
+      rig
+        .cardCalls()
+        .filter((r) => r.path === STREAMING)
+        .map((r) => r.status),
+    ).toEqual([401, 401]);
+    await session.finish('the answer');
+    expect(recorded).toHaveLength(1);
+    expect(rig.requests.some((r) => r.path === '/robot/sendBySession')).toBe(false);
+    expect(rig.ctx.deliveries).toEqual([expect.objectContaining({ stream: 'finished', text: 'the answer' })]);
+  });
+
   it('a content key the template lacks → param.invalidKey; the member still gets the answer', async () => {
     const rig = cardRig({ config: { cardContentKey: 'answerText' } });
     const { session } = await rig.open();
