@@ -140,7 +140,7 @@ export function faultConfigFromEnv(env: NodeJS.ProcessEnv): FaultConfig | undefi
   return { sendRate, modelRate, crashRate, seed };
 }
 
-// `streaming` fires at a streamed reply's second update; replies with fewer pass it and are not crashed.
+// `streaming` fires at a streamed reply's second update, or before the final write of one shown in fewer updates.
 const CRASH_STEPS: readonly CheckpointStep[] = ['claimed', 'streaming', 'answered', 'sent', 'recorded'];
 
 /** The injected crash; the worker handler reports the record failed, as if the Lambda had died mid-step. */

@@ -243,6 +243,9 @@ export async function processEvent(
       ...(streamed ? { onVisibleText } : {}),
     });
     if (crashedMidStream !== undefined) throw crashedMidStream;
+    // An answer shown in fewer than two updates passes the `streaming` step before its final write, so a crash there
+    // leaves a surface opened but not settled, as a worker dying mid-stream would.
+    if (streamed && updates < 2) deps.checkpoint?.('streaming', event);
     deps.checkpoint?.('answered', event);
     // The cost is incurred once the model has answered, so the ledger row is written even when the send then
     // fails and is retried (finance sees both model calls). It runs alongside the send to keep it off the latency.

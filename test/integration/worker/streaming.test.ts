@@ -89,6 +89,26 @@ describe.each(PLATFORMS)('%s streams a reply', (platform) => {
     expect(mine[0]?.text).toContain('roll back at once if the error rate doubles.');
     expect((await eventItem(platform, eventId))?.status).toBe('replied');
   }, 40_000);
+
+  it('a short answer shown in fewer than two updates passes the streaming step too: its crash is resumed', async () => {
+    rig.model = () => completion('Fridays, after the freeze.');
+    const chatId = uniqueChat(`stream-short-crash-${platform}`);
+    let crashes = 0;
+    rig.checkpoint = (at, event) => {
+      if (at === 'streaming' && event.message.chatId === chatId && crashes === 0) {
+        crashes++;
+        throw new Error('injected crash before the final write');
+      }
+    };
+    const eventId = await rig.say(platform, { chatId, userId: 'erin', text: `which day? (${chatId})` });
+    const mine = await settled(platform, eventId, chatId);
+    await rig.aws.poller?.idle({ timeoutMs: 15_000 });
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(crashes).toBe(1);
+    expect(rig.deliveries.filter((d) => d.chatId === chatId)).toHaveLength(1);
+    expect(mine[0]?.stream).toBe('finished');
+    expect(mine[0]?.text).toContain('Fridays, after the freeze.');
+  }, 40_000);
 });
 
 it('a blocked term that completes late is never shown, and the reply becomes the refusal', async () => {
