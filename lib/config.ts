@@ -86,6 +86,8 @@ const fallbackFunctionSchema = z.strictObject({
   callTimeoutSeconds: fallbackCallTimeout,
   /** Longest one invocation may run, a cold start's download and load included. @default 120 */
   functionTimeoutSeconds: int(10, 900).default(120),
+  /** Invoke it every five minutes so one environment keeps the model loaded for the first backup answer. @default true */
+  keepWarm: z.boolean().default(true),
 });
 
 /** A server the team already runs behind an OpenAI-compatible `/v1/chat/completions` (vLLM, TGI, Ollama…). */

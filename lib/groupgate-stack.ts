@@ -57,6 +57,7 @@ export class GroupGateStack extends Stack {
         contextSize: backup.contextSize,
         maxTokens: backup.maxTokens,
         timeout: Duration.seconds(backup.functionTimeoutSeconds),
+        keepWarm: backup.keepWarm,
         logRetention,
         logLevel: config.logLevel,
       });

@@ -102,22 +102,42 @@ const MODEL_NOT_READY = new RouteProblem(
   'The fallback model could not be loaded; see the function log.',
 );
 
+/** The stack's scheduled keep-warm invocation (an EventBridge rule's constant input), not a function-URL request. */
+export interface WarmUpEvent {
+  readonly warmUp: true;
+}
+
+export function isWarmUp(event: unknown): event is WarmUpEvent {
+  return typeof event === 'object' && event !== null && (event as { warmUp?: unknown }).warmUp === true;
+}
+
+/** The loaded model, or undefined when the load failed (logged; the next request tries again). */
+async function loadedModel(context: Context): Promise<LoadedModel | undefined> {
+  try {
+    loading ??= startLoading();
+    return await loading;
+  } catch (err) {
+    loading = undefined;
+    logger.error('fallback model failed to load', { error: err as Error, awsRequestId: context.awsRequestId });
+    return undefined;
+  }
+}
+
 export const handler = awslambda.streamifyResponse(
-  async (event: LambdaFunctionURLEvent, responseStream: Writable, context: Context): Promise<void> => {
-    const response = lambdaResponse(responseStream);
-    const request = requestOf(event, responseStream);
-    let model: LoadedModel;
-    try {
-      loading ??= startLoading();
-      model = await loading;
-    } catch (err) {
-      loading = undefined;
-      logger.error('fallback model failed to load', { error: err as Error, awsRequestId: context.awsRequestId });
-      answerProblem(request.path, response, MODEL_NOT_READY);
-      await response.finished();
+  async (event: LambdaFunctionURLEvent | WarmUpEvent, responseStream: Writable, context: Context): Promise<void> => {
+    // Keep-warm: an environment with the model loaded, so the first member the primary cannot serve (an outage, a
+    // scaled-to-zero endpoint waking) does not wait for a download and a load. It answers nothing.
+    if (isWarmUp(event)) {
+      const ready = (await loadedModel(context)) !== undefined;
+      logger.info('fallback model kept warm', { ready });
+      responseStream.end();
       return;
     }
-    await model.routes(request, response);
+    const response = lambdaResponse(responseStream);
+    const request = requestOf(event, responseStream);
+    const model = await loadedModel(context);
+    if (!model) answerProblem(request.path, response, MODEL_NOT_READY);
+    else await model.routes(request, response);
     await response.finished();
   },
 );

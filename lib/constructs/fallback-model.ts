@@ -1,5 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type FunctionUrl, FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,6 +26,11 @@ export interface FallbackModelProps {
   readonly maxTokens: number;
   /** Longest one invocation may run, a cold start's download and load included. */
   readonly timeout: Duration;
+  /**
+   * Invoke it every five minutes with `{"warmUp": true}`, so an environment with the model loaded is waiting for the
+   * first member the primary cannot serve (an outage, an endpoint scaled to zero and waking).
+   */
+  readonly keepWarm: boolean;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
 }
@@ -44,6 +51,7 @@ function splitObjectUri(uri: string): { bucket: string; key: string } {
  * - Weights: read from S3 into /tmp at the first request of each environment; the role reads only that object.
  * - Function URL: AWS_IAM (only roles granted `lambda:InvokeFunctionUrl` call it) and RESPONSE_STREAM, so streamed
  *   answers arrive as the model writes them.
+ * - A five-minute keep-warm schedule (`keepWarm`) holds one environment with the model loaded.
  * - Reserved concurrency caps what it can cost and what it can take from the account's other functions; calls over
  *   the cap are throttled (429), which the worker treats as the fallback being busy.
  */
@@ -87,6 +95,15 @@ export class FallbackModel extends Construct {
     });
 
     const fn = this.function.fn;
+    if (props.keepWarm) {
+      // A warm environment waits about as long as Lambda keeps one idle; the call costs milliseconds unless the
+      // environment was recycled, and then it pays the load a member would otherwise have waited for.
+      new Rule(this, 'KeepWarm', {
+        description: 'Keeps one fallback model environment loaded (the handler answers {"warmUp": true} with nothing)',
+        schedule: Schedule.rate(Duration.minutes(5)),
+        targets: [new LambdaFunction(fn, { event: RuleTargetInput.fromObject({ warmUp: true }), retryAttempts: 0 })],
+      });
+    }
     this.alarms = {
       // Every call over the concurrency cap is a member without a backup answer.
       throttles: new Alarm(this, 'ThrottlesAlarm', {

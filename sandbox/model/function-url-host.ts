@@ -10,7 +10,9 @@ import { Writable } from 'node:stream';
  * the bundle (timing its module init), turns each HTTP request into a payload-format-2.0 event, and pipes the
  * handler's stream back: status and headers from the `HttpResponseStream.from` prelude, then the body as written.
  * A request without a SigV4 `Authorization` header is refused 403, as AWS_IAM auth refuses it (the signature itself
- * is not checked). stdout: the bundle's own log lines, and one `{"event":"ready","url","initMs"}` line.
+ * is not checked). `POST /2015-03-31/functions/<name>/invocations` is a direct Invoke instead: its JSON body is the
+ * event, as an EventBridge rule's input is. stdout: the bundle's own log lines, and one
+ * `{"event":"ready","url","initMs"}` line.
  * Environment: the function's variables, passed through; `FUNCTION_URL_HOST_PORT` (default 0 = any free port).
  */
 
@@ -61,6 +63,12 @@ const emit = (line: object): void => {
 };
 
 const TEXT_TYPES = /^(application\/json|text\/)/i;
+
+async function rawEventOf(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
 
 async function eventOf(req: IncomingMessage): Promise<object> {
   const chunks: Buffer[] = [];
@@ -116,6 +124,8 @@ async function main(): Promise<void> {
       res.writeHead(403, { 'content-type': 'application/json' }).end('{"Message":"Forbidden"}');
       return;
     }
+    // A direct Invoke (as the stack's keep-warm EventBridge rule makes): the JSON body is the event itself.
+    const direct = req.method === 'POST' && /^\/2015-03-31\/functions\/[^/]+\/invocations$/.test(req.url ?? '');
     const stream = new ResponseStream(res);
     res.on('close', () => {
       if (!res.writableFinished) stream.destroy();
@@ -125,7 +135,7 @@ async function main(): Promise<void> {
       functionName: 'fallback-model',
       getRemainingTimeInMillis: () => 60_000,
     };
-    eventOf(req)
+    (direct ? rawEventOf(req) : eventOf(req))
       .then((event) => handler(event, stream, context))
       .catch((err: unknown) => {
         process.stderr.write(`[function-url-host] handler failed: ${err instanceof Error ? err.stack : String(err)}\n`);

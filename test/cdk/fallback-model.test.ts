@@ -81,6 +81,22 @@ describe('fallbackModel.kind = function', () => {
     });
   });
 
+  test('a five-minute schedule keeps one environment warm, without retries', () => {
+    template.resourceCountIs('AWS::Events::Rule', 2); // with the stream sweeper's
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': [fallbackId, 'Arn'] },
+          Input: JSON.stringify({ warmUp: true }),
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+        },
+      ],
+    });
+    const off = templateOf({ fallbackModel: { kind: 'function', weightsS3Uri: WEIGHTS, keepWarm: false } });
+    off.resourceCountIs('AWS::Events::Rule', 1);
+  });
+
   test('its function URL needs SigV4 (AWS_IAM) and streams responses', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
     template.hasResourceProperties('AWS::Lambda::Url', {

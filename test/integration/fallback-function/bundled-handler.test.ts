@@ -152,6 +152,15 @@ describe('the bundled fallback function behind a function URL', () => {
     expect((err as ModelError).message).toContain('Endpoint someone-else not found.');
   });
 
+  it('answers the keep-warm invocation with nothing, its model loaded, and no second download', async () => {
+    const gets = s3.requests.length;
+    const res = await invokeDirect(fn.url, { warmUp: true });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+    expect(await fn.waitForLog('fallback model kept warm', 2_000)).toMatchObject({ level: 'INFO', ready: true });
+    expect(s3.requests.length).toBe(gets);
+  });
+
   it('is refused unsigned, as a function URL with AWS_IAM auth refuses it', async () => {
     const res = await fetch(`${fn.url}/endpoints/${ENDPOINT}/invocations`, {
       method: 'POST',
@@ -161,6 +170,19 @@ describe('the bundled fallback function behind a function URL', () => {
     expect(res.status).toBe(403);
   });
 });
+
+/** A direct Invoke with `event` as its payload, as the stack's keep-warm EventBridge rule makes. */
+const invokeDirect = (url: string, event: object): Promise<Response> =>
+  fetch(`${url}/2015-03-31/functions/fallback-model/invocations`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      // The stand-in checks that a request is signed, not the signature.
+      authorization:
+        'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(event),
+  });
 
 describe('a fallback function whose weights cannot be read', () => {
   let broken: RunningFallbackFunction;
@@ -217,5 +239,13 @@ describe('a fallback function whose weights cannot be read', () => {
     await broken.waitForLog('fallback model failed to load', 1_000);
     await new Promise((r) => setTimeout(r, 100));
     expect(failures().length).toBe(before.failures + 1);
+  });
+
+  it('keeps warm by trying the load again, logging that it is not ready instead of failing the schedule', async () => {
+    const before = failures().length;
+    const res = await invokeDirect(broken.url, { warmUp: true });
+    expect(res.status).toBe(200);
+    expect(await broken.waitForLog('fallback model kept warm', 2_000)).toMatchObject({ ready: false });
+    expect(failures().length).toBe(before + 1);
   });
 });
