@@ -9,11 +9,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
  * from dynalite's own single-item requests, dispatched in-process, so items, conditions and expressions are
  * evaluated by dynalite exactly as its PutItem/UpdateItem/DeleteItem would.
  *
- * - Isolation: a write lock per item. A transaction and every single-item or batch write (PutItem, UpdateItem,
- *   DeleteItem, BatchWriteItem) hold the locks of the items they write while they run, so no write lands on an item
- *   between a transaction's condition check and its write; writes to other items go on alongside, as on DynamoDB.
- *   (One lock for the whole server queued every write of a busy sandbox behind all others: in the fault suite
- *   each write waited 0.2–0.4 s for it while holding it 3–6 ms.) Reads do not take them.
+ * - Isolation: one write lock for the server. A transaction and every single-item or batch write (PutItem,
+ *   UpdateItem, DeleteItem, BatchWriteItem) hold it while they run, so no write lands between a transaction's
+ *   condition checks and its writes. Reads do not take it.
  * - Atomicity: under the lock, each item's old image is read (consistent GetItem), then every condition is checked
  *   against it without a write (a conditional no-op: PutItem of the unchanged old image, or DeleteItem of the
  *   absent item), then the items are written in order as their single-item requests. A failed condition cancels
@@ -37,7 +35,7 @@ export function serveTransactions(server: Server): void {
   if (!dynalite || others.length > 0)
     throw new Error('serveTransactions: expected dynalite as the only request listener');
   const call = inProcess(dynalite);
-  const locks = new ItemLocks();
+  const lock = new WriteLock();
   const keySchemas = new KeySchemas(call);
   const tokens = new TokenWindow(TOKEN_WINDOW_MS);
 
@@ -46,7 +44,7 @@ export function serveTransactions(server: Server): void {
     const operation = operationOf(req);
     if (operation === 'TransactWriteItems') {
       void readBody(req)
-        .then((body) => transactWrite(body, { call, keySchemas, tokens, locks }))
+        .then((body) => lock.run(() => transactWrite(body, { call, keySchemas, tokens })))
         .catch((err: unknown) => ({
           status: 500,
           body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(err) },
@@ -56,13 +54,11 @@ export function serveTransactions(server: Server): void {
     }
     if (operation !== undefined && TABLE_CHANGES.has(operation)) keySchemas.forget();
     if (operation === undefined || !LOCKED_WRITES.has(operation)) return dynalite(req, res);
-    // The body is read first and dynalite answers into a stand-in, so the locks are held exactly while dynalite
-    // works: not while a client sends slowly, and not released early when a client gives up (the write still lands,
-    // as on DynamoDB once the request arrived).
+    // The body is read first and dynalite answers into a stand-in, so the lock is held exactly while dynalite works:
+    // not while a client sends slowly, and not released early when a client gives up (the write still lands, as
+    // on DynamoDB once the request arrived).
     void readBody(req)
-      .then(async (body) =>
-        locks.run(await itemsWritten(operation, body, keySchemas), () => replay(dynalite, req, body)),
-      )
+      .then((body) => lock.run(() => replay(dynalite, req, body)))
       .then(
         (answer) => res.writeHead(answer.status, answer.headers).end(answer.body),
         () => undefined,
@@ -106,7 +102,6 @@ interface Context {
   readonly call: Call;
   readonly keySchemas: KeySchemas;
   readonly tokens: TokenWindow;
-  readonly locks: ItemLocks;
 }
 
 function operationOf(req: IncomingMessage): string | undefined {
@@ -129,36 +124,32 @@ async function transactWrite(text: string, ctx: Context): Promise<Answer> {
       "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length between 1 and 36",
     );
   }
-  const parsed = await parseItems(input.TransactItems, ctx.keySchemas);
-  if ('status' in parsed) return parsed;
-  const { items } = parsed;
-  const itemLocks = items.map(({ table, key }) => itemIdentity(table, key));
-  if (typeof token !== 'string') return ctx.locks.run(itemLocks, () => execute(input, items, ctx));
+  if (typeof token !== 'string') return execute(input, ctx);
   const { ClientRequestToken: _token, ...rest } = input;
   const request = canonical(rest);
-  // The token is locked too: a repeat sent while the first is still running waits for its outcome.
-  return ctx.locks.run([...itemLocks, `token ${token}`], async () => {
-    const first = ctx.tokens.get(token, Date.now());
-    if (first) {
-      if (first.request === request) return first.answer;
-      return {
-        status: 400,
-        body: {
-          __type: TYPE.mismatch,
-          Message: 'The request uses the same client token as a previous, but non-identical request.',
-        },
-      };
-    }
-    const answer = await execute(input, items, ctx);
-    // Outcomes of the transaction itself are kept; a request refused before it ran (validation) may be sent again.
-    if (answer.status === 200 || answer.body.__type === TYPE.cancelled)
-      ctx.tokens.set(token, request, answer, Date.now());
-    return answer;
-  });
+  const first = ctx.tokens.get(token, Date.now());
+  if (first) {
+    if (first.request === request) return first.answer;
+    return {
+      status: 400,
+      body: {
+        __type: TYPE.mismatch,
+        Message: 'The request uses the same client token as a previous, but non-identical request.',
+      },
+    };
+  }
+  const answer = await execute(input, ctx);
+  // Outcomes of the transaction itself are kept; a request refused before it ran (validation) may be sent again.
+  if (answer.status === 200 || answer.body.__type === TYPE.cancelled)
+    ctx.tokens.set(token, request, answer, Date.now());
+  return answer;
 }
 
-/** Runs a parsed transaction; the caller holds its items' locks. */
-async function execute(input: Json, items: readonly TransactItem[], ctx: Context): Promise<Answer> {
+async function execute(input: Json, ctx: Context): Promise<Answer> {
+  const parsed = await parseItems(input.TransactItems, ctx.keySchemas);
+  if ('status' in parsed) return parsed;
+  const items = parsed.items;
+
   const olds = await Promise.all(
     items.map((item) =>
       ctx.call('GetItem', {
@@ -239,8 +230,8 @@ async function parseItems(list: unknown, keySchemas: KeySchemas): Promise<{ item
     const source = (action === 'Put' ? request.Item : request.Key) as Json | undefined;
     const missing = action === 'Put' && schema.attributes.find((name) => source?.[name] === undefined);
     if (missing) return validation(`One or more parameter values were invalid: Missing the key ${missing} in the item`);
-    const key = keyOf(schema.attributes, source);
-    const identity = itemIdentity(table, key);
+    const key = Object.fromEntries(schema.attributes.map((name) => [name, source?.[name]]));
+    const identity = canonical({ table, key });
     if (seen.has(identity)) return validation('Transaction request cannot include multiple operations on one item');
     seen.add(identity);
     items.push({ action, request, table, key, returnsOld: returns === 'ALL_OLD' });
@@ -335,46 +326,6 @@ function validation(message: string): Answer {
   return { status: 400, body: { __type: TYPE.validation, message } };
 }
 
-/**
- * The items a single-item or batch write names, as `itemIdentity`s: its locks. None for a request dynalite will refuse
- * before writing anything (not JSON, no table, a table that does not exist): it needs no lock.
- */
-async function itemsWritten(operation: string, body: string, keySchemas: KeySchemas): Promise<string[]> {
-  let input: Json;
-  try {
-    input = JSON.parse(body) as Json;
-  } catch {
-    return [];
-  }
-  const requests: { table: unknown; source: unknown }[] =
-    operation === 'BatchWriteItem'
-      ? Object.entries(isObject(input.RequestItems) ? input.RequestItems : {}).flatMap(([table, writes]) =>
-          (Array.isArray(writes) ? (writes as unknown[]) : []).map((write) => {
-            const { PutRequest: put, DeleteRequest: remove } = (isObject(write) ? write : {}) as Json;
-            return { table, source: isObject(put) ? put.Item : isObject(remove) ? remove.Key : undefined };
-          }),
-        )
-      : [{ table: input.TableName, source: operation === 'PutItem' ? input.Item : input.Key }];
-  const identities: string[] = [];
-  for (const { table, source } of requests) {
-    if (typeof table !== 'string' || !isObject(source)) continue;
-    const schema = await keySchemas.of(table);
-    if ('status' in schema) continue;
-    identities.push(itemIdentity(table, keyOf(schema.attributes, source)));
-  }
-  return identities;
-}
-
-/** The key attributes of an item or key. */
-function keyOf(attributes: readonly string[], source: Json | undefined): Json {
-  return Object.fromEntries(attributes.map((name) => [name, source?.[name]]));
-}
-
-/** One item of one table, whatever the order of its key's members. */
-function itemIdentity(table: string, key: Json): string {
-  return canonical({ table, key });
-}
-
 /** The tables' key attributes (DescribeTable through dynalite), until a table is created, changed or deleted. */
 class KeySchemas {
   private readonly known = new Map<string, readonly string[]>();
@@ -417,28 +368,16 @@ class TokenWindow {
   }
 }
 
-/**
- * One writer at a time per lock name (an item, a client token), in arrival order; writers holding other names run
- * alongside. A writer takes all its names at once, when it asks, and waits for the writers that asked before it on
- * any of them: every wait is for an earlier writer, so none can deadlock. A failed holder releases its locks as a
- * successful one does.
- */
-class ItemLocks {
-  private readonly tails = new Map<string, Promise<void>>();
+/** One writer at a time; a failed holder releases the lock as a successful one does. */
+class WriteLock {
+  private tail: Promise<void> = Promise.resolve();
 
-  run<T>(names: readonly string[], work: () => Promise<T>): Promise<T> {
-    const unique = [...new Set(names)];
-    const result = Promise.all(unique.map((name) => this.tails.get(name))).then(work);
-    const released = result.then(
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work);
+    this.tail = result.then(
       () => undefined,
       () => undefined,
     );
-    for (const name of unique) {
-      this.tails.set(name, released);
-      void released.then(() => {
-        if (this.tails.get(name) === released) this.tails.delete(name);
-      });
-    }
     return result;
   }
 }
