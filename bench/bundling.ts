@@ -20,6 +20,8 @@ export async function bundleLikeCdk(
   source: string,
   outfile: string,
   sdkExternal = true,
+  /** Packages the function ships beside its bundle (`shipModules`, lib/shipped-modules.ts). */
+  shipped: readonly string[] = [],
 ): Promise<BuiltBundle> {
   const result = await build({
     absWorkingDir: rootDir,
@@ -32,7 +34,7 @@ export async function bundleLikeCdk(
     platform: 'node',
     target: LAMBDA_BUNDLING.target,
     format: 'cjs',
-    external: sdkExternal ? [...LAMBDA_BUNDLING.externalModules] : [],
+    external: [...(sdkExternal ? LAMBDA_BUNDLING.externalModules : []), ...shipped],
     metafile: true,
     logLevel: 'silent',
   });

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
+import { bundleLikeCdk } from '../../bench/bundling';
 import { LAMBDA_BUNDLING } from '../../lib/constructs/lambda-bundling';
 import { LLAMA_ON_LAMBDA_ARM64 } from '../../lib/shipped-modules';
 
@@ -24,20 +25,13 @@ export interface FallbackFunctionBundle {
 export async function bundleFallbackFunction(rootDir: string, outDir: string): Promise<FallbackFunctionBundle> {
   const bundle = path.join(outDir, 'index.js');
   const host = path.join(outDir, 'function-url-host.js');
-  await build({
-    absWorkingDir: rootDir,
-    entryPoints: [path.join(rootDir, 'functions/handlers/fallback-model.ts')],
-    outfile: bundle,
-    bundle: true,
-    minify: LAMBDA_BUNDLING.minify,
-    sourcemap: LAMBDA_BUNDLING.sourceMap,
-    sourcesContent: LAMBDA_BUNDLING.sourcesContent,
-    platform: 'node',
-    target: LAMBDA_BUNDLING.target,
-    format: 'cjs',
-    external: [...LAMBDA_BUNDLING.externalModules, ...LLAMA_ON_LAMBDA_ARM64.packages],
-    logLevel: 'silent',
-  });
+  const { bytes } = await bundleLikeCdk(
+    rootDir,
+    path.join(rootDir, 'functions/handlers/fallback-model.ts'),
+    bundle,
+    true,
+    LLAMA_ON_LAMBDA_ARM64.packages,
+  );
   await build({
     absWorkingDir: rootDir,
     entryPoints: [path.join(rootDir, 'sandbox/model/function-url-host.ts')],
@@ -51,7 +45,7 @@ export async function bundleFallbackFunction(rootDir: string, outDir: string): P
   // As /var/task/node_modules beside /var/task/index.js; NODE_PATH would not do: `import()` ignores it.
   const modules = path.join(outDir, 'node_modules');
   if (!existsSync(modules)) symlinkSync(path.join(rootDir, 'node_modules'), modules, 'dir');
-  return { bundle, bundleBytes: statSync(bundle).size, host };
+  return { bundle, bundleBytes: bytes, host };
 }
 
 export interface RunningFallbackFunction {

@@ -3,17 +3,7 @@ import { ENV } from '#config/env-names';
 import { ConfigError } from '#core/errors';
 import { type AppConfigInput, parseAppConfig } from '../../lib/config';
 import { buildStack, EXAMPLE_MODEL_URI } from './build-stack';
-
-type Json = Record<string, unknown>;
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: unknown;
-}
-interface FunctionResource {
-  Properties: Json & { Environment: { Variables: Record<string, unknown> }; Role: { 'Fn::GetAtt': [string] } };
-}
+import { actionsOf, type FunctionResource, functionEntry, type Json, statementsOf } from './template-queries';
 
 const WEIGHTS = 's3://example-model-bucket/fallback/qwen2.5-0.5b-instruct-q8_0.gguf';
 const API_KEY_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:groupgate/vllm-key-AbC123';
@@ -22,27 +12,9 @@ function templateOf(overrides: Partial<AppConfigInput>): Template {
   return Template.fromStack(buildStack(overrides).stack);
 }
 
-function functionNamed(template: Template, service: string): [string, FunctionResource] {
-  const fns = template.findResources('AWS::Lambda::Function') as Record<string, FunctionResource>;
-  const found = Object.entries(fns).find(
-    ([, f]) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === service,
-  );
-  if (!found) throw new Error(`no function ${service}`);
-  return found;
-}
+const functionNamed = functionEntry;
+const actions = actionsOf;
 
-function statementsOf(template: Template, fn: FunctionResource): Statement[] {
-  const roleRef = fn.Properties.Role['Fn::GetAtt'][0];
-  const policies = template.findResources('AWS::IAM::Policy') as Record<
-    string,
-    { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }
-  >;
-  return Object.values(policies)
-    .filter((p) => p.Properties.Roles.some((r) => r.Ref === roleRef))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const FALLBACK_VARS = Object.values(ENV).filter((name) => name.startsWith('FALLBACK_'));
 
 describe('without fallbackModel', () => {

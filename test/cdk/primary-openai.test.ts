@@ -11,16 +11,14 @@ import { ConfigError } from '#core/errors';
 import { type AppConfigInput, CONTEXT_KEY, parseAppConfig, readAppConfig } from '../../lib/config';
 import { GroupGateStack } from '../../lib/groupgate-stack';
 import { buildStack, EXAMPLE_MODEL_URI, noBundling } from './build-stack';
-
-type Json = Record<string, unknown>;
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-}
-interface FunctionResource {
-  Properties: Json & { Environment: { Variables: Record<string, unknown> }; Role: { 'Fn::GetAtt': [string] } };
-}
+import {
+  actionsOf,
+  type FunctionResource,
+  functionEntry,
+  type Json,
+  type Statement,
+  statementsOf,
+} from './template-queries';
 
 const VLLM_URL = 'https://vllm.internal.example.com/v1';
 const VLLM_MODEL = 'Qwen/Qwen2.5-7B-Instruct';
@@ -45,25 +43,9 @@ function stackOf(input: AppConfigInput) {
   return { config, stack, template: Template.fromStack(stack) };
 }
 
-function functionNamed(template: Template, service: string): FunctionResource {
-  const fns = template.findResources('AWS::Lambda::Function') as Record<string, FunctionResource>;
-  const found = Object.values(fns).find((f) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === service);
-  if (!found) throw new Error(`no function ${service}`);
-  return found;
-}
+const functionNamed = (template: Template, service: string): FunctionResource => functionEntry(template, service)[1];
+const actions = actionsOf;
 
-function statementsOf(template: Template, fn: FunctionResource): Statement[] {
-  const roleRef = fn.Properties.Role['Fn::GetAtt'][0];
-  const policies = template.findResources('AWS::IAM::Policy') as Record<
-    string,
-    { Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } } }
-  >;
-  return Object.values(policies)
-    .filter((p) => p.Properties.Roles.some((r) => r.Ref === roleRef))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-const actions = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const secretReads = (template: Template, fn: FunctionResource): unknown[] =>
   statementsOf(template, fn)
     .filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')))
