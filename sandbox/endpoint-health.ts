@@ -10,7 +10,7 @@ import { FALLBACK_MODEL_ENV } from './fallback-model';
  */
 
 /** How long one ping may take: a server on this machine or network answers in milliseconds. */
-export const PING_TIMEOUT_MS = 3_000;
+const PING_TIMEOUT_MS = 3_000;
 
 export type PingOutcome = { readonly ok: true } | { readonly ok: false; readonly problem: string };
 

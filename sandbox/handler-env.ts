@@ -19,7 +19,7 @@ const LIBRARY_ENV = {
 } as const;
 
 /** The backup model the worker falls back to (issue 16): the same SageMaker runtime contract as the primary. */
-export interface FallbackEndpoint {
+interface FallbackEndpoint {
   readonly url: string;
   /** Names the backup's answers in ledger and audit rows. */
   readonly modelId: string;

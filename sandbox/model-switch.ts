@@ -22,8 +22,6 @@ export type PrimaryState = 'up' | 'down';
 export interface ModelSwitch {
   /** The switch's own URL: what the handlers call. */
   readonly url: string;
-  /** The endpoint behind it. */
-  readonly target: string;
   state(): PrimaryState;
   set(state: PrimaryState): void;
   /** Calls answered 503 because the switch was down, since it started. */
@@ -32,7 +30,7 @@ export interface ModelSwitch {
 }
 
 /** What the SDK reads from a refused call: `x-amzn-errortype` names the exception, `message` its text. */
-export const SWITCHED_OFF_ERROR_TYPE = 'ServiceUnavailable';
+const SWITCHED_OFF_ERROR_TYPE = 'ServiceUnavailable';
 const SWITCHED_OFF_MESSAGE =
   'The primary model is switched off in the sandbox (POST /_sandbox/model/primary {"state":"up"} brings it back).';
 
@@ -68,7 +66,6 @@ export async function startModelSwitch(options: {
   const url = await listenLocal(server);
   return {
     url,
-    target: options.target,
     state: () => state,
     set: (next) => {
       state = next;

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { ChatHistoryItem } from 'node-llama-cpp';
+import { toChatHistory } from '#local-model/llama-engine';
 import type { ChatMessage, ChatRequest } from '#model/chat-completions';
 import { createSageMakerClient } from '#model/sagemaker-client';
 import { ensureDemoModel } from '../../sandbox/model/demo-model';
@@ -181,7 +181,7 @@ async function loadDirect(modelPath: string): Promise<DirectModel> {
       const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false });
       let completionTokens = 0;
       try {
-        const result = await chat.generateResponse(toHistory(request.messages), {
+        const result = await chat.generateResponse(toChatHistory(request.messages), {
           maxTokens: request.maxTokens,
           temperature: request.temperature,
           onToken: (tokens) => {
@@ -200,15 +200,4 @@ async function loadDirect(modelPath: string): Promise<DirectModel> {
       await llama.dispose();
     },
   };
-}
-
-/** The chat history the server's engine builds from the same messages. */
-function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = messages.map((m) => {
-    if (m.role === 'system') return { type: 'system', text: m.content };
-    if (m.role === 'user') return { type: 'user', text: m.content };
-    return { type: 'model', response: [m.content] };
-  });
-  history.push({ type: 'model', response: [] });
-  return history;
 }

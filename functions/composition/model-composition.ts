@@ -1,5 +1,5 @@
 import type { OpenAiApiConfig, PipelineConfig } from '#config/pipeline-config';
-import type { ModelBilling } from '#core/cost/model-billing';
+import { SELF_HOSTED_BILLING } from '#core/cost/model-billing';
 import { ModelError } from '#core/errors';
 import { DEFAULT_FALLBACK_POLICY, type FallbackPolicy, withFallback } from '#model/compose-models';
 import { createFallbackClient } from '#model/fallback-client';
@@ -93,7 +93,6 @@ export function createModelClient(config: PipelineConfig, options: ModelComposit
  * An OpenAI-compatible server is the team's own (vLLM, TGI, Ollama in its VPC): its instances are billed to whatever
  * runs them, not per call, so its answers add no model line to the ledger (docs/MODEL.md says so to finance).
  */
-const SELF_HOSTED_BILLING: ModelBilling = { kind: 'free' };
 
 function optionalApiKey(openAi: OpenAiApiConfig): { apiKey?: () => Promise<string>; onKeyRefused?: () => void } {
   const key = modelApiKey(openAi.apiKeySecretId);

@@ -24,7 +24,8 @@ export interface LlamaEngine extends ModelEngine {
   readonly loadMs: number;
 }
 
-function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+/** The chat history node-llama-cpp generates from: the messages, then the model's empty turn to fill. */
+export function toChatHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = messages.map((m) => {
     if (m.role === 'system') return { type: 'system', text: m.content };
     if (m.role === 'user') return { type: 'user', text: m.content };

@@ -22,7 +22,7 @@ export interface ModelCallOptions {
 }
 
 /** A failure classified for the runner; `retryAfterMs` is the server's own wait (`Retry-After`), when it gave one. */
-export interface RunnerClassification extends ClassifiedError {
+interface RunnerClassification extends ClassifiedError {
   retryAfterMs?: number | undefined;
 }
 

@@ -1,5 +1,6 @@
 import { ModelError } from '#core/errors';
-import type { InvokeOptions, ModelClient } from './model-client';
+import { linkAbort } from './call-runner';
+import type { ModelClient } from './model-client';
 
 /**
  * Compositions of model clients. `withFallback` is the seam for a second backend (e.g. a CPU or OpenAI-compatible
@@ -87,26 +88,21 @@ export function withFallback(
       // the fallback can no longer take over, so the stream keeps the caller's whole deadline.
       const streamPrimary = async (handOverAt: number) => {
         const stop = new AbortController();
-        const cancel = () => stop.abort();
-        options.signal?.addEventListener('abort', cancel, { once: true });
+        const unlink = linkAbort(stop, options.signal);
         const timer = setTimeout(() => delivered || stop.abort(), Math.max(0, handOverAt - now()));
         try {
           return await primary.invokeStream(request, { deadline: options.deadline, onDelta, signal: stop.signal });
         } finally {
           clearTimeout(timer);
-          options.signal?.removeEventListener('abort', cancel);
+          unlink();
         }
       };
       return firstThatAnswers(
         options.deadline,
         streamPrimary,
-        () => fallback.invokeStream(request, { deadline: options.deadline, onDelta, ...optionalSignal(options) }),
+        () => fallback.invokeStream(request, { ...options, onDelta }),
         () => !delivered,
       );
     },
   };
-}
-
-function optionalSignal(options: InvokeOptions): { signal?: AbortSignal } {
-  return options.signal ? { signal: options.signal } : {};
 }

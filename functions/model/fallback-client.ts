@@ -1,3 +1,4 @@
+import { SELF_HOSTED_BILLING } from '#core/cost/model-billing';
 import type { CircuitBreakerOptions } from './circuit-breaker';
 import type { InvokeOptions, ModelClient } from './model-client';
 import { createOpenAiClient } from './openai-client';
@@ -56,7 +57,7 @@ export function createFallbackClient(options: FallbackClientOptions): ModelClien
         model: openAi.model,
         ...(openAi.apiKey ? { apiKey: openAi.apiKey } : {}),
         ...(openAi.onKeyRefused ? { onKeyRefused: openAi.onKeyRefused } : {}),
-        billing: { kind: 'free' },
+        billing: SELF_HOSTED_BILLING,
       })
     : createSageMakerClient({
         ...common,

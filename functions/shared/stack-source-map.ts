@@ -57,7 +57,7 @@ function headerOf(error: Error): string {
  * source name is what Node's own mapping uses: the name mapped at the start of the enclosing function, else the
  * name mapped at the caller's call site (the next frame), else V8's (minified) name.
  */
-export function formatFrame(
+function formatFrame(
   site: NodeJS.CallSite,
   caller: NodeJS.CallSite | undefined,
   bundleFile: string,

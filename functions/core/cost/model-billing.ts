@@ -19,6 +19,9 @@ export type ModelBilling =
   | { readonly kind: 'lambda'; readonly memoryMb: number; readonly architecture: LambdaInvocation['arch'] }
   | { readonly kind: 'free' };
 
+/** A model server the team runs (an OpenAI-compatible primary or fallback): no model cost in the ledger. */
+export const SELF_HOSTED_BILLING: ModelBilling = { kind: 'free' };
+
 /** What `sagemakerUsageOf` and `lambdaUsageOf` need of an answer (`ModelAnswer` fits). */
 export interface BilledAnswer {
   readonly billing: ModelBilling;
