@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { createModelClient } from '#composition/model-composition';
-import { DEFAULT_FALLBACK_MEMORY_MB, FALLBACK_ENDPOINT_NAME } from '#config/pipeline-config';
+import {
+  DEFAULT_FALLBACK_MEMORY_MB,
+  DEFAULT_FALLBACK_MODEL_ID,
+  DEFAULT_FALLBACK_TIMEOUT_MS,
+  FALLBACK_ENDPOINT_NAME,
+} from '#config/pipeline-config';
 import { loadWorkerConfig } from '#config/worker-config';
 import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
@@ -126,7 +131,7 @@ export interface FallbackResult {
 }
 
 const PRIMARY_MODEL_ID = 'private-llm-int8';
-const FALLBACK_MODEL_ID = 'fallback-cpu';
+const FALLBACK_MODEL_ID = DEFAULT_FALLBACK_MODEL_ID;
 /** A sandbox worker invocation (60 s) less the runtime's 5 s model margin, as `worker-runtime.ts` sets it. */
 const WORKER_DEADLINE_MS = 55_000;
 /** Closed-breaker calls before the bench gives up on the breaker opening (it opens after 5 by default). */
@@ -137,7 +142,8 @@ const COOL_DOWN_STEP_MS = 250;
 const MAX_COOL_DOWN_MS = 10 * 60_000;
 const REGION = 'us-east-1';
 
-const SWITCH_REQUEST: ChatRequest = {
+/** The question the switch-over and the fallback function's cold starts ask. */
+export const SWITCH_REQUEST: ChatRequest = {
   messages: [
     { role: 'system', content: 'You are the company assistant. Answer concisely.' },
     { role: 'user', content: '报销流程是什么？How do I file an expense report?' },
@@ -405,7 +411,7 @@ async function runThroughput(modelPath: string, calls: number): Promise<Throughp
       region: REGION,
       modelId: FALLBACK_MODEL_ID,
       memoryMb: DEFAULT_FALLBACK_MEMORY_MB,
-      timeoutMs: 20_000,
+      timeoutMs: DEFAULT_FALLBACK_TIMEOUT_MS,
       now: clock.now,
     };
     const clients: Record<FallbackRoute, ModelClient> = {

@@ -8,6 +8,7 @@ import { createFallbackClient } from '#model/fallback-client';
 import { DEMO_MODEL_FILE_NAME, ensureDemoModel } from '../sandbox/model/demo-model';
 import { bundleFallbackFunction, startFallbackFunction } from '../sandbox/model/fallback-function';
 import { startWeightsS3StandIn } from '../sandbox/model/weights-s3-stand-in';
+import { SWITCH_REQUEST } from './fallback-bench';
 import { median } from './stats';
 import { findTestModel } from './streaming-bench';
 
@@ -64,14 +65,7 @@ export interface FallbackFunctionResult {
 }
 
 const BUCKET = 'bench-models';
-const REQUEST: ChatRequest = {
-  messages: [
-    { role: 'system', content: 'You are the company assistant. Answer concisely.' },
-    { role: 'user', content: '报销流程是什么？How do I file an expense report?' },
-  ],
-  maxTokens: 32,
-  temperature: 0,
-};
+const REQUEST: ChatRequest = { ...SWITCH_REQUEST, maxTokens: 32 };
 
 export async function runFallbackFunctionBench(options: FallbackFunctionBenchOptions): Promise<FallbackFunctionResult> {
   const started = performance.now();

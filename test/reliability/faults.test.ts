@@ -2,6 +2,7 @@ import { PLATFORMS, type PlatformName } from '#platforms/types';
 import { type FaultStats, seededRandom } from '../../sandbox/faults';
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { type Delivered, getJson, inPool, postEvent, sleep } from './helpers';
+import type { PlannedEvent as OutagePlannedEvent } from './outage-helpers';
 
 /**
  * Issue 9, fault injection: events spread over 50 groups and 200 members, each delivered 1–4 times (concurrently,
@@ -25,15 +26,8 @@ const MEMBERS_PER_GROUP = 4;
 const SEED = 20_251_125;
 const DRAIN_BUDGET_MS = 170_000;
 
-interface PlannedEvent {
-  readonly eventId: string;
-  readonly platform: PlatformName;
-  readonly chatId: string;
-  readonly userId: string;
-  readonly token: string;
-  readonly text: string;
-  readonly deliveries: number;
-}
+/** An outage run's planned event without its phase: this suite has none. */
+type PlannedEvent = Omit<OutagePlannedEvent, 'phase'>;
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 

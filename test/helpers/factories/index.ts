@@ -13,6 +13,7 @@ export {
   type ModelReply,
   type ModelResponder,
   type ModelStep,
+  modelError,
   modelReply,
   TEST_MODEL_BILLING,
   TEST_MODEL_ID,

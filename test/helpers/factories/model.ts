@@ -1,4 +1,5 @@
 import type { ModelBilling } from '#core/cost/model-billing';
+import { ModelError } from '#core/errors';
 import type { ChatRequest, TokenUsage } from '#model/chat-completions';
 import type { CircuitState } from '#model/circuit-breaker';
 import type { InvokeOptions, ModelClient, ModelResult } from '#model/model-client';
@@ -95,4 +96,14 @@ export function fakeModel(options: FakeModelOptions = {}): FakeModel {
     },
   };
   return model;
+}
+
+/** The `ModelError` a call rejects with; fails the test if it resolves or rejects with anything else. */
+export async function modelError(p: Promise<unknown>): Promise<ModelError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ModelError)) throw new Error(`expected a ModelError, got ${String(err)}`);
+  return err;
 }

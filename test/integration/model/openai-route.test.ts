@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ModelError } from '#core/errors';
 import type { GenerateParams, GenerateResult, ModelEngine } from '#local-model/engine';
 import type { ChatRequest } from '#model/chat-completions';
 import { createOpenAiClient } from '#model/openai-client';
@@ -11,6 +10,7 @@ import { createSageMakerClient } from '#model/sagemaker-client';
 import { writeDemoModel } from '../../../sandbox/model/demo-model';
 import { createInstantEngine, instantTokens } from '../../../sandbox/model/instant-engine';
 import { type RunningModelServer, startModelServer } from '../../../sandbox/model/model-server';
+import { modelError } from '../../helpers/factories';
 
 /**
  * The local model server's OpenAI route (`POST /v1/chat/completions`) driven by the OpenAI-compatible client:
@@ -39,15 +39,6 @@ const openAiClient = (serverUrl: string, apiKey?: string) =>
     billing: { kind: 'free' },
     retry: { maxAttempts: 1 },
   });
-
-async function modelError(p: Promise<unknown>): Promise<ModelError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ModelError)) throw new Error(`expected a ModelError, got ${String(err)}`);
-  return err;
-}
 
 interface OpenAiErrorBody {
   error: { message: string; type: string; code: string };

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ModelError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
 import { createSageMakerClient, type SageMakerClientOptions } from '#model/sagemaker-client';
+import { modelError } from '../../helpers/factories';
 
 /** One scripted reply of the fake endpoint: status, optional SageMaker error type, raw body; or hang forever. */
 type Reply = { status: number; errorType?: string; body: string } | 'hang';
@@ -83,15 +83,6 @@ function client(overrides: Partial<SageMakerClientOptions> = {}) {
 }
 
 const deadline = (ms = 10_000) => Date.now() + ms;
-
-async function modelError(p: Promise<unknown>): Promise<ModelError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ModelError)) throw new Error(`expected a ModelError, got ${String(err)}`);
-  return err;
-}
 
 describe('createSageMakerClient.invoke', () => {
   it('sends the chat-completions body to the endpoint path and parses the answer', async () => {

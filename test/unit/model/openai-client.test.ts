@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, ModelError } from '#core/errors';
+import { ConfigError } from '#core/errors';
 import type { ChatRequest } from '#model/chat-completions';
 import { createOpenAiClient, type OpenAiClientOptions } from '#model/openai-client';
+import { modelError } from '../../helpers/factories';
 
 /**
  * `createOpenAiClient` against a scripted local OpenAI-compatible server over real sockets and Node's real `fetch`.
@@ -123,15 +124,6 @@ function client(overrides: Partial<OpenAiClientOptions> = {}) {
 }
 
 const deadline = (ms = 10_000) => Date.now() + ms;
-
-async function modelError(p: Promise<unknown>): Promise<ModelError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ModelError)) throw new Error(`expected a ModelError, got ${String(err)}`);
-  return err;
-}
 
 /** Splits a string's UTF-8 bytes at the given offsets (cuts may land inside a character or a line). */
 function splitBytes(text: string, cuts: readonly number[]): Uint8Array[] {
