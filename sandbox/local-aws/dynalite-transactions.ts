@@ -9,9 +9,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
  * from dynalite's own single-item requests, dispatched in-process, so items, conditions and expressions are
  * evaluated by dynalite exactly as its PutItem/UpdateItem/DeleteItem would.
  *
- * - Isolation: one write lock for the server. A transaction and every single-item or batch write (PutItem,
- *   UpdateItem, DeleteItem, BatchWriteItem) hold it while they run, so no write lands between a transaction's
- *   condition checks and its writes. Reads do not take it.
+ * - Isolation: a transaction holds the server's write lock alone; single-item and batch writes (PutItem, UpdateItem,
+ *   DeleteItem, BatchWriteItem) share it with each other, so no write lands between a transaction's condition checks
+ *   and its writes (`TransactionLock`). Reads do not take it.
  * - Atomicity: under the lock, each item's old image is read (consistent GetItem), then every condition is checked
  *   against it without a write (a conditional no-op: PutItem of the unchanged old image, or DeleteItem of the
  *   absent item), then the items are written in order as their single-item requests. A failed condition cancels
@@ -35,7 +35,7 @@ export function serveTransactions(server: Server): void {
   if (!dynalite || others.length > 0)
     throw new Error('serveTransactions: expected dynalite as the only request listener');
   const call = inProcess(dynalite);
-  const lock = new WriteLock();
+  const lock = new TransactionLock();
   const keySchemas = new KeySchemas(call);
   const tokens = new TokenWindow(TOKEN_WINDOW_MS);
 
@@ -44,7 +44,7 @@ export function serveTransactions(server: Server): void {
     const operation = operationOf(req);
     if (operation === 'TransactWriteItems') {
       void readBody(req)
-        .then((body) => lock.run(() => transactWrite(body, { call, keySchemas, tokens })))
+        .then((body) => lock.exclusive(() => transactWrite(body, { call, keySchemas, tokens })))
         .catch((err: unknown) => ({
           status: 500,
           body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: String(err) },
@@ -58,7 +58,7 @@ export function serveTransactions(server: Server): void {
     // not while a client sends slowly, and not released early when a client gives up (the write still lands, as
     // on DynamoDB once the request arrived).
     void readBody(req)
-      .then((body) => lock.run(() => replay(dynalite, req, body)))
+      .then((body) => lock.shared(() => replay(dynalite, req, body)))
       .then(
         (answer) => res.writeHead(answer.status, answer.headers).end(answer.body),
         () => undefined,
@@ -368,19 +368,41 @@ class TokenWindow {
   }
 }
 
-/** One writer at a time; a failed holder releases the lock as a successful one does. */
-class WriteLock {
-  private tail: Promise<void> = Promise.resolve();
+/**
+ * Transactions exclusive, other writes shared: a transaction waits for every write that arrived before it and holds
+ * back every write that arrives after it until it is done, so no write lands between its checks and its writes;
+ * other writes run side by side, as dynalite runs them without this emulation. (One lock for every write serialised
+ * the webhook's dedup writes behind the workers' under load, past its client's 2 s attempt timeout.) A failed holder
+ * releases the lock as a successful one does.
+ */
+class TransactionLock {
+  /** Settles when the latest transaction has finished. */
+  private lastExclusive: Promise<void> = Promise.resolve();
+  /** Writes started since that transaction, which the next one waits for. */
+  private sharedSince: Promise<void>[] = [];
 
-  run<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(work);
-    this.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
+  shared<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.lastExclusive.then(work);
+    this.sharedSince.push(settled(result));
+    // Between transactions the list would only grow: fold it into one promise now and then.
+    if (this.sharedSince.length >= 256) this.sharedSince = [settled(Promise.all(this.sharedSince))];
+    return result;
+  }
+
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const before = Promise.all([this.lastExclusive, ...this.sharedSince]);
+    this.sharedSince = [];
+    const result = before.then(work);
+    this.lastExclusive = settled(result);
     return result;
   }
 }
+
+const settled = (p: Promise<unknown>): Promise<void> =>
+  p.then(
+    () => undefined,
+    () => undefined,
+  );
 
 /** dynalite's answer to one request, as it would have written it. */
 interface Replayed {
