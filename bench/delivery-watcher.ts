@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '#shared/zod';
 
 /**
  * Follows a running sandbox's live delivery feed (`GET /_sandbox/stream`, server-sent events) and notes, per chat,
@@ -10,7 +10,7 @@ const deliveryViewSchema = z.object({
   chatId: z.string(),
   messageId: z.string(),
   text: z.string(),
-  stream: z.enum(['streaming', 'finished', 'failed']).optional(),
+  stream: z.optional(z.enum(['streaming', 'finished', 'failed'])),
 });
 
 export interface SeenReply {

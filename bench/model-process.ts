@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { z } from 'zod';
+import * as z from '#shared/zod';
 
 /**
  * The sandbox's local model server as its own process (`sandbox/model/server-main.ts`, llama engine), so the bench

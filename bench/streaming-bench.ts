@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
+import * as z from '#shared/zod';
 import { type SandboxProcess, startSandboxProcess } from '../test/helpers/sandbox-process';
 import { DeliveryWatcher } from './delivery-watcher';
 import { startModelProcess } from './model-process';

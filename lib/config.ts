@@ -1,5 +1,5 @@
 import type { Node } from 'constructs';
-import * as z from 'zod';
+import type { $ZodIssue, $ZodType } from 'zod/v4/core';
 import { ENV } from '#config/env-names';
 import {
   DEFAULT_FALLBACK_MEMORY_MB,
@@ -14,6 +14,7 @@ import { ConfigError } from '#core/errors';
 import { FEISHU_DEFAULT_API_BASE_URL } from '#platforms/feishu/config';
 import { fromManifests } from '#platforms/manifests';
 import { PLATFORMS } from '#platforms/types';
+import * as z from '#shared/zod';
 import { nearestKey } from './nearest-key';
 
 /** The CDK context key holding the app configuration object; flat flags use `-c groupgate:<key>=<value>`. */
@@ -33,24 +34,28 @@ const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]
 /** Room left for per-chat prompts in a Lambda environment (4 KB for all variables) after the other settings. */
 const MAX_SYSTEM_PROMPT_OVERRIDES_BYTES = 2048;
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 const secretArn = z
   .string()
-  .regex(SECRET_COMPLETE_ARN, 'must be a complete Secrets Manager ARN (with its 6-character suffix)');
+  .check(z.regex(SECRET_COMPLETE_ARN, 'must be a complete Secrets Manager ARN (with its 6-character suffix)'));
 /** One optional secret ARN per platform; any other key is refused as unknown. */
-const platformSecretArnsSchema = z.strictObject(fromManifests(() => secretArn.optional()));
+const platformSecretArnsSchema = z.strictObject(fromManifests(() => z.optional(secretArn)));
 /** An API origin: the adapter appends `/open-apis/…`, so a path, query or fragment here would break every call. */
 const httpsOrigin = z
   .url({ protocol: /^https$/, hostname: HOSTNAME, error: 'must be an https URL with a DNS host name' })
-  .refine((value) => {
-    // Refinements run after a failed format check too; an unparsable value is already reported by `url`.
-    const url = URL.parse(value);
-    return url === null || (url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password);
-  }, 'must be an origin only (https://host), without a path, query, fragment or credentials');
+  .check(
+    z.refine((value) => {
+      // Refinements run after a failed format check too; an unparsable value is already reported by `url`.
+      const url = URL.parse(value);
+      return url === null || (url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password);
+    }, 'must be an origin only (https://host), without a path, query, fragment or credentials'),
+  );
 
 const subnetsSchema = z.strictObject({
-  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id')).min(1),
-  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id')).min(1),
+  subnetIds: z.array(z.string().check(z.regex(/^subnet-[0-9a-f]{8,17}$/, 'must be a subnet id'))).check(z.minLength(1)),
+  securityGroupIds: z
+    .array(z.string().check(z.regex(/^sg-[0-9a-f]{8,17}$/, 'must be a security group id')))
+    .check(z.minLength(1)),
 });
 
 /**
@@ -59,9 +64,9 @@ const subnetsSchema = z.strictObject({
  */
 const PRIMARY_MODEL_ID = pipelineEnvShape[ENV.modelId].parse(undefined);
 /** A ledger/audit model id: what the cost report groups by. */
-const modelIdSchema = z.string().regex(/^[\w.:-]{1,64}$/, 'must be 1–64 letters, digits, _ . : or -');
+const modelIdSchema = z.string().check(z.regex(/^[\w.:-]{1,64}$/, 'must be 1–64 letters, digits, _ . : or -'));
 /** The worker's budget for one fallback call, seconds (`FALLBACK_TIMEOUT_MS`). */
-const fallbackCallTimeout = int(1, 900).default(DEFAULT_FALLBACK_TIMEOUT_MS / 1000);
+const fallbackCallTimeout = z._default(int(1, 900), DEFAULT_FALLBACK_TIMEOUT_MS / 1000);
 
 /** A backup model built by the stack: a CPU Lambda function running a GGUF with node-llama-cpp. */
 const fallbackFunctionSchema = z.strictObject({
@@ -69,25 +74,25 @@ const fallbackFunctionSchema = z.strictObject({
   /** The GGUF the operator put in the private model bucket, `s3://bucket/key.gguf`. Required. */
   weightsS3Uri: z
     .string({ error: (issue) => (issue.input === undefined ? 'is required (s3://bucket/key.gguf)' : undefined) })
-    .regex(S3_GGUF_URI, 'must look like s3://bucket/key.gguf (one GGUF object)'),
+    .check(z.regex(S3_GGUF_URI, 'must look like s3://bucket/key.gguf (one GGUF object)')),
   /** Id of its answers in the ledger and audit. @default fallback-cpu */
-  modelId: modelIdSchema.default(DEFAULT_FALLBACK_MODEL_ID),
+  modelId: z._default(modelIdSchema, DEFAULT_FALLBACK_MODEL_ID),
   /** Function memory, MiB (one vCPU per 1,769 MiB). @default 3008 */
-  memoryMb: int(1024, 10_240).default(DEFAULT_FALLBACK_MEMORY_MB),
+  memoryMb: z._default(int(1024, 10_240), DEFAULT_FALLBACK_MEMORY_MB),
   /** /tmp, MiB; must hold the weights file. @default 4096 */
-  ephemeralStorageMb: int(512, 10_240).default(4096),
+  ephemeralStorageMb: z._default(int(512, 10_240), 4096),
   /** Answers at once (reserved concurrency; over it a call is refused and the member gets the apology). @default 4 */
-  maxConcurrency: int(1, 1000).default(4),
+  maxConcurrency: z._default(int(1, 1000), 4),
   /** Tokens the model sees per call (prompt + answer). @default 2048 */
-  contextSize: int(512, 32_768).default(2048),
+  contextSize: z._default(int(512, 32_768), 2048),
   /** Answer tokens per call, at most. @default 512 */
-  maxTokens: int(16, 4096).default(512),
+  maxTokens: z._default(int(16, 4096), 512),
   /** The worker's budget for one fallback call. @default 20 */
   callTimeoutSeconds: fallbackCallTimeout,
   /** Longest one invocation may run, a cold start's download and load included. @default 120 */
-  functionTimeoutSeconds: int(10, 900).default(120),
+  functionTimeoutSeconds: z._default(int(10, 900), 120),
   /** Invoke it every five minutes so one environment keeps the model loaded for the first backup answer. @default true */
-  keepWarm: z.boolean().default(true),
+  keepWarm: z._default(z.boolean(), true),
 });
 
 /** A server the team already runs behind an OpenAI-compatible `/v1/chat/completions` (vLLM, TGI, Ollama…). */
@@ -96,9 +101,9 @@ const openAiServerShape = {
   /** The server's `/v1` root, e.g. `https://vllm.internal.example.com/v1`. Required. */
   baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL (the server’s /v1 root)' }),
   /** The `model` the server serves. Required. */
-  model: z.string().min(1),
+  model: z.string().check(z.minLength(1)),
   /** Secret holding `{"apiKey": "…"}`, sent as the bearer key. @default no key */
-  apiKeySecretArn: secretArn.optional(),
+  apiKeySecretArn: z.optional(secretArn),
 };
 
 /** A bearer key must not cross the network in clear: with `apiKeySecretArn`, the server must be https. */
@@ -114,11 +119,11 @@ const fallbackOpenAiSchema = z
   .strictObject({
     ...openAiServerShape,
     /** Id of its answers in the ledger and audit. @default fallback-openai */
-    modelId: modelIdSchema.default('fallback-openai'),
+    modelId: z._default(modelIdSchema, 'fallback-openai'),
     /** The worker's budget for one fallback call. @default 20 */
     callTimeoutSeconds: fallbackCallTimeout,
   })
-  .refine(keyOnlyOverHttps, KEY_OVER_HTTP);
+  .check(z.refine(keyOnlyOverHttps, KEY_OVER_HTTP));
 
 /**
  * The primary model on a server the team already runs, instead of the SageMaker endpoint. Its id defaults to the
@@ -129,9 +134,9 @@ const primaryOpenAiSchema = z
   .strictObject({
     ...openAiServerShape,
     /** Id of its answers in the ledger and audit. @default private-llm-int8 (the pipeline's `MODEL_ID` default) */
-    modelId: modelIdSchema.default(PRIMARY_MODEL_ID),
+    modelId: z._default(modelIdSchema, PRIMARY_MODEL_ID),
   })
-  .refine(keyOnlyOverHttps, KEY_OVER_HTTP);
+  .check(z.refine(keyOnlyOverHttps, KEY_OVER_HTTP));
 
 /** Keys that only configure the SageMaker endpoint, refused beside `primaryModel` (which builds none). */
 const SAGEMAKER_ONLY_KEYS = [
@@ -151,7 +156,7 @@ const SAGEMAKER_ONLY_KEYS = [
 /** Private S3 prefix holding the 8-bit (INT8) checkpoint in Hugging Face layout, ending in `/`. */
 const modelS3UriSchema = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required (s3://bucket/prefix/)' : undefined) })
-  .regex(S3_PREFIX_URI, 'must look like s3://bucket/prefix/ (ending in a slash)');
+  .check(z.regex(S3_PREFIX_URI, 'must look like s3://bucket/prefix/ (ending in a slash)'));
 
 /**
  * The app configuration, read from CDK context at synth time. Every key except `modelS3Uri` has a default;
@@ -160,173 +165,186 @@ const modelS3UriSchema = z
  */
 const appConfigSchema = z.strictObject({
   /** Chat platforms that get a webhook route and a credentials secret. @default all four */
-  enabledPlatforms: z
-    .array(
-      z.enum(PLATFORMS, {
-        error: (issue) => `unknown platform ${JSON.stringify(issue.input)} (expected ${PLATFORMS.join('|')})`,
-      }),
-    )
-    .min(1)
-    .refine((list) => new Set(list).size === list.length, 'must not repeat a platform')
-    .default([...PLATFORMS]),
+  enabledPlatforms: z._default(
+    z
+      .array(
+        z.enum(PLATFORMS, {
+          error: (issue) => `unknown platform ${JSON.stringify(issue.input)} (expected ${PLATFORMS.join('|')})`,
+        }),
+      )
+      .check(
+        z.minLength(1),
+        z.refine((list) => new Set(list).size === list.length, 'must not repeat a platform'),
+      ),
+    [...PLATFORMS],
+  ),
   /**
    * Private S3 prefix holding the 8-bit (INT8) checkpoint in Hugging Face layout, ending in `/`. Required without
    * `primaryModel` (`sageMakerConfigSchema`).
    */
-  modelS3Uri: modelS3UriSchema.optional(),
+  modelS3Uri: z.optional(modelS3UriSchema),
   /** LMI (DJL Serving + vLLM) container image. @default the LMI image in the stack's region (see model-endpoint.ts) */
-  modelImageUri: z.string().min(1).optional(),
+  modelImageUri: z.optional(z.string().check(z.minLength(1))),
   /**
    * vLLM quantization method for checkpoints whose config.json does not declare it. LMI deduces it from a
    * pre-quantized checkpoint and advises not setting it then. @default deduced from the checkpoint
    */
-  modelQuantization: z.enum(['gptq', 'compressed-tensors', 'bitsandbytes']).optional(),
+  modelQuantization: z.optional(z.enum(['gptq', 'compressed-tensors', 'bitsandbytes'])),
   /**
    * Longest prompt + completion in tokens; bounds the KV cache so an INT8 7B model fits a 16 GB T4. With
    * `primaryModel` it only sets the prompt budget (`MODEL_CONTEXT_WINDOW`): match the server's own limit. @default 4096
    */
-  maxModelLen: int(256, 131_072).default(4096),
+  maxModelLen: z._default(int(256, 131_072), 4096),
   /** SageMaker instance type (NVIDIA T4 family). @default ml.g4dn.xlarge */
-  instanceType: z
-    .string()
-    .regex(/^ml\.g4dn\.(?:x|2x|4x|8x|12x|16x)large$/, 'must be an ml.g4dn.* instance type')
-    .default('ml.g4dn.xlarge'),
+  instanceType: z._default(
+    z.string().check(z.regex(/^ml\.g4dn\.(?:x|2x|4x|8x|12x|16x)large$/, 'must be an ml.g4dn.* instance type')),
+    'ml.g4dn.xlarge',
+  ),
   /** @default 1 */
-  minInstances: int(1, 100).default(1),
+  minInstances: z._default(int(1, 100), 1),
   /** @default 2 */
-  maxInstances: int(1, 100).default(2),
+  maxInstances: z._default(int(1, 100), 2),
   /**
    * Business hours outside which the endpoint may scale to zero instances (issue 16): `{timeZone, openDays, opensAt,
    * closesAt, idleMinutes}`, e.g. `{"timeZone": "Asia/Shanghai", "openDays": "MON-FRI", "opensAt": "08:30",
    * "closesAt": "19:00"}`. Builds the endpoint on an inference component (docs/MODEL.md, "Scale to zero"); closed-hours
    * questions are answered by the fallback model while the endpoint wakes. @default none (always on)
    */
-  scaleToZero: scaleToZeroSchema.optional(),
+  scaleToZero: z.optional(scaleToZeroSchema),
   /** Fraction of an instance's capacity the autoscaler aims for. @default 0.7 */
-  targetUtilisation: z.number().gt(0).max(1).default(0.7),
+  targetUtilisation: z._default(z.number().check(z.gt(0), z.lte(1)), 0.7),
   /** Requests one instance serves at once (the vLLM batch size). @default 8 */
-  maxConcurrentRequestsPerInstance: int(1, 256).default(8),
+  maxConcurrentRequestsPerInstance: z._default(int(1, 256), 8),
   /** Mean seconds one invocation holds its slot; turns concurrency into invocations per minute. @default 1 */
-  meanInvocationSeconds: z.number().gt(0).max(600).default(1),
+  meanInvocationSeconds: z._default(z.number().check(z.gt(0), z.lte(600)), 1),
   /** Source CIDRs allowed to call the API (IPv4 or IPv6); empty means no resource policy. @default [] */
-  allowedCidrs: z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'must be a valid IPv4 or IPv6 CIDR' })).default([]),
+  allowedCidrs: z._default(
+    z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'must be a valid IPv4 or IPv6 CIDR' })),
+    [],
+  ),
   /** Custom domain for the API (TLS 1.2 minimum). @default none: the execute-api URL */
-  customDomain: z
-    .strictObject({
-      domainName: z.string().regex(HOSTNAME, 'must be a lower-case DNS name'),
-      certificateArn: z.string().regex(ACM_ARN, 'must be an ACM certificate ARN'),
-    })
-    .optional(),
+  customDomain: z.optional(
+    z.strictObject({
+      domainName: z.string().check(z.regex(HOSTNAME, 'must be a lower-case DNS name')),
+      certificateArn: z.string().check(z.regex(ACM_ARN, 'must be an ACM certificate ARN')),
+    }),
+  ),
   /** @default 60 */
-  workerTimeoutSeconds: int(10, 900).default(60),
+  workerTimeoutSeconds: z._default(int(10, 900), 60),
   /** Upper bound on concurrent worker invocations from the queue (SQS event source minimum is 2). @default 10 */
-  workerMaxConcurrency: int(2, 1000).default(10),
+  workerMaxConcurrency: z._default(int(2, 1000), 10),
   /** Receives before a message moves to the DLQ. @default 5 */
-  maxReceiveCount: int(1, 1000).default(5),
+  maxReceiveCount: z._default(int(1, 1000), 5),
   /** @default 30 */
-  contextTtlMinutes: int(1, 24 * 60).default(30),
+  contextTtlMinutes: z._default(int(1, 24 * 60), 30),
   /** @default 60 */
-  answerCacheTtlMinutes: int(1, 7 * 24 * 60).default(60),
+  answerCacheTtlMinutes: z._default(int(1, 7 * 24 * 60), 60),
   /** Days a cost ledger row lives before DynamoDB TTL removes it. @default 400 (`DEFAULT_LEDGER_RETENTION_DAYS`) */
-  ledgerRetentionDays: int(1, MAX_RETENTION_DAYS).default(DEFAULT_LEDGER_RETENTION_DAYS),
+  ledgerRetentionDays: z._default(int(1, MAX_RETENTION_DAYS), DEFAULT_LEDGER_RETENTION_DAYS),
   /** Days an audit record lives before DynamoDB TTL removes it. @default 365 (`DEFAULT_AUDIT_RETENTION_DAYS`) */
-  auditRetentionDays: int(1, MAX_RETENTION_DAYS).default(DEFAULT_AUDIT_RETENTION_DAYS),
+  auditRetentionDays: z._default(int(1, MAX_RETENTION_DAYS), DEFAULT_AUDIT_RETENTION_DAYS),
   /** CloudWatch Logs retention for functions and API access logs. @default 30 */
-  logRetentionDays: z
-    .number()
-    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
-      error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
-    })
-    .default(30),
+  logRetentionDays: z._default(
+    z.number().check(
+      z.refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        error: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      }),
+    ),
+    30,
+  ),
   /** Powertools log level. @default INFO */
-  logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  logLevel: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']), 'INFO'),
   /** Stage-wide throttle for the whole API. @default {rateLimit: 50, burstLimit: 100} */
-  apiThrottle: z
-    .strictObject({ rateLimit: z.number().positive().max(10_000), burstLimit: int(1, 5000) })
-    .default({ rateLimit: 50, burstLimit: 100 }),
+  apiThrottle: z._default(
+    z.strictObject({ rateLimit: z.number().check(z.positive(), z.lte(10_000)), burstLimit: int(1, 5000) }),
+    { rateLimit: 50, burstLimit: 100 },
+  ),
   /** Usage-plan quota per API key for /v1/chat. @default {limit: 10000, period: 'DAY'} */
-  apiQuota: z
-    .strictObject({ limit: int(1, 100_000_000), period: z.enum(['DAY', 'WEEK', 'MONTH']) })
-    .default({ limit: 10_000, period: 'DAY' }),
+  apiQuota: z._default(z.strictObject({ limit: int(1, 100_000_000), period: z.enum(['DAY', 'WEEK', 'MONTH']) }), {
+    limit: 10_000,
+    period: 'DAY',
+  }),
   /** Existing secrets to import per platform instead of creating one. @default {} (create) */
-  platformSecretArns: platformSecretArnsSchema.default({}),
+  platformSecretArns: z._default(platformSecretArnsSchema, {}),
   /** Runs the model container in these subnets / security groups. @default none (network isolation only) */
-  vpc: subnetsSchema.optional(),
+  vpc: z.optional(subnetsSchema),
   /**
    * Runs the worker and the chat API in these subnets, to reach a model server only the VPC can reach (an
    * OpenAI-compatible `primaryModel` or `fallbackModel`). The subnets must reach the AWS APIs and the chat platforms' APIs (a NAT
    * gateway). @default none (the functions run outside any VPC)
    */
-  pipelineVpc: subnetsSchema.optional(),
+  pipelineVpc: z.optional(subnetsSchema),
   /** E-mail subscribed to operational alarms. @default none (alarms without a subscriber) */
-  alarmEmail: z.email().optional(),
+  alarmEmail: z.optional(z.email()),
   /** `iss` every /v1/chat JWT must carry. @default 'groupgate' */
-  jwtIssuer: z.string().min(1).default('groupgate'),
+  jwtIssuer: z._default(z.string().check(z.minLength(1)), 'groupgate'),
   /** `aud` every /v1/chat JWT must carry. @default 'groupgate-api' */
-  jwtAudience: z.string().min(1).default('groupgate-api'),
+  jwtAudience: z._default(z.string().check(z.minLength(1)), 'groupgate-api'),
   /** Verify /v1/chat JWTs against this JWKS (RS256/ES256) instead of the generated HS256 secret. @default none */
-  jwtJwksUrl: z.url({ protocol: /^https$/ }).optional(),
+  jwtJwksUrl: z.optional(z.url({ protocol: /^https$/ })),
   /**
    * The primary model on an OpenAI-compatible server the team runs (vLLM, TGI, Ollama, llama.cpp server), instead of
    * the SageMaker endpoint: `{"kind": "openai", "baseUrl": "…/v1", "model": "…", "apiKeySecretArn"?, "modelId"?}`.
    * No endpoint is built, so `modelS3Uri` and the other endpoint keys are refused beside it; its answers add no model
    * cost to the ledger (the server is billed to whatever runs it). @default none: the SageMaker endpoint
    */
-  primaryModel: primaryOpenAiSchema.optional(),
+  primaryModel: z.optional(primaryOpenAiSchema),
   /**
    * The backup model answering when the primary model cannot (failing, timing out, circuit open, scaled to zero):
    * `{"kind": "function", "weightsS3Uri": "s3://…/model.gguf"}` builds a CPU Lambda function for it;
    * `{"kind": "openai", "baseUrl": "…/v1", "model": "…"}` uses a server the team runs. Its answers say they came from
    * the backup model and are never cached. @default none: members get the apology while the endpoint cannot answer
    */
-  fallbackModel: z
-    .discriminatedUnion('kind', [fallbackFunctionSchema, fallbackOpenAiSchema], {
+  fallbackModel: z.optional(
+    z.discriminatedUnion('kind', [fallbackFunctionSchema, fallbackOpenAiSchema], {
       error: (issue) => (issue.code === 'invalid_union' ? 'kind must be "function" or "openai"' : undefined),
-    })
-    .optional(),
+    }),
+  ),
   /** Reply tokens the model may generate per answer (`max_tokens` ceiling). @default 512 */
-  modelMaxTokens: int(16, 8192).default(512),
+  modelMaxTokens: z._default(int(16, 8192), 512),
   /**
    * Per-chat system prompts, `{"<platform>:<chatId>": "prompt"}` (`/v1/chat`: `api:<X-Group-ID>`), handed to the
    * worker and chat-api as `SYSTEM_PROMPT_OVERRIDES`. Bounded so the functions' environment stays within Lambda's
    * 4 KB. @default {} (every chat uses the deployment prompt)
    */
-  systemPromptOverrides: systemPromptOverridesSchema
-    .refine((overrides) => Buffer.byteLength(JSON.stringify(overrides)) <= MAX_SYSTEM_PROMPT_OVERRIDES_BYTES, {
-      error: `must be at most ${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} bytes as JSON (Lambda environments hold 4 KB)`,
-    })
-    .default({}),
+  systemPromptOverrides: z._default(
+    systemPromptOverridesSchema.check(
+      z.refine((overrides) => Buffer.byteLength(JSON.stringify(overrides)) <= MAX_SYSTEM_PROMPT_OVERRIDES_BYTES, {
+        error: `must be at most ${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} bytes as JSON (Lambda environments hold 4 KB)`,
+      }),
+    ),
+    {},
+  ),
   /**
    * Streamed replies (the answer grows in the chat while the model writes). `optOutChats` (`platform:chatId`) get one
    * message per reply. @default {enabled: true, optOutChats: []}
    */
-  streaming: z
-    .strictObject({
-      enabled: z.boolean().default(true),
-      optOutChats: z
-        .array(z.string().regex(/^(feishu|slack|dingtalk|wecom):[^,\s]+$/, 'must be platform:chatId'))
-        .default([]),
-    })
-    .default({ enabled: true, optOutChats: [] }),
+  streaming: z._default(
+    z.strictObject({
+      enabled: z._default(z.boolean(), true),
+      optOutChats: z._default(
+        z.array(z.string().check(z.regex(/^(feishu|slack|dingtalk|wecom):[^,\s]+$/, 'must be platform:chatId'))),
+        [],
+      ),
+    }),
+    { enabled: true, optOutChats: [] },
+  ),
   /**
    * DingTalk AI-card template with a streaming text variable (docs/platforms/dingtalk.md); without it DingTalk
    * replies are one message. @default none
    */
-  dingtalkCardTemplateId: z.string().min(1).max(128).optional(),
+  dingtalkCardTemplateId: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
   /** The template's streaming variable. @default msgContent */
-  dingtalkCardContentKey: z
-    .string()
-    .regex(/^\w{1,64}$/, 'must be a template variable name')
-    .optional(),
+  dingtalkCardContentKey: z.optional(z.string().check(z.regex(/^\w{1,64}$/, 'must be a template variable name'))),
   /**
    * Feishu Open Platform origin the worker and the stream sweeper call (`FEISHU_API_BASE_URL`); Lark (international)
    * tenants use `https://open.larksuite.com`. @default https://open.feishu.cn
    */
-  feishuApiBaseUrl: httpsOrigin.default(FEISHU_DEFAULT_API_BASE_URL),
+  feishuApiBaseUrl: z._default(httpsOrigin, FEISHU_DEFAULT_API_BASE_URL),
 });
 
 /** Without `primaryModel` the stack builds the SageMaker endpoint, whose weights are then required. */
-const sageMakerConfigSchema = appConfigSchema.extend({ modelS3Uri: modelS3UriSchema });
+const sageMakerConfigSchema = z.extend(appConfigSchema, { modelS3Uri: modelS3UriSchema });
 
 /** Every top-level key the configuration accepts, in schema order. */
 const CONFIG_KEYS: readonly string[] = Object.keys(appConfigSchema.shape);
@@ -373,17 +391,17 @@ function sageMakerOnlyProblems(raw: Record<string, unknown>): string[] {
 
 /** The keys of the object the schema expects at `path` (through defaults and optionals); empty where none is. */
 function keysAt(path: readonly PropertyKey[]): readonly string[] {
-  let schema: z.ZodType | undefined = appConfigSchema;
+  let schema: $ZodType | undefined = appConfigSchema;
   for (const segment of path) {
     schema = typeof segment === 'string' ? objectShape(schema)?.[segment] : undefined;
   }
   return Object.keys(objectShape(schema) ?? {});
 }
 
-function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> | undefined {
+function objectShape(schema: $ZodType | undefined): Record<string, $ZodType> | undefined {
   let inner = schema;
-  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) inner = inner.unwrap() as z.ZodType;
-  return inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodType>) : undefined;
+  while (inner instanceof z.ZodMiniDefault || inner instanceof z.ZodMiniOptional) inner = inner._zod.def.innerType;
+  return inner instanceof z.ZodMiniObject ? inner.shape : undefined;
 }
 
 /** `<prefix><typed>: unknown key`, naming the known key it most likely meant (`<prefix><key>`) when one is close. */
@@ -392,7 +410,7 @@ function unknownKeyProblem(prefix: string, typed: string, known: readonly string
   return `${prefix}${typed}: unknown key${suggestion === undefined ? '' : `; did you mean \`${prefix}${suggestion}\`?`}`;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string[] {
+function describeIssue(issue: $ZodIssue): string[] {
   const key = issue.path.join('.') || '(root)';
   if (issue.code === 'unrecognized_keys') {
     const known = keysAt(issue.path);

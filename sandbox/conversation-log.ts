@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import type { PlatformName } from '#platforms/types';
 import type { DocumentClient } from '#shared/json-document-client';
+import * as z from '#shared/zod';
 
 /**
  * The members' side of the sandbox conversations, for the web page (`GET /_sandbox/conversation`): the platforms
@@ -79,7 +79,7 @@ const auditItemSchema = z.object({
   question: z.string(),
   source: z.string(),
   piiFound: z.number(),
-  modelLatencyMs: z.number().nullable(),
+  modelLatencyMs: z.nullable(z.number()),
   latencyMs: z.number(),
 });
 

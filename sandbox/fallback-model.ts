@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import { ENV } from '#config/env-names';
 import { DEFAULT_FALLBACK_MODEL_ID, pipelineEnvShape } from '#config/pipeline-config';
 import { ConfigError } from '#core/errors';
+import * as z from '#shared/zod';
 
 /**
  * The sandbox's backup model (issue 16, offline mode): a second local engine the worker falls back to when the

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#shared/zod';
 import type { RunningEndpoint } from './model-endpoints';
 import type { ModelSwitch, PrimaryState } from './model-switch';
 

@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
 import { ConfigError } from '#core/errors';
+import * as z from '#shared/zod';
 
 /**
  * How programs (tests, the bench, scripts) learn that `npm start` is up, without parsing the console, which is for
@@ -14,15 +14,15 @@ export const SANDBOX_READY_FILE_ENV = 'SANDBOX_READY_FILE';
 
 /** What the ready file holds: the sandbox's URL and the processes and servers that must be gone after Ctrl-C. */
 export const sandboxReadySchema = z.object({
-  url: z.string().url(),
-  pid: z.number().int().positive(),
-  fauxqsPid: z.number().int().positive(),
+  url: z.url(),
+  pid: z.int().check(z.positive()),
+  fauxqsPid: z.int().check(z.positive()),
   endpoints: z.object({
-    dynamo: z.string().url(),
-    sqs: z.string().url(),
-    model: z.string().url(),
+    dynamo: z.url(),
+    sqs: z.url(),
+    model: z.url(),
     /** The backup model's engine, unless `FALLBACK_MODEL=off`. */
-    fallbackModel: z.string().url().optional(),
+    fallbackModel: z.optional(z.url()),
   }),
 });
 export type SandboxReady = z.infer<typeof sandboxReadySchema>;

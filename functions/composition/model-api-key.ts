@@ -1,12 +1,12 @@
-import * as z from 'zod';
 import { ConfigError } from '#core/errors';
 import { awsJsonClientFromEnv, SECRETS_MANAGER } from '#shared/aws-json-client';
 import { secretJsonReader } from '#shared/secret-json';
+import * as z from '#shared/zod';
 
 /** How long a read key is used before Secrets Manager is asked again: a rotated key is picked up within it. */
 export const API_KEY_TTL_MS = 5 * 60_000;
 
-const secretSchema = z.object({ apiKey: z.string().min(1) });
+const secretSchema = z.object({ apiKey: z.string().check(z.minLength(1)) });
 
 /** The key of an OpenAI-compatible server, and how to forget it when the server refuses it. */
 export interface ModelApiKey {

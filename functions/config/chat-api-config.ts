@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError } from '#core/errors';
+import * as z from '#shared/zod';
 import { ENV } from './env-names';
 import { envInt, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
 import { parseEnv, splitList } from './runtime-config';
@@ -21,11 +21,11 @@ export const DEFAULT_CHAT_MAX_BODY_BYTES = 256 * 1024;
 
 const chatApiSchema = z.object({
   ...pipelineEnvShape,
-  [ENV.chatMaxQueryChars]: envInt(1, GATEWAY_MAX_QUERY_CHARS).default(GATEWAY_MAX_QUERY_CHARS),
-  [ENV.chatMaxContextChars]: envInt(0, GATEWAY_MAX_CONTEXT_CHARS).default(GATEWAY_MAX_CONTEXT_CHARS),
-  [ENV.chatMaxTokens]: envInt(1, GATEWAY_MAX_TOKENS).optional(),
-  [ENV.chatMaxBodyBytes]: envInt(1024, 10 * 1024 * 1024).default(DEFAULT_CHAT_MAX_BODY_BYTES),
-  [ENV.chatModelTimeoutMs]: envInt(1000, MAX_MODEL_TIMEOUT_MS).default(25_000),
+  [ENV.chatMaxQueryChars]: z._default(envInt(1, GATEWAY_MAX_QUERY_CHARS), GATEWAY_MAX_QUERY_CHARS),
+  [ENV.chatMaxContextChars]: z._default(envInt(0, GATEWAY_MAX_CONTEXT_CHARS), GATEWAY_MAX_CONTEXT_CHARS),
+  [ENV.chatMaxTokens]: z.optional(envInt(1, GATEWAY_MAX_TOKENS)),
+  [ENV.chatMaxBodyBytes]: z._default(envInt(1024, 10 * 1024 * 1024), DEFAULT_CHAT_MAX_BODY_BYTES),
+  [ENV.chatModelTimeoutMs]: z._default(envInt(1000, MAX_MODEL_TIMEOUT_MS), 25_000),
 });
 
 export type { PipelineConfig } from './pipeline-config';
@@ -112,21 +112,22 @@ export const DEFAULT_JWT_CLOCK_SKEW_SECONDS = 30;
 export const MIN_HMAC_SECRET_BYTES = 32;
 
 const jwtSchema = z.object({
-  [ENV.jwtJwksUrl]: z.url({ protocol: /^https?$/ }).optional(),
-  [ENV.jwtSecretId]: z.string().min(1).optional(),
-  [ENV.jwtSecret]: z
-    .string()
-    .refine((s) => Buffer.byteLength(s) >= MIN_HMAC_SECRET_BYTES, {
-      error: `must be at least ${MIN_HMAC_SECRET_BYTES} bytes`,
-    })
-    .optional(),
-  [ENV.jwtIssuer]: z.string().min(1),
-  [ENV.jwtAudience]: z.string().min(1),
-  [ENV.jwtAlgorithms]: z.string().optional(),
+  [ENV.jwtJwksUrl]: z.optional(z.url({ protocol: /^https?$/ })),
+  [ENV.jwtSecretId]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.jwtSecret]: z.optional(
+    z.string().check(
+      z.refine((s) => Buffer.byteLength(s) >= MIN_HMAC_SECRET_BYTES, {
+        error: `must be at least ${MIN_HMAC_SECRET_BYTES} bytes`,
+      }),
+    ),
+  ),
+  [ENV.jwtIssuer]: z.string().check(z.minLength(1)),
+  [ENV.jwtAudience]: z.string().check(z.minLength(1)),
+  [ENV.jwtAlgorithms]: z.optional(z.string()),
   // From one minute to 30 days; 0 would refuse every token.
-  [ENV.jwtMaxTokenLifetimeSeconds]: envInt(60, 30 * 86_400).default(DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS),
+  [ENV.jwtMaxTokenLifetimeSeconds]: z._default(envInt(60, 30 * 86_400), DEFAULT_JWT_MAX_TOKEN_LIFETIME_SECONDS),
   // A "small" skew: at most 5 minutes, the usual upper bound for NTP-synchronised hosts.
-  [ENV.jwtClockSkewSeconds]: envInt(0, 300).default(DEFAULT_JWT_CLOCK_SKEW_SECONDS),
+  [ENV.jwtClockSkewSeconds]: z._default(envInt(0, 300), DEFAULT_JWT_CLOCK_SKEW_SECONDS),
 });
 
 export function loadJwtConfig(env: Readonly<Record<string, string | undefined>>): JwtConfig {

@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError } from '#core/errors';
+import * as z from '#shared/zod';
 import { FALLBACK_ENDPOINT_NAME } from './pipeline-config';
 
 /**
@@ -37,17 +37,17 @@ export interface FallbackFunctionConfig {
 const S3_GGUF_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+\.[Gg][Gg][Uu][Ff])$/;
 
 const E = FALLBACK_FUNCTION_ENV;
-const envInt = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const envInt = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
 const schema = z.object({
-  [E.weightsS3Uri]: z.string().regex(S3_GGUF_URI, { error: 'must be s3://<bucket>/<key>.gguf' }).optional(),
-  [E.weightsPath]: z.string().min(1).optional(),
-  [E.weightsDir]: z.string().startsWith('/', { error: 'must be an absolute path' }).default('/tmp'),
-  [E.contextSize]: envInt(256, 131_072).default(2048),
-  [E.maxTokens]: envInt(1, 8192).default(512),
-  [E.endpointName]: z
-    .string()
-    .regex(/^[A-Za-z0-9-]{1,63}$/, { error: 'must be a SageMaker-style endpoint name' })
-    .default(FALLBACK_ENDPOINT_NAME),
+  [E.weightsS3Uri]: z.optional(z.string().check(z.regex(S3_GGUF_URI, { error: 'must be s3://<bucket>/<key>.gguf' }))),
+  [E.weightsPath]: z.optional(z.string().check(z.minLength(1))),
+  [E.weightsDir]: z._default(z.string().check(z.startsWith('/', { error: 'must be an absolute path' })), '/tmp'),
+  [E.contextSize]: z._default(envInt(256, 131_072), 2048),
+  [E.maxTokens]: z._default(envInt(1, 8192), 512),
+  [E.endpointName]: z._default(
+    z.string().check(z.regex(/^[A-Za-z0-9-]{1,63}$/, { error: 'must be a SageMaker-style endpoint name' })),
+    FALLBACK_ENDPOINT_NAME,
+  ),
 });
 
 /** @throws ConfigError naming every bad variable at once. */

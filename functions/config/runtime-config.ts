@@ -1,51 +1,52 @@
-import * as z from 'zod';
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '#core/context-scope';
 import { ConfigError } from '#core/errors';
 import { type TriggerConfig, triggerConfigSchema } from '#core/trigger-rules';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
+import * as z from '#shared/zod';
 import { ENV } from './env-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const platformList = z
-  .string()
-  .transform((s) =>
-    s
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.enum(PLATFORMS)).min(1));
+const platformList = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((s: string) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
+  ),
+  z.array(z.enum(PLATFORMS)).check(z.minLength(1)),
+);
 
-const jsonOf = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+const jsonOf = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.issues.push({ code: 'custom', message: 'is not valid JSON', input: s });
+          return z.NEVER;
+        }
+      }),
+    ),
+    schema,
+  );
 
 const url = z.url({ protocol: /^https?$/ });
 
 const webhookSchema = z.object({
   [ENV.enabledPlatforms]: platformList,
   [ENV.queueUrl]: url,
-  [ENV.eventsTable]: z.string().min(3),
-  [ENV.maxBodyBytes]: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(10 * 1024 * 1024)
-    .default(128 * 1024),
-  [ENV.triggerRules]: jsonOf(triggerConfigSchema).optional(),
-  [ENV.contextScopes]: jsonOf(conversationScopeConfigSchema).optional(),
-  [ENV.replyHandleOrigins]: z.string().optional(),
-  [ENV.eventRetentionSeconds]: z.coerce.number().int().min(3600).default(86_400),
+  [ENV.eventsTable]: z.string().check(z.minLength(3)),
+  [ENV.maxBodyBytes]: z._default(z.coerce.number().check(z.int(), z.gte(1024), z.lte(10 * 1024 * 1024)), 128 * 1024),
+  [ENV.triggerRules]: z.optional(jsonOf(triggerConfigSchema)),
+  [ENV.contextScopes]: z.optional(jsonOf(conversationScopeConfigSchema)),
+  [ENV.replyHandleOrigins]: z.optional(z.string()),
+  [ENV.eventRetentionSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(3600)), 86_400),
 });
 
 /** Settings of the webhook function, validated once per cold start. */
@@ -76,7 +77,7 @@ export function loadWebhookConfig(env: Env): WebhookConfig {
 }
 
 /** Parses with zod and reports every problem at once, each with the variable's name. */
-export function parseEnv<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
+export function parseEnv<T extends z.ZodMiniType>(schema: T, env: Env): z.infer<T> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));

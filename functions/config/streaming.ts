@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError } from '#core/errors';
+import * as z from '#shared/zod';
 import { ENV } from './env-names';
 import { chatRefList } from './pipeline-config';
 
@@ -16,8 +16,8 @@ export interface StreamingConfig {
 
 /** The two variables, for config schemas that parse the whole environment at once (the worker's). */
 export const streamingEnvShape = {
-  [ENV.streaming]: z.enum(['true', 'false']).default('true'),
-  [ENV.streamingOptOut]: chatRefList.optional(),
+  [ENV.streaming]: z._default(z.enum(['true', 'false']), 'true'),
+  [ENV.streamingOptOut]: z.optional(chatRefList),
 };
 const streamingEnvSchema = z.object(streamingEnvShape);
 

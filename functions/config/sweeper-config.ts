@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import type { ReplyLimits } from '#platforms/shared/reply-text';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
+import * as z from '#shared/zod';
 import { ENV } from './env-names';
 import { parseEnv, splitList } from './runtime-config';
 
@@ -9,18 +9,21 @@ import { parseEnv, splitList } from './runtime-config';
  * worker's variable names: it reaches the same platforms, with the same credentials, reply limits and origins.
  */
 const schema = z.object({
-  [ENV.enabledPlatforms]: z
-    .string()
-    .transform((s) => splitList(s))
-    .pipe(z.array(z.enum(PLATFORMS)).min(1)),
-  [ENV.eventsTable]: z.string().min(3),
-  [ENV.replyHandleOrigins]: z.string().optional(),
+  [ENV.enabledPlatforms]: z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) => splitList(s)),
+    ),
+    z.array(z.enum(PLATFORMS)).check(z.minLength(1)),
+  ),
+  [ENV.eventsTable]: z.string().check(z.minLength(3)),
+  [ENV.replyHandleOrigins]: z.optional(z.string()),
   // The sweeper's lease on one event: longer than its own Lambda timeout (a live sweeper cannot outlast it), short
   // enough that a surface it failed on is due again at the next run or the one after.
-  [ENV.claimLeaseSeconds]: z.coerce.number().int().min(10).max(900).default(55),
-  [ENV.maxReplyChars]: z.coerce.number().int().min(100).max(100_000).default(8_000),
-  [ENV.maxReplyMessages]: z.coerce.number().int().min(1).max(20).default(4),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
+  [ENV.claimLeaseSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(10), z.lte(900)), 55),
+  [ENV.maxReplyChars]: z._default(z.coerce.number().check(z.int(), z.gte(100), z.lte(100_000)), 8_000),
+  [ENV.maxReplyMessages]: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(20)), 4),
+  AWS_REGION: z._default(z.string().check(z.minLength(1)), 'us-east-1'),
 });
 
 export interface SweeperConfig {

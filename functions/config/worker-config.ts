@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '#core/context-scope';
 import type { ReplyLimits } from '#platforms/shared/reply-text';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
+import * as z from '#shared/zod';
 import { ENV } from './env-names';
 import { jsonValue, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
 import { parseEnv, splitList } from './runtime-config';
@@ -11,23 +11,26 @@ export { DEFAULT_SYSTEM_PROMPT } from './pipeline-config';
 
 const schema = z.object({
   ...pipelineEnvShape,
-  [ENV.enabledPlatforms]: z
-    .string()
-    .transform((s) => splitList(s))
-    .pipe(z.array(z.enum(PLATFORMS)).min(1)),
-  [ENV.eventsTable]: z.string().min(3),
-  [ENV.contextScopes]: jsonValue.pipe(conversationScopeConfigSchema).optional(),
-  [ENV.replyHandleOrigins]: z.string().optional(),
+  [ENV.enabledPlatforms]: z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) => splitList(s)),
+    ),
+    z.array(z.enum(PLATFORMS)).check(z.minLength(1)),
+  ),
+  [ENV.eventsTable]: z.string().check(z.minLength(3)),
+  [ENV.contextScopes]: z.optional(z.pipe(jsonValue, conversationScopeConfigSchema)),
+  [ENV.replyHandleOrigins]: z.optional(z.string()),
   // A claim outlives its holder only until the Lambda timeout has surely passed (a live worker cannot run longer),
   // and must end before SQS redelivers (visibility = 6 × timeout), so a redelivery after a crash finds it expired.
-  [ENV.claimLeaseSeconds]: z.coerce.number().int().min(10).default(90),
+  [ENV.claimLeaseSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(10)), 90),
   // A model answer is cut to this many characters (with a visible note) before the platform split; the floor leaves
   // room for the note, the ceiling keeps even a Slack reply within a handful of messages.
-  [ENV.maxReplyChars]: z.coerce.number().int().min(100).max(100_000).default(8_000),
+  [ENV.maxReplyChars]: z._default(z.coerce.number().check(z.int(), z.gte(100), z.lte(100_000)), 8_000),
   // However long each platform's messages may be, one answer never becomes more than this many.
-  [ENV.maxReplyMessages]: z.coerce.number().int().min(1).max(20).default(4),
+  [ENV.maxReplyMessages]: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(20)), 4),
   ...streamingEnvShape,
-  [ENV.streamSweepAfterSeconds]: z.coerce.number().int().min(60).max(86_400).default(1_800),
+  [ENV.streamSweepAfterSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(60), z.lte(86_400)), 1_800),
 });
 
 /** Settings of the worker, validated once per cold start: the pipeline's plus the queue-side ones. */

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#shared/zod';
 import { GroupGateError, UnauthorizedError, ValidationError } from './errors';
 import { duration, invalidClaim, missingClaim, type TokenRefusal } from './token-refusal';
 
@@ -107,11 +107,11 @@ export function principalContext(principal: ApiPrincipal): Record<string, string
   };
 }
 
-const epochSeconds = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
+const epochSeconds = z.union([z.int(), z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number))]);
 const contextSchema = z.object({
-  sub: z.string().min(1),
-  tenant: z.string().min(1),
-  scope: z.string().default(''),
+  sub: z.string().check(z.minLength(1)),
+  tenant: z.string().check(z.minLength(1)),
+  scope: z._default(z.string(), ''),
   acceptedUntil: epochSeconds,
 });
 

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import type { ChatLimits } from '#config/chat-api-config';
 import { API_PLATFORM } from '#platforms/types';
+import * as z from '#shared/zod';
 import { PayloadTooLargeError, ValidationError } from './errors';
 import { joinKey } from './key-part';
 import { stripInvisible } from './safety/sanitise-input';
@@ -40,25 +40,32 @@ const codePoints = (s: string): number => [...s].length;
 function bodySchema(limits: ChatLimits) {
   return z.strictObject({
     query: z
-      .string({ error: (iss) => (iss.input === undefined ? 'query is required' : 'query must be a string') })
-      .transform((s) => s.trim())
-      // Invisible characters are stripped before anything reads the query, so a query of only those is empty.
-      .refine((s) => stripInvisible(s).trim().length > 0, { error: 'query must not be empty' })
-      .refine((s) => codePoints(s) <= limits.maxQueryChars, {
-        error: `query must be at most ${limits.maxQueryChars} characters`,
-      }),
-    context: z
-      .string({ error: 'context must be a string' })
-      .refine((s) => codePoints(s) <= limits.maxContextChars, {
-        error: `context must be at most ${limits.maxContextChars} characters`,
-      })
-      .optional(),
-    max_tokens: z
-      .number({ error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` })
-      .int({ error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` })
-      .min(1, { error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` })
-      .max(limits.maxTokens, { error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` })
-      .optional(),
+      .pipe(
+        z.string({ error: (iss) => (iss.input === undefined ? 'query is required' : 'query must be a string') }),
+        z.transform((s) => s.trim()),
+      )
+      .check(
+        // Invisible characters are stripped before anything reads the query, so a query of only those is empty.
+        z.refine((s) => stripInvisible(s).trim().length > 0, { error: 'query must not be empty' }),
+        z.refine((s) => codePoints(s) <= limits.maxQueryChars, {
+          error: `query must be at most ${limits.maxQueryChars} characters`,
+        }),
+      ),
+    context: z.optional(
+      z.string({ error: 'context must be a string' }).check(
+        z.refine((s) => codePoints(s) <= limits.maxContextChars, {
+          error: `context must be at most ${limits.maxContextChars} characters`,
+        }),
+      ),
+    ),
+    max_tokens: z.optional(
+      z
+        .int({ error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` })
+        .check(
+          z.gte(1, { error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` }),
+          z.lte(limits.maxTokens, { error: `max_tokens must be an integer from 1 to ${limits.maxTokens}` }),
+        ),
+    ),
   });
 }
 

@@ -1,17 +1,15 @@
-import * as z from 'zod';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
+import * as z from '#shared/zod';
 import type { ContextScope } from './conversation-key';
 
 const scope = z.enum(['member', 'group', 'thread']);
 
 /** Context scope per platform or chat (`platform:chatId`); `member` unless configured. */
-export const conversationScopeConfigSchema = z
-  .object({
-    default: scope.optional(),
-    platforms: z.partialRecord(z.enum(PLATFORMS), scope).optional(),
-    chats: z.record(z.string(), scope).optional(),
-  })
-  .strict();
+export const conversationScopeConfigSchema = z.strictObject({
+  default: z.optional(scope),
+  platforms: z.optional(z.partialRecord(z.enum(PLATFORMS), scope)),
+  chats: z.optional(z.record(z.string(), scope)),
+});
 
 export type ConversationScopeConfig = z.infer<typeof conversationScopeConfigSchema>;
 

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { replyHandleSchema } from '#platforms/manifests';
 import { type IncomingMessage, PLATFORMS } from '#platforms/types';
+import * as z from '#shared/zod';
 
 /**
  * The SQS message body between webhook and worker. Versioned so a deploy that changes the shape can drain old
@@ -20,19 +20,19 @@ export interface QueuedEvent {
 
 export const queuedEventSchema = z.object({
   v: z.literal(1),
-  conversationKey: z.string().min(1),
+  conversationKey: z.string().check(z.minLength(1)),
   text: z.string(),
   receivedAt: z.number(),
-  ingressMs: z.number().nonnegative().optional(),
+  ingressMs: z.optional(z.number().check(z.nonnegative())),
   message: z.object({
     platform: z.enum(PLATFORMS),
     tenantId: z.string(),
-    chatId: z.string().min(1),
+    chatId: z.string().check(z.minLength(1)),
     chatType: z.enum(['group', 'direct']),
-    threadId: z.string().optional(),
-    senderId: z.string().min(1),
-    senderName: z.string().optional(),
-    eventId: z.string().min(1),
+    threadId: z.optional(z.string()),
+    senderId: z.string().check(z.minLength(1)),
+    senderName: z.optional(z.string()),
+    eventId: z.string().check(z.minLength(1)),
     messageId: z.string(),
     text: z.string(),
     mentionedBot: z.boolean(),

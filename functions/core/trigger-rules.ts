@@ -1,32 +1,28 @@
-import * as z from 'zod';
 import { type IncomingMessage, PLATFORMS, type PlatformName } from '#platforms/types';
+import * as z from '#shared/zod';
 
 /** When the bot answers. Rules merge from general to specific: defaults → platform → group. */
-export const triggerRuleSchema = z
-  .object({
-    /** Answer when the bot is @-mentioned (by bot id). @default true */
-    mention: z.boolean(),
-    /** Answer every direct message. @default true */
-    directMessages: z.boolean(),
-    /** Answer group messages that start with one of these prefixes (e.g. `/ai`), without a mention. @default [] */
-    prefixes: z.array(z.string().min(1)),
-    /** When non-empty, only these chat ids trigger. @default [] */
-    allowChats: z.array(z.string().min(1)),
-    /** These chat ids never trigger. @default [] */
-    denyChats: z.array(z.string().min(1)),
-  })
-  .strict();
+export const triggerRuleSchema = z.strictObject({
+  /** Answer when the bot is @-mentioned (by bot id). @default true */
+  mention: z.boolean(),
+  /** Answer every direct message. @default true */
+  directMessages: z.boolean(),
+  /** Answer group messages that start with one of these prefixes (e.g. `/ai`), without a mention. @default [] */
+  prefixes: z.array(z.string().check(z.minLength(1))),
+  /** When non-empty, only these chat ids trigger. @default [] */
+  allowChats: z.array(z.string().check(z.minLength(1))),
+  /** These chat ids never trigger. @default [] */
+  denyChats: z.array(z.string().check(z.minLength(1))),
+});
 
 export type TriggerRule = z.infer<typeof triggerRuleSchema>;
 
-export const triggerConfigSchema = z
-  .object({
-    default: triggerRuleSchema.partial().optional(),
-    platforms: z.partialRecord(z.enum(PLATFORMS), triggerRuleSchema.partial()).optional(),
-    /** Keyed by `platform:chatId`. */
-    chats: z.record(z.string(), triggerRuleSchema.partial()).optional(),
-  })
-  .strict();
+export const triggerConfigSchema = z.strictObject({
+  default: z.optional(z.partial(triggerRuleSchema)),
+  platforms: z.optional(z.partialRecord(z.enum(PLATFORMS), z.partial(triggerRuleSchema))),
+  /** Keyed by `platform:chatId`. */
+  chats: z.optional(z.record(z.string(), z.partial(triggerRuleSchema))),
+});
 
 export type TriggerConfig = z.infer<typeof triggerConfigSchema>;
 

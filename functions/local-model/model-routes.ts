@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { chatMessageSchema } from '#model/chat-completions';
 import { timingSafeEqualValues } from '#platforms/shared/timing-safe';
+import * as z from '#shared/zod';
 import type { GenerateResult, ModelEngine } from './engine';
 import { EVENT_STREAM_CONTENT_TYPE, encodeModelStreamError, encodePayloadPart } from './event-stream';
 import { createRequestLimiter } from './request-limiter';
@@ -75,16 +75,16 @@ export interface ResponseWriter {
 export type ModelRoutes = (request: ModelRequest, response: ResponseWriter) => Promise<void>;
 
 const invocationBodySchema = z.object({
-  messages: z.array(chatMessageSchema).min(1),
-  max_tokens: z.number().int().positive().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  stream: z.boolean().optional(),
+  messages: z.array(chatMessageSchema).check(z.minLength(1)),
+  max_tokens: z.optional(z.int().check(z.positive())),
+  temperature: z.optional(z.number().check(z.gte(0), z.lte(2))),
+  stream: z.optional(z.boolean()),
 });
 
 /** OpenAI clients also send the model's name and stream options; other OpenAI fields are accepted and ignored. */
-const openAiBodySchema = invocationBodySchema.extend({
-  model: z.string().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+const openAiBodySchema = z.extend(invocationBodySchema, {
+  model: z.optional(z.string()),
+  stream_options: z.nullish(z.object({ include_usage: z.optional(z.boolean()) })),
 });
 
 /** A failure answered to the caller: HTTP status, SageMaker's error type (`x-amzn-errortype`), OpenAI's code. */

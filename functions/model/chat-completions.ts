@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ModelError } from '#core/errors';
+import * as z from '#shared/zod';
 
 /**
  * The model endpoint contract (ARCHITECTURE §4.1): the chat-completions JSON that the LMI/vLLM, vLLM and TGI
@@ -67,7 +67,7 @@ export function toFinishReason(raw: string | null | undefined): FinishReason {
   return (raw != null && Object.hasOwn(FINISH_REASONS, raw) ? FINISH_REASONS[raw] : undefined) ?? 'unknown';
 }
 
-const count = z.number().int().nonnegative();
+const count = z.int().check(z.nonnegative());
 
 export const usageSchema = z.object({ prompt_tokens: count, completion_tokens: count, total_tokens: count });
 
@@ -77,10 +77,10 @@ export const chatCompletionSchema = z.object({
       z.object({
         message: z.object({ role: z.literal('assistant'), content: z.string() }),
         // Some containers send `null` when they have no reason to give; that is `unknown`, not off-contract.
-        finish_reason: z.string().nullish(),
+        finish_reason: z.nullish(z.string()),
       }),
     )
-    .min(1),
+    .check(z.minLength(1)),
   usage: usageSchema,
 });
 
@@ -88,11 +88,11 @@ export const chatCompletionSchema = z.object({
 export const chatCompletionChunkSchema = z.object({
   choices: z.array(
     z.object({
-      delta: z.object({ content: z.string().nullish() }),
-      finish_reason: z.string().nullish(),
+      delta: z.object({ content: z.nullish(z.string()) }),
+      finish_reason: z.nullish(z.string()),
     }),
   ),
-  usage: usageSchema.nullish(),
+  usage: z.nullish(usageSchema),
 });
 
 export function toTokenUsage(usage: z.infer<typeof usageSchema>): TokenUsage {

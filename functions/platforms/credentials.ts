@@ -1,6 +1,6 @@
-import type * as z from 'zod';
 import type { EnvName } from '#config/env-names';
 import { ConfigError } from '#core/errors';
+import type * as z from '#shared/zod';
 
 /**
  * Platform credentials. In AWS each enabled platform has one Secrets Manager secret (JSON with the schema's keys),
@@ -8,7 +8,7 @@ import { ConfigError } from '#core/errors';
  * rotated secret is picked up without a deploy). Locally (no secret id) the same keys come from env variables.
  * Each platform folder declares its own `CredentialSpec` (`<platform>/credentials.ts`); this module only loads one.
  */
-export interface CredentialSpec<Schema extends z.ZodObject = z.ZodObject> {
+export interface CredentialSpec<Schema extends z.ZodMiniObject = z.ZodMiniObject> {
   /** The secret's JSON keys and their rules. */
   readonly schema: Schema;
   /** Env variable holding the Secrets Manager secret id (`ENV.<platform>SecretId`); the CDK app sets it. */
@@ -17,7 +17,7 @@ export interface CredentialSpec<Schema extends z.ZodObject = z.ZodObject> {
   readonly envNames: Readonly<Record<string, string>>;
 }
 
-export async function loadCredentials<Schema extends z.ZodObject>(
+export async function loadCredentials<Schema extends z.ZodMiniObject>(
   spec: CredentialSpec<Schema>,
   env: Readonly<Record<string, string | undefined>>,
   fetchSecret: (id: string) => Promise<unknown> = fetchSecretWithPowertools,

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '#shared/zod';
 import type { PlatformManifest, ReplyHandleSchema } from './manifest';
 import type { ReplyLimits, ReplyUrlAllowlist } from './shared/index';
 import type { AdapterDeps, ChatPlatform, PlatformName } from './types';
@@ -24,7 +24,7 @@ export interface PlatformBuildContext<Credentials> {
 export interface PlatformDescriptor<
   P extends PlatformName,
   Handle extends ReplyHandleSchema<P> = ReplyHandleSchema<P>,
-  Credentials extends z.ZodObject = z.ZodObject,
+  Credentials extends z.ZodMiniObject = z.ZodMiniObject,
 > extends PlatformManifest<P, Credentials, Handle> {
   /**
    * Builds the adapter from the credentials `credentials` loaded. Throws `ConfigError` listing every unusable

@@ -1,4 +1,5 @@
-import type * as z from 'zod';
+import type { $ZodShape, $ZodType } from 'zod/v4/core';
+import * as z from '#shared/zod';
 import type { CredentialSpec } from './credentials';
 import type { HttpResponse, PlatformName } from './types';
 
@@ -27,7 +28,7 @@ export interface WebhookRouteSpec {
  */
 export interface PlatformManifest<
   P extends PlatformName = PlatformName,
-  Credentials extends z.ZodObject = z.ZodObject,
+  Credentials extends z.ZodMiniObject = z.ZodMiniObject,
   Handle extends ReplyHandleSchema<P> = ReplyHandleSchema<P>,
 > {
   readonly name: P;
@@ -43,7 +44,7 @@ export interface PlatformManifest<
 }
 
 /** The serialisable reply handle of one platform: a zod object discriminated by its `platform` literal. */
-export type ReplyHandleSchema<P extends PlatformName> = z.ZodObject<{ platform: z.ZodLiteral<P> } & z.ZodRawShape>;
+export type ReplyHandleSchema<P extends PlatformName> = z.ZodMiniObject<{ platform: z.ZodMiniLiteral<P> } & $ZodShape>;
 
 /** The duplicate-ack rule of platforms that have no "stop retrying" signal: the normal acknowledgement. */
 export function plainDuplicateAck(ack: HttpResponse): HttpResponse {
@@ -57,6 +58,6 @@ export function plainDuplicateAck(ack: HttpResponse): HttpResponse {
  */
 export function requiredCredentialKeys(spec: CredentialSpec): string[] {
   return Object.entries(spec.schema.shape)
-    .filter(([, field]: [string, z.ZodType]) => !field.safeParse(undefined).success)
+    .filter(([, field]: [string, $ZodType]) => !z.safeParse(field, undefined).success)
     .map(([key]) => key);
 }

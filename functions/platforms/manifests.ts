@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#shared/zod';
 import { dingtalkManifest } from './dingtalk/manifest';
 import { feishuManifest } from './feishu/manifest';
 import type { PlatformManifest } from './manifest';
@@ -27,7 +27,7 @@ export function fromManifests<T>(pick: (manifest: PlatformManifest) => T): Recor
 type HandleSchema = (typeof PLATFORM_MANIFESTS)[PlatformName]['replyHandleSchema'];
 
 /** The queued reply handle: the union of the platforms' schemas, discriminated by `platform`. */
-export const replyHandleSchema: z.ZodType<ReplyHandle> = z.discriminatedUnion(
+export const replyHandleSchema: z.ZodMiniType<ReplyHandle> = z.discriminatedUnion(
   'platform',
   PLATFORMS.map((p): HandleSchema => PLATFORM_MANIFESTS[p].replyHandleSchema) as [HandleSchema, ...HandleSchema[]],
 );

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from '#shared/zod';
 import type { StreamSnapshotStore } from '#stores/stream-snapshots';
 import type { PLATFORM_MANIFESTS } from './manifests';
 

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { replyHandleSchema } from '#platforms/manifests';
 import type { OpenedSurface, ReplyTarget } from '#platforms/types';
+import * as z from '#shared/zod';
 import { openedSurfaceOf } from './event-record';
 
 /**
@@ -26,8 +26,8 @@ export type OpenSurfaceEntry =
 const replyTargetSchema = z.object({
   handle: replyHandleSchema,
   format: z.enum(['text', 'markdown']),
-  mentionUserId: z.string().optional(),
-  idempotencyKey: z.string().min(1),
+  mentionUserId: z.optional(z.string()),
+  idempotencyKey: z.string().check(z.minLength(1)),
 });
 
 /** The sweeper's view of one index item. */

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import type { $ZodError } from 'zod/v4/core';
+import * as z from '#shared/zod';
 import type { EmulatedApiRequest, EmulatedApiResponse, EmulatorContext } from './types';
 
 /**
@@ -35,30 +36,30 @@ const TERMINAL = { '3': 'finished', '5': 'failed' } as const;
 const stringMap = z.record(z.string(), z.string());
 
 const createAndDeliverSchema = z.object({
-  cardTemplateId: z.string().min(1),
-  outTrackId: z.string().min(1).max(64),
-  callbackType: z.string().optional(),
+  cardTemplateId: z.string().check(z.minLength(1)),
+  outTrackId: z.string().check(z.minLength(1), z.maxLength(64)),
+  callbackType: z.optional(z.string()),
   cardData: z.object({ cardParamMap: stringMap }),
-  userIdType: z.number().optional(),
-  openSpaceId: z.string().min(1),
-  imGroupOpenDeliverModel: z
-    .object({ robotCode: z.string(), atUserIds: z.record(z.string(), z.string()).optional() })
-    .optional(),
-  imRobotOpenDeliverModel: z.object({ spaceType: z.string() }).optional(),
+  userIdType: z.optional(z.number()),
+  openSpaceId: z.string().check(z.minLength(1)),
+  imGroupOpenDeliverModel: z.optional(
+    z.object({ robotCode: z.string(), atUserIds: z.optional(z.record(z.string(), z.string())) }),
+  ),
+  imRobotOpenDeliverModel: z.optional(z.object({ spaceType: z.string() })),
 });
 
 const streamingSchema = z.object({
-  outTrackId: z.string().min(1),
-  guid: z.string().min(1),
-  key: z.string().min(1),
+  outTrackId: z.string().check(z.minLength(1)),
+  guid: z.string().check(z.minLength(1)),
+  key: z.string().check(z.minLength(1)),
   content: z.string(),
-  isFull: z.boolean().optional(),
-  isFinalize: z.boolean().optional(),
-  isError: z.boolean().optional(),
+  isFull: z.optional(z.boolean()),
+  isFinalize: z.optional(z.boolean()),
+  isError: z.optional(z.boolean()),
 });
 
 const updateInstanceSchema = z.object({
-  outTrackId: z.string().min(1),
+  outTrackId: z.string().check(z.minLength(1)),
   cardData: z.object({ cardParamMap: stringMap }),
 });
 
@@ -249,7 +250,7 @@ function cardNotExist(outTrackId: string): EmulatedApiResponse {
   return json(400, { code: 'param.cardNotExist', message: `no card with outTrackId ${outTrackId}` }); // [U]
 }
 
-function invalidParameter(error: z.ZodError): EmulatedApiResponse {
+function invalidParameter(error: $ZodError): EmulatedApiResponse {
   const problems = error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
   return json(400, { code: 'invalidParameter', message: problems });
 }

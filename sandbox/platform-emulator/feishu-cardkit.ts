@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '#shared/zod';
 import { feishuMentions } from './live-mentions';
 import type { EmulatedApiRequest, EmulatedApiResponse, EmulatorContext } from './types';
 
@@ -51,29 +51,31 @@ interface CardEntity {
 /** A card JSON 2.0 document, as far as the emulator reads it. */
 const cardJsonSchema = z.object({
   schema: z.literal('2.0'),
-  config: z
-    .object({
-      streaming_mode: z.boolean().optional(),
-      update_multi: z.boolean().optional(),
-      summary: z.object({ content: z.string() }).optional(),
-    })
-    .optional(),
+  config: z.optional(
+    z.object({
+      streaming_mode: z.optional(z.boolean()),
+      update_multi: z.optional(z.boolean()),
+      summary: z.optional(z.object({ content: z.string() })),
+    }),
+  ),
   body: z.object({
-    elements: z.array(z.object({ tag: z.string(), element_id: z.string().optional(), content: z.string().optional() })),
+    elements: z.array(
+      z.object({ tag: z.string(), element_id: z.optional(z.string()), content: z.optional(z.string()) }),
+    ),
   }),
 });
 type CardJson = z.infer<typeof cardJsonSchema>;
 
 const createBodySchema = z.object({ type: z.literal('card_json'), data: z.string() });
-const sequenceSchema = z.number().int().safe();
-const contentBodySchema = z.object({ content: z.string(), sequence: sequenceSchema, uuid: z.string().optional() });
+const sequenceSchema = z.int();
+const contentBodySchema = z.object({ content: z.string(), sequence: sequenceSchema, uuid: z.optional(z.string()) });
 const updateBodySchema = z.object({
   card: z.object({ type: z.literal('card_json'), data: z.string() }),
   sequence: sequenceSchema,
 });
 const settingsBodySchema = z.object({ settings: z.string(), sequence: sequenceSchema });
 const settingsSchema = z.object({
-  config: z.object({ streaming_mode: z.boolean().optional(), summary: z.unknown().optional() }).optional(),
+  config: z.optional(z.object({ streaming_mode: z.optional(z.boolean()), summary: z.optional(z.unknown()) })),
 });
 
 /** What a message send needs from the store: the card it names, or the refusal to answer. */

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import * as z from 'zod';
+import { $ZodError } from 'zod/v4/core';
+import * as z from '#shared/zod';
 import { slackMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
@@ -120,7 +121,7 @@ export const SLACK_STREAM_LIFETIME_MS = 300_000;
 const MARKDOWN_TEXT_LIMIT = 12_000;
 const TEXT_LIMIT = 40_000;
 
-const optionalString = z.string().optional();
+const optionalString = z.optional(z.string());
 const postBodySchema = z.looseObject({
   channel: optionalString,
   text: optionalString,
@@ -355,7 +356,7 @@ export function createSlackEmulator(): PlatformEmulator {
       return handler(body, ctx);
     } catch (err) {
       // A field of the wrong type (zod): Slack's answer to malformed arguments.
-      if (err instanceof z.ZodError) return refuse('invalid_arguments');
+      if (err instanceof $ZodError) return refuse('invalid_arguments');
       throw err;
     }
   };

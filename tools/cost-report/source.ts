@@ -1,10 +1,10 @@
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { COST_COMPONENTS, type CostComponent } from '#core/cost/cost-model';
 import type { LedgerRow } from '#core/cost/ledger-row';
 import { ValidationError } from '#core/errors';
 import { LEDGER_PLATFORMS } from '#platforms/types';
 import { TABLE_SPECS } from '#shared/table-specs';
+import * as z from '#shared/zod';
 
 /** The ledger fields the report reads; a stored `LedgerRow` has them all (and more, which are ignored). */
 export type ReportRow = Pick<
@@ -25,22 +25,22 @@ export type ReportRow = Pick<
   | 'totalNanoUsd'
 >;
 
-const nano = z.number().int();
+const nano = z.int();
 const rowSchema = z.object({
-  invocationId: z.string().min(1),
+  invocationId: z.string().check(z.minLength(1)),
   // The chat platforms and `api` (rows written by `/v1/chat`): a REST call must never make the report unusable.
   platform: z.enum(LEDGER_PLATFORMS),
   tenantId: z.string(),
-  chatId: z.string().min(1),
-  userId: z.string().min(1),
-  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  chatId: z.string().check(z.minLength(1)),
+  userId: z.string().check(z.minLength(1)),
+  day: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)),
   at: z.iso.datetime(),
-  expiresAt: z.number().int(),
+  expiresAt: z.int(),
   cached: z.boolean(),
   // Which model answered (absent for rows no model answered, and for rows written before the fallback existed).
-  modelSource: z.enum(['primary', 'fallback']).optional(),
+  modelSource: z.optional(z.enum(['primary', 'fallback'])),
   tokens: z.object({ prompt: nano, completion: nano, total: nano }),
-  usage: z.object({ sagemaker: z.object({ busyMs: z.number().nonnegative() }).nullable() }),
+  usage: z.object({ sagemaker: z.nullable(z.object({ busyMs: z.number().check(z.nonnegative()) })) }),
   componentsNanoUsd: z.object(
     Object.fromEntries(COST_COMPONENTS.map((c) => [c, nano])) as Record<CostComponent, typeof nano>,
   ),

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#shared/zod';
 
 /**
  * Scale-to-zero business hours of the SageMaker endpoint (issue 16): the schema of the `scaleToZero` CDK key (also
@@ -55,27 +55,33 @@ export const DEFAULT_IDLE_MINUTES = 15;
 export const scaleToZeroSchema = z
   .strictObject({
     /** IANA time zone the hours are in, e.g. `Asia/Shanghai`; daylight saving follows it. */
-    timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or Europe/Berlin'),
+    timeZone: z
+      .string()
+      .check(z.refine(isTimeZone, 'must be an IANA time zone such as Asia/Shanghai or Europe/Berlin')),
     /** Days the endpoint is kept warm, e.g. `MON-FRI` or `MON,TUE,THU`. */
     openDays: z
       .string()
-      .regex(OPEN_DAYS, `must be days or ranges of ${WEEKDAYS.join('|')} separated by commas, such as MON-FRI`),
+      .check(
+        z.regex(OPEN_DAYS, `must be days or ranges of ${WEEKDAYS.join('|')} separated by commas, such as MON-FRI`),
+      ),
     /** Local time the endpoint starts waking (it takes minutes: set it a little before members arrive). */
-    opensAt: z.string().regex(HH_MM, 'must be a 24-hour time HH:MM'),
+    opensAt: z.string().check(z.regex(HH_MM, 'must be a 24-hour time HH:MM')),
     /** Local time after which the endpoint may scale to zero once idle. */
-    closesAt: z.string().regex(HH_MM, 'must be a 24-hour time HH:MM'),
+    closesAt: z.string().check(z.regex(HH_MM, 'must be a 24-hour time HH:MM')),
     /**
      * The target-tracking policy's scale-in cooldown, in minutes: after a scaling activity (a wake, the opening) it
      * waits this long before removing a copy, so a closed-hours endpoint goes to zero no sooner than this after it
      * last scaled, and only once the policy's own low-traffic alarm has seen its evaluation window without calls
      * (`LOW_TRAFFIC_WINDOW_MINUTES`). @default 15
      */
-    idleMinutes: z.number().int().min(5).max(120).default(DEFAULT_IDLE_MINUTES),
+    idleMinutes: z._default(z.int().check(z.gte(5), z.lte(120)), DEFAULT_IDLE_MINUTES),
   })
-  .refine((s) => !HH_MM.test(s.opensAt) || !HH_MM.test(s.closesAt) || s.opensAt < s.closesAt, {
-    path: ['closesAt'],
-    error: 'must be after opensAt on the same day (overnight business hours are not supported)',
-  });
+  .check(
+    z.refine((s) => !HH_MM.test(s.opensAt) || !HH_MM.test(s.closesAt) || s.opensAt < s.closesAt, {
+      path: ['closesAt'],
+      error: 'must be after opensAt on the same day (overnight business hours are not supported)',
+    }),
+  );
 
 export type ScaleToZeroSchedule = z.output<typeof scaleToZeroSchema>;
 export type ScaleToZeroInput = z.input<typeof scaleToZeroSchema>;

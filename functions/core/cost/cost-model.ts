@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError, ValidationError } from '#core/errors';
+import * as z from '#shared/zod';
 import { add, fromDecimal, mul, nanoToUsd, type Ratio, ratio, sum, toNano, toNumber, ZERO } from './exact';
 import type { ResolvedPrices, ScalarPriceKey } from './prices';
 
@@ -11,8 +11,8 @@ export const BYTES_PER_GB = 1_073_741_824;
 export const COST_COMPONENTS = ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker'] as const;
 export type CostComponent = (typeof COST_COMPONENTS)[number];
 
-const count = z.number().int().nonnegative();
-const amount = z.number().finite().nonnegative();
+const count = z.int().check(z.nonnegative());
+const amount = z.number().check(z.nonnegative());
 
 const usageSchema = z.strictObject({
   /** 1 for the webhook / REST paths (one API Gateway request), 0 for work reached only through SQS. */
@@ -24,7 +24,7 @@ const usageSchema = z.strictObject({
   lambda: z.array(
     z.strictObject({
       fn: z.enum(['webhook', 'worker', 'chat-api', 'authorizer', 'model']),
-      memoryMb: z.number().int().min(128).max(10_240),
+      memoryMb: z.int().check(z.gte(128), z.lte(10_240)),
       billedMs: count,
       arch: z.enum(['arm64', 'x86_64']),
     }),
@@ -41,15 +41,15 @@ const usageSchema = z.strictObject({
   /** Bytes this call wrote to CloudWatch Logs (all functions). */
   logBytes: count,
   /** Null when no model call was made (answer cache hit, filtered, ...). */
-  sagemaker: z
-    .strictObject({
-      instanceType: z.string().min(1),
+  sagemaker: z.nullable(
+    z.strictObject({
+      instanceType: z.string().check(z.minLength(1)),
       /** Endpoint time attributed to this call (model latency). */
       busyMs: amount,
       /** Instances the call occupied at once. @default 1 */
-      instanceCount: z.number().int().positive().optional(),
-    })
-    .nullable(),
+      instanceCount: z.optional(z.int().check(z.positive())),
+    }),
+  ),
   tokens: z.strictObject({ prompt: count, completion: count }),
 });
 

@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError } from '#core/errors';
+import * as z from '#shared/zod';
 import { fromDecimal, type Ratio } from './exact';
 
 /**
@@ -177,26 +177,26 @@ export const PRICE_TABLE: Readonly<Record<string, Partial<RegionPriceTable>>> = 
 };
 
 const decimal = z.union([
-  z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string such as "0.7364"'),
-  z.number().finite().nonnegative(),
+  z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal string such as "0.7364"')),
+  z.number().check(z.nonnegative()),
 ]);
 
 const regionOverrideSchema = z.strictObject({
-  apiGatewayRestPerMillion: decimal.optional(),
-  lambdaRequestPerMillion: decimal.optional(),
-  lambdaGbSecondArm64: decimal.optional(),
-  lambdaGbSecondX86: decimal.optional(),
-  sqsFifoPerMillion: decimal.optional(),
-  dynamodbWritePerMillion: decimal.optional(),
-  dynamodbReadPerMillion: decimal.optional(),
-  logsIngestionPerGb: decimal.optional(),
-  sagemakerInstanceHour: z
-    .record(z.string().regex(/^ml\.[a-z0-9-]+\.[a-z0-9]+$/, 'not an ml.* type'), decimal)
-    .optional(),
+  apiGatewayRestPerMillion: z.optional(decimal),
+  lambdaRequestPerMillion: z.optional(decimal),
+  lambdaGbSecondArm64: z.optional(decimal),
+  lambdaGbSecondX86: z.optional(decimal),
+  sqsFifoPerMillion: z.optional(decimal),
+  dynamodbWritePerMillion: z.optional(decimal),
+  dynamodbReadPerMillion: z.optional(decimal),
+  logsIngestionPerGb: z.optional(decimal),
+  sagemakerInstanceHour: z.optional(
+    z.record(z.string().check(z.regex(/^ml\.[a-z0-9-]+\.[a-z0-9]+$/, 'not an ml.* type')), decimal),
+  ),
 });
 
 const overridesSchema = z.record(
-  z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code'),
+  z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region code')),
   regionOverrideSchema,
 );
 

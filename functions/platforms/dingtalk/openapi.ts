@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { PlatformApiError } from '#core/errors';
 import {
   createTokenCache,
@@ -9,6 +8,7 @@ import {
   type TokenCache,
 } from '#platforms/shared/index';
 import type { AdapterDeps } from '#platforms/types';
+import * as z from '#shared/zod';
 import type { ResolvedDingTalkConfig } from './config';
 
 /**
@@ -64,7 +64,7 @@ export function createDingTalkOpenApi(
   };
 }
 
-const openApiErrorSchema = z.object({ code: z.string(), message: z.string().optional() });
+const openApiErrorSchema = z.object({ code: z.string(), message: z.optional(z.string()) });
 
 /** The `code` of an OpenAPI error answer (`param.templateUnpublished`, `InvalidAuthentication`, ...), if any. */
 export function openApiErrorCode(err: unknown): string | undefined {
@@ -73,7 +73,10 @@ export function openApiErrorCode(err: unknown): string | undefined {
   return parsed.success ? parsed.data.code : undefined;
 }
 
-const accessTokenSchema = z.object({ accessToken: z.string().min(1), expireIn: z.number().positive() });
+const accessTokenSchema = z.object({
+  accessToken: z.string().check(z.minLength(1)),
+  expireIn: z.number().check(z.positive()),
+});
 
 async function fetchAccessToken(config: ResolvedDingTalkConfig, deps: SendDeps) {
   const response = await sendWithRetry(

@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { PlatformApiError } from '#core/errors';
 import { capReplyChars, sanitizeReplyText } from '#platforms/shared/index';
 import type { SurfaceOps } from '#platforms/shared/streaming-session';
 import type { OpenedSurface, ReplyHandle, SendResult } from '#platforms/types';
+import * as z from '#shared/zod';
 import type { DingTalkCardConfig, ResolvedDingTalkConfig } from './config';
 import { neutraliseDingTalkMentions } from './mentions';
 import { type DingTalkOpenApi, isRejectedToken, openApiErrorCode, parseJson } from './openapi';
@@ -231,13 +231,13 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
  * (e.g. `errorMsg: "spaceId is illegal"`, ISS chenhg5/cc-connect#1144). A card that was not delivered is not shown.
  */
 const createAndDeliverSchema = z.object({
-  result: z
-    .object({
-      deliverResults: z
-        .array(z.object({ success: z.boolean(), errorMsg: z.string().optional(), spaceId: z.string().optional() }))
-        .optional(),
-    })
-    .optional(),
+  result: z.optional(
+    z.object({
+      deliverResults: z.optional(
+        z.array(z.object({ success: z.boolean(), errorMsg: z.optional(z.string()), spaceId: z.optional(z.string()) })),
+      ),
+    }),
+  ),
 });
 
 function assertDelivered(status: number, body: string): void {

@@ -1,8 +1,8 @@
-import * as z from 'zod';
 import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import type { CredentialSpec } from '#platforms/credentials';
+import * as z from '#shared/zod';
 
-const nonEmpty = z.string().min(1);
+const nonEmpty = z.string().check(z.minLength(1));
 
 /** Feishu/Lark custom app credentials, the event subscription's token and key, and the bot's own open_id. */
 export const feishuCredentials = {

@@ -1,40 +1,40 @@
-import * as z from 'zod';
 import { MalformedEventError, SignatureError } from '#core/errors';
 import { getHeader } from '#platforms/shared/headers';
 import { decodeJsonObject, decodeUtf8, isRecord, parseJsonObject } from '#platforms/shared/json-body';
 import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestamp-window';
 import { secretMatcher } from '#platforms/shared/timing-safe';
 import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
+import * as z from '#shared/zod';
 import { FEISHU_DEFAULT_REPLAY_WINDOW_MS, type FeishuConfig } from './config';
 import { decryptFeishu, isValidFeishuSignature } from './crypto';
 
 const mentionSchema = z.object({
   key: z.string(),
-  id: z.object({ open_id: z.string().optional() }),
-  name: z.string().optional(),
+  id: z.object({ open_id: z.optional(z.string()) }),
+  name: z.optional(z.string()),
 });
 
 const messageEventSchema = z.object({
   header: z.object({
-    event_id: z.string().min(1),
+    event_id: z.string().check(z.minLength(1)),
     event_type: z.string(),
-    tenant_key: z.string().min(1),
-    create_time: z.string().optional(),
+    tenant_key: z.string().check(z.minLength(1)),
+    create_time: z.optional(z.string()),
   }),
   event: z.object({
     sender: z.object({
-      sender_id: z.object({ open_id: z.string().min(1) }),
+      sender_id: z.object({ open_id: z.string().check(z.minLength(1)) }),
       sender_type: z.string(),
     }),
     message: z.object({
-      message_id: z.string().min(1),
-      chat_id: z.string().min(1),
+      message_id: z.string().check(z.minLength(1)),
+      chat_id: z.string().check(z.minLength(1)),
       chat_type: z.string(),
       message_type: z.string(),
       content: z.string(),
-      create_time: z.string().regex(/^\d+$/),
-      thread_id: z.string().optional(),
-      mentions: z.array(mentionSchema).optional(),
+      create_time: z.string().check(z.regex(/^\d+$/)),
+      thread_id: z.optional(z.string()),
+      mentions: z.optional(z.array(mentionSchema)),
     }),
   }),
 });

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#shared/zod';
 
 /** Where a Feishu/Lark reply goes. Serialisable: it travels through SQS to the worker. */
 export const feishuReplyHandleSchema = z.object({

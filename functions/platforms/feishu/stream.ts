@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { PlatformApiError } from '#core/errors';
 import { askerMentionId } from '#platforms/shared/mentions';
 import { prepareReplyParts, type ReplyLimits } from '#platforms/shared/reply-text';
@@ -6,6 +5,7 @@ import { type OutboundResponse, type RetryPolicy, sendWithRetry } from '#platfor
 import type { SurfaceOps } from '#platforms/shared/streaming-session';
 import type { TokenCache } from '#platforms/shared/token-cache';
 import type { AdapterDeps, OpenedSurface, ReplyHandle, SendResult } from '#platforms/types';
+import * as z from '#shared/zod';
 import {
   cardMention,
   cardMessageContent,
@@ -73,7 +73,7 @@ export interface FeishuCardOpsInput {
   readonly sendWhole: (text: string) => Promise<SendResult>;
 }
 
-const createCardResponse = z.object({ data: z.object({ card_id: z.string().min(1) }) });
+const createCardResponse = z.object({ data: z.object({ card_id: z.string().check(z.minLength(1)) }) });
 
 export function createFeishuCardOps(input: FeishuCardOpsInput): SurfaceOps {
   const { apiBaseUrl, handle, deps, tokens } = input;

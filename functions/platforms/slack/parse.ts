@@ -1,27 +1,28 @@
-import * as z from 'zod';
+import type { $ZodError } from 'zod/v4/core';
 import { MalformedEventError, SignatureError } from '#core/errors';
 import { getHeader } from '#platforms/shared/headers';
 import { decodeJsonObject, isRecord } from '#platforms/shared/json-body';
 import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestamp-window';
 import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
+import * as z from '#shared/zod';
 import { SLACK_DEFAULT_REPLAY_WINDOW_MS, type SlackConfig } from './config';
 import { isValidSlackSignature } from './signature';
 import { mentionsSlackUser, normaliseSlackText } from './text';
 
 const envelopeSchema = z.object({
-  event_id: z.string().min(1),
-  team_id: z.string().min(1).optional(),
-  event: z.object({ type: z.string() }).loose(),
+  event_id: z.string().check(z.minLength(1)),
+  team_id: z.optional(z.string().check(z.minLength(1))),
+  event: z.looseObject({ type: z.string() }),
 });
 
 const messageSchema = z.object({
-  user: z.string().min(1),
+  user: z.string().check(z.minLength(1)),
   text: z.string(),
-  ts: z.string().regex(/^\d+\.\d+$/),
-  channel: z.string().min(1),
-  team: z.string().min(1).optional(),
-  thread_ts: z.string().optional(),
-  channel_type: z.string().optional(),
+  ts: z.string().check(z.regex(/^\d+\.\d+$/)),
+  channel: z.string().check(z.minLength(1)),
+  team: z.optional(z.string().check(z.minLength(1))),
+  thread_ts: z.optional(z.string()),
+  channel_type: z.optional(z.string()),
 });
 
 /**
@@ -146,6 +147,6 @@ function slackTsToMs(ts: string): number {
   return Number(seconds) * 1000 + Math.floor(Number(fraction.padEnd(6, '0').slice(0, 6)) / 1000);
 }
 
-function issuePaths(error: z.ZodError): string {
+function issuePaths(error: $ZodError): string {
   return error.issues.map((issue) => issue.path.join('.') || '(root)').join(', ');
 }

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#shared/zod';
 
 /**
  * Where a Slack reply goes (`chat.postMessage`, or a `chat.startStream` stream). Serialisable: it travels through SQS
@@ -9,13 +9,13 @@ export const slackReplyHandleSchema = z.object({
   platform: z.literal('slack'),
   channel: z.string(),
   /** `thread_ts` to reply in (the thread's root, or the message's own `ts` to start a thread). */
-  threadTs: z.string().optional(),
+  threadTs: z.optional(z.string()),
   /** The member's message `ts`: what a stream replies to when the answer is not threaded (a DM). */
-  messageTs: z.string().optional(),
+  messageTs: z.optional(z.string()),
   /** The member's workspace: `chat.startStream` `recipient_team_id`. */
-  teamId: z.string().optional(),
+  teamId: z.optional(z.string()),
   /** The member: `chat.startStream` `recipient_user_id`. */
-  userId: z.string().optional(),
+  userId: z.optional(z.string()),
   /** A 1:1 DM (`channel_type: im`): streams there carry no recipient ids. */
-  direct: z.boolean().optional(),
+  direct: z.optional(z.boolean()),
 });

@@ -1,10 +1,10 @@
-import * as z from 'zod';
 import { PlatformApiError } from '#core/errors';
 import { backoffMs, DEFAULT_RETRY_POLICY, retryAfterMs } from '#platforms/shared/send-with-retry';
 import type { AdapterDeps } from '#platforms/types';
+import * as z from '#shared/zod';
 
 /** The part of a Slack Web API answer the streaming calls read; other fields are kept but unused. */
-const slackAnswerSchema = z.looseObject({ ok: z.boolean(), error: z.string().optional(), ts: z.string().optional() });
+const slackAnswerSchema = z.looseObject({ ok: z.boolean(), error: z.optional(z.string()), ts: z.optional(z.string()) });
 export type SlackAnswer = z.infer<typeof slackAnswerSchema>;
 
 /**

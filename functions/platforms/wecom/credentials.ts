@@ -1,16 +1,16 @@
-import * as z from 'zod';
 import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import type { CredentialSpec } from '#platforms/credentials';
+import * as z from '#shared/zod';
 
-const nonEmpty = z.string().min(1);
+const nonEmpty = z.string().check(z.minLength(1));
 
 /** WeCom AI bot callback credentials: the token and the 43-character EncodingAESKey; bot id and name optional. */
 export const wecomCredentials = {
   schema: z.object({
     token: nonEmpty,
-    encodingAesKey: z.string().length(43),
-    botId: nonEmpty.optional(),
-    botName: nonEmpty.optional(),
+    encodingAesKey: z.string().check(z.length(43)),
+    botId: z.optional(nonEmpty),
+    botName: z.optional(nonEmpty),
   }),
   secretIdEnv: ENV.wecomSecretId,
   envNames: PLATFORM_CREDENTIAL_ENV.wecom,

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import * as z from 'zod';
 import type { HttpResponse } from '#platforms/types';
+import * as z from '#shared/zod';
 import { computeMsgSignature, encryptMessage } from './biz-msg-crypt';
 
 /**
@@ -36,22 +36,22 @@ export function wecomStreamId(eventId: string): string {
 /** A decrypted refresh callback; only what GroupGate reads (the doc's full shape adds msgid, aibotid, chat, from). */
 export const streamRefreshSchema = z.object({
   msgtype: z.literal('stream'),
-  stream: z.object({ id: z.string().min(1).max(256) }),
+  stream: z.object({ id: z.string().check(z.minLength(1), z.maxLength(256)) }),
 });
 
 /** The decrypted passive reply to a message or refresh callback. */
 export const streamReplySchema = z.object({
   msgtype: z.literal('stream'),
-  stream: z.object({ id: z.string().min(1), finish: z.boolean(), content: z.string() }),
+  stream: z.object({ id: z.string().check(z.minLength(1)), finish: z.boolean(), content: z.string() }),
 });
 export type StreamReply = z.infer<typeof streamReplySchema>;
 
 /** The body WeCom's passive replies travel in (the JSON variant of WXBizMsgCrypt's encrypted reply). */
 export const encryptedReplyEnvelopeSchema = z.object({
-  encrypt: z.string().min(1),
-  msgsignature: z.string().min(1),
-  timestamp: z.union([z.number().int(), z.string().regex(/^\d+$/)]),
-  nonce: z.string().min(1),
+  encrypt: z.string().check(z.minLength(1)),
+  msgsignature: z.string().check(z.minLength(1)),
+  timestamp: z.union([z.int(), z.string().check(z.regex(/^\d+$/))]),
+  nonce: z.string().check(z.minLength(1)),
 });
 
 export function streamReply(id: string, finish: boolean, content: string): StreamReply {

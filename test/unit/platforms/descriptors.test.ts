@@ -2,6 +2,7 @@ import { encodeQueuedEvent, type QueuedEvent, queuedEventSchema } from '#core/qu
 import { replyHandleSchema } from '#platforms/manifests';
 import { PLATFORM_DESCRIPTORS } from '#platforms/registry';
 import { type HttpResponse, PLATFORMS, type PlatformName, type ReplyHandle } from '#platforms/types';
+import * as z from '#shared/zod';
 
 /** One handle per platform with every optional field set, and one with only the required ones. */
 const HANDLES: { readonly [P in PlatformName]: readonly Extract<ReplyHandle, { platform: P }>[] } = {
@@ -62,7 +63,8 @@ describe('platform descriptor table', () => {
     for (const name of PLATFORMS) {
       const descriptor = PLATFORM_DESCRIPTORS[name];
       expect(descriptor.name).toBe(name);
-      expect(descriptor.replyHandleSchema.shape.platform.value).toBe(name);
+      const platformField = descriptor.replyHandleSchema.shape.platform;
+      for (const other of PLATFORMS) expect(z.safeParse(platformField, other).success).toBe(other === name);
       expect(typeof descriptor.create).toBe('function');
       expect(Object.keys(descriptor.credentials.envNames).sort()).toEqual(
         Object.keys(descriptor.credentials.schema.shape).sort(),

@@ -67,6 +67,7 @@ describe('platform manifests', () => {
         'functions/platforms/manifest.ts',
         'functions/platforms/manifests.ts',
         'functions/platforms/types.ts',
+        'functions/shared/zod.ts',
       ].sort(),
     );
   });
