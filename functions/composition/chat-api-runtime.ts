@@ -5,6 +5,7 @@ import { runPipeline } from '#core/answer-pipeline';
 import { type ApiPrincipal, resolveApiIdentity } from '#core/api-identity';
 import { apiConversationKey, type ChatRequest } from '#core/chat-request';
 import { ModelError } from '#core/errors';
+import type { GroundingPassage } from '#core/skills/skill';
 import { API_PLATFORM } from '#platforms/types';
 import { recordOutcome } from '#shared/metrics';
 import { logger } from '#shared/powertools';
@@ -34,6 +35,17 @@ export interface ChatResponse {
   /** Answered from the FAQ cache (no model call). */
   readonly cached: boolean;
   readonly requestId: string;
+  /**
+   * The sources a grounded answer cites, numbered as in `reply` ([1] is the first); absent when skills retrieved
+   * nothing for it (docs/SKILLS.md). Links are `https:` only.
+   */
+  readonly sources?: readonly ChatSource[];
+}
+
+export interface ChatSource {
+  readonly title: string;
+  readonly section?: string;
+  readonly url?: string;
 }
 
 export interface Caller {
@@ -143,9 +155,14 @@ export function createChatApi(deps: {
         usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
         cached: outcome.source === 'cache',
         requestId: caller.requestId,
+        ...(outcome.sources ? { sources: outcome.sources.map(sourceForCaller) } : {}),
       };
     },
   };
+}
+
+function sourceForCaller({ title, section, url }: GroundingPassage): ChatSource {
+  return { title, ...(section ? { section } : {}), ...(url?.startsWith('https://') ? { url } : {}) };
 }
 
 function forCaller(err: ModelError, budgetMs: number): ModelFailureForCaller {

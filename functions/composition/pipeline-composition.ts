@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { PipelineConfig } from '#config/pipeline-config';
+import { enabledSkillsFor } from '#config/skills-config';
 import { answerCacheKey, isCacheable } from '#core/answer-cache-key';
 import {
   type CacheEntry,
@@ -16,8 +18,10 @@ import { moderate } from '#core/safety/moderation';
 import { createPiiMasker } from '#core/safety/pii';
 import { streamGuardFactory } from '#core/safety/stream-guard';
 import { costSkill } from '#core/skills/cost';
+import { type HelpEntry, helpSkill } from '#core/skills/help';
+import { type RemoteSkillDeps, remoteSkill } from '#core/skills/remote-skill';
 import { resetSkill } from '#core/skills/reset';
-import type { Skill } from '#core/skills/skill';
+import type { Skill, SkillOrigin } from '#core/skills/skill';
 import type { ModelClient } from '#model/model-client';
 import type { AwsClients } from '#shared/aws-clients';
 import { traced } from '#shared/tracer';
@@ -27,6 +31,7 @@ import type { CapacitySink } from '#stores/capacity';
 import { ContextStore, type ConversationContext } from '#stores/context-store';
 import { RecordsStore } from '#stores/records-store';
 import { formatUsage, queryMemberUsage } from '#stores/usage-query';
+import { remoteSkillDeps } from './skill-calls';
 
 /**
  * The answering pipeline wired to the real stores, safety filters, prompt builder and model client, for every
@@ -38,6 +43,22 @@ export interface PipelineCompositionDeps {
   readonly clients: AwsClients;
   readonly model: ModelClient;
   readonly now: () => number;
+  /**
+   * How third-party skills (`config.skills.remote`) are called and their calls reported. @default
+   * `remoteSkillDeps(config.skills)`: Lambda by ARN (or the sandbox's URLs), logged and counted.
+   */
+  readonly remoteSkills?: Omit<RemoteSkillDeps, 'now'>;
+}
+
+/**
+ * A pseudonymous, stable reference to a member for third-party skills: a hash of platform, tenant and user, so a
+ * skill can tell members apart (and keep its own per-member state) without receiving the platform's user id.
+ */
+export function memberRefOf(member: Member): string {
+  return createHash('sha256')
+    .update(['groupgate.skill.member', member.platform, member.tenantId, member.userId].join('\0'))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export type PipelineComposition = ReturnType<typeof composePipeline>;
@@ -89,18 +110,37 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     return { decision: result.decision, text: result.text, maxLevel: result.maxLevel };
   };
 
+  const skillDeps = deps.remoteSkills ?? remoteSkillDeps(config.skills);
+  const remote = skillDeps
+    ? config.skills.remote.map((skill) => ({
+        name: skill.name,
+        description: skill.description,
+        skill: remoteSkill(skill, { ...skillDeps, now }),
+      }))
+    : [];
+
   /**
-   * The skill chain, in precedence order: `/reset` always; `/cost` only where the caller names the member (it
-   * reads that member's ledger rows). A new skill is added here (see functions/core/skills/skill.ts).
+   * The skill chain of one group, in precedence order: `/help` and `/reset` always; `/cost` where the group enables
+   * it and the caller names the member (it reads that member's ledger rows); then the group's third-party skills in
+   * configuration order (`config.skills`, docs/SKILLS.md). Built-in commands come first so no skill can shadow them.
+   * A new built-in skill is added here (see functions/core/skills/skill.ts).
    */
   const reset = resetSkill(DEFAULT_MESSAGES.contextCleared);
   function skillsFor(meter: CapacitySink, member: Member | undefined): readonly Skill[] {
-    if (!member) return [reset];
-    const ledger = { tableName: config.tables.ledger };
-    return [
-      reset,
-      costSkill(async () => formatUsage(await queryMemberUsage(clients.doc, ledger, member, now(), meter))),
-    ];
+    const enabled = enabledSkillsFor(config.skills, member ? `${member.platform}:${member.chatId}` : '*');
+    const chain: Skill[] = [reset];
+    const help: HelpEntry[] = [{ name: '/reset', description: DEFAULT_MESSAGES.helpReset }];
+    if (member && enabled.has('cost')) {
+      const ledger = { tableName: config.tables.ledger };
+      chain.push(costSkill(async () => formatUsage(await queryMemberUsage(clients.doc, ledger, member, now(), meter))));
+      help.push({ name: '/cost', description: DEFAULT_MESSAGES.helpCost });
+    }
+    for (const skill of remote.filter((s) => enabled.has(s.name))) {
+      chain.push(skill.skill);
+      help.push({ name: skill.name, description: skill.description });
+    }
+    help.push({ name: '/help', description: DEFAULT_MESSAGES.helpHelp });
+    return [helpSkill(DEFAULT_MESSAGES.helpIntro, help), ...chain];
   }
 
   /** The ports that decide a FAQ cache key: the same functions for `faqCacheKey` and for every invocation. */
@@ -119,17 +159,18 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     primaryModelId: deps.model.id,
     moderateInput: verdict,
     maskPii: countMasked,
-    buildMessages: ({ systemPrompt, turns, question, extraContext, maxTokens }) => {
+    buildMessages: ({ systemPrompt, turns, question, sources, extraContext, maxTokens }) => {
       const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
       const built = buildPrompt({
         systemPrompt: systemPrompt ?? config.systemPrompt,
         turns,
         question,
+        ...(sources ? { sources } : {}),
         extraContext,
         contextWindow: config.model.contextWindow,
         maxTokens: reply,
       });
-      return { messages: built.messages, maxTokens: reply };
+      return { messages: built.messages, maxTokens: reply, sourcesIncluded: built.sourcesIncluded };
     },
   };
 
@@ -188,6 +229,7 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         };
       },
       skills: skillsFor(meter, member),
+      ...(member ? { origin: originOf(member) } : {}),
       messages: DEFAULT_MESSAGES,
     };
   }
@@ -208,4 +250,14 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       await cache.put(key, { answer, modelId, promptVersion: config.promptVersion }, now(), meter);
     },
   };
+}
+
+/**
+ * Where a message was asked, as skills see it. Some platforms name a direct chat by the member's own id (WeCom: the
+ * sender's userid); such a chat id is sent as `direct:<memberRef>`, so the user id never leaves.
+ */
+function originOf(member: Member): SkillOrigin {
+  const memberRef = memberRefOf(member);
+  const chatId = member.chatId === member.userId ? `direct:${memberRef}` : member.chatId;
+  return { platform: member.platform, chatId, memberRef };
 }

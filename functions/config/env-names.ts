@@ -55,6 +55,16 @@ export const ENV = {
   fallbackModelApi: 'FALLBACK_MODEL_API',
   fallbackModelOpenAiModel: 'FALLBACK_MODEL_OPENAI_MODEL',
   fallbackModelApiKeySecretId: 'FALLBACK_MODEL_API_KEY_SECRET_ID',
+  /**
+   * The skills configuration (JSON, `skills-config.ts`): third-party skills (Lambda functions by ARN; in the sandbox a
+   * local URL) and which skills each group may use. Unset: the built-in commands only.
+   */
+  skills: 'SKILLS',
+  /**
+   * Override of the Lambda API endpoint remote skills are invoked through: the sandbox's and tests' local stand-in
+   * (`sandbox/local-aws/lambda-invoke.ts`). Unset: the SDK's regional endpoint.
+   */
+  lambdaEndpointUrl: 'LAMBDA_ENDPOINT_URL',
   contextTtlMinutes: 'CONTEXT_TTL_MINUTES',
   answerCacheTtlMinutes: 'ANSWER_CACHE_TTL_MINUTES',
   maxBodyBytes: 'MAX_BODY_BYTES',

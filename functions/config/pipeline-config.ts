@@ -3,6 +3,7 @@ import { LEDGER_PLATFORMS, type LedgerPlatform } from '#platforms/types';
 import * as z from '#shared/zod';
 import { ENV } from './env-names';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from './retention';
+import { parseSkillsConfig, type SkillsConfig } from './skills-config';
 
 /**
  * The settings of the answering pipeline, shared by the worker and `/v1/chat`: one schema for the env keys both
@@ -130,6 +131,8 @@ export const pipelineEnvShape = {
   [FALLBACK_ENV.memoryMb]: z.optional(envInt(128, 10_240)),
   // From a second (less cannot answer anything) to Lambda's 15-minute limit.
   [FALLBACK_ENV.timeoutMs]: z.optional(envInt(1_000, 900_000)),
+  // Parsed by `parseSkillsConfig` in `toPipelineConfig`, which names each problem under `SKILLS`.
+  [ENV.skills]: z.optional(z.string()),
   AWS_REGION: z._default(z.string().check(z.minLength(1)), 'us-east-1'),
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z._default(z.coerce.number().check(z.int(), z.gte(128)), 1024),
 };
@@ -202,6 +205,8 @@ export interface PipelineConfig {
   readonly ledgerRetentionDays: number;
   readonly auditRetentionDays: number;
   readonly priceOverrides: unknown;
+  /** Third-party skills and each group's enabled skills (`SKILLS`; docs/SKILLS.md). */
+  readonly skills: SkillsConfig;
   readonly region: string;
   readonly memoryMb: number;
 }
@@ -322,6 +327,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
     ledgerRetentionDays: c[ENV.ledgerRetentionDays],
     auditRetentionDays: c[ENV.auditRetentionDays],
     priceOverrides: c[ENV.priceOverrides],
+    skills: parseSkillsConfig(c[ENV.skills]),
     region: c.AWS_REGION,
     memoryMb: c.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
   };

@@ -5,16 +5,18 @@ import { ModelError } from './errors';
 import type { PipelineMessages } from './pipeline-messages';
 import { commandForm, stripInvisible } from './safety/sanitise-input';
 import type { StreamGuard } from './safety/stream-guard';
-import { runSkills, type Skill, type SkillSource } from './skills/skill';
+import { type GroundingPassage, runSkills, type Skill, type SkillOrigin, type SkillSource } from './skills/skill';
 
 export { DEFAULT_MESSAGES, type PipelineMessages } from './pipeline-messages';
 
 /**
  * The answering pipeline shared by the worker (chat platforms) and `/v1/chat`: invisible characters stripped →
- * skills (the ordered `ports.skills` chain, e.g. `/reset`, `/cost`: answered without a model call; see
- * skills/skill.ts) → the model answer path, the chain's terminal handler: empty-question check → input safety
- * and PII masking (question and REST `context`) → context → prompt (the turn's system prompt) → FAQ cache → model
- * → output safety → output PII masking. It decides the reply; delivering it and
+ * skills (the ordered `ports.skills` chain, e.g. `/reset`, `/cost`, third-party skills: answered without a model
+ * call, or passages added; see skills/skill.ts) → the model answer path, the chain's terminal handler: empty-question
+ * check → input safety and PII masking (question, REST `context`, skills' passages) → context → prompt (the turn's
+ * system prompt, numbered sources) → FAQ cache (not for grounded answers) → model → output safety → output PII
+ * masking → the sources listed under the answer. A third-party skill's own answer passes output safety and PII
+ * masking too. It decides the reply; delivering it and
  * persisting the turn are the caller's job, because the worker must record the delivery atomically with the turn.
  *
  * The FAQ cache serves an answer only for the same model input: the key is computed from the text the model sees
@@ -116,11 +118,14 @@ export interface PipelinePorts<H = unknown> {
     readonly systemPrompt?: string;
     readonly turns: readonly Turn[];
     readonly question: string;
+    readonly sources?: readonly { readonly title: string; readonly section?: string; readonly text: string }[];
     readonly extraContext?: string;
     readonly maxTokens?: number;
   }) => {
     readonly messages: readonly { role: 'system' | 'user' | 'assistant'; content: string }[];
     readonly maxTokens: number;
+    /** How many of `sources`, from the first, made it into the prompt (`buildPrompt`'s `sourcesIncluded`). */
+    readonly sourcesIncluded: number;
   };
   /** Streams (and calls `onDelta` with each piece of content) when `onDelta` is given. Throws `ModelError`. */
   readonly invokeModel: (
@@ -136,6 +141,8 @@ export interface PipelinePorts<H = unknown> {
   readonly streamGuard?: (options: { readonly maskPii: boolean }) => StreamGuard;
   /** Handlers that may answer before the model path, in precedence order (skills/skill.ts). */
   readonly skills: readonly Skill[];
+  /** Where the message was asked, as skills see it; absent where the caller names no member. */
+  readonly origin?: SkillOrigin;
   readonly messages: PipelineMessages;
 }
 
@@ -166,6 +173,8 @@ export type PipelineOutcome<H = unknown> = {
   /** PII found in the answer (model or cache): masked in the reply unless the group opted out; always in context. */
   readonly outputPiiFound?: number;
   readonly modelError?: ModelError;
+  /** The passages the answer was grounded in and lists as its sources (after screening and the prompt budget). */
+  readonly sources?: readonly GroundingPassage[];
 };
 
 /** Feeds streamed deltas through the guard and shows what it lets through; `shown` is the last text shown. */
@@ -198,15 +207,58 @@ const base = { inputFilter: 'allow', outputFilter: 'allow', piiFound: 0 } as con
 export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>): Promise<PipelineOutcome<H>> {
   // Stripped once, here: every later stage (skills, safety, PII, context, cache key, model, audit) sees this text.
   const text = stripInvisible(input.text).trim();
+  // Screened at most once per turn, and only when a skill or a third party's answer needs it.
+  let screening: Promise<ScreenedQuestion> | undefined;
+  const screened = () => {
+    screening ??= screenQuestion(input, text, ports);
+    return screening;
+  };
   const skillContext = {
     text,
     commandForm: commandForm(text),
     conversationKey: input.conversationKey,
     clearContext: () => ports.clearContext(input.conversationKey),
+    outboundText: async () => {
+      const question = await screened();
+      return question.inputFilter === 'block' ? undefined : question.question;
+    },
+    deadline: input.deadline,
+    ...(ports.origin ? { origin: ports.origin } : {}),
   };
-  const handled = await runSkills(ports.skills, skillContext, () => answerWithModel(input, text, ports));
+  const handled = await runSkills(ports.skills, skillContext, (grounding) =>
+    answerWithModel(input, text, ports, grounding),
+  );
   if (handled.kind === 'final') return handled.value;
-  return { ...base, reply: handled.reply.reply, source: handled.reply.source, storedQuestion: text };
+  const { reply, source } = handled.reply;
+  if (source === 'command') return { ...base, reply, source, storedQuestion: text };
+  return screenSkillAnswer(input, await screened(), reply, source, ports);
+}
+
+/**
+ * A third party's answer, filtered as a model answer is: output moderation (a blocked answer becomes the refusal),
+ * then PII masking unless the group opted out. The question is recorded as the model path records it (moderated and
+ * masked, with its filter decision and PII count).
+ */
+async function screenSkillAnswer<H>(
+  input: TurnInput,
+  question: ScreenedQuestion,
+  answer: string,
+  source: SkillSource,
+  ports: PipelinePorts<H>,
+): Promise<PipelineOutcome<H>> {
+  const output = await ports.moderateOutput(answer);
+  const shown = output.text.trim().length > 0 ? output.text : ports.messages.modelUnavailable;
+  const masked = ports.maskPii(shown);
+  return {
+    ...base,
+    inputFilter: question.inputFilter,
+    piiFound: question.piiFound,
+    outputFilter: output.decision,
+    outputPiiFound: masked.found,
+    reply: input.maskModelOutput === false ? shown : masked.text,
+    source,
+    storedQuestion: question.storedQuestion,
+  };
 }
 
 /** The question (and REST reference text) after input moderation and PII masking, as the model path uses it. */
@@ -270,8 +322,10 @@ function lookupKey(
   screened: ScreenedQuestion,
   maxTokens: number,
   ports: FaqKeyPorts,
+  grounded = false,
 ): string | undefined {
-  if (screened.reference !== undefined || screened.piiFound > 0) return undefined;
+  // A grounded answer depends on what the skills retrieved this time, which the key does not capture.
+  if (grounded || screened.reference !== undefined || screened.piiFound > 0) return undefined;
   return ports.cacheKey(screened.question, maxTokens, ports.primaryModelId, input.systemPrompt);
 }
 
@@ -296,11 +350,64 @@ export async function faqCacheKey(input: FaqKeyInput, ports: FaqKeyPorts): Promi
   return lookupKey(input, screened, maxTokens, ports);
 }
 
+/**
+ * Skills' passages as the model may see them, like the REST reference text: input moderation (a passage it would
+ * block is left out, the question is not refused for it; masked terms stay masked), then PII masking unless the
+ * group opted out of input masking.
+ */
+async function screenPassages(
+  passages: readonly GroundingPassage[],
+  maskInput: boolean,
+  ports: Pick<PipelinePorts, 'moderateInput' | 'maskPii'>,
+): Promise<GroundingPassage[]> {
+  /** One text of a passage through moderation and masking; undefined when moderation blocks it. */
+  const screen = async (text: string): Promise<string | undefined> => {
+    const verdict = await ports.moderateInput(text);
+    if (verdict.decision === 'block') return undefined;
+    const moderated = verdict.decision === 'mask' ? verdict.text : text;
+    return maskInput ? ports.maskPii(moderated).text : moderated;
+  };
+  const screened = await Promise.all(
+    passages.map(async (passage): Promise<GroundingPassage | undefined> => {
+      // The title and section reach the model and the member too (the source list), so they pass the same filters.
+      const [text, title, section] = await Promise.all([
+        screen(passage.text),
+        screen(passage.title),
+        passage.section === undefined ? undefined : screen(passage.section),
+      ]);
+      if (text === undefined || title === undefined) return undefined;
+      const { section: _unscreened, ...rest } = passage;
+      return { ...rest, text, title, ...(section ? { section } : {}) };
+    }),
+  );
+  return screened.filter((passage): passage is GroundingPassage => passage !== undefined);
+}
+
+/**
+ * A title or section as plain text in the reply: brackets and angle brackets become look-alikes, so a skill cannot
+ * make a markdown link, a platform mention (`<!channel>`) or a forged `[n]` entry out of it.
+ */
+function plainLabel(text: string): string {
+  return text.replace(/[[\]<>()]/g, (c) => LOOKALIKE[c] ?? c);
+}
+const LOOKALIKE: Readonly<Record<string, string>> = { '[': '［', ']': '］', '<': '‹', '>': '›', '(': '（', ')': '）' };
+
+/** The list of sources under a grounded answer: number, title — section, and the link when it is `https:`. */
+function sourceList(heading: string, sources: readonly GroundingPassage[]): string {
+  const lines = sources.map((source, i) => {
+    const name = plainLabel(source.section ? `${source.title} — ${source.section}` : source.title);
+    const link = source.url?.startsWith('https://') ? ` ${source.url}` : '';
+    return `[${i + 1}] ${name}${link}`;
+  });
+  return `${heading}\n${lines.join('\n')}`;
+}
+
 /** The chain's terminal handler: the question, if any, through safety, context, FAQ cache and the model. */
 async function answerWithModel<H>(
   input: TurnInput,
   text: string,
   ports: PipelinePorts<H>,
+  grounding: readonly GroundingPassage[] = [],
 ): Promise<PipelineOutcome<H>> {
   if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
   const screened = await screenQuestion(input, text, ports);
@@ -316,16 +423,23 @@ async function answerWithModel<H>(
     };
   }
   const maskOutput = input.maskModelOutput !== false;
-  const context = await ports.loadContext(input.conversationKey);
+  const [context, passages] = await Promise.all([
+    ports.loadContext(input.conversationKey),
+    grounding.length === 0 ? [] : screenPassages(grounding, input.maskModelInput !== false, ports),
+  ]);
 
   const prompt = ports.buildMessages({
     systemPrompt: input.systemPrompt,
     turns: context.turns,
     question,
+    ...(passages.length > 0 ? { sources: passages } : {}),
     extraContext: reference,
     maxTokens: input.maxTokens,
   });
-  const cacheKey = context.turns.length === 0 ? lookupKey(input, screened, prompt.maxTokens, ports) : undefined;
+  const sources = passages.slice(0, prompt.sourcesIncluded);
+  const grounded = sources.length > 0;
+  const cacheKey =
+    context.turns.length === 0 ? lookupKey(input, screened, prompt.maxTokens, ports, grounded) : undefined;
   if (cacheKey) {
     const cached = await ports.cacheGet(cacheKey);
     if (cached !== undefined) {
@@ -396,10 +510,11 @@ async function answerWithModel<H>(
   const cachePut = cacheKey && storable ? { key: cacheKey, answer: reply, modelId: model.modelId } : undefined;
   // The note goes on the fallback's own words only (not on the apology or a refusal), after them, so a streamed
   // reply's snapshots stay a prefix of it; the context keeps the answer without it, as the model wrote it.
-  const noted =
-    modelSource === 'fallback' && answered && output.decision !== 'block'
-      ? `${reply}\n\n${ports.messages.answeredByFallback}`
-      : reply;
+  // The sources go under the model's own words only (not under the apology or a refusal), after them, so a streamed
+  // reply's snapshots stay a prefix of it; the context keeps the answer without them.
+  const ownWords = answered && output.decision !== 'block';
+  const cited = ownWords && grounded ? `${reply}\n\n${sourceList(ports.messages.sourcesHeading, sources)}` : reply;
+  const noted = modelSource === 'fallback' && ownWords ? `${cited}\n\n${ports.messages.answeredByFallback}` : cited;
   return {
     ...base,
     inputFilter,
@@ -413,5 +528,6 @@ async function answerWithModel<H>(
     storedQuestion,
     saveTurn: { context, user: storedQuestion, assistant: outputMasked.text },
     ...(cachePut ? { cachePut } : {}),
+    ...(grounded ? { sources } : {}),
   };
 }

@@ -16,6 +16,14 @@ export interface PipelineMessages {
    * know why it may read differently. Never on cached answers: only the primary's are cached.
    */
   readonly answeredByFallback: string;
+  /** Heads the numbered list of sources under an answer grounded in skills' passages. */
+  readonly sourcesHeading: string;
+  /** The first line of `/help`, before the group's commands and skills. */
+  readonly helpIntro: string;
+  /** `/help`'s lines for the built-in commands. */
+  readonly helpReset: string;
+  readonly helpCost: string;
+  readonly helpHelp: string;
 }
 
 export const DEFAULT_MESSAGES: PipelineMessages = {
@@ -29,4 +37,9 @@ export const DEFAULT_MESSAGES: PipelineMessages = {
   replyAbandoned:
     '(回答中断:这次回答未能完成,请重新提问。The answer was interrupted and could not be completed — please ask your question again.)',
   answeredByFallback: '(由备用模型回答。Answered by the backup model.)',
+  sourcesHeading: '来源 Sources:',
+  helpIntro: '@ 我并输入问题即可。Mention me with a question. Commands and skills here:',
+  helpReset: '清除本会话的上下文 Clear what I remember of this conversation',
+  helpCost: '本月用量与费用 Your and this group’s usage this month',
+  helpHelp: '显示本帮助 Show this help',
 };

@@ -71,6 +71,16 @@ export const METRIC = {
    * crashed, every redelivery failed or was dead-lettered). Should stay near zero; each one is a lost answer.
    */
   sweptReplies: 'SweptReplies',
+  /** Messages a third-party skill answered itself (`source: 'skill'`). */
+  skillAnswers: 'SkillAnswers',
+  /** Time of each third-party skill call, ms, whatever it answered. */
+  skillLatencyMs: 'SkillLatencyMs',
+  /**
+   * Third-party skill calls that failed (timeout, function error, throttling, an invalid answer…); published with
+   * the `reason` dimension (`countSkillFailure`). The member's question went on to the model, so nothing was lost,
+   * but the skill did not help: a rising count is the skill's owner's to look at.
+   */
+  skillFailures: 'SkillFailures',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -98,6 +108,9 @@ export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
   Errors: MetricUnit.Count,
   ActiveUsers: MetricUnit.Count,
   SweptReplies: MetricUnit.Count,
+  SkillAnswers: MetricUnit.Count,
+  SkillLatencyMs: MetricUnit.Milliseconds,
+  SkillFailures: MetricUnit.Count,
 };
 
 /**
@@ -140,6 +153,13 @@ export function countRejection(error: Pick<GroupGateError, 'code'>): void {
   single.addMetric(METRIC.webhookRejected, METRIC_UNIT.WebhookRejected, 1);
 }
 
+/** Counts one failed third-party skill call under its reason code, as its own EMF blob (like `countRejection`). */
+export function countSkillFailure(reason: string): void {
+  const single = metrics.singleMetric();
+  single.addDimension(DIMENSION.reason, reason);
+  single.addMetric(METRIC.skillFailures, METRIC_UNIT.SkillFailures, 1);
+}
+
 /**
  * One delivered reply's platform-side figures under the `platform` dimension, published as their own EMF blob (like
  * `countRejection`) so the dimension does not spread: the wait for the first visible words and the API calls made.
@@ -178,5 +198,6 @@ export function recordOutcome(
   }
   if (outcome.modelSource === 'fallback') recordMetric(METRIC.fallbackAnswers);
   if (outcome.source === 'cache') recordMetric(METRIC.cacheHits);
+  if (outcome.source === 'skill') recordMetric(METRIC.skillAnswers);
   if (outcome.outputFilter !== 'allow') recordMetric(METRIC.filteredReplies);
 }

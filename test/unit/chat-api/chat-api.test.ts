@@ -462,3 +462,70 @@ describe('createChatApiHandler', () => {
     expect(new ModelFailureForCaller('m', 'circuit_open').expose).toBe(true);
   });
 });
+
+describe('/v1/chat with a grounding skill', () => {
+  const SKILLS = JSON.stringify({
+    remote: [{ name: 'docs', description: 'Company docs', url: 'http://127.0.0.1:9/' }],
+    groups: { 'api:eng': ['docs'] },
+  });
+
+  function groundedApi(groupsSkill = true) {
+    const apiConfig = configWith({
+      SKILLS: groupsSkill ? SKILLS : JSON.stringify({ remote: JSON.parse(SKILLS).remote }),
+    });
+    const requests: { skill: string; origin?: { platform: string; chatId: string } }[] = [];
+    const doc = { send: jest.fn(async () => ({})) };
+    const model = fakeModel({ respond: async () => answer('grounded answer [1]') });
+    const api = createChatApi({
+      config: apiConfig,
+      pipeline: composePipeline({
+        config: apiConfig,
+        clients: { doc } as unknown as AwsClients,
+        model,
+        now: () => NOW,
+        remoteSkills: {
+          invoke: async (request) => {
+            requests.push(request);
+            return {
+              version: 'groupgate.skill.v1',
+              action: 'ground',
+              passages: [
+                { title: 'Setup', section: 'VPN', text: 'Use vpn.example.com.', url: 'https://d.example/vpn' },
+              ],
+            };
+          },
+          newRequestId: () => 'req-1',
+          report: () => undefined,
+        },
+      }),
+      now: () => NOW,
+    });
+    return { api, requests };
+  }
+
+  it('returns the cited sources beside the reply, for the group that has the skill', async () => {
+    const { api, requests } = groundedApi();
+    const handler = createChatApiHandler(
+      async () => api,
+      () => NOW,
+    );
+    const result = await handler(chatApiEvent({ query: 'How do I reach the VPN?' }), context());
+    const body = JSON.parse(result.body) as { reply: string; sources?: unknown };
+    expect(result.statusCode).toBe(200);
+    expect(body.sources).toEqual([{ title: 'Setup', section: 'VPN', url: 'https://d.example/vpn' }]);
+    expect(body.reply).toContain(`${DEFAULT_MESSAGES.sourcesHeading}\n[1] Setup — VPN https://d.example/vpn`);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.origin).toMatchObject({ platform: 'api', chatId: 'eng' });
+  });
+
+  it('a group without the skill never calls it, and its answer has no sources field', async () => {
+    const { api, requests } = groundedApi(false);
+    const handler = createChatApiHandler(
+      async () => api,
+      () => NOW,
+    );
+    const body = JSON.parse((await handler(chatApiEvent({ query: 'How do I reach the VPN?' }), context())).body);
+    expect(requests).toHaveLength(0);
+    expect(body).not.toHaveProperty('sources');
+  });
+});

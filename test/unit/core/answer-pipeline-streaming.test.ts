@@ -40,7 +40,11 @@ function ports(answer: string, pieces: readonly string[], failAfter?: number, an
     moderateOutput: verdict,
     maskPii,
     streamGuard: () => guards(),
-    buildMessages: ({ question }) => ({ messages: [{ role: 'user', content: question }], maxTokens: 256 }),
+    buildMessages: ({ question }) => ({
+      messages: [{ role: 'user', content: question }],
+      maxTokens: 256,
+      sourcesIncluded: 0,
+    }),
     invokeModel: async (_messages, _maxTokens, _deadline, onDelta): Promise<ModelAnswer> => {
       pieces.forEach((piece, i) => {
         if (failAfter !== undefined && i === failAfter) throw new ModelError('stream broken', 'server_error');

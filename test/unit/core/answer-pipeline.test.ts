@@ -13,7 +13,7 @@ import { ModelError } from '#core/errors';
 import { createPiiMasker } from '#core/safety/pii';
 import { costSkill } from '#core/skills/cost';
 import { resetSkill } from '#core/skills/reset';
-import type { Skill } from '#core/skills/skill';
+import type { GroundingPassage, Skill, SkillContext } from '#core/skills/skill';
 
 /**
  * `runPipeline` on in-memory ports: the real PII masker and cache key, a Map as the FAQ cache, a toy lexicon
@@ -35,6 +35,8 @@ function harness(
     turns?: Turn[];
     /** Replaces the composed chain (reset, then cost, as for a caller that names the member). */
     skills?: readonly Skill[];
+    /** How many skill passages the prompt has room for (default: all). */
+    sourceRoom?: number;
   } = {},
 ) {
   const cache = new Map<string, string>();
@@ -80,11 +82,16 @@ function harness(
       const m = maskPii(text);
       return { text: m.text, found: m.findings.reduce((n, f) => n + f.count, 0) };
     },
-    buildMessages: ({ systemPrompt = 'sys', turns, question, extraContext, maxTokens }) => {
-      const system = extraContext === undefined ? systemPrompt : `${systemPrompt} <ref>${extraContext}</ref>`;
+    buildMessages: ({ systemPrompt = 'sys', turns, question, sources = [], extraContext, maxTokens }) => {
+      // Sources beyond `sourceRoom` do not fit, as buildPrompt leaves out what its budget cannot hold.
+      const included = sources.slice(0, options.sourceRoom ?? sources.length);
+      const cited = included.map((source, i) => ` [${i + 1}] ${source.title}: ${source.text}`).join('');
+      const withSources = included.length > 0 ? `${systemPrompt} <sources>${cited}</sources>` : systemPrompt;
+      const system = extraContext === undefined ? withSources : `${withSources} <ref>${extraContext}</ref>`;
       return {
         messages: [{ role: 'system', content: system }, ...turns, { role: 'user', content: question }],
         maxTokens: Math.min(maxTokens ?? MAX_TOKENS_CAP, MAX_TOKENS_CAP),
+        sourcesIncluded: included.length,
       };
     },
     invokeModel: async (messages, maxTokens) => {
@@ -636,5 +643,174 @@ describe('faqCacheKey: the FAQ key known before the context is read', () => {
     );
     expect(keys).toEqual([]);
     expect(await faqCacheKey({ text: 'and in staging?' }, h.ports)).toBe(await lookedUp('and in staging?'));
+  });
+});
+
+describe('skills that ground the answer or answer as a third party', () => {
+  const passage = (title: string, text: string, extra: Partial<GroundingPassage> = {}): GroundingPassage => ({
+    title,
+    text,
+    skill: 'docs',
+    ...extra,
+  });
+  /** A skill that passes every message on with `passages`, recording what it was shown. */
+  function grounding(passages: readonly GroundingPassage[], seen: SkillContext[] = []): Skill {
+    return {
+      name: 'docs',
+      async handle(ctx, next) {
+        seen.push(ctx);
+        return next(passages);
+      },
+    };
+  }
+  const answering = (reply: string): Skill => ({
+    name: 'glossary',
+    async handle() {
+      return { reply, source: 'skill' };
+    },
+  });
+
+  it('gives the model the passages as numbered sources and lists them under the answer', async () => {
+    const h = harness({
+      skills: [
+        grounding([
+          passage('Setup guide', 'Create the app in the Feishu console.', {
+            section: 'Feishu',
+            url: 'https://d.example/s',
+          }),
+          passage('FAQ', 'Tokens expire after 2 hours.'),
+        ]),
+      ],
+    });
+    const outcome = await h.ask('How do I set up Feishu?');
+    expect(h.systemMessage()).toContain('[1] Setup guide: Create the app in the Feishu console.');
+    expect(h.systemMessage()).toContain('[2] FAQ: Tokens expire after 2 hours.');
+    expect(outcome.source).toBe('model');
+    expect(outcome.reply).toBe(
+      `answer to How do I set up Feishu?\n\n${DEFAULT_MESSAGES.sourcesHeading}\n` +
+        '[1] Setup guide — Feishu https://d.example/s\n[2] FAQ',
+    );
+    expect(outcome.sources?.map((s) => s.title)).toEqual(['Setup guide', 'FAQ']);
+    // The context keeps the answer without the list.
+    expect(outcome.saveTurn?.assistant).toBe('answer to How do I set up Feishu?');
+  });
+
+  it('a grounded answer is neither looked up in nor stored to the FAQ cache', async () => {
+    const h = harness({ skills: [grounding([passage('FAQ', 'Tokens expire after 2 hours.')])] });
+    const first = await h.ask('How long do tokens live?');
+    const second = await h.ask('How long do tokens live?');
+    expect(first.cachePut).toBeUndefined();
+    expect(second.source).toBe('model');
+    expect(h.calls.cacheKeys).toEqual([]);
+    expect(h.calls.model).toHaveLength(2);
+  });
+
+  it('lists only the sources the prompt had room for', async () => {
+    const h = harness({
+      sourceRoom: 1,
+      skills: [grounding([passage('Kept', 'one'), passage('Left out', 'two')])],
+    });
+    const outcome = await h.ask('question');
+    expect(outcome.reply).toContain('[1] Kept');
+    expect(outcome.reply).not.toContain('Left out');
+    expect(h.systemMessage()).not.toContain('Left out');
+  });
+
+  it('screens passages like the question: a blocked one is left out, masked terms and PII are masked', async () => {
+    const h = harness({
+      skills: [
+        grounding([
+          passage('Bad', 'this is forbidden content'),
+          passage('Masked', 'the secretword is here, call 13812345678'),
+        ]),
+      ],
+    });
+    const outcome = await h.ask('question');
+    expect(outcome.source).toBe('model');
+    expect(outcome.inputFilter).toBe('allow');
+    expect(h.systemMessage()).not.toContain('forbidden');
+    expect(h.systemMessage()).not.toContain('secretword');
+    expect(h.systemMessage()).not.toContain('13812345678');
+    expect(outcome.reply).toContain('[1] Masked');
+    expect(outcome.reply).not.toContain('Bad');
+  });
+
+  it('titles and sections are screened and shown as plain text: no links, mentions, PII or forged entries', async () => {
+    const h = harness({
+      skills: [
+        grounding([
+          passage('Guide [click](https://evil.example) <!channel> 13812345678', 'ok', {
+            section: 'the secretword part',
+          }),
+          passage('forbidden title', 'a passage under a blocked title'),
+        ]),
+      ],
+    });
+    const outcome = await h.ask('question');
+    const list = outcome.reply.slice(outcome.reply.indexOf(DEFAULT_MESSAGES.sourcesHeading));
+    expect(list.split('\n')).toHaveLength(2);
+    const label = list.split('\n')[1]?.replace(/^\[1\] /, '');
+    expect(label).not.toMatch(/[[\]<>()]|13812345678|secretword|forbidden/);
+    expect(list).toContain('［click］（https://evil.example）');
+    expect(h.systemMessage()).not.toContain('a passage under a blocked title');
+  });
+
+  it("a third party's answer records the question as the model path does: moderated, masked, counted", async () => {
+    const h = harness({ skills: [answering('fine')] });
+    const outcome = await h.ask('q secretword 13812345678');
+    expect(outcome.storedQuestion).not.toMatch(/secretword|13812345678/);
+    expect(outcome.inputFilter).toBe('mask');
+    expect(outcome.piiFound).toBe(1);
+  });
+
+  it('no sources under the apology when the model fails', async () => {
+    const h = harness({ skills: [grounding([passage('FAQ', 'x')])] });
+    const outcome = await runPipeline(
+      { conversationKey: 'slack#T#C#U', text: 'question', deadline: NOW + 10_000 },
+      {
+        ...h.ports,
+        invokeModel: async () => {
+          throw new ModelError('down', 'server_error');
+        },
+      },
+    );
+    expect(outcome.reply).toBe(DEFAULT_MESSAGES.modelUnavailable);
+    expect(outcome.sources).toBeUndefined();
+  });
+
+  it("a third party's answer passes output moderation and PII masking; the question is stored masked", async () => {
+    const h = harness({ skills: [answering('Call Ann on 13812345678.')] });
+    const outcome = await h.ask('who is on call? my phone is 13912345678');
+    expect(outcome.source).toBe('skill');
+    expect(outcome.reply).not.toContain('13812345678');
+    expect(outcome.outputPiiFound).toBe(1);
+    expect(outcome.storedQuestion).not.toContain('13912345678');
+    expect(h.calls.model).toHaveLength(0);
+  });
+
+  it("a third party's answer the output filter blocks is not posted", async () => {
+    const h = harness({ skills: [answering('NSFW text')] });
+    const outcome = await h.ask('anything');
+    expect(outcome.outputFilter).toBe('block');
+    expect(outcome.reply).toBe(DEFAULT_MESSAGES.modelUnavailable);
+  });
+
+  it('a group that opted out of output masking gets the raw third-party answer', async () => {
+    const h = harness({ skills: [answering('Call Ann on 13812345678.')] });
+    const outcome = await h.ask('who is on call?', { maskModelOutput: false });
+    expect(outcome.reply).toBe('Call Ann on 13812345678.');
+  });
+
+  it('skills are offered the text as it may leave: masked, and nothing of a blocked message', async () => {
+    const seen: SkillContext[] = [];
+    const h = harness({ skills: [grounding([], seen)] });
+    await h.ask('my phone is 13812345678, secretword');
+    await h.ask('a forbidden question');
+    await h.ask('my phone is 13812345678', { maskModelInput: false });
+    expect(await seen[0]?.outboundText()).toBe(h.ports.maskPii('my phone is 13812345678, ***').text);
+    expect(await seen[0]?.outboundText()).not.toContain('13812345678');
+    expect(await seen[1]?.outboundText()).toBeUndefined();
+    expect(await seen[2]?.outboundText()).toBe('my phone is 13812345678');
+    expect(seen[0]?.deadline).toBe(NOW + 10_000);
   });
 });

@@ -24,7 +24,11 @@ describe('/cost in the pipeline', () => {
       moderateInput: async (text) => ({ decision: 'allow', text, maxLevel: 0 }),
       moderateOutput: async (text) => ({ decision: 'allow', text, maxLevel: 0 }),
       maskPii: (text) => ({ text, found: 0 }),
-      buildMessages: ({ question }) => ({ messages: [{ role: 'user', content: question }], maxTokens: 64 }),
+      buildMessages: ({ question }) => ({
+        messages: [{ role: 'user', content: question }],
+        maxTokens: 64,
+        sourcesIncluded: 0,
+      }),
       invokeModel: async () => {
         calls.push('invokeModel');
         return {

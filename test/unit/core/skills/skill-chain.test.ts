@@ -1,4 +1,5 @@
 import { costSkill } from '#core/skills/cost';
+import { helpSkill } from '#core/skills/help';
 import { resetSkill } from '#core/skills/reset';
 import { commandSkill, runSkills, type Skill, type SkillContext } from '#core/skills/skill';
 
@@ -13,6 +14,8 @@ function context(text: string, commandForm = text): SkillContext & { cleared: nu
     clearContext: async () => {
       ctx.cleared++;
     },
+    outboundText: async () => text,
+    deadline: Date.now() + 60_000,
   };
   return ctx;
 }
@@ -112,5 +115,53 @@ describe('built-in skills', () => {
     expect(result).toEqual({ kind: 'final', value: 'model' });
     expect(ctx.cleared).toBe(0);
     expect(usage).not.toHaveBeenCalled();
+  });
+});
+
+describe('grounding through the chain', () => {
+  const passage = (title: string, skill: string) => ({ title, text: `${title} text`, skill });
+
+  it('hands the terminal handler every passage the skills added, in chain order', async () => {
+    const adds = (name: string, titles: string[]): Skill => ({
+      name,
+      handle: (_ctx, next) => next(titles.map((t) => passage(t, name))),
+    });
+    const declines: Skill = { name: 'quiet', handle: (_ctx, next) => next() };
+    const result = await runSkills([adds('a', ['A1', 'A2']), declines, adds('b', ['B1'])], context('hi'), async (g) =>
+      g.map((p) => `${p.skill}:${p.title}`),
+    );
+    expect(result).toEqual({ kind: 'final', value: ['a:A1', 'a:A2', 'b:B1'] });
+  });
+
+  it('a later skill that answers wins, and the passages before it are not used', async () => {
+    let finalRan = false;
+    const result = await runSkills(
+      [{ name: 'a', handle: (_ctx, next) => next([passage('A', 'a')]) }, probe('b', [], 'hi')],
+      context('hi'),
+      async () => {
+        finalRan = true;
+      },
+    );
+    expect(result).toEqual({ kind: 'skill', skill: 'b', reply: { reply: 'b answered', source: 'command' } });
+    expect(finalRan).toBe(false);
+  });
+});
+
+describe('/help', () => {
+  it("lists the group's entries in order after the intro, and passes other messages on", async () => {
+    const skill = helpSkill('Intro:', [
+      { name: '/reset', description: 'clear' },
+      { name: 'glossary', description: 'terms' },
+    ]);
+    const result = await runSkills([skill], context('／HELP', '/help'), async () => 'model');
+    expect(result).toEqual({
+      kind: 'skill',
+      skill: 'help',
+      reply: { reply: 'Intro:\n• /reset — clear\n• glossary — terms', source: 'command' },
+    });
+    expect(await runSkills([skill], context('help me'), async () => 'model')).toEqual({
+      kind: 'final',
+      value: 'model',
+    });
   });
 });
