@@ -9,6 +9,7 @@ import {
   systemPromptOverridesSchema,
 } from '#config/pipeline-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
+import { skillsConfigSchema } from '#config/skills-config';
 import { scaleToZeroSchema } from '#core/cost/closed-hours';
 import { ConfigError } from '#core/errors';
 import { FEISHU_DEFAULT_API_BASE_URL } from '#platforms/feishu/config';
@@ -31,8 +32,47 @@ const SECRET_COMPLETE_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:se
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
-/** Room left for per-chat prompts in a Lambda environment (4 KB for all variables) after the other settings. */
+/**
+ * Room left in a pipeline function's Lambda environment (4 KB for all variables) after the other settings: the
+ * per-chat prompts (`SYSTEM_PROMPT_OVERRIDES`) and the skills (`SKILLS`) share it.
+ */
 const MAX_SYSTEM_PROMPT_OVERRIDES_BYTES = 2048;
+
+/** The partition of an ARN (`arn:<partition>:…`). */
+const partitionOf = (arn: string): string => arn.split(':')[1] ?? '';
+
+/**
+ * `SKILLS` as the stack deploys it: the runtime's schema (functions/config/skills-config.ts, so the CDK app and the
+ * functions accept exactly the same object), plus what only holds in AWS:
+ * - a remote skill is a Lambda function (`functionArn`); `url` is the sandbox's and tests' stand-in and is refused;
+ * - every skill is in one partition, the stack's (checked against the stack in `Functions`; cross-partition calls
+ *   cannot be granted or made). Region and account may differ: a cross-account skill needs a resource policy.
+ */
+const deployedSkillsSchema = skillsConfigSchema.check(
+  z.superRefine((config, ctx) => {
+    const first = config.remote.find((skill) => skill.functionArn !== undefined)?.functionArn;
+    config.remote.forEach((skill, i) => {
+      if (skill.url !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['remote', i, 'url'],
+          message: 'url is for the sandbox; in AWS a skill is a Lambda function (functionArn)',
+        });
+      }
+      if (
+        first !== undefined &&
+        skill.functionArn !== undefined &&
+        partitionOf(skill.functionArn) !== partitionOf(first)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['remote', i, 'functionArn'],
+          message: `is in partition ${partitionOf(skill.functionArn)}, another skill in ${partitionOf(first)}: the stack invokes skills in its own partition only`,
+        });
+      }
+    });
+  }),
+);
 
 const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 const secretArn = z
@@ -341,6 +381,13 @@ const appConfigSchema = z.strictObject({
    * tenants use `https://open.larksuite.com`. @default https://open.feishu.cn
    */
   feishuApiBaseUrl: z._default(httpsOrigin, FEISHU_DEFAULT_API_BASE_URL),
+  /**
+   * Third-party skills and which skills each group may use (docs/SKILLS.md), handed to the worker and chat-api as
+   * `SKILLS`: `{"remote": [{"name", "description", "functionArn", "commands"?, "pattern"?, "timeoutMs"?}], "groups"?:
+   * {"*" | "platform:chatId": ["cost", "<skill>"]}}`. Each skill's function is granted `lambda:InvokeFunction` on
+   * exactly its ARN. @default none: the built-in commands only
+   */
+  skills: z.optional(deployedSkillsSchema),
 });
 
 /** Without `primaryModel` the stack builds the SageMaker endpoint, whose weights are then required. */
@@ -378,6 +425,24 @@ function crossKeyProblems(raw: Record<string, unknown>): string[] {
 }
 
 /**
+ * The JSON the stack puts in the pipeline functions' environment beside the other settings: `skills` (as validated,
+ * defaults filled in: what the functions parse) and `systemPromptOverrides` share what Lambda's 4 KB leaves. Checked
+ * on the parsed values, so each is measured as deployed.
+ */
+function environmentProblems(config: z.output<typeof appConfigSchema>): string[] {
+  if (config.skills === undefined) return [];
+  const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+  const skills = bytes(config.skills);
+  const overrides = Object.keys(config.systemPromptOverrides).length > 0 ? bytes(config.systemPromptOverrides) : 0;
+  if (skills + overrides <= MAX_SYSTEM_PROMPT_OVERRIDES_BYTES) return [];
+  return [
+    `skills: ${skills} bytes as JSON${overrides > 0 ? ` plus ${overrides} of systemPromptOverrides` : ''}; at most ` +
+      `${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} fit beside the other settings (Lambda environments hold 4 KB): shorten ` +
+      'descriptions or drop skills',
+  ];
+}
+
+/**
  * The SageMaker-only keys set beside `primaryModel`: no endpoint is built, so each would do nothing. Read from the
  * raw input: after parsing, a key the operator set cannot be told from one left at its default.
  */
@@ -393,15 +458,26 @@ function sageMakerOnlyProblems(raw: Record<string, unknown>): string[] {
 function keysAt(path: readonly PropertyKey[]): readonly string[] {
   let schema: $ZodType | undefined = appConfigSchema;
   for (const segment of path) {
-    schema = typeof segment === 'string' ? objectShape(schema)?.[segment] : undefined;
+    if (typeof segment === 'string') schema = objectShape(schema)?.[segment];
+    else {
+      // An array index (`skills.remote.0`): the element schema.
+      const inner = unwrapped(schema);
+      schema = inner instanceof z.ZodMiniArray ? inner._zod.def.element : undefined;
+    }
   }
   return Object.keys(objectShape(schema) ?? {});
 }
 
 function objectShape(schema: $ZodType | undefined): Record<string, $ZodType> | undefined {
+  const inner = unwrapped(schema);
+  return inner instanceof z.ZodMiniObject ? inner.shape : undefined;
+}
+
+/** The schema under its defaults and optionals. */
+function unwrapped(schema: $ZodType | undefined): $ZodType | undefined {
   let inner = schema;
   while (inner instanceof z.ZodMiniDefault || inner instanceof z.ZodMiniOptional) inner = inner._zod.def.innerType;
-  return inner instanceof z.ZodMiniObject ? inner.shape : undefined;
+  return inner;
 }
 
 /** `<prefix><typed>: unknown key`, naming the known key it most likely meant (`<prefix><key>`) when one is close. */
@@ -435,7 +511,7 @@ function validated(raw: unknown, earlierProblems: readonly string[]): AppConfig 
   const result = (withPrimaryModel ? appConfigSchema : sageMakerConfigSchema).safeParse(input);
   const problems = [
     ...earlierProblems,
-    ...(result.success ? [] : result.error.issues.flatMap(describeIssue)),
+    ...(result.success ? environmentProblems(result.data) : result.error.issues.flatMap(describeIssue)),
     ...(typeof input === 'object' && !Array.isArray(input) ? crossKeyProblems(input as Record<string, unknown>) : []),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);

@@ -93,6 +93,7 @@ export class GroupGateStack extends Stack {
       logLevel: config.logLevel,
       ...(fallback ? { fallback } : {}),
       ...(config.pipelineVpc ? { pipelineVpc: config.pipelineVpc } : {}),
+      ...(config.skills ? { skills: config.skills } : {}),
     });
     this.streamSweeper = new StreamSweeper(this, 'StreamSweeper', {
       platforms: config.enabledPlatforms,

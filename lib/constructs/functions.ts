@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Aws, CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -8,6 +8,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '#config/env-names';
+import type { SkillsConfig } from '#config/skills-config';
+import { ConfigError } from '#core/errors';
 import { PLATFORM_MANIFESTS } from '#platforms/manifests';
 import type { PlatformName } from '#platforms/types';
 import type { TableKey } from '#shared/table-specs';
@@ -49,6 +51,11 @@ export interface FunctionsProps {
   readonly pipelineVpc?: FunctionVpc;
   /** The backup model the pipeline functions fall back to. @default none */
   readonly fallback?: FallbackWiring;
+  /**
+   * Third-party skills and per-group enablement (validated by lib/config.ts: every remote skill has a `functionArn`,
+   * all in one partition), handed to the pipeline functions as `SKILLS`. @default none: the built-in commands only
+   */
+  readonly skills?: SkillsConfig;
 }
 
 /** Where the pipeline functions reach the primary model, and how its answers are billed. */
@@ -104,6 +111,18 @@ export function platformApiEnv(props: {
   return props.platforms.includes('feishu') ? { [ENV.feishuApiBaseUrl]: props.feishuApiBaseUrl } : {};
 }
 
+/** `SKILLS` for the pipeline functions; none when the configuration says nothing beyond the default. */
+function skillsEnv(skills: SkillsConfig | undefined): Record<string, string> {
+  if (skills === undefined || (skills.remote.length === 0 && skills.groups === undefined)) return {};
+  return { [ENV.skills]: JSON.stringify(skills) };
+}
+
+/** Each remote skill's function ARN, once (two skills may share a function). */
+function skillFunctionArns(skills: SkillsConfig | undefined): string[] {
+  const arns = (skills?.remote ?? []).flatMap((skill) => (skill.functionArn === undefined ? [] : [skill.functionArn]));
+  return [...new Set(arns)];
+}
+
 /**
  * How the pipeline functions address the primary. An OpenAI-compatible server gets no `MODEL_ENDPOINT_NAME` or
  * `MODEL_INSTANCE_TYPE`: its client names no endpoint and prices no instance (the runtime's defaults stay unused), so
@@ -131,6 +150,7 @@ function primaryModelEnv(primary: PrimaryWiring): Record<string, string> {
  * - worker: the pipeline; claims events, reads/writes context and cache, appends ledger + audit, invokes the model,
  *   reads platform secrets to reply. Consumes the queue with partial batch failures.
  * - chat-api: the same pipeline synchronously for /v1/chat (no platform secrets, no queue).
+ * - both pipeline functions: with `skills`, `SKILLS` and the right to invoke exactly the configured skill functions.
  * - jwt-authorizer: reads only the JWT secret.
  */
 export class Functions extends Construct {
@@ -176,7 +196,10 @@ export class Functions extends Construct {
       ...(Object.keys(props.systemPromptOverrides).length > 0
         ? { [ENV.systemPromptOverrides]: JSON.stringify(props.systemPromptOverrides) }
         : {}),
+      ...skillsEnv(props.skills),
     };
+    const skillArns = skillFunctionArns(props.skills);
+    if (skillArns.length > 0) this.requireStackPartition(skillArns);
 
     this.worker = new HouseFunction(this, 'Worker', {
       ...common,
@@ -247,6 +270,44 @@ export class Functions extends Construct {
     fn.bindTable(tables.audit, ENV.auditTable, ['PutItem', 'BatchWriteItem']);
     this.bindPrimary(fn, props.primary);
     if (props.fallback) this.bindFallback(fn, props.fallback);
+    this.bindSkills(fn, skillFunctionArns(props.skills));
+  }
+
+  /**
+   * The right to invoke each skill's function, on exactly the configured ARNs: an unqualified ARN allows invoking
+   * the function unqualified ($LATEST) only, a qualified one that version or alias only; no `:*`, so a version or
+   * alias the skill's owner publishes later is not callable until it is configured. A skill in another account also
+   * needs a resource policy on its function naming this role (docs/OPERATIONS.md, "Third-party skills").
+   */
+  private bindSkills(fn: HouseFunction, arns: readonly string[]): void {
+    if (arns.length === 0) return;
+    fn.role.addToPolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [...arns] }));
+  }
+
+  /**
+   * Skills are invoked in the stack's partition: known at synth for a stack with a region, checked here; for an
+   * environment-agnostic stack (bin/app.ts) a template rule refuses the deployment before any resource changes.
+   * lib/config.ts has already made every skill's partition the same.
+   */
+  private requireStackPartition(arns: readonly string[]): void {
+    const partition = arns[0]?.split(':')[1] ?? '';
+    const stackPartition = Stack.of(this).partition;
+    if (!Token.isUnresolved(stackPartition)) {
+      if (stackPartition !== partition) {
+        throw new ConfigError([
+          `skills.remote: the skills' functions are in partition ${partition}, the stack in ${stackPartition}; a function can only invoke functions in its own partition`,
+        ]);
+      }
+      return;
+    }
+    new CfnRule(this, 'SkillsPartition', {
+      assertions: [
+        {
+          assert: Fn.conditionEquals(Aws.PARTITION, partition),
+          assertDescription: `groupgate:skills names Lambda functions in partition ${partition}; deploy the stack there (a function can only invoke functions in its own partition)`,
+        },
+      ],
+    });
   }
 
   /**

@@ -187,6 +187,18 @@ export class Observability extends Construct {
       graph('Cache hits and filtered replies', emf([METRIC.cacheHits, METRIC.filteredReplies])),
       graph('Tokens', emf([METRIC.promptTokens, METRIC.completionTokens])),
     );
+    // Third-party skills (docs/SKILLS.md): what they answered, how they failed (each failure went on to the model),
+    // and what their calls add to members' waits.
+    const skillFailuresByReason = new MathExpression({
+      expression: `SEARCH('{${METRICS_NAMESPACE},${DIMENSION.service},${DIMENSION.reason}} MetricName="${METRIC.skillFailures}"', 'Sum', 60)`,
+      usingMetrics: {},
+      label: 'failed',
+      period: MINUTE,
+    });
+    this.dashboard.addWidgets(
+      graph('Skill answers, and skill failures by reason', [...emf([METRIC.skillAnswers]), skillFailuresByReason], 12),
+      graph('Skill call latency (ms)', percentiles(METRIC.skillLatencyMs), 12),
+    );
     this.dashboard.addWidgets(
       graph('Queue: age of oldest message (s)', [
         queue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, period: MINUTE, label: 'chat queue' }),

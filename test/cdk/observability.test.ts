@@ -47,8 +47,13 @@ describe('dashboard', () => {
       [METRIC.timeToFirstVisibleTextMs]: 'p50',
       [METRIC.platformCallsPerReply]: 'Average',
     };
+    // Published with the `reason` dimension, whatever reasons occur: graphed by SEARCH, one line per reason.
+    const byReason: readonly string[] = [METRIC.webhookRejected, METRIC.skillFailures];
     for (const name of Object.values(METRIC)) {
-      if (name === METRIC.webhookRejected) continue;
+      if (byReason.includes(name)) {
+        expect(body).toContain(`SEARCH('{GroupGate,service,reason} MetricName=\\"${name}\\"', 'Sum', 60)`);
+        continue;
+      }
       const statistic = perPlatform[name];
       if (statistic) {
         expect(body).toContain(`SEARCH('{GroupGate,service,platform} MetricName=\\"${name}\\"', '${statistic}', 60)`);
@@ -56,8 +61,6 @@ describe('dashboard', () => {
       }
       expect(body).toContain(`["GroupGate","${name}","service","groupgate"`);
     }
-    // Rejections are split by reason, whatever reasons occur.
-    expect(body).toContain(`SEARCH('{GroupGate,service,reason} MetricName=\\"WebhookRejected\\"', 'Sum', 60)`);
   });
 
   test('graphs SQS, Lambda, DynamoDB and SageMaker endpoint metrics', () => {

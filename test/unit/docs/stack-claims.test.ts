@@ -67,6 +67,15 @@ describe('docs ↔ the environment the stack sets', () => {
     workerTimeoutSeconds: 120,
     maxReceiveCount: 3,
     feishuApiBaseUrl: 'https://open.larksuite.com',
+    skills: {
+      remote: [
+        {
+          name: 'glossary',
+          description: 'Company terms',
+          functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:glossary',
+        },
+      ],
+    },
   };
 
   const CONFIG_TABLES = [
