@@ -44,6 +44,7 @@ import type {
 } from './platform-emulator/types';
 import { createWeComEmulator } from './platform-emulator/wecom';
 import { createRestApi, type RestApi } from './rest-api';
+import { SANDBOX_SKILLS_ENV, startSandboxSkills } from './skills/sandbox-skills';
 
 /**
  * The sandbox (ARCHITECTURE §4.2): the real Lambda handlers behind a local API Gateway, fed by the platform
@@ -457,10 +458,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     log(`sandbox: primary model switch at ${primarySwitch.url} (POST /_sandbox/model/primary {"state":"down"|"up"})`);
     for (const warning of models.warnings) log(`sandbox: ${warning}`);
 
-    // Variables of an earlier sandbox in this process must not leak into one without a backup model.
-    for (const name of [FALLBACK_MODEL_ENV.endpointUrl, FALLBACK_MODEL_ENV.modelId]) delete process.env[name];
+    const skills = await startSandboxSkills(process.env[SANDBOX_SKILLS_ENV]);
+    stops.push(() => skills.stop());
+    log(`sandbox: skills: ${skills.description}`);
+
+    // Variables of an earlier sandbox in this process must not leak into one without a backup model or skills.
+    for (const name of [FALLBACK_MODEL_ENV.endpointUrl, FALLBACK_MODEL_ENV.modelId, ENV.skills])
+      delete process.env[name];
     const fallback = models.fallback ? { url: models.fallback.url, modelId: models.fallback.modelId } : undefined;
-    Object.assign(process.env, handlerEnv(aws, baseUrl, primarySwitch.url, credentials, process.env, fallback));
+    Object.assign(process.env, handlerEnv(aws, baseUrl, primarySwitch.url, credentials, process.env, fallback), {
+      ...(skills.config === undefined ? {} : { [ENV.skills]: skills.config }),
+    });
     modelControl = createModelControl({
       switch: primarySwitch,
       primary: { ...models.primary, modelId: primaryModelIdFromEnv(process.env) },
