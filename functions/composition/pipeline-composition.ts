@@ -22,6 +22,7 @@ import { type HelpEntry, helpSkill } from '#core/skills/help';
 import { type RemoteSkillDeps, remoteSkill } from '#core/skills/remote-skill';
 import { resetSkill } from '#core/skills/reset';
 import type { Skill, SkillOrigin } from '#core/skills/skill';
+import { createCircuitBreaker } from '#model/circuit-breaker';
 import type { ModelClient } from '#model/model-client';
 import type { AwsClients } from '#shared/aws-clients';
 import { traced } from '#shared/tracer';
@@ -115,7 +116,8 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     ? config.skills.remote.map((skill) => ({
         name: skill.name,
         description: skill.description,
-        skill: remoteSkill(skill, { ...skillDeps, now }),
+        // One breaker per skill and execution environment: 5 failures in a minute skip it for 30 s, then one probe.
+        skill: remoteSkill(skill, { ...skillDeps, now, breaker: createCircuitBreaker({ now }) }),
       }))
     : [];
 

@@ -1,5 +1,6 @@
 import type { RemoteSkillConfig } from '#config/skills-config';
 import { commandForm } from '#core/safety/sanitise-input';
+import type { CircuitBreaker } from '#model/circuit-breaker';
 import { parseSkillResponse, SKILL_PROTOCOL_VERSION, type SkillRequest } from './remote-protocol';
 import type { GroundingPassage, Skill, SkillContext } from './skill';
 
@@ -59,7 +60,8 @@ export type SkillCallReason =
   | 'invalid_response'
   | 'unexpected'
   | 'no_time'
-  | 'blocked';
+  | 'blocked'
+  | 'circuit_open';
 
 /** One call's outcome, for logs and metrics. Never carries the message or the skill's text. */
 export interface SkillCallReport {
@@ -81,6 +83,11 @@ export interface RemoteSkillDeps {
   readonly newRequestId: () => string;
   /** Receives every call's outcome; a report that throws is ignored (it must not cost the member the answer). */
   readonly report: (call: SkillCallReport) => void;
+  /**
+   * This skill's circuit breaker: after repeated failures the skill is not called for a cool-down (reported as
+   * `skipped`, `circuit_open`), so a skill that hangs does not add its timeout to every member's wait. Absent: none.
+   */
+  readonly breaker?: CircuitBreaker;
 }
 
 /** Time kept back from the turn's deadline for what follows the skill (the model, the reply). */
@@ -115,10 +122,14 @@ export function remoteSkill(config: RemoteSkillConfig, deps: RemoteSkillDeps): S
     }
   };
 
-  /** Calls the skill and reads its answer. Never throws: a failure is reported and becomes `pass`. */
+  /**
+   * Calls the skill and reads its answer. Never throws: a failure is reported and becomes `pass`. Every outcome
+   * reports to the breaker: any answer the protocol allows (a decline included) is a success, every failure a failure.
+   */
   async function consult(request: SkillRequest, timeoutMs: number): Promise<Outcome> {
     const started = deps.now();
     const failed = (reason: SkillCallReason, detail: string): Outcome => {
+      deps.breaker?.onFailure(started);
       report({ action: 'failed', reason, detail: clip(detail), latencyMs: deps.now() - started });
       return PASS;
     };
@@ -126,6 +137,7 @@ export function remoteSkill(config: RemoteSkillConfig, deps: RemoteSkillDeps): S
       const raw = await bounded(deps.invoke(request, timeoutMs), timeoutMs + INVOKER_GRACE_MS);
       const parsed = parseSkillResponse(raw);
       if (!parsed.ok) return failed(parsed.reason, parsed.detail);
+      deps.breaker?.onSuccess();
       const latencyMs = deps.now() - started;
       const response = parsed.response;
       switch (response.action) {
@@ -163,6 +175,11 @@ export function remoteSkill(config: RemoteSkillConfig, deps: RemoteSkillDeps): S
       const timeoutMs = Math.floor(Math.min(config.timeoutMs, ctx.deadline - deps.now() - SKILL_DEADLINE_SAFETY_MS));
       if (timeoutMs < MIN_SKILL_CALL_MS) {
         report({ action: 'skipped', reason: 'no_time', latencyMs: 0 });
+        return next();
+      }
+      // Last, so a skipped call never takes the breaker's one half-open probe.
+      if (deps.breaker && !deps.breaker.tryAcquire()) {
+        report({ action: 'skipped', reason: 'circuit_open', latencyMs: 0 });
         return next();
       }
       const request = buildRequest(config.name, text, ctx, matched, deps.newRequestId(), timeoutMs);

@@ -9,6 +9,7 @@ import {
   type SkillInvoker,
 } from '#core/skills/remote-skill';
 import { type GroundingPassage, runSkills, type SkillContext } from '#core/skills/skill';
+import { createCircuitBreaker } from '#model/circuit-breaker';
 
 /**
  * A remote skill inside the real chain (`runSkills`), with the real config parser and command form; only the
@@ -407,5 +408,58 @@ describe('remoteSkill: next()', () => {
     const failure = new Error('model endpoint 503');
     await expect(r.run(context('hi'), () => Promise.reject(failure))).rejects.toBe(failure);
     expect(r.reports).toEqual([expect.objectContaining({ action: 'ground' })]);
+  });
+});
+
+describe('remoteSkill: circuit breaker', () => {
+  function breakerRig(respond: SkillInvoker) {
+    const clock = { now: T0 };
+    const reports: SkillCallReport[] = [];
+    const invoke = jest.fn<Promise<unknown>, Parameters<SkillInvoker>>(respond);
+    const now = () => clock.now;
+    const skill = remoteSkill(config(), {
+      invoke,
+      now,
+      newRequestId: () => 'req',
+      report: (call) => reports.push(call),
+      breaker: createCircuitBreaker({ now, failureThreshold: 3, coolDownMs: 30_000 }),
+    });
+    const ask = () =>
+      runSkills([skill], { ...context('what is a DLQ?'), deadline: clock.now + 25_000 }, async () => 'model answer');
+    return { clock, reports, invoke, ask };
+  }
+
+  it('after repeated failures the skill is skipped, the model still answers, and one probe goes after the cool-down', async () => {
+    let healthy = false;
+    const r = breakerRig(async () => {
+      if (!healthy) throw new SkillInvokeError('function_error', 'boom');
+      return { version: V, action: 'decline' };
+    });
+    for (let i = 0; i < 3; i++) expect(await r.ask()).toEqual({ kind: 'final', value: 'model answer' });
+    expect(r.invoke).toHaveBeenCalledTimes(3);
+
+    // Open: not called, reported as skipped, and the member is still answered.
+    expect(await r.ask()).toEqual({ kind: 'final', value: 'model answer' });
+    expect(r.invoke).toHaveBeenCalledTimes(3);
+    expect(r.reports.at(-1)).toMatchObject({ action: 'skipped', reason: 'circuit_open' });
+
+    // After the cool-down one probe; its success (a decline is a valid answer) closes the circuit.
+    r.clock.now += 30_000;
+    healthy = true;
+    await r.ask();
+    await r.ask();
+    expect(r.invoke).toHaveBeenCalledTimes(5);
+  });
+
+  it('a failed probe opens it again for another cool-down', async () => {
+    const r = breakerRig(async () => {
+      throw new SkillInvokeError('timeout', 'slow');
+    });
+    for (let i = 0; i < 3; i++) await r.ask();
+    r.clock.now += 30_000;
+    await r.ask();
+    expect(r.invoke).toHaveBeenCalledTimes(4);
+    await r.ask();
+    expect(r.invoke).toHaveBeenCalledTimes(4);
   });
 });
