@@ -175,6 +175,8 @@ export type PipelineOutcome<H = unknown> = {
   readonly modelError?: ModelError;
   /** The passages the answer was grounded in and lists as its sources (after screening and the prompt budget). */
   readonly sources?: readonly GroundingPassage[];
+  /** The skill that answered, when one did (`source` `command` or `skill`): for audit and logs. */
+  readonly skill?: string;
 };
 
 /** Feeds streamed deltas through the guard and shows what it lets through; `shown` is the last text shown. */
@@ -230,8 +232,8 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
   );
   if (handled.kind === 'final') return handled.value;
   const { reply, source } = handled.reply;
-  if (source === 'command') return { ...base, reply, source, storedQuestion: text };
-  return screenSkillAnswer(input, await screened(), reply, source, ports);
+  if (source === 'command') return { ...base, reply, source, storedQuestion: text, skill: handled.skill };
+  return { ...(await screenSkillAnswer(input, await screened(), reply, source, ports)), skill: handled.skill };
 }
 
 /**

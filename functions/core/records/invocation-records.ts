@@ -67,6 +67,20 @@ export interface AuditRecord {
   readonly totalUsd: number;
   /** The model failure's code (`model_timeout`, …) when the model was asked and failed. */
   readonly modelError?: string;
+  /** The skill that answered (a built-in command or a third-party skill), when one did. */
+  readonly skill?: string;
+  /**
+   * What a grounded answer cited, in its numbering: which skill supplied each source, its title, section and link.
+   * The passages' text is not kept (it may be long, and the skill's owner holds it).
+   */
+  readonly sources?: readonly AuditSource[];
+}
+
+export interface AuditSource {
+  readonly skill: string;
+  readonly title: string;
+  readonly section?: string;
+  readonly url?: string;
 }
 
 /** Who caused the invocation, and its ids. */
@@ -110,6 +124,8 @@ export type RecordedOutcome = Pick<
   | 'outputPiiFound'
   | 'model'
   | 'modelError'
+  | 'skill'
+  | 'sources'
 >;
 
 export interface RetentionDays {
@@ -190,6 +206,12 @@ export function buildInvocationRecords(input: InvocationRecordsInput): Invocatio
     ...(timings.queuedAt === undefined ? {} : { queueWaitMs: timings.startedAt - timings.queuedAt }),
     totalUsd: row.totalUsd,
     ...(outcome.modelError ? { modelError: outcome.modelError.code } : {}),
+    ...(outcome.skill ? { skill: outcome.skill } : {}),
+    ...(outcome.sources ? { sources: outcome.sources.map(auditSource) } : {}),
   };
   return { ledger: { ...row, ...principal, source: outcome.source, filterDecision: outcome.outputFilter }, audit };
+}
+
+function auditSource({ skill, title, section, url }: NonNullable<PipelineOutcome['sources']>[number]): AuditSource {
+  return { skill, title, ...(section ? { section } : {}), ...(url ? { url } : {}) };
 }

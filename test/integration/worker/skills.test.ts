@@ -165,7 +165,8 @@ describe('a remote skill answers', () => {
     expect(JSON.stringify(request)).not.toContain(event.message.senderId);
 
     const [audit] = await rowsOf(rig.aws.tables.audit, chat);
-    expect(audit).toMatchObject({ source: 'skill', answer: 'Glossary: x' });
+    expect(audit).toMatchObject({ source: 'skill', skill: 'glossary', answer: 'Glossary: x' });
+    expect(audit).not.toHaveProperty('sources');
     expect(await rowsOf(rig.aws.tables.ledger, chat)).toEqual([expect.objectContaining({ source: 'skill' })]);
 
     // The same member in the same group: the same reference (a skill may keep per-member state); another member: not.
@@ -208,6 +209,11 @@ describe('a remote skill grounds', () => {
     ]);
     const [audit] = await rowsOf(rig.aws.tables.audit, chat);
     expect(audit?.source).toBe('model');
+    // The audit says what the answer cited and which skill supplied it (not the passage text).
+    expect(audit?.sources).toEqual([
+      { skill: 'handbook', title: 'Employee handbook', section: 'Leave', url: PASSAGE.url },
+    ]);
+    expect(audit).not.toHaveProperty('skill');
   }, 30_000);
 });
 
