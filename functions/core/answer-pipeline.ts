@@ -394,12 +394,20 @@ function plainLabel(text: string): string {
 }
 const LOOKALIKE: Readonly<Record<string, string>> = { '[': '［', ']': '］', '<': '‹', '>': '›', '(': '（', ')': '）' };
 
-/** The list of sources under a grounded answer: number, title — section, and the link when it is `https:`. */
-function sourceList(heading: string, sources: readonly GroundingPassage[]): string {
-  const lines = sources.map((source, i) => {
+/**
+ * The list of sources under a grounded answer: number, title — section, and the link when it is `https:`. When the
+ * answer cites sources by number (`[2]`, as the prompt asks), only those are listed, under their numbers, so a source
+ * the model found irrelevant is not presented as one; an answer that cites none lists every source it was given.
+ */
+function sourceList(heading: string, sources: readonly GroundingPassage[], answer: string): string {
+  const cited = new Set(
+    [...answer.matchAll(/\[(\d{1,2})\]/g)].map((m) => Number(m[1])).filter((n) => n >= 1 && n <= sources.length),
+  );
+  const lines = sources.flatMap((source, i) => {
+    if (cited.size > 0 && !cited.has(i + 1)) return [];
     const name = plainLabel(source.section ? `${source.title} — ${source.section}` : source.title);
     const link = source.url?.startsWith('https://') ? ` ${source.url}` : '';
-    return `[${i + 1}] ${name}${link}`;
+    return [`[${i + 1}] ${name}${link}`];
   });
   return `${heading}\n${lines.join('\n')}`;
 }
@@ -515,7 +523,8 @@ async function answerWithModel<H>(
   // The sources go under the model's own words only (not under the apology or a refusal), after them, so a streamed
   // reply's snapshots stay a prefix of it; the context keeps the answer without them.
   const ownWords = answered && output.decision !== 'block';
-  const cited = ownWords && grounded ? `${reply}\n\n${sourceList(ports.messages.sourcesHeading, sources)}` : reply;
+  const cited =
+    ownWords && grounded ? `${reply}\n\n${sourceList(ports.messages.sourcesHeading, sources, reply)}` : reply;
   const noted = modelSource === 'fallback' && ownWords ? `${cited}\n\n${ports.messages.answeredByFallback}` : cited;
   return {
     ...base,

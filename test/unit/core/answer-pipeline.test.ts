@@ -505,6 +505,7 @@ describe('the skill stage runs before the model path', () => {
     expect(outcome).toEqual({
       reply: 'b reply',
       source: 'command',
+      skill: 'b',
       inputFilter: 'allow',
       outputFilter: 'allow',
       piiFound: 0,
@@ -703,6 +704,17 @@ describe('skills that ground the answer or answer as a third party', () => {
     expect(second.source).toBe('model');
     expect(h.calls.cacheKeys).toEqual([]);
     expect(h.calls.model).toHaveLength(2);
+  });
+
+  it('an answer that cites sources by number lists only those, under their own numbers', async () => {
+    const h = harness({
+      answer: { content: 'Use the console [2].' },
+      skills: [grounding([passage('Unrelated', 'x'), passage('Setup guide', 'y'), passage('Also unrelated', 'z')])],
+    });
+    const outcome = await h.ask('How do I set it up?');
+    expect(outcome.reply).toBe(`Use the console [2].\n\n${DEFAULT_MESSAGES.sourcesHeading}\n[2] Setup guide`);
+    // The record keeps every source the model was given, numbered as in the prompt.
+    expect(outcome.sources?.map((s) => s.title)).toEqual(['Unrelated', 'Setup guide', 'Also unrelated']);
   });
 
   it('lists only the sources the prompt had room for', async () => {
