@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SKILL_PROTOCOL_VERSION } from '#core/skills/remote-protocol';
 import * as z from '#shared/zod';
-import { closeServer } from '../http-forward';
+import {
+  type RunningSkillServer,
+  type SkillServerCall,
+  type SkillServerRequest,
+  startSkillServer,
+} from './skill-server';
+
+export { MAX_RECORDED_CALLS, MAX_REQUEST_BYTES, parseSkillRequest as parseGlossaryRequest } from './skill-server';
 
 /**
  * The sandbox's demo third-party skill: GroupGate's own vocabulary (`glossary.json`), served over HTTP the way a
@@ -25,13 +30,8 @@ import { closeServer } from '../http-forward';
 
 /** The commands it recognises, as written after NFKC and lower-casing. */
 export const GLOSSARY_COMMANDS = ['/define', '/释义'] as const;
-export const MAX_REQUEST_BYTES = 64 * 1024;
 /** Passages per grounded message: a message about many terms gets the first few, not the whole glossary. */
 export const MAX_GLOSSARY_PASSAGES = 3;
-/** `calls()` keeps the latest this many. */
-export const MAX_RECORDED_CALLS = 1000;
-/** Bodies above the cap are read and thrown away up to this size (so the 413 reaches the client), then cut off. */
-const DRAIN_LIMIT_BYTES = 1024 * 1024;
 /** How much of an unknown term the reply echoes back. */
 const MAX_ECHOED_TERM = 60;
 
@@ -157,24 +157,7 @@ export function loadGlossary(): Glossary {
 
 // ---------------------------------------------------------------- protocol v1
 
-const requestSchema = z.object({
-  version: z.literal(SKILL_PROTOCOL_VERSION),
-  skill: z.string().check(z.minLength(1)),
-  requestId: z.string().check(z.minLength(1)),
-  text: z.string(),
-  command: z.optional(z.string().check(z.minLength(1))),
-  args: z.optional(z.string()),
-  origin: z.optional(
-    z.object({
-      platform: z.string().check(z.minLength(1)),
-      chatId: z.string().check(z.minLength(1)),
-      memberRef: z.string().check(z.minLength(1)),
-    }),
-  ),
-  deadlineMs: z.number().check(z.gte(0)),
-});
-
-export type GlossaryRequest = z.output<typeof requestSchema>;
+export type GlossaryRequest = SkillServerRequest;
 
 export interface GlossaryPassage {
   readonly text: string;
@@ -190,28 +173,6 @@ export type GlossaryResponse =
       readonly passages: readonly GlossaryPassage[];
     }
   | { readonly version: typeof SKILL_PROTOCOL_VERSION; readonly action: 'decline' };
-
-export type ParsedRequest =
-  | { readonly ok: true; readonly request: GlossaryRequest }
-  | { readonly ok: false; readonly reason: string };
-
-/** Checks a decoded body against protocol v1; the reason names the version or every field that is wrong. */
-export function parseGlossaryRequest(body: unknown): ParsedRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, reason: 'the body must be a JSON object' };
-  }
-  const version = (body as { version?: unknown }).version;
-  if (version !== SKILL_PROTOCOL_VERSION) {
-    return {
-      ok: false,
-      reason: `unsupported version ${JSON.stringify(version) ?? 'undefined'}: this skill speaks ${SKILL_PROTOCOL_VERSION}`,
-    };
-  }
-  const parsed = requestSchema.safeParse(body);
-  if (parsed.success) return { ok: true, request: parsed.data };
-  const reason = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
-  return { ok: false, reason };
-}
 
 const nameWithZh = (entry: GlossaryEntry): string => (entry.zh ? `${entry.term} (${entry.zh})` : entry.term);
 const definitionOf = (entry: GlossaryEntry): string => `${nameWithZh(entry)}: ${entry.definition}`;
@@ -254,118 +215,16 @@ export function answerGlossaryRequest(request: GlossaryRequest, glossary: Glossa
 
 // ---------------------------------------------------------------- HTTP
 
-/** One HTTP request the skill received. */
-export interface GlossaryCall {
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  /** The request, when it was a valid v1 request. */
-  readonly request?: GlossaryRequest;
-  /** What the skill did with it (status 200). */
-  readonly action?: GlossaryResponse['action'];
-  /** Why it was refused (status 4xx). */
-  readonly error?: string;
-}
+export type GlossaryCall = SkillServerCall;
+export type RunningGlossarySkill = RunningSkillServer;
 
 export interface GlossarySkillOptions {
   /** Port on 127.0.0.1. @default 0 (any free port) */
   readonly port?: number;
 }
 
-export interface RunningGlossarySkill {
-  /** The endpoint, for a remote skill's `url` in the skills configuration: `http://127.0.0.1:<port>/`. */
-  readonly url: string;
-  stop(): Promise<void>;
-  /** The latest requests (up to `MAX_RECORDED_CALLS`), oldest first. */
-  calls(): readonly GlossaryCall[];
-}
-
-type Body = { readonly kind: 'read'; readonly bytes: Buffer } | { readonly kind: 'too-large' };
-
-/** The body, or `too-large` past `cap` bytes (the rest is read and dropped; past the drain limit the socket is cut). */
-function readCapped(req: IncomingMessage, cap: number): Promise<Body> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > DRAIN_LIMIT_BYTES) req.destroy(new Error('request body over the drain limit'));
-      else if (size <= cap) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > cap ? { kind: 'too-large' } : { kind: 'read', bytes: Buffer.concat(chunks) }));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(Buffer.byteLength(text)),
-    ...headers,
-  });
-  res.end(text);
-}
-
-/** Starts the glossary skill on 127.0.0.1. */
+/** Starts the glossary skill on 127.0.0.1 (`skill-server.ts`: POST / only, 64 KiB, v1 requests). */
 export async function startGlossarySkill(options: GlossarySkillOptions = {}): Promise<RunningGlossarySkill> {
   const glossary = loadGlossary();
-  const calls: GlossaryCall[] = [];
-  // The sandbox runs for hours and load tests send thousands of messages: only the latest calls are kept.
-  const record = (call: GlossaryCall): void => {
-    calls.push(call);
-    if (calls.length > MAX_RECORDED_CALLS) calls.splice(0, calls.length - MAX_RECORDED_CALLS);
-  };
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const method = req.method ?? 'GET';
-    const path = new URL(req.url ?? '/', 'http://skill').pathname;
-    const refuse = (status: number, error: string, headers?: Record<string, string>) => {
-      record({ method, path, status, error });
-      sendJson(res, status, { error }, headers);
-    };
-    if (path !== '/') {
-      req.resume();
-      return refuse(404, `no such path ${path}: send protocol v1 requests to POST /`);
-    }
-    if (method !== 'POST') {
-      req.resume();
-      return refuse(405, `method ${method} is not allowed: use POST`, { allow: 'POST' });
-    }
-    const declared = Number(req.headers['content-length']);
-    if (declared > DRAIN_LIMIT_BYTES) {
-      req.resume();
-      return refuse(413, `the body is over ${MAX_REQUEST_BYTES} bytes`, { connection: 'close' });
-    }
-    const body = await readCapped(req, MAX_REQUEST_BYTES);
-    if (body.kind === 'too-large') return refuse(413, `the body is over ${MAX_REQUEST_BYTES} bytes`);
-    let json: unknown;
-    try {
-      json = JSON.parse(body.bytes.toString('utf8'));
-    } catch {
-      return refuse(400, 'the body is not valid JSON');
-    }
-    const parsed = parseGlossaryRequest(json);
-    if (!parsed.ok) return refuse(400, parsed.reason);
-    const response = answerGlossaryRequest(parsed.request, glossary);
-    record({ method, path, status: 200, request: parsed.request, action: response.action });
-    sendJson(res, 200, response);
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-      else res.destroy();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    stop: () => closeServer(server),
-    calls: () => [...calls],
-  };
+  return startSkillServer({ ...options, answer: (request) => answerGlossaryRequest(request, glossary) });
 }

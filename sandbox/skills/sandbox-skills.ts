@@ -1,3 +1,4 @@
+import { startDocsSkill } from './docs-skill';
 import { GLOSSARY_COMMANDS, startGlossarySkill } from './glossary-skill';
 
 /** Which third-party skills the sandbox's handlers get (docs/SKILLS.md, README "Sandbox configuration"). */
@@ -12,9 +13,10 @@ export interface SandboxSkills {
 }
 
 /**
- * The sandbox's skills from `SANDBOX_SKILLS`: unset, the demo glossary skill (a local HTTP skill speaking protocol v1,
- * `glossary-skill.ts`) asked about every message in every group, so `/define <term>` and questions that name a term
- * show a skill answering and grounding; `off`, none; anything else, that JSON as the handlers' `SKILLS`, validated by
+ * The sandbox's skills from `SANDBOX_SKILLS`: unset, two local HTTP skills speaking protocol v1, asked about every
+ * message in every group: the glossary (`glossary-skill.ts`: `/define <term>` answered by the skill, questions that
+ * name a term grounded in its definition) and the docs (`docs-skill.ts`: questions about GroupGate grounded in the
+ * sections of this project's documentation that answer them); `off`, none; anything else, that JSON as the handlers' `SKILLS`, validated by
  * them at start (their ConfigError names the problem).
  */
 export async function startSandboxSkills(setting: string | undefined): Promise<SandboxSkills> {
@@ -24,6 +26,10 @@ export async function startSandboxSkills(setting: string | undefined): Promise<S
     return { config: value, description: `from ${SANDBOX_SKILLS_ENV}`, stop: async () => {} };
   }
   const glossary = await startGlossarySkill();
+  const docs = await startDocsSkill().catch(async (error: unknown) => {
+    await glossary.stop();
+    throw error;
+  });
   const config = {
     remote: [
       {
@@ -31,12 +37,22 @@ export async function startSandboxSkills(setting: string | undefined): Promise<S
         description: `GroupGate terms: ${GLOSSARY_COMMANDS[0]} <term>, and cited definitions for questions that name one`,
         url: glossary.url,
       },
+      {
+        name: 'docs',
+        description:
+          'GroupGate documentation: questions about setting up and running it are answered with cited sections',
+        url: docs.url,
+      },
     ],
-    groups: { '*': ['cost', 'glossary'] },
+    groups: { '*': ['cost', 'glossary', 'docs'] },
   };
   return {
     config: JSON.stringify(config),
-    description: `glossary (demo third-party skill) at ${glossary.url}`,
-    stop: () => glossary.stop(),
+    description:
+      `glossary at ${glossary.url}, docs (${docs.chunks} sections of README.md and docs/, indexed in ` +
+      `${Math.round(docs.indexMs)} ms) at ${docs.url}`,
+    stop: async () => {
+      await Promise.all([glossary.stop(), docs.stop()]);
+    },
   };
 }
