@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { buildBm25Index } from '#core/retrieval/bm25';
 import { type Chunk, chunkMarkdown, type SourceDocument } from '#core/retrieval/chunk-markdown';
 import * as z from '#shared/zod';
+import { seededRandom } from '../sandbox/faults';
 import { table, type Verdict } from './report';
 import { median, percentile } from './stats';
 
@@ -242,18 +243,6 @@ function measureQuality(
   };
 }
 
-/** A deterministic PRNG (mulberry32), so every run builds the same synthetic corpus. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Where a sentence ends: `.!?` before white space, or `。！？` (Chinese needs no space). */
 const SENTENCE_END = /(?<=[.!?])\s+|(?<=[。！？])\s*/u;
 
@@ -278,7 +267,7 @@ export function perturbChunk(base: Chunk, copy: number, random: () => number): C
 }
 
 export function syntheticCorpus(base: readonly Chunk[], size: number, seed = 1): Chunk[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const out: Chunk[] = new Array(size);
   for (let i = 0; i < size; i++) {
     const source = base[i % base.length];

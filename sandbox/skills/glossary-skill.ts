@@ -6,6 +6,7 @@ import {
   type RunningSkillServer,
   type SkillServerCall,
   type SkillServerRequest,
+  type SkillServerResponse,
   startSkillServer,
 } from './skill-server';
 
@@ -159,20 +160,8 @@ export function loadGlossary(): Glossary {
 
 export type GlossaryRequest = SkillServerRequest;
 
-export interface GlossaryPassage {
-  readonly text: string;
-  readonly title: string;
-  readonly section: string;
-}
-
-export type GlossaryResponse =
-  | { readonly version: typeof SKILL_PROTOCOL_VERSION; readonly action: 'answer'; readonly reply: string }
-  | {
-      readonly version: typeof SKILL_PROTOCOL_VERSION;
-      readonly action: 'ground';
-      readonly passages: readonly GlossaryPassage[];
-    }
-  | { readonly version: typeof SKILL_PROTOCOL_VERSION; readonly action: 'decline' };
+/** The glossary's answers are plain protocol v1 responses. */
+export type GlossaryResponse = SkillServerResponse;
 
 const nameWithZh = (entry: GlossaryEntry): string => (entry.zh ? `${entry.term} (${entry.zh})` : entry.term);
 const definitionOf = (entry: GlossaryEntry): string => `${nameWithZh(entry)}: ${entry.definition}`;

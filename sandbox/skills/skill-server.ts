@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SKILL_PROTOCOL_VERSION } from '#core/skills/remote-protocol';
+import { SKILL_PROTOCOL_VERSION, type SkillResponse } from '#core/skills/remote-protocol';
 import * as z from '#shared/zod';
 import { closeServer } from '../http-forward';
 
@@ -39,19 +39,7 @@ const requestSchema = z.object({
 export type SkillServerRequest = z.output<typeof requestSchema>;
 
 /** What a demo skill answers: a v1 response body. */
-export type SkillServerResponse =
-  | { readonly version: typeof SKILL_PROTOCOL_VERSION; readonly action: 'answer'; readonly reply: string }
-  | {
-      readonly version: typeof SKILL_PROTOCOL_VERSION;
-      readonly action: 'ground';
-      readonly passages: readonly {
-        readonly text: string;
-        readonly title: string;
-        readonly section?: string;
-        readonly url?: string;
-      }[];
-    }
-  | { readonly version: typeof SKILL_PROTOCOL_VERSION; readonly action: 'decline' };
+export type SkillServerResponse = SkillResponse;
 
 export type ParsedRequest =
   | { readonly ok: true; readonly request: SkillServerRequest }
