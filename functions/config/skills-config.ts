@@ -23,8 +23,9 @@ import * as z from '#shared/zod';
  * - `commands`: the skill is asked only for messages whose first word is one of them (after the same normalisation
  *   as built-in commands); `pattern`: only for messages matching this regular expression (case-insensitive); neither:
  *   for every message of a group that enables it (a retrieval skill).
- * - `groups` maps `*` (every group) or `platform:chatId` (a chat, or `api:<X-Group-ID>` for `/v1/chat`) to the
- *   OPTIONAL skills enabled there: `cost` and remote skills. A group's own entry replaces `*` for that group.
+ * - `groups` maps `*` (every group), `platform:*` (every group of one platform, `api:*` for every `/v1/chat` group)
+ *   or `platform:chatId` (a chat, or `api:<X-Group-ID>` for `/v1/chat`) to the OPTIONAL skills enabled there:
+ *   `cost` and remote skills. The most specific entry applies: a group's own, else its platform's, else `*`.
  *   `help` and `reset` are always on: a member can always see what the bot does and clear what it remembers.
  *   Without `groups`, `*` is `["cost"]`: a remote skill receives members' messages only where an operator named it.
  */
@@ -165,11 +166,12 @@ export function parseSkillsConfig(raw: string | undefined): SkillsConfig {
 }
 
 /**
- * The optional skills enabled for a group (`platform:chatId`): its own entry, else `*`, else `cost` alone. The
- * always-on skills are not listed.
+ * The optional skills enabled for a group (`platform:chatId`): its own entry, else its platform's (`platform:*`), else
+ * `*`, else `cost` alone. The always-on skills are not listed.
  */
 export function enabledSkillsFor(config: SkillsConfig, group: string): ReadonlySet<string> {
   const groups = config.groups;
-  const names = groups?.[group] ?? groups?.['*'] ?? OPTIONAL_BUILT_IN_SKILLS;
+  const platformWide = `${group.slice(0, group.indexOf(':'))}:*`;
+  const names = groups?.[group] ?? groups?.[platformWide] ?? groups?.['*'] ?? OPTIONAL_BUILT_IN_SKILLS;
   return new Set(names);
 }

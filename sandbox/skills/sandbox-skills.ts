@@ -14,10 +14,10 @@ export interface SandboxSkills {
 
 /**
  * The sandbox's skills from `SANDBOX_SKILLS`: unset, two local HTTP skills speaking protocol v1, asked about every
- * message in every group: the glossary (`glossary-skill.ts`: `/define <term>` answered by the skill, questions that
- * name a term grounded in its definition) and the docs (`docs-skill.ts`: questions about GroupGate grounded in the
- * sections of this project's documentation that answer them); `off`, none; anything else, that JSON as the handlers' `SKILLS`, validated by
- * them at start (their ConfigError names the problem).
+ * message in every chat group (not `/v1/chat`: `api:*`): the glossary (`glossary-skill.ts`: `/define <term>` answered
+ * by the skill, questions that name a term grounded in its definition) and the docs (`docs-skill.ts`: questions about
+ * GroupGate grounded in the sections of this project's documentation that answer them); `off`, none; anything else,
+ * that JSON as the handlers' `SKILLS`, validated by them at start (their ConfigError names the problem).
  */
 export async function startSandboxSkills(setting: string | undefined): Promise<SandboxSkills> {
   const value = setting?.trim();
@@ -44,7 +44,8 @@ export async function startSandboxSkills(setting: string | undefined): Promise<S
         url: docs.url,
       },
     ],
-    groups: { '*': ['cost', 'glossary', 'docs'] },
+    // Chat groups only: programs calling /v1/chat in the sandbox (scripts, the tests) get the model's answer as is.
+    groups: { '*': ['cost', 'glossary', 'docs'], 'api:*': ['cost'] },
   };
   return {
     config: JSON.stringify(config),

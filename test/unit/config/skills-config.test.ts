@@ -94,6 +94,15 @@ describe('enabledSkillsFor', () => {
     expect([...enabledSkillsFor(config, 'slack:C2')]).toEqual(['cost']);
   });
 
+  it("a platform-wide entry applies to that platform's groups without their own entry", () => {
+    const wide = parseSkillsConfig(
+      JSON.stringify({ remote: [skill()], groups: { '*': ['glossary'], 'api:*': ['cost'], 'api:eng': [] } }),
+    );
+    expect([...enabledSkillsFor(wide, 'api:sales')]).toEqual(['cost']);
+    expect([...enabledSkillsFor(wide, 'api:eng')]).toEqual([]);
+    expect([...enabledSkillsFor(wide, 'slack:C1')]).toEqual(['glossary']);
+  });
+
   it('without groups a remote skill is enabled nowhere', () => {
     const noGroups = parseSkillsConfig(JSON.stringify({ remote: [skill()] }));
     expect(enabledSkillsFor(noGroups, 'slack:C1').has('glossary')).toBe(false);
