@@ -10,6 +10,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { ENV } from '#config/env-names';
 import { queuedEventSchema } from '#core/queue-message';
+import { DEFAULT_CONTEXT_SIZE } from '#local-model/engine';
 import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { joinAnswers, QuestionLog, readAudit } from './conversation-log';
@@ -83,6 +84,14 @@ export interface RunningSandbox {
 }
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * The window the pipeline assumes for the generated demo model. Its engine has the default 2,048-token context, but its
+ * small vocabulary spells most words byte by byte: up to 4 tokens where the prompt estimator counts one (ASCII at a
+ * quarter token per character). With 512 reply tokens reserved, a 1,000-token window leaves 488 estimated tokens of
+ * prompt, at most about 1,950 real ones, plus the demo's answers, which stop at 48 tokens: within 2,048. A larger
+ * window let a grounded prompt overflow the context, and the member got the apology.
+ */
+const DEMO_CONTEXT_WINDOW = 1000;
 /** Past this an oversize request is cut off rather than read to its end. */
 const MAX_DRAINED_BYTES = 4 * MAX_BODY_BYTES;
 const MEMBERS = ['alice', 'bob', 'carol', 'dave'];
@@ -468,6 +477,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const fallback = models.fallback ? { url: models.fallback.url, modelId: models.fallback.modelId } : undefined;
     Object.assign(process.env, handlerEnv(aws, baseUrl, primarySwitch.url, credentials, process.env, fallback), {
       ...(skills.config === undefined ? {} : { [ENV.skills]: skills.config }),
+      // The local engine's window, so a grounded or long prompt is built to fit it (an operator's value wins; an
+      // external server's window is the operator's to give).
+      ...(options.modelEndpointUrl || process.env[ENV.modelContextWindow]
+        ? {}
+        : { [ENV.modelContextWindow]: String(options.modelInfo?.demo ? DEMO_CONTEXT_WINDOW : DEFAULT_CONTEXT_SIZE) }),
     });
     modelControl = createModelControl({
       switch: primarySwitch,

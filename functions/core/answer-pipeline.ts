@@ -390,9 +390,10 @@ async function screenPassages(
  * make a markdown link, a platform mention (`<!channel>`) or a forged `[n]` entry out of it.
  */
 function plainLabel(text: string): string {
-  return text.replace(/[[\]<>()]/g, (c) => LOOKALIKE[c] ?? c);
+  return text.replace(/[[\]<>]/g, (c) => LOOKALIKE[c] ?? c);
 }
-const LOOKALIKE: Readonly<Record<string, string>> = { '[': '［', ']': '］', '<': '‹', '>': '›', '(': '（', ')': '）' };
+// Brackets are enough to break a markdown link (`[text](url)`); parentheses stay, for titles such as `Guide (PDF)`.
+const LOOKALIKE: Readonly<Record<string, string>> = { '[': '［', ']': '］', '<': '‹', '>': '›' };
 
 /**
  * The list of sources under a grounded answer: number, title — section, and the link when it is `https:`. When the

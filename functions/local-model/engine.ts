@@ -30,3 +30,9 @@ export interface ModelEngine {
   generate(params: GenerateParams): Promise<GenerateResult>;
   close(): Promise<void>;
 }
+
+/**
+ * The context size of a local engine unless told otherwise, tokens. The sandbox tells the pipeline the same window
+ * (`MODEL_CONTEXT_WINDOW`), so the prompts it builds (history, skills' sources) fit the model that answers them.
+ */
+export const DEFAULT_CONTEXT_SIZE = 2048;

@@ -1,6 +1,6 @@
 import type { ChatHistoryItem } from 'node-llama-cpp';
 import type { ChatMessage } from '#model/chat-completions';
-import type { GenerateParams, GenerateResult, ModelEngine } from './engine';
+import { DEFAULT_CONTEXT_SIZE, type GenerateParams, type GenerateResult, type ModelEngine } from './engine';
 
 /**
  * The real local engine: a GGUF model on CPU through node-llama-cpp. node-llama-cpp is ESM-only, so it is loaded with
@@ -51,7 +51,7 @@ export async function createLlamaEngine(options: LlamaEngineOptions): Promise<Ll
   });
   const concurrency = options.concurrency ?? 1;
   const context = await model.createContext({
-    contextSize: options.contextSize ?? 2048,
+    contextSize: options.contextSize ?? DEFAULT_CONTEXT_SIZE,
     sequences: concurrency,
     threads: options.threads ?? 1,
   });

@@ -762,8 +762,8 @@ describe('skills that ground the answer or answer as a third party', () => {
     const list = outcome.reply.slice(outcome.reply.indexOf(DEFAULT_MESSAGES.sourcesHeading));
     expect(list.split('\n')).toHaveLength(2);
     const label = list.split('\n')[1]?.replace(/^\[1\] /, '');
-    expect(label).not.toMatch(/[[\]<>()]|13812345678|secretword|forbidden/);
-    expect(list).toContain('［click］（https://evil.example）');
+    expect(label).not.toMatch(/[[\]<>]|13812345678|secretword|forbidden/);
+    expect(list).toContain('［click］(https://evil.example)');
     expect(h.systemMessage()).not.toContain('a passage under a blocked title');
   });
 
