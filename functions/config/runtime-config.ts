@@ -7,34 +7,27 @@ import { ENV } from './env-names';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const platformList = z.pipe(
+/** A comma-separated list of enabled platforms (`ENABLED_PLATFORMS`), at least one. */
+export const platformList = z.pipe(
   z.pipe(
     z.string(),
-    z.transform((s: string) =>
-      s
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean),
-    ),
+    z.transform((s: string) => splitList(s)),
   ),
   z.array(z.enum(PLATFORMS)).check(z.minLength(1)),
 );
 
-const jsonOf = <T extends z.ZodMiniType>(schema: T) =>
-  z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((s: string, ctx) => {
-        try {
-          return JSON.parse(s) as unknown;
-        } catch {
-          ctx.issues.push({ code: 'custom', message: 'is not valid JSON', input: s });
-          return z.NEVER;
-        }
-      }),
-    ),
-    schema,
-  );
+/** A variable holding JSON, parsed; chain the schema of its content with `z.pipe(jsonValue, schema)`. */
+export const jsonValue = z.pipe(
+  z.string(),
+  z.transform((s: string, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'is not valid JSON', input: s });
+      return z.NEVER;
+    }
+  }),
+);
 
 const url = z.url({ protocol: /^https?$/ });
 
@@ -43,8 +36,8 @@ const webhookSchema = z.object({
   [ENV.queueUrl]: url,
   [ENV.eventsTable]: z.string().check(z.minLength(3)),
   [ENV.maxBodyBytes]: z._default(z.coerce.number().check(z.int(), z.gte(1024), z.lte(10 * 1024 * 1024)), 128 * 1024),
-  [ENV.triggerRules]: z.optional(jsonOf(triggerConfigSchema)),
-  [ENV.contextScopes]: z.optional(jsonOf(conversationScopeConfigSchema)),
+  [ENV.triggerRules]: z.optional(z.pipe(jsonValue, triggerConfigSchema)),
+  [ENV.contextScopes]: z.optional(z.pipe(jsonValue, conversationScopeConfigSchema)),
   [ENV.replyHandleOrigins]: z.optional(z.string()),
   [ENV.eventRetentionSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(3600)), 86_400),
 });

@@ -1,21 +1,15 @@
 import type { ReplyLimits } from '#platforms/shared/reply-text';
-import { PLATFORMS, type PlatformName } from '#platforms/types';
+import type { PlatformName } from '#platforms/types';
 import * as z from '#shared/zod';
 import { ENV } from './env-names';
-import { parseEnv, splitList } from './runtime-config';
+import { parseEnv, platformList, splitList } from './runtime-config';
 
 /**
  * Settings of the stream sweeper (`handlers/stream-sweeper.ts`), validated once per cold start. It reuses the
  * worker's variable names: it reaches the same platforms, with the same credentials, reply limits and origins.
  */
 const schema = z.object({
-  [ENV.enabledPlatforms]: z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((s: string) => splitList(s)),
-    ),
-    z.array(z.enum(PLATFORMS)).check(z.minLength(1)),
-  ),
+  [ENV.enabledPlatforms]: platformList,
   [ENV.eventsTable]: z.string().check(z.minLength(3)),
   [ENV.replyHandleOrigins]: z.optional(z.string()),
   // The sweeper's lease on one event: longer than its own Lambda timeout (a live sweeper cannot outlast it), short

@@ -1,23 +1,17 @@
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '#core/context-scope';
 import type { ReplyLimits } from '#platforms/shared/reply-text';
-import { PLATFORMS, type PlatformName } from '#platforms/types';
+import type { PlatformName } from '#platforms/types';
 import * as z from '#shared/zod';
 import { ENV } from './env-names';
-import { jsonValue, type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
-import { parseEnv, splitList } from './runtime-config';
+import { type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
+import { jsonValue, parseEnv, platformList, splitList } from './runtime-config';
 import { type StreamingConfig, streamingEnvShape, toStreamingConfig } from './streaming';
 
 export { DEFAULT_SYSTEM_PROMPT } from './pipeline-config';
 
 const schema = z.object({
   ...pipelineEnvShape,
-  [ENV.enabledPlatforms]: z.pipe(
-    z.pipe(
-      z.string(),
-      z.transform((s: string) => splitList(s)),
-    ),
-    z.array(z.enum(PLATFORMS)).check(z.minLength(1)),
-  ),
+  [ENV.enabledPlatforms]: platformList,
   [ENV.eventsTable]: z.string().check(z.minLength(3)),
   [ENV.contextScopes]: z.optional(z.pipe(jsonValue, conversationScopeConfigSchema)),
   [ENV.replyHandleOrigins]: z.optional(z.string()),

@@ -69,15 +69,18 @@ export type PrimaryWiring =
       /** Priced in the cost ledger. */
       readonly instanceType: string;
     }
-  | {
-      readonly kind: 'openai';
-      /** The server's `/v1` root. */
-      readonly baseUrl: string;
-      readonly model: string;
-      readonly apiKeySecret?: ISecret;
-      /** Id of its answers in the ledger and audit (the client bills them `free`: no model cost). */
-      readonly modelId: string;
-    };
+  | OpenAiWiring;
+
+/** A model server speaking the OpenAI-compatible API, primary or backup. */
+export interface OpenAiWiring {
+  readonly kind: 'openai';
+  /** The server's `/v1` root. */
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly apiKeySecret?: ISecret;
+  /** Id of its answers in the ledger and audit (the client bills them `free`: no model cost). */
+  readonly modelId: string;
+}
 
 /** Where the pipeline functions reach the backup model, and how its answers are billed. */
 export type FallbackWiring =
@@ -91,14 +94,7 @@ export type FallbackWiring =
       readonly callTimeoutSeconds: number;
       readonly grantInvokeUrl: (grantee: IGrantable) => void;
     }
-  | {
-      readonly kind: 'openai';
-      readonly baseUrl: string;
-      readonly model: string;
-      readonly apiKeySecret?: ISecret;
-      readonly modelId: string;
-      readonly callTimeoutSeconds: number;
-    };
+  | (OpenAiWiring & { readonly callTimeoutSeconds: number });
 
 /**
  * The configured platform API origins (Feishu/Lark's; the other platforms have one each) for the functions that call

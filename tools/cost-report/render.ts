@@ -64,42 +64,50 @@ function keyFields(key: string, by: AggregateBy): string[] {
   return by === 'group' || by === 'user' ? splitDisplayKey(key) : [key];
 }
 
-/** `line` with only the idle share: the endpoint hours no invocation ran in. */
-function idleLine(report: CostReport): ReportLine {
+/**
+ * A summary record with no invocations, tokens or components: only amounts in the idle-share and amortised columns.
+ */
+function amountLine(
+  key: string,
+  amounts: {
+    readonly idleShareNanoUsd: number;
+    readonly idleShareUsd: number;
+    readonly amortisedNanoUsd: number;
+    readonly amortisedUsd: number;
+  },
+): ReportLine {
   const zero = Object.fromEntries(COST_COMPONENTS.map((c) => [c, 0])) as ReportLine['componentsNanoUsd'];
   return {
-    key: CSV_SUMMARY_LABELS.idle,
+    key,
     invocations: 0,
     cachedInvocations: 0,
     fallbackInvocations: 0,
     tokens: { prompt: 0, completion: 0, total: 0 },
     componentsNanoUsd: zero,
     marginalNanoUsd: 0,
-    idleShareNanoUsd: report.idleUnattributedNanoUsd,
-    amortisedNanoUsd: report.idleUnattributedNanoUsd,
     marginalUsd: 0,
-    idleShareUsd: report.idleUnattributedUsd,
-    amortisedUsd: report.idleUnattributedUsd,
+    ...amounts,
   };
+}
+
+/** `line` with only the idle share: the endpoint hours no invocation ran in. */
+function idleLine(report: CostReport): ReportLine {
+  return amountLine(CSV_SUMMARY_LABELS.idle, {
+    idleShareNanoUsd: report.idleUnattributedNanoUsd,
+    idleShareUsd: report.idleUnattributedUsd,
+    amortisedNanoUsd: report.idleUnattributedNanoUsd,
+    amortisedUsd: report.idleUnattributedUsd,
+  });
 }
 
 /** The scale-to-zero saving as a summary record: nothing but its amount, in `amortised_usd`. */
 function savingLine(savedNanoUsd: number): ReportLine {
-  const zero = Object.fromEntries(COST_COMPONENTS.map((c) => [c, 0])) as ReportLine['componentsNanoUsd'];
-  return {
-    key: CSV_SUMMARY_LABELS.scaleToZeroSaving,
-    invocations: 0,
-    cachedInvocations: 0,
-    fallbackInvocations: 0,
-    tokens: { prompt: 0, completion: 0, total: 0 },
-    componentsNanoUsd: zero,
-    marginalNanoUsd: 0,
+  return amountLine(CSV_SUMMARY_LABELS.scaleToZeroSaving, {
     idleShareNanoUsd: 0,
-    amortisedNanoUsd: savedNanoUsd,
-    marginalUsd: 0,
     idleShareUsd: 0,
+    amortisedNanoUsd: savedNanoUsd,
     amortisedUsd: nanoToUsd(BigInt(savedNanoUsd)),
-  };
+  });
 }
 
 /** TOTAL plus the idle hours, column by column: its `amortised_usd` is the report's grand total. */
