@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { PipelineConfig } from '#config/pipeline-config';
-import { type ModelSource, withModelSource } from '#core/cost/ledger-row';
 import { lambdaUsageOf } from '#core/cost/model-billing';
 import type { ResolvedPrices } from '#core/cost/prices';
 import { buildInvocationRecords } from '#core/records/invocation-records';
@@ -18,7 +17,7 @@ import type { RecordsStore } from '#stores/records-store';
  *
  * The answering model is priced from its own billing: SageMaker time by `buildInvocationRecords`, a Lambda-hosted
  * model's (the fallback's) GB-seconds here, as one more Lambda invocation of the call (`fn: 'model'`). The ledger
- * row says whether the primary or the fallback answered (`modelSource`): a model other than the configured one.
+ * row says whether the primary or the fallback answered (`modelSource`), as the pipeline decided it.
  *
  * Logs `invocation recorded` (eventId, platform, source, model, totalUsd, latencyMs, queueWaitMs) once both are written;
  * with `activeUsers`, counts the member once per group and UTC day (metric ActiveUsers) alongside the write, unless
@@ -76,10 +75,6 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
     }
   }
 
-  /** The configured model is the primary; any other model that answered is the fallback. */
-  const modelSourceOf = (answeredBy: string | undefined): ModelSource | undefined =>
-    answeredBy === undefined ? undefined : answeredBy === config.model.modelId ? 'primary' : 'fallback';
-
   /**
    * Builds and writes the invocation's ledger row and audit record.
    * @throws RecordsNotWrittenError holding the items still unwritten; any other error (an invalid measurement, a missing price) means nothing was written.
@@ -98,7 +93,7 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
     const active = marks ? countActive({ platform, tenantId, chatId, userId }, timings.startedAt) : Promise.resolve();
     let records: ReturnType<typeof buildInvocationRecords>;
     try {
-      const built = buildInvocationRecords({
+      records = buildInvocationRecords({
         party,
         outcome: invocation.outcome,
         timings,
@@ -108,7 +103,6 @@ export function createInvocationRecorder(deps: InvocationRecorderDeps): RecordIn
         retention: { ledger: config.ledgerRetentionDays, audit: config.auditRetentionDays },
         maskPii: (text) => deps.maskPii(text).text,
       });
-      records = { ...built, ledger: withModelSource(built.ledger, modelSourceOf(answered?.modelId)) };
     } catch (err) {
       await active;
       throw err;

@@ -1,7 +1,7 @@
 import type { FilterDecision, PipelineOutcome } from '#core/answer-pipeline';
 import { groupKey } from '#core/conversation-key';
 import { costOfInvocation, type InvocationUsage, parseUsage } from '#core/cost/cost-model';
-import { buildLedgerRow, type LedgerRow } from '#core/cost/ledger-row';
+import { buildLedgerRow, type LedgerRow, withModelSource } from '#core/cost/ledger-row';
 import { sagemakerUsageOf } from '#core/cost/model-billing';
 import type { ResolvedPrices } from '#core/cost/prices';
 import { keyPart } from '#core/key-part';
@@ -123,6 +123,7 @@ export type RecordedOutcome = Pick<
   | 'piiFound'
   | 'outputPiiFound'
   | 'model'
+  | 'modelSource'
   | 'modelError'
   | 'skill'
   | 'sources'
@@ -209,7 +210,8 @@ export function buildInvocationRecords(input: InvocationRecordsInput): Invocatio
     ...(outcome.skill ? { skill: outcome.skill } : {}),
     ...(outcome.sources ? { sources: outcome.sources.map(auditSource) } : {}),
   };
-  return { ledger: { ...row, ...principal, source: outcome.source, filterDecision: outcome.outputFilter }, audit };
+  const ledger = { ...row, ...principal, source: outcome.source, filterDecision: outcome.outputFilter };
+  return { ledger: withModelSource(ledger, outcome.modelSource), audit };
 }
 
 function auditSource({ skill, title, section, url }: NonNullable<PipelineOutcome['sources']>[number]): AuditSource {

@@ -129,14 +129,21 @@ describe('createInvocationRecorder', () => {
 });
 
 describe('the ledger row of a model answer names the model that answered and prices it by its billing', () => {
-  const answered = (model: {
-    modelId: string;
-    billing: { kind: 'sagemaker'; instanceType: string } | { kind: 'lambda'; memoryMb: number; architecture: 'arm64' };
-  }): InvocationToRecord => ({
+  /** An outcome as the pipeline gives it: the answering model, and whether it was the primary or the fallback. */
+  const answered = (
+    model: {
+      modelId: string;
+      billing:
+        | { kind: 'sagemaker'; instanceType: string }
+        | { kind: 'lambda'; memoryMb: number; architecture: 'arm64' };
+    },
+    modelSource: 'primary' | 'fallback',
+  ): InvocationToRecord => ({
     ...apiCall,
     outcome: {
       ...outcome,
       source: 'model',
+      modelSource,
       model: {
         content: 'hello',
         finishReason: 'stop',
@@ -151,7 +158,10 @@ describe('the ledger row of a model answer names the model that answered and pri
   it("a fallback on Lambda: source 'fallback', its GB-seconds in the Lambda line, no SageMaker time", async () => {
     const { record, written } = recorder();
     await record(
-      answered({ modelId: 'fallback-cpu', billing: { kind: 'lambda', memoryMb: 3008, architecture: 'arm64' } }),
+      answered(
+        { modelId: 'fallback-cpu', billing: { kind: 'lambda', memoryMb: 3008, architecture: 'arm64' } },
+        'fallback',
+      ),
       new CapacityMeter(),
     );
     const ledger = written[0]?.ledger;
@@ -173,7 +183,10 @@ describe('the ledger row of a model answer names the model that answered and pri
   it("the configured model: source 'primary', its endpoint time as SageMaker usage (control)", async () => {
     const { record, written } = recorder();
     await record(
-      answered({ modelId: 'private-llm-int8', billing: { kind: 'sagemaker', instanceType: 'ml.g4dn.xlarge' } }),
+      answered(
+        { modelId: 'private-llm-int8', billing: { kind: 'sagemaker', instanceType: 'ml.g4dn.xlarge' } },
+        'primary',
+      ),
       new CapacityMeter(),
     );
     const ledger = written[0]?.ledger;
