@@ -55,7 +55,7 @@ export interface PipelineCompositionDeps {
  * A pseudonymous, stable reference to a member for third-party skills: a hash of platform, tenant and user, so a
  * skill can tell members apart (and keep its own per-member state) without receiving the platform's user id.
  */
-export function memberRefOf(member: Member): string {
+function memberRefOf(member: Member): string {
   return createHash('sha256')
     .update(['groupgate.skill.member', member.platform, member.tenantId, member.userId].join('\0'))
     .digest('hex')

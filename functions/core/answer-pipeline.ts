@@ -209,7 +209,7 @@ const base = { inputFilter: 'allow', outputFilter: 'allow', piiFound: 0 } as con
 export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>): Promise<PipelineOutcome<H>> {
   // Stripped once, here: every later stage (skills, safety, PII, context, cache key, model, audit) sees this text.
   const text = stripInvisible(input.text).trim();
-  // Screened at most once per turn, and only when a skill or a third party's answer needs it.
+  // Screened at most once per turn: by the first of a skill that calls out, a third party's answer, the model path.
   let screening: Promise<ScreenedQuestion> | undefined;
   const screened = () => {
     screening ??= screenQuestion(input, text, ports);
@@ -228,7 +228,7 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
     ...(ports.origin ? { origin: ports.origin } : {}),
   };
   const handled = await runSkills(ports.skills, skillContext, (grounding) =>
-    answerWithModel(input, text, ports, grounding),
+    answerWithModel(input, text, ports, grounding, screened),
   );
   if (handled.kind === 'final') return handled.value;
   const { reply, source } = handled.reply;
@@ -418,10 +418,12 @@ async function answerWithModel<H>(
   input: TurnInput,
   text: string,
   ports: PipelinePorts<H>,
-  grounding: readonly GroundingPassage[] = [],
+  grounding: readonly GroundingPassage[],
+  /** The turn's one screening of the question, shared with the skills that already asked for it. */
+  screen: () => Promise<ScreenedQuestion>,
 ): Promise<PipelineOutcome<H>> {
   if (text.length === 0) return { ...base, reply: ports.messages.emptyQuestion, source: 'empty', storedQuestion: '' };
-  const screened = await screenQuestion(input, text, ports);
+  const screened = await screen();
   const { inputFilter, piiFound, storedQuestion, question, reference } = screened;
   if (inputFilter === 'block') {
     return {

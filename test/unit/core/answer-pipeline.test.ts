@@ -813,6 +813,20 @@ describe('skills that ground the answer or answer as a third party', () => {
     expect(outcome.reply).toBe('Call Ann on 13812345678.');
   });
 
+  it('a question a skill already had screened is not moderated or masked again by the model path', async () => {
+    const outbound: Skill = {
+      name: 'caller',
+      async handle(ctx, next) {
+        await ctx.outboundText();
+        return next();
+      },
+    };
+    const h = harness({ skills: [outbound] });
+    await h.ask('what is the VPN address?');
+    expect(h.calls.moderated).toEqual(['what is the VPN address?']);
+    expect(h.calls.model).toHaveLength(1);
+  });
+
   it('skills are offered the text as it may leave: masked, and nothing of a blocked message', async () => {
     const seen: SkillContext[] = [];
     const h = harness({ skills: [grounding([], seen)] });
