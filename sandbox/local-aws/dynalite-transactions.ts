@@ -12,13 +12,14 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
  * - Isolation: a transaction holds the server's write lock alone; single-item and batch writes (PutItem, UpdateItem,
  *   DeleteItem, BatchWriteItem) share it with each other, so no write lands between a transaction's condition checks
  *   and its writes (`TransactionLock`). Reads do not take it.
- * - Atomicity: under the lock, each item's old image is read (consistent GetItem), then every condition is checked
- *   against it without a write (a conditional no-op: PutItem of the unchanged old image, or DeleteItem of the
- *   absent item), then the items are written in order as their single-item requests. A failed condition cancels
- *   the transaction before anything is written (TransactionCanceledException, one reason per item, `Item` = the
- *   old image when the item asked `ReturnValuesOnConditionCheckFailure: ALL_OLD`). A write that fails anyway (an
- *   update expression dynalite rejects against the item) restores the items already written to their old images
- *   and answers that error.
+ * - Atomicity: under the lock, the items are applied in order as their single-item requests, each carrying its own
+ *   condition and asking for its old image (ConditionCheck items: a consistent read, then the condition checked
+ *   without a write, as a conditional no-op: PutItem of the unchanged old image, or DeleteItem of the absent item).
+ *   When one fails, the items already written are put back to their old images before anything else may write;
+ *   a failed condition is then answered with TransactionCanceledException, one reason per item from each condition
+ *   checked against a consistent read (`Item` = the old image when the item asked
+ *   `ReturnValuesOnConditionCheckFailure: ALL_OLD`), and any other error as dynalite answered it. One dynalite call
+ *   per item on success keeps the transaction about as cheap as the writes it replaces.
  * - Validation: 1–100 items, exactly one of ConditionCheck/Put/Update/Delete each, no two on one item, errors of the
  *   underlying single requests as dynalite answers them (ValidationException), nothing written.
  * - ClientRequestToken: the same token with the same request within 10 minutes answers the first outcome without
@@ -28,7 +29,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
  *   writes cost double), 2 × the consistent-read units of each ConditionCheck's item.
  *
  * Not emulated: TransactGetItems, TransactionConflictException (the lock serialises instead of cancelling), and an
- * Update's UpdateExpression errors are found only when every condition passed (DynamoDB finds them first).
+ * Update's UpdateExpression errors against its item are found only when the items before it applied (DynamoDB
+ * finds them before any condition fails).
  */
 export function serveTransactions(server: Server): void {
   const [dynalite, ...others] = server.listeners('request') as DynaliteHandler[];
@@ -149,47 +151,87 @@ async function execute(input: Json, ctx: Context): Promise<Answer> {
   const parsed = await parseItems(input.TransactItems, ctx.keySchemas);
   if ('status' in parsed) return parsed;
   const items = parsed.items;
+  const units = new CapacityCount();
+  const failed = await applyInOrder(items, ctx.call, units);
+  return failed
+    ? explainFailure(items, failed, ctx.call)
+    : { status: 200, body: units.answer(input.ReturnConsumedCapacity) };
+}
 
+/**
+ * The fast path, one dynalite call per item: checks, then each write carrying its own condition in order, under the
+ * exclusive lock, so nothing can land in between. A write that fails (its condition or anything else) puts back
+ * what was written before it from the old images its predecessors returned (`ReturnValues: ALL_OLD`), and the
+ * failure is answered by `explainFailure`, which sees the items as they were.
+ */
+async function applyInOrder(
+  items: readonly TransactItem[],
+  call: Call,
+  units: CapacityCount,
+): Promise<Answer | undefined> {
+  for (const item of items) {
+    if (item.action !== 'ConditionCheck') continue;
+    const old = await call('GetItem', {
+      TableName: item.table,
+      Key: item.key,
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    });
+    if (old.status !== 200) return old;
+    const failure = await checkCondition(item, old.body.Item as Json | undefined, call);
+    if (failure) return failure;
+    units.add(item.table, 'read', old.body.ConsumedCapacity);
+  }
+  const written: { item: TransactItem; old: Json | undefined }[] = [];
+  for (const item of items) {
+    if (item.action === 'ConditionCheck') continue;
+    const answer = await call(`${item.action}Item`, {
+      ...item.request,
+      ReturnValues: 'ALL_OLD',
+      ReturnConsumedCapacity: 'TOTAL',
+    });
+    if (answer.status !== 200) {
+      for (const { item: done, old } of written.reverse()) await restore(done, old, call);
+      return answer;
+    }
+    written.push({ item, old: answer.body.Attributes as Json | undefined });
+    units.add(item.table, 'write', answer.body.ConsumedCapacity);
+  }
+  return undefined;
+}
+
+/**
+ * A transaction that did not commit, nothing of it written. A request dynalite refused is answered with its error
+ * (DynamoDB validates before it evaluates conditions); a failed condition with every item's condition checked
+ * against a consistent read, as DynamoDB reports them: one reason per item, the old image where asked.
+ */
+async function explainFailure(items: readonly TransactItem[], failed: Answer, call: Call): Promise<Answer> {
+  if (!isConditionFailure(failed)) return failed;
   const olds = await Promise.all(
-    items.map((item) =>
-      ctx.call('GetItem', {
-        TableName: item.table,
-        Key: item.key,
-        ConsistentRead: true,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    ),
+    items.map((item) => call('GetItem', { TableName: item.table, Key: item.key, ConsistentRead: true })),
   );
   const failedRead = olds.find((answer) => answer.status !== 200);
   if (failedRead) return failedRead;
   const oldImages = olds.map((answer) => answer.body.Item as Json | undefined);
-
-  const checks = await Promise.all(items.map((item, i) => checkCondition(item, oldImages[i], ctx.call)));
+  const checks = await Promise.all(items.map((item, i) => checkCondition(item, oldImages[i], call)));
   const invalid = checks.find((answer) => answer !== undefined && !isConditionFailure(answer));
   if (invalid) return invalid;
-  if (checks.some((answer) => answer !== undefined)) return cancelled(items, checks, oldImages);
+  return checks.some((answer) => answer !== undefined) ? cancelled(items, checks, oldImages) : failed;
+}
 
-  const written: number[] = [];
-  const units = new Map<string, { write: number; read: number }>();
-  const count = (table: string, kind: 'write' | 'read', capacity: unknown) => {
-    const perTable = units.get(table) ?? { write: 0, read: 0 };
+/** Transactional capacity per table: twice the units dynalite counts for each write and each check's read. */
+class CapacityCount {
+  private readonly units = new Map<string, { write: number; read: number }>();
+
+  add(table: string, kind: 'write' | 'read', capacity: unknown): void {
+    const perTable = this.units.get(table) ?? { write: 0, read: 0 };
     perTable[kind] += 2 * (((capacity as Json | undefined)?.CapacityUnits as number | undefined) ?? 1);
-    units.set(table, perTable);
-  };
-  for (const [i, item] of items.entries()) {
-    if (item.action === 'ConditionCheck') {
-      count(item.table, 'read', olds[i]?.body.ConsumedCapacity);
-      continue;
-    }
-    const answer = await ctx.call(`${item.action}Item`, { ...item.request, ReturnConsumedCapacity: 'TOTAL' });
-    if (answer.status !== 200) {
-      for (const j of written.reverse()) await restore(items[j] as TransactItem, oldImages[j], ctx.call);
-      return answer;
-    }
-    written.push(i);
-    count(item.table, 'write', answer.body.ConsumedCapacity);
+    this.units.set(table, perTable);
   }
-  return { status: 200, body: consumedCapacity(input.ReturnConsumedCapacity, units) };
+
+  answer(mode: unknown): Json {
+    return consumedCapacity(mode, this.units);
+  }
 }
 
 async function parseItems(list: unknown, keySchemas: KeySchemas): Promise<{ items: TransactItem[] } | Answer> {

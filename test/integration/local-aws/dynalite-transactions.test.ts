@@ -216,6 +216,41 @@ describe('TransactWriteItems on the sandbox dynalite', () => {
     expect(await get(tables.events, 'f-missing')).toBeUndefined();
   });
 
+  it('puts back the items it wrote before a later condition failed, an item it created included', async () => {
+    await put(tables.events, { pk: 'r-a', n: 1, keep: 'yes' });
+    await put(tables.events, { pk: 'r-c', n: 3 });
+    const err = await failure(
+      transact([
+        {
+          Update: {
+            TableName: tables.events,
+            Key: { pk: 'r-a' },
+            UpdateExpression: 'SET n = :n REMOVE keep',
+            ExpressionAttributeValues: { ':n': 100 },
+          },
+        },
+        { Put: { TableName: tables.events, Item: { pk: 'r-b', n: 2 } } },
+        {
+          Update: {
+            TableName: tables.events,
+            Key: { pk: 'r-c' },
+            UpdateExpression: 'SET n = :n',
+            ConditionExpression: 'n = :expected',
+            ExpressionAttributeValues: { ':n': 30, ':expected': 4 },
+          },
+        },
+      ]),
+    );
+    expect((err as TransactionCanceledException).CancellationReasons).toEqual([
+      { Code: 'None' },
+      { Code: 'None' },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' },
+    ]);
+    expect(await get(tables.events, 'r-a')).toEqual({ pk: 'r-a', n: 1, keep: 'yes' });
+    expect(await get(tables.events, 'r-b')).toBeUndefined();
+    expect(await get(tables.events, 'r-c')).toEqual({ pk: 'r-c', n: 3 });
+  });
+
   it("answers DynamoDB's wire format for a cancellation", async () => {
     await put(tables.events, { pk: 'w-1', n: 1 });
     const answer = await wire({
