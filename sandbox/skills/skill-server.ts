@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SKILL_PROTOCOL_VERSION, type SkillResponse } from '#core/skills/remote-protocol';
-import * as z from '#shared/zod';
+import type { SkillResponse } from '#core/skills/remote-protocol';
+import { parseSkillRequest, type SkillRequestInput } from '#core/skills/skill-request';
 import { closeServer } from '../http-forward';
 
 /**
@@ -18,50 +18,13 @@ export const MAX_RECORDED_CALLS = 1000;
 /** Bodies above the cap are read and thrown away up to this size (so the 413 reaches the client), then cut off. */
 const DRAIN_LIMIT_BYTES = 1024 * 1024;
 
-const requestSchema = z.object({
-  version: z.literal(SKILL_PROTOCOL_VERSION),
-  skill: z.string().check(z.minLength(1)),
-  requestId: z.string().check(z.minLength(1)),
-  text: z.string(),
-  command: z.optional(z.string().check(z.minLength(1))),
-  args: z.optional(z.string()),
-  origin: z.optional(
-    z.object({
-      platform: z.string().check(z.minLength(1)),
-      chatId: z.string().check(z.minLength(1)),
-      memberRef: z.string().check(z.minLength(1)),
-    }),
-  ),
-  deadlineMs: z.number().check(z.gte(0)),
-});
-
 /** A valid v1 request as a skill server sees it. */
-export type SkillServerRequest = z.output<typeof requestSchema>;
+export type SkillServerRequest = SkillRequestInput;
 
 /** What a demo skill answers: a v1 response body. */
 export type SkillServerResponse = SkillResponse;
 
-export type ParsedRequest =
-  | { readonly ok: true; readonly request: SkillServerRequest }
-  | { readonly ok: false; readonly reason: string };
-
-/** Checks a decoded body against protocol v1; the reason names the version or every field that is wrong. */
-export function parseSkillRequest(body: unknown): ParsedRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, reason: 'the body must be a JSON object' };
-  }
-  const version = (body as { version?: unknown }).version;
-  if (version !== SKILL_PROTOCOL_VERSION) {
-    return {
-      ok: false,
-      reason: `unsupported version ${JSON.stringify(version) ?? 'undefined'}: this skill speaks ${SKILL_PROTOCOL_VERSION}`,
-    };
-  }
-  const parsed = requestSchema.safeParse(body);
-  if (parsed.success) return { ok: true, request: parsed.data };
-  const reason = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
-  return { ok: false, reason };
-}
+export { parseSkillRequest };
 
 /** One HTTP request a skill server received. */
 export interface SkillServerCall {
@@ -87,7 +50,7 @@ export interface RunningSkillServer {
 export interface SkillServerOptions {
   /** Port on 127.0.0.1. @default 0 (any free port) */
   readonly port?: number;
-  readonly answer: (request: SkillServerRequest) => SkillServerResponse;
+  readonly answer: (request: SkillServerRequest) => SkillServerResponse | Promise<SkillServerResponse>;
 }
 
 type Body = { readonly kind: 'read'; readonly bytes: Buffer } | { readonly kind: 'too-large' };
@@ -155,7 +118,7 @@ export async function startSkillServer(options: SkillServerOptions): Promise<Run
     }
     const parsed = parseSkillRequest(json);
     if (!parsed.ok) return refuse(400, parsed.reason);
-    const response = options.answer(parsed.request);
+    const response = await options.answer(parsed.request);
     record({ method, path, status: 200, request: parsed.request, action: response.action });
     sendJson(res, 200, response);
   }
