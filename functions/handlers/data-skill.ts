@@ -1,3 +1,5 @@
+import '#shared/install-stack-source-map';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ENV } from '#config/env-names';
 import { pipelineEnvShape } from '#config/pipeline-config';
@@ -12,6 +14,7 @@ import type { DataLimits } from '#data-analysis/limits';
 import { modelWriteSql } from '#data-analysis/model-write-sql';
 import type { WriteSql } from '#data-analysis/write-sql';
 import { createSageMakerClient } from '#model/sagemaker-client';
+import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
 import * as z from '#shared/zod';
 
@@ -201,11 +204,14 @@ type Built =
   | { ok: false; error: unknown };
 let built: Built | undefined;
 
-export async function handler(event: unknown): Promise<SkillResponse> {
-  built ??= build();
-  if (!built.ok) throw built.error;
-  return built.run(event);
-}
+export const handler = withMiddlewares(
+  async (event: unknown): Promise<SkillResponse> => {
+    built ??= build();
+    if (!built.ok) throw built.error;
+    return built.run(event);
+  },
+  [injectLambdaContext(logger)],
+);
 
 function build(): Built {
   try {
