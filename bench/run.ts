@@ -17,6 +17,8 @@ import { type BundleRow, runBundleBench } from './bundle-bench';
 import { runCostMetricsBench } from './cost-metrics-bench';
 import { runFallbackBench } from './fallback-bench';
 import { fallbackFunctionReport, runFallbackFunctionBench } from './fallback-function-bench';
+import { hybridRetrievalReport, runHybridRetrievalBench } from './hybrid-retrieval-bench';
+import { runKnowledgeStoreBench } from './knowledge-store-bench';
 import { type ColdStartRow, runColdStart } from './peers/cold-start';
 import { runPeerBench } from './peers/index';
 import { coldStartTable, webhookInitVerdict } from './peers/report';
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
     if (ONLY === 'webhook') return webhookSection(started);
     if (ONLY === 'fallback') return fallbackSection();
     if (ONLY === 'fallback-function') return fallbackFunctionSection();
-    if (ONLY === 'retrieval') return retrievalSection();
+    if (ONLY === 'retrieval') return await retrievalSection();
     if (ONLY !== 'streaming') {
       throw new Error(
         `--only knows the sections 'streaming', 'worker', 'webhook', 'fallback', 'fallback-function' and 'retrieval', got '${ONLY}'`,
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
     progress,
     ...(BASELINE ? { baselineRoot: BASELINE } : {}),
   });
-  retrievalSection();
+  await retrievalSection();
 }
 
 /**
@@ -344,15 +346,23 @@ async function fallbackFunctionSection(): Promise<void> {
  * and MRR@10 on test/fixtures/retrieval/docs-questions.json, and build, heap and query latency at 10k and 100k chunks.
  * In-process and CPU-bound; runs last in the full run, in its own slice.
  */
-function retrievalSection(): void {
+async function retrievalSection(): Promise<void> {
   const loadBefore = os.loadavg();
   const result = runRetrievalBench({ rootDir: ROOT, deadline: Date.now() + RETRIEVAL_BUDGET_MS, progress });
-  const loadAverage = { before: loadBefore, after: os.loadavg() };
   console.log(`\n${retrievalReport(result)}`);
+  progress('knowledge store: hybrid retrieval quality');
+  const hybrid = await runHybridRetrievalBench();
+  console.log(`\n${hybridRetrievalReport(hybrid)}`);
+  progress('knowledge store: ingestion and search at 10k chunks');
+  const store = await runKnowledgeStoreBench({ chunks: 10_000, dimensions: 256, queries: 96 });
+  console.log(
+    `\nKnowledge store at ${store.chunks} chunks (PGlite + pgvector, 256 dims, hybrid k 10): ingestion ${Math.round(store.ingestChunksPerSec)} chunks/s, search p50 ${store.p50Ms.toFixed(1)} ms, p95 ${store.p95Ms.toFixed(1)} ms`,
+  );
+  const loadAverage = { before: loadBefore, after: os.loadavg() };
   console.log(`${os.cpus().length} CPUs, load average ${fmtLoad(loadAverage.before)} → ${fmtLoad(loadAverage.after)}`);
   writeFileSync(
     RETRIEVAL_RESULTS_FILE,
-    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, ...result }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, ...result, hybrid, store }, null, 2)}\n`,
   );
   console.log(`results written to ${path.relative(process.cwd(), RETRIEVAL_RESULTS_FILE)}`);
 }

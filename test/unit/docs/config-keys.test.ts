@@ -4,7 +4,9 @@ import { App, Stack } from 'aws-cdk-lib';
 import { CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import { ENV, PLATFORM_CREDENTIAL_ENV } from '#config/env-names';
 import { FALLBACK_FUNCTION_ENV } from '#config/fallback-function-config';
+import { KNOWLEDGE_FUNCTION_ENV } from '#config/knowledge-function-config';
 import { ConfigError } from '#core/errors';
+import { DATA_DATASETS_ENV } from '#handlers/data-skill';
 import * as dingtalk from '#platforms/dingtalk/index';
 import * as feishuConfig from '#platforms/feishu/config';
 import { PLATFORM_DESCRIPTORS } from '#platforms/registry';
@@ -174,6 +176,8 @@ describe('operator guides ↔ environment variables', () => {
       ...SANDBOX_ENV,
       ...modelContainerEnv(),
       ...Object.values(FALLBACK_FUNCTION_ENV),
+      ...Object.values(KNOWLEDGE_FUNCTION_ENV),
+      DATA_DATASETS_ENV,
       SECRET_PLACEHOLDER,
       ...adapterConstants,
     ]);
