@@ -70,7 +70,8 @@ const schema = z.object({
     z.string().check(z.regex(/^[A-Za-z0-9-]{1,63}$/, { error: 'must be a SageMaker endpoint name' })),
   ),
   [E.embeddingModel]: z.string().check(z.minLength(1), z.maxLength(200)),
-  [E.embeddingDimensions]: z.coerce.number().check(z.int(), z.gte(8), z.lte(4096)),
+  // pgvector's HNSW index takes at most 2,000 dimensions (`MAX_DIMENSIONS` in the store).
+  [E.embeddingDimensions]: z.coerce.number().check(z.int(), z.gte(8), z.lte(2000)),
   [E.embeddingApiKeySecretId]: z.optional(z.string().check(z.minLength(1))),
   [E.minSimilarity]: z._default(z.coerce.number().check(z.gte(-1), z.lte(1)), 0.55),
 });

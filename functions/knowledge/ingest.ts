@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chunkMarkdown } from '#core/retrieval/chunk-markdown';
 import type { Embedder } from './embeddings/embedder';
 import {
@@ -9,6 +10,7 @@ import {
   formatOfKey,
 } from './extract/extract-document';
 import type { ChunkToStore, KnowledgeStore } from './store/knowledge-store';
+import { KnowledgeStoreError } from './store/knowledge-store-error';
 
 /**
  * Ingestion of one knowledge base: makes the store hold exactly the source's supported documents, each at its
@@ -85,9 +87,10 @@ export async function ingestKnowledgeBase(base: IngestBase, deps: IngestDeps): P
     chunks: 0,
   };
   const seen = new Set<string>();
+  const versionOf = storedVersion(base, deps.embedder);
   const pending = objects.filter((object) => {
     seen.add(object.key);
-    if (stored.get(object.key) !== object.version) return true;
+    if (stored.get(object.key) !== versionOf(object)) return true;
     report.unchanged++;
     return false;
   });
@@ -142,17 +145,18 @@ export async function ingestKnowledgeBase(base: IngestBase, deps: IngestDeps): P
       const title = chunks[0]?.title ?? object.key;
       await deps.store.replaceDocument(
         base.id,
-        { key: object.key, version: object.version, title, ...(url ? { url } : {}) },
+        { key: object.key, version: versionOf(object), title, ...(url ? { url } : {}) },
         toStore,
       );
       (stored.has(object.key) ? report.updated : report.added).push(object.key);
       report.chunks += toStore.length;
     } catch (err) {
-      if (!(err instanceof DocumentRejected)) {
+      const rejection = asRejection(err, object.key);
+      if (!rejection) {
         report.failed.push({ key: object.key, message: err instanceof Error ? err.message : String(err) });
         return;
       }
-      report.rejected.push({ key: object.key, code: err.code, message: err.message });
+      report.rejected.push({ key: object.key, code: rejection.code, message: rejection.message });
       if (stored.has(object.key) && (await deps.store.deleteDocument(base.id, object.key))) {
         report.deleted.push(object.key);
       }
@@ -165,6 +169,30 @@ export async function ingestKnowledgeBase(base: IngestBase, deps: IngestDeps): P
     if (await deps.store.deleteDocument(base.id, key)) report.deleted.push(key);
   }
   return { kbId: base.id, ...report };
+}
+
+/**
+ * A refusal that is a property of the document, or undefined for a failure that may pass. An extraction that ran out
+ * of time is the latter: the limit is wall-clock, and several documents are extracted at once on one thread, so a
+ * large file may finish on a quieter run; its stored version stays meanwhile. The store refusing what it was given
+ * (a heading or key over its byte limits) is the former: it fails the same way on every run.
+ */
+function asRejection(err: unknown, key: string): DocumentRejected | undefined {
+  if (err instanceof DocumentRejected) return err.code === 'timeout' ? undefined : err;
+  if (err instanceof KnowledgeStoreError && err.code === 'invalid_input') {
+    return new DocumentRejected('unstorable', key, `${key}: ${err.message}`);
+  }
+  return undefined;
+}
+
+/**
+ * The version a document is stored under: its source version, the embedding model and the link base, hashed. A
+ * change of model (its vectors are not comparable with the old ones) or of `urlBase` (every link changes) re-ingests
+ * the base on the next run, as a changed document would be.
+ */
+function storedVersion(base: IngestBase, embedder: Embedder): (object: SourceObject) => string {
+  const context = `${embedder.model}\n${embedder.dimensions}\n${base.urlBase ?? ''}`;
+  return (object) => createHash('sha256').update(`${object.version}\n${context}`).digest('hex');
 }
 
 /** What a chunk is embedded as: its headings carry what the section is about. */

@@ -16,8 +16,8 @@ import { createPgliteSql } from './pglite-sql';
  * The sandbox's knowledge base (issue 17): this project's own README.md and docs/, ingested at start by the same code
  * AWS runs (extraction, CJK-aware chunking, embeddings over the OpenAI-compatible contract, the pgvector store's SQL),
  * into PGlite with pgvector, and served by the knowledge skill over protocol v1. The embedding model is the sandbox's
- * hashing embedder behind a local `/v1/embeddings` server (`embedding-server.ts`). Edits under docs/ are re-ingested
- * within a second (`reingest` runs on a change), as S3 notifications do in AWS.
+ * hashing embedder behind a local `/v1/embeddings` server (`embedding-server.ts`). Edits to README.md and docs/
+ * are re-ingested within a second (`reingest` runs on a change), as S3 notifications do in AWS.
  */
 
 export const SANDBOX_KB_ID = 'groupgate-docs';
@@ -85,12 +85,13 @@ export async function startSandboxKnowledge(
       answer: (request) => answerKnowledgeRequest(request, { config, store, embedder }),
     });
     let timer: NodeJS.Timeout | undefined;
-    const watcher = options.watchDocs
-      ? watch(join(root, 'docs'), { recursive: true }, () => {
-          clearTimeout(timer);
-          timer = setTimeout(() => void reingest().catch(() => undefined), 500);
-        })
-      : undefined;
+    const onChange = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void reingest().catch(() => undefined), 500);
+    };
+    const watchers = options.watchDocs
+      ? [watch(join(root, 'docs'), { recursive: true }, onChange), watch(join(root, 'README.md'), onChange)]
+      : [];
     return {
       config,
       skill: {
@@ -104,7 +105,7 @@ export async function startSandboxKnowledge(
       ingestMs,
       reingest,
       async stop() {
-        watcher?.close();
+        for (const watcher of watchers) watcher.close();
         clearTimeout(timer);
         await server.stop();
         await running?.catch(() => undefined);

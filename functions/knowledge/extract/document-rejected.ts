@@ -8,7 +8,9 @@ export type DocumentRejectionCode =
   | 'encrypted'
   | 'too_many_pages'
   | 'empty'
-  | 'timeout';
+  | 'timeout'
+  /** Extracted, but something about it cannot be stored (a heading or key over the store's byte limits). */
+  | 'unstorable';
 
 /**
  * The one error extraction rejects with for bad input. The message starts with the object key and says what was

@@ -119,6 +119,34 @@ describe('ingestKnowledgeBase', () => {
     await run();
   });
 
+  it('refuses what the store cannot hold, once, instead of failing every run', async () => {
+    write('long-title.md', `# ${'Title '.repeat(250)}\n\nSome words.\n`);
+    const report = await run();
+    expect(report.rejected).toContainEqual({
+      key: 'long-title.md',
+      code: 'unstorable',
+      message: expect.stringContaining('long-title.md: '),
+    });
+    expect(report.failed).toEqual([]);
+    listing = listing.filter((name) => name !== 'long-title.md');
+  });
+
+  it('re-ingests every document when the embedding model changes: old and new vectors do not compare', async () => {
+    write('model.md', '# Models\n\nVectors of two models do not compare.\n');
+    expect((await run()).added).toEqual(['model.md']);
+    const other = createHashingEmbedder({ dimensions: 64 });
+    const renamed: Embedder = {
+      model: 'another-model',
+      dimensions: 64,
+      embed: (texts, purpose) => other.embed(texts, purpose),
+    };
+    const after = await run(renamed);
+    expect(after.updated).toEqual(['model.md']);
+    expect(after.unchanged).toBe(0);
+    expect((await run(hashing)).updated).toEqual(['model.md']);
+    listing = listing.filter((name) => name !== 'model.md');
+  });
+
   it('refuses a file over the size limit before reading it', async () => {
     write('big.md', `# Big\n\n${'word '.repeat(400)}`);
     const report = await run(hashing, 1000);
