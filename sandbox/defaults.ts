@@ -18,6 +18,7 @@ export const SANDBOX_CREDENTIALS: EmulatorCredentials = {
     signingSecret: 'sandbox-slack-signing-secret',
     botToken: 'xoxb-sandbox-bot-token',
     botUserId: 'UBOTSANDBOX',
+    appToken: 'xapp-1-A0SANDBOX-sandbox-app-token',
   },
   dingtalk: { appKey: 'dingsandboxappkey', appSecret: 'sandbox-dingtalk-app-secret', robotCode: 'dingsandboxappkey' },
   wecom: {

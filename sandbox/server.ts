@@ -9,6 +9,7 @@ import {
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { ENV } from '#config/env-names';
+import type { RunningConnector } from '#connector/connector';
 import { queuedEventSchema } from '#core/queue-message';
 import { DEFAULT_CONTEXT_SIZE } from '#local-model/engine';
 import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
@@ -29,12 +30,14 @@ import {
 } from './faults';
 import { handlerEnv } from './handler-env';
 import { type LocalAws, startLocalAws } from './local-aws/index';
+import { createSocketEmulators, longConnectionPlatformsFromEnv, startSandboxConnector } from './long-connection';
 import { createModelControl, type ModelControl, type ModelsView } from './model-control';
 import { type FallbackSource, type StartedModel, startModels } from './model-endpoints';
 import { startModelSwitch } from './model-switch';
 import { patchDelivery } from './platform-emulator/delivery-log';
 import { createDingTalkEmulator } from './platform-emulator/dingtalk';
 import { createFeishuEmulator } from './platform-emulator/feishu';
+import type { LongConnectionEmulator } from './platform-emulator/long-connection-emulator';
 import { createSlackEmulator } from './platform-emulator/slack';
 import type {
   EmulatedApiResponse,
@@ -80,6 +83,14 @@ export interface RunningSandbox {
   models(): ModelsView;
   /** Start-up warnings (an external model endpoint that does not answer), already logged. */
   readonly warnings: readonly string[];
+  /**
+   * The platforms in long-connection mode (`SANDBOX_LONG_CONNECTION`), their emulated sockets and the in-process
+   * connector holding them; no platforms and no connector in webhook mode.
+   */
+  readonly longConnection: {
+    readonly emulators: Partial<Record<PlatformName, LongConnectionEmulator>>;
+    readonly connector: RunningConnector | undefined;
+  };
   stop(): Promise<void>;
 }
 
@@ -110,6 +121,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
   // Reliability knobs (sandbox/faults.ts): all off and production-like unless their variables are set.
   const faults = faultConfigFromEnv(env);
   const timing = sandboxTimingFromEnv(env);
+  // Platforms reached over their long connection instead of the webhook (issue 18): emulated sockets, and a connector
+  // started once the handlers' environment is set.
+  const longConnectionPlatforms = longConnectionPlatformsFromEnv(env);
   const faultStats = emptyFaultStats();
   const prompts = new PromptLog();
   const sendFault =
@@ -117,6 +131,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       ? createSendFaultPicker(faults.sendRate, seededRandom(faults.seed), faultStats)
       : undefined;
   const credentials = sandboxCredentials(env);
+  const socketEmulators: Partial<Record<PlatformName, LongConnectionEmulator>> = createSocketEmulators(
+    longConnectionPlatforms,
+    credentials,
+    timing.platformClockScale,
+  );
+  let connector: RunningConnector | undefined;
   const handlers: { webhook?: ProxyHandler; worker?: (e: SQSEvent, c: Context) => Promise<unknown> } = {};
   let ready = false;
   let baseUrl = '';
@@ -225,20 +245,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const emulated = /^\/_emulator\/([^/]+)(\/.*)$/.exec(path);
     if (emulated && isPlatformName(emulated[1] ?? '')) {
       const platform = emulated[1] as PlatformName;
-      const result = await emulators[platform].handleApi(
-        {
-          method: req.method ?? 'GET',
-          path: emulated[2] ?? '/',
-          query: Object.fromEntries(url.searchParams),
-          headers: lowerHeaders(req),
-          body,
-        },
-        emulatorContext(platform),
-      );
+      const apiRequest = {
+        method: req.method ?? 'GET',
+        path: emulated[2] ?? '/',
+        query: Object.fromEntries(url.searchParams),
+        headers: lowerHeaders(req),
+        body,
+      };
+      // A long-connection emulator answers its discovery call; everything else is the platform's HTTP API.
+      const result =
+        socketEmulators[platform]?.handleApi(apiRequest) ??
+        (await emulators[platform].handleApi(apiRequest, emulatorContext(platform)));
       res.writeHead(result.statusCode, result.headers as Record<string, string>);
       return void res.end(result.body);
     }
     if (req.method === 'POST' && path === '/_sandbox/events') return postEvent(body, res);
+    if (path === '/_sandbox/connections') return connectionsRoute(req.method ?? 'GET', body, res);
     if (req.method === 'GET' && path === '/_sandbox/messages') {
       const platform = url.searchParams.get('platform');
       const chat = url.searchParams.get('chat');
@@ -327,9 +349,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       emulatorContext(p),
     );
     // Delivered over HTTP to our own webhook route, exactly as the platform would call the API Gateway URL.
-    // The webhook route hands the answer to the emulator (WeCom's stream polling), as for any caller.
+    // The webhook route hands the answer to the emulator (WeCom's stream polling), as for any caller. In
+    // long-connection mode the same body goes over the platform's socket instead, and its ack stands for the 200.
     const postedAt = new Date().toISOString();
-    const delivered = await postToWebhook(request);
+    const socket = socketEmulators[p];
+    const delivered = socket ? await pushOverSocket(socket, request.body) : await postToWebhook(request);
     questions.record({
       platform: p,
       chatId: chatId as string,
@@ -347,7 +371,58 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       eventId: request.eventId,
       webhookStatus: delivered.statusCode,
       ...(request.messageId ? { messageId: request.messageId } : {}),
+      ...(socket ? { transport: 'socket' } : {}),
     });
+  }
+
+  /**
+   * Pushes a webhook body over the platform's emulated socket (Slack's Events API body is its `events_api` payload;
+   * DingTalk's robot callback body its CALLBACK `data`). Answers 200 once the connector acknowledged it, as the
+   * webhook's 200 would say; 504 when no ack came within 10 s (no connector connected, or the enqueue failing).
+   */
+  async function pushOverSocket(socket: LongConnectionEmulator, body: Buffer): Promise<{ statusCode: number }> {
+    const payload = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    const delivery = socket.deliver(payload);
+    return { statusCode: (await socket.waitForAck(delivery.deliveryId, 10_000)) ? 200 : 504 };
+  }
+
+  /**
+   * `GET /_sandbox/connections`: each platform's transport, the connector's health snapshot (as its `/healthz`
+   * answers) and the emulated sockets' counters. `POST {"action":"drop"|"disconnect","platform"?}`: cut every socket
+   * abruptly, or announce a server disconnect (Slack `warning`, DingTalk SYSTEM `disconnect`), to watch the connector
+   * reconnect.
+   */
+  async function connectionsRoute(method: string, body: Buffer, res: ServerResponse): Promise<void> {
+    if (method === 'GET') {
+      return sendJson(res, 200, {
+        transports: Object.fromEntries(PLATFORMS.map((p) => [p, socketEmulators[p] ? 'socket' : 'webhook'])),
+        connector: connector ? { healthUrl: connector.healthUrl ?? null, ...connector.health() } : null,
+        emulators: Object.fromEntries(Object.entries(socketEmulators).map(([p, e]) => [p, e.stats()])),
+      });
+    }
+    if (method !== 'POST') return sendJson(res, 405, { error: { code: 'method_not_allowed', message: 'GET or POST' } });
+    let input: { action?: unknown; platform?: unknown };
+    try {
+      input = JSON.parse(body.toString('utf8') || '{}') as typeof input;
+    } catch {
+      return sendJson(res, 400, { error: { code: 'invalid_request', message: 'Body must be JSON.' } });
+    }
+    const targets = Object.entries(socketEmulators).filter(
+      ([p]) => input.platform === undefined || p === input.platform,
+    );
+    if ((input.action !== 'drop' && input.action !== 'disconnect') || targets.length === 0) {
+      return sendJson(res, 400, {
+        error: {
+          code: 'invalid_request',
+          message: 'action must be drop or disconnect, platform (optional) one in long-connection mode',
+        },
+      });
+    }
+    const sockets = targets.reduce(
+      (n, [, e]) => n + (input.action === 'drop' ? e.dropAll() : e.requestDisconnect()),
+      0,
+    );
+    return sendJson(res, 200, { action: input.action, sockets });
   }
 
   /** Messages sitting in the dead-letter queue: events that exhausted their receives (alarmed on in AWS). */
@@ -409,6 +484,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       .sort((a, b) => String(a.at).localeCompare(String(b.at)));
   }
 
+  // WebSocket upgrades: the long-connection emulators' sockets; anything else is refused.
+  server.on('upgrade', (req, socket, head) => {
+    if (Object.values(socketEmulators).some((e) => e.handleUpgrade(req, socket, head))) return;
+    socket.destroy();
+  });
+
   const port = await listen(server, options.port ?? 3000);
   baseUrl = `http://127.0.0.1:${port}`;
   log(`sandbox: API Gateway stand-in on ${baseUrl}`);
@@ -418,6 +499,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       // Open event streams (GET /_sandbox/stream) end first, or server.close would wait on them.
       deliveryFeed.close();
       return new Promise<void>((r) => server.close(() => r()));
+    },
+    async () => {
+      await Promise.all(Object.values(socketEmulators).map((e) => e.close()));
     },
   ];
   const warnings: string[] = [];
@@ -501,6 +585,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       ? workerModule.createDefaultWorkerHandler(process.env, { checkpoint: crash })
       : workerModule.handler) as unknown as (e: SQSEvent, c: Context) => Promise<unknown>;
     restApi = await createRestApi({ env, log });
+    if (longConnectionPlatforms.length > 0) {
+      const started = await startSandboxConnector(
+        longConnectionPlatforms,
+        process.env,
+        await webhookModule.createDefaultIngestDeps(process.env),
+      );
+      connector = started;
+      stops.push(() => started.stop());
+      log(
+        `sandbox: long-connection mode for ${longConnectionPlatforms.join(', ')}: events go over emulated sockets to ` +
+          `the in-process connector (health ${started.healthUrl}); GET /_sandbox/connections shows them`,
+      );
+    }
 
     const worker = handlers.worker;
     const { startSqsPoller } = await import('./local-aws/index');
@@ -521,7 +618,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     throw err;
   }
   const control = modelControl;
-  return { url: baseUrl, port, aws, deliveries, models: () => control.view(), warnings, stop };
+  return {
+    url: baseUrl,
+    port,
+    aws,
+    deliveries,
+    models: () => control.view(),
+    warnings,
+    longConnection: { emulators: socketEmulators, connector },
+    stop,
+  };
 }
 
 /** Lambda timeout of the stream sweeper, as the CDK stack sets it. */

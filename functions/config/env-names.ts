@@ -129,6 +129,13 @@ export const ENV = {
   eventRetentionSeconds: 'EVENT_RETENTION_SECONDS',
   /** Seconds a worker's claim on an event lasts before another delivery may take over. */
   claimLeaseSeconds: 'CLAIM_LEASE_SECONDS',
+  /**
+   * The connector (issue 18): comma-separated platforms it holds a long connection for, each also in
+   * `ENABLED_PLATFORMS` (`functions/connector/connector-config.ts`).
+   */
+  longConnectionPlatforms: 'LONG_CONNECTION_PLATFORMS',
+  /** The connector's `GET /healthz` port (the ECS container health check). @default 8080 */
+  healthPort: 'HEALTH_PORT',
   /** HS256 key of the REST API's JWTs, for local runs; in AWS the key is in the `JWT_SECRET_ID` secret. */
   jwtSecret: 'JWT_SECRET',
   /** JWKS URL of the token issuer; used instead of an HS256 key when set. */
@@ -162,7 +169,13 @@ export const PLATFORM_CREDENTIAL_ENV = {
     encryptKey: 'FEISHU_ENCRYPT_KEY',
     botOpenId: 'FEISHU_BOT_OPEN_ID',
   },
-  slack: { signingSecret: 'SLACK_SIGNING_SECRET', botToken: 'SLACK_BOT_TOKEN', botUserId: 'SLACK_BOT_USER_ID' },
+  slack: {
+    signingSecret: 'SLACK_SIGNING_SECRET',
+    botToken: 'SLACK_BOT_TOKEN',
+    botUserId: 'SLACK_BOT_USER_ID',
+    /** Socket Mode only (the connector): the app-level `xapp-` token. */
+    appToken: 'SLACK_APP_TOKEN',
+  },
   dingtalk: {
     appKey: 'DINGTALK_APP_KEY',
     appSecret: 'DINGTALK_APP_SECRET',

@@ -1,6 +1,6 @@
 import { eventKey } from '#core/key-part';
 import { PLATFORM_MANIFESTS } from '#platforms/manifests';
-import type { ChatPlatform, HttpResponse, RawRequest } from '#platforms/types';
+import type { ChatPlatform, HttpResponse, ParseResult, RawRequest } from '#platforms/types';
 import type { Reservation } from '#stores/event-reservations';
 import { type ConversationScopeConfig, scopeFor } from './context-scope';
 import { conversationKey } from './conversation-key';
@@ -43,6 +43,7 @@ const OK: HttpResponse = { statusCode: 200, headers: JSON_HEADERS, body: '{"ok":
 
 /**
  * Webhook core: verify/parse → handshake → trigger rules → durable dedup record and FIFO enqueue, side by side → 200.
+ * Everything after the parse is `admitEvent`, which the long-connection connector calls directly.
  * One round trip's wait on a fresh event: the reservation (conditional PutItem) and the send run at once.
  *
  * Why side by side is safe: exactly one reply comes from the worker's claim (a conditional update fenced by
@@ -84,6 +85,29 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
     return { response, outcome: { kind: 'stream_refresh', streamId: parsed.streamId } };
   }
 
+  return admitEvent(parsed, deps, startedAt);
+}
+
+/** What `admitEvent` needs: the ingest dependencies past verification (no adapter lookup, no body limit). */
+export type AdmitDeps = Pick<IngestDeps, 'events' | 'enqueue' | 'triggers' | 'scopes' | 'now'>;
+
+/** An event its adapter has verified (or that arrived on an authenticated connection) and parsed into a message. */
+export type ParsedMessage = Extract<ParseResult, { readonly kind: 'message' }>;
+
+/**
+ * The part of ingest after verification: trigger rules → durable dedup record and FIFO enqueue, side by side (see
+ * `ingest` for why side by side is safe). Shared by the webhook (`ingest`) and the long-connection connector
+ * (`functions/connector/`), whose events carry no HTTP signature: their socket was authenticated by the platform's
+ * connection ticket, so they start here. `response` is the HTTP answer a webhook gives; the connector only reads
+ * `outcome` and acknowledges on its socket once this resolves (the event is then durably enqueued).
+ * @param startedAt epoch ms the delivery arrived, for `ingressMs`. @default deps.now()
+ * @throws what the reservation or the send throws; a reservation this call made is released when the send fails.
+ */
+export async function admitEvent(
+  parsed: ParsedMessage,
+  deps: AdmitDeps,
+  startedAt: number = deps.now(),
+): Promise<IngestResult> {
   const { message } = parsed;
   const ack = parsed.ack ?? OK;
   const decision = evaluateTrigger(message, deps.triggers);
@@ -122,7 +146,7 @@ export async function ingest(platformName: string, request: RawRequest, deps: In
   if (reservation.value === 'exists') {
     return {
       // Each platform's own rule (Slack: `X-Slack-No-Retry`), from its manifest.
-      response: PLATFORM_MANIFESTS[platform.name].duplicateAck(ack),
+      response: PLATFORM_MANIFESTS[message.platform].duplicateAck(ack),
       outcome: { kind: 'duplicate', eventId: message.eventId },
     };
   }

@@ -146,6 +146,20 @@ export interface ChatPlatform {
   /** Delivers a reply, splitting it at the platform's limit; retries 429/5xx honouring `Retry-After`. */
   send(reply: OutgoingReply): Promise<SendResult>;
   /**
+   * Parses one event that arrived over the platform's long connection (`functions/connector/`) into what `parse` gives
+   * for the same event as a webhook request: Slack Socket Mode's `events_api` payload is the Events API body, DingTalk
+   * Stream's CALLBACK `data` is the robot message body, a Feishu `event` data frame is the schema 2.0 event body in
+   * plaintext. No signature or timestamp check, on purpose: these events carry none. The socket they came on was
+   * opened with a URL or single-use ticket that only the app's own credentials buy (Slack: the `xapp-` app token;
+   * DingTalk: clientId + clientSecret; Feishu: App ID + App Secret), over TLS, by the connector itself (an outbound
+   * connection from the private network), so every frame on it is the platform's. Nothing reachable from outside
+   * calls this. Platforms without a long-connection client leave it out.
+   * @param payload the event body, already JSON-decoded from its frame.
+   * @param now epoch ms.
+   * @throws MalformedEventError when the payload is not the platform's event shape.
+   */
+  parseConnectionEvent?(payload: unknown, now: number): ParseResult;
+  /**
    * The platform can stream a reply (`openReply` with `stream: true`) on a surface whose id is derived from the event
    * id or recorded through `onOpened` before its first visible text, so a redelivery resumes that surface
    * (`OpenReplyOptions.resume`) instead of posting a second message. Only such platforms are streamed to.

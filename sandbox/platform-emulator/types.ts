@@ -46,7 +46,13 @@ export interface EmulatorCredentials {
     encryptKey: string;
     botOpenId: string;
   };
-  readonly slack: { signingSecret: string; botToken: string; botUserId: string };
+  readonly slack: {
+    signingSecret: string;
+    botToken: string;
+    botUserId: string;
+    /** Socket Mode's app-level token (`xapp-…`); the long-connection emulator accepts only this one. */
+    appToken?: string;
+  };
   readonly dingtalk: { appKey: string; appSecret: string; robotCode: string };
   readonly wecom: { token: string; encodingAesKey: string; botId: string };
 }

@@ -14,7 +14,7 @@ import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkCo
 import type { dingtalkCredentials } from './credentials';
 import { dingtalkManifest } from './manifest';
 import { createDingTalkOpenApi, createDingTalkTokenCache } from './openapi';
-import { parseDingTalkRequest } from './parse';
+import { parseDingTalkRequest, parseDingTalkRobotMessage } from './parse';
 import type { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
 import { createDingTalkCardOps, dingtalkCardSpace } from './stream';
@@ -32,8 +32,8 @@ export { DINGTALK_PART_LIMIT_CHARS } from './send';
 export { AI_CARD_STATUS, DINGTALK_CARD_MIN_INTERVAL_MS, dingtalkOutTrackId } from './stream';
 
 /**
- * The DingTalk enterprise-internal robot adapter (HTTP callback mode): signed robot callbacks, optional encrypted
- * event-subscription handshake, replies via sessionWebhook or the robot group-message API, and, when a card
+ * The DingTalk enterprise-internal robot adapter: signed robot callbacks (or, for the connector's Stream mode
+ * connection, the same robot messages unsigned: `parseConnectionEvent`), optional encrypted event-subscription handshake, replies via sessionWebhook or the robot group-message API, and, when a card
  * template is configured, streamed replies on an AI card (`stream.ts`).
  * @throws ConfigError at creation listing every unusable setting.
  */
@@ -73,6 +73,7 @@ export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps
     name: 'dingtalk',
     streaming: card !== undefined,
     parse: (request, now) => parseDingTalkRequest(request, resolved, now),
+    parseConnectionEvent: (payload, now) => parseDingTalkRobotMessage(payload, resolved, now),
     send,
     openReply: async (target, options) =>
       (options?.stream === true ? openCardReply(target, options) : undefined) ?? openOneShotReply(send, target),

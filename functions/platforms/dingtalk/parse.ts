@@ -56,6 +56,17 @@ function parseEventSubscription(
   };
 }
 
+/**
+ * Normalises a robot message that needs no verification: DingTalk Stream's CALLBACK `data` on the topic
+ * `/v1.0/im/bot/messages/get` is the same body the HTTP callback posts, delivered on the app's authenticated stream
+ * connection (`ChatPlatform.parseConnectionEvent`), so it carries no `timestamp`/`sign` headers to check.
+ * @throws MalformedEventError when the body is not an object or lacks fields.
+ */
+export function parseDingTalkRobotMessage(payload: unknown, config: ResolvedDingTalkConfig, now: number): ParseResult {
+  if (!isRecord(payload)) throw new MalformedEventError('DingTalk robot message is not a JSON object');
+  return normaliseRobotMessage(payload, config, now);
+}
+
 function normaliseRobotMessage(
   body: Record<string, unknown>,
   config: ResolvedDingTalkConfig,

@@ -15,7 +15,7 @@ import type {
 import { FEISHU_DEFAULT_API_BASE_URL, type FeishuConfig } from './config';
 import type { feishuCredentials } from './credentials';
 import { feishuManifest } from './manifest';
-import { parseFeishuRequest } from './parse';
+import { parseFeishuConnectionEvent, parseFeishuRequest } from './parse';
 import type { feishuReplyHandleSchema } from './reply-handle';
 import { fetchTenantAccessToken, sendFeishuReply } from './send';
 import { createFeishuCardOps } from './stream';
@@ -24,9 +24,10 @@ export type { FeishuConfig } from './config';
 export { FEISHU_CARD_MIN_INTERVAL_MS, FEISHU_STREAM_PUSH_WINDOW_MS } from './stream';
 
 /**
- * The Feishu/Lark adapter. One instance per cold start: it holds the `tenant_access_token` cache (valid 2 h;
- * refreshed 5 min before expiry, or at once when Feishu rejects it). Streamed replies are CardKit cards
- * (`stream.ts`); the rest are one-shot text or post replies (`send.ts`).
+ * The Feishu/Lark adapter: signed (and encrypted) event callbacks (`parse`) and, for the connector's long connection,
+ * the same events in plaintext (`parseConnectionEvent`). One instance per cold start: it holds the
+ * `tenant_access_token` cache (valid 2 h; refreshed 5 min before expiry, or at once when Feishu rejects it). Streamed
+ * replies are CardKit cards (`stream.ts`); the rest are one-shot text or post replies (`send.ts`).
  */
 export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? FEISHU_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
@@ -72,6 +73,7 @@ export function createFeishuPlatform(config: FeishuConfig, deps: AdapterDeps): C
     idempotentSend: true,
     streaming: true,
     parse: (request, now) => parseFeishuRequest(config, request, now),
+    parseConnectionEvent: (payload) => parseFeishuConnectionEvent(config, payload),
     send,
     openReply: async (target, options) =>
       options?.stream === true ? openCardReply(target, options) : openOneShotReply(send, target),

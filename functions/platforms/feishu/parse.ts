@@ -89,6 +89,32 @@ export function parseFeishuRequest(config: FeishuConfig, request: RawRequest, no
 }
 
 /**
+ * Parses an event that arrived on the app's long connection (`ChatPlatform.parseConnectionEvent`): the JSON of an
+ * `event` data frame, the same schema 2.0 body the webhook receives, but in plaintext and unsigned. Nothing is
+ * verified here, on purpose: the socket was opened at a URL that only the app's App ID and App Secret buy from
+ * `/callback/ws/endpoint`, over TLS, by the connector itself (outbound, from the private network), so every frame on
+ * it is Feishu's; there is no signature to check, and the verification token is not checked either: it guards the
+ * unsigned HTTP URL check, which never comes over a socket. An `{encrypt}` body is still opened with the Encrypt Key,
+ * as the SDK's dispatcher does on both transports: whether Feishu ever encrypts socket events is unverified, and
+ * reading them costs nothing, where ignoring them would silence the bot.
+ * @throws MalformedEventError when the body is not an object or an `im.message.receive_v1` lacks fields.
+ */
+export function parseFeishuConnectionEvent(config: FeishuConfig, body: unknown): ParseResult {
+  if (!isRecord(body)) throw new MalformedEventError('Feishu event is not a JSON object');
+  if (body.encrypt !== undefined && typeof body.encrypt !== 'string') {
+    throw new MalformedEventError('Feishu `encrypt` is not a string');
+  }
+  const payload = typeof body.encrypt === 'string' ? decryptPayload(body.encrypt, config.encryptKey) : body;
+  if (payload.schema !== '2.0') {
+    return { kind: 'ignored', reason: `unsupported_schema:${String(payload.schema ?? '1.0')}` };
+  }
+  if (!isRecord(payload.header)) {
+    throw new MalformedEventError('Feishu schema 2.0 event without a `header` object');
+  }
+  return parseEventV2(config, payload.header, payload);
+}
+
+/**
  * Checks `X-Lark-Signature` and the timestamp window when the signature header is present.
  * @returns whether the request was signed (and verified).
  */

@@ -16,7 +16,7 @@ import type {
 import { SLACK_DEFAULT_API_BASE_URL, type SlackConfig } from './config';
 import type { slackCredentials } from './credentials';
 import { slackManifest } from './manifest';
-import { parseSlackRequest } from './parse';
+import { parseSlackEventsBody, parseSlackRequest } from './parse';
 import type { slackReplyHandleSchema } from './reply-handle';
 import { SLACK_USER_ID_SHAPE, sendSlackReply } from './send';
 import { type SlackStreamPlace, slackSurfaceOps } from './stream';
@@ -27,7 +27,10 @@ export type { SlackConfig } from './config';
 
 type SlackHandle = Extract<OutgoingReply['handle'], { platform: 'slack' }>;
 
-/** The Slack Events API adapter (HTTP mode; Socket Mode is not used). Streams with `chat.startStream` (`stream.ts`). */
+/**
+ * The Slack Events API adapter: signed HTTP events (`parse`) and, for the connector's Socket Mode connection, the same
+ * event bodies unsigned (`parseConnectionEvent`). Streams with `chat.startStream` (`stream.ts`).
+ */
 export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? SLACK_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
   const limits = resolveReplyLimits(config.replyLimits);
@@ -37,6 +40,7 @@ export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): Cha
     name: 'slack',
     streaming: true,
     parse: (request, now) => parseSlackRequest(config, request, now),
+    parseConnectionEvent: (payload) => parseSlackEventsBody(config, payload),
     send: (reply) => send(reply),
     openReply: async (target, options = {}) => {
       if (options.stream !== true) return openOneShotReply(send, target);

@@ -54,6 +54,17 @@ export function parseSlackRequest(config: SlackConfig, request: RawRequest, now:
       },
     };
   }
+  return parseSlackEventsBody(config, payload);
+}
+
+/**
+ * Parses an Events API body (`event_callback`) that needs no verification: the webhook's, once its signature checked,
+ * or Socket Mode's `events_api` envelope `payload`, which is the same body delivered on the app's authenticated
+ * socket (`ChatPlatform.parseConnectionEvent`). Other body types are ignored (a URL check never comes over a socket).
+ * @throws MalformedEventError when the body is not an object or an `event_callback` lacks fields.
+ */
+export function parseSlackEventsBody(config: SlackConfig, payload: unknown): ParseResult {
+  if (!isRecord(payload)) throw new MalformedEventError('Slack event body is not a JSON object');
   if (payload.type !== 'event_callback') {
     return { kind: 'ignored', reason: `unsupported_envelope:${String(payload.type)}` };
   }

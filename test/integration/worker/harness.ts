@@ -22,6 +22,7 @@ import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu'
 import { createSlackEmulator } from '../../../sandbox/platform-emulator/slack';
 import type {
   EmulatedDelivery,
+  EmulatedRequest,
   EmulatorContext,
   InboundMessageInput,
   PlatformEmulator,
@@ -80,9 +81,18 @@ export interface Rig {
   remainingMs: number;
   /** When set, the webhook hands queue messages here instead of to SQS (to process them by hand). */
   capture: QueuedEvent[] | undefined;
+  /** The webhook's ingest dependencies (the long-connection connector admits events through them too). */
+  readonly ingest: IngestDeps;
+  /** Base URL of the platforms' emulated APIs (`<platformUrl>/_emulator/<platform>`), an allowed reply origin. */
+  readonly platformUrl: string;
   now(): number;
   /** Delivers a member's message through the emulator and the real webhook; returns the platform event id. */
   say(platform: PlatformName, input: InboundMessageInput): Promise<string>;
+  /**
+   * Builds a member's message as `say` does (so the emulator knows it, and replies to it are accepted) without
+   * delivering it: the webhook request, for tests that deliver its body another way (a long connection).
+   */
+  messageEvent(platform: PlatformName, input: InboundMessageInput): EmulatedRequest;
   /** Builds a separate worker runtime over the same stores (a second Lambda instance). */
   runtime(overrides?: Partial<WorkerRuntimeDeps>): ReturnType<typeof createWorkerRuntime>;
   /** The worker Lambda handler the poller calls, for direct batch tests. */
@@ -289,6 +299,8 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     return Object.assign(rig, {
       aws: localAws,
       config,
+      ingest: ingestDeps,
+      platformUrl: platformServer.url,
       async say(platform: PlatformName, input: InboundMessageInput) {
         const request = EMULATORS[platform].buildMessageEvent(input, emulatorContext(platform));
         const res = await webhook(proxyEventOf(request));
@@ -300,6 +312,8 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         );
         return request.eventId;
       },
+      messageEvent: (platform: PlatformName, input: InboundMessageInput) =>
+        EMULATORS[platform].buildMessageEvent(input, emulatorContext(platform)),
       runtime,
       handle: worker,
       async waitFor(count: number, filter: (d: EmulatedDelivery) => boolean, timeoutMs = 15_000) {
