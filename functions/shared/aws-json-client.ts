@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { awsCredentials, awsEndpoint, awsRegion, type EndpointNames } from './aws-env';
+import { awsEndpoint, awsRegion, type EndpointNames } from './aws-env';
 import { type AwsCredentials, signRequest } from './aws-sigv4';
+import { type AwsCredentialsProvider, credentialsFromEnv } from './container-credentials';
 
 /**
  * A service spoken to over the AWS JSON protocol: a signed `POST /` whose `X-Amz-Target` names the operation and
@@ -66,7 +67,8 @@ export interface AwsJsonClientOptions {
   readonly service: AwsJsonService;
   readonly region: string;
   readonly endpoint: URL;
-  readonly credentials: AwsCredentials;
+  /** Static credentials (Lambda's), or a provider read before every try (an ECS task role's, which expire). */
+  readonly credentials: AwsCredentials | AwsCredentialsProvider;
   /** Tries per call, the SDK's standard mode. @default 3 */
   readonly maxAttempts?: number;
   /**
@@ -80,7 +82,10 @@ export interface AwsJsonClientOptions {
   readonly now?: () => number;
 }
 
-/** The service's client configured from the environment (region, endpoint, credentials: `aws-env.ts`). */
+/**
+ * The service's client configured from the environment (region and endpoint: `aws-env.ts`; credentials: static from
+ * env, or a task role's from the container endpoint, `container-credentials.ts`).
+ */
 export function awsJsonClientFromEnv(
   service: AwsJsonService,
   env: Readonly<Record<string, string | undefined>>,
@@ -92,7 +97,7 @@ export function awsJsonClientFromEnv(
     service,
     region,
     endpoint: options.endpoint ?? awsEndpoint(service, region, env),
-    credentials: options.credentials ?? awsCredentials(env),
+    credentials: options.credentials ?? credentialsFromEnv(env),
   });
 }
 
@@ -116,6 +121,7 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
   const scope = { service: service.signingName, region: options.region };
 
   const attempt = async (operation: string, body: string): Promise<AwsJsonOutput> => {
+    const signingCredentials = typeof credentials === 'function' ? await credentials() : credentials;
     const headers = signRequest(
       {
         method: 'POST',
@@ -125,7 +131,7 @@ export function createAwsJsonClient(options: AwsJsonClientOptions): AwsJsonClien
         body,
       },
       scope,
-      credentials,
+      signingCredentials,
       new Date(now()),
     );
     const response = await post(

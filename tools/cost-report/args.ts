@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { type ScaleToZeroSchedule, scaleToZeroSchema } from '#core/cost/closed-hours';
+import { CONNECTOR_COST_FLAGS, type ConnectorFleet } from '#core/cost/connector-cost';
 import type { AggregateBy } from '#core/cost/ledger-row';
 import { ValidationError } from '#core/errors';
 
@@ -38,6 +39,8 @@ export interface ReportArgs {
   readonly instancePriceUsd: string | undefined;
   /** The endpoint's business hours (the stack's `ScaleToZeroSchedule` output), to report their saving. */
   readonly scaleToZero: ScaleToZeroSchedule | undefined;
+  /** The long-connection connector's tasks (the stack's `ConnectorCostReportArgs` output), billed as a fixed cost. */
+  readonly connector: ConnectorFleet | undefined;
   /** Write here instead of stdout. */
   readonly out: string | undefined;
   readonly help: boolean;
@@ -60,6 +63,11 @@ Options
   --scale-to-zero JSON              the endpoint's business hours, as the stack's ScaleToZeroSchedule output prints
                                     them (the scaleToZero CDK key): adds the saving of closed hours against an
                                     always-on endpoint
+  --${CONNECTOR_COST_FLAGS.tasks} N               tasks of the long-connection connector (the longConnection CDK key):
+                                    adds its fixed cost, ECS Fargate arm64 0.25 vCPU / 0.5 GB per task, for the same
+                                    hours as the endpoint (the stack's ConnectorCostReportArgs output prints the flags)
+  --${CONNECTOR_COST_FLAGS.publicIpv4}           with --${CONNECTOR_COST_FLAGS.tasks}: each task has a public IPv4 address
+                                    (the connector's own VPC; not in pipelineVpc)
   --out FILE                        write to FILE instead of stdout
   --help                            this text
 
@@ -94,6 +102,8 @@ export const REPORT_OPTIONS = {
   'min-instances': { type: 'string' },
   'instance-price': { type: 'string' },
   'scale-to-zero': { type: 'string' },
+  [CONNECTOR_COST_FLAGS.tasks]: { type: 'string' },
+  [CONNECTOR_COST_FLAGS.publicIpv4]: { type: 'boolean' },
   out: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
@@ -210,6 +220,11 @@ export function parseReportArgs(
     problems.push(`--instance-price: ${JSON.stringify(instancePriceUsd)} is not a decimal USD amount such as 0.7364`);
   }
   const scaleToZero = parseScaleToZero(str('scale-to-zero'), problems);
+  const connector = parseConnector(
+    str(CONNECTOR_COST_FLAGS.tasks),
+    values[CONNECTOR_COST_FLAGS.publicIpv4] === true,
+    problems,
+  );
   const out = str('out');
   if (out === '') problems.push('--out: must not be empty');
 
@@ -229,9 +244,31 @@ export function parseReportArgs(
     instances,
     instancePriceUsd,
     scaleToZero,
+    connector,
     out,
     help,
   };
+}
+
+/** `--connector-tasks N [--connector-public-ipv4]`: the connector's fleet, or undefined without the flags. */
+function parseConnector(
+  tasksText: string | undefined,
+  publicIpv4: boolean,
+  problems: string[],
+): ConnectorFleet | undefined {
+  const { tasks: tasksFlag, publicIpv4: ipv4Flag } = CONNECTOR_COST_FLAGS;
+  if (tasksText === undefined) {
+    if (publicIpv4) problems.push(`--${ipv4Flag}: only applies with --${tasksFlag}`);
+    return undefined;
+  }
+  const tasks = Number(tasksText);
+  if (!/^\d+$/.test(tasksText) || tasks < 1 || tasks > 10) {
+    problems.push(
+      `--${tasksFlag}: ${JSON.stringify(tasksText)} must be a whole number from 1 to 10 (the desiredCount)`,
+    );
+    return undefined;
+  }
+  return { tasks, publicIpv4 };
 }
 
 /** `--scale-to-zero`'s JSON, validated by the schema the CDK key uses; each problem named by its key. */

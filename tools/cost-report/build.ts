@@ -1,5 +1,12 @@
 import { amortiseIdleEndpointCost } from '#core/cost/amortise';
 import { AWAKE_RULE, closedHoursIn, type ScaleToZeroSchedule } from '#core/cost/closed-hours';
+import {
+  CONNECTOR_TASK,
+  type ConnectorFleet,
+  connectorCostNano,
+  connectorMonthlyUsd,
+  connectorRate,
+} from '#core/cost/connector-cost';
 import { COST_COMPONENTS, type ComponentAmounts, type CostComponent } from '#core/cost/cost-model';
 import { fromDecimal, mul, nanoToUsd, ratio, toNano } from '#core/cost/exact';
 import { type AggregateBy, aggregate, type LedgerAggregate } from '#core/cost/ledger-row';
@@ -79,6 +86,29 @@ export interface ScaleToZeroSaving {
   readonly rule: string;
 }
 
+/**
+ * The long-connection connector's fixed cost (`--connector-tasks`): its ECS Fargate tasks (and their public IPv4
+ * addresses) billed for the same hours as the endpoint. Not in any line nor in `grandTotal*`, which reconcile with the
+ * ledger; `withConnectorNanoUsd` is the grand total plus this bill.
+ */
+export interface ConnectorBill {
+  readonly tasks: number;
+  readonly publicIpv4: boolean;
+  readonly vcpuPerTask: number;
+  readonly memoryGbPerTask: number;
+  /** The fleet's hourly price, exact to the nano-dollar. */
+  readonly hourlyNanoUsd: number;
+  readonly priceSource: string;
+  /** The endpoint's assumed running hours (`EndpointAssumption.assumedRunningHours`). */
+  readonly hours: number;
+  readonly billNanoUsd: number;
+  readonly billUsd: number;
+  /** A 730-hour month of the same fleet, USD. */
+  readonly monthlyUsd: number;
+  readonly withConnectorNanoUsd: number;
+  readonly withConnectorUsd: number;
+}
+
 export interface CostReport {
   readonly from: string;
   readonly to: string;
@@ -105,6 +135,8 @@ export interface CostReport {
   readonly notes: readonly string[];
   /** With `--scale-to-zero`: the saving of closed hours against an always-on endpoint. */
   readonly scaleToZero?: ScaleToZeroSaving;
+  /** With `--connector-tasks`: the connector's fixed cost over the same hours. */
+  readonly connector?: ConnectorBill;
 }
 
 export interface BuildReportOptions {
@@ -119,6 +151,8 @@ export interface BuildReportOptions {
   readonly instancePriceUsd?: string;
   /** The endpoint's business hours (`scaleToZero`), to report the saving of its closed hours. @default none */
   readonly scaleToZero?: ScaleToZeroSchedule;
+  /** The long-connection connector's tasks, billed as a fixed cost. @default none */
+  readonly connector?: ConnectorFleet;
 }
 
 const HOUR_MS_BIG = BigInt(HOUR_MS);
@@ -380,5 +414,45 @@ export function buildCostReport(rows: readonly ReportRow[], options: BuildReport
     ...(options.scaleToZero
       ? { scaleToZero: scaleToZeroSaving(rows, options.scaleToZero, window, options.instances, price.usd) }
       : {}),
+    ...(options.connector
+      ? { connector: connectorBill(options.connector, options.region, endpoint.assumedRunningHours, grandTotal) }
+      : {}),
   };
+}
+
+/** The connector's fleet billed for `hours`, and the grand total with it. */
+export function connectorBill(
+  fleet: ConnectorFleet,
+  region: string,
+  hours: number,
+  grandTotalNano: number,
+): ConnectorBill {
+  const bill = Number(connectorCostNano(fleet, region, hours));
+  const rate = connectorRate(fleet, region);
+  return {
+    tasks: fleet.tasks,
+    publicIpv4: fleet.publicIpv4,
+    vcpuPerTask: CONNECTOR_TASK.cpuUnits / 1024,
+    memoryGbPerTask: CONNECTOR_TASK.memoryMiB / 1024,
+    hourlyNanoUsd: Number(toNano(rate.hourlyUsd)),
+    priceSource: rate.source,
+    hours,
+    billNanoUsd: bill,
+    billUsd: nanoToUsd(BigInt(bill)),
+    monthlyUsd: connectorMonthlyUsd(fleet, region),
+    withConnectorNanoUsd: grandTotalNano + bill,
+    withConnectorUsd: nanoToUsd(BigInt(grandTotalNano + bill)),
+  };
+}
+
+/** The connector in words, for the table and the page. */
+export function connectorText(bill: ConnectorBill, money: (nano: number) => string): string {
+  const h = String(Number(bill.hours.toFixed(2)));
+  const ipv4 = bill.publicIpv4 ? ' with a public IPv4 each' : '';
+  return (
+    `Connector (long connections): ${bill.tasks} x ECS Fargate arm64 ${bill.vcpuPerTask} vCPU / ${bill.memoryGbPerTask} GB${ipv4}, ` +
+    `${h} h at ${money(bill.hourlyNanoUsd)}/h (${bill.priceSource}) = ${money(bill.billNanoUsd)}, ` +
+    `about $${bill.monthlyUsd.toFixed(2)} a month; not in the totals above (no ledger row carries it). ` +
+    `Grand total with the connector: ${money(bill.withConnectorNanoUsd)}.`
+  );
 }

@@ -60,6 +60,7 @@ export async function runCostReport(argv: readonly string[], deps: CostReportDep
       instances: args.instances,
       ...(args.instancePriceUsd === undefined ? {} : { instancePriceUsd: args.instancePriceUsd }),
       ...(args.scaleToZero === undefined ? {} : { scaleToZero: args.scaleToZero }),
+      ...(args.connector === undefined ? {} : { connector: args.connector }),
     });
     const text = render(report, args.format);
     if (args.out) {

@@ -1,5 +1,12 @@
 import { COST_COMPONENTS, type CostComponent } from '#core/cost/cost-model';
-import { type CostReport, type DayCost, type ReportLine, runningWindowText, scaleToZeroText } from './build';
+import {
+  type CostReport,
+  connectorText,
+  type DayCost,
+  type ReportLine,
+  runningWindowText,
+  scaleToZeroText,
+} from './build';
 import { formatMicroUsd, formatNano, MICRO_USD, perInvocationNano } from './money';
 
 /** A chart series: one stacked segment per day. */
@@ -234,6 +241,7 @@ ${
         .join('\n')
     : ''
 }
+${report.connector ? `<p class="connector">${escapeHtml(connectorText(report.connector, (nano) => usd(nano, 4)))}</p>` : ''}
 </footer>
 </main></body></html>
 `;

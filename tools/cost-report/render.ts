@@ -2,7 +2,7 @@ import { COST_COMPONENTS } from '#core/cost/cost-model';
 import { nanoToUsd } from '#core/cost/exact';
 import type { AggregateBy } from '#core/cost/ledger-row';
 import { splitDisplayKey } from '#core/key-part';
-import { type CostReport, type ReportLine, runningWindowText, scaleToZeroText } from './build';
+import { type CostReport, connectorText, type ReportLine, runningWindowText, scaleToZeroText } from './build';
 import { formatMicroUsd, formatNano, MICRO_USD } from './money';
 
 const COUNT_COLUMNS = ['invocations', 'cached', 'by_backup_model', 'prompt_tokens', 'completion_tokens'] as const;
@@ -28,6 +28,9 @@ export const CSV_SUMMARY_LABELS = {
   grandTotal: 'GRAND TOTAL',
   /** With `--scale-to-zero`: the saving, in `amortised_usd`; not part of any total above it. */
   scaleToZeroSaving: 'SCALE-TO-ZERO SAVING (NOT IN TOTALS)',
+  /** With `--connector-tasks`: the connector's fixed cost, in `amortised_usd`; then the grand total with it. */
+  connector: 'CONNECTOR FIXED COST (NOT IN TOTALS)',
+  withConnector: 'GRAND TOTAL WITH CONNECTOR',
 } as const;
 
 function counts(line: ReportLine): string[] {
@@ -102,11 +105,16 @@ function idleLine(report: CostReport): ReportLine {
 
 /** The scale-to-zero saving as a summary record: nothing but its amount, in `amortised_usd`. */
 function savingLine(savedNanoUsd: number): ReportLine {
-  return amountLine(CSV_SUMMARY_LABELS.scaleToZeroSaving, {
+  return fixedLine(CSV_SUMMARY_LABELS.scaleToZeroSaving, savedNanoUsd);
+}
+
+/** A summary record holding one amount, in `amortised_usd`. */
+function fixedLine(label: string, nano: number): ReportLine {
+  return amountLine(label, {
     idleShareNanoUsd: 0,
     idleShareUsd: 0,
-    amortisedNanoUsd: savedNanoUsd,
-    amortisedUsd: nanoToUsd(BigInt(savedNanoUsd)),
+    amortisedNanoUsd: nano,
+    amortisedUsd: nanoToUsd(BigInt(nano)),
   });
 }
 
@@ -141,6 +149,12 @@ export function renderCsv(report: CostReport): string {
     summary(idleLine(report)),
     summary(grandTotalLine(report)),
     ...(report.scaleToZero ? [summary(savingLine(report.scaleToZero.savedNanoUsd))] : []),
+    ...(report.connector
+      ? [
+          summary(fixedLine(CSV_SUMMARY_LABELS.connector, report.connector.billNanoUsd)),
+          summary(fixedLine(CSV_SUMMARY_LABELS.withConnector, report.connector.withConnectorNanoUsd)),
+        ]
+      : []),
   ];
   return `${[header, ...body].join('\r\n')}\r\n`;
 }
@@ -197,6 +211,9 @@ export function renderTable(report: CostReport): string {
       'invocation used in the same UTC hour, split by busy time; amortised = marginal + idle share.',
     ...(report.scaleToZero
       ? scaleToZeroText(report.scaleToZero, (nano) => `${formatMicroUsd(nano)} ${MICRO_USD} (${cents(nano)})`)
+      : []),
+    ...(report.connector
+      ? [connectorText(report.connector, (nano) => `${formatMicroUsd(nano)} ${MICRO_USD} (${cents(nano)})`)]
       : []),
     '',
   ].join('\n');
