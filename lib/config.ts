@@ -2,6 +2,12 @@ import type { Node } from 'constructs';
 import type { $ZodIssue, $ZodType } from 'zod/v4/core';
 import { ENV } from '#config/env-names';
 import {
+  groupEntryAdmits,
+  KNOWLEDGE_SKILL_NAME,
+  knowledgeConfigSchema,
+  withKnowledgeSkill,
+} from '#config/knowledge-config';
+import {
   DEFAULT_FALLBACK_MEMORY_MB,
   DEFAULT_FALLBACK_MODEL_ID,
   DEFAULT_FALLBACK_TIMEOUT_MS,
@@ -9,12 +15,19 @@ import {
   systemPromptOverridesSchema,
 } from '#config/pipeline-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
-import { skillsConfigSchema } from '#config/skills-config';
+import {
+  enabledSkillsFor,
+  MAX_SKILL_TIMEOUT_MS,
+  type RemoteSkillConfig,
+  type SkillsConfig,
+  skillsConfigSchema,
+} from '#config/skills-config';
 import { scaleToZeroSchema } from '#core/cost/closed-hours';
 import { ConfigError } from '#core/errors';
+import { DATASET_NAME_PATTERN } from '#data-analysis/dataset';
 import { FEISHU_DEFAULT_API_BASE_URL } from '#platforms/feishu/config';
 import { fromManifests } from '#platforms/manifests';
-import { PLATFORMS } from '#platforms/types';
+import { LEDGER_PLATFORMS, PLATFORMS } from '#platforms/types';
 import * as z from '#shared/zod';
 import { nearestKey } from './nearest-key';
 
@@ -197,6 +210,135 @@ const SAGEMAKER_ONLY_KEYS = [
 const modelS3UriSchema = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required (s3://bucket/prefix/)' : undefined) })
   .check(z.regex(S3_PREFIX_URI, 'must look like s3://bucket/prefix/ (ending in a slash)'));
+
+/** A secret name (not an ARN): the stack grants `secret:<name>-??????`, the six characters Secrets Manager appends. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,256}$/;
+
+/**
+ * The knowledge bases' private embedding model. The knowledge functions run outside any VPC (they reach the store
+ * through the Data API), so a URL is reached over the internet: https only. Lengths are bounded so the functions'
+ * environment stays within Lambda's 4 KB beside `KNOWLEDGE_BASES` (`MAX_KNOWLEDGE_ENV_JSON_BYTES`).
+ */
+const embeddingSchema = z
+  .strictObject({
+    /** The server's root (`/v1/embeddings` is appended; a root ending in `/v1` is used as is). */
+    url: z.optional(
+      z.url({ protocol: /^https$/, hostname: HOSTNAME, error: 'must be an https URL with a DNS host name' }).check(
+        z.maxLength(256),
+        z.refine((value) => {
+          const url = URL.parse(value);
+          return url === null || (!url.search && !url.hash && !url.username && !url.password);
+        }, 'must be the server root, without a query, fragment or credentials'),
+      ),
+    ),
+    /** A SageMaker endpoint in the stack's account and region, invoked with the functions' role. */
+    endpointName: z.optional(
+      z.string().check(z.regex(/^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$/, 'must be a SageMaker endpoint name')),
+    ),
+    model: z.string().check(z.minLength(1), z.maxLength(128)),
+    /** Length of the vectors the model returns; the store's column is created with it. */
+    // pgvector's HNSW index takes at most 2,000 dimensions (`MAX_DIMENSIONS` in the store).
+    dimensions: int(8, 2000),
+    /** Secrets Manager secret `{"apiKey": "…"}` sent as the bearer key to `url`. @default no key */
+    apiKeySecretName: z.optional(
+      z.string().check(z.regex(SECRET_NAME, 'must be a Secrets Manager secret name (letters, digits, /_+=.@-)')),
+    ),
+    /** Cosine similarity from which a passage counts as relevant on its vector alone (per model). @default 0.55 */
+    minSimilarity: z.optional(z.number().check(z.gte(-1), z.lte(1))),
+  })
+  .check(
+    z.refine(
+      (e) => (e.url === undefined) !== (e.endpointName === undefined),
+      'needs exactly one of url and endpointName',
+    ),
+    z.refine((e) => e.apiKeySecretName === undefined || e.url !== undefined, {
+      path: ['apiKeySecretName'],
+      error: 'is the key of a url; an endpointName is invoked with the function role, without a key',
+    }),
+  );
+
+/** Aurora Serverless v2 capacity, in ACUs (steps of 0.5). */
+const acu = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max), z.multipleOf(0.5));
+
+/**
+ * Capacity of the knowledge store. `minCapacity: 0` lets Aurora pause the instance after `autoPauseSeconds` without
+ * a connection: storage only is billed while paused, and the first question after a pause waits about 15 s for it to
+ * resume (past the knowledge skill's 5 s budget: that answer comes from the model without passages). `minCapacity: 0.5` or more never
+ * pauses: no wait, at least 0.5 ACU billed every hour.
+ */
+const knowledgeDatabaseSchema = z.strictObject({
+  /** @default 0 (pause when idle) */
+  minCapacity: z._default(acu(0, 256), 0),
+  /** Ceiling while ingesting or answering. @default 4 */
+  maxCapacity: z._default(acu(1, 256), 4),
+  /** Idle time before a pause (only with `minCapacity: 0`). @default 300 (Aurora's minimum) */
+  autoPauseSeconds: z._default(int(300, 86_400), 300),
+});
+const DEFAULT_KNOWLEDGE_DATABASE = { minCapacity: 0, maxCapacity: 4, autoPauseSeconds: 300 } as const;
+
+/** Where the data skill's datasets are kept in the knowledge bucket; no knowledge base may nest with it. */
+export const DATASETS_PREFIX = 'datasets/';
+const MAX_DATA_DATASETS = 32;
+const dataDatasetSchema = z.strictObject({
+  /** The SQL table name members and the model write (functions/data-analysis/dataset.ts). */
+  name: z.string().check(z.regex(DATASET_NAME_PATTERN, 'must be a lower-case SQL name: a letter, then a-z, 0-9 or _')),
+  title: z.string().check(z.trim(), z.minLength(1), z.maxLength(120)),
+  description: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(300))),
+  /** The object's key below `datasets/`, e.g. `sales/2024.csv`. */
+  key: z.string().check(
+    // No `*`: the key is also an IAM resource, where it would be a wildcard.
+    z.regex(
+      /^[A-Za-z0-9][A-Za-z0-9!_.'()/-]{0,200}$/,
+      "must be an S3 key below datasets/ (letters, digits and !_.'()-/)",
+    ),
+    z.refine(
+      (key) => !key.endsWith('/') && !key.split('/').includes('..'),
+      'must name one object (no trailing /, no ..)',
+    ),
+  ),
+});
+
+/** A `groups` entry: `*`, `platform:*` or `platform:chatId`, as in `skills.groups` and the knowledge bases. */
+const groupEntrySchema = z
+  .string()
+  .check(
+    z.regex(
+      new RegExp(`^(\\*|(${LEDGER_PLATFORMS.join('|')}):[^\\s,]+)$`),
+      `must be * or platform:chatId (${LEDGER_PLATFORMS.join(', ')})`,
+    ),
+  );
+
+/**
+ * The platforms the connector can hold a long connection for, as the CDK app knows them: the connector's own list
+ * (`LONG_CONNECTION_PLATFORMS` in functions/connector/platform-connections.ts, not imported here so the CDK app loads no
+ * WebSocket client; test/cdk/connector.test.ts keeps the two equal). WeCom's long connection is not built yet.
+ */
+export const LONG_CONNECTION_PLATFORMS = ['feishu', 'slack', 'dingtalk'] as const;
+export type LongConnectionPlatform = (typeof LONG_CONNECTION_PLATFORMS)[number];
+
+export function isDeployableLongConnection(platform: string): platform is LongConnectionPlatform {
+  return (LONG_CONNECTION_PLATFORMS as readonly string[]).includes(platform);
+}
+
+/** Long-connection mode (issue 18); only the shape here, the platforms are checked in `longConnectionProblems`. */
+const longConnectionSchema = z.strictObject({
+  /** Platforms that reach GroupGate over the connector's outbound WebSocket instead of their webhook. Required. */
+  platforms: z
+    .array(
+      z.enum(PLATFORMS, {
+        error: (issue) => `unknown platform ${JSON.stringify(issue.input)} (expected ${PLATFORMS.join('|')})`,
+      }),
+    )
+    .check(
+      z.minLength(1),
+      z.refine((list) => new Set(list).size === list.length, 'must not repeat a platform'),
+    ),
+  /**
+   * Connector tasks. Feishu, DingTalk and Slack deliver each event to one of the open connections, so two tasks in two
+   * zones keep the platforms connected through a task replacement or a zone outage. @default 2
+   */
+  desiredCount: z._default(int(1, 10), 2),
+});
 
 /**
  * The app configuration, read from CDK context at synth time. Every key except `modelS3Uri` has a default;
@@ -388,6 +530,42 @@ const appConfigSchema = z.strictObject({
    * exactly its ARN. @default none: the built-in commands only
    */
   skills: z.optional(deployedSkillsSchema),
+  /**
+   * Knowledge bases (docs/KNOWLEDGE.md): `{"bases": [{"id", "title", "prefix", "urlBase"?, "groups"}]}`, validated by
+   * the functions' own schema (functions/config/knowledge-config.ts). With at least one base the stack builds the
+   * documents bucket, the Aurora Serverless v2 PostgreSQL (pgvector) store, the ingestion function and the `knowledge`
+   * skill, enabled for the bases' groups; `embedding` is then required. @default none: nothing of it is built
+   */
+  knowledgeBases: z.optional(knowledgeConfigSchema),
+  /**
+   * The private embedding model of the knowledge bases: `{"url": "https://…", "model", "dimensions",
+   * "apiKeySecretName"?}` (an OpenAI-compatible server's root: `/v1/embeddings` is appended) or `{"endpointName":
+   * "…", "model", "dimensions"}` (a SageMaker endpoint). Required with `knowledgeBases`. @default none
+   */
+  embedding: z.optional(embeddingSchema),
+  /** Capacity of the knowledge store (Aurora Serverless v2). @default {minCapacity: 0, maxCapacity: 4, autoPauseSeconds: 300} */
+  knowledgeDatabase: z._default(knowledgeDatabaseSchema, DEFAULT_KNOWLEDGE_DATABASE),
+  /**
+   * Datasets of the data skill (`/data`, `/sql`): `[{"name", "title", "description"?, "key"}]`, CSV objects at
+   * `datasets/<key>` in the knowledge bucket; builds the data skill's function (DuckDB), enabled for `dataGroups`.
+   * @default none: no data skill
+   */
+  dataDatasets: z.optional(
+    z.array(dataDatasetSchema).check(
+      z.minLength(1),
+      z.maxLength(MAX_DATA_DATASETS),
+      z.refine((list) => new Set(list.map((d) => d.name)).size === list.length, 'must not repeat a dataset name'),
+    ),
+  ),
+  /** Who may use the data skill: `*`, `platform:*` or `platform:chatId` entries. Required with `dataDatasets`. */
+  dataGroups: z.optional(z.array(groupEntrySchema).check(z.minLength(1), z.maxLength(200))),
+  /**
+   * Long-connection mode (issue 18, docs/OPERATIONS.md "Long-connection mode"): `{"platforms": ["slack", "dingtalk"],
+   * "desiredCount": 2}` builds the connector, an ECS Fargate service (arm64, 0.25 vCPU, 0.5 GB per task) holding an
+   * outbound WebSocket per platform and feeding the same ingest path as the webhook. Each platform must be in
+   * `enabledPlatforms`; WeCom is refused (not built yet). @default none: every platform by its webhook
+   */
+  longConnection: z.optional(longConnectionSchema),
 });
 
 /** Without `primaryModel` the stack builds the SageMaker endpoint, whose weights are then required. */
@@ -421,26 +599,295 @@ function crossKeyProblems(raw: Record<string, unknown>): string[] {
     );
   }
   if (primaryModel !== undefined) problems.push(...sageMakerOnlyProblems(raw));
+  problems.push(...longConnectionProblems(raw));
   return problems;
 }
 
 /**
- * The JSON the stack puts in the pipeline functions' environment beside the other settings: `skills` (as validated,
- * defaults filled in: what the functions parse) and `systemPromptOverrides` share what Lambda's 4 KB leaves. Checked
- * on the parsed values, so each is measured as deployed.
+ * Each long-connection platform must be enabled (its secret and adapter exist only then) and have a connector client.
+ * Read from the raw input like the other cross-key checks, so these are listed beside every other problem.
+ */
+function longConnectionProblems(raw: Record<string, unknown>): string[] {
+  const platforms = isRecord(raw.longConnection) ? raw.longConnection.platforms : undefined;
+  if (!Array.isArray(platforms)) return [];
+  const enabled: readonly unknown[] = Array.isArray(raw.enabledPlatforms) ? raw.enabledPlatforms : PLATFORMS;
+  const problems: string[] = [];
+  for (const platform of new Set(platforms)) {
+    if (typeof platform !== 'string' || !(PLATFORMS as readonly string[]).includes(platform)) continue;
+    if (platform === 'wecom') {
+      problems.push(
+        'longConnection.platforms: wecom is not built yet (its long connection carries the replies too, one socket per ' +
+          "bot: the connector would also relay the worker's answers); keep WeCom on its webhook",
+      );
+    } else if (!isDeployableLongConnection(platform)) {
+      problems.push(`longConnection.platforms: ${platform} has no long-connection client`);
+    }
+    if (!enabled.includes(platform)) {
+      problems.push(`longConnection.platforms: ${platform} is not in enabledPlatforms`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The JSON the stack puts in the pipeline functions' environment beside the other settings: `SKILLS` as deployed (the
+ * configured skills plus the knowledge and data skills the stack builds, with the longest ARN their functions can
+ * have: `HOUSE_SKILL_PLACEHOLDER_ARN`) and `systemPromptOverrides` share what Lambda's 4 KB leaves. Also the JSON of
+ * the knowledge and data functions' own environments. Checked on the parsed values, so each is measured as deployed.
  */
 function environmentProblems(config: z.output<typeof appConfigSchema>): string[] {
-  if (config.skills === undefined) return [];
+  // Without its groups the data skill cannot be composed; `featureProblems` names the missing key.
+  if (config.dataDatasets !== undefined && config.dataGroups === undefined) return [];
+  let skills: SkillsConfig | undefined;
+  try {
+    skills = deployedSkills(config, placeholderArns(config));
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  const problems = [...houseSkillProblems(config, skills), ...functionEnvProblems(config)];
+  if (skills === undefined || problems.length > 0) return problems;
   const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
-  const skills = bytes(config.skills);
+  const skillBytes = bytes(skills);
   const overrides = Object.keys(config.systemPromptOverrides).length > 0 ? bytes(config.systemPromptOverrides) : 0;
-  if (skills + overrides <= MAX_SYSTEM_PROMPT_OVERRIDES_BYTES) return [];
+  if (skillBytes + overrides <= MAX_SYSTEM_PROMPT_OVERRIDES_BYTES) return [];
+  const added =
+    skills === config.skills ? '' : ` (with the ${houseSkillNames(config).join(' and ')} skill the stack adds)`;
   return [
-    `skills: ${skills} bytes as JSON${overrides > 0 ? ` plus ${overrides} of systemPromptOverrides` : ''}; at most ` +
-      `${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} fit beside the other settings (Lambda environments hold 4 KB): shorten ` +
-      'descriptions or drop skills',
+    `skills: ${skillBytes} bytes as JSON${added}${overrides > 0 ? ` plus ${overrides} of systemPromptOverrides` : ''}; ` +
+      `at most ${MAX_SYSTEM_PROMPT_OVERRIDES_BYTES} fit beside the other settings (Lambda environments hold 4 KB): ` +
+      'shorten descriptions, drop skills, or name fewer groups (platform:* or *)',
   ];
 }
+
+/**
+ * The composed `SKILLS` checked with the deployed schema: a configured skill named like a house skill, or one of its
+ * commands, is a clash the functions would refuse at their first cold start; here it fails the synth instead.
+ */
+function houseSkillProblems(config: z.output<typeof appConfigSchema>, skills: SkillsConfig | undefined): string[] {
+  if (skills === undefined || skills === config.skills) return [];
+  const result = deployedSkillsSchema.safeParse(skills);
+  if (result.success) return [];
+  const names = houseSkillNames(config).join(' and ');
+  return result.error.issues.map(
+    (issue) => `skills (with the ${names} skill the stack adds): ${issue.path.join('.')}: ${issue.message}`,
+  );
+}
+
+/**
+ * `KNOWLEDGE_BASES` and `DATA_DATASETS` each get half of Lambda's 4 KB: the rest of those functions' environment
+ * (database and secret ARNs, the embedding model's url, model and key name, Powertools) is bounded by the schemas to
+ * well under 1.5 KB.
+ */
+export const MAX_KNOWLEDGE_ENV_JSON_BYTES = 2048;
+
+function functionEnvProblems(config: z.output<typeof appConfigSchema>): string[] {
+  const problems: string[] = [];
+  const limit = MAX_KNOWLEDGE_ENV_JSON_BYTES;
+  if (config.knowledgeBases !== undefined) {
+    const bytes = Buffer.byteLength(JSON.stringify(config.knowledgeBases));
+    if (bytes > limit) {
+      problems.push(
+        `knowledgeBases: ${bytes} bytes as JSON; at most ${limit} fit in the knowledge functions' environment ` +
+          '(Lambda environments hold 4 KB): name fewer groups (platform:* or *) or shorten titles',
+      );
+    }
+  }
+  if (config.dataDatasets !== undefined) {
+    // Measured as deployed: with `datasets/` before each key and the longest bucket name there is.
+    const bytes = Buffer.byteLength(JSON.stringify(dataDatasetsEnv(config.dataDatasets, 'b'.repeat(63))));
+    if (bytes > limit) {
+      problems.push(
+        `dataDatasets: ${bytes} bytes as deployed; at most ${limit} fit in the data skill's environment (Lambda ` +
+          'environments hold 4 KB): shorten descriptions or register fewer datasets',
+      );
+    }
+  }
+  return problems;
+}
+
+export type DataDatasetConfig = NonNullable<AppConfig['dataDatasets']>[number];
+
+/** `DATA_DATASETS` of the data skill's function: each dataset with its object in the knowledge bucket. */
+export function dataDatasetsEnv(
+  datasets: readonly DataDatasetConfig[],
+  bucket: string,
+): { name: string; title: string; description?: string; s3: { bucket: string; key: string } }[] {
+  return datasets.map((d) => ({
+    name: d.name,
+    title: d.title,
+    ...(d.description === undefined ? {} : { description: d.description }),
+    s3: { bucket, key: `${DATASETS_PREFIX}${d.key}` },
+  }));
+}
+
+/** The remote skills the stack builds itself, besides the configured ones. */
+export const KNOWLEDGE_SKILL = {
+  description: 'Answers from the company knowledge bases, with cited sources',
+  /** Retrieval is one embedding call and one SQL query; an Aurora resuming from a pause takes longer and is skipped. */
+  timeoutMs: 5000,
+} as const;
+export const DATA_SKILL = {
+  name: 'data',
+  description: 'Answers questions about registered datasets with SQL: /data lists them, /sql runs your own SELECT',
+  /** functions/data-analysis/data-skill.ts: `/数据` is `/data` (not imported: that module loads DuckDB). */
+  commands: ['/data', '/数据', '/sql'],
+  /** The most a skill may take: the model writes the SQL (once more if it fails), then DuckDB runs it. */
+  timeoutMs: MAX_SKILL_TIMEOUT_MS,
+} as const;
+
+/** The ARNs of the skill functions the stack built (deploy-time tokens in the stack). */
+export interface HouseSkillArns {
+  readonly knowledge?: string;
+  readonly data?: string;
+}
+
+/**
+ * The longest ARN a function of the stack can have, in the configured skills' partition (the stack's, or the
+ * deployment is refused): Lambda names are at most 64 characters, and the region is padded past every real one and
+ * the longest partition name, so the size check errs on the safe side.
+ */
+function placeholderArns(config: z.output<typeof appConfigSchema>): HouseSkillArns {
+  const first = config.skills?.remote.find((s) => s.functionArn !== undefined)?.functionArn;
+  const arn = `arn:${first === undefined ? 'aws' : partitionOf(first)}:lambda:xx-placeholder-region-1:123456789012:function:${'f'.repeat(64)}`;
+  return { knowledge: arn, data: arn };
+}
+
+function houseSkillNames(config: Pick<AppConfig, 'knowledgeBases' | 'dataDatasets'>): string[] {
+  return [
+    ...(hasKnowledgeBases(config) ? [KNOWLEDGE_SKILL_NAME] : []),
+    ...(config.dataDatasets === undefined ? [] : [DATA_SKILL.name]),
+  ];
+}
+
+/** Whether the stack builds the knowledge bases (an empty `bases` list builds nothing). */
+export function hasKnowledgeBases(config: Pick<AppConfig, 'knowledgeBases'>): boolean {
+  return (config.knowledgeBases?.bases.length ?? 0) > 0;
+}
+
+/**
+ * `SKILLS` as the pipeline functions get it: the configured skills, plus the knowledge skill for the groups of the
+ * knowledge bases (`withKnowledgeSkill`) and the data skill for `dataGroups`, each invoked by its function's ARN.
+ * Undefined when there is nothing beyond the default.
+ * @throws Error when the configuration asks for a skill whose ARN is not given (the stack did not build it).
+ */
+export function deployedSkills(
+  config: Pick<AppConfig, 'skills' | 'knowledgeBases' | 'dataDatasets' | 'dataGroups'>,
+  arns: HouseSkillArns,
+): SkillsConfig | undefined {
+  let skills = config.skills;
+  if (hasKnowledgeBases(config) && config.knowledgeBases !== undefined) {
+    if (arns.knowledge === undefined) throw new Error('knowledgeBases are configured but no knowledge skill was built');
+    skills = withKnowledgeSkill(skills ?? { remote: [] }, config.knowledgeBases, {
+      name: KNOWLEDGE_SKILL_NAME,
+      ...KNOWLEDGE_SKILL,
+      functionArn: arns.knowledge,
+    });
+  }
+  if (config.dataDatasets !== undefined) {
+    if (arns.data === undefined || config.dataGroups === undefined) {
+      throw new Error('dataDatasets are configured but no data skill was built, or dataGroups is missing');
+    }
+    const { name, description, commands, timeoutMs } = DATA_SKILL;
+    skills = withSkillForGroups(skills ?? { remote: [] }, config.dataGroups, {
+      name,
+      description,
+      commands: [...commands],
+      timeoutMs,
+      functionArn: arns.data,
+    });
+  }
+  return skills;
+}
+
+/**
+ * `skills` with `skill` appended and enabled exactly where an entry of `entries` admits the group, keeping each
+ * group's other skills: the rule `withKnowledgeSkill` applies to the knowledge bases' groups (see there).
+ */
+function withSkillForGroups(skills: SkillsConfig, entries: readonly string[], skill: RemoteSkillConfig): SkillsConfig {
+  const covered = (key: string) => entries.some((entry) => groupEntryCovers(entry, key));
+  const before = skills.groups ?? { '*': [...enabledSkillsFor(skills, '*')] };
+  const groups: Record<string, string[]> = {};
+  for (const [key, names] of Object.entries(before)) {
+    groups[key] = covered(key) && !names.includes(skill.name) ? [...names, skill.name] : [...names];
+  }
+  for (const entry of new Set(entries)) {
+    if (groups[entry] !== undefined) continue;
+    const inherited = [...enabledSkillsFor({ ...skills, groups: before }, entry)];
+    groups[entry] = [...inherited.filter((name) => name !== skill.name), skill.name];
+  }
+  return { ...skills, remote: [...skills.remote, skill], groups };
+}
+
+/** Whether every group the `key` entry stands for is admitted by `entry`. */
+function groupEntryCovers(entry: string, key: string): boolean {
+  if (entry === '*') return true;
+  if (key === '*') return false;
+  if (key.endsWith(':*')) return entry === key;
+  return groupEntryAdmits(entry, key);
+}
+
+/**
+ * The knowledge bases' and the data skill's keys that need one another, or would do nothing. Read from the raw input
+ * like `crossKeyProblems`, so they are listed with every other problem.
+ */
+function featureProblems(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const basesValue = isRecord(raw.knowledgeBases) ? raw.knowledgeBases.bases : undefined;
+  const bases: readonly unknown[] = Array.isArray(basesValue) ? basesValue : [];
+  if (bases.length > 0 && raw.embedding === undefined) {
+    problems.push(
+      'embedding: is required with knowledgeBases (the private embedding model: {"url" or "endpointName", "model", ' +
+        '"dimensions"})',
+    );
+  }
+  if (bases.length === 0) {
+    for (const key of ['embedding', 'knowledgeDatabase'] as const) {
+      if (raw[key] !== undefined) problems.push(`${key}: configures the knowledge bases, but knowledgeBases has none`);
+    }
+  }
+  bases.forEach((base, i) => {
+    const prefix = isRecord(base) ? base.prefix : undefined;
+    if (typeof prefix === 'string' && prefix.includes('*')) {
+      problems.push(
+        `knowledgeBases.bases.${i}.prefix: ${prefix} contains *, a wildcard in the IAM grant of the base's documents: ` +
+          'ingestion could read other prefixes',
+      );
+    }
+    if (typeof prefix === 'string' && (prefix.startsWith(DATASETS_PREFIX) || DATASETS_PREFIX.startsWith(prefix))) {
+      problems.push(
+        `knowledgeBases.bases.${i}.prefix: ${prefix} overlaps ${DATASETS_PREFIX}, where the data skill's datasets are kept`,
+      );
+    }
+  });
+  const database = isRecord(raw.knowledgeDatabase) ? raw.knowledgeDatabase : {};
+  const min = database.minCapacity ?? DEFAULT_KNOWLEDGE_DATABASE.minCapacity;
+  const max = database.maxCapacity ?? DEFAULT_KNOWLEDGE_DATABASE.maxCapacity;
+  if (typeof min === 'number' && typeof max === 'number' && min > max) {
+    problems.push(`knowledgeDatabase.minCapacity: ${min} is greater than maxCapacity (${max})`);
+  }
+  if (typeof min === 'number' && min > 0 && database.autoPauseSeconds !== undefined) {
+    problems.push('knowledgeDatabase.autoPauseSeconds: Aurora pauses only with minCapacity 0');
+  }
+  if (raw.dataDatasets !== undefined && raw.dataGroups === undefined) {
+    problems.push(
+      'dataGroups: is required with dataDatasets (who may use /data and /sql: *, platform:* or platform:chatId)',
+    );
+  }
+  if (raw.dataDatasets !== undefined && raw.primaryModel !== undefined) {
+    problems.push(
+      'dataDatasets: the data skill has the SageMaker endpoint write its SQL; with primaryModel (an OpenAI-compatible ' +
+        'server) the stack builds no endpoint for it',
+    );
+  }
+  if (raw.dataGroups !== undefined && raw.dataDatasets === undefined) {
+    problems.push('dataGroups: names who may use the data skill, but dataDatasets registers no dataset');
+  }
+  return problems;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * The SageMaker-only keys set beside `primaryModel`: no endpoint is built, so each would do nothing. Read from the
@@ -513,6 +960,7 @@ function validated(raw: unknown, earlierProblems: readonly string[]): AppConfig 
     ...earlierProblems,
     ...(result.success ? environmentProblems(result.data) : result.error.issues.flatMap(describeIssue)),
     ...(typeof input === 'object' && !Array.isArray(input) ? crossKeyProblems(input as Record<string, unknown>) : []),
+    ...(typeof input === 'object' && !Array.isArray(input) ? featureProblems(input as Record<string, unknown>) : []),
   ];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return Object.freeze(result.data);

@@ -3,10 +3,20 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { type AppConfig, invocationsPerInstanceTarget } from './config';
+import { connectorCostArgs } from '#core/cost/connector-cost';
+import {
+  type AppConfig,
+  deployedSkills,
+  hasKnowledgeBases,
+  invocationsPerInstanceTarget,
+  isDeployableLongConnection,
+} from './config';
+import { Connector, LONG_CONNECTION_SECRET_FIELDS } from './constructs/connector';
+import { DataSkill } from './constructs/data-skill';
 import { FallbackModel } from './constructs/fallback-model';
 import { type FallbackWiring, Functions, type PrimaryWiring } from './constructs/functions';
 import { Ingress } from './constructs/ingress';
+import { KnowledgeBases, KnowledgeBucket } from './constructs/knowledge';
 import { ModelEndpoint, warnScaleToZeroWithoutFallback } from './constructs/model-endpoint';
 import { Observability } from './constructs/observability';
 import { ChatQueue } from './constructs/queue';
@@ -30,6 +40,14 @@ export class GroupGateStack extends Stack {
   readonly streamSweeper: StreamSweeper;
   /** The backup model's function, when `fallbackModel.kind` is `function`. */
   readonly fallbackModel?: FallbackModel;
+  /** The documents and datasets bucket, with `knowledgeBases` or `dataDatasets`. */
+  readonly knowledgeBucket?: KnowledgeBucket;
+  /** The knowledge store, ingestion and skill, with at least one knowledge base. */
+  readonly knowledge?: KnowledgeBases;
+  /** The data-analysis skill, with `dataDatasets`. */
+  readonly dataSkill?: DataSkill;
+  /** The long-connection connector (ECS Fargate), with `longConnection`. */
+  readonly connector?: Connector;
 
   constructor(scope: Construct, id: string, props: GroupGateStackProps) {
     super(scope, id, props);
@@ -42,6 +60,13 @@ export class GroupGateStack extends Stack {
     const secrets = new PlatformSecrets(this, 'Secrets', {
       platforms: config.enabledPlatforms,
       importArns: config.platformSecretArns,
+      ...(config.longConnection
+        ? {
+            extraFields: Object.fromEntries(
+              config.longConnection.platforms.map((p) => [p, LONG_CONNECTION_SECRET_FIELDS[p] ?? []]),
+            ),
+          }
+        : {}),
     });
     if (!config.primaryModel) {
       this.model = this.modelEndpoint(config);
@@ -63,6 +88,15 @@ export class GroupGateStack extends Stack {
       });
     }
     const fallback = this.fallbackWiring(config);
+    const primary = this.primaryWiring(config);
+    const house = this.houseSkills(config, primary, logRetention);
+    this.knowledgeBucket = house.bucket;
+    this.knowledge = house.knowledge;
+    this.dataSkill = house.dataSkill;
+    const skills = deployedSkills(config, {
+      ...(this.knowledge ? { knowledge: this.knowledge.skill.fn.functionArn } : {}),
+      ...(this.dataSkill ? { data: this.dataSkill.function.fn.functionArn } : {}),
+    });
     this.functions = new Functions(this, 'Functions', {
       platforms: config.enabledPlatforms,
       tables: this.state.tables,
@@ -70,7 +104,7 @@ export class GroupGateStack extends Stack {
       queueKey: this.chatQueue.key,
       platformSecrets: secrets.platformSecrets,
       jwtSecret: secrets.jwtSecret,
-      primary: this.primaryWiring(config),
+      primary,
       // With an OpenAI-compatible primary, `maxModelLen` configures no server: it is only this prompt budget.
       modelContextWindow: config.maxModelLen,
       modelMaxTokens: config.modelMaxTokens,
@@ -93,7 +127,7 @@ export class GroupGateStack extends Stack {
       logLevel: config.logLevel,
       ...(fallback ? { fallback } : {}),
       ...(config.pipelineVpc ? { pipelineVpc: config.pipelineVpc } : {}),
-      ...(config.skills ? { skills: config.skills } : {}),
+      ...(skills ? { skills } : {}),
     });
     this.streamSweeper = new StreamSweeper(this, 'StreamSweeper', {
       platforms: config.enabledPlatforms,
@@ -125,15 +159,70 @@ export class GroupGateStack extends Stack {
       ...(this.model?.wakeBudget ? { modelWakeBudget: this.model.wakeBudget } : {}),
       alarmEmail: config.alarmEmail,
     });
-    if (this.fallbackModel) {
-      const action = new SnsAction(observability.alarms.topic);
-      for (const alarm of Object.values(this.fallbackModel.alarms)) {
-        alarm.addAlarmAction(action);
-        alarm.addOkAction(action);
-      }
+    if (config.longConnection) {
+      this.connector = new Connector(this, 'Connector', {
+        platforms: config.longConnection.platforms.filter(isDeployableLongConnection),
+        desiredCount: config.longConnection.desiredCount,
+        eventsTable: this.state.tables.events,
+        queue: this.chatQueue.queue,
+        queueKey: this.chatQueue.key,
+        platformSecrets: secrets.platformSecrets,
+        feishuApiBaseUrl: config.feishuApiBaseUrl,
+        ...(config.pipelineVpc ? { vpc: config.pipelineVpc } : {}),
+        logRetention,
+        logLevel: config.logLevel,
+      });
+    }
+    const action = new SnsAction(observability.alarms.topic);
+    for (const alarm of [
+      ...Object.values(this.fallbackModel?.alarms ?? {}),
+      ...Object.values(this.connector?.alarms ?? {}),
+    ]) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
     }
 
     this.outputs(config);
+  }
+
+  /**
+   * The skills the stack builds itself: the knowledge bases (`knowledgeBases`) and the data skill (`dataDatasets`),
+   * sharing one bucket. Without those keys nothing is built and the template is unchanged.
+   */
+  private houseSkills(
+    config: AppConfig,
+    primary: PrimaryWiring,
+    logRetention: RetentionDays,
+  ): { bucket?: KnowledgeBucket; knowledge?: KnowledgeBases; dataSkill?: DataSkill } {
+    const withKnowledge = hasKnowledgeBases(config);
+    if (!withKnowledge && config.dataDatasets === undefined) return {};
+    const bucket = new KnowledgeBucket(this, 'KnowledgeBucket', {
+      accessLogRetention: Duration.days(config.auditRetentionDays),
+    });
+    let knowledge: KnowledgeBases | undefined;
+    let dataSkill: DataSkill | undefined;
+    if (withKnowledge && config.knowledgeBases && config.embedding) {
+      knowledge = new KnowledgeBases(this, 'Knowledge', {
+        knowledge: config.knowledgeBases,
+        embedding: config.embedding,
+        database: config.knowledgeDatabase,
+        bucket: bucket.bucket,
+        logRetention,
+        logLevel: config.logLevel,
+      });
+    }
+    if (config.dataDatasets) {
+      // lib/config.ts refuses dataDatasets beside primaryModel: the data skill calls the SageMaker endpoint.
+      if (primary.kind !== 'sagemaker') throw new Error('dataDatasets with an OpenAI-compatible primary model');
+      dataSkill = new DataSkill(this, 'DataSkill', {
+        datasets: config.dataDatasets,
+        bucket: bucket.bucket,
+        primary,
+        logRetention,
+        logLevel: config.logLevel,
+      });
+    }
+    return { bucket, knowledge, dataSkill };
   }
 
   /** The SageMaker endpoint serving the primary model (the default, without `primaryModel`). */
@@ -225,6 +314,26 @@ export class GroupGateStack extends Stack {
       new CfnOutput(this, 'ScaleToZeroSchedule', {
         description: "Business hours of the model endpoint: pass as the cost report's --scale-to-zero",
         value: JSON.stringify(config.scaleToZero),
+      });
+    }
+    if (this.knowledgeBucket) {
+      new CfnOutput(this, 'KnowledgeBucketName', {
+        description: 'Bucket of the knowledge bases (one prefix each) and of the data skill (datasets/)',
+        value: this.knowledgeBucket.bucket.bucketName,
+      });
+    }
+    if (this.knowledge) {
+      new CfnOutput(this, 'KnowledgeClusterArn', { value: this.knowledge.cluster.clusterArn });
+    }
+    if (this.connector && config.longConnection) {
+      new CfnOutput(this, 'ConnectorServiceName', {
+        description: `The long-connection connector's ECS service (${config.longConnection.platforms.join(', ')})`,
+        value: this.connector.serviceName,
+      });
+      new CfnOutput(this, 'ConnectorClusterName', { value: this.connector.cluster.ref });
+      new CfnOutput(this, 'ConnectorCostReportArgs', {
+        description: "The connector's fixed cost in the cost report: pass these flags to npm run cost-report",
+        value: connectorCostArgs(config.longConnection.desiredCount, this.connector.publicIpv4),
       });
     }
     for (const [key, table] of Object.entries(this.state.tables)) {

@@ -26,6 +26,18 @@ export const LLAMA_ON_LAMBDA_ARM64: ShippedModules = {
   prune: ['node-llama-cpp/llama/gitRelease.bundle'],
 };
 
+/**
+ * DuckDB (`@duckdb/node-api` over `@duckdb/node-bindings`, which loads `duckdb.node` and `libduckdb.so` from the one
+ * binary package of its platform) on Lambda x86_64. x86_64 because npm installed only the linux-x64 binary package in
+ * this project: shipping arm64 would need `@duckdb/node-bindings-linux-arm64` installed at synth (npm installs an
+ * optional dependency only for the machine it runs on, unless told `--cpu=arm64`), and the function built for arm64.
+ */
+export const DUCKDB_ON_LAMBDA_X64: ShippedModules = {
+  packages: ['@duckdb/node-api'],
+  optional: ['@duckdb/node-bindings-linux-x64'],
+  prune: [],
+};
+
 /** Raised at synth when a package to ship is not installed; says how to get it. */
 export class ShippedModuleMissingError extends Error {
   override readonly name = 'ShippedModuleMissingError';
@@ -60,9 +72,10 @@ export function packageClosure(rootDir: string, spec: ShippedModules): string[] 
     const dir = resolvePackageDir(rootDir, fromDir, name);
     if (!dir) {
       if (!required) return;
-      const hint = name.startsWith('@node-llama-cpp/linux-')
-        ? ' npm installs it only on Linux with glibc (x64 or arm64): synthesize and deploy from Linux (CI, a Linux container).'
-        : '';
+      const hint =
+        name.startsWith('@node-llama-cpp/linux-') || name.startsWith('@duckdb/node-bindings-linux-')
+          ? ' npm installs it only on Linux with glibc (x64 or arm64): synthesize and deploy from Linux (CI, a Linux container).'
+          : '';
       throw new ShippedModuleMissingError(`${name} is not installed under ${rootDir}: run npm ci first.${hint}`);
     }
     const relative = path.relative(rootDir, dir);

@@ -37,9 +37,9 @@ const knowledgeBaseSchema = z.strictObject({
     .check(z.regex(KB_ID, { error: 'must be 2–32 characters: a lower-case letter, then letters, digits or -' })),
   title: z.string().check(z.trim(), z.minLength(1), z.maxLength(120)),
   prefix: z.string().check(
-    // No `*`: the prefix becomes an IAM resource (`bucket/prefix*`), where it would widen the grant.
-    z.regex(/^[A-Za-z0-9][A-Za-z0-9!_.'()/-]{0,200}\/$/, {
-      error: "must be an S3 key prefix ending in / (letters, digits and !_.'()-/)",
+    // `*` is valid in an S3 key; the CDK app refuses it (lib/config.ts), where the prefix becomes an IAM resource.
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9!_.*'()/-]{0,200}\/$/, {
+      error: "must be an S3 key prefix ending in / (letters, digits and !_.*'()-/)",
     }),
     z.refine((prefix) => !prefix.split('/').includes('..'), { error: 'must not contain ..' }),
   ),

@@ -53,7 +53,8 @@ export interface FunctionsProps {
   readonly fallback?: FallbackWiring;
   /**
    * Third-party skills and per-group enablement (validated by lib/config.ts: every remote skill has a `functionArn`,
-   * all in one partition), handed to the pipeline functions as `SKILLS`. @default none: the built-in commands only
+   * all in one partition), with the stack's own skills added (`deployedSkills`: their ARNs are tokens), handed to the
+   * pipeline functions as `SKILLS`. @default none: the built-in commands only
    */
   readonly skills?: SkillsConfig;
 }
@@ -194,8 +195,9 @@ export class Functions extends Construct {
         : {}),
       ...skillsEnv(props.skills),
     };
-    const skillArns = skillFunctionArns(props.skills);
-    if (skillArns.length > 0) this.requireStackPartition(skillArns);
+    // The stack's own skill functions (knowledge, data) are in its partition by construction; their ARNs are tokens.
+    const configuredSkillArns = skillFunctionArns(props.skills).filter((arn) => !Token.isUnresolved(arn));
+    if (configuredSkillArns.length > 0) this.requireStackPartition(configuredSkillArns);
 
     this.worker = new HouseFunction(this, 'Worker', {
       ...common,

@@ -50,6 +50,11 @@ export interface HouseFunctionProps {
    * the AWS APIs and the chat platforms (a NAT gateway, or VPC endpoints plus a NAT for the platforms). @default none
    */
   readonly vpc?: FunctionVpc;
+  /**
+   * The instruction set. Only for a function shipping a native binary installed for x86_64 alone (DuckDB, see
+   * lib/shipped-modules.ts). @default arm64
+   */
+  readonly architecture?: Architecture;
 }
 
 export interface FunctionVpc {
@@ -58,7 +63,7 @@ export interface FunctionVpc {
 }
 
 /**
- * The house Lambda: arm64, nodejs22.x, bundled by the local esbuild (no Docker) with source maps, Powertools
+ * The house Lambda: arm64 (unless a native binary needs x86_64), nodejs22.x, bundled by the local esbuild (no Docker) with source maps, Powertools
  * environment, its own log group with retention, X-Ray active tracing, and a role that starts with nothing but
  * its own log group. Grants go through the `bind*` helpers, which grant and set the env var in one place.
  */
@@ -86,7 +91,7 @@ export class HouseFunction extends Construct {
       entry: path.join(HANDLERS_DIR, `${props.handler}.ts`),
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
+      architecture: props.architecture ?? Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
       ...(props.ephemeralStorageMb ? { ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMb) } : {}),

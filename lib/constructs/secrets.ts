@@ -20,6 +20,11 @@ export interface PlatformSecretsProps {
   readonly platforms: readonly PlatformName[];
   /** Complete ARNs of existing secrets to import instead of creating. @default create every secret */
   readonly importArns?: Partial<Record<PlatformName, string>>;
+  /**
+   * Placeholder fields added to a created secret beyond the required ones (long-connection mode: Slack's `appToken`).
+   * @default none
+   */
+  readonly extraFields?: Readonly<Partial<Record<PlatformName, readonly string[]>>>;
 }
 
 /**
@@ -37,7 +42,7 @@ export class PlatformSecrets extends Construct {
       const arn = props.importArns?.[platform];
       secrets[platform] = arn
         ? Secret.fromSecretCompleteArn(this, `${platform}Imported`, arn)
-        : this.placeholderSecret(platform);
+        : this.placeholderSecret(platform, props.extraFields?.[platform] ?? []);
     }
     this.platformSecrets = secrets;
 
@@ -57,9 +62,12 @@ export class PlatformSecrets extends Construct {
     });
   }
 
-  private placeholderSecret(platform: PlatformName): Secret {
+  private placeholderSecret(platform: PlatformName, extraFields: readonly string[]): Secret {
     const fields = Object.fromEntries(
-      PLATFORM_SECRET_FIELDS[platform].map((field) => [field, SecretValue.unsafePlainText(SECRET_PLACEHOLDER)]),
+      [...PLATFORM_SECRET_FIELDS[platform], ...extraFields].map((field) => [
+        field,
+        SecretValue.unsafePlainText(SECRET_PLACEHOLDER),
+      ]),
     );
     const secret = new Secret(this, platform, {
       description: `GroupGate ${platform} app credentials (JSON); replace every ${SECRET_PLACEHOLDER} value`,

@@ -18,7 +18,7 @@ export interface FunctionResource {
 export function functionEntry(template: Template, service: string): [string, FunctionResource] {
   const fns = template.findResources('AWS::Lambda::Function') as Record<string, FunctionResource>;
   const found = Object.entries(fns).find(
-    ([, f]) => f.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME === service,
+    ([, f]) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === service,
   );
   if (!found) throw new Error(`no function ${service}`);
   return found;
