@@ -1,68 +1,71 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  type DuckDBConnection,
-  DuckDBDecimalValue,
-  DuckDBInstance,
-  type DuckDBResult,
-  DuckDBTypeId,
-  type DuckDBValue,
-  StatementType,
-} from '@duckdb/node-api';
-import { DataAnalysisError } from './data-analysis-error';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { DataAnalysisError, type DataAnalysisErrorCode } from './data-analysis-error';
 import { checkCsv, isDatasetName } from './dataset';
 import { type DataLimits, dataLimits } from './limits';
-import type { Cell, QueryResult, ResultColumn } from './query-result';
+import { type LoadedDataset, type OpenDatasetOptions, openLocalDataset } from './local-engine';
+import type { QueryResult, ResultColumn } from './query-result';
+
+export type { LoadedDataset, OpenDatasetOptions } from './local-engine';
+export { isBlankSql, toCell } from './local-engine';
 
 /**
- * The embedded engine of the data skill: one fresh in-memory DuckDB per question holding one table, a private copy of
- * one dataset, locked down before any member's or model's SQL runs.
+ * The data skill's engine behind a process boundary, so its time and memory limits are hard. In-process, DuckDB's
+ * `interrupt()` and `memory_limit` do not stop a single expensive expression (`len(list_resize([1], 100000000))` ran
+ * 77 s and 8.9 GB against 5 s and 256 MB): in the sandbox that took the whole server down, in Lambda the function.
  *
- * Isolation, in order:
- * 1. The instance starts with the resource caps: `memory_limit`, one thread, no temp directory (nothing spills to
- *    disk: a query over the limit fails as `out_of_memory`), no extension auto-install/auto-load, no community
- *    extensions, no persistent secrets.
- * 2. The dataset's bytes (checked by `checkCsv`) are written to a private temporary directory (mode 0700, file 0600),
- *    read with `read_csv(header = true, sample_size = -1)` (types from every row, not a sample), and deleted.
- * 3. Then `enable_external_access = false` (no file, URL, ATTACH, COPY, INSTALL/LOAD: `read_csv('/etc/passwd')` and
- *    `FROM 'file.csv'` fail), `disabled_filesystems = 'LocalFileSystem'` (a second wall, should the first have a
- *    gap) and `lock_configuration = true` (no later `SET` can undo either).
- * 4. Each query must be exactly one statement (DuckDB's own parser splits them: `extractStatements`) whose prepared
- *    type is SELECT (`statementType`): INSERT, CREATE, COPY, ATTACH, SET, PRAGMA-that-writes, EXPLAIN… are refused
- *    before they run, whatever a regular expression would have made of them.
- * 5. It runs under a timer that interrupts the connection (`timeout`); at most `maxRows` rows (fewer for wide
- *    results: `maxCells`) are converted, the rest only counted while time remains.
- * Queries on one dataset run one at a time (one connection; an interrupt must hit only the query it was meant for).
+ * Each `openDataset` starts one child process, which runs the engine of local-engine.ts (its own caps, lock-down and
+ * interrupt stay: they give the precise answer in the ordinary case). The parent holds the limits:
+ * - time: it waits the limit plus `GRACE_MS`, then SIGKILLs the child: `timeout`;
+ * - memory: the bundled child starts under an address-space bound (`ulimit -v`, through /bin/sh: an allocation past
+ *   it fails inside DuckDB as "Out of Memory", or ends the child), and the parent polls its resident size every `POLL_MS`
+ *   and kills it past `memory_limit + RSS_HEADROOM`: `out_of_memory`.
+ * A child that ended is started again, and the dataset reloaded, by the next query: the next question works.
+ *
+ * The child is this very file, run with `GROUPGATE_DATA_ENGINE_CHILD=1`: under tsx (sandbox, tests) that is
+ * engine.ts with tsx's loader; in the Lambda bundle (esbuild, one CommonJS file) `__filename` is the bundle itself,
+ * whose copy of this module starts the child loop; the rest of the bundle only defines the handler.
  */
 
-export interface LoadedDataset {
-  /** The table's name, as SQL sees it. */
-  readonly table: string;
-  /** Its columns with DuckDB's types (`DESCRIBE`), in file order. */
-  readonly columns: readonly ResultColumn[];
-  readonly rowCount: number;
-  /**
-   * Runs one read-only query on the table under the limits; `timeMs` replaces `queryTimeMs` for this query (a caller
-   * with a deadline gives what is left of it).
-   * @throws DataAnalysisError `no_sql`, `multiple_statements`, `not_select`, `forbidden`, `sql_error`, `timeout`,
-   *   `out_of_memory`
-   */
-  query(sql: string, options?: { readonly timeMs?: number }): Promise<QueryResult>;
-  /** Frees the engine; idempotent. Queries after it fail. */
-  close(): void;
-}
+const CHILD_ENV = 'GROUPGATE_DATA_ENGINE_CHILD';
+/** How long past its own limit the parent waits for the child's answer (its own interrupt usually comes first). */
+const GRACE_MS = 500;
+/** How long the child may take to start (Node, tsx, the DuckDB binary). */
+const START_MS = 20_000;
+const POLL_MS = 100;
+const MIB = 1024 * 1024;
+/**
+ * Address space the child needs beyond `memory_limit` (measured on Node 22 with the esbuild bundle of
+ * functions/handlers/data-skill.ts: 768 MiB cannot map libduckdb.so, 1 GiB + 256 MB fails to load the sample, 1.25 GiB
+ * loads it; 1.5 GiB + 256 MB loads a 45 MB CSV and still fails `list_resize([1], 100000000)` at once). Not under tsx: its loader thread reserves WebAssembly memory (gigabytes of
+ * address space) and dies under any useful bound, so there (sandbox, tests) the resident-size poll alone holds it.
+ */
+const ADDRESS_SPACE_BASE = 1536 * MIB;
+/** Resident size allowed beyond `memory_limit` (Node and DuckDB at rest: about 110–150 MiB). */
+const RSS_HEADROOM = 384 * MIB;
 
-export interface OpenDatasetOptions {
-  /** The table name (a dataset name: `[a-z][a-z0-9_]*`). */
-  readonly table: string;
-  /** The dataset file's bytes; checked with `checkCsv` first. */
-  readonly bytes: Uint8Array;
-  readonly limits?: Partial<DataLimits>;
-}
+type Request =
+  | { readonly kind: 'load'; readonly table: string; readonly bytes: Uint8Array; readonly limits: DataLimits }
+  | { readonly kind: 'query'; readonly sql: string; readonly timeMs: number };
+
+type Reply =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'loaded'; readonly columns: ResultColumn[]; readonly rowCount: number }
+  | { readonly kind: 'result'; readonly result: QueryResult }
+  | { readonly kind: 'error'; readonly code: DataAnalysisErrorCode | null; readonly message: string };
+
+const REPLY_KINDS: ReadonlySet<unknown> = new Set(['ready', 'loaded', 'result', 'error']);
+/** Messages come from this module's own child, over the advanced (structured clone) channel. */
+const isReply = (value: unknown): value is Reply =>
+  typeof value === 'object' && value !== null && 'kind' in value && REPLY_KINDS.has(value.kind);
+const isRequest = (value: unknown): value is Request =>
+  typeof value === 'object' && value !== null && 'kind' in value && (value.kind === 'load' || value.kind === 'query');
 
 /**
- * Loads one dataset into a fresh, locked engine.
+ * Loads one dataset into a fresh, locked engine in its own process.
  * @throws DataAnalysisError `too_large`, `not_text`, `empty` (the file), `bad_csv`, `timeout`, `out_of_memory` (reading it)
  */
 export async function openDataset(options: OpenDatasetOptions): Promise<LoadedDataset> {
@@ -70,313 +73,231 @@ export async function openDataset(options: OpenDatasetOptions): Promise<LoadedDa
   if (!isDatasetName(table)) throw new RangeError(`not a dataset name: ${JSON.stringify(table)}`);
   const limits = dataLimits(options.limits);
   const csv = checkCsv(options.bytes, limits.maxCsvBytes);
-  const instance = await createInstance(limits.memoryLimit);
-  let connection: DuckDBConnection | undefined;
-  try {
-    connection = await instance.connect();
-    await loadTable(connection, table, csv, limits.loadTimeMs);
-    await lockDown(connection);
-    const columns = await describeTable(connection, table);
-    const rowCount = await countRows(connection, table);
-    return datasetOn(instance, connection, { table, columns, rowCount, limits });
-  } catch (error) {
-    connection?.closeSync();
-    instance.closeSync();
-    throw error;
-  }
-}
-
-async function createInstance(memoryLimit: string): Promise<DuckDBInstance> {
-  try {
-    return await DuckDBInstance.create(':memory:', {
-      memory_limit: memoryLimit,
-      threads: '1',
-      temp_directory: '',
-      max_temp_directory_size: '0B',
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-      allow_community_extensions: 'false',
-      allow_persistent_secrets: 'false',
-    });
-  } catch (cause) {
-    // The only setting an operator chooses is the memory limit; DuckDB names no setting in its message.
-    throw new RangeError(`DuckDB refused its settings (is memory limit ${JSON.stringify(memoryLimit)} valid?)`, {
-      cause,
-    });
-  }
-}
-
-async function loadTable(connection: DuckDBConnection, table: string, csv: Uint8Array, timeMs: number): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'groupgate-data-'));
-  try {
-    const file = join(dir, `${table}.csv`);
-    await writeFile(file, csv, { mode: 0o600, flag: 'wx' });
-    const sql = `CREATE TABLE ${quoteIdentifier(table)} AS SELECT * FROM read_csv(${quoteLiteral(file)}, header = true, sample_size = -1)`;
-    await withTimeLimit(connection, timeMs, () => connection.run(sql)).catch((error: unknown) => {
-      throw loadError(error, timeMs);
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-async function lockDown(connection: DuckDBConnection): Promise<void> {
-  await connection.run('SET enable_external_access = false');
-  await connection.run("SET disabled_filesystems = 'LocalFileSystem'");
-  await connection.run('SET lock_configuration = true');
-}
-
-async function describeTable(connection: DuckDBConnection, table: string): Promise<ResultColumn[]> {
-  const reader = await connection.runAndReadAll(`DESCRIBE ${quoteIdentifier(table)}`);
-  return reader.getRowsJS().map(([name, type]) => ({ name: String(name), type: String(type) }));
-}
-
-async function countRows(connection: DuckDBConnection, table: string): Promise<number> {
-  const reader = await connection.runAndReadAll(`SELECT count(*) FROM ${quoteIdentifier(table)}`);
-  return Number(reader.getRowsJS()[0]?.[0] ?? 0);
-}
-
-function datasetOn(
-  instance: DuckDBInstance,
-  connection: DuckDBConnection,
-  loaded: { table: string; columns: ResultColumn[]; rowCount: number; limits: DataLimits },
-): LoadedDataset {
-  const { table, columns, rowCount, limits } = loaded;
+  const memoryBytes = parseMemoryLimit(limits.memoryLimit);
+  let engine: EngineProcess | undefined;
   let closed = false;
+
+  /** A running engine with the table loaded: the current one, or a new one if the last was stopped. */
+  async function loadedEngine(): Promise<{ engine: EngineProcess; loaded?: Extract<Reply, { kind: 'loaded' }> }> {
+    if (engine?.running()) return { engine };
+    const started = await startEngine(memoryBytes);
+    engine = started;
+    try {
+      const reply = await started.request({ kind: 'load', table, bytes: csv, limits }, limits.loadTimeMs + GRACE_MS);
+      if (reply.kind === 'error') throw replyError(reply);
+      if (reply.kind !== 'loaded') throw new Error(`the engine answered ${reply.kind} to load`);
+      return { engine: started, loaded: reply };
+    } catch (error) {
+      started.kill();
+      throw stoppedError(error, {
+        timeout: `Reading the dataset took longer than ${seconds(limits.loadTimeMs)}.`,
+        memory: "The dataset does not fit in the engine's memory limit.",
+      });
+    }
+  }
+
+  const first = await loadedEngine();
+  if (!first.loaded) throw new Error('the engine did not load the dataset');
+  const { columns, rowCount } = first.loaded;
   // One query at a time: the next starts when the previous settled, however it ended.
   let last: Promise<unknown> = Promise.resolve();
   return {
     table,
     columns,
     rowCount,
-    query(sql, options = {}) {
-      const run = last.then(
-        () => runQuery(),
-        () => runQuery(),
-      );
+    query(sql, queryOptions = {}) {
+      const run = last.then(runQuery, runQuery);
       last = run.catch(() => undefined);
       return run;
 
       async function runQuery(): Promise<QueryResult> {
         if (closed) throw new Error(`the engine of ${table} is closed`);
-        const queryTimeMs = options.timeMs ?? limits.queryTimeMs;
-        return runReadOnly(connection, sql, table, { ...limits, queryTimeMs });
+        const timeMs = queryOptions.timeMs ?? limits.queryTimeMs;
+        const { engine: running } = await loadedEngine();
+        let reply: Reply;
+        try {
+          reply = await running.request({ kind: 'query', sql, timeMs }, timeMs + GRACE_MS);
+        } catch (error) {
+          throw stoppedError(error, {
+            timeout: `The query ran longer than ${seconds(timeMs)} and was stopped: ask about less, or aggregate.`,
+            memory: "The query needs more than the engine's memory limit: ask about less, or aggregate.",
+          });
+        }
+        if (reply.kind === 'error') throw replyError(reply);
+        if (reply.kind !== 'result') throw new Error(`the engine answered ${reply.kind} to a query`);
+        return reply.result;
       }
     },
     close() {
       if (closed) return;
       closed = true;
-      connection.closeSync();
-      instance.closeSync();
+      engine?.kill();
     },
   };
 }
 
-async function runReadOnly(
-  connection: DuckDBConnection,
-  sql: string,
-  table: string,
-  limits: DataLimits,
-): Promise<QueryResult> {
-  if (isBlankSql(sql)) throw new DataAnalysisError('no_sql', 'There is no SQL to run: write one SELECT query.');
-  return withTimeLimit(connection, limits.queryTimeMs, async (expired) => {
-    const extracted = await connection.extractStatements(sql).catch((error: unknown) => {
-      throw engineError(error, table);
+/** Why the parent ended the child (or that it ended by itself: under the address-space bound, most likely memory). */
+class EngineStopped extends Error {
+  constructor(
+    readonly reason: 'timeout' | 'memory' | 'exited',
+    detail: string,
+  ) {
+    super(`the engine process stopped (${reason}): ${detail}`);
+  }
+}
+
+function stoppedError(error: unknown, messages: { timeout: string; memory: string }): unknown {
+  if (!(error instanceof EngineStopped)) return error;
+  if (error.reason === 'timeout') return new DataAnalysisError('timeout', messages.timeout, { cause: error });
+  return new DataAnalysisError('out_of_memory', messages.memory, { cause: error });
+}
+
+function replyError(reply: Extract<Reply, { kind: 'error' }>): Error {
+  return reply.code === null ? new Error(reply.message) : new DataAnalysisError(reply.code, reply.message);
+}
+
+interface EngineProcess {
+  /** Sends `request` and waits at most `waitMs` for the reply, then kills the child. @throws EngineStopped */
+  request(request: Request | null, waitMs: number): Promise<Reply>;
+  running(): boolean;
+  kill(): void;
+}
+
+async function startEngine(memoryBytes: number): Promise<EngineProcess> {
+  const child = spawnChild(memoryBytes);
+  let stopped: EngineStopped['reason'] | undefined;
+  let exited = false;
+  let waiting: ((outcome: Reply | EngineStopped) => void) | undefined;
+  const settle = (outcome: Reply | EngineStopped): void => {
+    const waiter = waiting;
+    waiting = undefined;
+    waiter?.(outcome);
+  };
+  const stop = (reason: EngineStopped['reason']): void => {
+    stopped ??= reason;
+    child.kill('SIGKILL');
+  };
+  const poll = setInterval(() => {
+    if (child.pid === undefined) return;
+    residentBytes(child.pid).then((rss) => {
+      if (rss !== undefined && rss > memoryBytes + RSS_HEADROOM) stop('memory');
     });
-    if (extracted.count > 1) {
-      throw new DataAnalysisError(
-        'multiple_statements',
-        `That is ${extracted.count} SQL statements; only one SELECT query can run at a time.`,
-      );
-    }
-    const prepared = await extracted.prepare(0).catch((error: unknown) => {
-      throw engineError(error, table);
-    });
-    try {
-      if (prepared.statementType !== StatementType.SELECT) {
-        const kind = StatementType[prepared.statementType] ?? 'unknown';
-        throw new DataAnalysisError(
-          'not_select',
-          `Only a SELECT query can run here, and this is a ${kind} statement: the data is read-only.`,
-        );
-      }
-      const result = await prepared.stream().catch((error: unknown) => {
-        throw engineError(error, table);
+  }, POLL_MS);
+  poll.unref();
+  child.on('message', (message: unknown) => {
+    if (isReply(message)) settle(message);
+  });
+  child.on('error', () => stop('exited'));
+  child.on('exit', (code, signal) => {
+    exited = true;
+    clearInterval(poll);
+    settle(new EngineStopped(stopped ?? 'exited', `exit code ${code}, signal ${signal}`));
+  });
+  const engine: EngineProcess = {
+    request(request, waitMs) {
+      return new Promise<Reply>((resolve, reject) => {
+        if (exited) {
+          reject(new EngineStopped(stopped ?? 'exited', 'the process had ended'));
+          return;
+        }
+        const timer = setTimeout(() => stop('timeout'), waitMs);
+        waiting = (outcome) => {
+          clearTimeout(timer);
+          if (outcome instanceof EngineStopped) reject(outcome);
+          else resolve(outcome);
+        };
+        // A send on a closed channel fails; the exit that closed it settles the request.
+        if (request !== null) child.send(request, (error) => error && stop('exited'));
       });
-      return await readLimited(result, limits, expired, table);
-    } finally {
-      prepared.destroySync();
-    }
-  }).catch((error: unknown) => {
-    if (error instanceof TimeLimitExceeded) {
-      throw new DataAnalysisError(
-        'timeout',
-        `The query ran longer than ${seconds(limits.queryTimeMs)} and was stopped: ask about less, or aggregate.`,
-        { cause: error.cause },
-      );
-    }
-    throw error;
-  });
-}
-
-/**
- * Converts the first rows (at most `maxRows`, and at most `maxCells` cells) and counts the rest. Counting stops,
- * with the count so far as a lower bound (`totalExact: false`), if time runs out after the shown rows were read: the
- * member still gets them. Time running out before that is a timeout.
- */
-async function readLimited(
-  result: DuckDBResult,
-  limits: DataLimits,
-  expired: () => boolean,
-  table: string,
-): Promise<QueryResult> {
-  const columns: ResultColumn[] = [];
-  for (let i = 0; i < result.columnCount; i++) {
-    columns.push({ name: result.columnName(i), type: result.columnType(i).toString() });
-  }
-  const typeIds = columns.map((_, i) => result.columnTypeId(i));
-  const shown = Math.max(1, Math.min(limits.maxRows, Math.floor(limits.maxCells / Math.max(1, columns.length))));
-  const rows: Cell[][] = [];
-  let total = 0;
-  for (;;) {
-    let chunk: Awaited<ReturnType<DuckDBResult['fetchChunk']>>;
-    try {
-      // An interrupt that fired between two fetches hit nothing: the next fetch would run on unbounded.
-      if (expired()) throw new TimeLimitExceeded(undefined);
-      chunk = await result.fetchChunk();
-    } catch (error) {
-      if (expired() && total >= shown) return { columns, rows, totalRows: total, totalExact: false };
-      throw error instanceof TimeLimitExceeded ? error : engineError(error, table);
-    }
-    if (chunk === null || chunk.rowCount === 0) {
-      // An interrupted stream ends like a finished one: once the timer fired, the end proves nothing.
-      if (!expired()) break;
-      if (total >= shown) return { columns, rows, totalRows: total, totalExact: false };
-      throw new TimeLimitExceeded(undefined);
-    }
-    for (let row = 0; row < chunk.rowCount && rows.length < shown; row++) {
-      rows.push(chunk.getRowValues(row).map((value, column) => toCell(value, typeIds[column])));
-    }
-    total += chunk.rowCount;
-  }
-  return { columns, rows, totalRows: total, totalExact: true };
-}
-
-const FLOAT_TYPES: ReadonlySet<DuckDBTypeId> = new Set([DuckDBTypeId.FLOAT, DuckDBTypeId.DOUBLE]);
-
-/** One engine value as a `Cell`; numbers keep their exactness, everything else is DuckDB's own rendering. */
-export function toCell(value: DuckDBValue, typeId: DuckDBTypeId | undefined): Cell {
-  if (value === null) return { kind: 'null' };
-  if (typeof value === 'boolean') return { kind: 'bool', value };
-  if (typeof value === 'bigint') return { kind: 'int', value };
-  if (typeof value === 'number') {
-    if (typeId !== undefined && FLOAT_TYPES.has(typeId)) return { kind: 'float', value };
-    return Number.isInteger(value) ? { kind: 'int', value: BigInt(value) } : { kind: 'float', value };
-  }
-  if (typeof value === 'string') return { kind: 'text', value };
-  if (value instanceof DuckDBDecimalValue) return { kind: 'decimal', unscaled: value.value, scale: value.scale };
-  return { kind: 'text', value: String(value) };
-}
-
-/** Thrown inside `withTimeLimit` when the timer interrupted the work; carries what the engine threw. */
-class TimeLimitExceeded extends Error {
-  constructor(cause: unknown) {
-    super('time limit exceeded', { cause });
-  }
-}
-
-/**
- * Runs `work` with a timer that interrupts the connection after `ms`; an error once the timer fired is a
- * `TimeLimitExceeded` (DuckDB reports it as "INTERRUPT Error", or as whatever step it cut short). `expired` lets the
- * work stop between steps, since an interrupt between two calls is lost.
- */
-async function withTimeLimit<T>(
-  connection: DuckDBConnection,
-  ms: number,
-  work: (expired: () => boolean) => Promise<T>,
-): Promise<T> {
-  let fired = false;
-  const timer = setTimeout(() => {
-    fired = true;
-    connection.interrupt();
-  }, ms);
+    },
+    running: () => !exited && stopped === undefined,
+    kill: () => stop(stopped ?? 'exited'),
+  };
   try {
-    return await work(() => fired);
-  } catch (error) {
-    if (error instanceof TimeLimitExceeded) throw error;
-    // Once the timer fired, an engine failure is the interrupt's doing, whatever step it cut short.
-    const cutShort = !(error instanceof DataAnalysisError) || error.code === 'timeout' || error.code === 'sql_error';
-    if (fired && cutShort) throw new TimeLimitExceeded(error);
-    throw error;
-  } finally {
-    clearTimeout(timer);
+    const ready = await engine.request(null, START_MS);
+    if (ready.kind !== 'ready') throw new Error(`the engine answered ${ready.kind} at start`);
+  } catch (cause) {
+    engine.kill();
+    throw new Error('the data engine process did not start', { cause });
   }
+  return engine;
 }
 
-function loadError(error: unknown, timeMs: number): DataAnalysisError {
-  if (error instanceof TimeLimitExceeded) {
-    return new DataAnalysisError('timeout', `Reading the dataset took longer than ${seconds(timeMs)}.`, {
-      cause: error.cause,
-    });
-  }
-  const message = messageOf(error);
-  if (message.startsWith('Out of Memory Error')) {
-    return new DataAnalysisError('out_of_memory', "The dataset does not fit in the engine's memory limit.", {
-      cause: error,
-    });
-  }
-  return new DataAnalysisError('bad_csv', `DuckDB could not read the dataset as a CSV table: ${brief(message)}`, {
-    cause: error,
-  });
+/** This file as a child process, under the address-space bound where /bin/sh can set it (not under tsx). */
+function spawnChild(memoryBytes: number): ChildProcess {
+  const entry = __filename;
+  // Under tsx (or ts-jest) this file is TypeScript: the child needs tsx's loader; the bundle is plain JavaScript
+  // (createRequire, not require.resolve, which esbuild would want marked external).
+  const underTsx = entry.endsWith('.ts');
+  const nodeArgs = underTsx ? ['--import', pathToFileURL(createRequire(entry).resolve('tsx')).href] : [];
+  const addressSpaceKb = Math.ceil((ADDRESS_SPACE_BASE + memoryBytes) / 1024);
+  const options = {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+    env: { ...process.env, [CHILD_ENV]: '1' },
+  } satisfies SpawnOptions;
+  if (underTsx || !existsSync('/bin/sh')) return spawn(process.execPath, [...nodeArgs, entry], options);
+  const script = 'ulimit -v "$0" && exec "$@"';
+  return spawn('/bin/sh', ['-c', script, String(addressSpaceKb), process.execPath, ...nodeArgs, entry], options);
 }
 
-/** An engine error of a member's or the model's query, by DuckDB's error class (the message's first words). */
-function engineError(error: unknown, table: string): DataAnalysisError {
-  const message = messageOf(error).replace(/^Failed to extract statements: /, '');
-  if (message.startsWith('INTERRUPT Error')) {
-    return new DataAnalysisError('timeout', 'The query was interrupted.', { cause: error });
-  }
-  if (message.startsWith('Out of Memory Error')) {
-    return new DataAnalysisError(
-      'out_of_memory',
-      "The query needs more than the engine's memory limit: ask about less, or aggregate.",
-      { cause: error },
-    );
-  }
-  if (message.startsWith('Permission Error') || message.includes('the configuration has been locked')) {
-    return new DataAnalysisError(
-      'forbidden',
-      `The query reaches outside the dataset (files, URLs, extensions or settings), which is not allowed: only the table ${table} can be queried.`,
-      { cause: error },
-    );
-  }
-  return new DataAnalysisError('sql_error', `DuckDB could not run the SQL: ${brief(message)}`, { cause: error });
+/** VmRSS of a process, bytes; undefined without /proc (not Linux) or once it ended. */
+async function residentBytes(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const kb = status?.match(/^VmRSS:\s+(\d+)\s+kB/m)?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
 }
 
-/** An error's message; duck-typed, since the native binding's errors may come from another realm than `Error`. */
-const messageOf = (error: unknown): string =>
-  typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string'
-    ? error.message
-    : String(error);
+const UNITS: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  tb: 1000 ** 4,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
 
-/** At most a few lines of an engine message (DuckDB adds the SQL with a caret: useful, but not all of it). */
-function brief(message: string): string {
-  const lines = message.split('\n').filter((line) => line.trim() !== '');
-  const text = lines.slice(0, 4).join('\n');
-  return text.length > 600 ? `${text.slice(0, 599)}…` : text;
+/** DuckDB's `memory_limit` text ('256MB', '1GiB') in bytes. @throws RangeError when it is not one */
+export function parseMemoryLimit(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = UNITS[(match?.[2] || 'b').toLowerCase()];
+  if (!match || unit === undefined) {
+    throw new RangeError(`DuckDB refused its settings (is memory limit ${JSON.stringify(text)} valid?)`);
+  }
+  return Number(match[1]) * unit;
 }
 
 const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
 
-/** True when `sql` has no statement at all: only white space, comments and semicolons. */
-export function isBlankSql(sql: string): boolean {
-  return (
-    sql
-      .replace(/\/\*[\s\S]*?(\*\/|$)/g, ' ')
-      .replace(/--[^\n]*/g, ' ')
-      .replace(/[;\s]+/g, '') === ''
-  );
+/** The child: one engine, loaded once, answering queries until the parent disconnects or kills it. */
+function runChild(): void {
+  let loaded: LoadedDataset | undefined;
+  const reply = (message: Reply): void => {
+    process.send?.(message);
+  };
+  const failure = (error: unknown): Reply =>
+    error instanceof DataAnalysisError
+      ? { kind: 'error', code: error.code, message: error.message }
+      : { kind: 'error', code: null, message: error instanceof Error ? error.message : String(error) };
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', (message: unknown) => {
+    if (!isRequest(message)) return;
+    void handle(message).then(reply, (error: unknown) => reply(failure(error)));
+  });
+  reply({ kind: 'ready' });
+
+  async function handle(request: Request): Promise<Reply> {
+    if (request.kind === 'load') {
+      loaded?.close();
+      loaded = await openLocalDataset({ table: request.table, bytes: request.bytes, limits: request.limits });
+      return { kind: 'loaded', columns: [...loaded.columns], rowCount: loaded.rowCount };
+    }
+    if (!loaded) throw new Error('no dataset is loaded');
+    return { kind: 'result', result: await loaded.query(request.sql, { timeMs: request.timeMs }) };
+  }
 }
 
-const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+if (process.env[CHILD_ENV] === '1' && process.send !== undefined) runChild();
