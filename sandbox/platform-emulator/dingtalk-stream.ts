@@ -11,13 +11,14 @@ import {
 } from '#connector/dingtalk-stream-frames';
 import { systemTimers, type Timers } from '#connector/timers';
 import { createSocketHub, type EmulatedSocket, hostOf, sendText, TicketBook } from './emulated-sockets';
-import type {
-  DeliverOptions,
-  LongConnectionEmulator,
-  SocketDeliveryView,
-  SocketPush,
+import {
+  AckWaiters,
+  type DeliverOptions,
+  deliveryView,
+  jsonApiResponse,
+  type LongConnectionEmulator,
+  type SocketPush,
 } from './long-connection-emulator';
-import type { EmulatedApiResponse } from './types';
 
 export interface DingTalkStreamEmulatorOptions {
   /** The app's Client ID and Secret the discovery call must carry. */
@@ -81,7 +82,7 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
   const socketPath = options.socketPath ?? DINGTALK_STREAM_PATH;
   const tickets = new TicketBook(options.ticketTtlMs ?? 90_000, timers.now);
   const deliveries = new Map<string, Delivery>();
-  const waiters = new Map<string, ((acked: boolean) => void)[]>();
+  const waiters = new AckWaiters();
   const pings: EmulatedPing[] = [];
   const subscriptions: { type: string; topic: string }[][] = [];
   let discoveryCalls = 0;
@@ -106,7 +107,7 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
         const last = delivery.pushes.at(-1);
         if (delivery.ackedAt === undefined && last?.socketId === socket.id) {
           delivery.abandoned = true;
-          settle(delivery.deliveryId, false);
+          waiters.settle(delivery.deliveryId, false);
         }
       }
     },
@@ -170,7 +171,7 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
     delivery.acks += 1;
     if (delivery.ackedAt !== undefined) return;
     delivery.ackedAt = timers.now();
-    settle(delivery.deliveryId, true);
+    waiters.settle(delivery.deliveryId, true);
   }
 
   function sendPings(): EmulatedPing[] {
@@ -196,47 +197,29 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
   }
   schedulePings();
 
-  function settle(deliveryId: string, acked: boolean): void {
-    for (const resolve of waiters.get(deliveryId) ?? []) resolve(acked);
-    waiters.delete(deliveryId);
-  }
-
-  const json = (statusCode: number, body: object): EmulatedApiResponse => ({
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify(body),
-  });
-
-  const view = (d: Delivery): SocketDeliveryView => ({
-    deliveryId: d.deliveryId,
-    eventId: d.eventId,
-    pushes: [...d.pushes],
-    ...(d.ackedAt === undefined ? {} : { ackedAt: d.ackedAt }),
-    acks: d.acks,
-    queued: d.queued,
-    abandoned: d.abandoned,
-  });
-
   return {
     platform: 'dingtalk',
     handleApi(request) {
       if (request.path !== DINGTALK_OPEN_PATH) return undefined;
       discoveryCalls += 1;
-      if (request.method !== 'POST') return json(405, { code: 'MethodNotAllowed', message: 'POST only' });
+      if (request.method !== 'POST') return jsonApiResponse(405, { code: 'MethodNotAllowed', message: 'POST only' });
       let body: unknown;
       try {
         body = JSON.parse(request.body.toString('utf8'));
       } catch {
-        return json(400, { code: 'InvalidParameter', message: 'body is not JSON' });
+        return jsonApiResponse(400, { code: 'InvalidParameter', message: 'body is not JSON' });
       }
       const parsed = connectionsOpenRequestSchema.safeParse(body);
       if (!parsed.success)
-        return json(400, { code: 'InvalidParameter', message: 'clientId, clientSecret, subscriptions' });
+        return jsonApiResponse(400, { code: 'InvalidParameter', message: 'clientId, clientSecret, subscriptions' });
       if (parsed.data.clientId !== options.clientId || parsed.data.clientSecret !== options.clientSecret) {
-        return json(401, { code: 'InvalidAuthentication', message: 'clientId or clientSecret is wrong' });
+        return jsonApiResponse(401, { code: 'InvalidAuthentication', message: 'clientId or clientSecret is wrong' });
       }
       subscriptions.push(parsed.data.subscriptions.map((s) => ({ type: s.type, topic: s.topic })));
-      return json(200, { endpoint: `ws://${hostOf(request.headers)}${socketPath}`, ticket: tickets.issue() });
+      return jsonApiResponse(200, {
+        endpoint: `ws://${hostOf(request.headers)}${socketPath}`,
+        ticket: tickets.issue(),
+      });
     },
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
     deliver(payload, deliverOptions: DeliverOptions = {}) {
@@ -251,25 +234,12 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
       };
       deliveries.set(delivery.deliveryId, delivery);
       push(delivery, deliverOptions.toAll === true);
-      return view(delivery);
+      return deliveryView(delivery);
     },
     waitForAck(deliveryId, timeoutMs) {
-      const delivery = deliveries.get(deliveryId);
-      if (!delivery) return Promise.resolve(false);
-      if (delivery.ackedAt !== undefined) return Promise.resolve(true);
-      if (delivery.abandoned) return Promise.resolve(false);
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        timer.unref();
-        const list = waiters.get(deliveryId) ?? [];
-        list.push((acked) => {
-          clearTimeout(timer);
-          resolve(acked);
-        });
-        waiters.set(deliveryId, list);
-      });
+      return waiters.wait(deliveries.get(deliveryId), timeoutMs);
     },
-    deliveries: () => [...deliveries.values()].map(view),
+    deliveries: () => [...deliveries.values()].map(deliveryView),
     requestDisconnect(reason = 'persistent connection is timeout') {
       const open = hub.open().filter((s) => !s.retiring);
       for (const socket of open) {
@@ -300,7 +270,7 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
     async close() {
       closed = true;
       if (pingTimer) timers.clearTimeout(pingTimer);
-      for (const id of waiters.keys()) settle(id, false);
+      waiters.settleAll(false);
       await hub.close();
     },
   };

@@ -25,13 +25,15 @@ import {
 import { systemTimers, type TimerHandle, type Timers } from '#connector/timers';
 import { decryptFeishu } from '#platforms/feishu/crypto';
 import { createSocketHub, type EmulatedSocket, hostOf, TicketBook } from './emulated-sockets';
-import type {
-  DeliverOptions,
-  LongConnectionEmulator,
-  SocketDeliveryView,
-  SocketPush,
+import {
+  AckWaiters,
+  type DeliverOptions,
+  deliveryView,
+  jsonApiResponse,
+  type LongConnectionEmulator,
+  type SocketDeliveryView,
+  type SocketPush,
 } from './long-connection-emulator';
-import type { EmulatedApiResponse } from './types';
 
 export interface FeishuWsEmulatorOptions {
   /** The App ID and App Secret discovery must carry (else code 514). */
@@ -144,7 +146,7 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
   const socketPath = options.socketPath ?? FEISHU_WS_PATH;
   const tickets = new TicketBook(options.ticketTtlMs ?? 300_000, timers.now);
   const deliveries = new Map<string, Delivery>();
-  const waiters = new Map<string, ((acked: boolean) => void)[]>();
+  const waiters = new AckWaiters();
   const pings: EmulatedFeishuPing[] = [];
   const acks: FeishuFrame[] = [];
   /** message_ids of frames a test sent with `sendFrame`: their acks are expected, though no delivery has them. */
@@ -238,7 +240,7 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
       if (delivery.settled || closed) return;
       if (attempt >= repushDelays.length) {
         delivery.abandoned = true;
-        settle(delivery.deliveryId, false);
+        waiters.settle(delivery.deliveryId, false);
         return;
       }
       push(delivery);
@@ -292,7 +294,7 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
     }
     if (delivery.ackedAt !== undefined) return;
     delivery.ackedAt = timers.now();
-    settle(delivery.deliveryId, true);
+    waiters.settle(delivery.deliveryId, true);
   }
 
   function sendFrameTo(socket: EmulatedSocket, frame: FeishuFrame): boolean {
@@ -301,33 +303,12 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
     return true;
   }
 
-  function settle(deliveryId: string, acked: boolean): void {
-    for (const resolve of waiters.get(deliveryId) ?? []) resolve(acked);
-    waiters.delete(deliveryId);
-  }
-
   /** The plaintext event: the body as given, or the one inside an `{encrypt}` envelope (the webhook's form). */
   function plainEvent(payload: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
     if (typeof payload.encrypt !== 'string') return payload;
     if (!options.encryptKey) throw new Error('feishu-ws emulator: an encrypted body needs the encryptKey option');
     return JSON.parse(decryptFeishu(payload.encrypt, options.encryptKey).toString('utf8')) as Record<string, unknown>;
   }
-
-  const json = (statusCode: number, body: object): EmulatedApiResponse => ({
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify(body),
-  });
-
-  const view = (d: Delivery): SocketDeliveryView => ({
-    deliveryId: d.deliveryId,
-    eventId: d.eventId,
-    pushes: [...d.pushes],
-    ...(d.ackedAt === undefined ? {} : { ackedAt: d.ackedAt }),
-    acks: d.acks,
-    queued: d.queued,
-    abandoned: d.abandoned,
-  });
 
   const sendAll = (bytes: Uint8Array): void => {
     for (const socket of hub.open()) socket.ws.send(bytes);
@@ -338,28 +319,28 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
     handleApi(request) {
       if (request.path !== FEISHU_WS_ENDPOINT_PATH) return undefined;
       discoveryCalls += 1;
-      if (request.method !== 'POST') return json(405, { code: 405, msg: 'POST only' });
+      if (request.method !== 'POST') return jsonApiResponse(405, { code: 405, msg: 'POST only' });
       const fault = discoveryFaults.shift();
-      if (fault !== undefined) return json(200, { code: fault, msg: 'emulated failure', data: {} });
+      if (fault !== undefined) return jsonApiResponse(200, { code: fault, msg: 'emulated failure', data: {} });
       let body: unknown;
       try {
         body = JSON.parse(request.body.toString('utf8'));
       } catch {
-        return json(400, { code: 400, msg: 'body is not JSON' });
+        return jsonApiResponse(400, { code: 400, msg: 'body is not JSON' });
       }
       const parsed = endpointRequestSchema.safeParse(body);
       if (!parsed.success || parsed.data.AppID !== options.appId || parsed.data.AppSecret !== options.appSecret) {
-        return json(200, { code: FEISHU_WS_CODE.authFailed, msg: 'auth failed', data: {} });
+        return jsonApiResponse(200, { code: FEISHU_WS_CODE.authFailed, msg: 'auth failed', data: {} });
       }
       if (hub.open().length >= maxConnections) {
-        return json(200, { code: FEISHU_WS_CODE.exceedConnLimit, msg: 'exceed connection limit', data: {} });
+        return jsonApiResponse(200, { code: FEISHU_WS_CODE.exceedConnLimit, msg: 'exceed connection limit', data: {} });
       }
       const query = new URLSearchParams({
         [FEISHU_DEVICE_ID_PARAM]: randomBytes(8).toString('hex'),
         [FEISHU_SERVICE_ID_PARAM]: String(serviceId),
         ticket: tickets.issue(),
       });
-      return json(200, {
+      return jsonApiResponse(200, {
         code: FEISHU_WS_CODE.ok,
         msg: 'ok',
         data: { URL: `ws://${hostOf(request.headers)}${socketPath}?${query}`, ClientConfig: clientConfig },
@@ -381,25 +362,12 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
       };
       deliveries.set(delivery.deliveryId, delivery);
       push(delivery, deliverOptions.toAll === true);
-      return view(delivery);
+      return deliveryView(delivery);
     },
     waitForAck(deliveryId, timeoutMs) {
-      const delivery = deliveries.get(deliveryId);
-      if (!delivery) return Promise.resolve(false);
-      if (delivery.ackedAt !== undefined) return Promise.resolve(true);
-      if (delivery.abandoned) return Promise.resolve(false);
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        timer.unref();
-        const list = waiters.get(deliveryId) ?? [];
-        list.push((acked) => {
-          clearTimeout(timer);
-          resolve(acked);
-        });
-        waiters.set(deliveryId, list);
-      });
+      return waiters.wait(deliveries.get(deliveryId), timeoutMs);
     },
-    deliveries: () => [...deliveries.values()].map(view),
+    deliveries: () => [...deliveries.values()].map(deliveryView),
     requestDisconnect(reason = 'server closing') {
       const open = hub.open();
       for (const socket of open) socket.ws.close(1001, reason);
@@ -437,7 +405,7 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
     async close() {
       closed = true;
       for (const d of deliveries.values()) if (d.timer) timers.clearTimeout(d.timer);
-      for (const id of waiters.keys()) settle(id, false);
+      waiters.settleAll(false);
       await hub.close();
     },
   };

@@ -80,3 +80,64 @@ export interface LongConnectionEmulatorStats {
   /** Frames from the client the emulator could not read, or acks for no delivery. */
   readonly unexpectedFrames: number;
 }
+
+/** What every socket emulator tracks of a delivery: enough for `deliveryView` and `AckWaiters`. */
+export interface TrackedDelivery {
+  readonly deliveryId: string;
+  readonly eventId: string;
+  readonly pushes: readonly SocketPush[];
+  readonly ackedAt?: number;
+  readonly acks: number;
+  readonly queued: boolean;
+  readonly abandoned: boolean;
+}
+
+/** A delivery as tests and the sandbox see it (a copy: later pushes do not change it). */
+export function deliveryView(d: TrackedDelivery): SocketDeliveryView {
+  return {
+    deliveryId: d.deliveryId,
+    eventId: d.eventId,
+    pushes: [...d.pushes],
+    ...(d.ackedAt === undefined ? {} : { ackedAt: d.ackedAt }),
+    acks: d.acks,
+    queued: d.queued,
+    abandoned: d.abandoned,
+  };
+}
+
+/** A JSON answer of an emulated discovery endpoint. */
+export function jsonApiResponse(statusCode: number, body: object): EmulatedApiResponse {
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) };
+}
+
+/** Callers of `waitForAck`, resolved when their delivery is acknowledged or given up (`settle`). */
+export class AckWaiters {
+  private readonly waiting = new Map<string, ((acked: boolean) => void)[]>();
+
+  /** True once acknowledged; false when abandoned, unknown, or after `timeoutMs`. */
+  wait(delivery: TrackedDelivery | undefined, timeoutMs: number): Promise<boolean> {
+    if (!delivery) return Promise.resolve(false);
+    if (delivery.ackedAt !== undefined) return Promise.resolve(true);
+    if (delivery.abandoned) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+      const list = this.waiting.get(delivery.deliveryId) ?? [];
+      list.push((acked) => {
+        clearTimeout(timer);
+        resolve(acked);
+      });
+      this.waiting.set(delivery.deliveryId, list);
+    });
+  }
+
+  settle(deliveryId: string, acked: boolean): void {
+    for (const resolve of this.waiting.get(deliveryId) ?? []) resolve(acked);
+    this.waiting.delete(deliveryId);
+  }
+
+  /** Resolves every waiter (the emulator is closing). */
+  settleAll(acked: boolean): void {
+    for (const id of [...this.waiting.keys()]) this.settle(id, acked);
+  }
+}

@@ -7,13 +7,14 @@ import {
 } from '#connector/slack-socket-frames';
 import { systemTimers, type Timers } from '#connector/timers';
 import { createSocketHub, type EmulatedSocket, hostOf, sendText, TicketBook } from './emulated-sockets';
-import type {
-  DeliverOptions,
-  LongConnectionEmulator,
-  SocketDeliveryView,
-  SocketPush,
+import {
+  AckWaiters,
+  type DeliverOptions,
+  deliveryView,
+  jsonApiResponse,
+  type LongConnectionEmulator,
+  type SocketPush,
 } from './long-connection-emulator';
-import type { EmulatedApiResponse } from './types';
 
 export interface SlackSocketEmulatorOptions {
   /** The app-level token `apps.connections.open` accepts (`Authorization: Bearer xapp-…`). */
@@ -71,7 +72,7 @@ export function createSlackSocketEmulator(options: SlackSocketEmulatorOptions): 
   const socketPath = options.socketPath ?? SLACK_SOCKET_PATH;
   const tickets = new TicketBook(options.ticketTtlMs ?? 30_000, timers.now);
   const deliveries = new Map<string, Delivery>();
-  const waiters = new Map<string, ((acked: boolean) => void)[]>();
+  const waiters = new AckWaiters();
   const pingTimers = new Map<number, ReturnType<Timers['setTimeout']>>();
   let discoveryCalls = 0;
   let unexpectedFrames = 0;
@@ -148,7 +149,7 @@ export function createSlackSocketEmulator(options: SlackSocketEmulatorOptions): 
       if (delivery.ackedAt !== undefined || closed) return;
       if (attempt >= maxRetries) {
         delivery.abandoned = true;
-        settle(delivery.deliveryId, false);
+        waiters.settle(delivery.deliveryId, false);
         return;
       }
       push(delivery);
@@ -167,41 +168,20 @@ export function createSlackSocketEmulator(options: SlackSocketEmulatorOptions): 
     delivery.ackedAt = timers.now();
     if (delivery.retryTimer) timers.clearTimeout(delivery.retryTimer);
     delivery.retryTimer = undefined;
-    settle(delivery.deliveryId, true);
+    waiters.settle(delivery.deliveryId, true);
   }
-
-  function settle(deliveryId: string, acked: boolean): void {
-    for (const resolve of waiters.get(deliveryId) ?? []) resolve(acked);
-    waiters.delete(deliveryId);
-  }
-
-  const json = (statusCode: number, body: object): EmulatedApiResponse => ({
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
-    body: JSON.stringify(body),
-  });
-
-  const view = (d: Delivery): SocketDeliveryView => ({
-    deliveryId: d.deliveryId,
-    eventId: d.eventId,
-    pushes: [...d.pushes],
-    ...(d.ackedAt === undefined ? {} : { ackedAt: d.ackedAt }),
-    acks: d.acks,
-    queued: d.queued,
-    abandoned: d.abandoned,
-  });
 
   return {
     platform: 'slack',
     handleApi(request) {
       if (request.path !== '/api/apps.connections.open') return undefined;
       discoveryCalls += 1;
-      if (request.method !== 'POST') return json(405, { ok: false, error: 'method_not_supported' });
+      if (request.method !== 'POST') return jsonApiResponse(405, { ok: false, error: 'method_not_supported' });
       const auth = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
-      if (auth === undefined) return json(200, { ok: false, error: 'not_authed' });
-      if (auth !== `Bearer ${options.appToken}`) return json(200, { ok: false, error: 'invalid_auth' });
+      if (auth === undefined) return jsonApiResponse(200, { ok: false, error: 'not_authed' });
+      if (auth !== `Bearer ${options.appToken}`) return jsonApiResponse(200, { ok: false, error: 'invalid_auth' });
       const url = `ws://${hostOf(request.headers)}${socketPath}?ticket=${tickets.issue()}`;
-      return json(200, { ok: true, url });
+      return jsonApiResponse(200, { ok: true, url });
     },
     handleUpgrade: (req, socket, head) => hub.handleUpgrade(req, socket, head),
     deliver(payload, deliverOptions: DeliverOptions = {}) {
@@ -216,24 +196,12 @@ export function createSlackSocketEmulator(options: SlackSocketEmulatorOptions): 
       };
       deliveries.set(delivery.deliveryId, delivery);
       push(delivery, deliverOptions.toAll === true);
-      return view(delivery);
+      return deliveryView(delivery);
     },
     waitForAck(deliveryId, timeoutMs) {
-      const delivery = deliveries.get(deliveryId);
-      if (!delivery) return Promise.resolve(false);
-      if (delivery.ackedAt !== undefined) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        timer.unref();
-        const list = waiters.get(deliveryId) ?? [];
-        list.push((acked) => {
-          clearTimeout(timer);
-          resolve(acked);
-        });
-        waiters.set(deliveryId, list);
-      });
+      return waiters.wait(deliveries.get(deliveryId), timeoutMs);
     },
-    deliveries: () => [...deliveries.values()].map(view),
+    deliveries: () => [...deliveries.values()].map(deliveryView),
     requestDisconnect(reason = 'warning') {
       const open = hub.open().filter((s) => !s.retiring);
       for (const socket of open) {
@@ -262,7 +230,7 @@ export function createSlackSocketEmulator(options: SlackSocketEmulatorOptions): 
       closed = true;
       for (const d of deliveries.values()) if (d.retryTimer) timers.clearTimeout(d.retryTimer);
       for (const t of pingTimers.values()) timers.clearTimeout(t);
-      for (const id of waiters.keys()) settle(id, false);
+      waiters.settleAll(false);
       await hub.close();
     },
   };
