@@ -11,6 +11,8 @@ import { createOpenAiEmbedder } from '#knowledge/embeddings/openai-embedder';
 import { createSageMakerEmbedder } from '#knowledge/embeddings/sagemaker-embedder';
 import { KnowledgeStore } from '#knowledge/store/knowledge-store';
 import { type RdsDataCommand, RdsDataSql } from '#knowledge/store/rds-data-sql';
+import { waitingForResume } from '#knowledge/store/resume-wait';
+import { logger } from '#shared/powertools';
 import { modelApiKey } from './model-api-key';
 
 /**
@@ -26,14 +28,34 @@ export interface KnowledgeRuntime {
 
 let runtime: KnowledgeRuntime | undefined;
 
-/** @throws ConfigError on the first call when the settings are wrong (and on every later call: nothing is cached). */
-export function knowledgeRuntime(env: Readonly<Record<string, string | undefined>> = process.env): KnowledgeRuntime {
+export interface KnowledgeRuntimeOptions {
+  /**
+   * How long a statement waits for a paused Aurora Serverless v2 instance to resume (`resume-wait.ts`), ms: about a
+   * resume's 15 s and more for ingestion, 0 for the skill, whose answer cannot wait. @default 0
+   */
+  readonly resumeWaitMs?: number;
+}
+
+/**
+ * @param options read on the first call only: one function (ingestion or the skill) per execution environment.
+ * @throws ConfigError on the first call when the settings are wrong (and on every later call: nothing is cached).
+ */
+export function knowledgeRuntime(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: KnowledgeRuntimeOptions = {},
+): KnowledgeRuntime {
   if (runtime) return runtime;
   const config = loadKnowledgeFunctionConfig(env);
   const rdsData = import('@aws-sdk/client-rds-data').then(({ RDSDataClient }) => new RDSDataClient({}));
   const sql = new RdsDataSql(
-    // The client class loads on the first query, not at init: the skill's cold start pays for it only when asked.
-    { send: async (command: RdsDataCommand) => (await rdsData).send(command as ExecuteStatementCommand) },
+    waitingForResume(
+      // The client class loads on the first query, not at init: the skill's cold start pays for it only when asked.
+      { send: async (command: RdsDataCommand) => (await rdsData).send(command as ExecuteStatementCommand) },
+      {
+        maxWaitMs: options.resumeWaitMs ?? 0,
+        onResuming: (waitedMs) => logger.info('knowledge database is resuming from a pause; waiting', { waitedMs }),
+      },
+    ),
     config.database,
   );
   let s3: Promise<S3Client> | undefined;

@@ -4,6 +4,7 @@ import type { S3Event, ScheduledEvent } from 'aws-lambda';
 import { knowledgeRuntime } from '#composition/knowledge-runtime';
 import { baseOfObject, type KnowledgeBaseConfig } from '#config/knowledge-config';
 import { type IngestReport, ingestKnowledgeBase } from '#knowledge/ingest';
+import { pruneRemovedBases } from '#knowledge/prune';
 import { s3DocumentSource } from '#knowledge/s3-source';
 import { withMiddlewares } from '#shared/middy';
 import { logger } from '#shared/powertools';
@@ -15,14 +16,24 @@ import { logger } from '#shared/powertools';
  * missed or out-of-order notification is repaired by the next run, and reserved concurrency 1 keeps runs from racing.
  * Rejected documents are logged with their reason and do not fail the run; a failure that may pass (embedding model,
  * database) fails the invocation after every base was tried, so Lambda's asynchronous retries run it again.
+ * Every run first deletes what the store holds of bases no longer configured (`pruneRemovedBases`), and waits up to
+ * `RESUME_WAIT_MS` for a paused database to resume: nobody waits for ingestion, and an S3 event must not be lost to a
+ * pause.
  */
+const RESUME_WAIT_MS = 90_000;
+
 export const handler = withMiddlewares(
   async (event: Partial<S3Event> | Partial<ScheduledEvent>): Promise<readonly IngestReport[]> => {
-    const runtime = knowledgeRuntime();
+    const runtime = knowledgeRuntime(process.env, { resumeWaitMs: RESUME_WAIT_MS });
     const { knowledge, bucket } = runtime.config;
     if (!bucket) throw new Error('KNOWLEDGE_BUCKET is not set: ingestion needs the knowledge bucket');
     const bases = basesOf(event, knowledge.bases);
     await runtime.store.migrate();
+    const pruned = await pruneRemovedBases(
+      runtime.store,
+      knowledge.bases.map((base) => base.id),
+    );
+    for (const base of pruned) logger.warn('knowledge base removed from the configuration: deleted', { ...base });
     const reports: IngestReport[] = [];
     for (const base of bases) {
       const report = await ingestKnowledgeBase(

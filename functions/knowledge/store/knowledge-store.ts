@@ -125,6 +125,7 @@ const documentRowSchema = z.object({ doc_key: z.string(), version: z.string() })
 const storedDocumentSchema = z.object({ version: z.string(), chunks: z.number(), terms: z.number() });
 const countsSchema = z.object({ documents: z.number(), chunks: z.number() });
 const documentCountSchema = z.object({ documents: z.number() });
+const kbIdRowSchema = z.object({ kb_id: z.string() });
 const dimensionsSchema = z.object({ dimensions: z.number() });
 const versionSchema = z.object({ version: z.string() });
 
@@ -274,6 +275,14 @@ export class KnowledgeStore {
       await this.adjustStats(tx, kb, -stored.chunks, -stored.terms);
       return true;
     });
+  }
+
+  /** The ids of every knowledge base the store holds anything of (documents or statistics), in byte order. */
+  async storedKnowledgeBases(): Promise<string[]> {
+    const rows = await this.sql.query(
+      'SELECT kb_id FROM (SELECT kb_id FROM kb_stats UNION SELECT kb_id FROM kb_documents) AS kbs ORDER BY kb_id COLLATE "C"',
+    );
+    return rows.map((row) => parseRow(kbIdRowSchema, row, 'kb id').kb_id);
   }
 
   /** Drops everything of a knowledge base (an operator removed it from the configuration); returns the number of
