@@ -215,8 +215,9 @@ const modelS3UriSchema = z
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,256}$/;
 
 /**
- * The knowledge bases' private embedding model. The knowledge functions run outside any VPC (they reach the store
- * through the Data API), so a URL is reached over the internet: https only. Lengths are bounded so the functions'
+ * The knowledge bases' private embedding model. The knowledge functions reach the store through the Data API; they
+ * run in `pipelineVpc`'s subnets when it is set and the model is a `url` (a server only that network reaches), else
+ * outside any VPC. Either way the URL is https only. Lengths are bounded so the functions'
  * environment stays within Lambda's 4 KB beside `KNOWLEDGE_BASES` (`MAX_KNOWLEDGE_ENV_JSON_BYTES`).
  */
 const embeddingSchema = z

@@ -209,6 +209,8 @@ export class GroupGateStack extends Stack {
         bucket: bucket.bucket,
         logRetention,
         logLevel: config.logLevel,
+        // A url embedding server is reached where the pipeline reaches its private model; an endpoint needs no VPC.
+        ...(config.pipelineVpc && config.embedding.url !== undefined ? { vpc: config.pipelineVpc } : {}),
       });
     }
     if (config.dataDatasets) {

@@ -33,7 +33,7 @@ import { Construct } from 'constructs';
 import type { KnowledgeConfig } from '#config/knowledge-config';
 import { KNOWLEDGE_FUNCTION_ENV } from '#config/knowledge-function-config';
 import type { AppConfig } from '../config';
-import { HouseFunction } from './house-function';
+import { type FunctionVpc, HouseFunction } from './house-function';
 
 export type EmbeddingConfig = NonNullable<AppConfig['embedding']>;
 export type KnowledgeDatabaseConfig = AppConfig['knowledgeDatabase'];
@@ -110,6 +110,12 @@ export interface KnowledgeBasesProps {
   readonly bucket: Bucket;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
+  /**
+   * Subnets for both functions (`pipelineVpc`), so they reach an embedding server (`embedding.url`) that only that
+   * network can reach, as the worker reaches a private model. The subnets must still reach the Data API, Secrets
+   * Manager and S3 (a NAT gateway or VPC endpoints). @default outside any VPC
+   */
+  readonly vpc?: FunctionVpc;
 }
 
 /** When the daily reconciliation runs, UTC: outside office hours in most time zones. */
@@ -119,8 +125,9 @@ const RECONCILE_AT = { hour: '3', minute: '17' } as const;
  * The knowledge bases (issue 17): the pgvector store, ingestion and the `knowledge` skill.
  * - Store: Aurora Serverless v2 PostgreSQL 16 (pgvector 0.8) with the Data API, in a VPC of its own with isolated
  *   subnets only: no NAT gateway, no route out, no ingress rule. Nothing connects to it over the network: the
- *   functions run outside any VPC and send SQL through the Data API (HTTPS, IAM-authorised), so they need neither
- *   VPC placement nor a connection pool, and cost nothing idle.
+ *   functions send SQL through the Data API (HTTPS, IAM-authorised), so they need no network path to it and no
+ *   connection pool, and cost nothing idle. They run outside any VPC unless `vpc` places them where a private
+ *   embedding server is.
  * - Ingestion (`functions/handlers/knowledge-ingest.ts`): invoked by S3 for every object created or removed under a
  *   base's prefix, and once a day to reconcile every base (deletions missed, a run that failed). One run at a time
  *   (reserved concurrency 1), so two runs never race on one document; events arriving meanwhile are throttled and
@@ -146,7 +153,11 @@ export class KnowledgeBases extends Construct {
     this.secret = secret;
 
     const environment = this.functionEnvironment(props);
-    const common = { logRetention: props.logRetention, logLevel: props.logLevel };
+    const common = {
+      logRetention: props.logRetention,
+      logLevel: props.logLevel,
+      ...(props.vpc ? { vpc: props.vpc } : {}),
+    };
     this.skill = new HouseFunction(this, 'Skill', {
       ...common,
       handler: 'knowledge-skill',

@@ -279,6 +279,27 @@ describe('with knowledge bases', () => {
     expect(config.minSimilarity).toBe(0.6);
   });
 
+  test("with pipelineVpc, a url embedding server is reached from the pipeline's subnets; an endpoint needs none", () => {
+    const PIPELINE_VPC = { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] };
+    const vpcConfigOf = (t: Template, service: string) => {
+      const [, fn] = functionEntry(t, service);
+      return (fn.Properties as { VpcConfig?: unknown }).VpcConfig;
+    };
+    const withUrl = Template.fromStack(
+      buildStack({ knowledgeBases: BASES, embedding: URL_EMBEDDING, pipelineVpc: PIPELINE_VPC }).stack,
+    );
+    for (const service of ['knowledge-skill', 'knowledge-ingest']) {
+      expect(vpcConfigOf(withUrl, service)).toEqual({
+        SubnetIds: PIPELINE_VPC.subnetIds,
+        SecurityGroupIds: PIPELINE_VPC.securityGroupIds,
+      });
+    }
+    const withEndpoint = Template.fromStack(buildStack({ ...KNOWLEDGE, pipelineVpc: PIPELINE_VPC }).stack);
+    for (const service of ['knowledge-skill', 'knowledge-ingest']) {
+      expect(vpcConfigOf(withEndpoint, service)).toBeUndefined();
+    }
+  });
+
   test('S3 notifies ingestion of objects created and removed under each prefix, and may invoke only it', () => {
     const ingestId = functionEntry(template, 'knowledge-ingest')[0];
     const ingestArn = { 'Fn::GetAtt': [ingestId, 'Arn'] };
