@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
+import { cacheExpressionParsing } from './dynalite-expression-cache';
 import { serveTransactions } from './dynalite-transactions';
 import type { LocalServer } from './local-server';
 
@@ -13,9 +14,11 @@ export interface DynaliteOptions {
 /**
  * Starts dynalite (the DynamoDB wire protocol over LevelDB) in this process on 127.0.0.1. Tables become ACTIVE at
  * once instead of after dynalite's default 500 ms, so start-up stays fast. TransactWriteItems, which dynalite lacks,
- * is answered by an emulation of DynamoDB's semantics in front of it (`dynalite-transactions.ts`).
+ * is answered by an emulation of DynamoDB's semantics in front of it (`dynalite-transactions.ts`). Its expression
+ * parsing is memoized (`dynalite-expression-cache.ts`), for every dynalite in this process.
  */
 export async function startDynalite(options: DynaliteOptions = {}): Promise<LocalServer> {
+  cacheExpressionParsing();
   const server = dynalite({
     ...(options.path === undefined ? {} : { path: options.path }),
     createTableMs: 0,

@@ -127,11 +127,9 @@ async function transactWrite(text: string, ctx: Context): Promise<Answer> {
     );
   }
   if (typeof token !== 'string') return execute(input, ctx);
-  const { ClientRequestToken: _token, ...rest } = input;
-  const request = canonical(rest);
   const first = ctx.tokens.get(token, Date.now());
   if (first) {
-    if (first.request === request) return first.answer;
+    if (sameRequest(first.request, text, input)) return first.answer;
     return {
       status: 400,
       body: {
@@ -142,9 +140,19 @@ async function transactWrite(text: string, ctx: Context): Promise<Answer> {
   }
   const answer = await execute(input, ctx);
   // Outcomes of the transaction itself are kept; a request refused before it ran (validation) may be sent again.
-  if (answer.status === 200 || answer.body.__type === TYPE.cancelled)
-    ctx.tokens.set(token, request, answer, Date.now());
+  if (answer.status === 200 || answer.body.__type === TYPE.cancelled) ctx.tokens.set(token, text, answer, Date.now());
   return answer;
+}
+
+/**
+ * Whether a request repeats the first one with its token (kept as its text): the same text, or the same members in
+ * another order. The text is kept rather than a canonical form so that only a reused token pays for sorting
+ * (a transaction carries whole items).
+ */
+function sameRequest(firstText: string, text: string, input: Json): boolean {
+  if (firstText === text) return true;
+  const withoutToken = ({ ClientRequestToken: _token, ...rest }: Json) => canonical(rest);
+  return withoutToken(JSON.parse(firstText) as Json) === withoutToken(input);
 }
 
 async function execute(input: Json, ctx: Context): Promise<Answer> {
@@ -390,7 +398,7 @@ class KeySchemas {
   }
 }
 
-/** Outcomes by ClientRequestToken, each kept for `windowMs` after it completed. */
+/** Outcomes by ClientRequestToken with their request's text, each kept for `windowMs` after it completed. */
 class TokenWindow {
   private readonly entries = new Map<string, { request: string; answer: Answer; at: number }>();
 

@@ -468,6 +468,32 @@ describe('TransactWriteItems on the sandbox dynalite', () => {
       expect(await get(tables.events, 't-other')).toBeUndefined();
       expect(await get(tables.events, 't-mismatch')).toEqual({ pk: 't-mismatch', n: 1 });
     });
+
+    it('takes the same members in another order as the same request', async () => {
+      const update = {
+        TableName: tables.events,
+        Key: { pk: { S: 't-order' } },
+        UpdateExpression: 'ADD n :one',
+        ExpressionAttributeValues: { ':one': { N: '1' } },
+      };
+      const first = await wire({ ClientRequestToken: 'token-6', TransactItems: [{ Update: update }] });
+      expect(first.status).toBe(200);
+      const reordered = {
+        TransactItems: [
+          {
+            Update: {
+              ExpressionAttributeValues: update.ExpressionAttributeValues,
+              UpdateExpression: update.UpdateExpression,
+              Key: update.Key,
+              TableName: update.TableName,
+            },
+          },
+        ],
+        ClientRequestToken: 'token-6',
+      };
+      expect(await wire(reordered)).toEqual(first);
+      expect(await get(tables.events, 't-order')).toEqual({ pk: 't-order', n: 1 });
+    });
   });
 
   it('never interleaves with other writes: of N racing version-guarded appends, each version is won once', async () => {
