@@ -7,22 +7,23 @@ import {
   type LongConnectionPlatform,
 } from '#connector/platform-connections';
 import type { IngestDeps } from '#core/ingest';
-import { isPlatformName } from '#platforms/types';
 import { createDingTalkStreamEmulator } from './platform-emulator/dingtalk-stream';
 import { createFeishuWsEmulator, FEISHU_REPUSH_DELAYS_MS } from './platform-emulator/feishu-ws';
 import type { LongConnectionEmulator } from './platform-emulator/long-connection-emulator';
 import { createSlackSocketEmulator } from './platform-emulator/slack-socket';
-import type { EmulatorCredentials } from './platform-emulator/types';
+import type { EmulatorContext, EmulatorCredentials } from './platform-emulator/types';
+import { createWecomAibotEmulator, wecomReplyLogger } from './platform-emulator/wecom-aibot';
 
 /**
- * `SANDBOX_LONG_CONNECTION=feishu,slack,dingtalk` (or `all`): those platforms reach the sandbox over their long
+ * `SANDBOX_LONG_CONNECTION=feishu,slack,dingtalk,wecom` (or `all`): those platforms reach the sandbox over their long
  * connection (issue 18) instead of the webhook. The sandbox then runs the connector in-process against the emulated
- * sockets, and `POST /_sandbox/events` pushes the page's messages over them. Unset, empty or `none`: webhook mode for
+ * sockets, and `POST /_sandbox/events` pushes the page's messages over them; WeCom's replies come back over its socket
+ * too (the worker writes them to the relay queue, the connector sends them). Unset, empty or `none`: webhook mode for
  * every platform.
  */
 export const SANDBOX_LONG_CONNECTION_ENV = 'SANDBOX_LONG_CONNECTION';
 
-/** @throws Error naming the value, for a platform that is unknown or has no long-connection client yet. */
+/** @throws Error naming the value, for a platform that is unknown (every platform has a long-connection client). */
 export function longConnectionPlatformsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): readonly LongConnectionPlatform[] {
@@ -31,14 +32,9 @@ export function longConnectionPlatformsFromEnv(
   if (raw === 'all') return LONG_CONNECTION_PLATFORMS;
   const names = [...new Set(raw.split(',').map((name) => name.trim()))].filter(Boolean);
   for (const name of names) {
-    if (!isPlatformName(name)) {
-      throw new Error(
-        `${SANDBOX_LONG_CONNECTION_ENV}: unknown platform '${name}' (use ${LONG_CONNECTION_PLATFORMS.join(', ')} or all)`,
-      );
-    }
     if (!isLongConnectionPlatform(name)) {
       throw new Error(
-        `${SANDBOX_LONG_CONNECTION_ENV}: ${name} has no long-connection client yet; ${LONG_CONNECTION_PLATFORMS.join(', ')} have`,
+        `${SANDBOX_LONG_CONNECTION_ENV}: unknown platform '${name}' (use ${LONG_CONNECTION_PLATFORMS.join(', ')} or all)`,
       );
     }
   }
@@ -50,6 +46,8 @@ export function createSocketEmulators(
   platforms: readonly LongConnectionPlatform[],
   credentials: EmulatorCredentials,
   clockScale: number,
+  /** Where the WeCom emulator shows the replies that came over its socket (the sandbox's delivery log). */
+  replies?: () => Pick<EmulatorContext, 'record' | 'update'>,
 ): Partial<Record<LongConnectionPlatform, LongConnectionEmulator>> {
   const emulators: Partial<Record<LongConnectionPlatform, LongConnectionEmulator>> = {};
   for (const platform of platforms) {
@@ -67,6 +65,15 @@ export function createSocketEmulators(
         appToken: credentials.slack.appToken ?? '',
         ackTimeoutMs: 3_000 / clockScale,
         disconnectGraceMs: 10_000 / clockScale,
+      });
+    } else if (platform === 'wecom') {
+      emulators.wecom = createWecomAibotEmulator({
+        botId: credentials.wecom.botId,
+        secret: credentials.wecom.botSecret ?? '',
+        encodingAesKey: credentials.wecom.encodingAesKey,
+        reqIdTtlMs: 300_000 / clockScale,
+        streamIdleMs: 360_000 / clockScale,
+        ...(replies ? { onReply: wecomReplyLogger(replies) } : {}),
       });
     } else {
       emulators.dingtalk = createDingTalkStreamEmulator({
@@ -90,6 +97,7 @@ export async function startSandboxConnector(
   ingest: IngestDeps,
 ): Promise<RunningConnector> {
   const logger = defaultConnectorLogger;
-  const connections = await createLongConnections(platforms, env, { logger });
+  // A short long poll, so the sandbox stops promptly; the rest as in AWS.
+  const connections = await createLongConnections(platforms, env, { logger, wecom: { relayWaitSeconds: 1 } });
   return startConnector({ connections, ingest, logger, health: { port: 0, host: '127.0.0.1' } });
 }

@@ -75,6 +75,11 @@ export function loadConnectorConfig(env: Env): ConnectorConfig {
     }
     problems.push(...credentialSourceProblems(platform, env));
   }
+  if (platforms.includes('wecom') && !env[ENV.wecomRelayQueueUrl]) {
+    problems.push(
+      `${ENV.wecomRelayQueueUrl}: not set (WeCom's long connection also carries the replies: the relay queue the worker writes them to)`,
+    );
+  }
   if (problems.length > 0 || !own || !ingest) throw new ConfigError(problems);
   return Object.freeze({ platforms, healthPort: own[ENV.healthPort], ingest });
 }

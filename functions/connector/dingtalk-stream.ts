@@ -20,6 +20,7 @@ import {
 import { parseJsonText } from './frame-decoding';
 import { ConnectionOpenError, type OpenSession, type SessionCallbacks } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
+import { rawBytes, upgraded } from './websocket-upgrade';
 
 export interface DingTalkStreamOptions {
   /** The app's Client ID (AppKey). */
@@ -223,42 +224,6 @@ async function discover(options: DingTalkStreamOptions, signal: AbortSignal): Pr
     throw new ConnectionOpenError('discovery', 'gateway/connections/open: no endpoint and ticket in the answer');
   }
   return parsed.data;
-}
-
-/** Resolves once the upgrade succeeded; rejects with the server's status (a spent or expired ticket) or on abort. */
-function upgraded(ws: WebSocket, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: ConnectionOpenError) => {
-      cleanup();
-      // Terminating a socket still connecting emits one more error; it is this failure, already reported.
-      ws.on('error', () => undefined);
-      ws.terminate();
-      reject(err);
-    };
-    const onOpen = () => {
-      cleanup();
-      resolve();
-    };
-    const onError = (err: Error) => {
-      const status = /Unexpected server response: (\d{3})/.exec(err.message)?.[1];
-      fail(new ConnectionOpenError('connect', err.message, status === undefined ? undefined : Number(status)));
-    };
-    const onAbort = () => fail(new ConnectionOpenError('handshake', 'aborted'));
-    const cleanup = () => {
-      ws.off('open', onOpen);
-      ws.off('error', onError);
-      signal.removeEventListener('abort', onAbort);
-    };
-    ws.once('open', onOpen);
-    ws.once('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function rawBytes(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }
 
 function firstLocalIpv4(): string | undefined {

@@ -27,6 +27,7 @@ import { createReassembler, DEFAULT_REASSEMBLY_LIMITS, type ReassemblyLimits } f
 import { parseJsonText } from './frame-decoding';
 import { ConnectionOpenError, type OpenSession, type SessionCallbacks } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
+import { rawBytes } from './websocket-upgrade';
 
 export interface FeishuWsOptions {
   /** The app's App ID (`cli_…`). */
@@ -387,10 +388,4 @@ function handshakeRefusal(res: IncomingMessage, refusedRetryMs: number): Connect
     status,
     refused ? { retryAfterMs: refusedRetryMs } : undefined,
   );
-}
-
-function rawBytes(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
 }

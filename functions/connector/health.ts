@@ -14,7 +14,7 @@ export interface HealthSnapshot {
 export const HEALTH_GRACE_MS = 5_000;
 
 /**
- * A connection is healthy when it is connected, or reconnecting on schedule: its next attempt is not overdue, or the
+ * A connection is healthy when it is connected, in standby (`leased-connection.ts`), or reconnecting on schedule: its next attempt is not overdue, or the
  * attempt in flight is younger than the open timeout. Failing attempts alone do not make it unhealthy (revoked
  * credentials would only restart the task into the same failure); a retry loop that stopped does, and so does a
  * connection that was never started or was stopped. The check is 200 only when every connection is healthy.
@@ -22,6 +22,8 @@ export const HEALTH_GRACE_MS = 5_000;
 export function connectionHealthy(status: ConnectionStatus, now: number, openTimeoutMs: number): boolean {
   switch (status.state) {
     case 'connected':
+    // Another replica holds the connection's lease (or a superseded holder pauses on purpose): nothing to restart.
+    case 'standby':
       return true;
     case 'connecting':
     case 'reconnecting':

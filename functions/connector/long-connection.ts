@@ -60,7 +60,11 @@ export interface InboundDelivery {
   ack(): Promise<void>;
 }
 
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stopped';
+/**
+ * `standby`: a leased connection (`leased-connection.ts`, WeCom: one socket per bot) whose lease another replica
+ * holds, or whose holder was superseded and pauses; it connects when it gets the lease (or the pause ends).
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'standby' | 'stopped';
 
 /** What `GET /healthz` and the logs show of one connection. */
 export interface ConnectionStatus {
@@ -82,4 +86,6 @@ export interface ConnectionStatus {
   readonly lastError?: string;
   /** Sockets currently open: 2 while a replacement overlaps the socket the platform asked to retire. */
   readonly openSockets: number;
+  /** In `standby`: the replica holding the connection's lease, as the lease item names it. */
+  readonly leaseHolder?: string;
 }

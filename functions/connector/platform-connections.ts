@@ -14,9 +14,15 @@ import type { OpenSession } from './session';
 import { slackSocketModeSession } from './slack-socket-mode';
 import { superviseConnection } from './supervisor';
 import type { Timers } from './timers';
+import { createWecomConnection, type WecomConnectionTuning } from './wecom-connection';
 
-/** The platforms with a long-connection client (WeCom's is later work, issue 18). */
-export const LONG_CONNECTION_PLATFORMS = ['feishu', 'slack', 'dingtalk'] as const satisfies readonly PlatformName[];
+/** The platforms with a long-connection client (issue 18). */
+export const LONG_CONNECTION_PLATFORMS = [
+  'feishu',
+  'slack',
+  'dingtalk',
+  'wecom',
+] as const satisfies readonly PlatformName[];
 export type LongConnectionPlatform = (typeof LONG_CONNECTION_PLATFORMS)[number];
 
 export function isLongConnectionPlatform(name: string): name is LongConnectionPlatform {
@@ -37,18 +43,26 @@ export interface LongConnectionBuildOptions {
   readonly fetch?: typeof fetch;
   /** WebSocket keep-alive ping interval of the hand-rolled clients, ms (0: off). */
   readonly keepAliveMs?: number;
+  /** WeCom's lease and relay timings (tests, the sandbox). */
+  readonly wecom?: WecomConnectionTuning;
 }
 
+/** A platform whose connection is the supervisor over its session opener. */
 interface PlatformClient {
   readonly delivery: DeliverySemantics;
   open(env: Env, options: LongConnectionBuildOptions): Promise<OpenSession>;
+}
+
+/** A platform whose connection is built whole: WeCom's, leased and carrying the reply relay. */
+interface LeasedPlatformClient {
+  connect(env: Env, options: LongConnectionBuildOptions): Promise<LongConnection>;
 }
 
 /**
  * Each platform's client and what it does with unacknowledged deliveries. Credentials are the webhook's secret (same
  * `<PLATFORM>_SECRET_ID`, or env variables locally); API origins follow `<PLATFORM>_API_BASE_URL` as the adapters do.
  */
-const CLIENTS: { readonly [P in LongConnectionPlatform]: PlatformClient } = {
+const CLIENTS: { readonly [P in LongConnectionPlatform]: PlatformClient | LeasedPlatformClient } = {
   feishu: {
     // Feishu pushes an event again when its ack did not come within 3 s (15 s, 5 min, 1 h, 6 h later; §3.1).
     delivery: 'redelivered',
@@ -111,7 +125,25 @@ const CLIENTS: { readonly [P in LongConnectionPlatform]: PlatformClient } = {
       };
     },
   },
+  wecom: {
+    connect: (env, options) =>
+      createWecomConnection(env, {
+        logger: options.logger,
+        ...(options.fetchSecret ? { fetchSecret: options.fetchSecret } : {}),
+        supervisor: supervisorSettings(options),
+        ...(options.wecom ? { tuning: options.wecom } : {}),
+      }),
+  },
 };
+
+function supervisorSettings(options: LongConnectionBuildOptions) {
+  return {
+    ...(options.timers ? { timers: options.timers } : {}),
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+    ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
+  };
+}
 
 /**
  * One supervised long connection per platform, credentials loaded and checked first: a missing app token fails here,
@@ -127,15 +159,13 @@ export async function createLongConnections(
   return Promise.all(
     platforms.map(async (platform) => {
       const client = CLIENTS[platform];
+      if ('connect' in client) return client.connect(env, options);
       return superviseConnection({
         platform,
         delivery: client.delivery,
         open: await client.open(env, options),
         logger: options.logger,
-        ...(options.timers ? { timers: options.timers } : {}),
-        ...(options.random ? { random: options.random } : {}),
-        ...(options.backoff ? { backoff: options.backoff } : {}),
-        ...(options.openTimeoutMs === undefined ? {} : { openTimeoutMs: options.openTimeoutMs }),
+        ...supervisorSettings(options),
       });
     }),
   );

@@ -24,7 +24,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { FilterPattern, LogGroup, MetricFilter, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IDependable } from 'constructs';
 import { ENV } from '#config/env-names';
 import { CONNECTOR_TASK } from '#core/cost/connector-cost';
@@ -48,13 +48,18 @@ export const CONNECTOR_SERVICE = 'groupgate-connector';
  */
 export const LONG_CONNECTION_SECRET_FIELDS: Readonly<Partial<Record<PlatformName, readonly string[]>>> = {
   slack: ['appToken'],
+  // The AI bot's long-connection credentials (`aibot_subscribe`): its id and secret from the bot's API settings.
+  wecom: ['botId', 'botSecret'],
 };
+
+/** The WeCom connection's lease items in the events table (`functions/connector/wecom-connection.ts`). */
+const WECOM_LEASE_KEYS = 'lease#wecom#*';
 
 /** The in-task health check: Node's fetch, since node:22-slim has no curl. Exit 0 only on a 2xx. */
 const HEALTH_CHECK_SCRIPT = `fetch('http://127.0.0.1:${CONNECTOR_HEALTH_PORT}/healthz').then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))`;
 
 export interface ConnectorProps {
-  /** The platforms to hold a long connection for (validated by lib/config.ts: enabled, with a client, not WeCom). */
+  /** The platforms to hold a long connection for (validated by lib/config.ts: enabled, with a client). */
   readonly platforms: readonly LongConnectionPlatform[];
   /** Tasks; 2 keeps every platform connected through a task replacement or a zone outage. */
   readonly desiredCount: number;
@@ -86,7 +91,10 @@ export interface ConnectorProps {
  *   task instead of a NAT gateway ($3.65 a month per task against $32.9 for a NAT), or in `pipelineVpc`'s subnets
  *   and security groups when configured.
  * - IAM: the task role may send to the queue (and use its key), put and delete items in the events table (the
- *   reservation and its release: all ingest writes), and read the long-connection platforms' secrets; nothing else.
+ *   reservation and its release: all ingest writes), and read the long-connection platforms' secrets; with WeCom also
+ *   update and read the `lease#wecom#…` items only, and receive, delete and release messages of the relay queue.
+ * - WeCom: one connection per bot, so a lease (`leased-connection.ts`) lets only one task connect; its socket also
+ *   carries the replies, through the relay queue built here (the worker sends, the lease holder receives).
  * - Operations: Container Insights, logs with the stack's retention, a container health check on `/healthz`, the
  *   deployment circuit breaker with rollback, and alarms for tasks below the desired count and for ERROR log lines
  *   (a lost or crashed admission), wired to the alarm topic by the stack.
@@ -99,11 +107,22 @@ export class Connector extends Construct {
   readonly logGroup: LogGroup;
   /** Whether each task has a public IPv4 (its own VPC), which is billed per hour. */
   readonly publicIpv4: boolean;
-  readonly alarms: { readonly tasksBelowDesired: Alarm; readonly errors: Alarm };
+  readonly alarms: {
+    readonly tasksBelowDesired: Alarm;
+    readonly errors: Alarm;
+    /** With WeCom: a reply frame the lease holder could not send in five receives (a member's answer not shown). */
+    readonly relayDeadLetters?: Alarm;
+  };
+  /**
+   * WeCom in long-connection mode: the FIFO queue the worker writes reply frames to and the task holding the bot's
+   * lease sends on its socket (`functions/platforms/wecom/relay.ts`). The stack lets the worker send to it.
+   */
+  readonly wecomRelay?: { readonly queue: Queue; readonly deadLetterQueue: Queue };
 
   constructor(scope: Construct, id: string, props: ConnectorProps) {
     super(scope, id);
     this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention });
+    if (props.platforms.includes('wecom')) this.wecomRelay = this.buildRelay(props);
     this.taskRole = this.buildTaskRole(props);
     this.taskDefinition = this.buildTaskDefinition(props);
 
@@ -165,6 +184,24 @@ export class Connector extends Construct {
     role.addToPolicy(
       new PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.queueKey.keyArn] }),
     );
+    if (this.wecomRelay) {
+      // The WeCom lease: conditional UpdateItem (acquire, renew, release) and a GetItem naming the holder, on the
+      // lease items only.
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+          resources: [props.eventsTable.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [WECOM_LEASE_KEYS] } },
+        }),
+      );
+      // The relay's consumer: receive, delete when sent, release (visibility 0) when the socket was lost.
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+          resources: [this.wecomRelay.queue.queueArn],
+        }),
+      );
+    }
     const secrets = props.platforms.flatMap((p) => {
       const secret = props.platformSecrets[p];
       return secret ? [secret.secretArn] : [];
@@ -218,6 +255,7 @@ export class Connector extends Construct {
         [ENV.queueUrl]: props.queue.queueUrl,
         [ENV.eventsTable]: props.eventsTable.tableName,
         [ENV.healthPort]: String(CONNECTOR_HEALTH_PORT),
+        ...(this.wecomRelay ? { [ENV.wecomRelayQueueUrl]: this.wecomRelay.queue.queueUrl } : {}),
         ...secretIds,
         ...platformApiEnv(props),
         AWS_REGION: Aws.REGION,
@@ -237,6 +275,34 @@ export class Connector extends Construct {
         'Only ecr:GetAuthorizationToken uses Resource "*" (ECS pulling the image): it does not support resource-level permissions. The image pull itself is limited to the asset repository and logging to this log group.',
     });
     return taskDefinition;
+  }
+
+  /**
+   * The relay queue: FIFO (one reply's frames in order, the next only after the previous one was handled; the final
+   * frame deduplicated by id), encrypted with the chat queue's customer managed key, TLS only. A frame outlives any
+   * use after a day (WeCom's `req_id` expires within minutes; the final text then goes by `aibot_send_msg`). Five
+   * receives without being handled (the socket lost each time) move it to the dead-letter queue.
+   */
+  private buildRelay(props: ConnectorProps): NonNullable<Connector['wecomRelay']> {
+    const deadLetterQueue = new Queue(this, 'WecomRelayDeadLetterQueue', {
+      fifo: true,
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: props.queueKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const queue = new Queue(this, 'WecomRelayQueue', {
+      fifo: true,
+      contentBasedDeduplication: false,
+      encryption: QueueEncryption.KMS,
+      encryptionMasterKey: props.queueKey,
+      dataKeyReuse: Duration.minutes(5),
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(30),
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
+    });
+    return { queue, deadLetterQueue };
   }
 
   /** `pipelineVpc` when configured, else a VPC of its own: public subnets in two zones, no NAT, no ingress. */
@@ -318,6 +384,20 @@ export class Connector extends Construct {
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    return { tasksBelowDesired, errors: errorsAlarm };
+    const relayDeadLetters = this.wecomRelay
+      ? new Alarm(this, 'WecomRelayDeadLetters', {
+          alarmDescription:
+            "A WeCom reply frame reached the relay's dead-letter queue: the lease holder could not send it in five receives, so a member's answer (or part of it) was not shown. Inspect the message, then redrive it or let it expire",
+          metric: this.wecomRelay.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: Stats.MAXIMUM,
+            period: Duration.minutes(1),
+          }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        })
+      : undefined;
+    return { tasksBelowDesired, errors: errorsAlarm, ...(relayDeadLetters ? { relayDeadLetters } : {}) };
   }
 }

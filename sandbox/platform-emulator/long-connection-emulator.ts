@@ -8,7 +8,7 @@ import type { EmulatedApiRequest, EmulatedApiResponse } from './types';
  * long-connection mode, pushes the page's messages over it instead of POSTing the webhook.
  */
 export interface LongConnectionEmulator {
-  readonly platform: 'feishu' | 'slack' | 'dingtalk';
+  readonly platform: 'feishu' | 'slack' | 'dingtalk' | 'wecom';
   /** Serves the discovery call (`apps.connections.open`, `gateway/connections/open`); undefined for other paths. */
   handleApi(request: EmulatedApiRequest): EmulatedApiResponse | undefined;
   /** Takes a WebSocket upgrade at its socket path; false (untouched) for any other path. */

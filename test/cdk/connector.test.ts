@@ -290,6 +290,111 @@ describe('longConnection in pipelineVpc', () => {
   });
 });
 
+describe('longConnection: WeCom beside Slack (one service, the lease limits WeCom to one task)', () => {
+  const { stack } = buildStack({ longConnection: { platforms: ['slack', 'wecom'] } });
+  const template = Template.fromStack(stack);
+  const queues = () =>
+    Object.entries(template.findResources('AWS::SQS::Queue') as Record<string, { Properties: Json }>).filter(([id]) =>
+      id.startsWith('ConnectorWecomRelay'),
+    );
+
+  test('the relay: a FIFO queue with a FIFO dead-letter queue, both on the chat key, TLS only', () => {
+    const found = queues();
+    expect(found.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'ConnectorWecomRelayDeadLetterQueue',
+      'ConnectorWecomRelayQueue',
+    ]);
+    for (const [, queue] of found) {
+      expect(queue.Properties).toMatchObject({
+        FifoQueue: true,
+        KmsMasterKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^ChatQueueKey/), 'Arn'] },
+      });
+    }
+    const [, relay] = found.find(([id]) => id.startsWith('ConnectorWecomRelayQueue')) ?? ['', { Properties: {} }];
+    expect(relay.Properties).toMatchObject({
+      VisibilityTimeout: 30,
+      MessageRetentionPeriod: 86_400,
+      RedrivePolicy: { maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('the task role: lease items only, and the relay consumer', () => {
+    const [, taskDefinition] = only(template, 'AWS::ECS::TaskDefinition');
+    const roleId = (taskDefinition.Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = roleStatements(template, roleId);
+    const lease = statements.find((s) => actionsOf(s).includes('dynamodb:UpdateItem'));
+    expect(lease && actionsOf(lease).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(lease?.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['lease#wecom#*'] } });
+    const relay = statements.find((s) => actionsOf(s).includes('sqs:ReceiveMessage'));
+    expect(relay && actionsOf(relay).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:ReceiveMessage',
+    ]);
+    expect(relay?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^ConnectorWecomRelayQueue/), 'Arn'] });
+    expect(container(template).Environment).toEqual(
+      expect.arrayContaining([
+        { Name: 'WECOM_RELAY_QUEUE_URL', Value: { Ref: expect.stringMatching(/^ConnectorWecomRelayQueue/) } },
+        { Name: 'LONG_CONNECTION_PLATFORMS', Value: 'slack,wecom' },
+      ]),
+    );
+  });
+
+  test('the worker may send to the relay (and nothing else of it) and knows its URL', () => {
+    const roles = template.findResources('AWS::IAM::Role') as Record<string, { Properties: { Description?: string } }>;
+    const [workerRoleId] = Object.entries(roles).find(([, r]) => r.Properties.Description?.includes('worker')) ?? [];
+    const onRelay = roleStatements(template, workerRoleId ?? '').filter((s) =>
+      JSON.stringify(s.Resource).includes('ConnectorWecomRelay'),
+    );
+    expect(onRelay.map((s) => actionsOf(s))).toEqual([['sqs:SendMessage']]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          WECOM_RELAY_QUEUE_URL: { Ref: Match.stringLikeRegexp('^ConnectorWecomRelayQueue') },
+        }),
+      },
+    });
+  });
+
+  test("an alarm on the relay's dead-letter queue, on the alarm topic; none without WeCom", () => {
+    const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+    const alarms = template.findResources('AWS::CloudWatch::Alarm') as Record<string, { Properties: Json }>;
+    const relay = Object.entries(alarms).find(([id]) => id.startsWith('ConnectorWecomRelayDeadLetters'))?.[1];
+    expect(relay?.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topic }],
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [expect.stringMatching(/^ConnectorWecomRelayDeadLetterQueue/), 'QueueName'] },
+        },
+      ],
+    });
+    const slackOnly = Template.fromStack(buildStack({ longConnection: { platforms: ['slack'] } }).stack);
+    expect(Object.keys(slackOnly.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('Relay'))).toEqual(
+      [],
+    );
+  });
+
+  test("WeCom's secret gets the botId and botSecret placeholders the socket needs", () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('wecom'),
+      SecretString: Match.stringLikeRegexp('botSecret'),
+    });
+  });
+});
+
 describe('groupgate:longConnection validation', () => {
   test('the CDK list of long-connection platforms is the connector’s own', () => {
     expect([...LONG_CONNECTION_PLATFORMS].sort()).toEqual([...RUNTIME_LONG_CONNECTION_PLATFORMS].sort());
@@ -300,13 +405,11 @@ describe('groupgate:longConnection validation', () => {
     expect(config.longConnection).toEqual({ platforms: ['slack', 'dingtalk'], desiredCount: 2 });
   });
 
-  test('refuses WeCom (not built yet) and a platform that is not enabled, naming each', () => {
+  test('accepts WeCom and refuses a platform that is not enabled, naming it', () => {
+    expect(configProblems({ longConnection: { platforms: ['wecom'] } })).toEqual([]);
     expect(
       configProblems({ enabledPlatforms: ['slack', 'wecom'], longConnection: { platforms: ['wecom', 'dingtalk'] } }),
-    ).toEqual([
-      expect.stringMatching(/^longConnection\.platforms: wecom is not built yet .*keep WeCom on its webhook$/),
-      'longConnection.platforms: dingtalk is not in enabledPlatforms',
-    ]);
+    ).toEqual(['longConnection.platforms: dingtalk is not in enabledPlatforms']);
   });
 
   test('refuses an unknown platform, an empty or repeated list, a bad count and an unknown key', () => {
@@ -362,6 +465,10 @@ describe('cdk-nag AwsSolutions', () => {
 
   test('zero unacknowledged findings in a VPC of its own', () => {
     expect(violations({ longConnection: { platforms: ['feishu', 'slack', 'dingtalk'] } })).toEqual([]);
+  });
+
+  test('zero unacknowledged findings with WeCom (lease, relay queue)', () => {
+    expect(violations({ longConnection: { platforms: ['slack', 'wecom'] } })).toEqual([]);
   });
 
   test('zero unacknowledged findings in pipelineVpc', () => {

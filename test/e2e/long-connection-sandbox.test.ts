@@ -1,14 +1,16 @@
 import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 
 /**
- * `npm start` in long-connection mode (`SANDBOX_LONG_CONNECTION=all`: Feishu, Slack and DingTalk): the page's messages
- * for those platforms go over the emulated Feishu WebSocket, Slack Socket Mode and DingTalk Stream sockets to the
- * in-process connector, and are answered as in webhook mode, through socket cuts and server-requested reconnects.
+ * `npm start` in long-connection mode (`SANDBOX_LONG_CONNECTION=all`: Feishu, Slack, DingTalk and WeCom): the page's
+ * messages go over the emulated Feishu WebSocket, Slack Socket Mode, DingTalk Stream and WeCom AI-bot sockets to the
+ * in-process connector, and are answered as in webhook mode (WeCom's replies back over its socket, through the relay
+ * queue), through socket cuts and server-requested reconnects.
  */
 interface Delivered {
   readonly platform: string;
   readonly chatId: string;
   readonly text: string;
+  readonly stream?: string;
 }
 
 interface Connections {
@@ -22,7 +24,7 @@ interface Connections {
 }
 
 let sandbox: SandboxProcess;
-const SOCKET_PLATFORMS = ['feishu', 'slack', 'dingtalk'];
+const SOCKET_PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom'];
 
 beforeAll(async () => {
   sandbox = await startSandboxProcess({ SANDBOX_LONG_CONNECTION: 'all', MODEL_ENGINE: 'instant' });
@@ -69,13 +71,18 @@ async function ask(platform: string, label: string): Promise<{ sent: Record<stri
 }
 
 describe('sandbox in long-connection mode', () => {
-  it('runs the connector against the emulated sockets, healthy, and leaves the other platforms on webhooks', async () => {
-    const state = await eventually(connections, (c) => c.connector?.healthy === true, 'a healthy connector');
-    expect(state.transports).toEqual({ feishu: 'socket', slack: 'socket', dingtalk: 'socket', wecom: 'webhook' });
+  it('runs the connector against every emulated socket, healthy', async () => {
+    const state = await eventually(
+      connections,
+      (c) => c.connector?.healthy === true && c.connector.connections.every((x) => x.state === 'connected'),
+      'a healthy, connected connector',
+    );
+    expect(state.transports).toEqual({ feishu: 'socket', slack: 'socket', dingtalk: 'socket', wecom: 'socket' });
     expect(state.connector.connections.map((c) => [c.platform, c.state])).toEqual([
       ['feishu', 'connected'],
       ['slack', 'connected'],
       ['dingtalk', 'connected'],
+      ['wecom', 'connected'],
     ]);
     const health = await fetch(state.connector.healthUrl);
     expect(health.status).toBe(200);
@@ -92,15 +99,15 @@ describe('sandbox in long-connection mode', () => {
     40_000,
   );
 
-  it('keeps a webhook platform on its webhook', async () => {
-    const { sent, replies } = await ask('wecom', 'webhook');
-    expect(sent.transport).toBeUndefined();
+  it("streams WeCom's reply back over its socket, shown like webhook mode's", async () => {
+    const { replies } = await ask('wecom', 'stream');
     expect(replies).toHaveLength(1);
+    expect(replies[0]).toMatchObject({ platform: 'wecom', stream: 'finished' });
   }, 40_000);
 
   it('reconnects after every socket is cut, and answers the next messages once', async () => {
     const before = await connections();
-    expect(await post('/_sandbox/connections', { action: 'drop' })).toEqual({ action: 'drop', sockets: 3 });
+    expect(await post('/_sandbox/connections', { action: 'drop' })).toEqual({ action: 'drop', sockets: 4 });
     for (const platform of SOCKET_PLATFORMS) {
       const { sent, replies } = await ask(platform, 'after-drop');
       expect(sent.webhookStatus).toBe(200);
@@ -114,19 +121,23 @@ describe('sandbox in long-connection mode', () => {
 
   it('opens a replacement before the old socket closes where the platform announces a disconnect', async () => {
     const before = await connections();
-    expect(await post('/_sandbox/connections', { action: 'disconnect' })).toEqual({ action: 'disconnect', sockets: 3 });
+    expect(await post('/_sandbox/connections', { action: 'disconnect' })).toEqual({ action: 'disconnect', sockets: 4 });
     const state = await eventually(
       connections,
       (c) =>
         ['slack', 'dingtalk'].every(
           (p) => c.emulators[p]?.peakOpenSockets === 2 && c.emulators[p]?.openSockets === 1,
         ) &&
-        c.emulators.feishu?.socketsOpened === (before.emulators.feishu?.socketsOpened ?? 0) + 1 &&
-        c.connector.healthy,
+        ['feishu', 'wecom'].every(
+          (p) => c.emulators[p]?.socketsOpened === (before.emulators[p]?.socketsOpened ?? 0) + 1,
+        ) &&
+        c.connector.healthy &&
+        c.connector.connections.every((x) => x.state === 'connected'),
       'replacement sockets',
     );
-    // Feishu announces nothing: its socket is closed first, then reconnected (one socket at a time).
+    // Feishu and WeCom announce nothing: the socket is closed first, then reconnected (one socket at a time).
     expect(state.emulators.feishu).toMatchObject({ peakOpenSockets: 1, openSockets: 1 });
+    expect(state.emulators.wecom).toMatchObject({ peakOpenSockets: 1, openSockets: 1 });
     for (const platform of SOCKET_PLATFORMS) {
       const { replies } = await ask(platform, 'after-disconnect');
       expect(replies).toHaveLength(1);
@@ -135,9 +146,11 @@ describe('sandbox in long-connection mode', () => {
 });
 
 describe('SANDBOX_LONG_CONNECTION', () => {
-  it('refuses a platform without a long-connection client, naming it', async () => {
+  it('refuses an unknown platform, naming it and the choices', async () => {
     await expect(
-      startSandboxProcess({ SANDBOX_LONG_CONNECTION: 'wecom', MODEL_ENGINE: 'instant' }, 30_000),
-    ).rejects.toThrow(/SANDBOX_LONG_CONNECTION: wecom has no long-connection client yet; feishu, slack, dingtalk have/);
+      startSandboxProcess({ SANDBOX_LONG_CONNECTION: 'wecom,teams', MODEL_ENGINE: 'instant' }, 30_000),
+    ).rejects.toThrow(
+      /SANDBOX_LONG_CONNECTION: unknown platform 'teams' \(use feishu, slack, dingtalk, wecom or all\)/,
+    );
   }, 40_000);
 });

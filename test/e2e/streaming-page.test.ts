@@ -292,39 +292,74 @@ describe('the whole sandbox, streaming, in headless Chromium', () => {
 
   it.each(STREAMING_PLATFORMS)(
     '$platform: the reply grows on the page and ends as delivered',
-    async ({ platform, group }) => {
-      await page.getByTestId(`platform-tab-${platform}`).click();
-      await page.getByTestId('group-select').selectOption(group);
-      await page.getByTestId('member-select').selectOption('alice');
-      const bots = page.getByTestId('bot-message');
-      const before = await bots.count();
-      // Each platform asks its own question: a repeated one would be answered at once from the FAQ cache.
-      await ask(page, `${QUESTION} on ${platform}`);
+    ({ platform, group }) => expectStreamedReply(page, sandbox.url, platform, group, errors),
+    60_000,
+  );
+});
 
-      const reply = bots.nth(before);
-      await reply.waitFor({ timeout: 30_000 });
-      const messageId = (await reply.getAttribute('data-message-id')) ?? '';
-      const stream = await reply.getAttribute('data-stream');
-      if (stream !== 'streaming') {
-        throw new Error(`${platform}: the reply was not streamed (data-stream="${stream}"): one finished message came`);
-      }
-      await screenshot(page, resolve(SCREENSHOT_DIR, `streaming-${platform}.png`));
+/** Asks on `platform`'s tab and checks the reply grew on the page (two lengths at least) and ended as delivered. */
+async function expectStreamedReply(
+  page: Page,
+  baseUrl: string,
+  platform: string,
+  group: string,
+  errors: readonly string[],
+): Promise<void> {
+  await page.getByTestId(`platform-tab-${platform}`).click();
+  await page.getByTestId('group-select').selectOption(group);
+  await page.getByTestId('member-select').selectOption('alice');
+  const bots = page.getByTestId('bot-message');
+  const before = await bots.count();
+  // Each platform asks its own question: a repeated one would be answered at once from the FAQ cache.
+  await ask(page, `${QUESTION} on ${platform}`);
 
-      const mine = botByMessage(page, messageId);
-      await mine.and(page.locator('[data-stream="finished"]')).waitFor({ timeout: 30_000 });
-      const growth = await growthOf(page, messageId);
-      expect(growth?.lengths.length).toBeGreaterThanOrEqual(2);
-      expect(growth?.states).toEqual(['streaming', 'finished']);
+  const reply = bots.nth(before);
+  await reply.waitFor({ timeout: 30_000 });
+  const messageId = (await reply.getAttribute('data-message-id')) ?? '';
+  const stream = await reply.getAttribute('data-stream');
+  if (stream !== 'streaming') {
+    throw new Error(`${platform}: the reply was not streamed (data-stream="${stream}"): one finished message came`);
+  }
+  await screenshot(page, resolve(SCREENSHOT_DIR, `streaming-${platform}.png`));
 
-      const firstWords = (await mine.getByTestId('first-words').textContent()) ?? '';
-      expect(firstWords).toMatch(FIRST_WORDS);
-      const res = await fetch(`${sandbox.url}/_sandbox/messages?platform=${platform}&chat=${group}`);
-      const listed = ((await res.json()) as ReturnType<typeof deliveryView>[]).find((d) => d.messageId === messageId);
-      expect(listed).toMatchObject({ stream: 'finished' });
-      expect(await mine.getByTestId('reply-text').textContent()).toBe(displayText(listed?.text ?? ''));
-      expect(listed?.text).toContain('on call rotation');
-      expect(errors).toEqual([]);
-    },
+  const mine = botByMessage(page, messageId);
+  await mine.and(page.locator('[data-stream="finished"]')).waitFor({ timeout: 30_000 });
+  const growth = await growthOf(page, messageId);
+  expect(growth?.lengths.length).toBeGreaterThanOrEqual(2);
+  expect(growth?.states).toEqual(['streaming', 'finished']);
+
+  const firstWords = (await mine.getByTestId('first-words').textContent()) ?? '';
+  expect(firstWords).toMatch(FIRST_WORDS);
+  const res = await fetch(`${baseUrl}/_sandbox/messages?platform=${platform}&chat=${group}`);
+  const listed = ((await res.json()) as ReturnType<typeof deliveryView>[]).find((d) => d.messageId === messageId);
+  expect(listed).toMatchObject({ stream: 'finished' });
+  expect(await mine.getByTestId('reply-text').textContent()).toBe(displayText(listed?.text ?? ''));
+  expect(listed?.text).toContain('on call rotation');
+  expect(errors).toEqual([]);
+}
+
+describe('WeCom over its long connection (SANDBOX_LONG_CONNECTION=wecom), streaming, in headless Chromium', () => {
+  let sandbox: SandboxProcess;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    sandbox = await startSandboxProcess({
+      MODEL_ENGINE: 'instant',
+      MODEL_STREAM_PACE_MS: PACE_MS,
+      SANDBOX_LONG_CONNECTION: 'wecom',
+    });
+    page = await openPage(sandbox.url, errors);
+  }, 90_000);
+
+  afterAll(async () => {
+    await page?.close();
+    await sandbox?.stop();
+  });
+
+  it(
+    'the reply comes back over the socket, grows on the page as in webhook mode, and ends as delivered',
+    () => expectStreamedReply(page, sandbox.url, 'wecom', 'sales', errors),
     60_000,
   );
 });

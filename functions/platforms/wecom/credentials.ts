@@ -4,13 +4,16 @@ import * as z from '#shared/zod';
 
 const nonEmpty = z.string().check(z.minLength(1));
 
-/** WeCom AI bot callback credentials: the token and the 43-character EncodingAESKey; bot id and name optional. */
+/** WeCom AI bot callback credentials: the token and the 43-character EncodingAESKey; bot id and name optional; the
+ * long connection (connector) also needs the bot id and its secret. */
 export const wecomCredentials = {
   schema: z.object({
     token: nonEmpty,
     encodingAesKey: z.string().check(z.length(43)),
     botId: z.optional(nonEmpty),
     botName: z.optional(nonEmpty),
+    /** The long connection's `secret` (with `botId`); only the connector reads it. */
+    botSecret: z.optional(nonEmpty),
   }),
   secretIdEnv: ENV.wecomSecretId,
   envNames: PLATFORM_CREDENTIAL_ENV.wecom,

@@ -14,4 +14,9 @@ export const wecomReplyHandleSchema = z.object({
   streamId: z.optional(z.string()),
   /** Epoch ms when WeCom stops polling the stream: 6 minutes after the callback was sent. */
   streamUntil: z.optional(z.number()),
+  /**
+   * The callback's `req_id` when the message came over the long connection: the reply goes through the relay to the
+   * connector, which sends it on that socket as `aibot_respond_msg` (`relay.ts`); `responseUrl` is then never used.
+   */
+  reqId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
 });

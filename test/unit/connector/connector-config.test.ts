@@ -43,13 +43,12 @@ describe('loadConnectorConfig', () => {
 
   it('names every problem at once, each by its variable', () => {
     const problems = problemsOf({
-      LONG_CONNECTION_PLATFORMS: 'slack,wecom,teams',
+      LONG_CONNECTION_PLATFORMS: 'slack,teams',
       ENABLED_PLATFORMS: 'dingtalk',
       HEALTH_PORT: '80a',
       AWS_REGION: 'us-east-1',
     });
     expect(problems).toEqual([
-      expect.stringMatching(/^LONG_CONNECTION_PLATFORMS.*"wecom" has no long-connection client/),
       expect.stringMatching(/^LONG_CONNECTION_PLATFORMS.*"teams" has no long-connection client/),
       expect.stringMatching(/^HEALTH_PORT: /),
       expect.stringMatching(/^QUEUE_URL: /),
@@ -66,6 +65,26 @@ describe('loadConnectorConfig', () => {
       expect.stringMatching(/^SLACK_SECRET_ID: not set .*SLACK_APP_TOKEN/),
       'LONG_CONNECTION_PLATFORMS: dingtalk is not in ENABLED_PLATFORMS (slack); the ingest path would refuse its events',
     ]);
+  });
+
+  it("refuses WeCom without the relay queue its replies go through, or without its credentials' source", () => {
+    const problems = problemsOf({
+      ...TASK_ENV,
+      LONG_CONNECTION_PLATFORMS: 'slack,wecom',
+      ENABLED_PLATFORMS: 'slack,wecom',
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^WECOM_SECRET_ID: not set .*WECOM_BOT_SECRET/),
+      expect.stringMatching(/^WECOM_RELAY_QUEUE_URL: not set \(WeCom's long connection also carries the replies/),
+    ]);
+    const config = loadConnectorConfig({
+      ...TASK_ENV,
+      LONG_CONNECTION_PLATFORMS: 'slack,wecom',
+      ENABLED_PLATFORMS: 'slack,wecom',
+      WECOM_SECRET_ID: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:wecom-AbC123',
+      WECOM_RELAY_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/relay.fifo',
+    });
+    expect(config.platforms).toEqual(['slack', 'wecom']);
   });
 
   it('refuses an empty platform list', () => {
