@@ -4,8 +4,8 @@ import { cellToNumber, exactText, isNumeric, type QueryResult } from './query-re
 /**
  * A bar chart of a (label, number) result as a PNG, in pure TypeScript (node:zlib's deflate and CRC-32; no canvas,
  * no native module). Bars only: labels and values stay in the reply's table, which the chart sits next to, so no
- * font is needed and CJK labels cost nothing. Not posted anywhere yet: which platforms get images is the
- * composition's decision.
+ * font is needed and CJK labels cost nothing. The data skill sends it as a protocol v1 image (`chartImage` in
+ * `data-skill.ts`); GroupGate posts it under the table on the platforms that take images (docs/SKILLS.md §8).
  */
 
 /** Most bars drawn; a longer result is a list to read, not a chart. */

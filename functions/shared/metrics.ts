@@ -81,6 +81,11 @@ export const METRIC = {
    * but the skill did not help: a rising count is the skill's owner's to look at.
    */
   skillFailures: 'SkillFailures',
+  /**
+   * Images of a reply (a data skill's chart) the platform did not take after the call's retries. The reply's text was
+   * delivered and holds every number, so nothing was lost; a steady count points at a missing upload scope.
+   */
+  replyImageFailures: 'ReplyImageFailures',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -111,6 +116,7 @@ export const METRIC_UNIT: Readonly<Record<MetricName, Unit>> = {
   SkillAnswers: MetricUnit.Count,
   SkillLatencyMs: MetricUnit.Milliseconds,
   SkillFailures: MetricUnit.Count,
+  ReplyImageFailures: MetricUnit.Count,
 };
 
 /**

@@ -173,7 +173,7 @@ export class Observability extends Construct {
     );
     this.dashboard.addWidgets(
       graph(
-        'Replies, failures, errors, fallbacks, swept',
+        'Replies, failures, errors, fallbacks, swept, images not posted',
         emf([
           METRIC.repliesDelivered,
           METRIC.deliveryFailures,
@@ -182,6 +182,7 @@ export class Observability extends Construct {
           METRIC.fallbackAnswers,
           METRIC.primaryUnavailable,
           METRIC.sweptReplies,
+          METRIC.replyImageFailures,
         ]),
       ),
       graph('Cache hits and filtered replies', emf([METRIC.cacheHits, METRIC.filteredReplies])),

@@ -9,7 +9,8 @@ import { FEISHU_POST_LIMIT_BYTES, FEISHU_TEXT_LIMIT_BYTES } from './config';
 import { FEISHU_USER_ID_SHAPE, neutraliseFeishuMentions } from './mentions';
 
 /** Feishu codes meaning the tenant_access_token is missing, invalid or expired: refresh it and retry once. */
-const TOKEN_REJECTED_CODES = new Set([99991661, 99991663, 99991668]);
+/** Feishu's codes for a missing, invalid or expired `tenant_access_token`. */
+export const TOKEN_REJECTED_CODES: ReadonlySet<number> = new Set([99991661, 99991663, 99991668]);
 /** Feishu's "request trigger frequency limit" code, sent with or without HTTP 429. */
 export const FEISHU_RATE_LIMITED_CODE = 99991400;
 

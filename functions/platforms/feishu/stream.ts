@@ -69,8 +69,10 @@ export interface FeishuCardOpsInput {
   /** The session's deps: `fetch` is the counting fetch whose count `calls` returns. */
   readonly deps: AdapterDeps;
   readonly calls: () => number;
-  /** The one-shot send of this reply, on the same counting fetch. */
-  readonly sendWhole: (text: string) => Promise<SendResult>;
+  /** The one-shot send of this reply (text, then images), on the same counting fetch. */
+  readonly sendWhole: SurfaceOps['sendWhole'];
+  /** Images after a finished card (`SurfaceOps.sendImages`), on the same counting fetch. */
+  readonly sendImages?: SurfaceOps['sendImages'];
 }
 
 const createCardResponse = z.object({ data: z.object({ card_id: z.string().check(z.minLength(1)) }) });
@@ -252,6 +254,7 @@ export function createFeishuCardOps(input: FeishuCardOpsInput): SurfaceOps {
     finish: settle,
     fail: settle,
     sendWhole: input.sendWhole,
+    ...(input.sendImages ? { sendImages: input.sendImages } : {}),
   };
 }
 

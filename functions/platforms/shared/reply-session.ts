@@ -36,8 +36,8 @@ export class ReplySessionClosedError extends Error {
 type Send = (reply: OutgoingReply) => Promise<SendResult>;
 
 /**
- * The one-shot session: buffers `update`s, sends once on `finish` (the full text) or `fail` (the note alone — a
- * partial answer cut mid-sentence is never sent as if it were the answer). The session settles when `finish`/`fail`
+ * The one-shot session: buffers `update`s, sends once on `finish` (the full text, then its images) or `fail` (the
+ * note alone — a partial answer cut mid-sentence is never sent as if it were the answer). The session settles when `finish`/`fail`
  * is called, before the send resolves, so a second settle while the first send is in flight is refused too.
  * `buffered` is the last `update`'s text (for diagnostics and tests; `finish` sends its own argument).
  */
@@ -45,10 +45,14 @@ export function openOneShotReply(send: Send, target: ReplyTarget): ReplySession 
   let buffered = '';
   let settledBy: 'finish' | 'fail' | 'abandon' | undefined;
   let platformCalls = 0;
-  const settle = async (call: 'finish' | 'fail', text: string): Promise<SendResult> => {
+  const settle = async (
+    call: 'finish' | 'fail',
+    text: string,
+    images?: OutgoingReply['images'],
+  ): Promise<SendResult> => {
     if (settledBy) throw new ReplySessionClosedError(call, settledBy);
     settledBy = call;
-    const sent = await send({ ...target, text });
+    const sent = await send({ ...target, text, ...(images && images.length > 0 ? { images } : {}) });
     // One call per delivered part (a long reply is split); retries inside `send` are not visible here.
     platformCalls = sent.messageIds.length;
     return sent;
@@ -64,7 +68,8 @@ export function openOneShotReply(send: Send, target: ReplyTarget): ReplySession 
       if (settledBy) throw new ReplySessionClosedError('update', settledBy);
       buffered = fullTextSoFar;
     },
-    finish: (fullText) => settle('finish', fullText),
+    finish: (fullText, options) => settle('finish', fullText, options?.images),
+    // A note is not an answer: it carries no images.
     fail: (note) => settle('fail', note),
     // Nothing is in flight before the one send, which is the settle itself.
     abandon: async () => {

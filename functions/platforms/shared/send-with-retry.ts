@@ -5,7 +5,8 @@ export interface OutboundRequest {
   readonly url: string;
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH';
   readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /** Text (JSON, a form), raw bytes (a file upload) or a multipart form, whose boundary fetch sets. */
+  readonly body?: string | Uint8Array | FormData;
 }
 
 /** The upstream's answer, body read as text. */

@@ -1,3 +1,4 @@
+import type { ReplyImage } from '#core/reply-image';
 import type { OpenedSurface, OpenReplyOptions, ReplySession, SendResult } from '#platforms/types';
 import { ReplySessionClosedError } from './reply-session';
 
@@ -43,8 +44,16 @@ export interface SurfaceOps {
   finish(surface: OpenedSurface, text: string): Promise<SendResult>;
   /** Writes `text` (a note, possibly after a partial answer) and ends streaming as failed. */
   fail(surface: OpenedSurface, text: string): Promise<SendResult>;
-  /** One plain message: the reply when no surface was opened (settled before any update, or open failed). */
-  sendWhole(text: string): Promise<SendResult>;
+  /**
+   * One plain message: the reply when no surface was opened (settled before any update, or open failed), then its
+   * images where the platform posts images (`OutgoingReply.images`).
+   */
+  sendWhole(text: string, images?: readonly ReplyImage[]): Promise<SendResult>;
+  /**
+   * Posts images after a finished surface (each its own message beside it); never throws, failures are in the
+   * result's `imageFailures`. Absent where the platform posts no images: they are left out.
+   */
+  sendImages?(images: readonly ReplyImage[]): Promise<SendResult>;
 }
 
 export interface StreamingSessionDeps {
@@ -131,13 +140,17 @@ export function openStreamingSession(
     });
   }
 
-  async function settle(call: 'finish' | 'fail', text: string): Promise<SendResult> {
+  async function settle(
+    call: 'finish' | 'fail',
+    text: string,
+    images: readonly ReplyImage[] = [],
+  ): Promise<SendResult> {
     if (settledBy) throw new ReplySessionClosedError(call, settledBy);
     settledBy = call;
     await inFlight;
     const target = surface ?? resumeFrom;
     if (!target || openFailed) {
-      const sent = await ops.sendWhole(text);
+      const sent = await (images.length > 0 ? ops.sendWhole(text, images) : ops.sendWhole(text));
       visible();
       return sent;
     }
@@ -148,7 +161,13 @@ export function openStreamingSession(
     }
     const sent = call === 'finish' ? await ops.finish(target, text) : await ops.fail(target, text);
     visible();
-    return sent;
+    if (images.length === 0 || !ops.sendImages) return sent;
+    // After the final text, inside this settle: the reply counts as delivered whatever happens to the images.
+    const posted = await ops.sendImages(images);
+    return {
+      messageIds: [...sent.messageIds, ...posted.messageIds],
+      ...(posted.imageFailures ? { imageFailures: posted.imageFailures } : {}),
+    };
   }
 
   return {
@@ -161,7 +180,7 @@ export function openStreamingSession(
       latest = fullTextSoFar;
       kick();
     },
-    finish: (fullText) => settle('finish', fullText),
+    finish: (fullText, finishOptions) => settle('finish', fullText, finishOptions?.images),
     fail: (note) => settle('fail', note),
     abandon: async () => {
       settledBy ??= 'abandon';

@@ -1,9 +1,11 @@
 import { PlatformApiError } from '#core/errors';
 import { askerMentionId, neutraliseBroadcastAt } from '#platforms/shared/mentions';
+import { postReplyImages, withImages } from '#platforms/shared/reply-images';
 import { prepareReplyParts, type ReplyLimits } from '#platforms/shared/reply-text';
 import { type OutboundResponse, sendWithRetry } from '#platforms/shared/send-with-retry';
 import type { AdapterDeps, OutgoingReply, SendResult } from '#platforms/types';
 import { SLACK_TEXT_LIMIT_CHARS } from './config';
+import { postSlackImage } from './upload-image';
 
 interface SlackTarget {
   readonly channel: string;
@@ -22,7 +24,8 @@ export const SLACK_USER_ID_SHAPE = /^[^\s<>|&!]{1,256}$/u;
  * final. `chat.postMessage` has no idempotency key, so a 5xx is retried on the assumption that nothing was posted.
  * The text is sanitised and bounded by `limits` (`prepareReplyParts`), then `&`, `<`, `>` are escaped per part, which
  * turns every `<!channel>`, `<!here>`, `<!everyone>`, `<@U…>` and `<!subteam^…>` into literal text: the only live
- * mention is the asker's `<@U…>`, added here.
+ * mention is the asker's `<@U…>`, added here. Then the reply's images, each shared into the same place
+ * (`upload-image.ts`).
  */
 export async function sendSlackReply(
   apiBaseUrl: string,
@@ -62,7 +65,11 @@ export async function sendSlackReply(
     );
     messageIds.push(readTs(response));
   }
-  return { messageIds };
+  // The text is out: images follow it in the same place, and a failed one is reported, never thrown.
+  const images = await postReplyImages(reply.images, (image, index) =>
+    postSlackImage(apiBaseUrl, botToken, target, image, index, deps),
+  );
+  return withImages({ messageIds }, images);
 }
 
 /** Slack's three control characters must be escaped in message text, or `a < b` would be read as markup. */

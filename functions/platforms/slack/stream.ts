@@ -46,8 +46,10 @@ export interface SlackSurfaceDeps {
   readonly call: SlackCall;
   readonly calls: () => number;
   readonly text: SlackStreamText;
-  /** The one-shot send (split, escaped `text`, @-mention) for replies that never opened a surface. */
-  readonly sendWhole: (text: string) => Promise<SendResult>;
+  /** The one-shot send (split, escaped `text`, @-mention, then images) for replies that never opened a surface. */
+  readonly sendWhole: SurfaceOps['sendWhole'];
+  /** Images after a finished stream (`SurfaceOps.sendImages`). */
+  readonly sendImages?: SurfaceOps['sendImages'];
   readonly now: () => number;
 }
 
@@ -239,6 +241,7 @@ export function slackSurfaceOps(place: SlackStreamPlace, deps: SlackSurfaceDeps)
     finish: settle,
     fail: settle,
     sendWhole: deps.sendWhole,
+    ...(deps.sendImages ? { sendImages: deps.sendImages } : {}),
   };
 }
 
