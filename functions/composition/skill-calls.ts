@@ -19,13 +19,17 @@ export function remoteSkillDeps(
 }
 
 /**
- * One skill call in the log (skill, action, reason, latency; never the member's text or the skill's) and in the
- * metrics: its latency, and a failure under its reason (`SkillFailures`), the figure a skill's owner watches.
+ * One skill call in the log (skill, action, reason, latency, images dropped and why; never the member's text or the
+ * skill's; WARN for a failure or a dropped image) and in the metrics: its latency, and a failure under its reason
+ * (`SkillFailures`), the figure a skill's owner watches.
  */
 export function reportSkillCall(call: SkillCallReport): void {
   if (call.action === 'failed') {
     logger.warn('skill call failed', { ...call });
     countSkillFailure(call.reason ?? 'unexpected');
+  } else if (call.droppedImages) {
+    // The answer went out; images the protocol refused are the skill owner's to fix.
+    logger.warn('skill call', { ...call });
   } else {
     logger.info('skill call', { ...call });
   }

@@ -13,7 +13,7 @@ import * as z from '#shared/zod';
  * {
  *   "remote": [{ "name": "glossary", "description": "Company terms: /define <term>",
  *                "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:glossary",
- *                "commands": ["/define"], "timeoutMs": 3000 }],
+ *                "commands": ["/define"], "timeoutMs": 3000, "acceptsFiles": false }],
  *   "groups": { "*": ["cost"], "slack:C0123": ["cost", "glossary"] }
  * }
  * ```
@@ -81,6 +81,11 @@ const remoteSkillSchema = z
       ),
     ),
     timeoutMs: z._default(z.int().check(z.gte(100), z.lte(MAX_SKILL_TIMEOUT_MS)), DEFAULT_SKILL_TIMEOUT_MS),
+    /**
+     * Send the skill the files members share with the messages it matches (`files` in the request, docs/SKILLS.md).
+     * Off unless set: a skill never receives files it did not ask for.
+     */
+    acceptsFiles: z.optional(z.boolean()),
   })
   .check(
     z.refine((skill) => (skill.functionArn === undefined) !== (skill.url === undefined), {

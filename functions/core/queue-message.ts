@@ -1,5 +1,5 @@
 import { replyHandleSchema } from '#platforms/manifests';
-import { type IncomingMessage, PLATFORMS } from '#platforms/types';
+import { type IncomingMessage, MAX_MESSAGE_ATTACHMENTS, PLATFORMS } from '#platforms/types';
 import * as z from '#shared/zod';
 
 /**
@@ -38,6 +38,20 @@ export const queuedEventSchema = z.object({
     mentionedBot: z.boolean(),
     timestamp: z.number(),
     replyHandle: replyHandleSchema,
+    // References only (never the bytes): the worker downloads a file when a skill that accepts files needs it.
+    attachments: z.optional(
+      z
+        .array(
+          z.object({
+            kind: z.enum(['file', 'audio']),
+            name: z.string().check(z.minLength(1), z.maxLength(200)),
+            size: z.optional(z.number().check(z.nonnegative())),
+            ref: z.string().check(z.minLength(1), z.maxLength(4096)),
+            quoted: z.optional(z.boolean()),
+          }),
+        )
+        .check(z.maxLength(MAX_MESSAGE_ATTACHMENTS)),
+    ),
   }),
 });
 

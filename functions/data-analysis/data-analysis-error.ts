@@ -6,6 +6,9 @@
  * - `not_text`: the file is not UTF-8 text (binary, NUL bytes, UTF-16);
  * - `empty`: the file has no header line;
  * - `bad_csv`: DuckDB could not read the file as a table;
+ * - `too_many_columns`: the table is wider than the column limit;
+ * - `bad_file`: a shared file that is not a CSV or XLSX table, or an XLSX that cannot be read safely (damaged,
+ *   encrypted, a zip bomb, a DTD);
  * - `no_sql`: no SQL statement was found (an empty `/sql`, a model reply without a query);
  * - `multiple_statements`: more than one statement (`SELECT 1; DROP TABLE sales`);
  * - `not_select`: one statement, but not a query (INSERT, CREATE, COPY, ATTACH, SET, PRAGMA that is not a query…);
@@ -20,6 +23,8 @@ export type DataAnalysisErrorCode =
   | 'not_text'
   | 'empty'
   | 'bad_csv'
+  | 'too_many_columns'
+  | 'bad_file'
   | 'no_sql'
   | 'multiple_statements'
   | 'not_select'

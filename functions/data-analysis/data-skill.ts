@@ -1,15 +1,19 @@
 import {
+  MAX_SKILL_IMAGE_BYTES,
   MAX_SKILL_REPLY_CHARS,
   SKILL_PROTOCOL_VERSION,
   type SkillRequest,
   type SkillResponse,
+  type SkillResponseImage,
 } from '#core/skills/remote-protocol';
+import { chartSeries, renderBarChart } from './chart';
 import { DataAnalysisError, type DataAnalysisErrorCode } from './data-analysis-error';
 import type { DatasetSpec } from './dataset';
 import { type LoadedDataset, openDataset } from './engine';
 import { formatResult } from './format-result';
 import { type DataLimits, dataLimits } from './limits';
 import type { QueryResult } from './query-result';
+import { pickTableFile, sharedFileDataset } from './shared-file';
 import { buildRetryPrompt, buildSqlPrompt, extractSql, PROMPT_SAMPLE_ROWS, type WriteSql } from './write-sql';
 
 /**
@@ -22,8 +26,15 @@ import { buildRetryPrompt, buildSqlPrompt, extractSql, PROMPT_SAMPLE_ROWS, type 
  *   (`write-sql.ts`); if the engine rejects it, the model gets one retry with the engine's error;
  * - `/sql <dataset> <SELECT …>` (or `/sql <SELECT …>` with one dataset) → the member's own SQL, under the same guards;
  * - anything else → `decline`.
+ * A query whose result is a (label, number) pair also carries its bar chart as an image (`chartImage`), which
+ * GroupGate posts under the table where the platform can; the table alone holds every number.
  * `/数据` is `/data`. The command comes from the request's `command`/`args` when GroupGate matched it by the skill's
- * `commands`, else from the text's first word. The skill sees only what protocol v1 sends (the masked text).
+ * `commands`, else from the text's first word. The skill sees only what protocol v1 sends (the masked text, and the
+ * files shared with the message when its configuration says `acceptsFiles`).
+ *
+ * A CSV or XLSX file shared with the command (`request.files`) is the one table instead of the registered datasets,
+ * named after the file (`sales.csv` → `sales`: `shared-file.ts`), with the same engine, limits and guards; a shared
+ * file that is not a table is answered with what the skill reads.
  *
  * Every failure the member can act on (unknown dataset, SQL refused or failing, time or memory limits, a dataset file
  * that is not a CSV, the model unavailable) is an `answer` saying so: the member asked this skill by command, and a
@@ -85,9 +96,18 @@ export async function answerDataRequest(request: SkillRequest, deps: DataSkillDe
   if (command === undefined) return { version, action: 'decline' };
   const now = deps.now ?? Date.now;
   const budget = budgetFor(deps.limits, now() + request.deadlineMs - DEADLINE_MARGIN_MS, now);
+  // A file shared with the question is the table, in place of the registered datasets.
+  let datasets = deps.datasets;
+  if (request.files !== undefined && request.files.length > 0) {
+    const picked = pickTableFile(request.files);
+    if ('refused' in picked) return { version, action: 'answer', reply: clip(picked.refused) };
+    datasets = [sharedFileDataset(picked, () => budget.limits())];
+  }
   try {
-    const reply = await answerCommand(command, deps, budget);
-    return { version, action: 'answer', reply: clip(reply) };
+    const answered = await answerCommand(command, { ...deps, datasets }, budget);
+    if (typeof answered === 'string') return { version, action: 'answer', reply: clip(answered) };
+    const chart = chartImage(answered.result);
+    return { version, action: 'answer', reply: clip(answered.reply), ...(chart ? { images: [chart] } : {}) };
   } catch (error) {
     if (error instanceof DataAnalysisError) return { version, action: 'answer', reply: clip(error.message) };
     deps.onInternalError?.(error);
@@ -118,7 +138,37 @@ function budgetFor(configured: Partial<DataLimits> | undefined, deadlineAt: numb
   };
 }
 
-async function answerCommand(command: Command, deps: DataSkillDeps, budget: Budget): Promise<string> {
+/** A query's answer: the reply built from the result, and the result itself (for its chart). */
+interface QueryAnswer {
+  readonly reply: string;
+  readonly result: QueryResult;
+}
+
+/**
+ * The bar chart of a (label, number) result (`chartSeries`) as a protocol v1 image, or undefined when the result is
+ * not such a pair or its PNG would be over the protocol's image limit. Labels are not drawn: the table above it names
+ * every bar, in the same order.
+ */
+export function chartImage(result: QueryResult): SkillResponseImage | undefined {
+  const series = chartSeries(result);
+  if (!series) return undefined;
+  const png = renderBarChart(series.values);
+  if (png.byteLength > MAX_SKILL_IMAGE_BYTES) return undefined;
+  const [label, value] = result.columns.map((column) => clipText(column.name, 60));
+  const bars = series.values.length;
+  return {
+    mediaType: 'image/png',
+    data: Buffer.from(png).toString('base64'),
+    alt: `Bar chart of ${value} by ${label}, ${bars} bar${bars === 1 ? '' : 's'} in the table's order`,
+  };
+}
+
+function clipText(text: string, max: number): string {
+  const line = text.replace(/\s+/gu, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+async function answerCommand(command: Command, deps: DataSkillDeps, budget: Budget): Promise<string | QueryAnswer> {
   const { datasets } = deps;
   if (datasets.length === 0) return 'No datasets are registered for this skill yet: ask the operator to add one.';
   if (command.args === '') {
@@ -135,7 +185,7 @@ async function answerCommand(command: Command, deps: DataSkillDeps, budget: Budg
   if (command.kind === 'sql') {
     return withDataset(spec, budget.limits(), async (loaded) => {
       const result = await loaded.query(rest, { timeMs: budget.limits().queryTimeMs });
-      return formatResult({ table: loaded.table, sql: rest, result });
+      return { reply: formatResult({ table: loaded.table, sql: rest, result }), result };
     });
   }
   return withDataset(spec, budget.limits(), (loaded) => answerQuestion(spec, loaded, rest, deps, budget));
@@ -148,7 +198,7 @@ async function answerQuestion(
   question: string,
   deps: DataSkillDeps,
   budget: Budget,
-): Promise<string> {
+): Promise<QueryAnswer> {
   const sample = await loaded.query(`SELECT * FROM ${loaded.table} LIMIT ${PROMPT_SAMPLE_ROWS}`, {
     timeMs: budget.limits().queryTimeMs,
   });
@@ -164,10 +214,10 @@ async function answerQuestion(
     question,
   );
   const first = await attempt(messages);
-  if (first.ok) return formatResult({ table: loaded.table, sql: first.sql, result: first.result });
+  if (first.ok) return { reply: formatResult({ ...first, table: loaded.table }), result: first.result };
   if (!RETRIED.has(first.error.code)) throw failedQuery(first.error, first.sql);
   const second = await attempt(buildRetryPrompt(messages, first.modelReply, first.error.message));
-  if (second.ok) return formatResult({ table: loaded.table, sql: second.sql, result: second.result });
+  if (second.ok) return { reply: formatResult({ ...second, table: loaded.table }), result: second.result };
   throw failedQuery(second.error, second.sql, 'The model’s SQL failed twice. ');
 
   async function attempt(prompt: Parameters<WriteSql>[0]): Promise<Attempt> {
@@ -207,15 +257,16 @@ async function withDataset<T>(
   limits: DataLimits,
   work: (loaded: LoadedDataset) => Promise<T>,
 ): Promise<T> {
+  const shownAs = spec.shownAs ?? `Dataset ${spec.name}`;
   const bytes = await spec.load(limits.maxCsvBytes).catch((error: unknown) => {
     if (error instanceof DataAnalysisError) throw error;
-    throw new DataAnalysisError('unavailable', `Dataset ${spec.name} could not be read just now; try again later.`, {
+    throw new DataAnalysisError('unavailable', `${shownAs} could not be read just now; try again later.`, {
       cause: error,
     });
   });
   const loaded = await openDataset({ table: spec.name, bytes, limits }).catch((error: unknown) => {
     if (error instanceof DataAnalysisError) {
-      throw new DataAnalysisError(error.code, `Dataset ${spec.name} cannot be used. ${error.message}`, {
+      throw new DataAnalysisError(error.code, `${shownAs} cannot be used. ${error.message}`, {
         cause: error,
       });
     }

@@ -11,6 +11,8 @@ export interface DatasetSpec {
   readonly title: string;
   /** What the rows are, shown in the list and given to the model with the columns. */
   readonly description?: string;
+  /** How messages about a file that cannot be used name it. @default `Dataset <name>` */
+  readonly shownAs?: string;
   /** The file's bytes. Implementations stop reading past the byte limit they are given (`too_large`). */
   load(maxBytes: number): Promise<Uint8Array>;
 }
@@ -29,11 +31,11 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
  * Checks a dataset file before DuckDB reads it, so a wrong file is named for what it is instead of surfacing as a
  * confusing parse error (or a half-read table): over `maxBytes` (`too_large`), not UTF-8 text (`not_text`: NUL bytes
  * mean binary data or UTF-16; any invalid UTF-8 sequence means binary junk or a legacy encoding such as GBK), no
- * header line (`empty`). Returns the bytes without a UTF-8 byte-order mark (spreadsheet exports add one), so it
- * cannot end up in the first column's name.
+ * header line (`empty`), a header naming more than `maxColumns` columns (`too_many_columns`). Returns the bytes
+ * without a UTF-8 byte-order mark (spreadsheet exports add one), so it cannot end up in the first column's name.
  * @throws DataAnalysisError
  */
-export function checkCsv(bytes: Uint8Array, maxBytes: number): Uint8Array {
+export function checkCsv(bytes: Uint8Array, maxBytes: number, maxColumns = Number.POSITIVE_INFINITY): Uint8Array {
   if (bytes.byteLength > maxBytes) {
     throw new DataAnalysisError(
       'too_large',
@@ -64,7 +66,31 @@ export function checkCsv(bytes: Uint8Array, maxBytes: number): Uint8Array {
       'The dataset file has no header line: a CSV must start with a line naming its columns.',
     );
   }
+  const columns = headerFieldCount(firstLine);
+  if (columns > maxColumns) {
+    throw new DataAnalysisError(
+      'too_many_columns',
+      `The table has ${columns} columns, more than the limit of ${maxColumns}: keep the columns you ask about.`,
+    );
+  }
   return body;
+}
+
+/**
+ * Fields of a header line: separators outside double quotes, plus one. The separator is the most frequent of `,`,
+ * `;`, tab and `|` (DuckDB sniffs it the same way), so a semicolon CSV is not counted as one column. A quoted header
+ * spanning lines is counted up to the line's end: a lower bound, which only ever lets DuckDB decide.
+ */
+function headerFieldCount(line: string): number {
+  const counts = new Map<string, number>();
+  let quoted = false;
+  for (const ch of line) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === ',' || ch === ';' || ch === '\t' || ch === '|')) {
+      counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    }
+  }
+  return Math.max(0, ...counts.values()) + 1;
 }
 
 function hasBom(bytes: Uint8Array): boolean {

@@ -72,7 +72,7 @@ export async function openDataset(options: OpenDatasetOptions): Promise<LoadedDa
   const { table } = options;
   if (!isDatasetName(table)) throw new RangeError(`not a dataset name: ${JSON.stringify(table)}`);
   const limits = dataLimits(options.limits);
-  const csv = checkCsv(options.bytes, limits.maxCsvBytes);
+  const csv = checkCsv(options.bytes, limits.maxCsvBytes, limits.maxColumns);
   const memoryBytes = parseMemoryLimit(limits.memoryLimit);
   let engine: EngineProcess | undefined;
   let closed = false;

@@ -15,6 +15,8 @@ export interface DataLimits {
   readonly loadTimeMs: number;
   /** DuckDB's `memory_limit` (the engine never spills to disk, so a query over it fails). @default '256MB' */
   readonly memoryLimit: string;
+  /** Columns a table may have (its header line, an XLSX sheet's widest row); more is `too_many_columns`. @default 256 */
+  readonly maxColumns: number;
 }
 
 export const DEFAULT_DATA_LIMITS: DataLimits = Object.freeze({
@@ -24,6 +26,7 @@ export const DEFAULT_DATA_LIMITS: DataLimits = Object.freeze({
   queryTimeMs: 5_000,
   loadTimeMs: 15_000,
   memoryLimit: '256MB',
+  maxColumns: 256,
 });
 
 /** The defaults with the given overrides. */

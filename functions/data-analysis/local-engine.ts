@@ -74,7 +74,7 @@ export async function openLocalDataset(options: OpenDatasetOptions): Promise<Loa
   const { table } = options;
   if (!isDatasetName(table)) throw new RangeError(`not a dataset name: ${JSON.stringify(table)}`);
   const limits = dataLimits(options.limits);
-  const csv = checkCsv(options.bytes, limits.maxCsvBytes);
+  const csv = checkCsv(options.bytes, limits.maxCsvBytes, limits.maxColumns);
   const instance = await createInstance(limits.memoryLimit);
   let connection: DuckDBConnection | undefined;
   try {

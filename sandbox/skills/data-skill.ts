@@ -14,7 +14,8 @@ import { type RunningSkillServer, startSkillServer } from './skill-server';
  * SQL, `/data sales revenue by currency`.
  *
  * The HTTP contract of the other demo skills (`skill-server.ts`): `POST /` only (404 elsewhere, 405 for other
- * methods), a body over 64 KiB is 413, a body that is not a v1 request is 400 with `{"error": "…"}`.
+ * methods), a body over 6 MB (Lambda's synchronous payload limit: requests carry shared files) is 413, a body that
+ * is not a v1 request is 400 with `{"error": "…"}`.
  */
 
 export const SAMPLE_SALES_FILE = join(__dirname, 'data', 'sample-sales.csv');
@@ -39,6 +40,9 @@ async function readFileCapped(file: string, maxBytes: number): Promise<Uint8Arra
   return bytes;
 }
 
+/** Lambda's limit on a synchronous Invoke's request payload: 6 MB. */
+export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
 export interface DataSkillOptions {
   /** Port on 127.0.0.1. @default 0 (any free port) */
   readonly port?: number;
@@ -59,6 +63,8 @@ export async function startDataSkill(options: DataSkillOptions): Promise<Running
   };
   return startSkillServer({
     ...(options.port === undefined ? {} : { port: options.port }),
+    // Shared CSV/XLSX files come in the request, as in the Lambda's 6 MB synchronous Invoke payload.
+    maxRequestBytes: LAMBDA_SYNC_PAYLOAD_BYTES,
     answer: (request) => answerDataRequest(request, deps),
   });
 }

@@ -50,10 +50,12 @@ export async function startSandboxSkills(setting: string | undefined): Promise<S
         },
         {
           name: 'data',
-          description: 'Sample sales data: /data <question> (the model writes SQL), /sql sales <SELECT …> (your own)',
+          description:
+            'Sample sales data, or a CSV/XLSX you share with the command: /data <question> (the model writes SQL), /sql sales <SELECT …> (your own)',
           url: data.url,
           commands: ['/data', '/sql'],
           timeoutMs: 10_000,
+          acceptsFiles: true,
         },
       ],
       // Chat groups only: programs calling /v1/chat in the sandbox (scripts, the tests) get the model's answer as is.

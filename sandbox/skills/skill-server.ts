@@ -7,7 +7,7 @@ import { closeServer } from '../http-forward';
 /**
  * The HTTP side of the sandbox's demo skills: a server on 127.0.0.1 that takes skill protocol v1 requests
  * (docs/SKILLS.md §4) the way a skill author's Lambda function takes an Invoke, and answers with what `answer` says.
- * `POST /` only (404 elsewhere, 405 for other methods); a body over 64 KiB is 413; a body that is not a v1 request
+ * `POST /` only (404 elsewhere, 405 for other methods); a body over 64 KiB (or `maxRequestBytes`) is 413; a body that is not a v1 request
  * (bad JSON, another version, a wrong shape) is 400 with the reason as `{"error": "…"}`. Fields it does not know are
  * ignored, so a request carrying more than v1 names still works.
  */
@@ -50,6 +50,11 @@ export interface RunningSkillServer {
 export interface SkillServerOptions {
   /** Port on 127.0.0.1. @default 0 (any free port) */
   readonly port?: number;
+  /**
+   * Largest request body, bytes (a skill that accepts shared files takes up to Lambda's 6 MB payload).
+   * @default MAX_REQUEST_BYTES
+   */
+  readonly maxRequestBytes?: number;
   readonly answer: (request: SkillServerRequest) => SkillServerResponse | Promise<SkillServerResponse>;
 }
 
@@ -57,12 +62,13 @@ type Body = { readonly kind: 'read'; readonly bytes: Buffer } | { readonly kind:
 
 /** The body, or `too-large` past `cap` bytes (the rest is read and dropped; past the drain limit the socket is cut). */
 function readCapped(req: IncomingMessage, cap: number): Promise<Body> {
+  const drainLimit = Math.max(DRAIN_LIMIT_BYTES, 2 * cap);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > DRAIN_LIMIT_BYTES) req.destroy(new Error('request body over the drain limit'));
+      if (size > drainLimit) req.destroy(new Error('request body over the drain limit'));
       else if (size <= cap) chunks.push(chunk);
     });
     req.on('end', () => resolve(size > cap ? { kind: 'too-large' } : { kind: 'read', bytes: Buffer.concat(chunks) }));
@@ -82,6 +88,7 @@ function sendJson(res: ServerResponse, status: number, body: object, headers: Re
 
 /** Starts a skill server on 127.0.0.1. */
 export async function startSkillServer(options: SkillServerOptions): Promise<RunningSkillServer> {
+  const maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
   const calls: SkillServerCall[] = [];
   const record = (call: SkillServerCall): void => {
     calls.push(call);
@@ -104,12 +111,12 @@ export async function startSkillServer(options: SkillServerOptions): Promise<Run
       return refuse(405, `method ${method} is not allowed: use POST`, { allow: 'POST' });
     }
     const declared = Number(req.headers['content-length']);
-    if (declared > DRAIN_LIMIT_BYTES) {
+    if (declared > Math.max(DRAIN_LIMIT_BYTES, 2 * maxRequestBytes)) {
       req.resume();
-      return refuse(413, `the body is over ${MAX_REQUEST_BYTES} bytes`, { connection: 'close' });
+      return refuse(413, `the body is over ${maxRequestBytes} bytes`, { connection: 'close' });
     }
-    const body = await readCapped(req, MAX_REQUEST_BYTES);
-    if (body.kind === 'too-large') return refuse(413, `the body is over ${MAX_REQUEST_BYTES} bytes`);
+    const body = await readCapped(req, maxRequestBytes);
+    if (body.kind === 'too-large') return refuse(413, `the body is over ${maxRequestBytes} bytes`);
     let json: unknown;
     try {
       json = JSON.parse(body.bytes.toString('utf8'));
@@ -119,7 +126,10 @@ export async function startSkillServer(options: SkillServerOptions): Promise<Run
     const parsed = parseSkillRequest(json);
     if (!parsed.ok) return refuse(400, parsed.reason);
     const response = await options.answer(parsed.request);
-    record({ method, path, status: 200, request: parsed.request, action: response.action });
+    // Shared files are recorded by name only: `calls()` keeps a thousand requests in memory.
+    const files = parsed.request.files?.map((file) => ({ ...file, data: '' }));
+    const recorded = files === undefined ? parsed.request : { ...parsed.request, files };
+    record({ method, path, status: 200, request: recorded, action: response.action });
     sendJson(res, 200, response);
   }
 

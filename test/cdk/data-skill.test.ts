@@ -125,6 +125,7 @@ describe('with datasets', () => {
           description: expect.stringContaining('/data'),
           commands: ['/data', '/数据', '/sql'],
           timeoutMs: 10_000,
+          acceptsFiles: true,
           functionArn: fakeFunctionArn(dataId),
         },
       ]);

@@ -1,3 +1,4 @@
+import { checkPng, type ReplyImage } from '#core/reply-image';
 import { stripInvisible } from '#core/safety/sanitise-input';
 import * as z from '#shared/zod';
 
@@ -8,6 +9,8 @@ import * as z from '#shared/zod';
  * on to the model as if the skill had declined, and the failure is reported.
  *
  * Unknown fields of a response are ignored, so a skill may carry extra data; a change of meaning is a new version.
+ * An answer's optional `images` came later within v1: a GroupGate from before ignores them (and posts the text), and
+ * here each image is checked on its own, a bad one dropped with its reason, never failing the answer.
  * Lengths are JavaScript string lengths (UTF-16 code units).
  */
 export const SKILL_PROTOCOL_VERSION = 'groupgate.skill.v1';
@@ -23,6 +26,39 @@ export const MAX_PASSAGE_TITLE_CHARS = 200;
 export const MAX_PASSAGE_SECTION_CHARS = 200;
 /** Longest passage `url` kept; a longer one is dropped like a non-https one. */
 export const MAX_PASSAGE_URL_CHARS = 2048;
+/** Most images one `answer` may carry; later ones are dropped (and reported), the answer is kept. */
+export const MAX_SKILL_IMAGES = 2;
+/**
+ * Largest decoded image, bytes. Two at this size (base64: 24 KiB each) beside a 4,000-character reply of 3-byte
+ * characters still fit in `MAX_SKILL_RESPONSE_BYTES`.
+ */
+export const MAX_SKILL_IMAGE_BYTES = 18 * 1024;
+export const MAX_SKILL_IMAGE_ALT_CHARS = 200;
+
+/**
+ * Most bytes of shared files one request carries, before base64. Lambda's synchronous Invoke takes a request payload
+ * of at most 6 MB; base64 makes 4 MiB about 5.6 MB, which leaves room for the rest of the request. A larger file is
+ * refused with a message to the member, never cut.
+ */
+export const MAX_SKILL_FILES_BYTES = 4 * 1024 * 1024;
+/** Most files one request carries. */
+export const MAX_SKILL_FILES = 4;
+/** Longest file name sent. */
+export const MAX_SKILL_FILE_NAME_CHARS = 200;
+
+/**
+ * A file the member shared with the message. Sent only to skills whose configuration says `acceptsFiles`: a skill
+ * never receives files it did not ask for. The member shared it deliberately with the bot; its content is not
+ * PII-masked (a table masked cell by cell would no longer add up), so an operator opts a skill in knowing that.
+ */
+export interface SkillFile {
+  /** The name the member sees in the chat, without any path. */
+  readonly name: string;
+  /** From the name's extension: `text/csv`, the XLSX type, else `application/octet-stream`. */
+  readonly mediaType: string;
+  /** The file's bytes, base64. */
+  readonly data: string;
+}
 
 /** Where a message was asked, as a skill learns it: never the platform's own user id. */
 export interface SkillRequestOrigin {
@@ -46,6 +82,8 @@ export interface SkillRequest {
   /** With `command`: the rest of `text` after the command word, trimmed (possibly empty). */
   readonly args?: string;
   readonly origin?: SkillRequestOrigin;
+  /** The files shared with the message, for a skill configured with `acceptsFiles`; absent when there are none. */
+  readonly files?: readonly SkillFile[];
   /** How long the skill has for this call, ms; GroupGate stops waiting after it. */
   readonly deadlineMs: number;
 }
@@ -58,8 +96,21 @@ export interface SkillPassage {
   readonly url?: string;
 }
 
+/** An image of an `answer` on the wire: a PNG file, base64 (RFC 4648, with padding), and what it shows. */
+export interface SkillResponseImage {
+  readonly mediaType: 'image/png';
+  readonly data: string;
+  readonly alt: string;
+}
+
 export type SkillResponse =
-  | { readonly version: typeof SKILL_PROTOCOL_VERSION; readonly action: 'answer'; readonly reply: string }
+  | {
+      readonly version: typeof SKILL_PROTOCOL_VERSION;
+      readonly action: 'answer';
+      readonly reply: string;
+      /** Optional (a skill that sends none is unchanged); posted after the reply where the platform can. */
+      readonly images?: readonly SkillResponseImage[];
+    }
   | {
       readonly version: typeof SKILL_PROTOCOL_VERSION;
       readonly action: 'ground';
@@ -93,7 +144,13 @@ const passageSchema = z.object({
 
 /** The response schema, discriminated on `action`; the version is checked first by `parseSkillResponse`. */
 export const skillResponseSchema = z.discriminatedUnion('action', [
-  z.object({ version, action: z.literal('answer'), reply: text(MAX_SKILL_REPLY_CHARS) }),
+  // `images` is checked one image at a time by `parseImages`: a bad image is dropped, never the answer.
+  z.object({
+    version,
+    action: z.literal('answer'),
+    reply: text(MAX_SKILL_REPLY_CHARS),
+    images: z.optional(z.unknown()),
+  }),
   z.object({
     version,
     action: z.literal('ground'),
@@ -105,7 +162,15 @@ export const skillResponseSchema = z.discriminatedUnion('action', [
 export type SkillResponseFailure = 'version_mismatch' | 'invalid_response';
 
 export type ParsedSkillResponse =
-  | { readonly ok: true; readonly response: SkillResponse }
+  | {
+      readonly ok: true;
+      /** An answer's `images` are not in it: they are in `images`, decoded and checked. */
+      readonly response: SkillResponse;
+      /** With an answer that carried `images`: those that passed, decoded, in order. */
+      readonly images?: readonly ReplyImage[];
+      /** With an answer that carried `images`: one line per image dropped (`images[1]: not_png`), for logs. */
+      readonly droppedImages?: readonly string[];
+    }
   | { readonly ok: false; readonly reason: SkillResponseFailure; readonly detail: string };
 
 /** How many schema issues a failure's `detail` names, and its longest length: it goes to logs, not to members. */
@@ -135,10 +200,58 @@ export function parseSkillResponse(raw: unknown): ParsedSkillResponse {
     return { ok: false, reason: 'invalid_response', detail: clip(issues.join('; '), MAX_DETAIL_CHARS) };
   }
   const response = parsed.data;
-  if (response.action === 'answer')
-    return { ok: true, response: { ...response, reply: stripInvisible(response.reply).trim() } };
+  if (response.action === 'answer') {
+    const answer = { version: response.version, action: response.action, reply: stripInvisible(response.reply).trim() };
+    if (response.images === undefined) return { ok: true, response: answer };
+    return { ok: true, response: answer, ...parseImages(response.images) };
+  }
   if (response.action !== 'ground') return { ok: true, response };
   return { ok: true, response: { ...response, passages: response.passages.map(cleanPassage) } };
+}
+
+/** Why an image was dropped: the answer itself is kept whatever its images are. */
+type SkillImageProblem =
+  | 'not_a_list'
+  | 'too_many'
+  | 'not_an_object'
+  | 'media_type'
+  | 'bad_base64'
+  | 'too_large'
+  | 'not_png'
+  | 'dimensions'
+  | 'bad_alt';
+
+/** Longest base64 text of an image within `MAX_SKILL_IMAGE_BYTES`; checked before decoding, so nothing larger is. */
+const MAX_IMAGE_BASE64_CHARS = Math.ceil(MAX_SKILL_IMAGE_BYTES / 3) * 4;
+/** Strict base64: the standard alphabet, padded, no white space (Buffer's decoder skips what it does not know). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** An answer's `images`: each of the first `MAX_SKILL_IMAGES` checked on its own; any after them is `too_many`. */
+function parseImages(raw: unknown): { images: ReplyImage[]; droppedImages: string[] } {
+  const images: ReplyImage[] = [];
+  const droppedImages: string[] = [];
+  if (!Array.isArray(raw)) return { images, droppedImages: [`images: not_a_list`] };
+  raw.forEach((item: unknown, index) => {
+    const checked = index < MAX_SKILL_IMAGES ? parseImage(item) : 'too_many';
+    if (typeof checked === 'string') droppedImages.push(`images[${index}]: ${checked}`);
+    else images.push(checked);
+  });
+  return { images, droppedImages };
+}
+
+function parseImage(raw: unknown): ReplyImage | SkillImageProblem {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not_an_object';
+  const { mediaType, data, alt } = raw as { mediaType?: unknown; data?: unknown; alt?: unknown };
+  if (mediaType !== 'image/png') return 'media_type';
+  if (typeof alt !== 'string' || alt.length > MAX_SKILL_IMAGE_ALT_CHARS || oneLine(alt) === '') return 'bad_alt';
+  if (typeof data !== 'string') return 'bad_base64';
+  if (data.length > MAX_IMAGE_BASE64_CHARS) return 'too_large';
+  if (data.length === 0 || !BASE64.test(data)) return 'bad_base64';
+  // At most MAX_IMAGE_BASE64_CHARS of strict base64: at most MAX_SKILL_IMAGE_BYTES decoded.
+  const bytes = new Uint8Array(Buffer.from(data, 'base64'));
+  const png = checkPng(bytes);
+  if (!png.ok) return png.reason;
+  return { mediaType, data: bytes, alt: oneLine(alt), width: png.width, height: png.height };
 }
 
 /** Invisible characters go before anything reads a passage, as for members' messages (`sanitise-input.ts`). */

@@ -1,7 +1,8 @@
 import type { RemoteSkillConfig } from '#config/skills-config';
+import type { ReplyImage } from '#core/reply-image';
 import { commandForm } from '#core/safety/sanitise-input';
 import type { CircuitBreaker } from '#model/circuit-breaker';
-import { parseSkillResponse, SKILL_PROTOCOL_VERSION, type SkillRequest } from './remote-protocol';
+import { parseSkillResponse, SKILL_PROTOCOL_VERSION, type SkillFile, type SkillRequest } from './remote-protocol';
 import type { GroundingPassage, Skill, SkillContext } from './skill';
 
 /**
@@ -11,9 +12,13 @@ import type { GroundingPassage, Skill, SkillContext } from './skill';
  * Contract of `handle`:
  * - a message it does not match passes on at once (`next()`), with no call and no report;
  * - a message input moderation blocks is never sent (`skipped`, `blocked`), and passes on;
+ * - a skill configured with `acceptsFiles` gets the files shared with the message (`files`); when one cannot be
+ *   downloaded the turn's reply is a `command` reply saying why (`skipped`, `file_unavailable`): the member asked
+ *   about that file, and an answer without it would be about something else;
  * - otherwise the skill is called with the time left before the turn's deadline (less a safety margin), at most its
  *   configured `timeoutMs`; too little time left and it is not called (`skipped`, `no_time`);
- * - `answer` is the turn's reply (`source: 'skill'`, filtered like model output by the pipeline); `ground` passes the
+ * - `answer` is the turn's reply (`source: 'skill'`, filtered like model output by the pipeline), with the images that
+ *   passed the protocol's checks (a bad image is dropped and reported, never the answer); `ground` passes the
  *   message on with the skill's passages; `decline` and every failure pass it on unchanged — a skill can never lose
  *   the member's question, and its failures never throw out of `handle`;
  * - `next` is called at most once, and outside the code that catches the skill's failures: whatever the rest of the
@@ -52,7 +57,8 @@ export type SkillInvoker = (request: SkillRequest, timeoutMs: number) => Promise
 
 /**
  * Why a call failed (`failed`): the invoker's reasons, the response's, or `unexpected` (an invoker broke its
- * contract); or why it was not made (`skipped`): `no_time` before the deadline, or `blocked` by input moderation.
+ * contract); or why it was not made (`skipped`): `no_time` before the deadline, `blocked` by input moderation,
+ * `circuit_open`, or `file_unavailable` (a shared file the skill accepts could not be downloaded: the member is told).
  */
 export type SkillCallReason =
   | SkillInvokeFailure
@@ -61,7 +67,8 @@ export type SkillCallReason =
   | 'unexpected'
   | 'no_time'
   | 'blocked'
-  | 'circuit_open';
+  | 'circuit_open'
+  | 'file_unavailable';
 
 /** One call's outcome, for logs and metrics. Never carries the message or the skill's text. */
 export interface SkillCallReport {
@@ -69,11 +76,15 @@ export interface SkillCallReport {
   readonly action: 'answer' | 'ground' | 'decline' | 'skipped' | 'failed';
   /** With `skipped` and `failed`. */
   readonly reason?: SkillCallReason;
-  /** With `failed`: what went wrong (an error name, a schema path), for logs. */
+  /** With `failed`: what went wrong (an error name, a schema path); with `file_unavailable`: why; for logs. */
   readonly detail?: string;
   readonly latencyMs: number;
   /** With `ground`: how many passages the skill gave. */
   readonly passages?: number;
+  /** With `answer`: how many images it carried that will be posted. */
+  readonly images?: number;
+  /** With `answer`: the images dropped and why (`images[1]: not_png`); the answer itself went out. */
+  readonly droppedImages?: readonly string[];
 }
 
 export interface RemoteSkillDeps {
@@ -105,7 +116,7 @@ const MAX_DETAIL_CHARS = 300;
 
 /** What the skill said about a message, or what its failure amounts to: `pass` is `next()` without passages. */
 type Outcome =
-  | { readonly kind: 'answer'; readonly reply: string }
+  | { readonly kind: 'answer'; readonly reply: string; readonly images?: readonly ReplyImage[] }
   | { readonly kind: 'ground'; readonly passages: readonly GroundingPassage[] }
   | { readonly kind: 'pass' };
 
@@ -141,9 +152,17 @@ export function remoteSkill(config: RemoteSkillConfig, deps: RemoteSkillDeps): S
       const latencyMs = deps.now() - started;
       const response = parsed.response;
       switch (response.action) {
-        case 'answer':
-          report({ action: 'answer', latencyMs });
-          return { kind: 'answer', reply: response.reply };
+        case 'answer': {
+          const images = parsed.images ?? [];
+          const dropped = parsed.droppedImages ?? [];
+          report({
+            action: 'answer',
+            latencyMs,
+            ...(images.length > 0 ? { images: images.length } : {}),
+            ...(dropped.length > 0 ? { droppedImages: dropped } : {}),
+          });
+          return { kind: 'answer', reply: response.reply, ...(images.length > 0 ? { images } : {}) };
+        }
         case 'ground':
           report({ action: 'ground', latencyMs, passages: response.passages.length });
           return { kind: 'ground', passages: response.passages.map((p) => ({ ...p, skill: config.name })) };
@@ -172,6 +191,20 @@ export function remoteSkill(config: RemoteSkillConfig, deps: RemoteSkillDeps): S
         report({ action: 'skipped', reason: 'blocked', latencyMs: 0 });
         return next();
       }
+      // Before the time left is measured: the skill gets what is left after the download.
+      let files: readonly SkillFile[] | undefined;
+      if (config.acceptsFiles === true && ctx.files !== undefined && ctx.files.count > 0) {
+        const fetched = await ctx.files.fetch();
+        if (!fetched.ok) {
+          report({ action: 'skipped', reason: 'file_unavailable', detail: fetched.reason, latencyMs: 0 });
+          return { reply: fetched.message, source: 'command' };
+        }
+        files = fetched.files.map((file) => ({
+          name: file.name,
+          mediaType: file.mediaType,
+          data: Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength).toString('base64'),
+        }));
+      }
       const timeoutMs = Math.floor(Math.min(config.timeoutMs, ctx.deadline - deps.now() - SKILL_DEADLINE_SAFETY_MS));
       if (timeoutMs < MIN_SKILL_CALL_MS) {
         report({ action: 'skipped', reason: 'no_time', latencyMs: 0 });
@@ -182,9 +215,11 @@ export function remoteSkill(config: RemoteSkillConfig, deps: RemoteSkillDeps): S
         report({ action: 'skipped', reason: 'circuit_open', latencyMs: 0 });
         return next();
       }
-      const request = buildRequest(config.name, text, ctx, matched, deps.newRequestId(), timeoutMs);
+      const request = buildRequest(config.name, text, ctx, matched, deps.newRequestId(), timeoutMs, files);
       const outcome = await consult(request, timeoutMs);
-      if (outcome.kind === 'answer') return { reply: outcome.reply, source: 'skill' };
+      if (outcome.kind === 'answer') {
+        return { reply: outcome.reply, source: 'skill', ...(outcome.images ? { images: outcome.images } : {}) };
+      }
       return outcome.kind === 'ground' ? next(outcome.passages) : next();
     },
   };
@@ -232,6 +267,7 @@ function buildRequest(
   matched: Matched,
   requestId: string,
   deadlineMs: number,
+  files: readonly SkillFile[] | undefined,
 ): SkillRequest {
   return {
     version: SKILL_PROTOCOL_VERSION,
@@ -242,6 +278,7 @@ function buildRequest(
     ...(ctx.origin === undefined
       ? {}
       : { origin: { platform: ctx.origin.platform, chatId: ctx.origin.chatId, memberRef: ctx.origin.memberRef } }),
+    ...(files === undefined || files.length === 0 ? {} : { files }),
     deadlineMs,
   };
 }

@@ -1,11 +1,19 @@
 import * as z from '#shared/zod';
-import { SKILL_PROTOCOL_VERSION } from './remote-protocol';
+import {
+  MAX_SKILL_FILE_NAME_CHARS,
+  MAX_SKILL_FILES,
+  MAX_SKILL_FILES_BYTES,
+  SKILL_PROTOCOL_VERSION,
+} from './remote-protocol';
 
 /**
  * A skill's side of protocol v1 (docs/SKILLS.md §4): checking the request GroupGate sent, for skills written in this
  * repository (the sandbox's demo skills, the knowledge and data skills' Lambda handlers). Fields it does not know are
  * ignored, so a request carrying more than v1 names still works.
  */
+
+/** Base64 characters of `MAX_SKILL_FILES_BYTES`: what one file's `data` may hold. */
+const BASE64_CHARS = Math.ceil(MAX_SKILL_FILES_BYTES / 3) * 4;
 
 const requestSchema = z.object({
   version: z.literal(SKILL_PROTOCOL_VERSION),
@@ -20,6 +28,17 @@ const requestSchema = z.object({
       chatId: z.string().check(z.minLength(1)),
       memberRef: z.string().check(z.minLength(1)),
     }),
+  ),
+  files: z.optional(
+    z
+      .array(
+        z.object({
+          name: z.string().check(z.minLength(1), z.maxLength(MAX_SKILL_FILE_NAME_CHARS)),
+          mediaType: z.string().check(z.minLength(1), z.maxLength(200)),
+          data: z.base64().check(z.maxLength(BASE64_CHARS)),
+        }),
+      )
+      .check(z.maxLength(MAX_SKILL_FILES)),
   ),
   deadlineMs: z.number().check(z.gte(0)),
 });

@@ -1,3 +1,5 @@
+import type { ReplyImage } from '#core/reply-image';
+
 /**
  * The skill stage of the answering pipeline: an ordered chain of handlers that see a message before the model does,
  * like Slack bolt's listener/middleware chain. Each skill does one of three things with a message:
@@ -58,10 +60,38 @@ export interface SkillOrigin {
   readonly memberRef: string;
 }
 
+/** A file the member shared with the message, downloaded. */
+export interface SharedFile {
+  readonly name: string;
+  readonly mediaType: string;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The files shared with a message, downloaded from the platform on the first `fetch` (then kept for the turn), so a
+ * turn no skill needs them for downloads nothing. A download that fails is not thrown: the member is told why.
+ */
+export interface SharedFiles {
+  /** How many files the message names. */
+  readonly count: number;
+  fetch(): Promise<
+    | { readonly ok: true; readonly files: readonly SharedFile[] }
+    /** `message` is written for the member: what went wrong with which file, and what to do. */
+    | { readonly ok: false; readonly message: string; readonly reason: string }
+  >;
+}
+
 export interface SkillReply {
   /** The text posted to the chat (or returned by `/v1/chat`). */
   readonly reply: string;
   readonly source: SkillSource;
+  /**
+   * What audit and context keep of the question instead of its text, for a command whose arguments are personal
+   * (`/profile set role …`). Default: the text.
+   */
+  readonly recordedQuestion?: string;
+  /** Images posted after the text where the platform can (a chart); the text must be complete without them. */
+  readonly images?: readonly ReplyImage[];
 }
 
 /** What a skill sees of one message. Deliberately narrow: a skill gets capabilities, not the pipeline's ports. */
@@ -83,6 +113,8 @@ export interface SkillContext {
   readonly outboundText: () => Promise<string | undefined>;
   /** Where it was asked; absent where the caller names no member. */
   readonly origin?: SkillOrigin;
+  /** Files the member shared with the message; absent when there are none (or the caller has no platform). */
+  readonly files?: SharedFiles;
   /** Absolute ms by which the turn must be answered; a skill that calls out stops well before it. */
   readonly deadline: number;
 }

@@ -7,7 +7,7 @@ import type { ExtractedDocument } from './extracted-document';
 import { htmlToMarkdown } from './html-to-markdown';
 import { cleanTitle, firstH1 } from './markdown-lines';
 import { inflateZipEntry, readZipDirectory, ZIP_MAGIC } from './read-zip';
-import { decodeEntities } from './xml-entities';
+import { decodeEntities, hasDoctype } from './xml-entities';
 
 const MAIN_DOCUMENT = 'word/document.xml';
 const CORE_PROPERTIES = 'docProps/core.xml';
@@ -29,12 +29,6 @@ function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {
 function isNeededPart(name: string): boolean {
   if (name === '[Content_Types].xml' || name === '_rels/.rels' || name === CORE_PROPERTIES) return true;
   return name.startsWith('word/') && /\.(xml|rels)$/i.test(name);
-}
-
-/** OOXML parts never carry a DTD; one here is an entity-expansion attack on the XML parser, refused before it runs. */
-function hasDoctype(xml: Uint8Array): boolean {
-  const text = Buffer.from(xml.buffer, xml.byteOffset, xml.byteLength);
-  return text.includes('<!DOCTYPE') || text.includes('<!ENTITY');
 }
 
 function coreTitle(coreXml: Uint8Array | undefined): string | undefined {

@@ -19,3 +19,12 @@ export function decodeEntities(text: string): string {
     return NAMED_ENTITIES[name] ?? whole;
   });
 }
+
+/**
+ * OOXML parts (DOCX, XLSX) never carry a DTD; one is an entity-expansion attack on whatever reads the XML, refused
+ * before anything parses it.
+ */
+export function hasDoctype(xml: Uint8Array): boolean {
+  const text = Buffer.from(xml.buffer, xml.byteOffset, xml.byteLength);
+  return text.includes('<!DOCTYPE') || text.includes('<!ENTITY');
+}

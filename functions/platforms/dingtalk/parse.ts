@@ -5,6 +5,7 @@ import type { IncomingMessage, ParseResult, RawRequest, ReplyHandle } from '#pla
 import { stripBotMention } from '#platforms/wecom/bot-mention';
 import { decryptDingTalkCallback, encryptDingTalkResponse } from './callback-crypto';
 import type { ResolvedDingTalkConfig } from './config';
+import { dingtalkFileAttachment } from './files';
 import { verifyRobotSign } from './robot-sign';
 
 /**
@@ -79,10 +80,27 @@ function normaliseRobotMessage(
     return { kind: 'ignored', reason: 'message sent by the robot itself', eventId: msgId };
   }
   const msgtype = requireString(body, 'msgtype');
-  if (msgtype !== 'text') {
+  // A file message (1:1 chats only) carries no text: only its file, for a skill that reads files.
+  const file =
+    msgtype === 'file'
+      ? dingtalkFileAttachment(body, optionalString(body, 'robotCode') ?? config.robotCode)
+      : undefined;
+  // A voice message carries DingTalk's own transcript (`content.recognition`): that is the member's text (docs/VOICE.md).
+  const recognition = msgtype === 'audio' && isRecord(body.content) ? body.content.recognition : undefined;
+  if (msgtype === 'audio' && (typeof recognition !== 'string' || recognition.trim() === '')) {
+    return { kind: 'ignored', reason: 'audio message without DingTalk recognition text', eventId: msgId };
+  }
+  if (msgtype !== 'text' && msgtype !== 'audio' && file === undefined) {
     return { kind: 'ignored', reason: `msgtype ${msgtype} is not a text message`, eventId: msgId };
   }
-  const content = isRecord(body.text) ? body.text.content : undefined;
+  const content =
+    file !== undefined
+      ? ''
+      : typeof recognition === 'string'
+        ? recognition
+        : isRecord(body.text)
+          ? body.text.content
+          : undefined;
   if (typeof content !== 'string') {
     throw new MalformedEventError('Text message has no text.content');
   }
@@ -117,6 +135,7 @@ function normaliseRobotMessage(
       conversationType: chatType,
       ...(staffId !== undefined ? { senderStaffId: staffId } : {}),
     },
+    ...(file === undefined ? {} : { attachments: [file] }),
   };
   return { kind: 'message', message };
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types'
 import * as z from '#shared/zod';
 import { FEISHU_DEFAULT_REPLAY_WINDOW_MS, type FeishuConfig } from './config';
 import { decryptFeishu, isValidFeishuSignature } from './crypto';
+import { feishuAudioAttachment, feishuFileAttachment, feishuRepliedAttachment } from './files';
 
 const mentionSchema = z.object({
   key: z.string(),
@@ -34,6 +35,7 @@ const messageEventSchema = z.object({
       content: z.string(),
       create_time: z.string().check(z.regex(/^\d+$/)),
       thread_id: z.optional(z.string()),
+      parent_id: z.optional(z.string()),
       mentions: z.optional(z.array(mentionSchema)),
     }),
   }),
@@ -176,9 +178,20 @@ function parseEventV2(
   if (sender.sender_type !== 'user') {
     return { kind: 'ignored', reason: `sender_not_user:${sender.sender_type}`, eventId: h.event_id };
   }
-  if (message.message_type !== 'text') {
+  // A file message carries no text (and so no @-mention): only its file, for a skill that reads files.
+  // A voice message likewise: only its audio, which the worker transcribes into the question.
+  const file =
+    message.message_type === 'file'
+      ? feishuFileAttachment(message.message_id, message.content)
+      : message.message_type === 'audio'
+        ? feishuAudioAttachment(message.message_id, message.content)
+        : undefined;
+  if (message.message_type !== 'text' && file === undefined) {
     return { kind: 'ignored', reason: `unsupported_message_type:${message.message_type}`, eventId: h.event_id };
   }
+  // A reply may be about the file it replies to ("@bot /data …" on a shared CSV): found when a skill needs it.
+  const replied = file === undefined && message.parent_id ? feishuRepliedAttachment(message.parent_id) : undefined;
+  const attachment = file ?? replied;
   const mentions = message.mentions ?? [];
   const mentionedBot = mentions.some((m) => m.id.open_id === config.botOpenId);
   const incoming: IncomingMessage = {
@@ -190,7 +203,7 @@ function parseEventV2(
     senderId: sender.sender_id.open_id,
     eventId: h.event_id,
     messageId: message.message_id,
-    text: normaliseText(readText(message.content), mentions, config.botOpenId),
+    text: file === undefined ? normaliseText(readText(message.content), mentions, config.botOpenId) : '',
     mentionedBot,
     timestamp: Number(message.create_time),
     replyHandle: {
@@ -199,6 +212,7 @@ function parseEventV2(
       messageId: message.message_id,
       inThread: message.thread_id !== undefined,
     },
+    ...(attachment === undefined ? {} : { attachments: [attachment] }),
   };
   return { kind: 'message', message: incoming };
 }

@@ -6,6 +6,7 @@ import { assertWithinWindow, parseEpochHeader } from '#platforms/shared/timestam
 import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types';
 import * as z from '#shared/zod';
 import { SLACK_DEFAULT_REPLAY_WINDOW_MS, type SlackConfig } from './config';
+import { slackAttachments } from './files';
 import { isValidSlackSignature } from './signature';
 import { mentionsSlackUser, normaliseSlackText } from './text';
 
@@ -33,6 +34,9 @@ const messageSchema = z.object({
  * `message` for DMs (`channel_type: im`, where Slack sends no `app_mention`) and for channel messages that do not
  * mention the bot (so the core can apply its prefix rule). A channel `message` that mentions the bot is ignored
  * as `duplicate_of_app_mention`. The app must therefore subscribe to `app_mention`.
+ *
+ * A message with files (subtype `file_share`, or the `app_mention` of one) carries them as `attachments`
+ * (`files.ts`); the file's comment is the message's text.
  */
 export function parseSlackRequest(config: SlackConfig, request: RawRequest, now: number): ParseResult {
   if (request.method !== 'POST') {
@@ -101,7 +105,8 @@ function parseEvent(
   if (event.type !== 'app_mention' && event.type !== 'message') {
     return ignored(`unsupported_event_type:${String(event.type)}`);
   }
-  if (event.subtype !== undefined) {
+  // A member's message with files is subtype `file_share`; every other subtype is an edit, a join, a bot's post…
+  if (event.subtype !== undefined && event.subtype !== 'file_share') {
     return ignored(`unsupported_subtype:${String(event.subtype)}`);
   }
   if (event.bot_id !== undefined || isRecord(event.bot_profile)) {
@@ -124,6 +129,7 @@ function parseEvent(
   if (tenantId === undefined) {
     throw new MalformedEventError('Slack event without team_id');
   }
+  const attachments = slackAttachments(event.files);
   const message: IncomingMessage = {
     platform: 'slack',
     tenantId,
@@ -148,6 +154,7 @@ function parseEvent(
       userId: e.user,
       direct,
     },
+    ...(attachments.length > 0 ? { attachments } : {}),
   };
   return { kind: 'message', message };
 }

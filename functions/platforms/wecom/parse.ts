@@ -13,6 +13,7 @@ import type { IncomingMessage, ParseResult, RawRequest } from '#platforms/types'
 import { decryptMessage, verifyMsgSignature } from './biz-msg-crypt';
 import { mentionsName, stripBotMention } from './bot-mention';
 import { RESPONSE_URL_LIFETIME_MS, type ResolvedWeComConfig } from './config';
+import { wecomFileAttachment } from './files';
 import {
   encryptedPassiveReply,
   STREAM_WINDOW_MS,
@@ -31,6 +32,27 @@ export interface WeComParseOptions {
    * makes WeCom poll for the text (`stream-protocol.ts`). @default never
    */
   readonly startsStream?: (chatId: string) => boolean;
+}
+
+/**
+ * Parses a callback that arrived on the bot's long connection (`ChatPlatform.parseConnectionEvent`): the
+ * `aibot_msg_callback` / `aibot_event_callback` frame. Its `body` is the JSON the webhook's callback decrypts to (same
+ * fields: aibot-node-sdk `BaseMessage`), unsigned and unencrypted (the socket was opened with the bot's secret, see
+ * `ChatPlatform.parseConnectionEvent`). The reply handle carries the frame's `req_id` instead of `response_url`: the
+ * reply goes back on the socket, through the relay (`relay.ts`).
+ * @throws MalformedEventError when the frame or its body is not a callback's shape.
+ */
+export function parseWeComConnectionEvent(payload: unknown, config: ResolvedWeComConfig, now: number): ParseResult {
+  const headers = isRecord(payload) && isRecord(payload.headers) ? payload.headers : undefined;
+  const reqId = headers?.req_id;
+  if (typeof reqId !== 'string' || reqId === '' || reqId.length > 256) {
+    throw new MalformedEventError('Long-connection callback has no headers.req_id');
+  }
+  const body = isRecord(payload) ? payload.body : undefined;
+  if (!isRecord(body)) {
+    throw new MalformedEventError('Long-connection callback has no body object');
+  }
+  return normalise(body, config, now, now, { reqId });
 }
 
 /**
@@ -111,11 +133,13 @@ function normalise(
   config: ResolvedWeComConfig,
   now: number,
   sentAt: number,
-  options: WeComParseOptions,
+  options: WeComParseOptions & { readonly reqId?: string },
 ): ParseResult {
   const msgtype = requireString(payload, 'msgtype');
   const msgid = requireString(payload, 'msgid');
-  if (msgtype !== 'text') {
+  // A file message (1:1 chats only) has no text; a text message may quote a file ("@bot /data …" on a shared CSV).
+  const file = msgtype === 'text' || msgtype === 'file' ? wecomFileAttachment(payload) : undefined;
+  if (msgtype !== 'text' && msgtype !== 'voice' && file === undefined) {
     const detail = msgtype === 'event' && isRecord(payload.event) ? ` ${String(payload.event.eventtype)}` : '';
     return { kind: 'ignored', reason: `msgtype ${msgtype}${detail} is not a text message`, eventId: msgid };
   }
@@ -131,9 +155,11 @@ function normalise(
   if (chattype !== 'single' && chattype !== 'group') {
     throw new MalformedEventError(`Unknown chattype ${String(chattype)}`);
   }
-  const content = isRecord(payload.text) ? payload.text.content : undefined;
+  // A voice message (1:1 chats only) arrives as WeCom's own transcript, `voice.content` (docs/VOICE.md).
+  const body = msgtype === 'voice' ? payload.voice : payload.text;
+  const content = msgtype === 'file' ? '' : isRecord(body) ? body.content : undefined;
   if (typeof content !== 'string') {
-    throw new MalformedEventError('Text message has no text.content');
+    throw new MalformedEventError(`${msgtype === 'voice' ? 'Voice' : 'Text'} message has no ${msgtype}.content`);
   }
   const group = chattype === 'group';
   const chatId = group ? requireString(payload, 'chatid') : userid;
@@ -155,14 +181,18 @@ function normalise(
     text: stripBotMention(content, { botName: config.botName, onlyBotMentioned: group }),
     mentionedBot,
     timestamp: createTime,
-    replyHandle: {
-      platform: 'wecom',
-      chatId,
-      ...(responseUrl !== undefined && isAllowedReplyUrl(responseUrl, config.replyUrls)
-        ? { responseUrl, responseUrlExpiresAt: now + RESPONSE_URL_LIFETIME_MS }
-        : {}),
-      ...stream,
-    },
+    replyHandle:
+      options.reqId !== undefined
+        ? { platform: 'wecom', chatId, reqId: options.reqId }
+        : {
+            platform: 'wecom',
+            chatId,
+            ...(responseUrl !== undefined && isAllowedReplyUrl(responseUrl, config.replyUrls)
+              ? { responseUrl, responseUrlExpiresAt: now + RESPONSE_URL_LIFETIME_MS }
+              : {}),
+            ...stream,
+          },
+    ...(file === undefined ? {} : { attachments: [file] }),
   };
   if (!stream) return { kind: 'message', message, ack: EMPTY_ACK };
   const ack = encryptedPassiveReply(streamReply(stream.streamId, false, ''), config, now);

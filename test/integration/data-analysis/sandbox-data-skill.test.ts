@@ -6,9 +6,8 @@ import {
   type SkillResponse,
 } from '#core/skills/remote-protocol';
 import { createHttpSkillInvoker } from '#skills/http-invoker';
-import { startDataSkill } from '../../../sandbox/skills/data-skill';
+import { LAMBDA_SYNC_PAYLOAD_BYTES, startDataSkill } from '../../../sandbox/skills/data-skill';
 import type { RunningSkillServer } from '../../../sandbox/skills/skill-server';
-import { MAX_REQUEST_BYTES } from '../../../sandbox/skills/skill-server';
 import { readSampleSales, sumBy } from './sample-sales';
 
 /**
@@ -108,8 +107,8 @@ describe('sandbox data skill over HTTP', () => {
     expect(missing.json).toEqual({ error: expect.stringMatching(/requestId/) });
   });
 
-  it('refuses a body over 64 KiB with 413', async () => {
-    const body = JSON.stringify(request(`/sql sales SELECT '${'x'.repeat(MAX_REQUEST_BYTES)}'`));
+  it('refuses a body over Lambda’s 6 MB synchronous payload with 413 (it takes shared files)', async () => {
+    const body = JSON.stringify(request(`/sql sales SELECT '${'x'.repeat(LAMBDA_SYNC_PAYLOAD_BYTES)}'`));
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(skill.url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         res.resume();
@@ -119,5 +118,20 @@ describe('sandbox data skill over HTTP', () => {
       req.end(body);
     });
     expect(status).toBe(413);
+  });
+
+  it('takes a CSV shared with /sql in the request (over 64 KiB) and answers from it', async () => {
+    const lines = Array.from({ length: 8000 }, (_, i) => `row-${i},${i % 7}`);
+    const csv = `label,n\n${lines.join('\n')}\n`;
+    expect(csv.length).toBeGreaterThan(64 * 1024);
+    const expected = lines.reduce((sum, _, i) => sum + (i % 7), 0);
+    const reply = replyOf(
+      await ask('/sql SELECT sum(n) AS total FROM big', {
+        files: [{ name: 'big.csv', mediaType: 'text/csv', data: Buffer.from(csv).toString('base64') }],
+      }),
+    );
+    expect(reply).toContain(`| ${expected} |`);
+    const recorded = skill.calls().at(-1)?.request?.files;
+    expect(recorded).toEqual([{ name: 'big.csv', mediaType: 'text/csv', data: '' }]);
   });
 });

@@ -463,3 +463,56 @@ describe('remoteSkill: circuit breaker', () => {
     expect(r.invoke).toHaveBeenCalledTimes(4);
   });
 });
+
+describe('remoteSkill: shared files, only for skills that accept them', () => {
+  const csv = new TextEncoder().encode('region,units\nEast,3\n');
+  const filesOf = (outcome: Awaited<ReturnType<NonNullable<SkillContext['files']>['fetch']>>) => {
+    const fetch = jest.fn(async () => outcome);
+    return { files: { count: 1, fetch }, fetch };
+  };
+
+  it('a skill configured with acceptsFiles gets each file base64, named and typed', async () => {
+    const r = rig(config({ acceptsFiles: true }), answer('3 units'));
+    const shared = filesOf({ ok: true, files: [{ name: 'sales.csv', mediaType: 'text/csv', bytes: csv }] });
+    await r.run({ ...context('/data total units'), files: shared.files });
+    expect(r.requests[0]?.request.files).toEqual([
+      { name: 'sales.csv', mediaType: 'text/csv', data: Buffer.from(csv).toString('base64') },
+    ]);
+  });
+
+  it('a skill that did not ask for files never gets them, and nothing is downloaded for it', async () => {
+    const r = rig(config(), answer('ok'));
+    const shared = filesOf({ ok: true, files: [{ name: 'sales.csv', mediaType: 'text/csv', bytes: csv }] });
+    await r.run({ ...context('/data total units'), files: shared.files });
+    expect(r.requests[0]?.request).not.toHaveProperty('files');
+    expect(shared.fetch).not.toHaveBeenCalled();
+  });
+
+  it('a message the skill does not match downloads nothing', async () => {
+    const r = rig(config({ acceptsFiles: true, commands: ['/data'] }), answer('never'));
+    const shared = filesOf({ ok: true, files: [] });
+    await r.run({ ...context('hello there'), files: shared.files });
+    expect(shared.fetch).not.toHaveBeenCalled();
+    expect(r.invoke).not.toHaveBeenCalled();
+  });
+
+  it('a file that cannot be downloaded: the member is told why, the skill is not called, the model not asked', async () => {
+    const r = rig(config({ acceptsFiles: true }), answer('never'));
+    const message = 'sales.csv is no longer available from the chat: share it again.';
+    const shared = filesOf({ ok: false, reason: 'gone', message });
+    const { result, finals } = await r.run({ ...context('/data total units'), files: shared.files });
+    expect(result).toEqual({ kind: 'skill', skill: 'glossary', reply: { reply: message, source: 'command' } });
+    expect(finals).toHaveLength(0);
+    expect(r.invoke).not.toHaveBeenCalled();
+    expect(r.reports).toEqual([
+      { skill: 'glossary', action: 'skipped', reason: 'file_unavailable', detail: 'gone', latencyMs: 0 },
+    ]);
+  });
+
+  it('a message input moderation blocks never downloads its files either', async () => {
+    const r = rig(config({ acceptsFiles: true }), answer('never'));
+    const shared = filesOf({ ok: true, files: [] });
+    await r.run({ ...context('/data total units', { outbound: null }), files: shared.files });
+    expect(shared.fetch).not.toHaveBeenCalled();
+  });
+});

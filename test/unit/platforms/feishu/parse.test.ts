@@ -209,11 +209,12 @@ describe('Feishu parse: bad inputs end in typed errors or ignored reasons', () =
       'unsupported_message_type:image',
     ],
     [
-      'audio message',
+      // A voice message with its file is a message (files.test.ts); without one there is nothing to transcribe.
+      'audio message without a file_key',
       () =>
         encryptedEvent((e) => ({
           ...e,
-          event: { ...e.event, message: { ...e.event.message, message_type: 'audio', content: '{"file_key":"f"}' } },
+          event: { ...e.event, message: { ...e.event.message, message_type: 'audio', content: '{"duration":1200}' } },
         })),
       'unsupported_message_type:audio',
     ],

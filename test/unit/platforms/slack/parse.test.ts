@@ -240,9 +240,9 @@ describe('Slack parse: bad inputs end in typed errors or ignored reasons', () =>
       'unsupported_subtype:bot_message',
     ],
     [
-      'a file share (non-text)',
+      'a channel file share that mentions the bot (its app_mention carries the files: files.test.ts)',
       () => signedPayload(withEvent({ type: 'message', subtype: 'file_share' })),
-      'unsupported_subtype:file_share',
+      'duplicate_of_app_mention',
     ],
     ['another bot (bot_id)', () => signedPayload(withEvent({ bot_id: 'B0OTHER' })), 'bot_message'],
     [
