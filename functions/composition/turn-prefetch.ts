@@ -5,6 +5,7 @@ import type { AnswerCache } from '#stores/answer-cache';
 import { type ItemRead, readItems } from '#stores/batch-get';
 import type { CapacitySink } from '#stores/capacity';
 import type { ContextStore } from '#stores/context-store';
+import type { ProfileStore } from '#stores/profile-store';
 import type { Prefetched } from './pipeline-composition';
 
 /**
@@ -13,7 +14,10 @@ import type { Prefetched } from './pipeline-composition';
  * - the conversation, strongly consistent (its version guards the turn's save, whatever happens in between);
  * - the member's active-user marker for the day, so the marker is written only by the day's first message;
  * - the FAQ answer the pipeline looks up should the conversation have no history (`faqCacheKey`), read whether or
- *   not it has: half a read unit in the same call, instead of a round trip after the context on every first question.
+ *   not it has: half a read unit in the same call, instead of a round trip after the context on every first question;
+ * - the member's profile (docs/PROFILES.md), strongly consistent like the context (same table). The FAQ key is the
+ *   group default profile's, known before the read: a member whose own profile shapes the prompt differently has
+ *   their entry looked up by the pipeline after the batch (one GetItem, only on such members' first questions).
  *
  * A claim the event loses makes the reads unused, never wrong. A failed read fails the context (the pipeline then
  * fails as on a failed GetItem); the marker is then unknown and the recorder writes it conditionally as before.
@@ -28,6 +32,7 @@ export interface TurnPrefetchDeps {
   readonly contexts: Pick<ContextStore, 'itemRead' | 'contextOf'>;
   readonly cache: Pick<AnswerCache, 'itemRead' | 'lookupOf'>;
   readonly activeUsers: Pick<ActiveUsers, 'itemRead'>;
+  readonly profiles: Pick<ProfileStore, 'itemRead' | 'profileOf'>;
   readonly faqCacheKey: (input: FaqKeyInput) => Promise<string | undefined>;
 }
 
@@ -48,14 +53,16 @@ export function prefetchTurn(deps: TurnPrefetchDeps, turn: TurnToPrefetch, meter
     const reads: ItemRead[] = [
       deps.contexts.itemRead(conversationKey),
       marker,
+      deps.profiles.itemRead(member),
       ...(cacheKey === undefined ? [] : [deps.cache.itemRead(cacheKey)]),
     ];
-    const [context, active, cached] = await readItems(deps.db, reads, meter);
-    return { context, active, cached, cacheKey };
+    const [context, active, profile, cached] = await readItems(deps.db, reads, meter);
+    return { context, active, profile, cached, cacheKey };
   })();
   const prefetch: TurnPrefetch = {
     key: conversationKey,
     context: read.then(({ context }) => deps.contexts.contextOf(context, now)),
+    profile: read.then(({ profile }) => deps.profiles.profileOf(profile, now)),
     cache: read.then(({ cached, cacheKey }) => {
       if (cacheKey === undefined) return undefined;
       const lookup = deps.cache.lookupOf(cached, now);
@@ -64,7 +71,7 @@ export function prefetchTurn(deps: TurnPrefetchDeps, turn: TurnToPrefetch, meter
     activeMarker: { key: marker.pk, present: read.then(({ active }) => active !== undefined) },
   };
   // Each is awaited only on the path that needs it (a lost claim needs none): failures are handled there.
-  for (const pending of [prefetch.context, prefetch.cache, prefetch.activeMarker.present]) {
+  for (const pending of [prefetch.context, prefetch.cache, prefetch.profile, prefetch.activeMarker.present]) {
     pending?.catch(() => undefined);
   }
   return prefetch;

@@ -1,4 +1,4 @@
-import { Aws, CfnRule, Duration, Fn, Stack, Token } from 'aws-cdk-lib';
+import { Aws, CfnRule, Duration, Fn, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -36,6 +36,13 @@ export interface FunctionsProps {
   readonly answerCacheTtlMinutes: number;
   readonly ledgerRetentionDays: number;
   readonly auditRetentionDays: number;
+  /** Member profiles (docs/PROFILES.md): retention, group defaults, directory platforms and cache hours. */
+  readonly profiles: {
+    readonly retentionDays: number;
+    readonly groupDefaults: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    readonly directory: readonly string[];
+    readonly directoryTtlHours: number;
+  };
   /** `platform:chatId` → system prompt; set on the pipeline functions only when non-empty. */
   readonly systemPromptOverrides: Readonly<Record<string, string>>;
   readonly streaming: { readonly enabled: boolean; readonly optOutChats: readonly string[] };
@@ -57,6 +64,41 @@ export interface FunctionsProps {
    * pipeline functions as `SKILLS`. @default none: the built-in commands only
    */
   readonly skills?: SkillsConfig;
+  /** Voice messages (docs/VOICE.md): the worker's recognition engine and limits. @default none: voice is off */
+  readonly voice?: VoiceWiring;
+}
+
+/** How the worker turns voice messages into text (`groupgate:voice`, validated by lib/config.ts). */
+export interface VoiceWiring {
+  readonly asr: 'off' | 'transcribe' | 'sagemaker-whisper';
+  /** The operator's Whisper endpoint, with `sagemaker-whisper`. */
+  readonly asrEndpointName?: string;
+  readonly languages: readonly string[];
+  readonly maxSeconds: number;
+  /** Spoken answers in `replyChats`, with Polly. */
+  readonly tts: 'off' | 'polly';
+  readonly pollyEngine: 'standard' | 'neural';
+  readonly maxSpeechChars: number;
+  readonly replyChats: readonly string[];
+}
+
+/** `VOICE_*` for the worker, read by `voiceConfigFrom` (functions/config/voice-config.ts). */
+export function voiceEnv(voice: VoiceWiring | undefined): Record<string, string> {
+  if (voice === undefined) return {};
+  return {
+    [ENV.voiceAsr]: voice.asr,
+    ...(voice.asrEndpointName === undefined ? {} : { [ENV.voiceAsrEndpointName]: voice.asrEndpointName }),
+    [ENV.voiceLanguages]: voice.languages.join(','),
+    [ENV.voiceMaxSeconds]: String(voice.maxSeconds),
+    ...(voice.tts === 'polly'
+      ? {
+          [ENV.voiceTts]: 'polly',
+          [ENV.voicePollyEngine]: voice.pollyEngine,
+          [ENV.voiceMaxSpeechChars]: String(voice.maxSpeechChars),
+          [ENV.voiceReplyChats]: voice.replyChats.join(','),
+        }
+      : {}),
+  };
 }
 
 /** Where the pipeline functions reach the primary model, and how its answers are billed. */
@@ -190,6 +232,12 @@ export class Functions extends Construct {
       [ENV.answerCacheTtlMinutes]: String(props.answerCacheTtlMinutes),
       [ENV.ledgerRetentionDays]: String(props.ledgerRetentionDays),
       [ENV.auditRetentionDays]: String(props.auditRetentionDays),
+      [ENV.profileRetentionDays]: String(props.profiles.retentionDays),
+      [ENV.profileDirectoryTtlHours]: String(props.profiles.directoryTtlHours),
+      ...(Object.keys(props.profiles.groupDefaults).length > 0
+        ? { [ENV.profileGroupDefaults]: JSON.stringify(props.profiles.groupDefaults) }
+        : {}),
+      ...(props.profiles.directory.length > 0 ? { [ENV.profileDirectory]: props.profiles.directory.join(',') } : {}),
       ...(Object.keys(props.systemPromptOverrides).length > 0
         ? { [ENV.systemPromptOverrides]: JSON.stringify(props.systemPromptOverrides) }
         : {}),
@@ -219,11 +267,21 @@ export class Functions extends Construct {
         ...(props.dingtalkCardTemplateId ? { [ENV.dingtalkCardTemplateId]: props.dingtalkCardTemplateId } : {}),
         ...(props.dingtalkCardContentKey ? { [ENV.dingtalkCardContentKey]: props.dingtalkCardContentKey } : {}),
         ...platformApiEnv(props),
+        ...voiceEnv(props.voice),
       },
     });
     this.bindPipeline(this.worker, props);
+    if (props.voice) this.bindVoice(this.worker, props.voice);
     // PutItem: the durable once-a-day active-user marker (functions/stores/active-users.ts).
     this.worker.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'UpdateItem', 'PutItem']);
+    // The turn's prefetch (functions/composition/turn-prefetch.ts): context, profile, FAQ entry and active-user
+    // marker in one BatchGetItem, an IAM action of its own (GetItem does not grant it).
+    this.worker.role.addToPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:BatchGetItem'],
+        resources: [tables.conversations.tableArn, tables.answerCache.tableArn, tables.events.tableArn],
+      }),
+    );
     this.bindPlatformSecrets(this.worker, props);
     this.worker.fn.addEventSource(
       new SqsEventSource(props.queue, {
@@ -261,7 +319,8 @@ export class Functions extends Construct {
   /** Context, cache, ledger, audit and the model: what answering one question needs. */
   private bindPipeline(fn: HouseFunction, props: FunctionsProps): void {
     const { tables } = props;
-    fn.bindTable(tables.conversations, ENV.conversationsTable, ['GetItem', 'PutItem', 'UpdateItem']);
+    // DeleteItem: `/forget` deletes the member's profile item (functions/stores/profile-store.ts).
+    fn.bindTable(tables.conversations, ENV.conversationsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
     fn.bindTable(tables.answerCache, ENV.answerCacheTable, ['GetItem', 'PutItem']);
     // Query: the `/cost` chat command sums the member's and group's rows of this month.
     fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem', 'BatchWriteItem', 'Query']);
@@ -340,6 +399,41 @@ export class Functions extends Construct {
     fn.addEnvironment(ENV.fallbackModelApi, 'openai');
     fn.addEnvironment(ENV.fallbackModelOpenAiModel, fallback.model);
     if (fallback.apiKeySecret) fn.bindSecret(fallback.apiKeySecret, ENV.fallbackModelApiKeySecretId);
+  }
+
+  /**
+   * The worker's right to recognise speech with the configured engine and to speak answers, and nothing else:
+   * Transcribe streaming and Polly's `SynthesizeSpeech` (neither has a resource type, so their resource is "*"), or
+   * `InvokeEndpoint` on exactly the operator's Whisper endpoint (no response stream: the Whisper client makes one
+   * plain call).
+   */
+  private bindVoice(fn: HouseFunction, voice: VoiceWiring): void {
+    const anyResource = [
+      ...(voice.asr === 'transcribe' ? ['transcribe:StartStreamTranscriptionWebSocket'] : []),
+      ...(voice.tts === 'polly' ? ['polly:SynthesizeSpeech'] : []),
+    ];
+    if (anyResource.length > 0) {
+      fn.role.addToPolicy(new PolicyStatement({ actions: anyResource, resources: ['*'] }));
+      Validations.of(fn.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Resource "*" only for X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords), the network-interface actions Lambda needs in a VPC, and voice (transcribe:StartStreamTranscriptionWebSocket, polly:SynthesizeSpeech): none of them supports resource-level permissions.',
+      });
+    }
+    if (voice.asr === 'sagemaker-whisper' && voice.asrEndpointName !== undefined) {
+      fn.role.addToPolicy(
+        new PolicyStatement({
+          actions: ['sagemaker:InvokeEndpoint'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'sagemaker',
+              resource: 'endpoint',
+              resourceName: voice.asrEndpointName.toLowerCase(),
+            }),
+          ],
+        }),
+      );
+    }
   }
 
   /** Each enabled platform's secret, under the env name its credential spec reads the secret id from. */

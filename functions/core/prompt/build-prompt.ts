@@ -11,13 +11,13 @@ import {
 
 /**
  * Builds the chat-completions `messages` (ARCHITECTURE §4.1) within a token budget:
- *   [system prompt (+ numbered retrieved sources) (+ delimited user reference)] → most recent whole user/assistant
- *   pairs → the new question.
+ *   [system prompt (+ member profile block) (+ numbered retrieved sources) (+ delimited user reference)] → most
+ *   recent whole user/assistant pairs → the new question.
  * Budget = contextWindow − maxTokens − reserve, checked with the conservative `estimateTokens` plus
  * MESSAGE_OVERHEAD_TOKENS per message and REPLY_PRIMING_TOKENS for the assistant header the template appends.
- * Priority when space is short: system prompt (never cut) > question (cut with a marker) > retrieved sources (in
- * order; the last one that fits may be cut with a marker, the rest left out) > reference context (cut with a marker,
- * or left out) > history (oldest pairs dropped first). O(total text length).
+ * Priority when space is short: system prompt (never cut) > profile block (whole or left out) > question (cut with a
+ * marker) > retrieved sources (in order; the last one that fits may be cut with a marker, the rest left out) >
+ * reference context (cut with a marker, or left out) > history (oldest pairs dropped first). O(total text length).
  */
 
 /** Tokens the chat template adds to open the assistant's reply. */
@@ -77,6 +77,12 @@ function sourceEntry(source: PromptSource, index: number): string {
 export interface BuildPromptInput {
   /** Operator-configured instructions (per group or global). */
   readonly systemPrompt: string;
+  /**
+   * The member profile's block (`#core/profile/profile` `profileShaping`: the deployment's own sentences chosen by
+   * the member's bounded preferences, at most `PROFILE_BLOCK_MAX_TOKENS`), appended to the system prompt. Left out
+   * whole when it would not leave room for a minimal question.
+   */
+  readonly profile?: string;
   /** Remembered conversation, oldest first. Lone turns (a user turn without its reply) are left out so the
    * messages alternate user/assistant, which several chat templates require. */
   readonly turns: readonly ChatTurn[];
@@ -109,6 +115,8 @@ export interface BuiltPrompt {
    * as its sources, and only these.
    */
   readonly sourcesIncluded: number;
+  /** `profile` is in the system message (false when there was none or no room for it). */
+  readonly profileIncluded: boolean;
 }
 
 function validateNumbers(input: BuildPromptInput): void {
@@ -132,7 +140,7 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
   validateNumbers(input);
   const reserve = input.reserve ?? 0;
   const budget = input.contextWindow - input.maxTokens - reserve;
-  const fixed = messageTokens(input.systemPrompt) + REPLY_PRIMING_TOKENS;
+  let fixed = messageTokens(input.systemPrompt) + REPLY_PRIMING_TOKENS;
   const minimalQuestion = messageTokens(TRUNCATION_MARKER);
   if (fixed + minimalQuestion > input.contextWindow - reserve - 1) {
     throw new ConfigError([
@@ -145,6 +153,11 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
     );
   }
 
+  // The profile block is never cut (a half instruction could change its meaning): in whole, or left out.
+  const profile = input.profile ?? '';
+  const profileIncluded = profile.length > 0 && fixed + estimateTokens(profile) + minimalQuestion <= budget;
+  if (profileIncluded) fixed += estimateTokens(profile);
+
   let question = input.question;
   let questionTruncated = false;
   if (fixed + messageTokens(question) > budget) {
@@ -153,7 +166,7 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
   }
   let remaining = budget - fixed - messageTokens(question);
 
-  let systemContent = input.systemPrompt;
+  let systemContent = profileIncluded ? input.systemPrompt + profile : input.systemPrompt;
   let sourcesIncluded = 0;
   const sources = input.sources ?? [];
   if (sources.length > 0) {
@@ -232,5 +245,6 @@ export function buildPrompt(input: BuildPromptInput): BuiltPrompt {
     questionTruncated,
     contextTruncated,
     sourcesIncluded,
+    profileIncluded,
   };
 }

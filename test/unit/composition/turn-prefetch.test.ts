@@ -6,6 +6,7 @@ import { ActiveUsers, activeUserKey } from '#stores/active-users';
 import { AnswerCache } from '#stores/answer-cache';
 import { CapacityMeter } from '#stores/capacity';
 import { ContextStore } from '#stores/context-store';
+import { ProfileStore, profileKey } from '#stores/profile-store';
 
 /** `prefetchTurn`: the reads a queued event needs before its model call, in one BatchGetItem. */
 const NOW = Date.UTC(2026, 11, 4, 9, 0, 0);
@@ -26,6 +27,12 @@ function deps(faqCacheKey: TurnPrefetchDeps['faqCacheKey'] = async () => 'faq-1'
     contexts: new ContextStore(doc, { tableName: 'conversations', tokenCount: (t) => t.length }),
     cache: new AnswerCache(doc, { tableName: 'answer-cache' }),
     activeUsers: new ActiveUsers(doc, { tableName: 'events' }),
+    profiles: new ProfileStore(doc, {
+      tableName: 'conversations',
+      auditTableName: 'audit',
+      retentionDays: 365,
+      auditRetentionDays: 365,
+    }),
     faqCacheKey,
   };
 }
@@ -36,10 +43,15 @@ beforeEach(() => ddb.reset());
 afterAll(() => ddb.restore());
 
 describe('prefetchTurn', () => {
-  it('reads the conversation (consistently), the marker and the FAQ entry in one call', async () => {
+  it('reads the conversation and the profile (consistently), the marker and the FAQ entry in one call', async () => {
+    const profile = {
+      pk: profileKey(member),
+      m_language: { value: 'ja', updatedAt: NOW - 1000 },
+      expiresAt: NOW / 1000 + 86_400,
+    };
     ddb.on(BatchGetCommand).resolves({
       Responses: {
-        conversations: [stored],
+        conversations: [stored, profile],
         events: [{ pk: activeUserKey(member, NOW) }],
         'answer-cache': [{ pk: 'faq-1', answer: 'Nine to five.', createdAt: NOW, expiresAt: NOW / 1000 + 60 }],
       },
@@ -50,15 +62,16 @@ describe('prefetchTurn', () => {
     expect(await prefetch.cache).toEqual({ key: 'faq-1', answer: 'Nine to five.' });
     expect(await prefetch.activeMarker.present).toBe(true);
     expect(prefetch.activeMarker.key).toBe(activeUserKey(member, NOW));
+    expect(await prefetch.profile).toEqual({ member: { language: { value: 'ja', updatedAt: NOW - 1000 } } });
     expect(requested()).toEqual([
       {
-        conversations: { Keys: [{ pk: turn.conversationKey }], ConsistentRead: true },
+        conversations: { Keys: [{ pk: turn.conversationKey }, { pk: profileKey(member) }], ConsistentRead: true },
         events: { Keys: [{ pk: activeUserKey(member, NOW) }], ConsistentRead: false },
         'answer-cache': { Keys: [{ pk: 'faq-1' }], ConsistentRead: false },
       },
     ]);
-    // No consumed capacity in the answer: priced as one strong and two eventual reads.
-    expect(meter.read).toBe(2);
+    // No consumed capacity in the answer: priced as two strong and two eventual reads.
+    expect(meter.read).toBe(3);
   });
 
   it('reads no FAQ entry for a question with no key, and reports absent items as such', async () => {
@@ -71,6 +84,7 @@ describe('prefetchTurn', () => {
     expect(await prefetch.context).toEqual({ turns: [], version: 0, tokenCount: 0 });
     expect(await prefetch.cache).toBeUndefined();
     expect(await prefetch.activeMarker.present).toBe(false);
+    expect(await prefetch.profile).toEqual({ member: {} });
     expect(Object.keys(requested()[0] ?? {})).toEqual(['conversations', 'events']);
   });
 
