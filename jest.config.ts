@@ -22,7 +22,7 @@ const base = {
   transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   moduleNameMapper: {
     // package.json `imports` (#core/…): mapped here because ts-jest compiles to CommonJS, which jest resolves itself.
-    '^#(composition|config|connector|core|data-analysis|handlers|knowledge|local-model|model|platforms|shared|skills|stores)/(.*)$':
+    '^#(composition|config|connector|core|data-analysis|handlers|knowledge|local-model|model|platforms|shared|skills|stores|voice)/(.*)$':
       '<rootDir>/functions/$1/$2',
     // Jest's CommonJS resolver rejects import-only `exports`; point it at the packages' entry files.
     '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js',

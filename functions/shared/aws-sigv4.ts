@@ -69,6 +69,53 @@ export function signRequest(
   return headers;
 }
 
+/**
+ * A presigned GET URL (SigV4 in the query string, only `host` signed, empty payload), as WebSocket APIs take it:
+ * Amazon Transcribe's `/stream-transcription-websocket`. `query` holds the operation's own parameters.
+ * @param expiresSeconds how long the URL may be used to connect (1–300 for Transcribe).
+ */
+export function presignUrl(
+  request: {
+    readonly protocol: string;
+    readonly host: string;
+    readonly path: string;
+    readonly query: Readonly<Record<string, string>>;
+  },
+  scope: SigningScope,
+  credentials: AwsCredentials,
+  now: Date,
+  expiresSeconds: number,
+): string {
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+  const day = amzDate.slice(0, 8);
+  const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
+  const query: Record<string, string> = {
+    ...request.query,
+    'X-Amz-Algorithm': ALGORITHM,
+    'X-Amz-Credential': `${credentials.accessKeyId}/${credentialScope}`,
+    'X-Amz-Date': amzDate,
+    'X-Amz-Expires': String(expiresSeconds),
+    'X-Amz-SignedHeaders': 'host',
+    ...(credentials.sessionToken ? { 'X-Amz-Security-Token': credentials.sessionToken } : {}),
+  };
+  const canonicalRequest = [
+    'GET',
+    canonicalPath(request.path),
+    canonicalQuery(query),
+    `host:${request.host}\n`,
+    'host',
+    sha256Hex(''),
+  ].join('\n');
+  const stringToSign = [ALGORITHM, amzDate, credentialScope, sha256Hex(canonicalRequest)].join('\n');
+  const signature = createHmac('sha256', signingKey(credentials.secretAccessKey, day, scope))
+    .update(stringToSign, 'utf8')
+    .digest('hex');
+  return `${request.protocol}//${request.host}${request.path}?${canonicalQuery({ ...query, 'X-Amz-Signature': signature })}`;
+}
+
 /** RFC 3986 percent-encoding, as SigV4 requires (`encodeURIComponent` leaves `!'()*` alone). */
 export function uriEscape(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

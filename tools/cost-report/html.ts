@@ -23,6 +23,7 @@ const COMPONENT_LABEL: Readonly<Record<CostComponent, string>> = {
   sqs: 'SQS',
   dynamodb: 'DynamoDB',
   logs: 'CloudWatch Logs',
+  voice: 'Voice (Transcribe, Polly)',
 };
 
 const COMPONENT_COLOR: Readonly<Record<CostComponent, string>> = {
@@ -32,6 +33,7 @@ const COMPONENT_COLOR: Readonly<Record<CostComponent, string>> = {
   sqs: '#2da44e',
   dynamodb: '#cf222e',
   logs: '#6e7781',
+  voice: '#bf8700',
 };
 const IDLE_COLOR = '#a5c8ff';
 

@@ -41,8 +41,12 @@ const rowSchema = z.object({
   modelSource: z.optional(z.enum(['primary', 'fallback'])),
   tokens: z.object({ prompt: nano, completion: nano, total: nano }),
   usage: z.object({ sagemaker: z.nullable(z.object({ busyMs: z.number().check(z.nonnegative()) })) }),
+  // Rows written before voice was priced have no `voice` component: it was 0 for them.
   componentsNanoUsd: z.object(
-    Object.fromEntries(COST_COMPONENTS.map((c) => [c, nano])) as Record<CostComponent, typeof nano>,
+    Object.fromEntries(COST_COMPONENTS.map((c) => [c, c === 'voice' ? z._default(nano, 0) : nano])) as Record<
+      CostComponent,
+      typeof nano
+    >,
   ),
   totalNanoUsd: nano,
 });

@@ -8,7 +8,7 @@ export const SQS_CHUNK_BYTES = 65_536;
 /** CloudWatch Logs GB, as AWS meters data: 2^30 bytes. */
 export const BYTES_PER_GB = 1_073_741_824;
 
-export const COST_COMPONENTS = ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker'] as const;
+export const COST_COMPONENTS = ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker', 'voice'] as const;
 export type CostComponent = (typeof COST_COMPONENTS)[number];
 
 const count = z.int().check(z.nonnegative());
@@ -51,6 +51,26 @@ const usageSchema = z.strictObject({
     }),
   ),
   tokens: z.strictObject({ prompt: count, completion: count }),
+  /**
+   * Speech recognition of the member's voice message and synthesis of the answer (docs/VOICE.md); absent for text.
+   * Local engines (the sandbox) and a Whisper endpoint are recorded but cost nothing here: the Whisper endpoint's
+   * instances are a fixed cost, like the model endpoint's idle time.
+   */
+  voice: z.optional(
+    z.strictObject({
+      asr: z.optional(
+        z.strictObject({ engine: z.enum(['local', 'transcribe', 'sagemaker-whisper']), seconds: amount }),
+      ),
+      tts: z.optional(
+        z.strictObject({
+          engine: z.enum(['local', 'polly']),
+          /** Polly's voice engine, which sets the price per character. */
+          pollyEngine: z.optional(z.enum(['standard', 'neural'])),
+          characters: count,
+        }),
+      ),
+    }),
+  ),
 });
 
 /** What one model invocation (one platform event or REST call) consumed, as measured by the pipeline. */
@@ -96,6 +116,32 @@ export function sqsBilledRequests(payloadBytes: number, requests: InvocationUsag
   return (requests.send + requests.receive) * chunks + requests.delete;
 }
 
+/** Transcribe bills each request per second, at least 15 seconds. */
+export const TRANSCRIBE_MINIMUM_SECONDS = 15;
+
+function transcribeBilledSeconds(usage: InvocationUsage): number {
+  const asr = usage.voice?.asr;
+  if (asr?.engine !== 'transcribe') return 0;
+  return Math.max(TRANSCRIBE_MINIMUM_SECONDS, Math.ceil(asr.seconds));
+}
+
+function pollyCharacters(usage: InvocationUsage): { standard: number; neural: number } {
+  const tts = usage.voice?.tts;
+  if (tts?.engine !== 'polly') return { standard: 0, neural: 0 };
+  return tts.pollyEngine === 'standard'
+    ? { standard: tts.characters, neural: 0 }
+    : { standard: 0, neural: tts.characters };
+}
+
+function voiceCost(usage: InvocationUsage, prices: ResolvedPrices): Ratio {
+  const polly = pollyCharacters(usage);
+  return sum([
+    mul(ratio(BigInt(transcribeBilledSeconds(usage)), 60n), prices.scalar.transcribePerMinute),
+    perMillion(whole(polly.standard), prices.scalar.pollyStandardPerMillionChars),
+    perMillion(whole(polly.neural), prices.scalar.pollyNeuralPerMillionChars),
+  ]);
+}
+
 function sagemakerInstanceHours(usage: InvocationUsage): Ratio {
   if (!usage.sagemaker) return ZERO;
   const { busyMs, instanceCount = 1 } = usage.sagemaker;
@@ -132,6 +178,7 @@ export function exactComponentCosts(usage: InvocationUsage, prices: ResolvedPric
     ),
     logs: mul(ratio(BigInt(usage.logBytes), BigInt(BYTES_PER_GB)), scalar.logsIngestionPerGb),
     sagemaker: mul(sagemakerInstanceHours(usage), sagemakerHourlyPrice(usage, prices)),
+    voice: voiceCost(usage, prices),
   };
 }
 
@@ -165,6 +212,10 @@ export interface CostBreakdown {
     readonly dynamodbWriteRequestUnits: number;
     readonly logGb: number;
     readonly sagemakerInstanceHours: number;
+    /** Seconds of audio Transcribe bills (15 s minimum per request); 0 for other engines. */
+    readonly transcribeBilledSeconds: number;
+    /** Characters Polly synthesised. */
+    readonly pollyCharacters: number;
   };
   /** USD per component (`componentsNanoUsd / 1e9`). */
   readonly components: ComponentAmounts;
@@ -192,6 +243,10 @@ function usedPricePaths(usage: InvocationUsage): Set<string> {
   mark('dynamodbWritePerMillion', usage.dynamodb.writeRequestUnits > 0);
   mark('logsIngestionPerGb', usage.logBytes > 0);
   if (usage.sagemaker) used.add(`sagemakerInstanceHour.${usage.sagemaker.instanceType}`);
+  mark('transcribePerMinute', transcribeBilledSeconds(usage) > 0);
+  const polly = pollyCharacters(usage);
+  mark('pollyStandardPerMillionChars', polly.standard > 0);
+  mark('pollyNeuralPerMillionChars', polly.neural > 0);
   return used;
 }
 
@@ -223,6 +278,8 @@ export function costOfInvocation(usage: InvocationUsage, prices: ResolvedPrices)
       dynamodbWriteRequestUnits: valid.dynamodb.writeRequestUnits,
       logGb: valid.logBytes / BYTES_PER_GB,
       sagemakerInstanceHours: toNumber(sagemakerInstanceHours(valid)),
+      transcribeBilledSeconds: transcribeBilledSeconds(valid),
+      pollyCharacters: valid.voice?.tts?.engine === 'polly' ? valid.voice.tts.characters : 0,
     },
     components: mapComponents((c) => nanoToUsd(nano[c])),
     componentsNanoUsd: mapComponents((c) => Number(nano[c])),

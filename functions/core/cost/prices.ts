@@ -6,7 +6,7 @@ import { fromDecimal, type Ratio } from './exact';
  * The one price table GroupGate's cost ledger is computed from. Every row written records this version, so a
  * row can always be re-explained. Bump it whenever a number below changes.
  */
-export const PRICE_TABLE_VERSION = '2026-11-25.1';
+export const PRICE_TABLE_VERSION = '2026-12-05.1';
 
 /** The region every other region falls back to, price by price, when the table lacks a number. */
 export const BASE_REGION = 'us-east-1';
@@ -45,11 +45,21 @@ export interface RegionPriceTable {
   readonly logsIngestionPerGb: PricePoint;
   /** SageMaker real-time inference (hosting), on-demand, per instance-hour. */
   readonly sagemakerInstanceHour: Readonly<Record<string, PricePoint>>;
+  /**
+   * Amazon Transcribe standard (batch and streaming), first tier (first 250,000 minutes a month); billed per second
+   * with a 15-second minimum per request.
+   */
+  readonly transcribePerMinute: PricePoint;
+  /** Amazon Polly, per million characters synthesised, by voice engine. */
+  readonly pollyStandardPerMillionChars: PricePoint;
+  readonly pollyNeuralPerMillionChars: PricePoint;
 }
 
 export type ScalarPriceKey = Exclude<keyof RegionPriceTable, 'sagemakerInstanceHour'>;
 
 const READ_ON = '2026-11-25';
+/** The voice prices (issue 20) were read later than the rest. */
+const VOICE_READ_ON = '2026-12-05';
 
 const SRC = {
   lambdaPage: 'https://aws.amazon.com/lambda/pricing/',
@@ -67,6 +77,10 @@ const SRC = {
   cloudwatchThirdParty: 'https://hykell.com/knowledge-base/aws-cloudwatch-logs-pricing',
   sagemakerPage: 'https://aws.amazon.com/sagemaker/pricing/',
   sagemakerThirdParty: 'https://github.com/goerlitz/nlp-classification/blob/main/notebooks/10kGNAD/sagemaker/README.md',
+  transcribePage: 'https://aws.amazon.com/transcribe/pricing/',
+  transcribeThirdParty: 'https://blogv1-5yh.pages.dev/blog/aws-transcribe/',
+  pollyPage: 'https://aws.amazon.com/polly/pricing/',
+  pollyThirdParty: 'https://www.acecloudinterviews.com/tutorials/aws/polly/',
 } as const;
 
 function price(usd: string, unit: string, source: string, confidence: PriceConfidence, note?: string): PricePoint {
@@ -124,7 +138,47 @@ const US_EAST_1: RegionPriceTable = {
   ),
   logsIngestionPerGb: price('0.50', 'USD per GB ingested', SRC.cloudwatchThirdParty, 'third-party'),
   sagemakerInstanceHour: g4dnPrices('third-party'),
+  ...voicePrices(),
 };
+
+/**
+ * ASR and TTS list prices. Read from public write-ups (the AWS pricing pages render their tables with scripts we
+ * could not read): Transcribe T1 $0.024 a minute with a 15 s minimum per request; Polly $4 (standard) and $16
+ * (neural) per million characters. Other regions fall back to these, flagged.
+ */
+function voicePrices(): Pick<
+  RegionPriceTable,
+  'transcribePerMinute' | 'pollyStandardPerMillionChars' | 'pollyNeuralPerMillionChars'
+> {
+  const voice = (usd: string, unit: string, source: string, note: string): PricePoint => ({
+    usd,
+    unit,
+    source,
+    readOn: VOICE_READ_ON,
+    confidence: 'third-party',
+    note,
+  });
+  return {
+    transcribePerMinute: voice(
+      '0.024',
+      'USD per audio minute (T1), per second, 15 s minimum per request',
+      SRC.transcribeThirdParty,
+      `official table: ${SRC.transcribePage}`,
+    ),
+    pollyStandardPerMillionChars: voice(
+      '4.00',
+      'USD per million characters (standard voices)',
+      SRC.pollyThirdParty,
+      `official table: ${SRC.pollyPage}`,
+    ),
+    pollyNeuralPerMillionChars: voice(
+      '16.00',
+      'USD per million characters (neural voices)',
+      SRC.pollyThirdParty,
+      `official table: ${SRC.pollyPage}`,
+    ),
+  };
+}
 
 const SAME_AS_US_EAST_1 = 'believed equal to us-east-1; not read from a source';
 
@@ -193,6 +247,9 @@ const regionOverrideSchema = z.strictObject({
   sagemakerInstanceHour: z.optional(
     z.record(z.string().check(z.regex(/^ml\.[a-z0-9-]+\.[a-z0-9]+$/, 'not an ml.* type')), decimal),
   ),
+  transcribePerMinute: z.optional(decimal),
+  pollyStandardPerMillionChars: z.optional(decimal),
+  pollyNeuralPerMillionChars: z.optional(decimal),
 });
 
 const overridesSchema = z.record(
@@ -236,6 +293,9 @@ const SCALAR_KEYS: readonly ScalarPriceKey[] = [
   'dynamodbWritePerMillion',
   'dynamodbReadPerMillion',
   'logsIngestionPerGb',
+  'transcribePerMinute',
+  'pollyStandardPerMillionChars',
+  'pollyNeuralPerMillionChars',
 ];
 
 /**

@@ -23,6 +23,7 @@ function row(at: string, busyMs: number | null, sagemakerNano: number, otherNano
     dynamodb: 0,
     logs: 0,
     sagemaker: sagemakerNano,
+    voice: 0,
   };
   return {
     invocationId: `inv-${at}`,

@@ -58,7 +58,16 @@ describe('table: every component visible, exact, in a unit the header names', ()
   // One invocation as the sandbox ledger records one: each request-path component is a few µUSD.
   const one = row({
     at: '2026-11-02T09:10:00.000Z',
-    nano: { apiGateway: 3_500, lambda: 5_917, sqs: 1_500, dynamodb: 3_938, logs: 931, sagemaker: 17_183 },
+    // A voice message: Transcribe's 15 s minimum at $0.024 a minute.
+    nano: {
+      apiGateway: 3_500,
+      lambda: 5_917,
+      sqs: 1_500,
+      dynamodb: 3_938,
+      logs: 931,
+      sagemaker: 17_183,
+      voice: 6_000_000,
+    },
     busyMs: 84,
   });
   const report = buildCostReport([one], { ...DAY, ...ENDPOINT, by: 'group' });
@@ -67,8 +76,8 @@ describe('table: every component visible, exact, in a unit the header names', ()
 
   test('the group line shows each component to the nano-dollar, none as zero', () => {
     const cells = lines.find((l) => l.startsWith('slack#T1#C1'))?.split(/ {2,}/) ?? [];
-    // marginal 3,500 + 5,917 + 1,500 + 3,938 + 931 + 17,183 = 32,969 nano; the hour bills $0.72 and this is its
-    // only invocation: idle share 720,000,000 - 17,183 = 719,982,817; amortised 32,969 + 719,982,817.
+    // marginal 3,500 + 5,917 + 1,500 + 3,938 + 931 + 17,183 + 6,000,000 = 6,032,969 nano; the hour bills $0.72 and
+    // this is its only invocation: idle share 720,000,000 - 17,183 = 719,982,817; amortised 6,032,969 + 719,982,817.
     expect(cells.slice(6)).toEqual([
       '3.500',
       '5.917',
@@ -76,9 +85,10 @@ describe('table: every component visible, exact, in a unit the header names', ()
       '3.938',
       '0.931',
       '17.183',
-      '32.969',
+      '6,000.000',
+      '6,032.969',
       '719,982.817',
-      '720,015.786',
+      '726,015.786',
     ]);
   });
 
@@ -91,20 +101,21 @@ describe('table: every component visible, exact, in a unit the header names', ()
       'dynamodb',
       'logs',
       'sagemaker',
+      'voice',
       'marginal',
       'idle share',
       'amortised',
     ]);
-    expect(lines[headerAt + 1]?.trim().split(/ +/)).toEqual(Array(9).fill('µUSD'));
+    expect(lines[headerAt + 1]?.trim().split(/ +/)).toEqual(Array(10).fill('µUSD'));
     expect(text).toContain('Amounts in µUSD (micro-dollars: 1,000,000 µUSD = $1), exact to the nano-dollar.');
   });
 
   test('the reconciliation below is exact too: 24 h at $0.72, 23 of them without invocations', () => {
     expect(text).toContain('Endpoint bill: 24.00 instance-hours = 17,280,000.000 µUSD ($17.28).');
     expect(text).toContain('Idle endpoint hours without invocations (in no line above): 16,560,000.000 µUSD.');
-    // 720,015,786 + 16,560,000,000
+    // 726,015,786 + 16,560,000,000
     expect(text).toContain(
-      'Grand total (TOTAL amortised + idle hours without invocations): 17,280,015.786 µUSD ($17.28).',
+      'Grand total (TOTAL amortised + idle hours without invocations): 17,286,015.786 µUSD ($17.29).',
     );
   });
 });
@@ -209,7 +220,7 @@ describe('a period without traffic says its cost assumes the endpoint ran the wh
     expect(renderTable(report)).toContain(`NOTE: ${note}`);
     expect(renderHtml(report)).toContain(`<p class="note">${note}</p>`);
     const idle = parseCsv(renderCsv(report)).find((r) => r[0] === 'IDLE HOURS WITHOUT INVOCATIONS');
-    expect(idle?.[15]).toBe('518.400000000'); // 720 h x $0.72
+    expect(idle?.[16]).toBe('518.400000000'); // 720 h x $0.72
   });
 
   test('a month still running: the hours so far, up to the report time', () => {

@@ -44,12 +44,13 @@ test('CSV: a header, one record per key, then TOTAL, idle hours and GRAND TOTAL;
     'dynamodb_usd',
     'logs_usd',
     'sagemaker_usd',
+    'voice_usd',
     'marginal_usd',
     'idle_share_usd',
     'amortised_usd',
   ]);
   expect(records).toHaveLength(report.lines.length + 4);
-  expect(records.every((r) => r.length === 17)).toBe(true);
+  expect(records.every((r) => r.length === 18)).toBe(true);
   const odd = 'ops, "night"\nshift #2 100%';
   const expectedOdd = new Set(awkward.filter((r) => r.chatId === odd).map((r) => `${r.platform}|${r.tenantId}|${odd}`));
   const oddRecords = records.filter((r) => r[2] === odd).map((r) => r.slice(0, 3).join('|'));
@@ -60,13 +61,13 @@ test('CSV: a header, one record per key, then TOTAL, idle hours and GRAND TOTAL;
   expect(total?.slice(1, 3)).toEqual(['', '']);
   // Nine decimals: the CSV re-adds to the nano-dollar.
   const nano = (cell: string | undefined) => BigInt((cell ?? '').replace('.', ''));
-  const sum = records.slice(1, -3).reduce((t, r) => t + nano(r[14]), 0n);
+  const sum = records.slice(1, -3).reduce((t, r) => t + nano(r[15]), 0n);
   expect(sum).toBe(BigInt(awkward.reduce((t, r) => t + r.totalNanoUsd, 0)));
-  expect(nano(total?.[14])).toBe(sum);
+  expect(nano(total?.[15])).toBe(sum);
   // GRAND TOTAL = TOTAL + idle hours, column by column; its amortised is the request path plus 7 days of endpoint.
-  for (let c = 3; c < 17; c += 1) expect(nano(grand?.[c])).toBe(nano(total?.[c]) + nano(idle?.[c]));
+  for (let c = 3; c < 18; c += 1) expect(nano(grand?.[c])).toBe(nano(total?.[c]) + nano(idle?.[c]));
   const requestPath = awkward.reduce((t, r) => t + BigInt(r.totalNanoUsd - r.componentsNanoUsd.sagemaker), 0n);
-  expect(nano(grand?.[16])).toBe(requestPath + 7n * 24n * 736_400_000n);
+  expect(nano(grand?.[17])).toBe(requestPath + 7n * 24n * 736_400_000n);
 });
 
 test('table: aligned columns with a µUSD units row, TOTAL last, assumptions and reconciliation printed', () => {
@@ -79,7 +80,7 @@ test('table: aligned columns with a µUSD units row, TOTAL last, assumptions and
   const totalLine = lines.find((l) => l.startsWith('TOTAL'));
   expect(header).toBeDefined();
   expect(totalLine?.length).toBe(header?.length);
-  expect(units?.trim().split(/ +/)).toEqual(Array(9).fill('µUSD'));
+  expect(units?.trim().split(/ +/)).toEqual(Array(10).fill('µUSD'));
   for (const platform of ['dingtalk', 'feishu', 'slack', 'wecom'])
     expect(text).toMatch(new RegExp(`^${platform} `, 'm'));
   expect(text).toContain('Amounts in µUSD (micro-dollars: 1,000,000 µUSD = $1)');

@@ -34,7 +34,7 @@ function row(at: string, source: ReportRow['modelSource'], cached = false): Repo
     ...(source ? { modelSource: source } : {}),
     tokens: { prompt: 10, completion: 5, total: 15 },
     usage: { sagemaker: sagemaker ? { instanceType: 'ml.g4dn.xlarge', busyMs: 1000 } : null } as ReportRow['usage'],
-    componentsNanoUsd: { apiGateway: 0, lambda: 0, sqs: 0, dynamodb: 0, logs: 0, sagemaker },
+    componentsNanoUsd: { apiGateway: 0, lambda: 0, sqs: 0, dynamodb: 0, logs: 0, sagemaker, voice: 0 },
     totalNanoUsd: sagemaker,
   };
 }

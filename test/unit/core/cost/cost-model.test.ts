@@ -3,7 +3,7 @@ import { PRICE_TABLE_VERSION, resolvePrices } from '#core/cost/prices';
 import { ConfigError, ValidationError } from '#core/errors';
 import { usage } from './usage-fixture';
 
-const COMPONENTS = ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker'] as const;
+const COMPONENTS = ['apiGateway', 'lambda', 'sqs', 'dynamodb', 'logs', 'sagemaker', 'voice'] as const;
 
 describe('costOfInvocation', () => {
   it('prices every component of a typical webhook → worker → SageMaker call', () => {
@@ -15,6 +15,7 @@ describe('costOfInvocation', () => {
       dynamodb: 4188, // 3.5 × $0.125/M + 6 × $0.625/M = 4,187.5 nano
       logs: 5588, // 12,000 / 2^30 GB × $0.50 = 5,587.9 nano
       sagemaker: 378_428, // 1,850 ms × $0.7364/h = 378,427.8 nano
+      voice: 0, // a text message
     });
     expect(b.components.apiGateway).toBe(0.0000035);
     expect(b.basis).toBe('marginal');

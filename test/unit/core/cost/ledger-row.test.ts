@@ -50,6 +50,7 @@ describe('buildLedgerRow', () => {
       'logs',
       'sagemaker',
       'sqs',
+      'voice',
     ]);
     const sumNano = Object.values(json.componentsNanoUsd as Record<string, number>).reduce((a, b) => a + b, 0);
     expect(json.totalNanoUsd).toBe(sumNano);

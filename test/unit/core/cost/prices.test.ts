@@ -41,7 +41,7 @@ describe('price table', () => {
     expect(singapore.fallbacks.has('logsIngestionPerGb')).toBe(false);
     expect(singapore.scalar.logsIngestionPerGb).toEqual(fromDecimal('0.70'));
     expect(singapore.scalar.apiGatewayRestPerMillion).toEqual(fromDecimal('3.50'));
-    expect(resolvePrices('me-south-1').fallbacks.size).toBe(8 + 6);
+    expect(resolvePrices('me-south-1').fallbacks.size).toBe(11 + 6);
   });
 });
 
