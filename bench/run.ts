@@ -11,7 +11,8 @@ import { type BundleRow, runBundleBench } from './bundle-bench';
  * trips per message against their budget, the Lambda bundle sizes and module-init times, and streamed replies (first
  * visible text, platform calls per reply; `--only streaming` runs just those; `--only worker` the worker's figures), and
  * the docs retrieval core (ingestion, recall and MRR on the labelled question set, latency at 10k and 100k chunks;
- * `--only retrieval`). It reports against the targets and exits 0 when one is missed; it exits non-zero only
+ * `--only retrieval`). `--only voice` measures the sandbox's local speech engines (real-time factor; not in the full
+ * run). It reports against the targets and exits 0 when one is missed; it exits non-zero only
  * when the benchmark itself fails. Results go to stdout and bench/results.json.
  */
 import { runCostMetricsBench } from './cost-metrics-bench';
@@ -36,6 +37,7 @@ import {
 import { retrievalReport, runRetrievalBench } from './retrieval-bench';
 import { runSandboxStartupBench, sandboxStartupReport } from './sandbox-startup';
 import { runStreamingBench } from './streaming-bench';
+import { runVoiceBench, voiceReport } from './voice-bench';
 import { runWebhookBench, type WebhookRow } from './webhook-bench';
 import { runWorkerBench, type WorkerRow } from './worker-bench';
 
@@ -57,6 +59,7 @@ const WORKER_RESULTS_FILE = path.join(__dirname, 'results-worker.json');
 const FALLBACK_RESULTS_FILE = path.join(__dirname, 'results-fallback.json');
 const FALLBACK_FUNCTION_RESULTS_FILE = path.join(__dirname, 'results-fallback-function.json');
 const RETRIEVAL_RESULTS_FILE = path.join(__dirname, 'results-retrieval.json');
+const VOICE_RESULTS_FILE = path.join(__dirname, 'results-voice.json');
 /** `--only fallback-function`: fresh-process cold starts of the fallback function, per model (within the hard limit). */
 const FALLBACK_FUNCTION_BUDGET_MS = 150_000;
 /** `npm run bench -- --only streaming` runs just that section. */
@@ -93,9 +96,10 @@ async function main(): Promise<void> {
     if (ONLY === 'fallback') return fallbackSection();
     if (ONLY === 'fallback-function') return fallbackFunctionSection();
     if (ONLY === 'retrieval') return await retrievalSection();
+    if (ONLY === 'voice') return await voiceSection();
     if (ONLY !== 'streaming') {
       throw new Error(
-        `--only knows the sections 'streaming', 'worker', 'webhook', 'fallback', 'fallback-function' and 'retrieval', got '${ONLY}'`,
+        `--only knows the sections 'streaming', 'worker', 'webhook', 'fallback', 'fallback-function', 'retrieval' and 'voice', got '${ONLY}'`,
       );
     }
     return streamingSection();
@@ -346,6 +350,20 @@ async function fallbackFunctionSection(): Promise<void> {
  * and MRR@10 on test/fixtures/retrieval/docs-questions.json, and build, heap and query latency at 10k and 100k chunks.
  * In-process and CPU-bound; runs last in the full run, in its own slice.
  */
+/** `--only voice`: real-time factor of the sandbox's local speech recognition and synthesis on this machine. */
+async function voiceSection(): Promise<void> {
+  const loadBefore = os.loadavg();
+  const result = await runVoiceBench({ runs: 5, progress });
+  const loadAverage = { before: loadBefore, after: os.loadavg() };
+  console.log(`\n${voiceReport(result)}`);
+  console.log(`${os.cpus().length} CPUs, load average ${fmtLoad(loadAverage.before)} → ${fmtLoad(loadAverage.after)}`);
+  writeFileSync(
+    VOICE_RESULTS_FILE,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitHead(), node: process.version, cpus: os.cpus().length, loadAverage, ...result }, null, 2)}\n`,
+  );
+  console.log(`results written to ${path.relative(process.cwd(), VOICE_RESULTS_FILE)}`);
+}
+
 async function retrievalSection(): Promise<void> {
   const loadBefore = os.loadavg();
   const result = runRetrievalBench({ rootDir: ROOT, deadline: Date.now() + RETRIEVAL_BUDGET_MS, progress });

@@ -14,6 +14,11 @@ import {
   pipelineEnvShape,
   systemPromptOverridesSchema,
 } from '#config/pipeline-config';
+import {
+  DEFAULT_PROFILE_DIRECTORY_TTL_HOURS,
+  DEFAULT_PROFILE_RETENTION_DAYS,
+  profileGroupDefaultsSchema,
+} from '#config/profile-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
 import {
   enabledSkillsFor,
@@ -22,6 +27,7 @@ import {
   type SkillsConfig,
   skillsConfigSchema,
 } from '#config/skills-config';
+import { DEFAULT_VOICE_MAX_SECONDS, DEFAULT_VOICE_MAX_SPEECH_CHARS, voiceEnvShape } from '#config/voice-config';
 import { scaleToZeroSchema } from '#core/cost/closed-hours';
 import { ConfigError } from '#core/errors';
 import { DATASET_NAME_PATTERN } from '#data-analysis/dataset';
@@ -29,6 +35,7 @@ import { FEISHU_DEFAULT_API_BASE_URL } from '#platforms/feishu/config';
 import { fromManifests } from '#platforms/manifests';
 import { LEDGER_PLATFORMS, PLATFORMS } from '#platforms/types';
 import * as z from '#shared/zod';
+import { VOICE_LANGUAGES } from '#voice/ports';
 import { nearestKey } from './nearest-key';
 
 /** The CDK context key holding the app configuration object; flat flags use `-c groupgate:<key>=<value>`. */
@@ -88,6 +95,66 @@ const deployedSkillsSchema = skillsConfigSchema.check(
 );
 
 const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
+
+/**
+ * Voice messages (docs/VOICE.md) as the stack deploys them, handed to the worker as `VOICE_*`: AWS recognition only
+ * (`local` is the sandbox's). The Whisper endpoint is the operator's, named here; the stack builds none.
+ */
+const voiceSchema = z
+  .strictObject({
+    /** Amazon Transcribe streaming, or a Whisper endpoint in the account. @default 'off' */
+    asr: z._default(
+      z.enum(['off', 'transcribe', 'sagemaker-whisper'], {
+        error: 'must be "off", "transcribe" or "sagemaker-whisper" (local recognition is the sandbox\'s)',
+      }),
+      'off',
+    ),
+    /** The Whisper endpoint's name; required with `sagemaker-whisper`. */
+    asrEndpointName: voiceEnvShape[ENV.voiceAsrEndpointName],
+    /** Spoken languages; with one, recognition is told it. @default ['zh-CN', 'en-US'] */
+    languages: z._default(z.array(z.enum(VOICE_LANGUAGES)).check(z.minLength(1)), [...VOICE_LANGUAGES]),
+    /** Longest voice message transcribed, seconds. @default 60 */
+    maxSeconds: z._default(int(1, 300), DEFAULT_VOICE_MAX_SECONDS),
+    /** Spoken answers with Amazon Polly, for `replyChats`. @default 'off' */
+    tts: z._default(z.enum(['off', 'polly'], { error: 'must be "off" or "polly"' }), 'off'),
+    /** Polly's voice engine (`standard` costs a quarter). @default 'neural' */
+    pollyEngine: z._default(z.enum(['standard', 'neural']), 'neural'),
+    /** Longest answer spoken, characters (Polly takes 3,000). @default 1000 */
+    maxSpeechChars: z._default(int(1, 3000), DEFAULT_VOICE_MAX_SPEECH_CHARS),
+    /** Chats whose answers are also spoken: Feishu only (the platform with audio messages). @default [] */
+    replyChats: z._default(
+      z
+        .array(
+          z.string().check(z.regex(/^feishu:[^,\s]+$/, 'must be feishu:chatId (spoken answers are posted on Feishu)')),
+        )
+        .check(z.maxLength(100)),
+      [],
+    ),
+  })
+  .check(
+    z.superRefine((voice, ctx) => {
+      const whisper = voice.asr === 'sagemaker-whisper';
+      if (whisper !== (voice.asrEndpointName !== undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['asrEndpointName'],
+          message: whisper ? 'is required with asr "sagemaker-whisper"' : 'is only used with asr "sagemaker-whisper"',
+        });
+      }
+      // Polly is granted only when some chat is spoken to, and a chat only when Polly speaks.
+      if ((voice.tts === 'polly') !== voice.replyChats.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['replyChats'],
+          message:
+            voice.tts === 'polly' ? 'must name at least one chat with tts "polly"' : 'spoken answers need tts "polly"',
+        });
+      }
+    }),
+  );
+
+/** `profileGroupDefaults` as JSON: a small share of the pipeline functions' 4 KB environment. */
+const MAX_PROFILE_GROUP_DEFAULTS_BYTES = 1024;
 const secretArn = z
   .string()
   .check(z.regex(SECRET_COMPLETE_ARN, 'must be a complete Secrets Manager ARN (with its 6-character suffix)'));
@@ -312,9 +379,9 @@ const groupEntrySchema = z
 /**
  * The platforms the connector can hold a long connection for, as the CDK app knows them: the connector's own list
  * (`LONG_CONNECTION_PLATFORMS` in functions/connector/platform-connections.ts, not imported here so the CDK app loads no
- * WebSocket client; test/cdk/connector.test.ts keeps the two equal). WeCom's long connection is not built yet.
+ * WebSocket client; test/cdk/connector.test.ts keeps the two equal).
  */
-export const LONG_CONNECTION_PLATFORMS = ['feishu', 'slack', 'dingtalk'] as const;
+export const LONG_CONNECTION_PLATFORMS = ['feishu', 'slack', 'dingtalk', 'wecom'] as const;
 export type LongConnectionPlatform = (typeof LONG_CONNECTION_PLATFORMS)[number];
 
 export function isDeployableLongConnection(platform: string): platform is LongConnectionPlatform {
@@ -336,7 +403,10 @@ const longConnectionSchema = z.strictObject({
     ),
   /**
    * Connector tasks. Feishu, DingTalk and Slack deliver each event to one of the open connections, so two tasks in two
-   * zones keep the platforms connected through a task replacement or a zone outage. @default 2
+   * zones keep the platforms connected through a task replacement or a zone outage. WeCom allows one connection per
+   * bot: whatever the count, only the task holding the bot's lease (an item of the events table) connects to WeCom
+   * and relays its replies; the other waits in standby and takes over within about 40 s of the holder's death (at once
+   * after an orderly stop). @default 2
    */
   desiredCount: z._default(int(1, 10), 2),
 });
@@ -426,6 +496,31 @@ const appConfigSchema = z.strictObject({
   ledgerRetentionDays: z._default(int(1, MAX_RETENTION_DAYS), DEFAULT_LEDGER_RETENTION_DAYS),
   /** Days an audit record lives before DynamoDB TTL removes it. @default 365 (`DEFAULT_AUDIT_RETENTION_DAYS`) */
   auditRetentionDays: z._default(int(1, MAX_RETENTION_DAYS), DEFAULT_AUDIT_RETENTION_DAYS),
+  /** Days a member profile lives after its last change before DynamoDB TTL deletes it (docs/PROFILES.md). @default 365 */
+  profileRetentionDays: z._default(int(1, MAX_RETENTION_DAYS), DEFAULT_PROFILE_RETENTION_DAYS),
+  /**
+   * Each group's default profile values, `{"*" | "<platform>:*" | "<platform>:<chatId>": {"language": "zh", …}}`
+   * (docs/PROFILES.md); the most specific entry applies. Handed to the pipeline functions as `PROFILE_GROUP_DEFAULTS`.
+   * @default {} (no defaults)
+   */
+  profileGroupDefaults: z._default(
+    z.pipe(
+      z.record(z.string(), z.record(z.string(), z.string())).check(
+        z.refine((defaults) => Buffer.byteLength(JSON.stringify(defaults)) <= MAX_PROFILE_GROUP_DEFAULTS_BYTES, {
+          error: `must be at most ${MAX_PROFILE_GROUP_DEFAULTS_BYTES} bytes as JSON (Lambda environments hold 4 KB)`,
+        }),
+      ),
+      profileGroupDefaultsSchema,
+    ),
+    {},
+  ),
+  /**
+   * Platforms whose member directory (job title, department) fills profiles; the app needs the directory scope
+   * (docs/PROFILES.md). @default [] (none)
+   */
+  profileDirectory: z._default(z.array(z.enum(PLATFORMS)), []),
+  /** Hours a directory answer is kept in a profile before it is asked again. @default 24 */
+  profileDirectoryTtlHours: z._default(int(1, 24 * 90), DEFAULT_PROFILE_DIRECTORY_TTL_HOURS),
   /** CloudWatch Logs retention for functions and API access logs. @default 30 */
   logRetentionDays: z._default(
     z.number().check(
@@ -564,9 +659,19 @@ const appConfigSchema = z.strictObject({
    * Long-connection mode (issue 18, docs/OPERATIONS.md "Long-connection mode"): `{"platforms": ["slack", "dingtalk"],
    * "desiredCount": 2}` builds the connector, an ECS Fargate service (arm64, 0.25 vCPU, 0.5 GB per task) holding an
    * outbound WebSocket per platform and feeding the same ingest path as the webhook. Each platform must be in
-   * `enabledPlatforms`; WeCom is refused (not built yet). @default none: every platform by its webhook
+   * `enabledPlatforms`. WeCom's socket also carries the replies: the stack adds the relay queue the worker writes them
+   * to. @default none: every platform by its webhook
    */
   longConnection: z.optional(longConnectionSchema),
+  /**
+   * Voice messages (issue 20, docs/VOICE.md): `{"asr": "transcribe" | "sagemaker-whisper" | "off", "asrEndpointName"?,
+   * "languages"?, "maxSeconds"?, "tts"?: "polly", "pollyEngine"?, "maxSpeechChars"?, "replyChats"?}`. The worker
+   * transcribes Feishu voice messages and Slack audio files and answers the words; it is granted
+   * `transcribe:StartStreamTranscriptionWebSocket`, or `sagemaker:InvokeEndpoint` on exactly the Whisper endpoint; with
+   * `tts: "polly"` the answers in `replyChats` (Feishu chats) are also spoken (`polly:SynthesizeSpeech`).
+   * @default none: voice messages are answered with a note that voice is not enabled
+   */
+  voice: z.optional(voiceSchema),
 });
 
 /** Without `primaryModel` the stack builds the SageMaker endpoint, whose weights are then required. */
@@ -615,12 +720,7 @@ function longConnectionProblems(raw: Record<string, unknown>): string[] {
   const problems: string[] = [];
   for (const platform of new Set(platforms)) {
     if (typeof platform !== 'string' || !(PLATFORMS as readonly string[]).includes(platform)) continue;
-    if (platform === 'wecom') {
-      problems.push(
-        'longConnection.platforms: wecom is not built yet (its long connection carries the replies too, one socket per ' +
-          "bot: the connector would also relay the worker's answers); keep WeCom on its webhook",
-      );
-    } else if (!isDeployableLongConnection(platform)) {
+    if (!isDeployableLongConnection(platform)) {
       problems.push(`longConnection.platforms: ${platform} has no long-connection client`);
     }
     if (!enabled.includes(platform)) {
@@ -735,6 +835,8 @@ export const DATA_SKILL = {
   commands: ['/data', '/数据', '/sql'],
   /** The most a skill may take: the model writes the SQL (once more if it fails), then DuckDB runs it. */
   timeoutMs: MAX_SKILL_TIMEOUT_MS,
+  /** A CSV/XLSX shared with `/data` or `/sql` is the table asked about (issue 17; docs/SKILLS.md). */
+  acceptsFiles: true,
 } as const;
 
 /** The ARNs of the skill functions the stack built (deploy-time tokens in the stack). */
@@ -789,12 +891,13 @@ export function deployedSkills(
     if (arns.data === undefined || config.dataGroups === undefined) {
       throw new Error('dataDatasets are configured but no data skill was built, or dataGroups is missing');
     }
-    const { name, description, commands, timeoutMs } = DATA_SKILL;
+    const { name, description, commands, timeoutMs, acceptsFiles } = DATA_SKILL;
     skills = withSkillForGroups(skills ?? { remote: [] }, config.dataGroups, {
       name,
       description,
       commands: [...commands],
       timeoutMs,
+      acceptsFiles,
       functionArn: arns.data,
     });
   }

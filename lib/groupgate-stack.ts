@@ -1,8 +1,10 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ENV } from '#config/env-names';
 import { connectorCostArgs } from '#core/cost/connector-cost';
 import {
   type AppConfig,
@@ -117,8 +119,15 @@ export class GroupGateStack extends Stack {
       answerCacheTtlMinutes: config.answerCacheTtlMinutes,
       ledgerRetentionDays: config.ledgerRetentionDays,
       auditRetentionDays: config.auditRetentionDays,
+      profiles: {
+        retentionDays: config.profileRetentionDays,
+        groupDefaults: config.profileGroupDefaults,
+        directory: config.profileDirectory,
+        directoryTtlHours: config.profileDirectoryTtlHours,
+      },
       systemPromptOverrides: config.systemPromptOverrides,
       streaming: config.streaming,
+      ...(config.voice ? { voice: config.voice } : {}),
       ...(config.dingtalkCardTemplateId ? { dingtalkCardTemplateId: config.dingtalkCardTemplateId } : {}),
       ...(config.dingtalkCardContentKey ? { dingtalkCardContentKey: config.dingtalkCardContentKey } : {}),
       maxReceiveCount: config.maxReceiveCount,
@@ -172,6 +181,22 @@ export class GroupGateStack extends Stack {
         logRetention,
         logLevel: config.logLevel,
       });
+      const relay = this.connector.wecomRelay;
+      if (relay) {
+        // WeCom in long-connection mode: the worker writes its replies to the relay queue (SSE-KMS: a producer
+        // needs a data key), never to WeCom itself.
+        const worker = this.functions.worker;
+        worker.role.addToPolicy(
+          new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [relay.queue.queueArn] }),
+        );
+        worker.role.addToPolicy(
+          new PolicyStatement({
+            actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            resources: [this.chatQueue.key.keyArn],
+          }),
+        );
+        worker.fn.addEnvironment(ENV.wecomRelayQueueUrl, relay.queue.queueUrl);
+      }
     }
     const action = new SnsAction(observability.alarms.topic);
     for (const alarm of [

@@ -45,6 +45,8 @@ export interface AnswerFacts {
   readonly modelLatencyMs: number | null;
   /** The worker's time: claim → records. */
   readonly workerMs: number;
+  /** What of the asker's profile shaped the answer (docs/PROFILES.md), e.g. `language=ja(member)`; absent: nothing. */
+  readonly profile?: string;
 }
 
 export interface ConversationQuestion extends PostedQuestion {
@@ -81,6 +83,7 @@ const auditItemSchema = z.object({
   piiFound: z.number(),
   modelLatencyMs: z.nullable(z.number()),
   latencyMs: z.number(),
+  profile: z.optional(z.string()),
 });
 
 export type AuditFields = z.infer<typeof auditItemSchema>;
@@ -108,6 +111,7 @@ export function joinAnswers(
       piiMaskedForModel: a.piiFound > 0 && maskModelInput && MODEL_ASKED.has(a.source),
       modelLatencyMs: a.modelLatencyMs,
       workerMs: a.latencyMs,
+      ...(a.profile ? { profile: a.profile } : {}),
     };
     return { ...q, answer };
   });

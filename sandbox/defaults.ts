@@ -25,6 +25,7 @@ export const SANDBOX_CREDENTIALS: EmulatorCredentials = {
     token: 'sandboxwecomtoken',
     encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
     botId: 'aibsandbox',
+    botSecret: 'sandbox-wecom-bot-secret',
   },
 };
 

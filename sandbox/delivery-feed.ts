@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { PlatformName } from '#platforms/types';
-import type { EmulatedDelivery } from './platform-emulator/types';
+import type { EmulatedAudio, EmulatedDelivery, EmulatedImage } from './platform-emulator/types';
 
 /**
  * Live feed of deliveries for the web page: every recorded reply and every change to one (a streamed reply growing)
@@ -50,6 +50,10 @@ export interface DeliveryView {
   readonly stream?: 'streaming' | 'finished' | 'failed';
   readonly updates?: number;
   readonly updatedAt?: string;
+  /** An image message: the PNG (base64), its alt text and size; the page shows it under the reply it follows. */
+  readonly image?: EmulatedImage;
+  /** An audio message (a spoken answer): the Ogg/Opus file (base64); the page plays it under the reply it follows. */
+  readonly audio?: EmulatedAudio;
 }
 
 export function deliveryView(d: EmulatedDelivery): DeliveryView {
@@ -65,6 +69,8 @@ export function deliveryView(d: EmulatedDelivery): DeliveryView {
     ...(d.stream ? { stream: d.stream } : {}),
     ...(d.updates === undefined ? {} : { updates: d.updates }),
     ...(d.updatedAt ? { updatedAt: d.updatedAt } : {}),
+    ...(d.image ? { image: d.image } : {}),
+    ...(d.audio ? { audio: d.audio } : {}),
   };
 }
 

@@ -70,6 +70,11 @@ export function handlerEnv(
     // The emulator's AI-card template, so the sandbox streams DingTalk replies unless told otherwise.
     [ENV.dingtalkCardTemplateId]: outer[ENV.dingtalkCardTemplateId] ?? DINGTALK_EMULATED_CARD_TEMPLATE.id,
     [PLATFORM_CREDENTIAL_ENV.wecom.botName]: WECOM_EMULATED_BOT_NAME,
+    // Voice messages are transcribed on this machine (pocketsphinx) unless the operator chose otherwise; without the
+    // packages the member is told what to install (docs/VOICE.md).
+    [ENV.voiceAsr]: outer[ENV.voiceAsr] ?? 'local',
+    // Spoken answers (espeak-ng) for the chats `VOICE_REPLY_CHATS` names; none unless it is set.
+    [ENV.voiceTts]: outer[ENV.voiceTts] ?? 'local',
     ...credentialEnv(credentials),
   };
 }

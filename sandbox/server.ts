@@ -12,7 +12,7 @@ import { ENV } from '#config/env-names';
 import type { RunningConnector } from '#connector/connector';
 import { queuedEventSchema } from '#core/queue-message';
 import { DEFAULT_CONTEXT_SIZE } from '#local-model/engine';
-import { isPlatformName, PLATFORMS, type PlatformName } from '#platforms/types';
+import { isPlatformName, MAX_MESSAGE_ATTACHMENTS, PLATFORMS, type PlatformName } from '#platforms/types';
 import { lambdaContext, type ProxyHandler, toProxyEvent } from './api-gateway';
 import { joinAnswers, QuestionLog, readAudit } from './conversation-log';
 import { sandboxCredentials } from './defaults';
@@ -29,7 +29,7 @@ import {
   startModelFaultProxy,
 } from './faults';
 import { handlerEnv } from './handler-env';
-import { type LocalAws, startLocalAws } from './local-aws/index';
+import { createQueues, type LocalAws, startLocalAws } from './local-aws/index';
 import { createSocketEmulators, longConnectionPlatformsFromEnv, startSandboxConnector } from './long-connection';
 import { createModelControl, type ModelControl, type ModelsView } from './model-control';
 import { type FallbackSource, type StartedModel, startModels } from './model-endpoints';
@@ -42,13 +42,16 @@ import { createSlackEmulator } from './platform-emulator/slack';
 import type {
   EmulatedApiResponse,
   EmulatedDelivery,
+  EmulatedFile,
   EmulatedRequest,
   EmulatorContext,
   PlatformEmulator,
 } from './platform-emulator/types';
 import { createWeComEmulator } from './platform-emulator/wecom';
+import { WECOM_AIBOT_PATH } from './platform-emulator/wecom-aibot';
 import { createRestApi, type RestApi } from './rest-api';
 import { SANDBOX_SKILLS_ENV, startSandboxSkills } from './skills/sandbox-skills';
+import { missingVoiceTools, VOICE_PACKAGES } from './voice-tools';
 
 /**
  * The sandbox (ARCHITECTURE §4.2): the real Lambda handlers behind a local API Gateway, fed by the platform
@@ -135,6 +138,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     longConnectionPlatforms,
     credentials,
     timing.platformClockScale,
+    () => emulatorContext('wecom'),
   );
   let connector: RunningConnector | undefined;
   const handlers: { webhook?: ProxyHandler; worker?: (e: SQSEvent, c: Context) => Promise<unknown> } = {};
@@ -257,7 +261,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         socketEmulators[platform]?.handleApi(apiRequest) ??
         (await emulators[platform].handleApi(apiRequest, emulatorContext(platform)));
       res.writeHead(result.statusCode, result.headers as Record<string, string>);
-      return void res.end(result.body);
+      return void res.end(result.bytes ?? result.body);
     }
     if (req.method === 'POST' && path === '/_sandbox/events') return postEvent(body, res);
     if (path === '/_sandbox/connections') return connectionsRoute(req.method ?? 'GET', body, res);
@@ -326,7 +330,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
       return sendJson(res, 400, { error: { code: 'invalid_request', message: 'Body must be JSON.' } });
     }
     const { platform, chatId, userId, text, mentionBot, threadId, eventId } = input;
+    const files = sharedFilesOf(input.files);
     const problems = [
+      typeof files === 'string' ? files : '',
       typeof platform === 'string' && isPlatformName(platform) ? '' : `platform must be one of ${PLATFORMS.join(', ')}`,
       typeof chatId === 'string' && chatId.length > 0 ? '' : 'chatId must be a non-empty string',
       typeof userId === 'string' && userId.length > 0 ? '' : 'userId must be a non-empty string',
@@ -345,6 +351,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         mentionBot: mentionBot as boolean | undefined,
         ...(typeof threadId === 'string' ? { threadId } : {}),
         ...(typeof eventId === 'string' ? { eventId } : {}),
+        ...(Array.isArray(files) && files.length > 0 ? { files } : {}),
       },
       emulatorContext(p),
     );
@@ -554,10 +561,36 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
     const skills = await startSandboxSkills(process.env[SANDBOX_SKILLS_ENV]);
     stops.push(() => skills.stop());
     log(`sandbox: skills: ${skills.description}`);
+    const asr = process.env[ENV.voiceAsr] ?? 'local';
+    const missingVoice = asr === 'local' ? missingVoiceTools() : [];
+    log(
+      asr !== 'local'
+        ? `sandbox: voice: ${ENV.voiceAsr}=${asr}`
+        : missingVoice.length === 0
+          ? 'sandbox: voice: voice messages are transcribed on this machine (pocketsphinx, English)'
+          : `sandbox: voice: ${missingVoice.join(', ')} not installed; voice messages are answered with what to install (apt-get install ${VOICE_PACKAGES})`,
+    );
 
     // Variables of an earlier sandbox in this process must not leak into one without a backup model or skills.
-    for (const name of [FALLBACK_MODEL_ENV.endpointUrl, FALLBACK_MODEL_ENV.modelId, ENV.skills])
+    for (const name of [
+      FALLBACK_MODEL_ENV.endpointUrl,
+      FALLBACK_MODEL_ENV.modelId,
+      ENV.skills,
+      ENV.wecomRelayQueueUrl,
+      ENV.wecomAibotWsUrl,
+    ])
       delete process.env[name];
+    if (socketEmulators.wecom) {
+      // WeCom over its socket: the worker's replies go through the relay queue to the connector, which sends them on
+      // the emulated AI-bot socket.
+      const relay = await createQueues(aws.clients.sqs, {
+        name: 'groupgate-wecom-relay',
+        maxReceiveCount: 5,
+        visibilityTimeoutSeconds: 30,
+      });
+      process.env[ENV.wecomRelayQueueUrl] = relay.queueUrl;
+      process.env[ENV.wecomAibotWsUrl] = `${baseUrl.replace(/^http/, 'ws')}${WECOM_AIBOT_PATH}`;
+    }
     const fallback = models.fallback ? { url: models.fallback.url, modelId: models.fallback.modelId } : undefined;
     Object.assign(process.env, handlerEnv(aws, baseUrl, primarySwitch.url, credentials, process.env, fallback), {
       ...(skills.config === undefined ? {} : { [ENV.skills]: skills.config }),
@@ -705,6 +738,33 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
     if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
   return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks);
+}
+
+/** Most files one posted message shares, as the adapters carry at most this many. */
+const MAX_POSTED_FILES = MAX_MESSAGE_ATTACHMENTS;
+
+/**
+ * `files` of `POST /_sandbox/events`: `[{ "name": "sales.csv", "contentBase64": "…" }]` → the files the emulator
+ * shares with the message; a string names what is wrong.
+ */
+function sharedFilesOf(value: unknown): EmulatedFile[] | string {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > MAX_POSTED_FILES) {
+    return `files must be a list of at most ${MAX_POSTED_FILES} {name, contentBase64}`;
+  }
+  const files: EmulatedFile[] = [];
+  for (const item of value) {
+    const record = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
+    const { name, contentBase64 } = record;
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+      return 'each file needs a name of 1–200 characters';
+    }
+    if (typeof contentBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(contentBase64)) {
+      return `file ${name}: contentBase64 must be base64`;
+    }
+    files.push({ name: name.trim(), bytes: Buffer.from(contentBase64, 'base64') });
+  }
+  return files;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

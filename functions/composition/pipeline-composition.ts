@@ -11,6 +11,7 @@ import {
   type PipelinePorts,
 } from '#core/answer-pipeline';
 import { parsePriceOverrides, resolvePrices } from '#core/cost/prices';
+import type { StoredProfile } from '#core/profile/profile';
 import { buildPrompt } from '#core/prompt/build-prompt';
 import { estimateTokens } from '#core/prompt/token-estimate';
 import { compileLexicon } from '#core/safety/content-filter';
@@ -19,6 +20,7 @@ import { createPiiMasker } from '#core/safety/pii';
 import { streamGuardFactory } from '#core/safety/stream-guard';
 import { costSkill } from '#core/skills/cost';
 import { type HelpEntry, helpSkill } from '#core/skills/help';
+import { PROFILE_MESSAGES, profileSkill } from '#core/skills/profile';
 import { type RemoteSkillDeps, remoteSkill } from '#core/skills/remote-skill';
 import { resetSkill } from '#core/skills/reset';
 import type { Skill, SkillOrigin } from '#core/skills/skill';
@@ -30,8 +32,10 @@ import type { Member } from '#stores/active-users';
 import { AnswerCache } from '#stores/answer-cache';
 import type { CapacitySink } from '#stores/capacity';
 import { ContextStore, type ConversationContext } from '#stores/context-store';
+import { ProfileStore } from '#stores/profile-store';
 import { RecordsStore } from '#stores/records-store';
 import { formatUsage, queryMemberUsage } from '#stores/usage-query';
+import { groupDefaultBlock, memberProfile } from './profile-ports';
 import { remoteSkillDeps } from './skill-calls';
 
 /**
@@ -71,6 +75,8 @@ export interface Prefetched {
   readonly context: Promise<ConversationContext>;
   /** The FAQ answer stored under `key` (undefined: a miss); the promise resolves to undefined when none was read. */
   readonly cache?: Promise<{ readonly key: string; readonly answer: string | undefined } | undefined>;
+  /** The asking member's stored profile (`ProfileStore.profileOf`), read with the context. */
+  readonly profile?: Promise<StoredProfile>;
 }
 
 /** Sampling temperature of every pipeline model call; part of the FAQ cache key, like the system prompt. */
@@ -90,6 +96,12 @@ export function composePipeline(deps: PipelineCompositionDeps) {
   const records = new RecordsStore(clients.doc, {
     ledgerTable: config.tables.ledger,
     auditTable: config.tables.audit,
+  });
+  const profiles = new ProfileStore(clients.doc, {
+    tableName: config.tables.conversations,
+    auditTableName: config.tables.audit,
+    retentionDays: config.profiles.retentionDays,
+    auditRetentionDays: config.auditRetentionDays,
   });
   const lexicon = compileLexicon(config.lexicon);
   const maskPii = createPiiMasker();
@@ -128,10 +140,22 @@ export function composePipeline(deps: PipelineCompositionDeps) {
    * A new built-in skill is added here (see functions/core/skills/skill.ts).
    */
   const reset = resetSkill(DEFAULT_MESSAGES.contextCleared);
-  function skillsFor(meter: CapacitySink, member: Member | undefined): readonly Skill[] {
+  function skillsFor(
+    meter: CapacitySink,
+    member: Member | undefined,
+    profile: ReturnType<typeof memberProfile> | undefined,
+  ): readonly Skill[] {
     const enabled = enabledSkillsFor(config.skills, member ? `${member.platform}:${member.chatId}` : '*');
     const chain: Skill[] = [reset];
     const help: HelpEntry[] = [{ name: '/reset', description: DEFAULT_MESSAGES.helpReset }];
+    // `/profile` and `/forget` wherever the member is known: a member can always see and delete what is kept.
+    if (profile) {
+      chain.push(profileSkill(profile.commands, PROFILE_MESSAGES));
+      help.push(
+        { name: '/profile', description: PROFILE_MESSAGES.helpProfile },
+        { name: '/forget', description: PROFILE_MESSAGES.helpForget },
+      );
+    }
     if (member && enabled.has('cost')) {
       const ledger = { tableName: config.tables.ledger };
       chain.push(costSkill(async () => formatUsage(await queryMemberUsage(clients.doc, ledger, member, now(), meter))));
@@ -147,13 +171,14 @@ export function composePipeline(deps: PipelineCompositionDeps) {
 
   /** The ports that decide a FAQ cache key: the same functions for `faqCacheKey` and for every invocation. */
   const keyPorts: FaqKeyPorts = {
-    cacheKey: (question, maxTokens, modelId, systemPrompt) =>
+    cacheKey: (question, maxTokens, modelId, systemPrompt, profile) =>
       isCacheable(question, { hasContext: false })
         ? answerCacheKey({
             question,
             modelId,
             promptVersion: config.promptVersion,
-            systemPrompt: systemPrompt ?? config.systemPrompt,
+            // The profile block is part of the system message the model receives, so of the key's prompt hash.
+            systemPrompt: (systemPrompt ?? config.systemPrompt) + (profile ?? ''),
             maxTokens,
             temperature: MODEL_TEMPERATURE,
           })
@@ -161,7 +186,7 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     primaryModelId: deps.model.id,
     moderateInput: verdict,
     maskPii: countMasked,
-    buildMessages: ({ systemPrompt, turns, question, sources, extraContext, maxTokens }) => {
+    buildMessages: ({ systemPrompt, turns, question, sources, extraContext, maxTokens, profile }) => {
       const reply = Math.min(maxTokens ?? config.model.maxTokens, config.model.maxTokens);
       const built = buildPrompt({
         systemPrompt: systemPrompt ?? config.systemPrompt,
@@ -171,8 +196,14 @@ export function composePipeline(deps: PipelineCompositionDeps) {
         extraContext,
         contextWindow: config.model.contextWindow,
         maxTokens: reply,
+        ...(profile ? { profile } : {}),
       });
-      return { messages: built.messages, maxTokens: reply, sourcesIncluded: built.sourcesIncluded };
+      return {
+        messages: built.messages,
+        maxTokens: reply,
+        sourcesIncluded: built.sourcesIncluded,
+        profileIncluded: built.profileIncluded,
+      };
     },
   };
 
@@ -191,6 +222,14 @@ export function composePipeline(deps: PipelineCompositionDeps) {
     } = {},
   ): PipelinePorts<ConversationContext> {
     const { prefetched, member } = options;
+    const profile = member
+      ? memberProfile(
+          { store: profiles, config: config.profiles, maskPii: countMasked, now },
+          member,
+          meter,
+          prefetched?.profile,
+        )
+      : undefined;
     return {
       ...keyPorts,
       loadContext: async (key) => {
@@ -230,7 +269,8 @@ export function composePipeline(deps: PipelineCompositionDeps) {
           billing: result.billing,
         };
       },
-      skills: skillsFor(meter, member),
+      skills: skillsFor(meter, member, profile),
+      ...(profile ? { profile: profile.shaping } : {}),
       ...(member ? { origin: originOf(member) } : {}),
       messages: DEFAULT_MESSAGES,
     };
@@ -239,6 +279,9 @@ export function composePipeline(deps: PipelineCompositionDeps) {
   return {
     contexts,
     cache,
+    profiles,
+    /** The profile block of a member with none of their own in this chat (the group default's). */
+    groupDefaultBlock: (member: Pick<Member, 'platform' | 'chatId'>) => groupDefaultBlock(config.profiles, member),
     prices,
     maskPii,
     /** The ledger and audit writes (see `createInvocationRecorder`). */

@@ -3,6 +3,7 @@ import { maskModelOutputFor, systemPromptFor } from '#config/pipeline-config';
 import { streamsTo } from '#config/streaming';
 import type { WorkerConfig } from '#config/worker-config';
 import { type PipelineOutcome, runPipeline } from '#core/answer-pipeline';
+import type { InvocationUsage } from '#core/cost/cost-model';
 import { type InvocationFacts, type ProcessResult, processEvent } from '#core/process-event';
 import { type QueuedEvent, queuedEventSchema } from '#core/queue-message';
 import type { ModelClient } from '#model/model-client';
@@ -27,8 +28,12 @@ import type { DeliveredReply } from '#stores/event-record';
 import { EventStore } from '#stores/event-store';
 import { RecordsNotWrittenError } from '#stores/records-store';
 import { composePipeline } from './pipeline-composition';
+import { refreshDirectory } from './profile-directory';
 import { createInvocationRecorder } from './record-invocation';
+import { turnFiles } from './turn-files';
 import { prefetchTurn, type TurnPrefetch } from './turn-prefetch';
+import type { VoiceEngines } from './voice-engines';
+import { answerWithVoice, type SpokenAnswer, speakAnswer } from './voice-step';
 
 /**
  * The worker's composition: real stores, model client and adapters wired into `processEvent`. Built once per cold
@@ -47,6 +52,8 @@ export interface WorkerRuntimeDeps {
   /** Time left in this Lambda invocation, ms; the model must finish well before. */
   readonly remainingMs?: () => number;
   readonly checkpoint?: Parameters<typeof processEvent>[2]['checkpoint'];
+  /** The voice engines of `config.voice` (`createVoiceEngines`); absent: voice messages get the "off" note. */
+  readonly voice?: VoiceEngines;
 }
 
 const MODEL_BUDGET_MARGIN_MS = 5_000;
@@ -65,11 +72,18 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     records: pipeline.records,
     activeUsers,
   });
+  const directoryDeps = {
+    store: pipeline.profiles,
+    config: config.profiles,
+    maskPii: (text: string) => pipeline.maskPii(text),
+    now,
+  };
   const prefetchDeps = {
     db: clients.doc,
     contexts,
     cache: pipeline.cache,
     activeUsers,
+    profiles: pipeline.profiles,
     faqCacheKey: pipeline.faqCacheKey,
   };
 
@@ -82,13 +96,16 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     meter: CapacityMeter,
     payloadBytes: number,
     activeMarker: TurnPrefetch['activeMarker'],
+    voice: InvocationUsage['voice'],
   ): Promise<string | undefined> {
     // The marker read counts only for the day it was read: an event started across midnight UTC is marked again.
     const memberCountedToday =
       activeMarker.key === activeUserKey(memberOf(facts.event), facts.startedAt) &&
       (await activeMarker.present.catch(() => false));
     try {
-      await recordInvocation({ kind: 'queued', ...facts, payloadBytes }, meter, { memberCountedToday });
+      await recordInvocation({ kind: 'queued', ...facts, payloadBytes, ...(voice ? { voice } : {}) }, meter, {
+        memberCountedToday,
+      });
       return undefined;
     } catch (err) {
       if (!(err instanceof RecordsNotWrittenError)) throw err;
@@ -170,6 +187,15 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       try {
         const sent = await traced('platform send', { platform: platform.name }, call);
         recordMetric(METRIC.repliesDelivered);
+        if (sent.imageFailures) {
+          // The text is out; an image that could not follow it costs the member the chart, not the answer.
+          logger.warn('reply images not posted', {
+            eventId: event.message.eventId,
+            platform: platform.name,
+            failures: sent.imageFailures,
+          });
+          recordMetric(METRIC.replyImageFailures, sent.imageFailures.length);
+        }
         // A one-shot session shows its text when it is sent: that is its first visible moment.
         const visibleAt = firstVisibleAt ?? now();
         recordReplyMetrics(platform.name, {
@@ -188,7 +214,7 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       },
       update: (fullTextSoFar) => session.update(fullTextSoFar),
       abandon: () => session.abandon(),
-      finish: (fullText) => settle(() => session.finish(fullText)),
+      finish: (fullText, finishOptions) => settle(() => session.finish(fullText, finishOptions)),
       fail: (note) => settle(() => session.fail(note)),
     };
   }
@@ -213,13 +239,22 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
           text: event.text,
           systemPrompt,
           maskModelInput: config.maskModelInput,
+          profileBlock: pipeline.groupDefaultBlock(member),
         },
         now: now(),
       },
       meter,
     );
     const pipelinePorts = pipeline.ports(meter, { prefetched, member });
+    // The member's directory entry, when enabled and stale: looked up beside the answer, for the next ones.
+    const directory = prefetched.profile
+      ? refreshDirectory(directoryDeps, platform, member, prefetched.profile)
+      : Promise.resolve('disabled');
     const remaining = deps.remainingMs ?? (() => 60_000);
+    // Speech recognised for this attempt's answer, for its ledger row, and the answer spoken (synthesised beside the
+    // text's send, posted after it).
+    let voiceUsage: InvocationUsage['voice'];
+    let spoken: Promise<SpokenAnswer | undefined> = Promise.resolve(undefined);
     const result = await processEvent(event, Number(record.attributes.ApproximateReceiveCount ?? 1), {
       events: {
         claim: (pk, at, lease, _capacity, options) => events.claim(pk, at, lease, meter, options),
@@ -230,7 +265,21 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       },
       runPipeline: async (input) => {
         const maskModelOutput = maskModelOutputFor(config, event.message.platform, event.message.chatId);
-        const outcome = await runPipeline({ ...input, maskModelOutput }, pipelinePorts);
+        const files = turnFiles(platform, event.message.attachments, { deadline: input.deadline, now });
+        const { outcome, answer, asr } = await answerWithVoice(
+          event,
+          { ...input, maskModelOutput, ...(files ? { files } : {}) },
+          (turn) => runPipeline(turn, pipelinePorts),
+          { platform, asr: deps.voice?.asr, config: config.voice, maskPii: pipeline.maskPii, now },
+        );
+        voiceUsage = asr ? { asr } : undefined;
+        spoken = speakAnswer(answer, outcome.source, {
+          tts: deps.voice?.tts,
+          config: config.voice,
+          platform,
+          chatId: event.message.chatId,
+          onError: (error) => logger.warn('answer not spoken', { eventId: event.message.eventId, error }),
+        });
         recordOutcome(outcome);
         if (outcome.source === 'fallback') recordMetric(METRIC.fallbackUsed);
         return outcome;
@@ -239,18 +288,26 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       streamFor: (e) =>
         platform.streaming === true && streamsTo(config.streaming, e.message.platform, e.message.chatId),
       surfaceSweepAt: (openedAt) => openedAt + config.streamSweepAfterMs,
-      idempotentSend: platform.idempotentSend === true,
+      idempotentSend:
+        typeof platform.idempotentSend === 'function'
+          ? platform.idempotentSend(event.message.replyHandle)
+          : platform.idempotentSend === true,
       recordDelivery: (pk, at, reply, outcome) => recordDelivery(event, pk, at, reply, outcome, meter),
       cachePut: async (entry) => {
         await pipeline
           .cachePut(entry, meter)
           .catch((err: unknown) => logger.warn('answer not cached', { error: err as Error }));
       },
-      recordInvocation: (facts) =>
-        recordAnswered(facts, meter, Buffer.byteLength(record.body), prefetched.activeMarker).catch((err: unknown) => {
-          logger.error('ledger/audit not built', { eventId: event.message.eventId, error: err as Error });
-          return undefined;
-        }),
+      recordInvocation: async (facts) => {
+        const tts = (await spoken)?.usage;
+        const voice = tts ? { ...voiceUsage, tts } : voiceUsage;
+        return recordAnswered(facts, meter, Buffer.byteLength(record.body), prefetched.activeMarker, voice).catch(
+          (err: unknown) => {
+            logger.error('ledger/audit not built', { eventId: event.message.eventId, error: err as Error });
+            return undefined;
+          },
+        );
+      },
       flushRecords: (pending) => pipeline.records.flush(decodePutBatch(pending), meter),
       now,
       leaseMs: config.claimLeaseMs,
@@ -260,6 +317,8 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       maskModelInputFor: () => config.maskModelInput,
       checkpoint: deps.checkpoint,
     });
+    await directory;
+    if (result.kind === 'replied') await postSpeech(platform, event, await spoken);
     if (result.kind === 'delivery_unknown') {
       logger.error('an earlier attempt died during its platform send; acknowledged without a second reply', {
         eventId: event.message.eventId,
@@ -268,6 +327,26 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
     }
     return result;
   };
+}
+
+/**
+ * The spoken answer as its own audio message after the text, which is out and recorded: at most once (a redelivery
+ * finds the event replied), and a failure is logged, never thrown.
+ */
+async function postSpeech(platform: ChatPlatform, event: QueuedEvent, spoken: SpokenAnswer | undefined): Promise<void> {
+  const sendSpeech = platform.sendSpeech?.bind(platform);
+  if (spoken === undefined || sendSpeech === undefined) return;
+  const m = event.message;
+  try {
+    await traced('platform send speech', { platform: platform.name }, () =>
+      sendSpeech(
+        { handle: m.replyHandle, format: 'markdown', idempotencyKey: m.eventId },
+        { bytes: spoken.audio.bytes, durationSeconds: spoken.audio.durationSeconds },
+      ),
+    );
+  } catch (err) {
+    logger.warn('spoken answer not posted', { eventId: m.eventId, platform: platform.name, error: err as Error });
+  }
 }
 
 function memberOf(event: QueuedEvent): Member {

@@ -121,6 +121,14 @@ export const ENV = {
   dingtalkCardTemplateId: 'DINGTALK_CARD_TEMPLATE_ID',
   /** The template's streaming variable. @default msgContent */
   dingtalkCardContentKey: 'DINGTALK_CARD_CONTENT_KEY',
+  /** Days a member profile lives after its last change before DynamoDB TTL deletes it (docs/PROFILES.md). */
+  profileRetentionDays: 'PROFILE_RETENTION_DAYS',
+  /** JSON `{"*" | "platform:*" | "platform:chatId": {field: value}}`: each group's default profile values. */
+  profileGroupDefaults: 'PROFILE_GROUP_DEFAULTS',
+  /** Comma-separated platforms whose member directory (job title, department) fills profiles. Unset: none. */
+  profileDirectory: 'PROFILE_DIRECTORY',
+  /** Hours a directory answer is kept in the profile before the directory is asked again. @default 24 */
+  profileDirectoryTtlHours: 'PROFILE_DIRECTORY_TTL_HOURS',
   ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   /** JSON price overrides merged over the built-in price table (functions/core/cost/prices.ts). */
@@ -136,6 +144,34 @@ export const ENV = {
   longConnectionPlatforms: 'LONG_CONNECTION_PLATFORMS',
   /** The connector's `GET /healthz` port (the ECS container health check). @default 8080 */
   healthPort: 'HEALTH_PORT',
+  /**
+   * WeCom long-connection mode: the relay FIFO queue the worker writes reply frames to and the connector holding the
+   * bot's lease sends on the socket (`functions/platforms/wecom/relay.ts`). Set on the worker and the connector only
+   * when WeCom is in `LONG_CONNECTION_PLATFORMS`.
+   */
+  wecomRelayQueueUrl: 'WECOM_RELAY_QUEUE_URL',
+  /** The WeCom AI-bot socket's URL (private deployments, the sandbox's emulator). @default wss://openws.work.weixin.qq.com */
+  wecomAibotWsUrl: 'WECOM_AIBOT_WS_URL',
+  /**
+   * Voice (docs/VOICE.md). Which engine turns members' voice messages into text: `off` (the default: the member is
+   * told voice is not enabled), `local` (pocketsphinx, English; the sandbox), `transcribe` (Amazon Transcribe
+   * streaming) or `sagemaker-whisper` (a private Whisper endpoint, `VOICE_ASR_ENDPOINT_NAME`).
+   */
+  voiceAsr: 'VOICE_ASR',
+  /** The SageMaker endpoint serving Whisper, with `VOICE_ASR=sagemaker-whisper`. */
+  voiceAsrEndpointName: 'VOICE_ASR_ENDPOINT_NAME',
+  /** Which engine speaks answers for chats in `VOICE_REPLY_CHATS`: `off` (default), `local` (espeak-ng) or `polly`. */
+  voiceTts: 'VOICE_TTS',
+  /** With `VOICE_TTS=polly`: `neural` (default) or `standard` (a quarter of the price). */
+  voicePollyEngine: 'VOICE_POLLY_ENGINE',
+  /** Comma-separated languages recognised and spoken, of `zh-CN` and `en-US`. @default zh-CN,en-US */
+  voiceLanguages: 'VOICE_LANGUAGES',
+  /** Longest voice message transcribed, seconds (1–300): longer ones get a reply saying so. @default 60 */
+  voiceMaxSeconds: 'VOICE_MAX_SECONDS',
+  /** Longest answer spoken, characters (1–3000, Polly's limit): longer answers go out as text only. @default 1000 */
+  voiceMaxSpeechChars: 'VOICE_MAX_SPEECH_CHARS',
+  /** Comma-separated chats (`platform:chatId`) that opted in to spoken answers; the text is always sent too. */
+  voiceReplyChats: 'VOICE_REPLY_CHATS',
   /** HS256 key of the REST API's JWTs, for local runs; in AWS the key is in the `JWT_SECRET_ID` secret. */
   jwtSecret: 'JWT_SECRET',
   /** JWKS URL of the token issuer; used instead of an HS256 key when set. */
@@ -187,6 +223,8 @@ export const PLATFORM_CREDENTIAL_ENV = {
     encodingAesKey: 'WECOM_ENCODING_AES_KEY',
     botId: 'WECOM_BOT_ID',
     botName: 'WECOM_BOT_NAME',
+    /** Long-connection mode only (the connector): the bot's secret for `aibot_subscribe`. */
+    botSecret: 'WECOM_BOT_SECRET',
   },
 } as const;
 

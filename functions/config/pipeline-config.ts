@@ -2,6 +2,13 @@ import { ConfigError } from '#core/errors';
 import { LEDGER_PLATFORMS, type LedgerPlatform } from '#platforms/types';
 import * as z from '#shared/zod';
 import { ENV } from './env-names';
+import {
+  DEFAULT_PROFILE_DIRECTORY_TTL_HOURS,
+  DEFAULT_PROFILE_RETENTION_DAYS,
+  directoryPlatformsSchema,
+  type ProfileConfig,
+  profileGroupDefaultsSchema,
+} from './profile-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from './retention';
 import { jsonValue, splitList } from './runtime-config';
 import { parseSkillsConfig, type SkillsConfig } from './skills-config';
@@ -99,6 +106,18 @@ export const pipelineEnvShape = {
   [ENV.maskModelOutputOptOut]: z.optional(chatRefList),
   [ENV.ledgerRetentionDays]: z._default(envInt(1, MAX_RETENTION_DAYS), DEFAULT_LEDGER_RETENTION_DAYS),
   [ENV.auditRetentionDays]: z._default(envInt(1, MAX_RETENTION_DAYS), DEFAULT_AUDIT_RETENTION_DAYS),
+  [ENV.profileRetentionDays]: z._default(envInt(1, MAX_RETENTION_DAYS), DEFAULT_PROFILE_RETENTION_DAYS),
+  [ENV.profileGroupDefaults]: z.optional(z.pipe(jsonValue, profileGroupDefaultsSchema)),
+  [ENV.profileDirectory]: z.optional(
+    z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((s: string) => splitList(s)),
+      ),
+      directoryPlatformsSchema,
+    ),
+  ),
+  [ENV.profileDirectoryTtlHours]: z._default(envInt(1, 24 * 90), DEFAULT_PROFILE_DIRECTORY_TTL_HOURS),
   [ENV.priceOverrides]: z.optional(jsonValue),
   [ENV.modelApi]: z._default(z.enum(['sagemaker', 'openai']), 'sagemaker'),
   [ENV.modelBreakerCoolDownMs]: z._default(envInt(1_000, 600_000), 30_000),
@@ -188,6 +207,8 @@ export interface PipelineConfig {
   };
   readonly ledgerRetentionDays: number;
   readonly auditRetentionDays: number;
+  /** Member profiles: retention, group defaults, directory lookups (`profile-config.ts`). */
+  readonly profiles: ProfileConfig;
   readonly priceOverrides: unknown;
   /** Third-party skills and each group's enabled skills (`SKILLS`; docs/SKILLS.md). */
   readonly skills: SkillsConfig;
@@ -310,6 +331,12 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
     },
     ledgerRetentionDays: c[ENV.ledgerRetentionDays],
     auditRetentionDays: c[ENV.auditRetentionDays],
+    profiles: {
+      retentionDays: c[ENV.profileRetentionDays],
+      groupDefaults: c[ENV.profileGroupDefaults] ?? {},
+      directoryPlatforms: c[ENV.profileDirectory] ?? [],
+      directoryTtlMs: c[ENV.profileDirectoryTtlHours] * 3_600_000,
+    },
     priceOverrides: c[ENV.priceOverrides],
     skills: parseSkillsConfig(c[ENV.skills]),
     region: c.AWS_REGION,

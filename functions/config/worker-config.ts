@@ -6,6 +6,7 @@ import { ENV } from './env-names';
 import { type PipelineConfig, pipelineEnvShape, toPipelineConfig } from './pipeline-config';
 import { jsonValue, parseEnv, platformList, splitList } from './runtime-config';
 import { type StreamingConfig, streamingEnvShape, toStreamingConfig } from './streaming';
+import { toVoiceConfig, type VoiceConfig, voiceEnvShape } from './voice-config';
 
 export { DEFAULT_SYSTEM_PROMPT } from './pipeline-config';
 
@@ -25,6 +26,7 @@ const schema = z.object({
   [ENV.maxReplyMessages]: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(20)), 4),
   ...streamingEnvShape,
   [ENV.streamSweepAfterSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(60), z.lte(86_400)), 1_800),
+  ...voiceEnvShape,
 });
 
 /** Settings of the worker, validated once per cold start: the pipeline's plus the queue-side ones. */
@@ -38,6 +40,8 @@ export interface WorkerConfig extends PipelineConfig {
   readonly replyLimits: ReplyLimits;
   readonly streaming: StreamingConfig;
   readonly streamSweepAfterMs: number;
+  /** Voice messages and spoken answers (docs/VOICE.md). */
+  readonly voice: VoiceConfig;
 }
 
 export function loadWorkerConfig(env: Readonly<Record<string, string | undefined>>): WorkerConfig {
@@ -53,5 +57,6 @@ export function loadWorkerConfig(env: Readonly<Record<string, string | undefined
     replyLimits: { maxChars: c[ENV.maxReplyChars], maxMessages: c[ENV.maxReplyMessages] },
     streaming: toStreamingConfig(c),
     streamSweepAfterMs: c[ENV.streamSweepAfterSeconds] * 1000,
+    voice: toVoiceConfig(c),
   });
 }

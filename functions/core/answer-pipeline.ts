@@ -3,9 +3,18 @@ import type { ModelSource } from './cost/ledger-row';
 import type { ModelBilling } from './cost/model-billing';
 import { ModelError } from './errors';
 import type { PipelineMessages } from './pipeline-messages';
+import type { ProfileShaping } from './profile/profile';
+import type { ReplyImage } from './reply-image';
 import { commandForm, stripInvisible } from './safety/sanitise-input';
 import type { StreamGuard } from './safety/stream-guard';
-import { type GroundingPassage, runSkills, type Skill, type SkillOrigin, type SkillSource } from './skills/skill';
+import {
+  type GroundingPassage,
+  runSkills,
+  type SharedFiles,
+  type Skill,
+  type SkillOrigin,
+  type SkillSource,
+} from './skills/skill';
 
 export { DEFAULT_MESSAGES, type PipelineMessages } from './pipeline-messages';
 
@@ -59,6 +68,8 @@ export interface TurnInput {
   readonly maskModelOutput?: boolean;
   /** Absolute ms by which the model call must finish. */
   readonly deadline: number;
+  /** Files shared with the message, for skills that accept files (never sent to the model). */
+  readonly files?: SharedFiles;
   /**
    * Streaming: called with the answer so far each time more of it is safe to show (screened and PII-masked by the
    * stream guard, `ports.streamGuard`). Never called for answers that are not model output (skills, cache, refusals).
@@ -107,6 +118,8 @@ export interface PipelinePorts<H = unknown> {
     maxTokens: number,
     modelId: string,
     systemPrompt: string | undefined,
+    /** The member profile's system-prompt block the prompt includes (`ProfileShaping.block`), if any. */
+    profile?: string,
   ) => string | undefined;
   /** The id of the model `invokeModel` asks first; cache lookups are keyed by it. */
   readonly primaryModelId: string;
@@ -121,9 +134,13 @@ export interface PipelinePorts<H = unknown> {
     readonly sources?: readonly { readonly title: string; readonly section?: string; readonly text: string }[];
     readonly extraContext?: string;
     readonly maxTokens?: number;
+    /** The member profile's block, appended to the system prompt when the budget leaves room for it. */
+    readonly profile?: string;
   }) => {
     readonly messages: readonly { role: 'system' | 'user' | 'assistant'; content: string }[];
     readonly maxTokens: number;
+    /** Whether `profile` made it into the prompt (absent: there was none). */
+    readonly profileIncluded?: boolean;
     /** How many of `sources`, from the first, made it into the prompt (`buildPrompt`'s `sourcesIncluded`). */
     readonly sourcesIncluded: number;
   };
@@ -139,6 +156,12 @@ export interface PipelinePorts<H = unknown> {
    * without it nothing is shown before the end.
    */
   readonly streamGuard?: (options: { readonly maskPii: boolean }) => StreamGuard;
+  /**
+   * The asking member's profile as it shapes the prompt (`#core/profile/profile`), read alongside the context; absent
+   * or undefined: no profile. Must not reject: a question is never lost to its profile (the composition falls back to
+   * the group's default when the member's profile cannot be read).
+   */
+  readonly profile?: () => Promise<ProfileShaping | undefined>;
   /** Handlers that may answer before the model path, in precedence order (skills/skill.ts). */
   readonly skills: readonly Skill[];
   /** Where the message was asked, as skills see it; absent where the caller names no member. */
@@ -155,8 +178,11 @@ export interface CacheEntry {
 
 export type PipelineOutcome<H = unknown> = {
   readonly reply: string;
-  /** How the reply came about, for audit, metrics and the ledger. */
-  readonly source: SkillSource | 'model' | 'cache' | 'blocked_input' | 'fallback' | 'empty';
+  /**
+   * How the reply came about, for audit, metrics and the ledger. `voice_note`: a voice message the worker could not
+   * turn into text (`composition/voice-step.ts`); the reply says why.
+   */
+  readonly source: SkillSource | 'model' | 'cache' | 'blocked_input' | 'fallback' | 'empty' | 'voice_note';
   readonly outputFilter: FilterDecision;
   readonly inputFilter: FilterDecision;
   readonly model?: ModelAnswer;
@@ -177,6 +203,13 @@ export type PipelineOutcome<H = unknown> = {
   readonly sources?: readonly GroundingPassage[];
   /** The skill that answered, when one did (`source` `command` or `skill`): for audit and logs. */
   readonly skill?: string;
+  /** What of the member's profile shaped the answer (`ProfileShaping.label`: fields and sources, no free text). */
+  readonly profile?: string;
+  /**
+   * Images posted after the reply's text (a skill's chart), alt text screened like the answer. Only with a skill's
+   * answer the output filter let through; never cached, never stored in context.
+   */
+  readonly images?: readonly ReplyImage[];
 };
 
 /** Feeds streamed deltas through the guard and shows what it lets through; `shown` is the last text shown. */
@@ -226,14 +259,40 @@ export async function runPipeline<H>(input: TurnInput, ports: PipelinePorts<H>):
     },
     deadline: input.deadline,
     ...(ports.origin ? { origin: ports.origin } : {}),
+    ...(input.files ? { files: input.files } : {}),
   };
   const handled = await runSkills(ports.skills, skillContext, (grounding) =>
     answerWithModel(input, text, ports, grounding, screened),
   );
   if (handled.kind === 'final') return handled.value;
-  const { reply, source } = handled.reply;
-  if (source === 'command') return { ...base, reply, source, storedQuestion: text, skill: handled.skill };
-  return { ...(await screenSkillAnswer(input, await screened(), reply, source, ports)), skill: handled.skill };
+  const { reply, source, images } = handled.reply;
+  if (source === 'command') {
+    const storedQuestion = handled.reply.recordedQuestion ?? text;
+    return { ...base, reply, source, storedQuestion, skill: handled.skill };
+  }
+  const answer = await screenSkillAnswer(input, await screened(), reply, source, ports);
+  const shown = answer.outputFilter === 'block' || !images ? [] : await screenImages(images, input, ports);
+  return { ...answer, skill: handled.skill, ...(shown.length > 0 ? { images: shown } : {}) };
+}
+
+/**
+ * A skill's images as they may be posted: each alt text (shown to members as a title or caption) through output
+ * moderation and PII masking like the answer; an image whose alt text moderation blocks is left out.
+ */
+async function screenImages<H>(
+  images: readonly ReplyImage[],
+  input: TurnInput,
+  ports: PipelinePorts<H>,
+): Promise<ReplyImage[]> {
+  const screened = await Promise.all(
+    images.map(async (image): Promise<ReplyImage | undefined> => {
+      const verdict = await ports.moderateOutput(image.alt);
+      if (verdict.decision === 'block' || verdict.text.trim() === '') return undefined;
+      const alt = input.maskModelOutput === false ? verdict.text : ports.maskPii(verdict.text).text;
+      return { ...image, alt };
+    }),
+  );
+  return screened.filter((image): image is ReplyImage => image !== undefined);
 }
 
 /**
@@ -282,7 +341,10 @@ export type FaqKeyPorts = Pick<
 >;
 
 /** What a turn's FAQ cache key depends on. */
-export type FaqKeyInput = Pick<TurnInput, 'text' | 'extraContext' | 'maxTokens' | 'systemPrompt' | 'maskModelInput'>;
+export type FaqKeyInput = Pick<TurnInput, 'text' | 'extraContext' | 'maxTokens' | 'systemPrompt' | 'maskModelInput'> & {
+  /** The profile block the prompt would carry (the worker prefetches with the group default's). */
+  readonly profileBlock?: string;
+};
 
 async function screenQuestion(
   input: FaqKeyInput,
@@ -325,10 +387,11 @@ function lookupKey(
   maxTokens: number,
   ports: FaqKeyPorts,
   grounded = false,
+  profile?: string,
 ): string | undefined {
   // A grounded answer depends on what the skills retrieved this time, which the key does not capture.
   if (grounded || screened.reference !== undefined || screened.piiFound > 0) return undefined;
-  return ports.cacheKey(screened.question, maxTokens, ports.primaryModelId, input.systemPrompt);
+  return ports.cacheKey(screened.question, maxTokens, ports.primaryModelId, input.systemPrompt, profile || undefined);
 }
 
 /**
@@ -342,14 +405,15 @@ export async function faqCacheKey(input: FaqKeyInput, ports: FaqKeyPorts): Promi
   if (text.length === 0) return undefined;
   const screened = await screenQuestion(input, text, ports);
   if (screened.inputFilter === 'block') return undefined;
-  const { maxTokens } = ports.buildMessages({
+  const { maxTokens, profileIncluded } = ports.buildMessages({
     systemPrompt: input.systemPrompt,
     turns: [],
     question: screened.question,
     extraContext: screened.reference,
     maxTokens: input.maxTokens,
+    ...(input.profileBlock ? { profile: input.profileBlock } : {}),
   });
-  return lookupKey(input, screened, maxTokens, ports);
+  return lookupKey(input, screened, maxTokens, ports, false, profileIncluded ? input.profileBlock : undefined);
 }
 
 /**
@@ -436,9 +500,10 @@ async function answerWithModel<H>(
     };
   }
   const maskOutput = input.maskModelOutput !== false;
-  const [context, passages] = await Promise.all([
+  const [context, passages, profile] = await Promise.all([
     ports.loadContext(input.conversationKey),
     grounding.length === 0 ? [] : screenPassages(grounding, input.maskModelInput !== false, ports),
+    ports.profile?.(),
   ]);
 
   const prompt = ports.buildMessages({
@@ -448,11 +513,18 @@ async function answerWithModel<H>(
     ...(passages.length > 0 ? { sources: passages } : {}),
     extraContext: reference,
     maxTokens: input.maxTokens,
+    ...(profile?.block ? { profile: profile.block } : {}),
   });
   const sources = passages.slice(0, prompt.sourcesIncluded);
   const grounded = sources.length > 0;
+  // The profile's block is part of the key (answers in another language or length are other answers); a member
+  // whose profile changes nothing shares the group's entries.
+  const shaped = prompt.profileIncluded === true && profile?.block ? profile : undefined;
   const cacheKey =
-    context.turns.length === 0 ? lookupKey(input, screened, prompt.maxTokens, ports, grounded) : undefined;
+    context.turns.length === 0
+      ? lookupKey(input, screened, prompt.maxTokens, ports, grounded, shaped?.block)
+      : undefined;
+  const shapedBy = shaped?.label ? { profile: shaped.label } : {};
   if (cacheKey) {
     const cached = await ports.cacheGet(cacheKey);
     if (cached !== undefined) {
@@ -467,6 +539,7 @@ async function answerWithModel<H>(
         source: 'cache',
         storedQuestion,
         saveTurn: { context, user: storedQuestion, assistant: stored.text },
+        ...shapedBy,
       };
     }
   }
@@ -543,5 +616,6 @@ async function answerWithModel<H>(
     saveTurn: { context, user: storedQuestion, assistant: outputMasked.text },
     ...(cachePut ? { cachePut } : {}),
     ...(grounded ? { sources } : {}),
+    ...shapedBy,
   };
 }

@@ -1,5 +1,12 @@
 import { eventKey } from '#core/key-part';
-import type { OpenedSurface, OpenReplyOptions, ReplySession, ReplyTarget, SendResult } from '#platforms/types';
+import type {
+  FinishOptions,
+  OpenedSurface,
+  OpenReplyOptions,
+  ReplySession,
+  ReplyTarget,
+  SendResult,
+} from '#platforms/types';
 import type { DeliveredReply } from '#stores/event-record';
 import type { EventStore } from '#stores/event-store';
 import type { CacheEntry, PipelineOutcome, TurnInput } from './answer-pipeline';
@@ -143,11 +150,11 @@ async function openStreamedReply(
     },
   });
   const settle =
-    (call: (text: string) => Promise<SendResult>) =>
-    async (text: string): Promise<SendResult> => {
+    <O>(call: (text: string, options?: O) => Promise<SendResult>) =>
+    async (text: string, options?: O): Promise<SendResult> => {
       await fenced();
       if (claimLost) throw new EventInProgressError(pk);
-      return call(text);
+      return call(text, options);
     };
   return {
     get platformCalls() {
@@ -157,7 +164,7 @@ async function openStreamedReply(
       await fenced();
       await session.update(text);
     },
-    finish: settle((text) => session.finish(text)),
+    finish: settle((text, options?: FinishOptions) => session.finish(text, options)),
     fail: settle((text) => session.fail(text)),
     abandon: async () => {
       await fence?.catch(() => undefined);
@@ -259,7 +266,12 @@ export async function processEvent(
     }
     // The apology for a model that could not answer ends the reply as a failure; everything else is an answer.
     // A streamed reply is settled with the whole text, which replaces what was shown (a refusal replaces it all).
-    sent = outcome.source === 'fallback' ? await reply.fail(outcome.reply) : await reply.finish(outcome.reply);
+    // A skill's images (a chart) go with its answer, inside the same settle, after the text.
+    const images = outcome.images;
+    sent =
+      outcome.source === 'fallback'
+        ? await reply.fail(outcome.reply)
+        : await (images ? reply.finish(outcome.reply, { images }) : reply.finish(outcome.reply));
   } catch (err) {
     // A streamed session's open may be in flight (the model finished or failed meanwhile): it completes and records
     // its surface before the event is released, so the redelivery resumes that surface instead of opening a second.

@@ -8,6 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createModelClient } from '#composition/model-composition';
+import { createVoiceEngines } from '#composition/voice-engines';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
 import { loadWorkerConfig } from '#config/worker-config';
 import { EventInProgressError } from '#core/process-event';
@@ -109,6 +110,7 @@ async function buildDefaultRuntime(
     clients,
     platforms,
     model,
+    voice: createVoiceEngines(config.voice, env),
     remainingMs: () => current?.getRemainingTimeInMillis() ?? 60_000,
     ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
   });

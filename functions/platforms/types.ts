@@ -1,3 +1,4 @@
+import type { ImageDeliveryFailure, ReplyImage } from '#core/reply-image';
 import type * as z from '#shared/zod';
 import type { StreamSnapshotStore } from '#stores/stream-snapshots';
 import type { PLATFORM_MANIFESTS } from './manifests';
@@ -73,6 +74,68 @@ export interface IncomingMessage {
   /** When the platform says the message was sent, epoch ms. */
   readonly timestamp: number;
   readonly replyHandle: ReplyHandle;
+  /**
+   * Files the member shared with the message (Slack `files`; Feishu a `file` message, or the file message this one
+   * replies to; DingTalk `msgtype: file`, or the file a reply quotes; WeCom `file`, or a `quote` of one). Only
+   * references: the bytes stay on the platform until a skill that accepts files needs them (`downloadAttachment`).
+   * A voice message's audio is one too (`kind: 'audio'`), fetched by the worker's voice step.
+   */
+  readonly attachments?: readonly MessageAttachment[];
+}
+
+/** Most attachments one message carries into the queue; more are dropped by the parser (a message names its first). */
+export const MAX_MESSAGE_ATTACHMENTS = 4;
+
+/** A file shared in the chat, as the adapter that parsed the message can fetch it again. Serialisable. */
+export interface MessageAttachment {
+  /**
+   * `file`: a shared file, for a skill that reads files. `audio`: a voice message (Feishu `audio`, a Slack `audio/*`
+   * file), which the worker transcribes into the member's question (docs/VOICE.md); skills never receive it.
+   */
+  readonly kind: 'file' | 'audio';
+  /** The file name the member sees (WeCom sends none: the adapter names it `file`). */
+  readonly name: string;
+  /** Bytes, when the platform says. */
+  readonly size?: number;
+  /**
+   * What the adapter needs to download it, opaque to the core: Slack's `url_private_download`; Feishu's message id
+   * and file key (or only the id of the message replied to); DingTalk's `downloadCode` and robot code; WeCom's
+   * (encrypted, short-lived) file URL.
+   */
+  readonly ref: string;
+  /**
+   * The message this one replies to or quotes, which may hold a file: the adapter finds out when it downloads (a
+   * reply to a text message holds none: `no_file`, and the message is answered as if it had no attachment).
+   */
+  readonly quoted?: boolean;
+}
+
+/** A downloaded file: its bytes, and its name as the platform tells it at download (a quoted file's). */
+export interface DownloadedFile {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Why a shared file could not be fetched (`AttachmentError`, `shared/download.ts`). */
+export type AttachmentErrorCode =
+  /** Over the size cap (declared by the platform, or found while reading). */
+  | 'too_large'
+  /** The platform no longer has it, or the link expired (WeCom's URLs live 5 minutes, DingTalk's for a while). */
+  | 'gone'
+  /** The bot may not read it (a missing scope or permission, a file in a conversation the bot is not in). */
+  | 'forbidden'
+  /** The platform did not answer in time, or answered with an error that may pass. */
+  | 'unavailable'
+  /** The adapter cannot download files, or the reference is not one it made. */
+  | 'unsupported'
+  /** A `quoted` attachment whose message holds no file. */
+  | 'no_file';
+
+export interface DownloadOptions {
+  /** Largest file read, bytes: more is `too_large`, and the rest is not downloaded. */
+  readonly maxBytes: number;
+  /** Aborts the download (the turn's deadline). */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -107,14 +170,31 @@ export interface OutgoingReply {
   readonly mentionUserId?: string;
   /** Stable per event; passed to APIs that accept one (Feishu `uuid`) so a retried send is not doubled. */
   readonly idempotencyKey: string;
+  /**
+   * Images posted after the text (each its own message, in the same thread), where the adapter can post images;
+   * others ignore them, as the text is complete alone. The text goes first: a failed image is reported in
+   * `SendResult.imageFailures`, never thrown, so it cannot fail (or, through a retry, repeat) the delivered text.
+   */
+  readonly images?: readonly ReplyImage[];
 }
 
-/** Everything about a reply but its text: where it goes, its format, whom it @-mentions, its idempotency key. */
-export type ReplyTarget = Omit<OutgoingReply, 'text'>;
+/** Everything about a reply but its text and images: where it goes, its format, whom it @-mentions, its key. */
+export type ReplyTarget = Omit<OutgoingReply, 'text' | 'images'>;
 
 export interface SendResult {
-  /** The platform's ids of the delivered message(s), one per part when a long reply was split. */
+  /**
+   * The platform's ids of the delivered message(s), one per part when a long reply was split, then one per image
+   * posted (Slack: the file id).
+   */
   readonly messageIds: readonly string[];
+  /** Images of the reply that could not be posted (after the call's retries); absent when none failed. */
+  readonly imageFailures?: readonly ImageDeliveryFailure[];
+}
+
+/** How a reply session settles with an answer. */
+export interface FinishOptions {
+  /** Posted after the text, inside the same settle (`OutgoingReply.images`). */
+  readonly images?: readonly ReplyImage[];
 }
 
 /** Injected so adapters are testable and retries do not really sleep in unit tests. */
@@ -134,9 +214,11 @@ export interface ChatPlatform {
   readonly name: PlatformName;
   /**
    * `send` may be repeated with the same `idempotencyKey` without a second message reaching the chat (the platform
-   * deduplicates). Only then does a worker that died mid-send get its reply re-sent. @default false
+   * deduplicates). Only then does a worker that died mid-send get its reply re-sent. A function decides per reply
+   * handle, for a platform with two reply paths of which one deduplicates (WeCom: the relay's stream overwrites, the
+   * webhook's `response_url` does not). @default false
    */
-  readonly idempotentSend?: boolean;
+  readonly idempotentSend?: boolean | ((handle: ReplyHandle) => boolean);
   /**
    * Verifies and parses one inbound request. Throws `SignatureError`, `ReplayError`, `MalformedEventError` or
    * `PayloadTooLargeError`; returns `ignored` for events GroupGate does not act on.
@@ -179,6 +261,38 @@ export interface ChatPlatform {
    * @param now epoch ms.
    */
   answerStreamRefresh?(streamId: string, now: number): Promise<HttpResponse>;
+  /**
+   * What the platform's directory says about a member, for profiles (docs/PROFILES.md): job title and department,
+   * as the directory holds them (free text; the caller validates and masks them). Only called where the operator
+   * enabled the platform's directory (`PROFILE_DIRECTORY`) and the app holds the scope it needs. Resolves to an empty
+   * entry when the directory has nothing; throws `PlatformApiError` when it cannot be asked (the caller logs it and
+   * answers without it). Platforms without a directory API leave it out.
+   */
+  lookupMember?(tenantId: string, userId: string): Promise<DirectoryEntry>;
+  /**
+   * The bytes of a file this adapter's `parse` attached to a message, fetched with the platform's auth and at most
+   * `maxBytes` of them. Only on platforms whose messages carry attachments.
+   * @throws AttachmentError (`shared/download.ts`)
+   */
+  downloadAttachment?(attachment: MessageAttachment, options: DownloadOptions): Promise<DownloadedFile>;
+  /**
+   * Posts a spoken answer (Ogg/Opus) as the platform's audio message, after the reply's text, threaded like it
+   * (docs/VOICE.md). Only on platforms with audio messages (Feishu). @returns the audio message's id.
+   */
+  sendSpeech?(target: ReplyTarget, speech: SpokenReply): Promise<string>;
+}
+
+/** A spoken answer to post (`ChatPlatform.sendSpeech`). */
+export interface SpokenReply {
+  /** Ogg/Opus, as Feishu audio messages take it. */
+  readonly bytes: Uint8Array;
+  readonly durationSeconds: number;
+}
+
+/** A member as the platform's directory knows them (`ChatPlatform.lookupMember`). */
+export interface DirectoryEntry {
+  readonly title?: string;
+  readonly department?: string;
 }
 
 /**
@@ -216,8 +330,11 @@ export interface ReplySession {
   readonly platformCalls: number;
   /** The answer so far. A streaming session may show it (throttled); a one-shot session only keeps it. */
   update(fullTextSoFar: string): Promise<void>;
-  /** Delivers the complete answer; the result names every message now holding it. */
-  finish(fullText: string): Promise<SendResult>;
+  /**
+   * Delivers the complete answer, then its images (`options.images`) where the platform can post them; the result
+   * names every message now holding it.
+   */
+  finish(fullText: string, options?: FinishOptions): Promise<SendResult>;
   /** Ends the reply with a short note instead of an answer (the model could not answer). */
   fail(note: string): Promise<SendResult>;
   /**

@@ -7,6 +7,7 @@ import { dingtalkMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
+  EmulatedFile,
   EmulatedRequest,
   EmulatorContext,
   InboundMessageInput,
@@ -62,6 +63,31 @@ export function buildSignedDingTalkRequest(
   };
 }
 
+/**
+ * How long a temporary `downloadUrl` from `robot/messageFiles/download` stays readable. DingTalk documents the link
+ * as temporary without a figure; this one is the emulator's assumption (unverified).
+ */
+export const DINGTALK_DOWNLOAD_URL_LIFETIME_MS = 60 * 60 * 1000;
+
+/**
+ * A robot `file`-message callback body (1:1 chats only: a robot gets group messages only when @-mentioned, which a
+ * file message cannot be), `content` `{downloadCode, fileName}`.
+ */
+export function dingtalkFileMessageBody(
+  input: InboundMessageInput,
+  ctx: EmulatorContext,
+  file: { readonly downloadCode: string; readonly name: string },
+): Record<string, unknown> {
+  const {
+    text: _text,
+    msgtype: _msgtype,
+    isInAtList: _at,
+    atUsers: _users,
+    ...rest
+  } = dingtalkMessageBody({ ...input, direct: true, mentionBot: false }, ctx);
+  return { ...rest, msgtype: 'file', content: { downloadCode: file.downloadCode, fileName: file.name } };
+}
+
 /** A robot text-message callback body as DingTalk posts it for one member's message. */
 export function dingtalkMessageBody(input: InboundMessageInput, ctx: EmulatorContext): Record<string, unknown> {
   const { robotCode } = ctx.credentials.dingtalk;
@@ -100,10 +126,64 @@ export { DINGTALK_CARD_QPS_LIMIT, DINGTALK_EMULATED_CARD_TEMPLATE } from './ding
 /** Each emulator keeps its own AI cards (`dingtalk-card.ts`); the message APIs stay stateless. */
 export function createDingTalkEmulator(): PlatformEmulator {
   const cards = createDingTalkCardApi({ admit: admitOpenApiCall });
+  /** Files members sent the robot, by download code. */
+  const files = new Map<string, { readonly file: EmulatedFile; readonly robotCode: string }>();
+  /** Temporary download links handed out, by their path token. */
+  const links = new Map<string, { readonly file: EmulatedFile; readonly expiresAt: number }>();
+
+  /** `robot/messageFiles/download`: `{downloadCode, robotCode}` → `{downloadUrl}`, a temporary link on this emulator. */
+  const messageFileDownload = (request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse => {
+    const refused = admitOpenApiCall(request, ctx);
+    if (refused) return refused;
+    const body = parseBody(request.body);
+    const code = typeof body?.downloadCode === 'string' ? body.downloadCode : '';
+    const stored = files.get(code);
+    if (!stored || body?.robotCode !== stored.robotCode) {
+      return json(400, { code: 'invalidParameter.downloadCode', message: 'downloadCode is invalid or expired' });
+    }
+    const token = randomBytes(12).toString('hex');
+    links.set(token, { file: stored.file, expiresAt: ctx.now() + DINGTALK_DOWNLOAD_URL_LIFETIME_MS / ctx.clockScale });
+    return json(200, { downloadUrl: `${ctx.apiBaseUrl}/_files/${token}` });
+  };
+
+  /** The temporary link: the bytes while it lives, then 403 as object storage answers an expired signature. */
+  const serveLink = (token: string, ctx: EmulatorContext): EmulatedApiResponse => {
+    const link = links.get(token);
+    if (!link)
+      return {
+        statusCode: 404,
+        headers: { 'content-type': 'application/xml' },
+        body: '<Error><Code>NoSuchKey</Code></Error>',
+      };
+    if (ctx.now() >= link.expiresAt) {
+      return {
+        statusCode: 403,
+        headers: { 'content-type': 'application/xml' },
+        body: '<Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>',
+      };
+    }
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(link.file.bytes.byteLength) },
+      body: '',
+      bytes: link.file.bytes,
+    };
+  };
+
   return {
     platform: 'dingtalk',
     buildMessageEvent(input, ctx) {
-      const body = dingtalkMessageBody(input, ctx);
+      const [first] = input.files ?? [];
+      // The robot sees a file only as a 1:1 file message with no text; in a group the file never reaches it.
+      const shared = first !== undefined && input.direct === true && input.text === '' ? first : undefined;
+      let body: Record<string, unknown>;
+      if (shared) {
+        const downloadCode = `dc_${randomBytes(16).toString('base64url')}`;
+        files.set(downloadCode, { file: shared, robotCode: ctx.credentials.dingtalk.robotCode });
+        body = dingtalkFileMessageBody(input, ctx, { downloadCode, name: shared.name });
+      } else {
+        body = dingtalkMessageBody(input, ctx);
+      }
       if (input.direct === true) cards.noteDirectChat(input.userId, input.chatId);
       return buildSignedDingTalkRequest(body, ctx, { eventId: String(body.msgId) });
     },
@@ -132,6 +212,11 @@ export function createDingTalkEmulator(): PlatformEmulator {
       if (request.method === 'POST' && request.path === '/robot/sendBySession') {
         return sendBySession(request, ctx);
       }
+      if (request.method === 'POST' && request.path === '/v1.0/robot/messageFiles/download') {
+        return messageFileDownload(request, ctx);
+      }
+      const link = /^\/_files\/([0-9a-f]+)$/.exec(request.path);
+      if (request.method === 'GET' && link) return serveLink(link[1] ?? '', ctx);
       const card = cards.handle(request, ctx);
       if (card) return card;
       return json(404, { code: 'NotFound', message: `No emulated DingTalk API at ${request.path}` });

@@ -1,16 +1,20 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { $ZodError } from 'zod/v4/core';
 import * as z from '#shared/zod';
+import { directoryEntry } from './directory';
 import { slackMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
   EmulatedDelivery,
+  EmulatedFile,
   EmulatedRequest,
   EmulatorContext,
   InboundMessageInput,
   PlatformEmulator,
 } from './types';
+import { multipartForm, storedImage } from './uploaded-image';
+import { emulatedAudioType } from './voice-file';
 
 /** Workspace every emulated Slack event comes from. */
 export const SLACK_EMULATED_TEAM = 'T0SANDBOX';
@@ -64,13 +68,18 @@ export function slackMessagePayload(
   input: InboundMessageInput,
   ctx: Pick<EmulatorContext, 'credentials' | 'now'>,
   sequence = 0,
+  files: readonly SlackFileObject[] = [],
 ) {
   const { botUserId } = ctx.credentials.slack;
   const direct = input.direct === true;
   const mention = input.mentionBot !== false && !direct;
   const ts = slackTs(ctx.now(), sequence);
+  const shared = files.length > 0;
   const event = {
     type: mention ? 'app_mention' : 'message',
+    // Slack's `message` for a member's upload is subtype `file_share`; its `app_mention` carries the same `files`.
+    ...(shared && !mention ? { subtype: 'file_share', upload: true } : {}),
+    ...(shared ? { files: [...files] } : {}),
     user: input.userId,
     text: mention ? `<@${botUserId}> ${escapeSlack(input.text)}` : escapeSlack(input.text),
     ts,
@@ -90,6 +99,40 @@ export function slackMessagePayload(
     event_time: Math.floor(ctx.now() / 1000),
     authorizations: [{ team_id: SLACK_EMULATED_TEAM, user_id: botUserId, is_bot: true }],
     is_ext_shared_channel: false,
+  };
+}
+
+/** A file object as an event's `files` carries it (the fields the adapter reads, and a few it does not). */
+export interface SlackFileObject {
+  readonly id: string;
+  readonly name: string;
+  readonly title: string;
+  readonly mimetype: string;
+  readonly filetype: string;
+  readonly size: number;
+  readonly mode: 'hosted';
+  readonly url_private: string;
+  readonly url_private_download: string;
+}
+
+/**
+ * Slack's file object for a file kept at `id`, with URLs on the emulator's API origin in Slack's own path shape
+ * (`/files-pri/{team}-{id}/download/{name}`), served by `handleApi` with the bot token.
+ */
+export function slackFileObject(apiBaseUrl: string, id: string, file: EmulatedFile): SlackFileObject {
+  const base = `${apiBaseUrl}/files-pri/${SLACK_EMULATED_TEAM}-${id}`;
+  const name = encodeURIComponent(file.name);
+  const extension = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? 'binary';
+  return {
+    id,
+    name: file.name,
+    title: file.name,
+    mimetype: extension === 'csv' ? 'text/csv' : (emulatedAudioType(file) ?? 'application/octet-stream'),
+    filetype: extension,
+    size: file.bytes.byteLength,
+    mode: 'hosted',
+    url_private: `${base}/${name}`,
+    url_private_download: `${base}/download/${name}`,
   };
 }
 
@@ -148,6 +191,37 @@ const statusBodySchema = z.looseObject({
   status: optionalString,
 });
 
+/** Largest upload the emulated workspace takes (Slack's own limit is 1 GB; a workspace may restrict it). */
+export const SLACK_UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024;
+const uploadUrlBodySchema = z.looseObject({
+  filename: optionalString,
+  length: z.optional(z.union([z.number(), z.string()])),
+  alt_txt: optionalString,
+});
+const completeFileSchema = z.object({ id: z.string().check(z.minLength(1)), title: optionalString });
+const completeBodySchema = z.looseObject({
+  files: z.optional(z.union([z.string(), z.array(z.unknown())])),
+  channel_id: optionalString,
+  thread_ts: optionalString,
+});
+
+/** An external upload between `files.getUploadURLExternal` and `files.completeUploadExternal`. */
+interface SlackUpload {
+  readonly secret: string;
+  readonly filename: string;
+  readonly length: number;
+  readonly alt: string;
+  bytes?: Uint8Array;
+}
+
+function parseJsonList(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A message the bot posted, as Slack holds it. */
 interface SlackMessage {
   readonly channel: string;
@@ -162,7 +236,9 @@ type MethodHandler = (body: unknown, ctx: EmulatorContext) => Answer;
 /**
  * Plays Slack: pushes signed Events API requests, and serves (bearer bot token; faults as HTTP 429 + `Retry-After`,
  * HTTP 500, or `token_expired`) `chat.postMessage`, the streaming methods `chat.startStream`/`appendStream`/
- * `stopStream`, `chat.update` and `assistant.threads.setStatus`, recording what the bot posted and how it changed.
+ * `stopStream`, `chat.update`, `assistant.threads.setStatus` and the external file upload
+ * (`files.getUploadURLExternal`, the upload URL, `files.completeUploadExternal`: a shared PNG is recorded as an image
+ * message), recording what the bot posted and how it changed.
  */
 export function createSlackEmulator(): PlatformEmulator {
   let sequence = 0;
@@ -170,6 +246,10 @@ export function createSlackEmulator(): PlatformEmulator {
   /** Channels that are 1:1 DMs: Slack's `D…` ids, and those this emulator sent `channel_type: im` events from. */
   const dmChannels = new Set<string>();
   const callTimes = new Map<string, number[]>();
+  /** External uploads the bot started (`files.getUploadURLExternal`), by file id, until completed. */
+  const uploads = new Map<string, SlackUpload>();
+  /** Files members shared, by Slack file id (`F…`), served at `url_private_download`. */
+  const files = new Map<string, EmulatedFile>();
 
   const json = (statusCode: number, body: object, headers: Record<string, string> = {}): Answer => ({
     statusCode,
@@ -219,7 +299,9 @@ export function createSlackEmulator(): PlatformEmulator {
 
   const record = (
     ctx: EmulatorContext,
-    delivery: Pick<EmulatedDelivery, 'chatId' | 'text' | 'messageId' | 'stream'> & { threadTs?: string | undefined },
+    delivery: Pick<EmulatedDelivery, 'chatId' | 'text' | 'messageId' | 'stream' | 'image'> & {
+      threadTs?: string | undefined;
+    },
     wire: string,
   ) => {
     const { threadTs, ...rest } = delivery;
@@ -329,7 +411,83 @@ export function createSlackEmulator(): PlatformEmulator {
     return json(200, { ok: true });
   };
 
+  // files.getUploadURLExternal: `filename` and `length` required (`length` 0 or absent is `missing_argument`, as
+  // documented), `alt_txt` at most 1,000 characters (`alt_txt_too_large`). Answers a one-time upload URL on this
+  // emulator (Slack's is on files.slack.com) and the file id.
+  const getUploadUrl: MethodHandler = (raw, ctx) => {
+    const body = uploadUrlBodySchema.parse(raw);
+    const length = Number(body.length);
+    if (!body.filename || !Number.isInteger(length) || length <= 0) return refuse('missing_argument');
+    if ((body.alt_txt ?? '').length > 1000) return refuse('alt_txt_too_large');
+    if (length > SLACK_UPLOAD_LIMIT_BYTES) return refuse('file_upload_size_restricted');
+    const id = `F${randomBytes(5).toString('hex').toUpperCase()}`;
+    const secret = randomBytes(12).toString('hex');
+    uploads.set(id, { secret, filename: body.filename, length, alt: body.alt_txt ?? '' });
+    return json(200, { ok: true, upload_url: `${ctx.apiBaseUrl}/upload/v1/${secret}`, file_id: id });
+  };
+
+  // files.completeUploadExternal: `files` ([{id, title?}], a JSON string in a form body) required; a file that was
+  // never uploaded, or is already completed, is refused (`file_not_found`, the documented error name: unverified
+  // for this case). With `channel_id` the file is shared as its own message (in `thread_ts`'s thread); without, it
+  // stays private and nothing is shown.
+  const completeUpload: MethodHandler = (raw, ctx) => {
+    const body = completeBodySchema.parse(raw);
+    const list = typeof body.files === 'string' ? parseJsonList(body.files) : body.files;
+    const parsed = z.array(completeFileSchema).check(z.minLength(1)).safeParse(list);
+    if (!parsed.success) return refuse('invalid_arguments');
+    const done = parsed.data.map((file) => ({ file, upload: uploads.get(file.id) }));
+    if (done.some(({ upload }) => upload?.bytes === undefined)) return refuse('file_not_found');
+    for (const { file, upload } of done) {
+      if (!upload?.bytes) continue;
+      uploads.delete(file.id);
+      if (!body.channel_id) continue;
+      const title = file.title ?? upload.filename;
+      const image = storedImage(upload.bytes, upload.alt || title);
+      record(
+        ctx,
+        {
+          chatId: body.channel_id,
+          text: title,
+          messageId: file.id,
+          threadTs: body.thread_ts,
+          ...(image ? { image } : {}),
+        },
+        '',
+      );
+    }
+    return json(200, { ok: true, files: parsed.data.map((file) => ({ id: file.id, title: file.title ?? '' })) });
+  };
+
+  /** The upload URL: the bytes (raw, or a multipart form's file) of exactly the announced length; 200 `OK - n`. */
+  const receiveUpload = async (secret: string, request: EmulatedApiRequest, ctx: EmulatorContext): Promise<Answer> => {
+    const fault = ctx.fault?.() ?? 'none';
+    if (fault === '429') return { statusCode: 429, headers: { 'retry-after': '1' }, body: '' };
+    if (fault === '5xx') return { statusCode: 500, headers: {}, body: '' };
+    const entry = [...uploads.entries()].find(([, upload]) => upload.secret === secret);
+    if (!entry) return { statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'not found' };
+    const form = await multipartForm(request);
+    const file = form ? [...form.values()].find((value) => typeof value !== 'string') : undefined;
+    const bytes =
+      file && typeof file !== 'string' ? new Uint8Array(await file.arrayBuffer()) : new Uint8Array(request.body);
+    // Slack's answer to a size that differs from `length` is not documented [unverified]: refused here.
+    if (bytes.byteLength !== entry[1].length) {
+      return { statusCode: 400, headers: { 'content-type': 'text/plain' }, body: 'length mismatch' };
+    }
+    entry[1].bytes = bytes;
+    return { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: `OK - ${bytes.byteLength}` };
+  };
+
+  /** `users.info`: the member's profile title from the emulated directory (any user id is a member). */
+  const usersInfo: MethodHandler = (body) => {
+    const user = (body as { user?: unknown }).user;
+    if (typeof user !== 'string' || user.length === 0) return refuse('user_not_found');
+    return json(200, { ok: true, user: { id: user, profile: { title: directoryEntry('slack', user).title ?? '' } } });
+  };
+
   const methods: Readonly<Record<string, MethodHandler>> = {
+    'users.info': usersInfo,
+    'files.getUploadURLExternal': getUploadUrl,
+    'files.completeUploadExternal': completeUpload,
     'chat.postMessage': postMessage,
     'chat.startStream': startStream,
     'chat.appendStream': appendStream,
@@ -346,8 +504,12 @@ export function createSlackEmulator(): PlatformEmulator {
     const auth = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
     if (auth !== `Bearer ${ctx.credentials.slack.botToken}`) return refuse(auth ? 'invalid_auth' : 'not_authed');
     let body: unknown;
+    const type = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
     try {
-      body = JSON.parse(request.body.toString('utf8'));
+      // Slack takes every method's arguments as a form too (the SDKs send forms); values are strings there.
+      body = /^application\/x-www-form-urlencoded/i.test(type)
+        ? Object.fromEntries(new URLSearchParams(request.body.toString('utf8')))
+        : JSON.parse(request.body.toString('utf8'));
     } catch {
       return refuse('invalid_json');
     }
@@ -361,12 +523,37 @@ export function createSlackEmulator(): PlatformEmulator {
     }
   };
 
+  /**
+   * `url_private_download`: the bytes for the bot token only. Without it (or with another token) Slack answers a
+   * redirect to its sign-in page rather than an error, which the adapter must read as "not allowed"; an unknown file
+   * (deleted) is 404.
+   */
+  const serveFile = (id: string, request: EmulatedApiRequest, ctx: EmulatorContext): Answer => {
+    const auth = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'authorization')?.[1];
+    if (auth !== `Bearer ${ctx.credentials.slack.botToken}`) {
+      return { statusCode: 302, headers: { location: 'https://slack.com/signin' }, body: '' };
+    }
+    const file = files.get(id);
+    if (!file) return { statusCode: 404, headers: { 'content-type': 'text/plain' }, body: 'file_not_found' };
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.bytes.byteLength) },
+      body: '',
+      bytes: file.bytes,
+    };
+  };
+
   return {
     platform: 'slack',
     buildMessageEvent(input, ctx) {
       sequence++;
       if (input.direct === true) dmChannels.add(input.chatId);
-      const payload = slackMessagePayload(input, ctx, sequence);
+      const shared = (input.files ?? []).map((file) => {
+        const id = `F${randomBytes(5).toString('hex').toUpperCase()}`;
+        files.set(id, file);
+        return slackFileObject(ctx.apiBaseUrl, id, file);
+      });
+      const payload = slackMessagePayload(input, ctx, sequence, shared);
       return { ...buildSignedSlackRequest(payload, ctx, payload.event_id), messageId: payload.event.ts };
     },
     buildHandshake(ctx) {
@@ -378,6 +565,10 @@ export function createSlackEmulator(): PlatformEmulator {
       );
     },
     async handleApi(request, ctx) {
+      const download = /^\/files-pri\/[A-Z0-9]+-(F[A-Z0-9]+)\/download\/[^/]+$/.exec(request.path);
+      if (request.method === 'GET' && download) return serveFile(download[1] ?? '', request, ctx);
+      const upload = /^\/upload\/v1\/([0-9a-f]+)$/.exec(request.path);
+      if (request.method === 'POST' && upload) return receiveUpload(upload[1] ?? '', request, ctx);
       const method = request.method === 'POST' ? /^\/api\/([\w.]+)$/.exec(request.path)?.[1] : undefined;
       const handler = method === undefined ? undefined : methods[method];
       return handler ? serve(handler, request, ctx) : json(404, { ok: false, error: 'unknown_method' });

@@ -29,6 +29,29 @@ export interface EmulatedDelivery {
   readonly updates?: number;
   /** ISO time of the last change. */
   readonly updatedAt?: string;
+  /** An image message (a chart the bot uploaded): the stored file; `text` is then its alt text or title. */
+  readonly image?: EmulatedImage;
+  /** An audio message (a spoken answer the bot uploaded): the stored file; `text` is the platform's preview. */
+  readonly audio?: EmulatedAudio;
+}
+
+/** A spoken answer the bot posted, as the emulated platform stored it. */
+export interface EmulatedAudio {
+  readonly mediaType: 'audio/ogg';
+  /** The file, base64. */
+  readonly data: string;
+  /** As the upload declared it. */
+  readonly durationMs: number;
+}
+
+/** An image the bot posted, as the emulated platform stored it. */
+export interface EmulatedImage {
+  readonly mediaType: 'image/png';
+  /** The file, base64. */
+  readonly data: string;
+  readonly alt: string;
+  readonly width: number;
+  readonly height: number;
 }
 
 /** A change to a recorded delivery: new text and/or stream state. */
@@ -54,7 +77,13 @@ export interface EmulatorCredentials {
     appToken?: string;
   };
   readonly dingtalk: { appKey: string; appSecret: string; robotCode: string };
-  readonly wecom: { token: string; encodingAesKey: string; botId: string };
+  readonly wecom: {
+    token: string;
+    encodingAesKey: string;
+    botId: string;
+    /** The long connection's `aibot_subscribe` secret; the AI-bot socket emulator accepts only this one. */
+    botSecret?: string;
+  };
 }
 
 export interface EmulatorContext {
@@ -94,6 +123,18 @@ export interface InboundMessageInput {
   readonly eventId?: string;
   /** Direct message instead of a group message. */
   readonly direct?: boolean;
+  /**
+   * Files the member shares with the message: the emulator keeps them, builds the platform's own file-message shape
+   * (Slack `files` on a `file_share` message; Feishu a `file` message; DingTalk `msgtype: file`; WeCom `file`) and
+   * serves the platform's download API for them, with its auth.
+   */
+  readonly files?: readonly EmulatedFile[];
+}
+
+/** A file a member shares in an emulated chat. */
+export interface EmulatedFile {
+  readonly name: string;
+  readonly bytes: Buffer;
 }
 
 export interface EmulatedRequest {
@@ -122,6 +163,8 @@ export interface EmulatedApiResponse {
   readonly statusCode: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** Binary answers (a file download): the bytes sent instead of `body`. */
+  readonly bytes?: Buffer;
 }
 
 export interface PlatformEmulator {

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/biz-msg-crypt';
+import { encryptWeComFile, WECOM_FILE_URL_LIFETIME_MS } from '#platforms/wecom/files';
 import { wecomMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
@@ -70,10 +71,58 @@ export function wecomMessagePayload(input: InboundMessageInput, ctx: EmulatorCon
 export function createWeComEmulator(options: StreamPollerOptions = {}): PlatformEmulator {
   const used = new Set<string>();
   const streams = createStreamPoller(options);
+  /** Files members shared, by the token in their URL: encrypted as WeCom serves them, readable for 5 minutes. */
+  const files = new Map<string, { readonly encrypted: Buffer; readonly expiresAt: number }>();
+
+  /** The file URL: the encrypted bytes while it lives, then 403 as object storage answers an expired signature. */
+  const serveFile = (token: string, ctx: EmulatorContext): EmulatedApiResponse => {
+    const file = files.get(token);
+    if (!file)
+      return {
+        statusCode: 404,
+        headers: { 'content-type': 'application/xml' },
+        body: '<Error><Code>NoSuchKey</Code></Error>',
+      };
+    if (ctx.now() >= file.expiresAt) {
+      return {
+        statusCode: 403,
+        headers: { 'content-type': 'application/xml' },
+        body: '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+      };
+    }
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(file.encrypted.byteLength) },
+      body: '',
+      bytes: file.encrypted,
+    };
+  };
+
+  /**
+   * A member's file: alone in a 1:1 chat it is a `file` message; with a question it is the file the message quotes
+   * (`quote`), as WeCom sends "@bot …" written as a quote of a file.
+   */
+  const withFile = (payload: Record<string, unknown>, input: InboundMessageInput, ctx: EmulatorContext) => {
+    const [first] = input.files ?? [];
+    if (!first) return payload;
+    const token = randomBytes(12).toString('hex');
+    const key = deriveAesKey(ctx.credentials.wecom.encodingAesKey, 'emulator key');
+    files.set(token, {
+      encrypted: encryptWeComFile(key, first.bytes),
+      expiresAt: ctx.now() + WECOM_FILE_URL_LIFETIME_MS / ctx.clockScale,
+    });
+    const file = { url: `${ctx.apiBaseUrl}/_files/${token}` };
+    if (input.text === '' && input.direct === true) {
+      const { text: _text, ...rest } = payload;
+      return { ...rest, msgtype: 'file', file };
+    }
+    return { ...payload, quote: { msgtype: 'file', file } };
+  };
+
   return {
     platform: 'wecom',
     buildMessageEvent(input, ctx) {
-      const payload = wecomMessagePayload(input, ctx);
+      const payload = withFile(wecomMessagePayload(input, ctx), input, ctx);
       return buildEncryptedWeComRequest(payload, ctx, { eventId: String(payload.msgid) });
     },
     buildHandshake(ctx) {
@@ -92,6 +141,8 @@ export function createWeComEmulator(options: StreamPollerOptions = {}): Platform
       };
     },
     async handleApi(request, ctx) {
+      const file = /^\/_files\/([0-9a-f]+)$/.exec(request.path);
+      if (request.method === 'GET' && file) return serveFile(file[1] ?? '', ctx);
       if (request.method !== 'POST' || request.path !== '/cgi-bin/aibot/response') {
         return json(404, { errcode: 404, errmsg: `No emulated WeCom API at ${request.path}` });
       }

@@ -2,7 +2,7 @@
  * GroupGate sandbox chat page. Plain browser JS, no build step, no network beyond the same origin.
  *
  * Contract with the sandbox server (ARCHITECTURE §4.2):
- * - POST /_sandbox/events {platform, chatId, userId, text, mentionBot, threadId?}
+ * - POST /_sandbox/events {platform, chatId, userId, text, mentionBot, threadId?, files?: [{name, contentBase64}]}
  *   → {eventId, webhookStatus, messageId?}
  * - GET /_sandbox/conversation?platform&chat → {questions}: the members' messages posted through /_sandbox/events,
  *   oldest first, each with its answer's audit facts once written (masked question, PII found, model time, source)
@@ -69,6 +69,7 @@ const el = {
   groupCost: document.querySelector('[data-testid="group-cost-total"]'),
   composer: $('composer'),
   input: $('message-input'),
+  file: $('message-file'),
   sendError: $('send-error'),
   threadTarget: $('thread-target'),
   threadLabel: $('thread-target-label'),
@@ -202,14 +203,35 @@ function provisionalQuestion(message, target, waiting) {
   );
 }
 
+/**
+ * Image messages (a chart the bot posted after its reply) and audio messages (a spoken answer) shown inside the reply
+ * they follow: the latest earlier delivery that answers the same message (`replyTo`) and is neither. One with no such
+ * reply stays its own item. Copies: the listed deliveries are not changed.
+ */
+function foldImages(messages) {
+  const folded = [];
+  for (const message of messages) {
+    const media = message.image || message.audio;
+    const host =
+      media && message.replyTo
+        ? folded.findLast((m) => !m.image && !m.audio && m.replyTo === message.replyTo)
+        : undefined;
+    if (host && message.image) host.images = [...(host.images || []), message.image];
+    else if (host) host.audios = [...(host.audios || []), message.audio];
+    else folded.push({ ...message });
+  }
+  return folded;
+}
+
 /** Bot replies of one chat, each with its ledger row (or null until the row is written) and the question it answered. */
 function botTurns(key, members) {
   const remote = state.remote.get(key) || EMPTY_REMOTE;
-  const rows = pairReplies(remote.messages, remote.ledger, members);
-  const targets = exactTargets(remote.messages, members);
+  const messages = foldImages(remote.messages);
+  const rows = pairReplies(messages, remote.ledger, members);
+  const targets = exactTargets(messages, members);
   const claimed = new Set(rows.filter(Boolean).map((row) => row.eventId));
   const waiting = members.filter((m) => m.status === 'sent' && m.mention && m.eventId && !claimed.has(m.eventId));
-  return remote.messages.map((message, index) => {
+  return messages.map((message, index) => {
     const row = rows[index];
     let question = row ? members.find((m) => m.eventId === row.eventId) || null : null;
     if (!row) {
@@ -461,6 +483,37 @@ function patchBot(element, item) {
   element.querySelector('.stream-line').replaceWith(streamLine(item));
 }
 
+/**
+ * An image message the bot posted (a data skill's chart), as the emulated platform stored it: a PNG shown from its
+ * bytes, with its alt text. Anything but a base64 PNG is not shown.
+ */
+function replyImage(image) {
+  if (image?.mediaType !== 'image/png' || typeof image.data !== 'string') return null;
+  if (!/^[A-Za-z0-9+/]+=*$/.test(image.data)) return null;
+  return node('img', {
+    class: 'reply-image',
+    'data-testid': 'reply-image',
+    src: `data:image/png;base64,${image.data}`,
+    alt: typeof image.alt === 'string' && image.alt ? image.alt : 'Chart',
+    width: Number.isInteger(image.width) ? image.width : null,
+    height: Number.isInteger(image.height) ? image.height : null,
+  });
+}
+
+/** A spoken answer the bot posted (Ogg/Opus, as Feishu takes it), played from its bytes. */
+function replyAudio(audio) {
+  if (audio?.mediaType !== 'audio/ogg' || typeof audio.data !== 'string') return null;
+  if (!/^[A-Za-z0-9+/]+=*$/.test(audio.data)) return null;
+  return node('audio', {
+    class: 'reply-audio',
+    'data-testid': 'reply-audio',
+    controls: true,
+    preload: 'none',
+    src: `data:audio/ogg;base64,${audio.data}`,
+    'aria-label': 'Spoken answer',
+  });
+}
+
 function renderBot(item) {
   const { row, question } = item;
   const askedBy = question ? question.userId : row ? row.userId : null;
@@ -490,6 +543,8 @@ function renderBot(item) {
       ),
       quote(question),
       replyText(item),
+      (item.message.images || (item.message.image ? [item.message.image] : [])).map(replyImage),
+      (item.message.audios || (item.message.audio ? [item.message.audio] : [])).map(replyAudio),
       streamLine(item),
       botMeta(item, ackToShown(item), state.models),
       threadButton(item, `${BOT_NAME}: ${displayText(item.message.text)}`),
@@ -548,6 +603,8 @@ function signature(item) {
     return JSON.stringify([
       text,
       clamp,
+      (m.images || []).length,
+      (m.audios || []).length,
       item.row,
       q?.key,
       q?.answer,
@@ -788,13 +845,41 @@ function showSendError(text) {
   el.sendError.hidden = !text;
 }
 
-async function send(text, mention) {
+/** The chosen file as `POST /_sandbox/events` takes it: `{name, contentBase64}`. */
+async function fileBody(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { name: file.name, contentBase64: btoa(binary) };
+}
+
+/** An audio file sent without text is a voice message: the bot transcribes it and answers the words it heard. */
+const isAudio = (file) => /^audio\//.test(file.type) || /\.(ogg|opus|wav)$/i.test(file.name);
+
+function showAttachedFile() {
+  const file = el.file.files?.[0];
+  $('attached-file-name').textContent = !file
+    ? ''
+    : isAudio(file)
+      ? `🎤 ${file.name} (${Math.ceil(file.size / 1024)} KiB) goes as a voice message: send it with no text`
+      : `📎 ${file.name} (${Math.ceil(file.size / 1024)} KiB) goes with the next message`;
+  $('attached-file').hidden = !file;
+}
+
+el.file.addEventListener('change', showAttachedFile);
+$('attached-file-remove').addEventListener('click', () => {
+  el.file.value = '';
+  showAttachedFile();
+  el.input.focus();
+});
+
+async function send(text, mention, file = null) {
   const key = chatKey();
   const thread = state.thread && state.thread.key === key ? state.thread.threadId : null;
   const message = {
     id: state.nextLocalId++,
     userId: state.member,
-    text,
+    text: file ? `${text}${text ? '\n' : ''}${isAudio(file) ? '🎤' : '📎'} ${file.name}` : text,
     mention,
     threadId: thread,
     at: Date.now(),
@@ -819,6 +904,7 @@ async function send(text, mention) {
         text,
         mentionBot: mention,
         ...(thread ? { threadId: thread } : {}),
+        ...(file ? { files: [await fileBody(file)] } : {}),
       }),
     });
     message.ackAt = Date.now();
@@ -845,13 +931,16 @@ async function send(text, mention) {
 el.composer.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = el.input.value.trim();
-  if (!text) {
+  const file = el.file.files?.[0] ?? null;
+  if (!text && !file) {
     el.input.focus();
     return;
   }
   el.input.value = '';
+  el.file.value = '';
+  showAttachedFile();
   fitInput();
-  send(text, el.mention.checked);
+  send(text, el.mention.checked, file);
 });
 
 /** Grows the message box with its lines (Shift+Enter) up to the CSS max-height. */
@@ -875,6 +964,17 @@ el.input.addEventListener('keydown', (event) => {
 });
 
 el.reset.addEventListener('click', () => send('/reset', true));
+
+// The profile form sends the member's own commands (docs/PROFILES.md), as typing them would.
+$('profile-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = $('profile-value');
+  const text = value.value.trim();
+  send(text ? `/profile set ${$('profile-field').value} ${text}` : `/profile clear ${$('profile-field').value}`, true);
+  value.value = '';
+});
+$('profile-show').addEventListener('click', () => send('/profile', true));
+$('profile-forget').addEventListener('click', () => send('/forget', true));
 
 // ---------- live updates ----------
 

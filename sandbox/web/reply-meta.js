@@ -190,6 +190,23 @@ function piiChip(facts) {
 }
 
 /**
+ * The profile that shaped the answer (docs/PROFILES.md): which preferences, from where (member, directory, group
+ * default). Only the bounded values the model saw; a role's free text never reaches it.
+ */
+function profileChip(facts) {
+  if (!facts?.profile) return null;
+  return node(
+    'span',
+    {
+      class: 'chip profile',
+      'data-testid': 'meta-profile',
+      title: `The asker's profile shaped this answer: ${facts.profile}. Set yours with /profile set <field> <value>`,
+    },
+    `profile: ${facts.profile}`,
+  );
+}
+
+/**
  * `item`: a reply with its ledger row (or null) and its question; `shown`: its "ack → shown" figure (shownChip);
  * `models`: the sandbox's models (`GET /_sandbox/model`), or null until known.
  */
@@ -216,6 +233,7 @@ export function botMeta(item, shown, models) {
     answeredByChip(row, models),
     cacheChip(row),
     piiChip(facts),
+    profileChip(facts),
     node('span', { class: `chip filter-${filter}`, 'data-testid': 'meta-filter' }, `filter: ${filter}`),
     node(
       'span',

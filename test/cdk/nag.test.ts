@@ -39,6 +39,8 @@ function synthWithNag(overrides: Partial<AppConfigInput>, extra?: (app: App) => 
   }
 }
 
+const PIPELINE_VPC = { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] };
+
 test('default configuration: zero unacknowledged AwsSolutions findings', () => {
   const { error, report } = synthWithNag({});
   expect(report?.pluginReports.flatMap((p) => p.violations) ?? []).toEqual([]);
@@ -82,6 +84,18 @@ test('an OpenAI-compatible primary (no endpoint; key secret, fallback, pipeline 
     fallbackModel: { kind: 'openai', baseUrl: 'https://ollama.internal.example.com/v1', model: 'qwen2.5:0.5b' },
     pipelineVpc: { subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-0123456789abcdef0'] },
   });
+  expect(report?.pluginReports.flatMap((p) => p.violations) ?? []).toEqual([]);
+  expect(error).toBeUndefined();
+});
+
+test.each([
+  [
+    'Amazon Transcribe and Polly, worker in a VPC',
+    { voice: { asr: 'transcribe', tts: 'polly', replyChats: ['feishu:oc_team'] }, pipelineVpc: PIPELINE_VPC },
+  ],
+  ['a Whisper endpoint', { voice: { asr: 'sagemaker-whisper', asrEndpointName: 'whisper-large-v3' } }],
+] as const)('voice messages with %s: still zero findings', (_label, overrides) => {
+  const { error, report } = synthWithNag(overrides as Partial<AppConfigInput>);
   expect(report?.pluginReports.flatMap((p) => p.violations) ?? []).toEqual([]);
   expect(error).toBeUndefined();
 });

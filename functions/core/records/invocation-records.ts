@@ -74,6 +74,11 @@ export interface AuditRecord {
    * The passages' text is not kept (it may be long, and the skill's owner holds it).
    */
   readonly sources?: readonly AuditSource[];
+  /**
+   * What of the member's profile shaped the answer (docs/PROFILES.md): fields, bounded values and sources, e.g.
+   * `language=ja(member) audience=manager(directory)`; never the free text of a role or department.
+   */
+  readonly profile?: string;
 }
 
 export interface AuditSource {
@@ -127,6 +132,7 @@ export type RecordedOutcome = Pick<
   | 'modelError'
   | 'skill'
   | 'sources'
+  | 'profile'
 >;
 
 export interface RetentionDays {
@@ -209,6 +215,7 @@ export function buildInvocationRecords(input: InvocationRecordsInput): Invocatio
     ...(outcome.modelError ? { modelError: outcome.modelError.code } : {}),
     ...(outcome.skill ? { skill: outcome.skill } : {}),
     ...(outcome.sources ? { sources: outcome.sources.map(auditSource) } : {}),
+    ...(outcome.profile ? { profile: outcome.profile } : {}),
   };
   const ledger = { ...row, ...principal, source: outcome.source, filterDecision: outcome.outputFilter };
   return { ledger: withModelSource(ledger, outcome.modelSource), audit };

@@ -20,6 +20,8 @@ export interface QueuedInvocation {
   readonly receiveCount: number;
   /** The SQS message body's size. */
   readonly payloadBytes: number;
+  /** Speech recognised (the member's voice message) or synthesised for the answer. */
+  readonly voice?: BilledWork['voice'];
 }
 
 /** A `/v1/chat` call, answered synchronously by the chat-api function. */
@@ -124,6 +126,7 @@ export function describeInvocation(invocation: InvocationToRecord, context: Work
       sqsRequests: { send: 1, receive: invocation.receiveCount, delete: 1 },
       dynamodb: { readRequestUnits: read, writeRequestUnits: write + WEBHOOK_WRITE_UNITS },
       logBytes: QUEUED_LOG_BYTES,
+      ...(invocation.voice ? { voice: invocation.voice } : {}),
     },
   };
 }

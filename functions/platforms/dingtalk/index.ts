@@ -12,6 +12,7 @@ import type {
 } from '#platforms/types';
 import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkConfig } from './config';
 import type { dingtalkCredentials } from './credentials';
+import { downloadDingTalkFile } from './files';
 import { dingtalkManifest } from './manifest';
 import { createDingTalkOpenApi, createDingTalkTokenCache } from './openapi';
 import { parseDingTalkRequest, parseDingTalkRobotMessage } from './parse';
@@ -69,12 +70,15 @@ export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps
   }
 
   const send = (reply: OutgoingReply) => sender.send(reply);
+  const fileApi = createDingTalkOpenApi(resolved, deps, tokens);
   return {
     name: 'dingtalk',
     streaming: card !== undefined,
     parse: (request, now) => parseDingTalkRequest(request, resolved, now),
     parseConnectionEvent: (payload, now) => parseDingTalkRobotMessage(payload, resolved, now),
     send,
+    downloadAttachment: (attachment, options) =>
+      downloadDingTalkFile(attachment, options, { config: resolved, api: fileApi, deps }),
     openReply: async (target, options) =>
       (options?.stream === true ? openCardReply(target, options) : undefined) ?? openOneShotReply(send, target),
   };

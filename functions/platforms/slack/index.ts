@@ -1,6 +1,7 @@
 import { ENV } from '#config/env-names';
 import { apiBaseUrlFrom, type PlatformDescriptor } from '#platforms/descriptor';
 import { askerMentionId } from '#platforms/shared/mentions';
+import { postReplyImages, withImages } from '#platforms/shared/reply-images';
 import { openOneShotReply } from '#platforms/shared/reply-session';
 import { type ReplyLimits, resolveReplyLimits } from '#platforms/shared/reply-text';
 import { countingFetch, openStreamingSession } from '#platforms/shared/streaming-session';
@@ -15,12 +16,15 @@ import type {
 } from '#platforms/types';
 import { SLACK_DEFAULT_API_BASE_URL, type SlackConfig } from './config';
 import type { slackCredentials } from './credentials';
+import { lookupSlackMember } from './directory';
+import { downloadSlackFile } from './files';
 import { slackManifest } from './manifest';
 import { parseSlackEventsBody, parseSlackRequest } from './parse';
 import type { slackReplyHandleSchema } from './reply-handle';
 import { SLACK_USER_ID_SHAPE, sendSlackReply } from './send';
 import { type SlackStreamPlace, slackSurfaceOps } from './stream';
 import { slackStreamText } from './stream-text';
+import { postSlackImage } from './upload-image';
 import { slackWebApi } from './web-api';
 
 export type { SlackConfig } from './config';
@@ -29,7 +33,8 @@ type SlackHandle = Extract<OutgoingReply['handle'], { platform: 'slack' }>;
 
 /**
  * The Slack Events API adapter: signed HTTP events (`parse`) and, for the connector's Socket Mode connection, the same
- * event bodies unsigned (`parseConnectionEvent`). Streams with `chat.startStream` (`stream.ts`).
+ * event bodies unsigned (`parseConnectionEvent`). Streams with `chat.startStream` (`stream.ts`); a reply's images
+ * follow its text as shared files (`upload-image.ts`).
  */
 export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? SLACK_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
@@ -42,6 +47,9 @@ export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): Cha
     parse: (request, now) => parseSlackRequest(config, request, now),
     parseConnectionEvent: (payload) => parseSlackEventsBody(config, payload),
     send: (reply) => send(reply),
+    downloadAttachment: (attachment, options) =>
+      downloadSlackFile(attachment, options, { apiBaseUrl, botToken: config.botToken, deps }),
+    lookupMember: (_tenantId, userId) => lookupSlackMember(apiBaseUrl, config.botToken, userId, deps),
     openReply: async (target, options = {}) => {
       if (options.stream !== true) return openOneShotReply(send, target);
       return openStreamedReply(target, options, { apiBaseUrl, botToken: config.botToken, limits, deps, send });
@@ -67,7 +75,14 @@ function openStreamedReply(target: ReplyTarget, options: OpenReplyOptions, conte
     call: slackWebApi(context.apiBaseUrl, context.botToken, deps),
     calls: counted.calls,
     text: slackStreamText(asker ? `<@${asker}> ` : '', context.limits),
-    sendWhole: (text) => context.send({ ...target, text }, deps),
+    sendWhole: (text, images) => context.send({ ...target, text, ...(images ? { images } : {}) }, deps),
+    // After a finished stream: the images as their own messages in the stream's thread (`sendSlackReply`'s place).
+    sendImages: async (images) => {
+      const posted = await postReplyImages(images, (image, index) =>
+        postSlackImage(context.apiBaseUrl, context.botToken, imagePlace(handle), image, index, deps),
+      );
+      return withImages({ messageIds: [] }, posted);
+    },
     now: deps.now,
   });
   return openStreamingSession(ops, options, { now: deps.now, sleep: deps.sleep });
@@ -89,6 +104,11 @@ function streamPlace(handle: SlackHandle): SlackStreamPlace {
     // A DM stream carries no recipient (required only "outside of a DM"; one report says DMs refuse them).
     ...(recipient && !direct ? { recipient } : {}),
   };
+}
+
+/** Where a one-shot reply goes, so images after a stream land beside it: the channel, in the handle's thread. */
+function imagePlace(handle: SlackHandle) {
+  return { channel: handle.channel, ...(handle.threadTs !== undefined ? { threadTs: handle.threadTs } : {}) };
 }
 
 function slackHandle(handle: OutgoingReply['handle']): SlackHandle {

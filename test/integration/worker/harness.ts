@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createVoiceEngines } from '#composition/voice-engines';
 import { createWorkerRuntime, type WorkerRuntimeDeps } from '#composition/worker-runtime';
 import { loadWorkerConfig, type WorkerConfig } from '#config/worker-config';
 import type { IngestDeps } from '#core/ingest';
@@ -15,7 +16,7 @@ import { logger } from '#shared/powertools';
 import { DynamoStreamSnapshots } from '#stores/stream-snapshots';
 import { lambdaContext } from '../../../sandbox/api-gateway';
 import { credentialEnv, SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
-import { type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
+import { createQueues, type LocalAws, startLocalAws } from '../../../sandbox/local-aws/index';
 import { noWebhook, patchDelivery } from '../../../sandbox/platform-emulator/delivery-log';
 import { createDingTalkEmulator } from '../../../sandbox/platform-emulator/dingtalk';
 import { createFeishuEmulator } from '../../../sandbox/platform-emulator/feishu';
@@ -50,6 +51,9 @@ export type ModelBehaviour = (messages: readonly ChatMessage[]) => TestResponse 
 
 export const ENDPOINT = 'groupgate-it';
 
+/** With `RigOptions.voice`: the chat (on Feishu and on Slack) whose answers are also spoken. */
+export const SPOKEN_CHAT = 'voice-spoken';
+
 export function completion(content: string): TestResponse {
   return {
     statusCode: 200,
@@ -81,6 +85,8 @@ export interface Rig {
   remainingMs: number;
   /** When set, the webhook hands queue messages here instead of to SQS (to process them by hand). */
   capture: QueuedEvent[] | undefined;
+  /** The WeCom relay queue (`RigOptions.wecomRelay`). */
+  readonly wecomRelayQueueUrl?: string;
   /** The webhook's ingest dependencies (the long-connection connector admits events through them too). */
   readonly ingest: IngestDeps;
   /** Base URL of the platforms' emulated APIs (`<platformUrl>/_emulator/<platform>`), an allowed reply origin. */
@@ -121,6 +127,17 @@ export interface RigOptions {
    * `ModelBehaviour` answer as streamed chunks. Off by default, so the one-shot tests keep their call pattern.
    */
   readonly streaming?: boolean;
+  /**
+   * WeCom long-connection mode: a relay FIFO queue is created and the worker's WeCom adapter writes replies to
+   * messages that came over the socket there (`WECOM_RELAY_QUEUE_URL`), for a connector to send.
+   */
+  readonly wecomRelay?: boolean;
+  /**
+   * Voice messages are transcribed by the sandbox's engine (`VOICE_ASR=local`: pocketsphinx, English, at most 10 s),
+   * and answers in `SPOKEN_CHAT` are also spoken (`VOICE_TTS=local`: espeak-ng); off by default, when voice messages
+   * are answered with the "cannot listen yet" note.
+   */
+  readonly voice?: boolean;
 }
 
 /**
@@ -211,7 +228,8 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       const platform = match?.[1] as PlatformName | undefined;
       if (!match || !platform || !PLATFORMS.includes(platform)) return { statusCode: 404, body: '{}' };
       const out = await EMULATORS[platform].handleApi({ ...request, path: match[2] ?? '/' }, emulatorContext(platform));
-      return { statusCode: out.statusCode, headers: out.headers, body: out.body };
+      // A shared file's download answers with its bytes.
+      return { statusCode: out.statusCode, headers: out.headers, body: out.bytes ?? out.body };
     });
 
     const handleBatch = async (event: SQSEvent): Promise<SQSBatchResponse> => worker(event);
@@ -224,7 +242,15 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       worker: { handler: handleBatch, batchSize: 10, concurrency: 2, waitTimeSeconds: 1 },
     });
     const localAws = aws;
+    const relay = options.wecomRelay
+      ? await createQueues(localAws.clients.sqs, {
+          name: `worker-it-relay-${process.pid}`,
+          maxReceiveCount: 5,
+          visibilityTimeoutSeconds: 30,
+        })
+      : undefined;
     const env = {
+      ...(relay ? { WECOM_RELAY_QUEUE_URL: relay.queueUrl, ...localAwsEnv(localAws) } : {}),
       ...credentialEnv(SANDBOX_CREDENTIALS),
       ENABLED_PLATFORMS: PLATFORMS.join(','),
       QUEUE_URL: localAws.queues.queueUrl,
@@ -246,6 +272,15 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       STREAMING: options.streaming === true ? 'true' : 'false',
       // Any template id: the emulator publishes every id with the `msgContent` and `flowStatus` variables.
       DINGTALK_CARD_TEMPLATE_ID: 'harness-streaming-card',
+      ...(options.voice
+        ? {
+            VOICE_ASR: 'local',
+            VOICE_LANGUAGES: 'en-US',
+            VOICE_MAX_SECONDS: '10',
+            VOICE_TTS: 'local',
+            VOICE_REPLY_CHATS: `feishu:${SPOKEN_CHAT},slack:${SPOKEN_CHAT}`,
+          }
+        : {}),
     };
     // The lease must end before the receives run out, so a crashed attempt's event is claimable again in time.
     const config: WorkerConfig = { ...loadWorkerConfig(env), claimLeaseMs: 1_500 };
@@ -274,6 +309,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         model,
         now: () => rig.now(),
         remainingMs: () => rig.remainingMs,
+        voice: createVoiceEngines(config.voice, env),
         ...overrides,
       });
     // Each record's own event: a batch's message groups run side by side, so no "current" record exists.
@@ -300,6 +336,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       aws: localAws,
       config,
       ingest: ingestDeps,
+      ...(relay ? { wecomRelayQueueUrl: relay.queueUrl } : {}),
       platformUrl: platformServer.url,
       async say(platform: PlatformName, input: InboundMessageInput) {
         const request = EMULATORS[platform].buildMessageEvent(input, emulatorContext(platform));

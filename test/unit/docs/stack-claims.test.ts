@@ -64,9 +64,23 @@ describe('docs ↔ the environment the stack sets', () => {
     answerCacheTtlMinutes: 10,
     ledgerRetentionDays: 100,
     auditRetentionDays: 100,
+    profileRetentionDays: 30,
+    profileGroupDefaults: { '*': { language: 'en' } },
+    profileDirectory: ['slack'],
+    profileDirectoryTtlHours: 6,
     workerTimeoutSeconds: 120,
     maxReceiveCount: 3,
     feishuApiBaseUrl: 'https://open.larksuite.com',
+    voice: {
+      asr: 'sagemaker-whisper',
+      asrEndpointName: 'docs-whisper',
+      languages: ['en-US'],
+      maxSeconds: 30,
+      tts: 'polly',
+      pollyEngine: 'standard',
+      maxSpeechChars: 500,
+      replyChats: ['feishu:oc_docs'],
+    },
     skills: {
       remote: [
         {
