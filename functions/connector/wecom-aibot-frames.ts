@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { msgItem, type StreamImage } from '#platforms/wecom/stream-protocol';
 import * as z from '#shared/zod';
 import { type Decoded, decodeJsonWith } from './frame-decoding';
 
@@ -68,6 +69,8 @@ export const streamBodySchema = z.looseObject({
     id: z.string().check(z.minLength(1), z.maxLength(256)),
     finish: z.optional(z.boolean()),
     content: z.optional(z.string()),
+    /** `[{msgtype: "image", image: {base64, md5}}]`, at most 10, with `finish: true` only (read by the emulator). */
+    msg_item: z.optional(z.array(z.unknown())),
   }),
 });
 export type StreamBody = z.infer<typeof streamBodySchema>;
@@ -108,9 +111,19 @@ export function pingFrame(reqId: string): WecomFrame {
   return { cmd: WECOM_AIBOT_CMDS.ping, headers: { req_id: reqId } };
 }
 
-/** The full text so far on stream `streamId` (a later frame with the same id replaces what it shows). */
-export function respondStreamFrame(reqId: string, streamId: string, content: string, finish: boolean): WecomFrame {
-  const body: StreamBody = { msgtype: 'stream', stream: { id: streamId, finish, content } };
+/**
+ * The full text so far on stream `streamId` (a later frame with the same id replaces what it shows); `images` become
+ * the body's `msg_item` when the frame finishes the stream and are left out otherwise (WeCom takes them only then).
+ */
+export function respondStreamFrame(
+  reqId: string,
+  streamId: string,
+  content: string,
+  finish: boolean,
+  images: readonly StreamImage[] = [],
+): WecomFrame {
+  const items = finish && images.length > 0 ? { msg_item: images.map(msgItem) } : {};
+  const body: StreamBody = { msgtype: 'stream', stream: { id: streamId, finish, content, ...items } };
   return { cmd: WECOM_AIBOT_CMDS.respond, headers: { req_id: reqId }, body };
 }
 

@@ -1,4 +1,5 @@
 import { type RawData, WebSocket } from 'ws';
+import type { StreamImage } from '#platforms/wecom/stream-protocol';
 import type { ConnectorLogger } from './connector-logger';
 import { ConnectionOpenError, type OpenSession, type SessionCallbacks } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
@@ -28,9 +29,16 @@ export interface WecomAibotSocket {
   /**
    * `aibot_respond_msg` with a `stream` body on a callback's `req_id`. Commands on one `req_id` go out one at a time,
    * each after the previous one's answer (or its timeout), as WeCom requires.
+   * `images` go out as the finish's `msg_item` (only with `finish`).
    * @throws CommandNotAnsweredError when no answer came within the ack timeout or the socket closed first.
    */
-  respond(reqId: string, streamId: string, content: string, finish: boolean): Promise<CommandAnswer>;
+  respond(
+    reqId: string,
+    streamId: string,
+    content: string,
+    finish: boolean,
+    images?: readonly StreamImage[],
+  ): Promise<CommandAnswer>;
   /** `aibot_send_msg` (markdown) to a chat by its id, on a fresh `req_id`. Same errors as `respond`. */
   sendMarkdown(chatId: string, content: string): Promise<CommandAnswer>;
 }
@@ -135,7 +143,8 @@ export function wecomAibotSession(options: WecomAibotOptions): OpenSession {
     };
 
     const socket: WecomAibotSocket = {
-      respond: (reqId, streamId, content, finish) => serially(respondStreamFrame(reqId, streamId, content, finish)),
+      respond: (reqId, streamId, content, finish, images) =>
+        serially(respondStreamFrame(reqId, streamId, content, finish, images)),
       sendMarkdown: (chatId, content) =>
         serially(sendMarkdownFrame(newReqId(WECOM_AIBOT_CMDS.sendMsg, timers.now()), chatId, content)),
     };

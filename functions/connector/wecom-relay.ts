@@ -52,7 +52,7 @@ export function createRelaySender(logger: ConnectorLogger) {
     if (finished.has(frame.streamId)) return 'dropped';
     try {
       if (!refused.has(frame.streamId)) {
-        const answer = await socket.respond(frame.reqId, frame.streamId, frame.content, frame.finish);
+        const answer = await socket.respond(frame.reqId, frame.streamId, frame.content, frame.finish, frame.images);
         if (answer.errcode === WECOM_AIBOT_ERRCODES.ok) {
           if (frame.finish) finished.add(frame.streamId);
           return 'sent';
@@ -72,6 +72,8 @@ export function createRelaySender(logger: ConnectorLogger) {
         logger.info('wecom relay: req_id or stream no longer accepted', { ...fields, errcode: answer.errcode });
       }
       if (!frame.finish) return 'dropped';
+      // `aibot_send_msg` takes markdown or a template card, not `msg_item`: the fallback carries the text alone.
+      if (frame.images) logger.warn('wecom relay: images left out of the aibot_send_msg fallback', fields);
       // `aibot_send_msg` posts a new message each time: it is tried once. The stream counts as finished before the
       // command goes out, so an answer lost on the way (socket closed, 5 s passed) never sends the text a second time;
       // that reply's delivery is then unknown, and logged as an ERROR (the connector's error alarm).

@@ -14,6 +14,16 @@ export interface StreamSnapshot {
   readonly finish: boolean;
   /** Epoch ms of the write on the writer's clock; orders interim snapshots. */
   readonly updatedAt: number;
+  /**
+   * A finished snapshot's images (WeCom's `msg_item`: the file as base64, the hex md5 of its bytes), already within
+   * the platform's count and GroupGate's size caps. Absent on interim snapshots and on replies without images.
+   */
+  readonly images?: readonly SnapshotImage[];
+}
+
+export interface SnapshotImage {
+  readonly base64: string;
+  readonly md5: string;
 }
 
 export interface StreamSnapshotStore {
@@ -83,6 +93,7 @@ export class DynamoStreamSnapshots implements StreamSnapshotStore {
             content: snapshot.content,
             finish: snapshot.finish,
             updatedAt: snapshot.updatedAt,
+            ...(snapshot.images && snapshot.images.length > 0 ? { images: snapshot.images } : {}),
             expiresAt: this.expiry(snapshot.updatedAt),
           },
           // `supersedes`, as a condition. A row holding only the first-poll stamp has no `finish` yet. (`finish` is
@@ -137,5 +148,12 @@ function snapshotOf(item: Record<string, unknown> | undefined): StreamSnapshot |
   if (!item || typeof item.finish !== 'boolean') return undefined;
   const content = typeof item.content === 'string' ? item.content : '';
   const updatedAt = typeof item.updatedAt === 'number' ? item.updatedAt : 0;
-  return { content, finish: item.finish, updatedAt };
+  const images = Array.isArray(item.images) ? item.images.filter(isSnapshotImage) : [];
+  return { content, finish: item.finish, updatedAt, ...(images.length > 0 ? { images } : {}) };
+}
+
+function isSnapshotImage(value: unknown): value is SnapshotImage {
+  if (typeof value !== 'object' || value === null) return false;
+  const { base64, md5 } = value as Record<string, unknown>;
+  return typeof base64 === 'string' && typeof md5 === 'string';
 }

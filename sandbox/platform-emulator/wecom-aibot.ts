@@ -24,7 +24,8 @@ import {
   type LongConnectionEmulator,
   type SocketPush,
 } from './long-connection-emulator';
-import type { EmulatorContext } from './types';
+import type { EmulatedImage, EmulatorContext } from './types';
+import { msgItemImages, WECOM_IMAGE_PREVIEW } from './wecom-stream';
 
 export const WECOM_AIBOT_PATH = '/_emulator/wecom/aibot';
 /** What the emulator answers a subscribe with the wrong bot id or secret (WeCom's real code was not found [U]). */
@@ -65,6 +66,8 @@ export interface WecomSocketReply {
   readonly stream?: 'streaming' | 'finished';
   /** True for a stream's first frame with text, and for every proactive message. */
   readonly first: boolean;
+  /** A finishing frame's `msg_item` images (PNG ones: what the page can show). */
+  readonly images?: readonly EmulatedImage[];
 }
 
 /** A command the emulator received, with what it answered (tests). */
@@ -76,6 +79,8 @@ export interface WecomCommandLog {
   readonly streamId?: string;
   readonly content?: string;
   readonly finish?: boolean;
+  /** How many `msg_item` entries a `respond` carried. */
+  readonly msgItems?: number;
   readonly chatId?: string;
 }
 
@@ -255,6 +260,7 @@ export function createWecomAibotEmulator(options: WecomAibotEmulatorOptions): We
               streamId: body.data.stream.id,
               content: body.data.stream.content ?? '',
               finish: body.data.stream.finish === true,
+              ...(Array.isArray(body.data.stream.msg_item) ? { msgItems: body.data.stream.msg_item.length } : {}),
             }
           : {}),
       });
@@ -270,6 +276,9 @@ export function createWecomAibotEmulator(options: WecomAibotEmulatorOptions): We
     }
     const streamId = body.data.stream.id;
     const finish = body.data.stream.finish === true;
+    // Images only on the finishing frame, at most 10, md5 matching (aibot-node-sdk `StreamReplyBody.msg_item`).
+    const images = msgItemImages(body.data.stream.msg_item, finish);
+    if (!images.ok) return log(WECOM_EMULATED_BAD_REQUEST_ERRCODE);
     const state = streams.get(streamId);
     if (state && (state.finished || state.expired || timers.now() - state.lastUpdateAt > streamIdleMs)) {
       return log(WECOM_AIBOT_ERRCODES.streamExpired);
@@ -286,6 +295,7 @@ export function createWecomAibotEmulator(options: WecomAibotEmulatorOptions): We
         text: content,
         stream: finish ? 'finished' : 'streaming',
         first: current.shown === undefined,
+        ...(images.images.length > 0 ? { images: images.images } : {}),
       });
       current.shown = content;
     }
@@ -393,7 +403,10 @@ export function createWecomAibotEmulator(options: WecomAibotEmulatorOptions): We
 export function wecomReplyLogger(ctx: () => Pick<EmulatorContext, 'record' | 'update'>) {
   return (reply: WecomSocketReply): void => {
     const log = ctx();
-    if (!reply.first && log.update('wecom', reply.messageId, { text: reply.text, ...streamPatch(reply) })) return;
+    if (!reply.first && log.update('wecom', reply.messageId, { text: reply.text, ...streamPatch(reply) })) {
+      recordImages(log, reply);
+      return;
+    }
     log.record({
       platform: 'wecom',
       chatId: reply.chatId,
@@ -403,7 +416,24 @@ export function wecomReplyLogger(ctx: () => Pick<EmulatorContext, 'record' | 'up
       ...(reply.replyTo === undefined ? {} : { replyTo: reply.replyTo }),
       ...streamPatch(reply),
     });
+    recordImages(log, reply);
   };
+}
+
+/** A finished stream's images, each its own delivery under the text (the client shows them in the same bubble). */
+function recordImages(log: Pick<EmulatorContext, 'record' | 'update'>, reply: WecomSocketReply): void {
+  for (const [index, image] of (reply.images ?? []).entries()) {
+    const messageId = `${reply.messageId}-image-${index}`;
+    if (log.update('wecom', messageId, {})) continue;
+    log.record({
+      platform: 'wecom',
+      chatId: reply.chatId,
+      text: WECOM_IMAGE_PREVIEW,
+      messageId,
+      ...(reply.replyTo === undefined ? {} : { replyTo: reply.replyTo }),
+      image,
+    });
+  }
 }
 
 function streamPatch(reply: WecomSocketReply): { stream?: 'streaming' | 'finished' } {

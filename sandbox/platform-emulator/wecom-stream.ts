@@ -1,14 +1,16 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { computeMsgSignature, decryptMessage, deriveAesKey } from '#platforms/wecom/biz-msg-crypt';
 import {
   encryptedReplyEnvelopeSchema,
+  MAX_STREAM_IMAGES,
   STREAM_CONTENT_LIMIT_BYTES,
   STREAM_WINDOW_MS,
   type StreamReply,
   streamReplySchema,
 } from '#platforms/wecom/stream-protocol';
 import { wecomMentions } from './live-mentions';
-import type { EmulatedApiResponse, EmulatedRequest, EmulatorContext } from './types';
+import type { EmulatedApiResponse, EmulatedImage, EmulatedRequest, EmulatorContext } from './types';
+import { storedImage } from './uploaded-image';
 
 /**
  * WeCom's side of a webhook-mode stream (developer.work.weixin.qq.com/document/path/100719, path/101031): once the
@@ -104,44 +106,100 @@ export function createStreamPoller(options: StreamPollerOptions = {}) {
   };
 }
 
+/** What the page shows as the text of a WeCom image (the client's preview of a picture). */
+export const WECOM_IMAGE_PREVIEW = '[图片]';
+
+/**
+ * A stream answer's `msg_item` images, checked as WeCom states them (aibot-node-sdk `ReplyMsgItem`): only with
+ * `finish: true`, at most 10, each `{msgtype: "image", image: {base64, md5}}` whose md5 is that of the decoded bytes.
+ * `ok: false` when the answer breaks a rule; the images the page can show (PNG) otherwise.
+ */
+export function msgItemImages(
+  items: unknown,
+  finish: boolean,
+): { readonly ok: true; readonly images: EmulatedImage[] } | { readonly ok: false; readonly reason: string } {
+  if (items === undefined) return { ok: true, images: [] };
+  if (!finish) return { ok: false, reason: 'msg_item is only supported with finish=true' };
+  if (!Array.isArray(items) || items.length > MAX_STREAM_IMAGES) {
+    return { ok: false, reason: `msg_item must be a list of at most ${MAX_STREAM_IMAGES}` };
+  }
+  const images: EmulatedImage[] = [];
+  for (const item of items) {
+    const image = isObject(item) && item.msgtype === 'image' && isObject(item.image) ? item.image : undefined;
+    if (typeof image?.base64 !== 'string' || typeof image.md5 !== 'string') {
+      return { ok: false, reason: 'msg_item entry is not an image with base64 and md5' };
+    }
+    const bytes = Buffer.from(image.base64, 'base64');
+    if (bytes.length === 0 || createHash('md5').update(bytes).digest('hex') !== image.md5) {
+      return { ok: false, reason: 'msg_item image md5 does not match its data' };
+    }
+    const stored = storedImage(bytes, '');
+    if (stored) images.push(stored);
+  }
+  return { ok: true, images };
+}
+
 /** The delivery a stream shows: recorded at its first non-empty content, updated on each change. */
 function streamView(origin: MessageOrigin, streamId: string, ctx: EmulatorContext) {
   // One bubble per stream: a stream polled again (the ack of a retried callback names the same id) updates it.
   const messageId = `stream-${streamId}`;
   let shown: string | undefined;
+  /** A finished stream's images, each recorded once under the text (the client shows them in the same bubble). */
+  const showImages = (reply: StreamReply): void => {
+    const checked = msgItemImages(reply.stream.msg_item, reply.stream.finish);
+    if (!checked.ok) return;
+    for (const [index, image] of checked.images.entries()) {
+      const imageId = `${messageId}-image-${index}`;
+      if (ctx.update('wecom', imageId, {})) continue;
+      ctx.record({
+        platform: 'wecom',
+        chatId: origin.chatid ?? origin.userid,
+        text: WECOM_IMAGE_PREVIEW,
+        replyTo: origin.msgid,
+        messageId: imageId,
+        image,
+      });
+    }
+  };
   return {
     /** Shows one answer; returns whether it ended the stream. */
     show(reply: StreamReply): boolean {
-      const { content, finish } = reply.stream;
-      if (shown === undefined && content !== '') {
-        if (ctx.update('wecom', messageId, { text: content, stream: finish ? 'finished' : 'streaming' })) {
-          shown = content;
-          return finish;
-        }
-        ctx.record({
-          platform: 'wecom',
-          chatId: origin.chatid ?? origin.userid,
-          text: content,
-          replyTo: origin.msgid,
-          messageId,
-          mentions: wecomMentions(content, undefined),
-          stream: finish ? 'finished' : 'streaming',
-        });
-        shown = content;
-        return finish;
-      }
-      if (shown !== undefined && content !== shown) {
-        ctx.update('wecom', messageId, { text: content });
-        shown = content;
-      }
-      if (finish && shown !== undefined) ctx.update('wecom', messageId, { stream: 'finished' });
-      return finish;
+      const finished = showText(reply);
+      if (finished) showImages(reply);
+      return finished;
     },
     /** WeCom stopped polling before `finish`; the client keeps the last text [U: how it marks it]. */
     abandon(): void {
       if (shown !== undefined) ctx.update('wecom', messageId, { stream: 'failed' });
     },
   };
+
+  function showText(reply: StreamReply): boolean {
+    const { content, finish } = reply.stream;
+    if (shown === undefined && content !== '') {
+      if (ctx.update('wecom', messageId, { text: content, stream: finish ? 'finished' : 'streaming' })) {
+        shown = content;
+        return finish;
+      }
+      ctx.record({
+        platform: 'wecom',
+        chatId: origin.chatid ?? origin.userid,
+        text: content,
+        replyTo: origin.msgid,
+        messageId,
+        mentions: wecomMentions(content, undefined),
+        stream: finish ? 'finished' : 'streaming',
+      });
+      shown = content;
+      return finish;
+    }
+    if (shown !== undefined && content !== shown) {
+      ctx.update('wecom', messageId, { text: content });
+      shown = content;
+    }
+    if (finish && shown !== undefined) ctx.update('wecom', messageId, { stream: 'finished' });
+    return finish;
+  }
 }
 
 /** The decrypted text message callback this emulator built, or undefined for anything else. */
@@ -158,8 +216,9 @@ function messageOrigin(request: EmulatedRequest, ctx: EmulatorContext): MessageO
 
 /**
  * The bot's passive `stream` reply, checked as WeCom checks it: 200, the JSON envelope, a valid `msgsignature`, a
- * ciphertext that decrypts under the bot's key, and content within 20480 bytes (path/101031). What WeCom does with
- * an answer failing these is not documented [U]; the emulator treats it as no answer.
+ * ciphertext that decrypts under the bot's key, content within 20480 bytes (path/101031), and `msg_item` images only
+ * with `finish`, at most 10, md5 matching (`msgItemImages`). What WeCom does with an answer failing these is not
+ * documented [U]; the emulator treats it as no answer.
  */
 function openStreamReply(response: EmulatedApiResponse, ctx: EmulatorContext): StreamReply | undefined {
   if (response.statusCode !== 200) return undefined;
@@ -167,6 +226,7 @@ function openStreamReply(response: EmulatedApiResponse, ctx: EmulatorContext): S
   const reply = streamReplySchema.safeParse(payload);
   if (!reply.success) return undefined;
   if (Buffer.byteLength(reply.data.stream.content, 'utf8') > STREAM_CONTENT_LIMIT_BYTES) return undefined;
+  if (!msgItemImages(reply.data.stream.msg_item, reply.data.stream.finish).ok) return undefined;
   return reply.data;
 }
 

@@ -8,8 +8,9 @@ import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-pro
  * Issue 17's chart, end to end through `npm start`'s code path: a member asks the sandbox's data skill on the page
  * (`/sql` on the sample sales data, a (label, number) result) → webhook → queue → worker → the skill's answer with a
  * PNG → the platform adapter posts the table, then uploads the chart (Slack: external upload; Feishu: im/v1/images
- * and an image reply) to the emulator → the page shows the table and the image under it, once. On DingTalk the text
- * alone arrives (no image upload there, docs/SKILLS.md §8).
+ * and an image reply; WeCom: the stream's finishing refresh answer carries it as `msg_item`) to the emulator → the
+ * page shows the table and the image under it, once. On DingTalk the text alone arrives (no image upload there,
+ * docs/SKILLS.md §8).
  */
 
 const SCREENSHOT_DIR = resolve(__dirname, '../../.sandbox-data/screenshots');
@@ -76,6 +77,8 @@ describe('a /sql answer with a chart, on the page', () => {
   it.each([
     ['slack', 'Bar chart of units by region'],
     ['feishu', 'Bar chart of units by region'],
+    // WeCom (webhook mode): the chart rides on the stream's finishing answer as `msg_item`, shown in its bubble.
+    ['wecom', 'Bar chart of units by region'],
   ])(
     '%s: the table, then the chart image under it, each once',
     async (platform, alt) => {

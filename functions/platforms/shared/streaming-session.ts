@@ -40,8 +40,11 @@ export interface SurfaceOps {
   resume(surface: OpenedSurface, text: string): Promise<void>;
   /** Shows `text` (the whole answer so far) on the open surface. */
   push(surface: OpenedSurface, text: string): Promise<void>;
-  /** Writes the final text and ends streaming as finished. */
-  finish(surface: OpenedSurface, text: string): Promise<SendResult>;
+  /**
+   * Writes the final text and ends streaming as finished. `images` are the reply's: a platform whose final write
+   * carries them (WeCom's `msg_item`) posts them here and has no `sendImages`; others ignore them.
+   */
+  finish(surface: OpenedSurface, text: string, images?: readonly ReplyImage[]): Promise<SendResult>;
   /** Writes `text` (a note, possibly after a partial answer) and ends streaming as failed. */
   fail(surface: OpenedSurface, text: string): Promise<SendResult>;
   /**
@@ -159,7 +162,7 @@ export function openStreamingSession(
       await ops.resume(target, text);
       surface = target;
     }
-    const sent = call === 'finish' ? await ops.finish(target, text) : await ops.fail(target, text);
+    const sent = call === 'finish' ? await ops.finish(target, text, images) : await ops.fail(target, text);
     visible();
     if (images.length === 0 || !ops.sendImages) return sent;
     // After the final text, inside this settle: the reply counts as delivered whatever happens to the images.

@@ -20,7 +20,7 @@ export { computeMsgSignature, decryptMessage, deriveAesKey, encryptMessage } fro
 export { RESPONSE_URL_LIFETIME_MS, WECOM_REPLY_ORIGIN, type WeComConfig } from './config';
 export { type RelayFrame, relayFrameSchema, sqsWeComRelay, type WeComRelay } from './relay';
 export { WECOM_REPLY_LIMIT_BYTES } from './send';
-export { STREAM_WINDOW_MS, wecomStreamId } from './stream-protocol';
+export { MAX_STREAM_IMAGES_BASE64_CHARS, STREAM_WINDOW_MS, wecomStreamId } from './stream-protocol';
 
 export interface WeComPlatformOptions {
   /**

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { PlatformApiError } from '#core/errors';
+import type { ReplyImage } from '#core/reply-image';
+import { withImages } from '#platforms/shared/reply-images';
 import type { SurfaceOps } from '#platforms/shared/streaming-session';
 import type { OutgoingReply, ReplyTarget, SendResult } from '#platforms/types';
 import type { AwsJsonClient } from '#shared/aws-json-client';
 import * as z from '#shared/zod';
 import type { ResolvedWeComConfig } from './config';
 import { STREAM_MIN_INTERVAL_MS, streamContent } from './stream';
-import { wecomStreamId } from './stream-protocol';
+import { type StreamImage, streamImages, streamImagesSchema, wecomStreamId } from './stream-protocol';
 
 /**
  * The reply relay of WeCom's long-connection mode (issue 18). WeCom takes a long-connection bot's replies only on the
@@ -22,19 +24,26 @@ import { wecomStreamId } from './stream-protocol';
  *   reply again within SQS's 5-minute window is dropped by the queue; an interim frame's is a hash of its content, so a
  *   retried SendMessage is dropped and a changed text is not.
  */
-export const relayFrameSchema = z.object({
-  v: z.literal(1),
-  /** The callback's `req_id`: `aibot_respond_msg` must carry it. */
-  reqId: z.string().check(z.minLength(1), z.maxLength(256)),
-  /** Where `aibot_send_msg` goes when the `req_id` is no longer accepted (the group, or the member of a direct chat). */
-  chatId: z.string().check(z.minLength(1), z.maxLength(256)),
-  streamId: z.string().check(z.minLength(1), z.maxLength(256)),
-  /** The whole text so far, already sanitised and cut to 20480 UTF-8 bytes. */
-  content: z.string().check(z.maxLength(20_480)),
-  finish: z.boolean(),
-  /** Epoch ms the worker wrote it. */
-  at: z.number(),
-});
+export const relayFrameSchema = z
+  .object({
+    v: z.literal(1),
+    /** The callback's `req_id`: `aibot_respond_msg` must carry it. */
+    reqId: z.string().check(z.minLength(1), z.maxLength(256)),
+    /** Where `aibot_send_msg` goes when the `req_id` is no longer accepted (the group, or the member of a direct chat). */
+    chatId: z.string().check(z.minLength(1), z.maxLength(256)),
+    streamId: z.string().check(z.minLength(1), z.maxLength(256)),
+    /** The whole text so far, already sanitised and cut to 20480 UTF-8 bytes. */
+    content: z.string().check(z.maxLength(20_480)),
+    finish: z.boolean(),
+    /**
+     * A final frame's images, sent as the finish's `msg_item`; refused on an interim frame (WeCom takes them only with
+     * `finish: true`). Capped (`streamImagesSchema`) so the frame stays within SQS's 256 KiB message.
+     */
+    images: z.optional(streamImagesSchema),
+    /** Epoch ms the worker wrote it. */
+    at: z.number(),
+  })
+  .check(z.refine((frame) => frame.finish || frame.images === undefined, { error: 'images on an interim frame' }));
 export type RelayFrame = z.infer<typeof relayFrameSchema>;
 
 /** Where the worker puts reply frames. */
@@ -72,6 +81,7 @@ function frameFor(
   finish: boolean,
   config: ResolvedWeComConfig,
   now: number,
+  images: readonly StreamImage[] = [],
 ): RelayFrame {
   const { handle } = target;
   if (handle.platform !== 'wecom' || handle.reqId === undefined) {
@@ -84,20 +94,38 @@ function frameFor(
     streamId: wecomStreamId(target.idempotencyKey),
     content: streamContent(text, config),
     finish,
+    ...(finish && images.length > 0 ? { images: [...images] } : {}),
     at: now,
   };
 }
 
-/** A whole reply as one final frame. `messageIds` names the stream, which is the message the member sees. */
-export async function sendViaRelay(
+/** Puts one frame; a final frame carries the reply's images that fit (those left out are reported). */
+async function putFrame(
+  relay: WeComRelay,
+  target: ReplyTarget,
+  text: string,
+  finish: boolean,
+  config: ResolvedWeComConfig,
+  now: number,
+  replyImages?: readonly ReplyImage[],
+): Promise<SendResult> {
+  const { images, failures } = streamImages(finish ? replyImages : undefined);
+  const frame = frameFor(target, text, finish, config, now, images);
+  await relay.put(frame);
+  return withImages({ messageIds: [frame.streamId] }, { messageIds: [], failures });
+}
+
+/**
+ * A whole reply as one final frame, with its images. `messageIds` names the stream, which is the message the member
+ * sees (the images are part of it).
+ */
+export function sendViaRelay(
   reply: OutgoingReply,
   relay: WeComRelay,
   config: ResolvedWeComConfig,
   now: () => number,
 ): Promise<SendResult> {
-  const frame = frameFor(reply, reply.text, true, config, now());
-  await relay.put(frame);
-  return { messageIds: [frame.streamId] };
+  return putFrame(relay, reply, reply.text, true, config, now(), reply.images);
 }
 
 /**
@@ -112,11 +140,9 @@ export function relaySurfaceOps(
   now: () => number,
 ): SurfaceOps {
   let calls = 0;
-  const put = async (text: string, finish: boolean): Promise<SendResult> => {
+  const put = (text: string, finish: boolean, images?: readonly ReplyImage[]): Promise<SendResult> => {
     calls += 1;
-    const frame = frameFor(target, text, finish, config, now());
-    await relay.put(frame);
-    return { messageIds: [frame.streamId] };
+    return putFrame(relay, target, text, finish, config, now(), images);
   };
   return {
     minIntervalMs: STREAM_MIN_INTERVAL_MS,
@@ -133,8 +159,9 @@ export function relaySurfaceOps(
     push: async (_surface, text) => {
       await put(text, false);
     },
-    finish: (_surface, text) => put(text, true),
+    // The images ride on the final frame (`msg_item`), so there is no `sendImages`.
+    finish: (_surface, text, images) => put(text, true, images),
     fail: (_surface, text) => put(text, true),
-    sendWhole: (text) => put(text, true),
+    sendWhole: (text, images) => put(text, true, images),
   };
 }

@@ -1,3 +1,5 @@
+import type { ImageDeliveryFailure, ReplyImage } from '#core/reply-image';
+import { withImages } from '#platforms/shared/reply-images';
 import { prepareReplyParts } from '#platforms/shared/reply-text';
 import { countingFetch, type SurfaceOps } from '#platforms/shared/streaming-session';
 import type { AdapterDeps, HttpResponse, OutgoingReply, ReplyHandle, SendResult } from '#platforms/types';
@@ -5,7 +7,13 @@ import type { StreamSnapshotStore } from '#stores/stream-snapshots';
 import type { ResolvedWeComConfig } from './config';
 import { neutraliseWeComMentions } from './mentions';
 import { sendWeComReply } from './send';
-import { encryptedPassiveReply, STREAM_CONTENT_LIMIT_BYTES, STREAM_WINDOW_MS, streamReply } from './stream-protocol';
+import {
+  encryptedPassiveReply,
+  STREAM_CONTENT_LIMIT_BYTES,
+  STREAM_WINDOW_MS,
+  streamImages,
+  streamReply,
+} from './stream-protocol';
 
 /**
  * The worker's and the webhook's halves of a WeCom webhook-mode stream (`stream-protocol.ts`). WeCom pulls: the
@@ -59,7 +67,8 @@ export interface WeComStreamContext {
 
 /**
  * Delivers a whole reply to a message whose ack started a stream: a finished snapshot while WeCom still polls (its
- * next refresh shows the reply and ends the stream), else one `response_url` message. A snapshot write that throws
+ * next refresh shows the reply and ends the stream, with the reply's images as `msg_item`), else one `response_url`
+ * message, which carries no images (each is reported in `imageFailures`). A snapshot write that throws
  * falls back to `response_url` too, so the member gets the answer (a throw after a write that did land could then
  * show it twice; DynamoDB reports that rarely, and twice beats never).
  * `calls` counts the snapshot write as one platform call (it is what WeCom reads) and every HTTP attempt.
@@ -76,14 +85,26 @@ export async function deliverToStream(
     countWrite();
     try {
       const content = streamContent(reply.text, config);
-      await store.put(stream.streamId, { content, finish: true, updatedAt: deps.now() });
+      const { images, failures } = streamImages(reply.images);
+      await store.put(stream.streamId, {
+        content,
+        finish: true,
+        updatedAt: deps.now(),
+        ...(images.length > 0 ? { images } : {}),
+      });
       // Also when refused: a finished snapshot (an earlier attempt's) already ends this stream.
-      return { messageIds: [stream.streamId] };
+      return withImages({ messageIds: [stream.streamId] }, { messageIds: [], failures });
     } catch {
       // Falls through to response_url.
     }
   }
-  return sendWeComReply(reply, config, { ...deps, fetch: fetchImpl });
+  const sent = await sendWeComReply(reply, config, { ...deps, fetch: fetchImpl });
+  return withImages(sent, { messageIds: [], failures: notCarried(reply.images, 'WeCom response_url replies') });
+}
+
+/** Every image of a reply that went by a path without images, reported as not posted. */
+export function notCarried(images: readonly ReplyImage[] | undefined, path: string): ImageDeliveryFailure[] {
+  return (images ?? []).map((_image, index) => ({ index, reason: `${path} carry no images` }));
 }
 
 /** Thrown by `open` once WeCom has stopped polling: the session then sends the settled reply as one message. */
@@ -115,8 +136,8 @@ export function wecomSurfaceOps(
     writes += 1;
     await store.put(stream.streamId, { content: streamContent(text, config), finish: false, updatedAt: deps.now() });
   };
-  const settle = (text: string): Promise<SendResult> =>
-    deliverToStream({ ...target, text }, stream, context, counted.fetch, () => {
+  const settle = (text: string, images?: readonly ReplyImage[]): Promise<SendResult> =>
+    deliverToStream({ ...target, text, ...(images ? { images } : {}) }, stream, context, counted.fetch, () => {
       writes += 1;
     });
 
@@ -132,9 +153,10 @@ export function wecomSurfaceOps(
     },
     resume: (_surface, text) => writeInterim(text),
     push: (_surface, text) => writeInterim(text),
-    finish: (_surface, text) => settle(text),
+    // The images ride on the final snapshot (`msg_item`), so there is no `sendImages`.
+    finish: (_surface, text, images) => settle(text, images),
     fail: (_surface, text) => settle(text),
-    sendWhole: (text) => settle(text),
+    sendWhole: (text, images) => settle(text, images),
   };
 }
 
@@ -151,7 +173,10 @@ export async function answerStreamRefresh(
 ): Promise<HttpResponse> {
   // Without a store this deployment never starts streams: a refresh for one is stray and is closed at once.
   const snapshot = store ? await store.get(streamId) : { content: '', finish: true, updatedAt: now };
-  if (snapshot) return encryptedPassiveReply(streamReply(streamId, snapshot.finish, snapshot.content), config, now);
+  if (snapshot) {
+    const answer = streamReply(streamId, snapshot.finish, snapshot.content, snapshot.images);
+    return encryptedPassiveReply(answer, config, now);
+  }
   const firstPolledAt = store ? await store.firstPolledAt(streamId, now) : now;
   const over = now - firstPolledAt >= STREAM_WINDOW_MS;
   return encryptedPassiveReply(streamReply(streamId, over, ''), config, now);

@@ -16,12 +16,15 @@ import {
   WECOM_AIBOT_ERRCODES,
 } from '#connector/wecom-aibot-frames';
 import { createRelaySender } from '#connector/wecom-relay';
+import { renderBarChart } from '#data-analysis/chart';
 import type { RelayFrame } from '#platforms/wecom/relay';
+import { streamImages } from '#platforms/wecom/stream-protocol';
 import { SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
 import {
   createWecomAibotEmulator,
   WECOM_AIBOT_PATH,
   WECOM_EMULATED_AUTH_ERRCODE,
+  WECOM_EMULATED_BAD_REQUEST_ERRCODE,
   type WecomAibotEmulator,
   type WecomSocketReply,
 } from '../../../sandbox/platform-emulator/wecom-aibot';
@@ -40,6 +43,7 @@ let emulator: WecomAibotEmulator;
 let server: SocketEmulatorServer;
 let replies: WecomSocketReply[];
 const sessions: OpenedSession[] = [];
+const chartPng = renderBarChart([5, 3]);
 
 beforeEach(async () => {
   replies = [];
@@ -182,6 +186,52 @@ describe('WeCom AI-bot client ↔ emulator', () => {
     expect((await socket.respond('nobody', 's3', 'x', true)).errcode).toBe(846605);
     expect((await socket.sendMarkdown('wr-group-2', 'proactive')).errcode).toBe(0);
     expect(replies.at(-1)).toMatchObject({ chatId: 'wr-group-2', text: 'proactive', first: true });
+  });
+
+  it("carries a final relay frame's images as msg_item, none on an interim frame; a wrong md5 is refused", async () => {
+    const rec = recorder();
+    await open(rec);
+    const pushed = emulator.deliver(message('m9', 'wr-group-9'));
+    await until('delivered', () => rec.seen.deliveries.length === 1);
+    const socket = rec.seen.live;
+    if (!socket) throw new Error('no live socket');
+    const { images } = streamImages([{ mediaType: 'image/png', data: chartPng, alt: 'chart', width: 76, height: 220 }]);
+    const [image] = images;
+    if (!image) throw new Error('no image');
+    expect((await socket.respond(pushed.deliveryId, 's9', 'table', false, images)).errcode).toBe(0);
+    // `respondStreamFrame` leaves images off an interim frame, so that one went out without them.
+    expect(replies.at(-1)).not.toHaveProperty('images');
+    const wrongMd5 = [{ ...image, md5: '0'.repeat(32) }];
+    expect((await socket.respond(pushed.deliveryId, 's9', 'table', true, wrongMd5)).errcode).toBe(
+      WECOM_EMULATED_BAD_REQUEST_ERRCODE,
+    );
+    const relay = createRelaySender(recordingLogger().logger as ConnectorLogger);
+    const final: RelayFrame = {
+      v: 1,
+      reqId: pushed.deliveryId,
+      chatId: 'wr-group-9',
+      streamId: 's9',
+      content: 'table, whole',
+      finish: true,
+      images,
+      at: 0,
+    };
+    expect(await relay(final, socket)).toBe('sent');
+    expect(replies.at(-1)).toMatchObject({
+      text: 'table, whole',
+      stream: 'finished',
+      images: [{ mediaType: 'image/png', height: 220, data: image.base64 }],
+    });
+    expect(
+      emulator
+        .commands()
+        .filter((c) => c.streamId === 's9')
+        .map((c) => [c.errcode, c.msgItems ?? 0]),
+    ).toEqual([
+      [0, 0],
+      [WECOM_EMULATED_BAD_REQUEST_ERRCODE, 1],
+      [0, 1],
+    ]);
   });
 
   it("reads an answer that echoes its command's cmd as the answer, not as an unknown command", async () => {
@@ -351,6 +401,16 @@ describe('WeCom relay sender', () => {
     expect(await relay(frame({ content: 'abc' }), socket)).toBe('fallback');
     expect(await relay(frame({ content: 'abc' }), socket)).toBe('dropped');
     expect(calls).toEqual(['respond a false', 'send chat abc']);
+  });
+
+  it('the aibot_send_msg fallback carries the text alone and logs the images it leaves out', async () => {
+    const { lines, logger } = recordingLogger();
+    const relay = createRelaySender(logger as ConnectorLogger);
+    const { socket, calls } = fakeSocket([WECOM_AIBOT_ERRCODES.invalidReqId]);
+    const { images } = streamImages([{ mediaType: 'image/png', data: chartPng, alt: 'chart', width: 76, height: 220 }]);
+    expect(await relay(frame({ content: 'table', images }), socket)).toBe('fallback');
+    expect(calls).toEqual(['respond table true', 'send chat table']);
+    expect(lines.map((l) => l.message)).toContain('wecom relay: images left out of the aibot_send_msg fallback');
   });
 
   it('asks for a retry when the command was not answered, and logs a refused final as an error', async () => {

@@ -70,6 +70,15 @@ describe('DynamoStreamSnapshots against dynalite', () => {
     });
   });
 
+  it("keeps a finished snapshot's images (WeCom msg_item) and reads back none from an interim one", async () => {
+    const id = fresh();
+    const images = [{ base64: Buffer.alloc(24 * 1024, 7).toString('base64'), md5: 'a'.repeat(32) }];
+    await store.put(id, snap('partial', T0));
+    expect(await store.get(id)).not.toHaveProperty('images');
+    expect(await store.put(id, { ...snap('done', T0 + 1, true), images })).toBe(true);
+    expect(await store.get(id)).toEqual({ ...snap('done', T0 + 1, true), images });
+  });
+
   it('grows with newer snapshots and refuses an older or equally old one', async () => {
     const id = fresh();
     await store.put(id, snap('a', T0));
