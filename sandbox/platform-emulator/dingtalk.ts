@@ -8,11 +8,13 @@ import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
   EmulatedFile,
+  EmulatedImage,
   EmulatedRequest,
   EmulatorContext,
   InboundMessageInput,
   PlatformEmulator,
 } from './types';
+import { multipartForm, storedImage } from './uploaded-image';
 
 /** The robot's display name in emulated groups; the sandbox passes it to the adapter as `botName`. */
 export const DINGTALK_EMULATED_BOT_NAME = 'GroupGate';
@@ -123,6 +125,11 @@ export function dingtalkMessageBody(input: InboundMessageInput, ctx: EmulatorCon
 
 export { DINGTALK_CARD_QPS_LIMIT, DINGTALK_EMULATED_CARD_TEMPLATE } from './dingtalk-card';
 
+/** What a DingTalk client shows as an image message's text (its preview in the chat list). */
+export const DINGTALK_IMAGE_PREVIEW = '[图片]';
+/** `media/upload` takes images up to 20 MB [U: DingTalk's figure for `image`; the emulator's limit]. */
+const MAX_MEDIA_IMAGE_BYTES = 20 * 1024 * 1024;
+
 /** Each emulator keeps its own AI cards (`dingtalk-card.ts`); the message APIs stay stateless. */
 export function createDingTalkEmulator(): PlatformEmulator {
   const cards = createDingTalkCardApi({ admit: admitOpenApiCall });
@@ -130,6 +137,34 @@ export function createDingTalkEmulator(): PlatformEmulator {
   const files = new Map<string, { readonly file: EmulatedFile; readonly robotCode: string }>();
   /** Temporary download links handed out, by their path token. */
   const links = new Map<string, { readonly file: EmulatedFile; readonly expiresAt: number }>();
+  /** Images the bot uploaded (`media/upload`), by `media_id`. */
+  const media = new Map<string, EmulatedImage>();
+  /** Each member's 1:1 chat with the robot, by staff id (`oToMessages/batchSend` addresses the member). */
+  const directChats = new Map<string, string>();
+
+  /**
+   * The legacy `media/upload?access_token&type=image`, multipart field `media`. Answers HTTP 200 with an `errcode`,
+   * as the legacy API does: 40014 for a bad token, 40004 for a `type` other than image, 40005 for a file that is not
+   * a whole PNG (DingTalk takes JPG/GIF/BMP too; the sandbox only posts PNG charts), 40006 for one over the limit
+   * [U: the codes are the ones DingTalk lists for these cases; not seen live].
+   */
+  const uploadMedia = async (request: EmulatedApiRequest, ctx: EmulatorContext): Promise<EmulatedApiResponse> => {
+    const fault = ctx.fault?.() ?? 'none';
+    const faulty = faultResponse(fault);
+    if (faulty) return faulty;
+    if (fault === 'expired-token' || !isValidToken(request.query.access_token ?? '', ctx)) {
+      return json(200, { errcode: 40014, errmsg: '不合法的access_token' });
+    }
+    if (request.query.type !== 'image') return json(200, { errcode: 40004, errmsg: '不合法的媒体文件类型' });
+    const file = (await multipartForm(request))?.get('media');
+    if (!file || typeof file === 'string') return json(200, { errcode: 40005, errmsg: '不合法的文件类型' });
+    if (file.size > MAX_MEDIA_IMAGE_BYTES) return json(200, { errcode: 40006, errmsg: '不合法的文件大小' });
+    const stored = storedImage(new Uint8Array(await file.arrayBuffer()), '');
+    if (!stored) return json(200, { errcode: 40005, errmsg: '不合法的文件类型' });
+    const mediaId = `@lAL${randomBytes(18).toString('base64url')}`;
+    media.set(mediaId, stored);
+    return json(200, { errcode: 0, errmsg: 'ok', media_id: mediaId, type: 'image', created_at: ctx.now() });
+  };
 
   /** `robot/messageFiles/download`: `{downloadCode, robotCode}` → `{downloadUrl}`, a temporary link on this emulator. */
   const messageFileDownload = (request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse => {
@@ -184,7 +219,10 @@ export function createDingTalkEmulator(): PlatformEmulator {
       } else {
         body = dingtalkMessageBody(input, ctx);
       }
-      if (input.direct === true) cards.noteDirectChat(input.userId, input.chatId);
+      if (input.direct === true) {
+        cards.noteDirectChat(input.userId, input.chatId);
+        directChats.set(input.userId, input.chatId);
+      }
       return buildSignedDingTalkRequest(body, ctx, { eventId: String(body.msgId) });
     },
     buildHandshake(ctx) {
@@ -207,7 +245,18 @@ export function createDingTalkEmulator(): PlatformEmulator {
         return issueToken(request, ctx);
       }
       if (request.method === 'POST' && request.path === '/v1.0/robot/groupMessages/send') {
-        return sendGroupMessage(request, ctx);
+        return sendRobotMessage(request, ctx, media, (body) =>
+          typeof body.openConversationId === 'string' ? body.openConversationId : undefined,
+        );
+      }
+      if (request.method === 'POST' && request.path === '/v1.0/robot/oToMessages/batchSend') {
+        return sendRobotMessage(request, ctx, media, (body) => {
+          const [userId, ...others] = Array.isArray(body.userIds) ? body.userIds : [];
+          return typeof userId === 'string' && others.length === 0 ? directChats.get(userId) : undefined;
+        });
+      }
+      if (request.method === 'POST' && request.path === '/media/upload') {
+        return uploadMedia(request, ctx);
       }
       if (request.method === 'POST' && request.path === '/robot/sendBySession') {
         return sendBySession(request, ctx);
@@ -246,21 +295,47 @@ function admitOpenApiCall(request: EmulatedApiRequest, ctx: EmulatorContext): Em
   return undefined;
 }
 
-function sendGroupMessage(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+/**
+ * The robot message APIs (`groupMessages/send` to a group, `oToMessages/batchSend` to one member here): text,
+ * markdown, and `sampleImageMsg` whose `photoURL` is a `media_id` this app uploaded (an unknown one is refused).
+ */
+function sendRobotMessage(
+  request: EmulatedApiRequest,
+  ctx: EmulatorContext,
+  media: ReadonlyMap<string, EmulatedImage>,
+  chatOf: (body: Record<string, unknown>) => string | undefined,
+): EmulatedApiResponse {
   const refused = admitOpenApiCall(request, ctx);
   if (refused) return refused;
   const body = parseBody(request.body);
-  const param = typeof body?.msgParam === 'string' ? parseBody(Buffer.from(body.msgParam, 'utf8')) : undefined;
-  const text = body?.msgKey === 'sampleMarkdown' ? param?.text : param?.content;
-  if (body?.robotCode !== ctx.credentials.dingtalk.robotCode || typeof body?.openConversationId !== 'string') {
-    return json(400, { code: 'invalidParameter', message: 'robotCode or openConversationId is wrong' });
+  const chatId = body ? chatOf(body) : undefined;
+  if (body?.robotCode !== ctx.credentials.dingtalk.robotCode || chatId === undefined) {
+    return json(400, { code: 'invalidParameter', message: 'robotCode or the receiver is wrong' });
+  }
+  const param = typeof body.msgParam === 'string' ? parseBody(Buffer.from(body.msgParam, 'utf8')) : undefined;
+  let text: unknown;
+  let image: EmulatedImage | undefined;
+  if (body.msgKey === 'sampleImageMsg') {
+    image = typeof param?.photoURL === 'string' ? media.get(param.photoURL) : undefined;
+    // [U] the code DingTalk answers for a photoURL it cannot resolve.
+    if (!image) return json(400, { code: 'invalidParameter.photoURL', message: 'photoURL is not a valid media id' });
+    text = DINGTALK_IMAGE_PREVIEW;
+  } else {
+    text = body.msgKey === 'sampleMarkdown' ? param?.text : param?.content;
   }
   if (typeof text !== 'string') {
     return json(400, { code: 'invalidParameter', message: 'msgParam does not match msgKey' });
   }
   const processQueryKey = randomUUID();
   // The robot API has no `at` object: it notifies nobody.
-  ctx.record({ platform: 'dingtalk', chatId: body.openConversationId, text, messageId: processQueryKey, mentions: [] });
+  ctx.record({
+    platform: 'dingtalk',
+    chatId,
+    text,
+    messageId: processQueryKey,
+    mentions: [],
+    ...(image ? { image } : {}),
+  });
   return json(200, { processQueryKey });
 }
 

@@ -205,17 +205,22 @@ function provisionalQuestion(message, target, waiting) {
 
 /**
  * Image messages (a chart the bot posted after its reply) and audio messages (a spoken answer) shown inside the reply
- * they follow: the latest earlier delivery that answers the same message (`replyTo`) and is neither. One with no such
- * reply stays its own item. Copies: the listed deliveries are not changed.
+ * they follow: the latest earlier delivery that answers the same message (`replyTo`) and is neither. A platform whose
+ * image messages name no message (DingTalk's robot API) has them shown inside the delivery right before them, when
+ * that is a reply. One with no such reply stays its own item. Copies: the listed deliveries are not changed.
  */
 function foldImages(messages) {
   const folded = [];
   for (const message of messages) {
     const media = message.image || message.audio;
-    const host =
-      media && message.replyTo
+    const previous = folded.at(-1);
+    const host = !media
+      ? undefined
+      : message.replyTo
         ? folded.findLast((m) => !m.image && !m.audio && m.replyTo === message.replyTo)
-        : undefined;
+        : previous && !previous.image && !previous.audio
+          ? previous
+          : undefined;
     if (host && message.image) host.images = [...(host.images || []), message.image];
     else if (host) host.audios = [...(host.audios || []), message.audio];
     else folded.push({ ...message });

@@ -1,5 +1,6 @@
 import { ENV } from '#config/env-names';
 import { apiBaseUrlFrom, type PlatformDescriptor, replyUrlAllowlist } from '#platforms/descriptor';
+import { postReplyImages, withImages } from '#platforms/shared/reply-images';
 import { openOneShotReply } from '#platforms/shared/reply-session';
 import { countingFetch, openStreamingSession } from '#platforms/shared/streaming-session';
 import type {
@@ -19,6 +20,7 @@ import { parseDingTalkRequest, parseDingTalkRobotMessage } from './parse';
 import type { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
 import { createDingTalkCardOps, dingtalkCardSpace } from './stream';
+import { postDingTalkImage } from './upload-image';
 
 export {
   type DingTalkCallbackKeys,
@@ -35,14 +37,40 @@ export { AI_CARD_STATUS, DINGTALK_CARD_MIN_INTERVAL_MS, dingtalkOutTrackId } fro
 /**
  * The DingTalk enterprise-internal robot adapter: signed robot callbacks (or, for the connector's Stream mode
  * connection, the same robot messages unsigned: `parseConnectionEvent`), optional encrypted event-subscription handshake, replies via sessionWebhook or the robot group-message API, and, when a card
- * template is configured, streamed replies on an AI card (`stream.ts`).
+ * template is configured, streamed replies on an AI card (`stream.ts`). A reply's images follow its text as robot
+ * image messages (`upload-image.ts`).
  * @throws ConfigError at creation listing every unusable setting.
  */
 export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps): ChatPlatform {
   const resolved = resolveDingTalkConfig(config);
   const tokens = createDingTalkTokenCache(resolved, deps);
-  const sender = createDingTalkSender(resolved, deps, createDingTalkOpenApi(resolved, deps, tokens));
   const card = resolved.card;
+
+  /**
+   * The reply's text, then its images, on `sendDeps` (a session's counting fetch): a failed image is reported in
+   * `imageFailures`, never thrown, so the text is neither failed nor repeated.
+   */
+  function createSend(sendDeps: AdapterDeps) {
+    const api = createDingTalkOpenApi(resolved, sendDeps, tokens);
+    const sender = createDingTalkSender(resolved, sendDeps, api);
+    const postImages = async (target: ReplyTarget, images: OutgoingReply['images']) => {
+      const handle = target.handle;
+      if (handle.platform !== 'dingtalk') {
+        throw new TypeError(`DingTalk adapter cannot send to a ${handle.platform} reply handle`);
+      }
+      return postReplyImages(images, (image, index) =>
+        postDingTalkImage(handle, image, index, { config: resolved, api, tokens, deps: sendDeps }),
+      );
+    };
+    return {
+      api,
+      postImages,
+      send: async (reply: OutgoingReply) => {
+        const text = await sender.send(reply);
+        return reply.images ? withImages(text, await postImages(reply, reply.images)) : text;
+      },
+    };
+  }
 
   /** A card session, or undefined when this reply cannot be a card (no template, or a handle without a space). */
   function openCardReply(target: ReplyTarget, options: OpenReplyOptions): ReplySession | undefined {
@@ -53,24 +81,22 @@ export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps
     // Every HTTP attempt of this reply, the card's and a fallback message's alike, counts for `platformCalls`; the
     // access token is the adapter's (shared by all replies), so its fetch is not.
     const counted = countingFetch(deps.fetch);
-    const sessionDeps = { ...deps, fetch: counted.fetch };
-    const api = createDingTalkOpenApi(resolved, sessionDeps, tokens);
-    const sessionSender = createDingTalkSender(resolved, sessionDeps, api);
+    const session = createSend({ ...deps, fetch: counted.fetch });
     const ops = createDingTalkCardOps({
       config: resolved,
       card,
       space,
       idempotencyKey: target.idempotencyKey,
-      api,
+      api: session.api,
       calls: counted.calls,
-      sendWhole: (text) => sessionSender.send({ ...target, text }),
+      sendWhole: (text, images) => session.send({ ...target, text, ...(images ? { images } : {}) }),
+      sendImages: async (images) => withImages({ messageIds: [] }, await session.postImages(target, images)),
       now: deps.now,
     });
     return openStreamingSession(ops, options, { now: deps.now, sleep: deps.sleep });
   }
 
-  const send = (reply: OutgoingReply) => sender.send(reply);
-  const fileApi = createDingTalkOpenApi(resolved, deps, tokens);
+  const { send, api: fileApi } = createSend(deps);
   return {
     name: 'dingtalk',
     streaming: card !== undefined,

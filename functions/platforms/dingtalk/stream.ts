@@ -85,8 +85,10 @@ export interface DingTalkCardOpsInput {
   readonly api: DingTalkOpenApi;
   /** Counts every HTTP attempt of the session (`countingFetch`), the card calls and `sendWhole` alike. */
   readonly calls: () => number;
-  /** The one-shot send of this reply (sessionWebhook or robot API), on the same counting fetch. */
-  readonly sendWhole: (text: string) => Promise<SendResult>;
+  /** The one-shot send of this reply (sessionWebhook or robot API, then its images), on the same counting fetch. */
+  readonly sendWhole: SurfaceOps['sendWhole'];
+  /** Images after a finished card (`SurfaceOps.sendImages`), on the same counting fetch. */
+  readonly sendImages?: SurfaceOps['sendImages'];
   readonly now: () => number;
   /** A fresh `guid` per streaming write. @default randomUUID */
   readonly newGuid?: () => string;
@@ -223,6 +225,7 @@ export function createDingTalkCardOps(input: DingTalkCardOpsInput): SurfaceOps {
     finish: (surface, text) => settle(surface, text, 'finished'),
     fail: (surface, text) => settle(surface, text, 'failed'),
     sendWhole: input.sendWhole,
+    ...(input.sendImages ? { sendImages: input.sendImages } : {}),
   };
 }
 

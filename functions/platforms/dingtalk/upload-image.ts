@@ -1,0 +1,125 @@
+import { PlatformApiError } from '#core/errors';
+import type { ReplyImage } from '#core/reply-image';
+import { isRecord, type OutboundResponse, sendWithRetry, type TokenCache } from '#platforms/shared/index';
+import type { AdapterDeps, ReplyHandle } from '#platforms/types';
+import { DINGTALK_API_BASE_URL, type ResolvedDingTalkConfig } from './config';
+import { type DingTalkOpenApi, parseJson } from './openapi';
+
+/** The legacy API host (`oapi`), where media are uploaded; the new-style API has no upload for robot images. */
+export const DINGTALK_OAPI_BASE_URL = 'https://oapi.dingtalk.com';
+
+/**
+ * `errcode`s of the legacy API that mean the access token was refused: 40014 invalid, 42001 expired [U: the codes
+ * DingTalk lists for `access_token`; not seen live]. The token is dropped and the upload made once more.
+ */
+const REJECTED_TOKEN_ERRCODES = new Set([40014, 42001]);
+/** `errcode`s that mean "slow down" (HTTP 200): -1 system busy, 90018 / 90006 / 90005 API frequency limits. */
+const THROTTLE_ERRCODES = new Set([-1, 90018, 90006, 90005]);
+
+type DingTalkHandle = Extract<ReplyHandle, { platform: 'dingtalk' }>;
+
+export interface DingTalkImageContext {
+  readonly config: ResolvedDingTalkConfig;
+  /** The reply's OpenAPI client (its counting fetch in a streamed session). */
+  readonly api: DingTalkOpenApi;
+  /** The adapter's token: `/v1.0/oauth2/accessToken`'s, which the legacy API takes as `access_token` too [U]. */
+  readonly tokens: TokenCache;
+  /** The reply's fetch (counted in a streamed session). */
+  readonly deps: AdapterDeps;
+}
+
+/**
+ * Posts one image (a chart) into the reply's conversation:
+ * 1. `POST {oapi}/media/upload?access_token=…&type=image`, multipart field `media` (the PNG) → `{errcode: 0,
+ *    media_id}`; an unused upload only leaves a media id behind (DingTalk keeps them a few days [U]);
+ * 2. the robot message API with `msgKey: sampleImageMsg` and `msgParam` `{"photoURL": media_id}` (a media id in
+ *    `photoURL` is community practice, not in DingTalk's reference [U]): in a group `/v1.0/robot/groupMessages/send`,
+ *    in a 1:1 chat `/v1.0/robot/oToMessages/batchSend` to the sender's staff id.
+ * DingTalk's robot messages cannot quote a message, so the image follows the text in the conversation, unlinked.
+ * @returns the message's `processQueryKey`.
+ * @throws PlatformApiError when a step is refused or its retries run out (never with the token: it is in the query,
+ *   and errors name the origin and path only).
+ */
+export async function postDingTalkImage(
+  handle: DingTalkHandle,
+  image: ReplyImage,
+  index: number,
+  context: DingTalkImageContext,
+): Promise<string> {
+  const direct = handle.conversationType === 'direct';
+  if (direct && !handle.senderStaffId) {
+    throw new PlatformApiError('DingTalk 1:1 image needs the sender’s staff id (none in the event); not posted', 0, '');
+  }
+  const mediaId = await uploadImage(image, index, context);
+  const robotCode = handle.robotCode ?? context.config.robotCode;
+  const message = { robotCode, msgKey: 'sampleImageMsg', msgParam: JSON.stringify({ photoURL: mediaId }) };
+  const response = direct
+    ? await context.api.call('POST', '/v1.0/robot/oToMessages/batchSend', {
+        ...message,
+        userIds: [handle.senderStaffId],
+      })
+    : await context.api.call('POST', '/v1.0/robot/groupMessages/send', {
+        ...message,
+        openConversationId: handle.conversationId,
+      });
+  const parsed = parseJson(response.body);
+  const key = isRecord(parsed) ? parsed.processQueryKey : undefined;
+  if (typeof key !== 'string') {
+    throw new PlatformApiError('DingTalk image message answered without processQueryKey', response.status, '');
+  }
+  return key;
+}
+
+/**
+ * Where `media/upload` goes: the legacy host beside DingTalk's own API; any other configured API (the sandbox's
+ * emulator, a test server) serves both.
+ */
+export function dingtalkOapiBaseUrl(apiBaseUrl: string): string {
+  return apiBaseUrl === DINGTALK_API_BASE_URL ? DINGTALK_OAPI_BASE_URL : apiBaseUrl;
+}
+
+async function uploadImage(image: ReplyImage, index: number, context: DingTalkImageContext): Promise<string> {
+  const url = `${dingtalkOapiBaseUrl(context.config.apiBaseUrl)}/media/upload`;
+  const attempt = (token: string): Promise<OutboundResponse> =>
+    sendWithRetry(
+      () => {
+        // A fresh form per attempt (a body is read once); fetch sets the multipart boundary.
+        const form = new FormData();
+        form.append('media', new Blob([image.data], { type: image.mediaType }), `chart-${index + 1}.png`);
+        return {
+          url: `${url}?${new URLSearchParams({ access_token: token, type: 'image' })}`,
+          method: 'POST',
+          headers: {},
+          body: form,
+        };
+      },
+      context.deps,
+      { isThrottled: (r) => THROTTLE_ERRCODES.has(errcodeOf(r.body) ?? 0) },
+    );
+  const token = await context.tokens.get();
+  let response = await attempt(token);
+  if (REJECTED_TOKEN_ERRCODES.has(errcodeOf(response.body) ?? 0)) {
+    context.tokens.invalidate(token);
+    response = await attempt(await context.tokens.get());
+  }
+  const parsed = parseJson(response.body);
+  const errcode = errcodeOf(response.body);
+  const mediaId = isRecord(parsed) ? parsed.media_id : undefined;
+  if (errcode !== 0) {
+    const errmsg = isRecord(parsed) && typeof parsed.errmsg === 'string' ? `: ${parsed.errmsg}` : '';
+    throw new PlatformApiError(
+      `DingTalk media/upload answered errcode ${errcode ?? 'none'}${errmsg}`,
+      response.status,
+      response.body,
+    );
+  }
+  if (typeof mediaId !== 'string' || mediaId === '') {
+    throw new PlatformApiError('DingTalk media/upload answered no media_id', response.status, response.body);
+  }
+  return mediaId;
+}
+
+function errcodeOf(body: string): number | undefined {
+  const parsed = parseJson(body);
+  return isRecord(parsed) && typeof parsed.errcode === 'number' ? parsed.errcode : undefined;
+}
