@@ -15,6 +15,7 @@ import {
   AckWaiters,
   type DeliverOptions,
   deliveryView,
+  emulatorStats,
   jsonApiResponse,
   type LongConnectionEmulator,
   type SocketPush,
@@ -254,19 +255,7 @@ export function createDingTalkStreamEmulator(options: DingTalkStreamEmulatorOpti
     ping: () => sendPings(),
     pings: () => pings.map((p) => ({ ...p })),
     subscriptions: () => subscriptions.map((list) => [...list]),
-    stats() {
-      const all = [...deliveries.values()];
-      return {
-        openSockets: hub.open().length,
-        peakOpenSockets: hub.peak,
-        socketsOpened: hub.accepted,
-        discoveryCalls,
-        deliveries: all.length,
-        acked: all.filter((d) => d.ackedAt !== undefined).length,
-        repushes: all.reduce((n, d) => n + Math.max(0, d.pushes.length - 1), 0),
-        unexpectedFrames,
-      };
-    },
+    stats: () => emulatorStats(hub, deliveries.values(), { discoveryCalls, unexpectedFrames }),
     async close() {
       closed = true;
       if (pingTimer) timers.clearTimeout(pingTimer);

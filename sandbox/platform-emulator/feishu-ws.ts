@@ -29,6 +29,7 @@ import {
   AckWaiters,
   type DeliverOptions,
   deliveryView,
+  emulatorStats,
   jsonApiResponse,
   type LongConnectionEmulator,
   type SocketDeliveryView,
@@ -389,19 +390,7 @@ export function createFeishuWsEmulator(options: FeishuWsEmulatorOptions): Feishu
     answerPings(on) {
       answering = on;
     },
-    stats() {
-      const all = [...deliveries.values()];
-      return {
-        openSockets: hub.open().length,
-        peakOpenSockets: hub.peak,
-        socketsOpened: hub.accepted,
-        discoveryCalls,
-        deliveries: all.length,
-        acked: all.filter((d) => d.ackedAt !== undefined).length,
-        repushes: all.reduce((n, d) => n + Math.max(0, d.pushes.length - 1), 0),
-        unexpectedFrames,
-      };
-    },
+    stats: () => emulatorStats(hub, deliveries.values(), { discoveryCalls, unexpectedFrames }),
     async close() {
       closed = true;
       for (const d of deliveries.values()) if (d.timer) timers.clearTimeout(d.timer);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { SocketHub } from './emulated-sockets';
 import type { EmulatedApiRequest, EmulatedApiResponse } from './types';
 
 /**
@@ -102,6 +103,25 @@ export function deliveryView(d: TrackedDelivery): SocketDeliveryView {
     acks: d.acks,
     queued: d.queued,
     abandoned: d.abandoned,
+  };
+}
+
+/** The emulator's counters (`LongConnectionEmulator.stats`), from its socket hub and its deliveries. */
+export function emulatorStats(
+  hub: Pick<SocketHub, 'open' | 'peak' | 'accepted'>,
+  deliveries: Iterable<TrackedDelivery>,
+  counts: { readonly discoveryCalls: number; readonly unexpectedFrames: number },
+): LongConnectionEmulatorStats {
+  const all = [...deliveries];
+  return {
+    openSockets: hub.open().length,
+    peakOpenSockets: hub.peak,
+    socketsOpened: hub.accepted,
+    discoveryCalls: counts.discoveryCalls,
+    deliveries: all.length,
+    acked: all.filter((d) => d.ackedAt !== undefined).length,
+    repushes: all.reduce((n, d) => n + Math.max(0, d.pushes.length - 1), 0),
+    unexpectedFrames: counts.unexpectedFrames,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   AckWaiters,
   type DeliverOptions,
   deliveryView,
+  emulatorStats,
   type LongConnectionEmulator,
   type SocketPush,
 } from './long-connection-emulator';
@@ -375,19 +376,7 @@ export function createWecomAibotEmulator(options: WecomAibotEmulatorOptions): We
     },
     commands: () => [...commandLog],
     subscriptions: () => ({ ...counts }),
-    stats() {
-      const all = [...deliveries.values()];
-      return {
-        openSockets: hub.open().length,
-        peakOpenSockets: hub.peak,
-        socketsOpened: hub.accepted,
-        discoveryCalls: 0,
-        deliveries: all.length,
-        acked: all.filter((d) => d.ackedAt !== undefined).length,
-        repushes: all.reduce((n, d) => n + Math.max(0, d.pushes.length - 1), 0),
-        unexpectedFrames,
-      };
-    },
+    stats: () => emulatorStats(hub, deliveries.values(), { discoveryCalls: 0, unexpectedFrames }),
     async close() {
       closed = true;
       waiters.settleAll(false);
