@@ -12,9 +12,14 @@ import type { CapacitySink } from './capacity';
 /**
  * The conversations table (ARCHITECTURE §3): one item per conversation key holding a bounded list of turns.
  *
- * Item: `{pk, turns: ContextTurn[], tokenCount, version, updatedAt (epoch ms), expiresAt (epoch s)}`.
+ * Item: `{pk, history: string (JSON of ContextTurn[]), tokenCount, version, updatedAt (epoch ms), expiresAt (epoch s)}`.
  * `version` rises by one on every write (appends and clears), so a writer holding a stale copy always fails its
  * condition; only DynamoDB's TTL deletion resets it, which happens long after any in-flight writer has finished.
+ *
+ * The turns are one string attribute, not a list of maps: every message reads and rewrites the whole list, and as a
+ * list of maps each of up to 20 turns is five typed attribute values to marshal on both sides (about a hundred per
+ * read and again per write) where one string is one. Items written before this format hold `turns` as a list; they
+ * are read as before and replaced by the next save (a Put) or clear, so they are gone within one TTL.
  */
 export interface ContextTurn {
   readonly role: 'user' | 'assistant';
@@ -140,7 +145,7 @@ export class ContextStore {
     const version = Number.isSafeInteger(item.version) && (item.version as number) > 0 ? (item.version as number) : 0;
     const live = typeof item.expiresAt === 'number' && item.expiresAt * 1000 >= now;
     // Turns that do not have the stored shape (hand edits, an older schema) are dropped rather than prompted with.
-    const turns = live && Array.isArray(item.turns) ? item.turns.filter(isTurn) : [];
+    const turns = live ? storedTurns(item).filter(isTurn) : [];
     return { turns, version, tokenCount: sumTokens(turns) };
   }
 
@@ -172,7 +177,7 @@ export class ContextStore {
       TableName: this.options.tableName,
       Item: {
         pk: key,
-        turns,
+        history: JSON.stringify(turns),
         tokenCount: next.tokenCount,
         version: next.version,
         updatedAt: now,
@@ -224,9 +229,10 @@ export class ContextStore {
       new UpdateCommand({
         TableName: this.options.tableName,
         Key: { pk: key },
-        UpdateExpression: 'SET turns = :empty, tokenCount = :zero, updatedAt = :now, expiresAt = :exp ADD version :one',
+        UpdateExpression:
+          'SET history = :empty, tokenCount = :zero, updatedAt = :now, expiresAt = :exp ADD version :one REMOVE turns',
         ExpressionAttributeValues: {
-          ':empty': [],
+          ':empty': '[]',
           ':zero': 0,
           ':one': 1,
           ':now': now,
@@ -266,6 +272,19 @@ function trimOldestExchanges(turns: readonly ContextTurn[], maxTurns: number, ma
 
 function sumTokens(turns: readonly ContextTurn[]): number {
   return turns.reduce((total, turn) => total + turn.tokens, 0);
+}
+
+/** The stored turns, unchecked: `history` (JSON), or the list an item written before that format holds. */
+function storedTurns(item: Readonly<Record<string, unknown>>): unknown[] {
+  if (typeof item.history === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(item.history);
+      return Array.isArray(parsed) ? parsed : [];
+    } catch {
+      return [];
+    }
+  }
+  return Array.isArray(item.turns) ? item.turns : [];
 }
 
 function isTurn(value: unknown): value is ContextTurn {

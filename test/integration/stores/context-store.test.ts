@@ -125,7 +125,9 @@ describe('ContextStore against dynalite', () => {
     expect(contents(await contexts.load(key, T0 + 30 * MINUTE))).toEqual(['user:old', 'assistant:OLD']);
     const expired = await contexts.load(key, T0 + 30 * MINUTE + 1000);
     expect(expired).toEqual({ turns: [], version: 1, tokenCount: 0 });
-    expect(await rawItem(key)).toMatchObject({ version: 1, turns: [{ content: 'old' }, { content: 'OLD' }] });
+    const stale = await rawItem(key);
+    expect(stale?.version).toBe(1);
+    expect(JSON.parse(String(stale?.history))).toMatchObject([{ content: 'old' }, { content: 'OLD' }]);
 
     const later = T0 + 31 * MINUTE;
     await contexts.appendTurn(key, expired, { user: 'new', assistant: 'NEW', eventId: 'e2' }, later);
@@ -371,6 +373,72 @@ describe('ContextStore against dynalite', () => {
       }),
     );
     expect(await store().load(key, T0)).toEqual({ turns: [good], version: 7, tokenCount: 4 });
+  });
+
+  it('stores the turns as one JSON string attribute', async () => {
+    const contexts = store();
+    const key = freshKey();
+    await contexts.appendTurn(key, await contexts.load(key, T0), { user: 'q', assistant: 'a', eventId: 'e1' }, T0);
+    const item = await rawItem(key);
+    expect(item?.turns).toBeUndefined();
+    expect(typeof item?.history).toBe('string');
+    expect(JSON.parse(String(item?.history))).toEqual([
+      { role: 'user', content: 'q', tokens: expect.any(Number), at: T0, eventId: 'e1' },
+      { role: 'assistant', content: 'a', tokens: expect.any(Number), at: T0, eventId: 'e1' },
+    ]);
+  });
+
+  it('reads an item of the earlier format (turns as a list), and the next save replaces it', async () => {
+    const key = freshKey();
+    const earlier = { role: 'user', content: 'before the upgrade', tokens: 4, at: T0, eventId: 'e0' };
+    const answer = { role: 'assistant', content: 'ok', tokens: 1, at: T0, eventId: 'e0' };
+    await tables.doc.send(
+      new PutCommand({
+        TableName: tables.conversations,
+        Item: { pk: key, version: 2, expiresAt: Math.floor(T0 / 1000) + 60, turns: [earlier, answer] },
+      }),
+    );
+    const contexts = store();
+    const loaded = await contexts.load(key, T0);
+    expect(loaded).toEqual({ turns: [earlier, answer], version: 2, tokenCount: 5 });
+
+    await contexts.appendTurn(key, loaded, { user: 'q', assistant: 'a', eventId: 'e1' }, T0 + 1);
+    const item = await rawItem(key);
+    expect(item?.turns).toBeUndefined();
+    expect(contents(await contexts.load(key, T0 + 2))).toEqual([
+      'user:before the upgrade',
+      'assistant:ok',
+      'user:q',
+      'assistant:a',
+    ]);
+  });
+
+  it('clears an item of the earlier format, leaving no list behind', async () => {
+    const key = freshKey();
+    const turn = { role: 'user', content: 'secret', tokens: 2, at: T0, eventId: 'e0' };
+    await tables.doc.send(
+      new PutCommand({
+        TableName: tables.conversations,
+        Item: { pk: key, version: 1, expiresAt: Math.floor(T0 / 1000) + 60, turns: [turn] },
+      }),
+    );
+    expect(await store().clear(key, T0)).toEqual({ turns: [], version: 2, tokenCount: 0 });
+    const item = await rawItem(key);
+    expect(item).toMatchObject({ history: '[]', version: 2 });
+    expect(item?.turns).toBeUndefined();
+  });
+
+  it('treats a history that is not a JSON list as no turns, keeping the version', async () => {
+    for (const history of ['{not json', '{"role":"user"}', '42']) {
+      const key = freshKey();
+      await tables.doc.send(
+        new PutCommand({
+          TableName: tables.conversations,
+          Item: { pk: key, version: 5, expiresAt: Math.floor(T0 / 1000) + 60, history },
+        }),
+      );
+      expect(await store().load(key, T0)).toEqual({ turns: [], version: 5, tokenCount: 0 });
+    }
   });
 
   it('treats an item without expiresAt as absent but keeps its version', async () => {

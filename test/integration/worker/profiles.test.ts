@@ -147,11 +147,11 @@ it('/profile shows what is stored with its sources; /forget deletes the profile 
         new GetCommand({ TableName: rig.aws.tables.conversations, Key: { pk: key }, ConsistentRead: true }),
       )
     ).Item;
-  expect((await context())?.turns).toHaveLength(2);
+  expect(JSON.parse(String((await context())?.history))).toHaveLength(2);
 
   expect(await ask(chat, erin, '/forget')).toBe(PROFILE_MESSAGES.forgotten);
   expect(await storedProfile(erin)).toBeUndefined();
-  expect((await context())?.turns).toEqual([]);
+  expect((await context())?.history).toBe('[]');
   expect((await profileChanges(erin)).map((c) => c.action)).toContain('forget');
 
   // The next answer is shaped by nothing, and /profile says nothing is stored.

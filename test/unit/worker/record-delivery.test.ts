@@ -84,7 +84,7 @@ describe('worker runtime: replied status and turn', () => {
       ExpressionAttributeValues: { ':expected': 3 },
       Item: { version: 4 },
     });
-    expect(items[0]?.Put?.Item?.turns).toHaveLength(4);
+    expect(JSON.parse(String(items[0]?.Put?.Item?.history))).toHaveLength(4);
     expect(items[1]?.Update).toMatchObject({ TableName: 'events', Key: { pk: 'slack#Ev1' } });
     expect(items[1]?.Update?.ExpressionAttributeValues).toMatchObject({ ':replied': 'replied' });
     expect(contextPuts()).toHaveLength(0);
