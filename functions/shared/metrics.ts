@@ -174,16 +174,30 @@ export function recordReplyMetrics(
   platform: string,
   figures: { readonly timeToFirstVisibleMs?: number; readonly platformCalls: number },
 ): void {
-  // A single-metric blob is flushed by its one `addMetric`, dimensions and all: one blob per figure.
-  const publish = (name: MetricName, value: number) => {
-    const single = metrics.singleMetric();
-    single.addDimension(DIMENSION.platform, platform);
-    single.addMetric(name, METRIC_UNIT[name], value);
-  };
+  const blob = perPlatformMetrics(platform);
   if (figures.timeToFirstVisibleMs !== undefined) {
-    publish(METRIC.timeToFirstVisibleTextMs, figures.timeToFirstVisibleMs);
+    blob.addMetric(METRIC.timeToFirstVisibleTextMs, METRIC_UNIT.TimeToFirstVisibleText, figures.timeToFirstVisibleMs);
   }
-  publish(METRIC.platformCallsPerReply, figures.platformCalls);
+  blob.addMetric(METRIC.platformCallsPerReply, METRIC_UNIT.PlatformCallsPerReply, figures.platformCalls);
+  blob.publishStoredMetrics();
+}
+
+/**
+ * One Metrics instance per platform name (four at most), made on first use and kept: `singleMetric()` would build a
+ * Metrics, environment lookups and all, for every figure of every reply, and flush each figure as its own line.
+ */
+const platformMetrics = new Map<string, Metrics>();
+function perPlatformMetrics(platform: string): Metrics {
+  let blob = platformMetrics.get(platform);
+  if (!blob) {
+    blob = new QuietWhenEmptyMetrics({
+      namespace: METRICS_NAMESPACE,
+      serviceName: METRICS_SERVICE,
+      defaultDimensions: { [DIMENSION.platform]: platform },
+    });
+    platformMetrics.set(platform, blob);
+  }
+  return blob;
 }
 
 /**
