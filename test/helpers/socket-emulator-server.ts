@@ -82,3 +82,12 @@ export function recordingLogger() {
     };
   return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
+
+/**
+ * An emulator's `random` that alternates between the first and the second half: with two sockets open, pushes go to
+ * each in turn, so a test that expects both replicas to receive events does not fail one run in 2^(n-1).
+ */
+export function alternatingPick(): () => number {
+  let next = 0;
+  return () => (next++ % 2 === 0 ? 0.25 : 0.75);
+}
