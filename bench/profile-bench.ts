@@ -51,6 +51,9 @@ export interface ProfileScenarioRow {
   readonly p99Ms: number;
   readonly dbCallsMedian: number;
   readonly sequentialMax: number;
+  /** Mean DynamoDB calls and the most sequential round trips of the shaped members' answers alone. */
+  readonly shapedCallsMean: number;
+  readonly shapedSequentialMax: number;
 }
 
 export async function runProfileBench(
@@ -96,6 +99,8 @@ export async function runProfileBench(
     const samples: number[] = [];
     const calls: number[] = [];
     let sequentialMax = 0;
+    let shapedCalls = 0;
+    let shapedSequentialMax = 0;
     let cacheHits = 0;
     let shaped = 0;
     let shapedHits = 0;
@@ -122,6 +127,8 @@ export async function runProfileBench(
       if (profile) {
         shaped++;
         if (hit) shapedHits++;
+        shapedCalls += figures.calls;
+        shapedSequentialMax = Math.max(shapedSequentialMax, figures.sequential);
       }
     }
     const latency = summarise(samples);
@@ -135,6 +142,8 @@ export async function runProfileBench(
       p99Ms: latency.p99Ms,
       dbCallsMedian: summarise(calls).medianMs,
       sequentialMax,
+      shapedCallsMean: shaped === 0 ? 0 : shapedCalls / shaped,
+      shapedSequentialMax,
     };
   };
 
@@ -182,6 +191,7 @@ export function profileTable(rows: readonly ProfileScenarioRow[]): string {
       'p99 ms',
       'DynamoDB calls',
       'sequential max',
+      'shaped: calls (mean) / sequential max',
     ],
     rows.map((r) => [
       r.scenario,
@@ -194,6 +204,7 @@ export function profileTable(rows: readonly ProfileScenarioRow[]): string {
       r.p99Ms.toFixed(2),
       String(r.dbCallsMedian),
       String(r.sequentialMax),
+      r.shaped === 0 ? '–' : `${r.shapedCallsMean.toFixed(2)} / ${r.shapedSequentialMax}`,
     ]),
   );
 }

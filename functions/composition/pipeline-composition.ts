@@ -29,7 +29,7 @@ import type { ModelClient } from '#model/model-client';
 import type { AwsClients } from '#shared/aws-clients';
 import { traced } from '#shared/tracer';
 import type { Member } from '#stores/active-users';
-import { AnswerCache } from '#stores/answer-cache';
+import { AnswerCache, type CachedEntry } from '#stores/answer-cache';
 import type { CapacitySink } from '#stores/capacity';
 import { ContextStore, type ConversationContext } from '#stores/context-store';
 import { ProfileStore } from '#stores/profile-store';
@@ -73,8 +73,8 @@ export interface Prefetched {
   /** The conversation key whose context `context` holds. */
   readonly key: string;
   readonly context: Promise<ConversationContext>;
-  /** The FAQ answer stored under `key` (undefined: a miss); the promise resolves to undefined when none was read. */
-  readonly cache?: Promise<{ readonly key: string; readonly answer: string | undefined } | undefined>;
+  /** The FAQ cache item read for one key: it answers every key of its entry; undefined when none was read. */
+  readonly cache?: Promise<CachedEntry | undefined>;
   /** The asking member's stored profile (`ProfileStore.profileOf`), read with the context. */
   readonly profile?: Promise<StoredProfile>;
 }
@@ -177,10 +177,12 @@ export function composePipeline(deps: PipelineCompositionDeps) {
             question,
             modelId,
             promptVersion: config.promptVersion,
-            // The profile block is part of the system message the model receives, so of the key's prompt hash.
-            systemPrompt: (systemPrompt ?? config.systemPrompt) + (profile ?? ''),
+            systemPrompt: systemPrompt ?? config.systemPrompt,
             maxTokens,
             temperature: MODEL_TEMPERATURE,
+            // The profile block is part of the system message the model receives: a variant of the entry, so the
+            // worker's one read of the entry (with the context) holds every member's answer to the question.
+            ...(profile ? { variant: profile } : {}),
           })
         : undefined,
     primaryModelId: deps.model.id,
@@ -241,8 +243,7 @@ export function composePipeline(deps: PipelineCompositionDeps) {
       },
       cacheGet: async (key) => {
         const early = await prefetched?.cache;
-        if (early?.key === key) return early.answer;
-        const hit = await cache.get(key, now(), meter);
+        const hit = early?.covers(key) ? early.lookup(key) : await cache.get(key, now(), meter);
         return hit.hit ? hit.answer : undefined;
       },
       moderateOutput: verdict,

@@ -16,8 +16,8 @@ import type { Prefetched } from './pipeline-composition';
  * - the FAQ answer the pipeline looks up should the conversation have no history (`faqCacheKey`), read whether or
  *   not it has: half a read unit in the same call, instead of a round trip after the context on every first question;
  * - the member's profile (docs/PROFILES.md), strongly consistent like the context (same table). The FAQ key is the
- *   group default profile's, known before the read: a member whose own profile shapes the prompt differently has
- *   their entry looked up by the pipeline after the batch (one GetItem, only on such members' first questions).
+ *   group default profile's, known before the read; the item read holds every profile variant of the question
+ *   (`AnswerCache`), so a member whose own profile shapes the prompt differently is answered from the same read.
  *
  * A claim the event loses makes the reads unused, never wrong. A failed read fails the context (the pipeline then
  * fails as on a failed GetItem); the marker is then unknown and the recorder writes it conditionally as before.
@@ -30,7 +30,7 @@ export interface TurnPrefetch extends Prefetched {
 export interface TurnPrefetchDeps {
   readonly db: DocumentClient;
   readonly contexts: Pick<ContextStore, 'itemRead' | 'contextOf'>;
-  readonly cache: Pick<AnswerCache, 'itemRead' | 'lookupOf'>;
+  readonly cache: Pick<AnswerCache, 'itemRead' | 'entryOf'>;
   readonly activeUsers: Pick<ActiveUsers, 'itemRead'>;
   readonly profiles: Pick<ProfileStore, 'itemRead' | 'profileOf'>;
   readonly faqCacheKey: (input: FaqKeyInput) => Promise<string | undefined>;
@@ -63,11 +63,9 @@ export function prefetchTurn(deps: TurnPrefetchDeps, turn: TurnToPrefetch, meter
     key: conversationKey,
     context: read.then(({ context }) => deps.contexts.contextOf(context, now)),
     profile: read.then(({ profile }) => deps.profiles.profileOf(profile, now)),
-    cache: read.then(({ cached, cacheKey }) => {
-      if (cacheKey === undefined) return undefined;
-      const lookup = deps.cache.lookupOf(cached, now);
-      return { key: cacheKey, answer: lookup.hit ? lookup.answer : undefined };
-    }),
+    cache: read.then(({ cached, cacheKey }) =>
+      cacheKey === undefined ? undefined : deps.cache.entryOf(cacheKey, cached, now),
+    ),
     activeMarker: { key: marker.pk, present: read.then(({ active }) => active !== undefined) },
   };
   // Each is awaited only on the path that needs it (a lost claim needs none): failures are handled there.

@@ -79,6 +79,26 @@ export interface AnswerCacheKeyInput {
   readonly maxTokens: number;
   /** The sampling temperature sent to the model; it shapes the answer like the system prompt does. */
   readonly temperature: number;
+  /**
+   * What else the system message carries that shapes the answer for some askers only: a member profile's block
+   * (language, length, style, audience). It makes a variant of the entry the rest of the input keys, so every
+   * variant of one question is read in one GetItem (`splitAnswerCacheKey`).
+   */
+  readonly variant?: string;
+}
+
+/** Separates a key's entry from its variant; neither part (hex) contains it. */
+const VARIANT_SEPARATOR = ':';
+
+/** A cache key's parts: the entry (the item) and the variant within it, absent for the plain answer. */
+export interface AnswerCacheKeyParts {
+  readonly entry: string;
+  readonly variant?: string;
+}
+
+export function splitAnswerCacheKey(key: string): AnswerCacheKeyParts {
+  const at = key.indexOf(VARIANT_SEPARATOR);
+  return at === -1 ? { entry: key } : { entry: key.slice(0, at), variant: key.slice(at + 1) };
 }
 
 function sha256Hex(text: string): string {
@@ -88,9 +108,15 @@ function sha256Hex(text: string): string {
 /**
  * Hex SHA-256 over the normalised question, model, prompt version, system-prompt hash, reply-token ceiling and
  * temperature: everything besides the question that shapes a context-free answer. The parts are JSON-encoded as an
- * array so no two different inputs can concatenate to the same string.
+ * array so no two different inputs can concatenate to the same string. With a `variant`, the entry's hash, `:`, and
+ * the first 128 bits of the variant's SHA-256 (a profile block has a bounded number of renderings).
  */
 export function answerCacheKey(input: AnswerCacheKeyInput): string {
+  const entry = entryHash(input);
+  return input.variant ? `${entry}${VARIANT_SEPARATOR}${sha256Hex(input.variant).slice(0, 32)}` : entry;
+}
+
+function entryHash(input: AnswerCacheKeyInput): string {
   const systemPromptHash = input.systemPrompt === undefined ? '' : sha256Hex(input.systemPrompt);
   return sha256Hex(
     JSON.stringify([

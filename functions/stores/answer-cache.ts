@@ -1,5 +1,6 @@
-import type { ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, type ReturnConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { splitAnswerCacheKey } from '#core/answer-cache-key';
 import { ConfigError } from '#core/errors';
 import type { DocumentClient } from '#shared/json-document-client';
 import type { ItemRead } from './batch-get';
@@ -8,12 +9,18 @@ import type { CapacitySink } from './capacity';
 /**
  * The answer cache (ARCHITECTURE §3): answers to frequent questions, keyed by `answerCacheKey` (a hash of the
  * normalised question and everything else that shapes the answer: model, prompt version, system prompt, reply-token
- * ceiling, temperature), kept for `ttlSeconds` (1 h by default).
+ * ceiling, temperature, and the asker's profile block as a variant), each kept for `ttlSeconds` (1 h by default).
  *
  * Only whole answers that do not depend on a conversation's history belong here (`runPipeline` decides: a question
  * asked with an empty context, answered to a natural end, without PII); the key holds no user or chat, so a cached
- * answer is served to anyone.
- * Item: `{pk, answer, modelId, promptVersion, createdAt (epoch ms), expiresAt (epoch s)}`.
+ * answer is served to anyone whose input is the same.
+ *
+ * One item per entry (the key's part before `:`), holding every variant of it, so one read answers any asker:
+ * `{pk, answer, modelId, promptVersion, createdAt (epoch ms), expiresAt (epoch s), variants: string set,
+ * v_<variant>: {answer, modelId, promptVersion, createdAt}}`. The top-level answer is the plain one (no profile
+ * shaping), as items were before variants. An answer is live until its own `createdAt` + TTL; the item's `expiresAt`
+ * (DynamoDB's TTL) follows its latest write. At most `maxVariants` variants are stored per entry while the item
+ * lives, which bounds the item (and the read units a lookup costs) whatever mix of profiles asks.
  */
 export interface CachedAnswerInput {
   readonly answer: string;
@@ -27,8 +34,17 @@ export type CacheLookup =
 
 export type CachePutOutcome =
   | { readonly stored: true }
-  /** `too_large`: over `maxAnswerBytes`; `empty`: a blank answer is a model fault, never worth serving again. */
-  | { readonly stored: false; readonly reason: 'too_large' | 'empty' };
+  /**
+   * `too_large`: over `maxAnswerBytes`; `empty`: a blank answer is a model fault, never worth serving again;
+   * `variants_full`: the entry already holds `maxVariants` other variants.
+   */
+  | { readonly stored: false; readonly reason: 'too_large' | 'empty' | 'variants_full' };
+
+/** One read item: the answers of every key of its entry (`covers`), the plain one and each variant. */
+export interface CachedEntry {
+  covers(key: string): boolean;
+  lookup(key: string): CacheLookup;
+}
 
 export interface AnswerCacheOptions {
   readonly tableName: string;
@@ -41,6 +57,8 @@ export interface AnswerCacheOptions {
    * @default 16_384
    */
   readonly maxAnswerBytes?: number;
+  /** Profile variants stored per entry while its item lives (16 KiB answers: 8 keep it under 150 KB). @default 8 */
+  readonly maxVariants?: number;
 }
 
 const RCC: ReturnConsumedCapacity = 'TOTAL';
@@ -48,6 +66,7 @@ const RCC: ReturnConsumedCapacity = 'TOTAL';
 export class AnswerCache {
   private readonly ttlSeconds: number;
   private readonly maxAnswerBytes: number;
+  private readonly maxVariants: number;
 
   constructor(
     private readonly db: DocumentClient,
@@ -55,9 +74,11 @@ export class AnswerCache {
   ) {
     this.ttlSeconds = options.ttlSeconds ?? 3600;
     this.maxAnswerBytes = options.maxAnswerBytes ?? 16_384;
+    this.maxVariants = options.maxVariants ?? 8;
     const problems = [
       ...positiveInteger('ttlSeconds', this.ttlSeconds),
       ...positiveInteger('maxAnswerBytes', this.maxAnswerBytes),
+      ...positiveInteger('maxVariants', this.maxVariants),
     ];
     if (problems.length > 0) throw new ConfigError(problems.map((p) => `AnswerCache ${p}`));
   }
@@ -65,48 +86,109 @@ export class AnswerCache {
   /** One eventually consistent GetItem (a just-written answer showing up a moment later costs nothing). */
   async get(key: string, now: number, capacity?: CapacitySink): Promise<CacheLookup> {
     const out = await this.db.send(
-      new GetCommand({ TableName: this.options.tableName, Key: { pk: key }, ReturnConsumedCapacity: RCC }),
-    );
-    capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 0.5 });
-    return this.lookupOf(out.Item, now);
-  }
-
-  /** `get` as one read of a batch (`readItems`). */
-  itemRead(key: string): ItemRead {
-    return { table: this.options.tableName, pk: key, consistent: false };
-  }
-
-  /** What a read item (absent: none) answers, as `get` returns it. */
-  lookupOf(item: Readonly<Record<string, unknown>> | undefined, now: number): CacheLookup {
-    if (!item || typeof item.answer !== 'string' || typeof item.createdAt !== 'number') {
-      return { hit: false, reason: 'absent' };
-    }
-    // DynamoDB deletes expired items lazily, so expiry is checked here too.
-    if (typeof item.expiresAt !== 'number' || item.expiresAt * 1000 < now) return { hit: false, reason: 'expired' };
-    return { hit: true, answer: item.answer, createdAt: item.createdAt };
-  }
-
-  /** One unconditional PutItem (the last answer for a key wins), or no call at all when the answer is not cached. */
-  async put(key: string, entry: CachedAnswerInput, now: number, capacity?: CapacitySink): Promise<CachePutOutcome> {
-    if (entry.answer.trim() === '') return { stored: false, reason: 'empty' };
-    if (Buffer.byteLength(entry.answer, 'utf8') > this.maxAnswerBytes) return { stored: false, reason: 'too_large' };
-    const out = await this.db.send(
-      new PutCommand({
+      new GetCommand({
         TableName: this.options.tableName,
-        Item: {
-          pk: key,
-          answer: entry.answer,
-          modelId: entry.modelId,
-          promptVersion: entry.promptVersion,
-          createdAt: now,
-          expiresAt: Math.floor(now / 1000) + this.ttlSeconds,
-        },
+        Key: { pk: splitAnswerCacheKey(key).entry },
         ReturnConsumedCapacity: RCC,
       }),
     );
-    capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
-    return { stored: true };
+    capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 0.5 });
+    return this.entryOf(key, out.Item, now).lookup(key);
   }
+
+  /** The item of `key`'s entry as one read of a batch (`readItems`); `entryOf` then answers every key it covers. */
+  itemRead(key: string): ItemRead {
+    return { table: this.options.tableName, pk: splitAnswerCacheKey(key).entry, consistent: false };
+  }
+
+  /**
+   * What the item read for `readKey` (`itemRead`; undefined when there was none) answers for each key of the same
+   * entry, as `get` would: a key of another entry is not `covers`ed and looks up as absent.
+   */
+  entryOf(readKey: string, item: Readonly<Record<string, unknown>> | undefined, now: number): CachedEntry {
+    const pk = splitAnswerCacheKey(readKey).entry;
+    const ttlMs = this.ttlSeconds * 1000;
+    return {
+      covers: (key) => splitAnswerCacheKey(key).entry === pk,
+      lookup: (key): CacheLookup => {
+        const { entry, variant } = splitAnswerCacheKey(key);
+        if (!item || entry !== pk || item.pk !== pk) return { hit: false, reason: 'absent' };
+        const stored = variant === undefined ? item : item[variantAttribute(variant)];
+        if (!isStoredAnswer(stored)) return { hit: false, reason: 'absent' };
+        // DynamoDB deletes expired items lazily, and a variant write keeps the item alive: each answer's own age.
+        const itemLive = typeof item.expiresAt === 'number' && item.expiresAt * 1000 >= now;
+        if (!itemLive || stored.createdAt + ttlMs < now) return { hit: false, reason: 'expired' };
+        return { hit: true, answer: stored.answer, createdAt: stored.createdAt };
+      },
+    };
+  }
+
+  /**
+   * One UpdateItem (the last answer for a key wins; the entry's other answers are kept), or no call at all when the
+   * answer is not cached. A new variant is refused (`variants_full`) once the entry holds `maxVariants` of them.
+   */
+  async put(key: string, entry: CachedAnswerInput, now: number, capacity?: CapacitySink): Promise<CachePutOutcome> {
+    if (entry.answer.trim() === '') return { stored: false, reason: 'empty' };
+    if (Buffer.byteLength(entry.answer, 'utf8') > this.maxAnswerBytes) return { stored: false, reason: 'too_large' };
+    const { entry: pk, variant } = splitAnswerCacheKey(key);
+    const expiresAt = Math.floor(now / 1000) + this.ttlSeconds;
+    const answer = { answer: entry.answer, modelId: entry.modelId, promptVersion: entry.promptVersion, createdAt: now };
+    const update =
+      variant === undefined
+        ? {
+            UpdateExpression: 'SET answer = :a, modelId = :m, promptVersion = :p, createdAt = :c, expiresAt = :e',
+            ExpressionAttributeValues: {
+              ':a': answer.answer,
+              ':m': answer.modelId,
+              ':p': answer.promptVersion,
+              ':c': now,
+              ':e': expiresAt,
+            },
+          }
+        : {
+            UpdateExpression: 'SET #v = :answer, expiresAt = :e ADD variants :name',
+            // A variant already stored is replaced; a new one only while there is room.
+            ConditionExpression: 'attribute_exists(#v) OR attribute_not_exists(variants) OR size(variants) < :max',
+            ExpressionAttributeNames: { '#v': variantAttribute(variant) },
+            ExpressionAttributeValues: {
+              ':answer': answer,
+              ':e': expiresAt,
+              ':name': new Set([variant]),
+              ':max': this.maxVariants,
+            },
+          };
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk },
+          ...update,
+          ReturnConsumedCapacity: RCC,
+        }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      return { stored: true };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      capacity?.add({ write: 1 });
+      return { stored: false, reason: 'variants_full' };
+    }
+  }
+}
+
+function variantAttribute(variant: string): string {
+  return `v_${variant}`;
+}
+
+interface StoredAnswer {
+  readonly answer: string;
+  readonly createdAt: number;
+}
+
+function isStoredAnswer(value: unknown): value is StoredAnswer {
+  if (typeof value !== 'object' || value === null) return false;
+  const stored = value as Record<string, unknown>;
+  return typeof stored.answer === 'string' && typeof stored.createdAt === 'number';
 }
 
 function positiveInteger(name: string, value: number): string[] {

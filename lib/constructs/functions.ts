@@ -321,7 +321,8 @@ export class Functions extends Construct {
     const { tables } = props;
     // DeleteItem: `/forget` deletes the member's profile item (functions/stores/profile-store.ts).
     fn.bindTable(tables.conversations, ENV.conversationsTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
-    fn.bindTable(tables.answerCache, ENV.answerCacheTable, ['GetItem', 'PutItem']);
+    // UpdateItem: an answer is stored beside the other profile variants of its question (functions/stores/answer-cache.ts).
+    fn.bindTable(tables.answerCache, ENV.answerCacheTable, ['GetItem', 'UpdateItem']);
     // Query: the `/cost` chat command sums the member's and group's rows of this month.
     fn.bindTable(tables.ledger, ENV.ledgerTable, ['PutItem', 'BatchWriteItem', 'Query']);
     fn.bindTable(tables.audit, ENV.auditTable, ['PutItem', 'BatchWriteItem']);

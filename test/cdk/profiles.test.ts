@@ -44,6 +44,17 @@ it('the worker may delete a profile item and batch-read the tables its prefetch 
   expect(JSON.stringify(batch[0]?.Resource)).toMatch(/StateConversations.*StateAnswerCache.*StateEvents/);
 });
 
+it.each(['worker', 'chat-api'])(
+  '%s reads and updates answer-cache items (variants beside each other), never puts',
+  (service) => {
+    const [, fn] = functionEntry(template, service);
+    const onCache = statementsOf(template, fn).filter(
+      (s) => JSON.stringify(s.Resource).includes('StateAnswerCache') && !actionsOf(s).includes('dynamodb:BatchGetItem'),
+    );
+    expect(onCache.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+  },
+);
+
 it('refuses a bad profile setting with the runtime’s own message', () => {
   expect(() =>
     parseAppConfig({ modelS3Uri: EXAMPLE_MODEL_URI, profileGroupDefaults: { '*': { language: 'klingon' } } }),

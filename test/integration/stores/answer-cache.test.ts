@@ -25,13 +25,29 @@ function cache(options: Partial<AnswerCacheOptions> = {}): AnswerCache {
 
 function freshKey(): string {
   keySeq += 1;
+  return keyOf(`How do I reset my password? #${keySeq}`);
+}
+
+function keyOf(question: string, variant?: string): string {
   return answerCacheKey({
-    question: `How do I reset my password? #${keySeq}`,
+    question,
     modelId: 'qwen2-7b',
     promptVersion: 'v3',
     maxTokens: 512,
     temperature: 0.3,
+    ...(variant === undefined ? {} : { variant }),
   });
+}
+
+/** A question's plain key and its keys for the given profile blocks. */
+function variantsOf(...blocks: string[]): { plain: string; shaped: string[] } {
+  keySeq += 1;
+  const question = `What is the VPN address? #${keySeq}`;
+  return { plain: keyOf(question), shaped: blocks.map((block) => keyOf(question, block)) };
+}
+
+async function rawItem(pk: string) {
+  return (await tables.doc.send(new GetCommand({ TableName: tables.answerCache, Key: { pk } }))).Item;
 }
 
 describe('AnswerCache against dynalite', () => {
@@ -126,6 +142,59 @@ describe('AnswerCache against dynalite', () => {
     await answers.get(key, T0, sink);
     expect(reads).toBeGreaterThan(0);
     expect(writes).toBeGreaterThan(0);
+  });
+
+  it("keeps a question's profile variants beside its plain answer, in one item that one read answers", async () => {
+    const answers = cache();
+    const { plain, shaped } = variantsOf('Answer in Japanese.', 'Answer briefly.');
+    const [japanese = '', brief = ''] = shaped;
+    expect(answers.itemRead(japanese)).toEqual(answers.itemRead(plain));
+
+    expect(await answers.put(japanese, { ...ENTRY, answer: 'ja' }, T0)).toEqual({ stored: true });
+    expect(await answers.get(plain, T0)).toEqual({ hit: false, reason: 'absent' });
+    expect(await answers.put(plain, ENTRY, T0 + 1)).toEqual({ stored: true });
+    expect(await answers.put(brief, { ...ENTRY, answer: 'brief' }, T0 + 2)).toEqual({ stored: true });
+
+    expect(await answers.get(japanese, T0 + 3)).toEqual({ hit: true, answer: 'ja', createdAt: T0 });
+    expect(await answers.get(brief, T0 + 3)).toEqual({ hit: true, answer: 'brief', createdAt: T0 + 2 });
+    expect(await answers.get(plain, T0 + 3)).toEqual({ hit: true, answer: ENTRY.answer, createdAt: T0 + 1 });
+
+    // One item: the batch read of any key of the question answers them all.
+    const item = await rawItem(answers.itemRead(plain).pk);
+    const entry = answers.entryOf(japanese, item, T0 + 3);
+    expect([plain, japanese, brief].map((key) => entry.lookup(key).hit)).toEqual([true, true, true]);
+    expect(item?.variants).toEqual(new Set(shaped.map((key) => key.split(':')[1])));
+    expect(entry.covers(freshKey())).toBe(false);
+  });
+
+  it("ages each answer on its own: a variant's write does not keep an old answer alive", async () => {
+    const answers = cache({ ttlSeconds: 60 });
+    const { plain, shaped } = variantsOf('Answer in French.');
+    const [french = ''] = shaped;
+    await answers.put(plain, ENTRY, T0);
+    await answers.put(french, { ...ENTRY, answer: 'fr' }, T0 + 50_000);
+    expect(await answers.get(plain, T0 + 61_000)).toEqual({ hit: false, reason: 'expired' });
+    expect(await answers.get(french, T0 + 61_000)).toEqual({ hit: true, answer: 'fr', createdAt: T0 + 50_000 });
+    expect((await rawItem(answers.itemRead(plain).pk))?.expiresAt).toBe(Math.floor((T0 + 50_000) / 1000) + 60);
+  });
+
+  it('stores at most maxVariants variants per question, and still replaces the ones it holds', async () => {
+    const answers = cache({ maxVariants: 2 });
+    const { plain, shaped } = variantsOf('a', 'b', 'c');
+    const [a = '', b = '', c = ''] = shaped;
+    expect(await answers.put(a, { ...ENTRY, answer: 'A' }, T0)).toEqual({ stored: true });
+    expect(await answers.put(b, { ...ENTRY, answer: 'B' }, T0)).toEqual({ stored: true });
+    expect(await answers.put(c, { ...ENTRY, answer: 'C' }, T0)).toEqual({ stored: false, reason: 'variants_full' });
+    expect(await answers.get(c, T0)).toEqual({ hit: false, reason: 'absent' });
+    expect(await answers.put(a, { ...ENTRY, answer: 'A2' }, T0 + 1)).toEqual({ stored: true });
+    expect(await answers.put(plain, ENTRY, T0 + 1)).toEqual({ stored: true });
+    expect((await answers.get(a, T0 + 2)).hit && (await answers.get(b, T0 + 2)).hit).toBe(true);
+    expect(await answers.get(a, T0 + 2)).toMatchObject({ answer: 'A2' });
+    expect(await answers.get(plain, T0 + 2)).toMatchObject({ answer: ENTRY.answer });
+  });
+
+  it('rejects a maxVariants that is not a positive integer', () => {
+    expect(() => cache({ maxVariants: 0 })).toThrow('AnswerCache maxVariants must be a positive integer, got 0');
   });
 
   it('rejects invalid options, naming every problem', () => {

@@ -95,6 +95,36 @@ describe('DynamoDB round trips per message', () => {
     expect(replies(`${tag}-b`)[0]?.text).toContain(`answer to: ${question}`);
   });
 
+  it("a member whose profile shapes the answer is answered from the same read, the entry's variant", async () => {
+    const tag = uniqueChat('rt-shaped');
+    const { trace, run } = tracedWorker();
+    const question = `Where is the expense policy ${tag}?`;
+    for (const [user, n] of [
+      ['dana', 1],
+      ['erik', 2],
+    ] as const) {
+      await run(recordOf(await queued(`${tag}-${user}`, user, '/profile set language ja'), `${tag}-p${n}`));
+    }
+    await run(recordOf(await queued(`${tag}-dana`, 'dana', question), `${tag}-1`));
+    const prompts = rig.prompts.length;
+
+    // Same shaping, another member: the shaped answer, from the batched read, no GetItem after it.
+    trace.reset();
+    const shaped = await run(recordOf(await queued(`${tag}-erik`, 'erik', question), `${tag}-2`));
+    expect(shaped).toMatchObject({ kind: 'replied', source: 'cache' });
+    expect(rig.prompts.length).toBe(prompts);
+    expect(trace.figures()).toMatchObject({ sequential: 3 });
+    expect(trace.figures().byOperation.Get).toBeUndefined();
+
+    // No profile: not the shaped answer (the model answers), and still no read after the batch.
+    trace.reset();
+    const plain = await run(recordOf(await queued(`${tag}-fay`, 'fay', question), `${tag}-3`));
+    expect(plain).toMatchObject({ kind: 'replied', source: 'model' });
+    expect(rig.prompts.length).toBe(prompts + 1);
+    expect(trace.figures()).toMatchObject({ sequential: 3 });
+    expect(trace.figures().byOperation.Get).toBeUndefined();
+  });
+
   it('a read DynamoDB keeps refusing fails the record before the model or a reply; the redelivery answers once', async () => {
     const chatId = uniqueChat('rt-throttled');
     const event = await queued(chatId, 'carol', `Who is on call ${chatId}?`);

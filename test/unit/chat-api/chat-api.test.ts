@@ -167,10 +167,14 @@ async function post(
 
 type Recorded = { name: string; input: Record<string, unknown> }[];
 const cachePuts = (commands: Recorded) =>
-  commands.filter((c) => c.name === 'PutCommand' && c.input.TableName === 'answer-cache');
+  commands.filter((c) => c.name === 'UpdateCommand' && c.input.TableName === 'answer-cache');
 /** Everything written to DynamoDB (context, cache, ledger, audit) as one string. */
 const stored = (commands: Recorded) =>
-  JSON.stringify(commands.filter((c) => c.name === 'PutCommand' || c.name === 'BatchWriteCommand'));
+  JSON.stringify(
+    commands.filter((c) =>
+      ['PutCommand', 'UpdateCommand', 'BatchWriteCommand', 'TransactWriteCommand'].includes(c.name),
+    ),
+  );
 const sentToModel = (model: FakeModel) => JSON.stringify(model.calls.map((c) => c.request));
 
 describe('/v1/chat input and output hygiene', () => {
@@ -233,7 +237,7 @@ describe('/v1/chat input and output hygiene', () => {
     await post(api, { query: 'What is GroupGate?', max_tokens: 65 });
     const puts = cachePuts(commands);
     expect(puts).toHaveLength(2);
-    const keys = puts.map((p) => (p.input.Item as { pk: string }).pk);
+    const keys = puts.map((p) => (p.input.Key as { pk: string }).pk);
     expect(keys[0]).not.toBe(keys[1]);
   });
 

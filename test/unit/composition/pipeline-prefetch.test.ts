@@ -32,10 +32,16 @@ function portsWith(prefetched: Prefetched) {
 
 beforeEach(() => {
   ddb.reset();
-  ddb
-    .on(GetCommand)
-    .resolves({ Item: { pk: 'read', answer: 'from the table', createdAt: NOW, expiresAt: NOW / 1000 + 60 } });
+  ddb.on(GetCommand).callsFake((input: { Key: { pk: string } }) => ({
+    Item: { pk: input.Key.pk, answer: 'from the table', createdAt: NOW, expiresAt: NOW / 1000 + 60 },
+  }));
 });
+
+/** The FAQ item the worker's batch read for `readKey`, as the pipeline receives it. */
+function prefetchedEntry(readKey: string, item: Record<string, unknown> | undefined) {
+  return Promise.resolve(pipeline.cache.entryOf(readKey, item, NOW));
+}
+const live = { createdAt: NOW, expiresAt: NOW / 1000 + 60 };
 
 afterAll(() => ddb.restore());
 
@@ -44,7 +50,7 @@ describe('prefetched reads in the pipeline ports', () => {
     const ports = portsWith({
       key: 'slack#T#C#U',
       context: Promise.resolve(context),
-      cache: Promise.resolve({ key: 'faq-1', answer: 'from the prefetch' }),
+      cache: prefetchedEntry('faq-1', { pk: 'faq-1', answer: 'from the prefetch', ...live }),
     });
     expect(await ports.cacheGet('faq-1')).toBe('from the prefetch');
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
@@ -54,14 +60,35 @@ describe('prefetched reads in the pipeline ports', () => {
     const ports = portsWith({
       key: 'slack#T#C#U',
       context: Promise.resolve(context),
-      cache: Promise.resolve({ key: 'faq-1', answer: undefined }),
+      cache: prefetchedEntry('faq-1', undefined),
     });
     expect(await ports.cacheGet('faq-1')).toBeUndefined();
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
 
+  it('answers a profile variant of the prefetched entry from the same read, hit or miss', async () => {
+    const ports = portsWith({
+      key: 'slack#T#C#U',
+      context: Promise.resolve(context),
+      cache: prefetchedEntry('faq-1:group', {
+        pk: 'faq-1',
+        answer: 'plain',
+        ...live,
+        variants: new Set(['group', 'mine']),
+        v_group: { answer: 'for the group', createdAt: NOW },
+        v_mine: { answer: 'for me', createdAt: NOW },
+      }),
+    });
+    expect(await ports.cacheGet('faq-1:mine')).toBe('for me');
+    expect(await ports.cacheGet('faq-1:group')).toBe('for the group');
+    expect(await ports.cacheGet('faq-1')).toBe('plain');
+    expect(await ports.cacheGet('faq-1:other')).toBeUndefined();
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
   it.each([
-    ['another key was prefetched', Promise.resolve({ key: 'faq-other', answer: 'not this one' })],
+    ['another key was prefetched', prefetchedEntry('faq-other', { pk: 'faq-other', answer: 'not this one', ...live })],
+    ['another entry was prefetched, under the same variant', prefetchedEntry('faq-other:v', undefined)],
     ['no key was prefetched', Promise.resolve(undefined)],
   ])('reads the table when %s', async (_case, cache) => {
     const ports = portsWith({ key: 'slack#T#C#U', context: Promise.resolve(context), cache });

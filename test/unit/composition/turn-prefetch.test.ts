@@ -59,7 +59,9 @@ describe('prefetchTurn', () => {
     const meter = new CapacityMeter();
     const prefetch = prefetchTurn(deps(), turn, meter);
     expect((await prefetch.context).version).toBe(2);
-    expect(await prefetch.cache).toEqual({ key: 'faq-1', answer: 'Nine to five.' });
+    const cached = await prefetch.cache;
+    expect(cached?.covers('faq-1')).toBe(true);
+    expect(cached?.lookup('faq-1')).toEqual({ hit: true, answer: 'Nine to five.', createdAt: NOW });
     expect(await prefetch.activeMarker.present).toBe(true);
     expect(prefetch.activeMarker.key).toBe(activeUserKey(member, NOW));
     expect(await prefetch.profile).toEqual({ member: { language: { value: 'ja', updatedAt: NOW - 1000 } } });
@@ -72,6 +74,32 @@ describe('prefetchTurn', () => {
     ]);
     // No consumed capacity in the answer: priced as two strong and two eventual reads.
     expect(meter.read).toBe(3);
+  });
+
+  it("reads a profile variant's whole entry, which covers every variant of the question", async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        'answer-cache': [
+          {
+            pk: 'faq-1',
+            variants: new Set(['grp']),
+            v_grp: { answer: 'Shaped.', createdAt: NOW },
+            expiresAt: NOW / 1e3 + 60,
+          },
+        ],
+      },
+    });
+    const prefetch = prefetchTurn(
+      deps(async () => 'faq-1:grp'),
+      turn,
+      new CapacityMeter(),
+    );
+    const cached = await prefetch.cache;
+    expect(requested()[0]?.['answer-cache']).toEqual({ Keys: [{ pk: 'faq-1' }], ConsistentRead: false });
+    expect(cached?.lookup('faq-1:grp')).toMatchObject({ hit: true, answer: 'Shaped.' });
+    expect(cached?.covers('faq-1:mine')).toBe(true);
+    expect(cached?.lookup('faq-1:mine')).toEqual({ hit: false, reason: 'absent' });
+    expect(cached?.covers('faq-2')).toBe(false);
   });
 
   it('reads no FAQ entry for a question with no key, and reports absent items as such', async () => {

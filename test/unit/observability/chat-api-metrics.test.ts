@@ -27,7 +27,8 @@ function handlerWith() {
   const doc = {
     send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
       if (command.constructor.name === 'GetCommand' && command.input.TableName === 'answer-cache' && cacheHit) {
-        return { Item: { answer: '9 to 5.', createdAt: NOW - 1_000, expiresAt: NOW / 1000 + 600 } };
+        const pk = (command.input.Key as { pk: string }).pk;
+        return { Item: { pk, answer: '9 to 5.', createdAt: NOW - 1_000, expiresAt: NOW / 1000 + 600 } };
       }
       return {};
     },

@@ -56,8 +56,11 @@ function ledgerItem(): Record<string, unknown> | undefined {
   return found[0];
 }
 
-/** Writes to the FAQ answer cache table. */
-const cacheWrites = () => written.filter((input) => input.TableName === config.tables.answerCache && 'Item' in input);
+/** Writes to the FAQ answer cache table (an answer is stored with an UpdateItem, beside its question's variants). */
+const cacheWrites = () =>
+  written.filter(
+    (input) => input.TableName === config.tables.answerCache && ('Item' in input || 'UpdateExpression' in input),
+  );
 
 let emf: EmfCapture;
 
