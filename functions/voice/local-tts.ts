@@ -15,8 +15,12 @@ export interface LocalTtsOptions {
   readonly timeoutMs?: number;
 }
 
-/** Upper bound of espeak-ng's output: 22,050 Hz 16-bit mono at its slowest default rate is far below 1 MB a minute. */
-const BYTES_PER_CHAR = 8_000;
+/**
+ * Upper bound of espeak-ng's output per character: 22,050 Hz 16-bit mono is 44.1 KB a second, and its slowest voice
+ * here, Mandarin (one syllable per Han character), took 0.35 s a character (18.1 s for 50); 32,000 bytes is 0.73 s.
+ * (8,000, sized for English, cut Mandarin answers of 100–180 characters off with an output-cap error.)
+ */
+const BYTES_PER_CHAR = 32_000;
 
 /**
  * Speech synthesis on this machine (the sandbox): `espeak-ng` reads the text from stdin (so no text can be taken for

@@ -81,6 +81,13 @@ describe('espeak-ng speaks, pocketsphinx hears', () => {
     expect(spoken.durationSeconds).toBeGreaterThan(2);
     expect(spoken.durationSeconds).toBeLessThan(6);
   });
+
+  it('speaks a long Mandarin answer whole (about 0.35 s a character), within the output cap', async () => {
+    const text = '今天天气很好我们去公园散步吧'.repeat(15).slice(0, 200);
+    const spoken = await createLocalTts({ maxChars: 200 }).synthesize(text, { language: 'zh-CN', format: 'ogg_opus' });
+    expect(spoken.characters).toBe(200);
+    expect(spoken.durationSeconds).toBeGreaterThan(40);
+  });
 });
 
 describe('bad input gets a typed error', () => {
