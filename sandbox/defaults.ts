@@ -26,6 +26,8 @@ export const SANDBOX_CREDENTIALS: EmulatorCredentials = {
     encodingAesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
     botId: 'aibsandbox',
     botSecret: 'sandbox-wecom-bot-secret',
+    directoryCorpId: 'wwsandboxcorp',
+    directoryCorpSecret: 'sandbox-wecom-directory-secret',
   },
 };
 

@@ -3,9 +3,11 @@ import { LEDGER_PLATFORMS, type LedgerPlatform } from '#platforms/types';
 import * as z from '#shared/zod';
 import { ENV } from './env-names';
 import {
+  DEFAULT_PROFILE_DIRECTORY_RETRY_MINUTES,
   DEFAULT_PROFILE_DIRECTORY_TTL_HOURS,
   DEFAULT_PROFILE_RETENTION_DAYS,
   directoryPlatformsSchema,
+  MAX_PROFILE_DIRECTORY_RETRY_MINUTES,
   type ProfileConfig,
   profileGroupDefaultsSchema,
 } from './profile-config';
@@ -118,6 +120,10 @@ export const pipelineEnvShape = {
     ),
   ),
   [ENV.profileDirectoryTtlHours]: z._default(envInt(1, 24 * 90), DEFAULT_PROFILE_DIRECTORY_TTL_HOURS),
+  [ENV.profileDirectoryRetryMinutes]: z._default(
+    envInt(1, MAX_PROFILE_DIRECTORY_RETRY_MINUTES),
+    DEFAULT_PROFILE_DIRECTORY_RETRY_MINUTES,
+  ),
   [ENV.priceOverrides]: z.optional(jsonValue),
   [ENV.modelApi]: z._default(z.enum(['sagemaker', 'openai']), 'sagemaker'),
   [ENV.modelBreakerCoolDownMs]: z._default(envInt(1_000, 600_000), 30_000),
@@ -336,6 +342,7 @@ export function toPipelineConfig(c: PipelineEnv): PipelineConfig {
       groupDefaults: c[ENV.profileGroupDefaults] ?? {},
       directoryPlatforms: c[ENV.profileDirectory] ?? [],
       directoryTtlMs: c[ENV.profileDirectoryTtlHours] * 3_600_000,
+      directoryRetryMs: c[ENV.profileDirectoryRetryMinutes] * 60_000,
     },
     priceOverrides: c[ENV.priceOverrides],
     skills: parseSkillsConfig(c[ENV.skills]),

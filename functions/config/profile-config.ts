@@ -8,11 +8,15 @@ import * as z from '#shared/zod';
  * - `PROFILE_GROUP_DEFAULTS`: JSON `{"*" | "<platform>:*" | "<platform>:<chatId>": {field: value}}`, the values a
  *   group's members get unless they or the directory say otherwise; the most specific entry replaces the others;
  * - `PROFILE_DIRECTORY`: comma-separated platforms whose directory (job title, department) is looked up;
- * - `PROFILE_DIRECTORY_TTL_HOURS`: how long a directory answer is kept in the profile before it is asked again.
+ * - `PROFILE_DIRECTORY_TTL_HOURS`: how long a directory answer is kept in the profile before it is asked again;
+ * - `PROFILE_DIRECTORY_RETRY_MINUTES`: how long after a failed lookup the directory is not asked again for that member.
  */
 
 export const DEFAULT_PROFILE_RETENTION_DAYS = 365;
 export const DEFAULT_PROFILE_DIRECTORY_TTL_HOURS = 24;
+export const DEFAULT_PROFILE_DIRECTORY_RETRY_MINUTES = 15;
+/** A day: a longer wait is better served by not enabling the directory at all. */
+export const MAX_PROFILE_DIRECTORY_RETRY_MINUTES = 24 * 60;
 
 const GROUP_REF = new RegExp(`^(\\*|(${LEDGER_PLATFORMS.join('|')}):.+)$`);
 
@@ -63,6 +67,8 @@ export interface ProfileConfig {
   /** Platforms whose directory is asked for a member's job title and department. */
   readonly directoryPlatforms: readonly PlatformName[];
   readonly directoryTtlMs: number;
+  /** After a failed lookup, the directory is not asked again for that member before this many ms. */
+  readonly directoryRetryMs: number;
 }
 
 /** The most specific group-default entry for a chat: its own, else its platform's, else `*`, else none. */

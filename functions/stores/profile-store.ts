@@ -24,8 +24,8 @@ import type { CapacitySink } from './capacity';
  * member per tenant, whichever chat they write in. The table is already encrypted, backed up (PITR), read by the
  * worker alongside the context (one BatchGetItem) and written by the functions that answer.
  *
- * Item: `{pk, kind: 'profile', m_<field>: {value, updatedAt}…, directory?: {values, fetchedAt}, updatedAt,
- * expiresAt}`. Each member-set field is its own attribute, so setting or clearing one is one UpdateItem that touches
+ * Item: `{pk, kind: 'profile', m_<field>: {value, updatedAt}…, directory?: {values, fetchedAt},
+ * directoryFailedAt?, updatedAt, expiresAt}`. Each member-set field is its own attribute, so setting or clearing one is one UpdateItem that touches
  * nothing else. `expiresAt` (TTL, `retentionDays` after the last change) is renewed by every change.
  *
  * Every change is written in one TransactWriteItems with its audit record (who, which field, what source, the value
@@ -99,7 +99,8 @@ export class ProfileStore {
     }
     const directory = directoryOf(item.directory);
     const updatedAt = typeof item.updatedAt === 'number' ? { updatedAt: item.updatedAt } : {};
-    return directory ? { ...updatedAt, member, directory } : { ...updatedAt, member };
+    const failedAt = typeof item.directoryFailedAt === 'number' ? { directoryFailedAt: item.directoryFailedAt } : {};
+    return directory ? { ...updatedAt, member, directory, ...failedAt } : { ...updatedAt, member, ...failedAt };
   }
 
   /** Sets one member-set value (already validated and masked) and records the change. */
@@ -164,8 +165,8 @@ export class ProfileStore {
   }
 
   /**
-   * Caches the directory's answer (`values` may be empty: the directory knows nothing, asked again after the TTL).
-   * Recorded as a change only when the values differ from the cached ones. Conditional on the item being as `read`
+   * Caches the directory's answer (`values` may be empty: the directory knows nothing, asked again after the TTL)
+   * and clears a recorded failure. Recorded as a change only when the values differ from the cached ones. Conditional on the item being as `read`
    * saw it (same `updatedAt`, or still absent), so a lookup that raced with `/forget` or another change is dropped
    * rather than re-creating or overwriting what the member just did; resolves to false then.
    */
@@ -180,7 +181,8 @@ export class ProfileStore {
       Update: {
         TableName: this.options.tableName,
         Key: { pk: profileKey(owner) },
-        UpdateExpression: 'SET directory = :d, #kind = :kind, updatedAt = :now, expiresAt = :exp',
+        UpdateExpression:
+          'SET directory = :d, #kind = :kind, updatedAt = :now, expiresAt = :exp REMOVE directoryFailedAt',
         ...(read.updatedAt === undefined
           ? { ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :nowSeconds' }
           : { ConditionExpression: 'updatedAt = :read' }),
@@ -201,6 +203,44 @@ export class ProfileStore {
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException || isConditionCancel(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Records that the directory could not be asked (`directoryFailedAt`), so no container asks it again for this
+   * member before the retry window ends: one write per failure, and so at most one per window. Not a change of the
+   * profile, so not audited; the cached values stay. Conditional like `putDirectory`: a live item only as `read` saw
+   * it (its expiry is left alone), an absent one is created with the retention expiry; an expired item not yet
+   * deleted is left alone (resolves to false, as for a race).
+   */
+  async putDirectoryFailure(
+    owner: ProfileOwner,
+    read: StoredProfile,
+    now: number,
+    capacity?: CapacitySink,
+  ): Promise<boolean> {
+    const live = read.updatedAt !== undefined;
+    try {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: profileKey(owner) },
+          UpdateExpression: live
+            ? 'SET directoryFailedAt = :now, updatedAt = :now'
+            : 'SET directoryFailedAt = :now, #kind = :kind, updatedAt = :now, expiresAt = :exp',
+          ConditionExpression: live ? 'updatedAt = :read' : 'attribute_not_exists(pk)',
+          ...(live ? {} : { ExpressionAttributeNames: { '#kind': 'kind' } }),
+          ExpressionAttributeValues: live
+            ? { ':now': now, ':read': read.updatedAt }
+            : { ':now': now, ':kind': 'profile', ':exp': this.expiresAt(now) },
+          ReturnConsumedCapacity: 'TOTAL',
+        }),
+      );
+      capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
     }
   }

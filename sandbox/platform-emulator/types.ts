@@ -83,6 +83,9 @@ export interface EmulatorCredentials {
     botId: string;
     /** The long connection's `aibot_subscribe` secret; the AI-bot socket emulator accepts only this one. */
     botSecret?: string;
+    /** The member directory's self-built app (`gettoken`); without them the emulator refuses every token. */
+    directoryCorpId?: string;
+    directoryCorpSecret?: string;
   };
 }
 

@@ -1,6 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { computeMsgSignature, deriveAesKey, encryptMessage } from '#platforms/wecom/biz-msg-crypt';
 import { encryptWeComFile, WECOM_FILE_URL_LIFETIME_MS } from '#platforms/wecom/files';
+import { DIRECTORY_ERRCODES, directoryEntry, emulatedDepartmentId, emulatedDepartmentName } from './directory';
 import { wecomMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
@@ -143,6 +144,11 @@ export function createWeComEmulator(options: StreamPollerOptions = {}): Platform
     async handleApi(request, ctx) {
       const file = /^\/_files\/([0-9a-f]+)$/.exec(request.path);
       if (request.method === 'GET' && file) return serveFile(file[1] ?? '', ctx);
+      if (request.method === 'GET' && request.path === '/cgi-bin/gettoken') return issueDirectoryToken(request, ctx);
+      if (request.method === 'GET' && request.path === '/cgi-bin/user/get') return directoryUser(request, ctx);
+      if (request.method === 'GET' && request.path === '/cgi-bin/department/get') {
+        return directoryDepartment(request, ctx);
+      }
       if (request.method !== 'POST' || request.path !== '/cgi-bin/aibot/response') {
         return json(404, { errcode: 404, errmsg: `No emulated WeCom API at ${request.path}` });
       }
@@ -177,6 +183,91 @@ function respond(request: EmulatedApiRequest, ctx: EmulatorContext, used: Set<st
   const mentions = wecomMentions(text, isObject(part) ? part.mentioned_list : undefined);
   ctx.record({ platform: 'wecom', chatId: code.chatId, text, replyTo: code.msgid, messageId: randomUUID(), mentions });
   return json(200, { errcode: 0, errmsg: 'ok' });
+}
+
+const DIRECTORY_TOKEN_TTL_SECONDS = 7200;
+
+/**
+ * `gettoken?corpid&corpsecret` for the directory's self-built app (`credentials.wecom.directoryCorpId`/`Secret`):
+ * 40013 for another corp id, 40001 for another secret, as WeCom answers (HTTP 200).
+ */
+function issueDirectoryToken(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const { directoryCorpId, directoryCorpSecret } = ctx.credentials.wecom;
+  if (!directoryCorpId || request.query.corpid !== directoryCorpId) {
+    return json(200, { errcode: 40013, errmsg: 'invalid corpid' });
+  }
+  if (!directoryCorpSecret || request.query.corpsecret !== directoryCorpSecret) {
+    return json(200, { errcode: 40001, errmsg: 'invalid credential' });
+  }
+  const issuedAt = String(ctx.now());
+  return json(200, {
+    errcode: 0,
+    errmsg: 'ok',
+    access_token: `wc-${issuedAt}-${directoryTokenMac(directoryCorpSecret, issuedAt)}`,
+    expires_in: DIRECTORY_TOKEN_TTL_SECONDS,
+  });
+}
+
+/** Fault injection, then the directory token's check (40014 bad, 42001 for the `expired-token` fault). */
+function admitDirectoryCall(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse | undefined {
+  const fault = ctx.fault?.() ?? 'none';
+  if (fault === '429') {
+    return { statusCode: 429, headers: { 'content-type': 'application/json', 'retry-after': '1' }, body: '' };
+  }
+  if (fault === '5xx') return json(500, { errcode: -1, errmsg: 'system busy' });
+  if (fault === 'expired-token') return json(200, { errcode: 42001, errmsg: 'access_token expired' });
+  const [, issuedAt = '', mac] = (request.query.access_token ?? '').split('-');
+  const secret = ctx.credentials.wecom.directoryCorpSecret ?? '';
+  const age = ctx.now() - Number(issuedAt);
+  if (
+    !secret ||
+    mac !== directoryTokenMac(secret, issuedAt) ||
+    !(age >= 0 && age < DIRECTORY_TOKEN_TTL_SECONDS * 1000)
+  ) {
+    return json(200, { errcode: 40014, errmsg: 'invalid access_token' });
+  }
+  return undefined;
+}
+
+/**
+ * `user/get?userid`: the member's `position` and `department` ids from the emulated directory (any userid is a
+ * member, one without a department sits in the organisation, 1), or the entry's `errcode`. What a self-built app
+ * created after 2022-06-20 gets: no avatar, gender, mobile, email or address.
+ */
+function directoryUser(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const refused = admitDirectoryCall(request, ctx);
+  if (refused) return refused;
+  const userid = request.query.userid ?? '';
+  if (userid === '') return json(200, { errcode: DIRECTORY_ERRCODES.wecom.noSuchMember, errmsg: 'userid not found' });
+  const entry = directoryEntry('wecom', userid);
+  if (entry.errcode !== undefined) {
+    return json(200, { errcode: entry.errcode, errmsg: `emulated directory errcode ${entry.errcode}` });
+  }
+  return json(200, {
+    errcode: 0,
+    errmsg: 'ok',
+    userid,
+    name: userid,
+    department: [emulatedDepartmentId(entry.department)],
+    position: entry.title ?? '',
+    status: 1,
+  });
+}
+
+/** `department/get?id`: `department.name`, or 60003 for an unknown id. */
+function directoryDepartment(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const refused = admitDirectoryCall(request, ctx);
+  if (refused) return refused;
+  const id = Number(request.query.id);
+  const name = Number.isInteger(id) ? emulatedDepartmentName(id) : undefined;
+  if (name === undefined) {
+    return json(200, { errcode: DIRECTORY_ERRCODES.wecom.noSuchDepartment, errmsg: 'department not found' });
+  }
+  return json(200, { errcode: 0, errmsg: 'ok', department: { id, name, parentid: 1, order: 1 } });
+}
+
+function directoryTokenMac(secret: string, issuedAt: string): string {
+  return createHmac('sha256', secret).update(issuedAt).digest('hex').slice(0, 24);
 }
 
 interface ResponseCode {

@@ -107,6 +107,11 @@ export interface StoredProfile {
     /** Epoch ms of the lookup; the directory is asked again once this is older than its TTL. */
     readonly fetchedAt: number;
   };
+  /**
+   * Epoch ms of the last failed lookup (no scope, throttled, down); the directory is not asked again for this member
+   * before `PROFILE_DIRECTORY_RETRY_MINUTES` have passed. Cleared by the next answer the directory gives.
+   */
+  readonly directoryFailedAt?: number;
 }
 
 export const EMPTY_PROFILE: StoredProfile = { member: {} };

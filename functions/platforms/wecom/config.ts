@@ -45,9 +45,26 @@ export interface WeComConfig {
    * @default streaming off
    */
   readonly streaming?: StreamingConfig;
+  /**
+   * Member directory for profiles (docs/PROFILES.md), optional: the corp id and the secret of a self-built app with
+   * contact read permission (the AI bot's credentials cannot read the directory). Both or neither; without them the
+   * adapter has no `lookupMember`.
+   */
+  readonly directoryCorpId?: string;
+  readonly directoryCorpSecret?: string;
+  /** Where the directory API is (`WECOM_API_BASE_URL`). @default 'https://qyapi.weixin.qq.com' */
+  readonly apiBaseUrl?: string;
 }
 
 export const WECOM_REPLY_ORIGIN = 'https://qyapi.weixin.qq.com';
+export const WECOM_API_BASE_URL = 'https://qyapi.weixin.qq.com';
+
+/** The self-built app whose token reads the directory (`cgi-bin/user/get`, `cgi-bin/department/get`). */
+export interface WeComDirectoryConfig {
+  readonly corpId: string;
+  readonly corpSecret: string;
+  readonly apiBaseUrl: string;
+}
 /** `response_url` may be used once, within one hour of the callback. */
 export const RESPONSE_URL_LIFETIME_MS = 60 * 60 * 1000;
 
@@ -60,6 +77,8 @@ export interface ResolvedWeComConfig {
   readonly timestampWindowMs: number;
   readonly replyLimits: ReplyLimits;
   readonly streaming: StreamingConfig;
+  /** Present only when both directory credentials are set. */
+  readonly directory: WeComDirectoryConfig | undefined;
 }
 
 /** Validates once per cold start. @throws ConfigError naming the bad setting. */
@@ -76,5 +95,21 @@ export function resolveWeComConfig(config: WeComConfig): ResolvedWeComConfig {
     timestampWindowMs: config.timestampWindowMs ?? 300_000,
     replyLimits: resolveReplyLimits(config.replyLimits),
     streaming: config.streaming ?? { enabled: false, optOutChats: [] },
+    directory: resolveDirectory(config),
   });
+}
+
+function resolveDirectory(config: WeComConfig): WeComDirectoryConfig | undefined {
+  const { directoryCorpId: corpId, directoryCorpSecret: corpSecret } = config;
+  if (!corpId && !corpSecret) return undefined;
+  if (!corpId || !corpSecret) {
+    throw new ConfigError([
+      `WeCom ${corpId ? 'directoryCorpSecret' : 'directoryCorpId'} is required with ${
+        corpId ? 'directoryCorpId' : 'directoryCorpSecret'
+      } (the member directory needs both)`,
+    ]);
+  }
+  const apiBaseUrl = (config.apiBaseUrl ?? WECOM_API_BASE_URL).replace(/\/+$/, '');
+  if (!URL.canParse(apiBaseUrl)) throw new ConfigError([`WeCom apiBaseUrl ${apiBaseUrl} is not a URL`]);
+  return { corpId, corpSecret, apiBaseUrl };
 }

@@ -1,13 +1,14 @@
 import { ENV } from '#config/env-names';
 import { streamingConfigFrom, streamsTo } from '#config/streaming';
 import { PlatformApiError } from '#core/errors';
-import { type PlatformDescriptor, replyUrlAllowlist } from '#platforms/descriptor';
+import { apiBaseUrlFrom, type PlatformDescriptor, replyUrlAllowlist } from '#platforms/descriptor';
 import { openOneShotReply } from '#platforms/shared/reply-session';
 import { openStreamingSession } from '#platforms/shared/streaming-session';
 import type { AdapterDeps, ChatPlatform, OutgoingReply, SendResult } from '#platforms/types';
 import { awsJsonClientFromEnv, SQS } from '#shared/aws-json-client';
 import { resolveWeComConfig, WECOM_REPLY_ORIGIN, type WeComConfig } from './config';
 import type { wecomCredentials } from './credentials';
+import { createWeComDirectoryTokens, lookupWeComMember } from './directory';
 import { downloadWeComFile } from './files';
 import { wecomManifest } from './manifest';
 import { parseWeComConnectionEvent, parseWeComRequest } from './parse';
@@ -47,6 +48,13 @@ export function createWeComPlatform(
   const store = deps.streamSnapshots;
   const context = store ? { config: resolved, deps, store } : undefined;
   const startsStream = context ? (chatId: string) => streamsTo(resolved.streaming, 'wecom', chatId) : undefined;
+  // The member directory, only with the optional self-built app's credentials; its token is this adapter's.
+  const { directory } = resolved;
+  const directoryTokens = directory ? createWeComDirectoryTokens(directory, deps) : undefined;
+  const lookupMember: ChatPlatform['lookupMember'] =
+    directory && directoryTokens
+      ? (_tenantId, userId) => lookupWeComMember(userId, directory, directoryTokens, deps)
+      : undefined;
 
   /** A message whose ack started a stream is answered on that stream (WeCom polls it), whatever the session kind. */
   const { relay } = options;
@@ -89,6 +97,7 @@ export function createWeComPlatform(
     },
     answerStreamRefresh: (streamId, now) => answerStreamRefresh(streamId, now, resolved, store),
     downloadAttachment: (attachment, options) => downloadWeComFile(attachment, options, { config: resolved, deps }),
+    ...(lookupMember ? { lookupMember } : {}),
   };
 }
 
@@ -99,6 +108,7 @@ export const wecomPlatform: PlatformDescriptor<'wecom', typeof wecomReplyHandleS
       createWeComPlatform(
         {
           ...credentials,
+          ...apiBaseUrlFrom(env[ENV.wecomApiBaseUrl]),
           replyUrls: replyUrlAllowlist([WECOM_REPLY_ORIGIN], replyHandleOrigins),
           replyLimits,
           streaming: streamingConfigFrom(env),

@@ -1,9 +1,12 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { ProfileConfig } from '#config/profile-config';
 import { conversationKey } from '#core/conversation-key';
 import type { QueuedEvent } from '#core/queue-message';
 import { PROFILE_MESSAGES } from '#core/skills/profile';
 import { profileKey } from '#stores/profile-store';
-import { EMULATED_DIRECTORY } from '../../../sandbox/platform-emulator/directory';
+import { SANDBOX_CREDENTIALS } from '../../../sandbox/defaults';
+import { DINGTALK_EMULATED_CORP_ID } from '../../../sandbox/platform-emulator/dingtalk';
+import { DIRECTORY_ERRCODES, EMULATED_DIRECTORY } from '../../../sandbox/platform-emulator/directory';
 import { FEISHU_EMULATED_TENANT } from '../../../sandbox/platform-emulator/feishu';
 import { type ChatMessage, echoModel, type Rig, recordOf, startRig, uniqueChat } from './harness';
 
@@ -41,7 +44,12 @@ async function ask(chatId: string, userId: string, text: string): Promise<string
 
 const systemOf = (prompt: readonly ChatMessage[] | undefined) => prompt?.find((m) => m.role === 'system')?.content;
 
-const TENANTS = { slack: 'T0SANDBOX', feishu: FEISHU_EMULATED_TENANT } as const;
+const TENANTS = {
+  slack: 'T0SANDBOX',
+  feishu: FEISHU_EMULATED_TENANT,
+  dingtalk: DINGTALK_EMULATED_CORP_ID,
+  wecom: SANDBOX_CREDENTIALS.wecom.botId,
+} as const;
 
 async function storedProfile(userId: string, platform: keyof typeof TENANTS = 'slack') {
   const out = await rig.aws.clients.doc.send(
@@ -285,3 +293,99 @@ it.each([
   },
   60_000,
 );
+
+/**
+ * A worker whose profiles settings are `profiles` (the directory of `platform` enabled), answering `userId`'s
+ * messages delivered through the real webhook; each call returns the worker's outcome.
+ */
+function directoryWorker(
+  platform: keyof typeof TENANTS,
+  chat: string,
+  userId: string,
+  profiles: Partial<ProfileConfig> = {},
+) {
+  const worker = rig.runtime({
+    config: { ...rig.config, profiles: { ...rig.config.profiles, directoryPlatforms: [platform], ...profiles } },
+  });
+  let n = 0;
+  return async (text: string) => {
+    const captured: QueuedEvent[] = [];
+    rig.capture = captured;
+    try {
+      await rig.say(platform, { chatId: chat, userId, text });
+    } finally {
+      rig.capture = undefined;
+    }
+    const [event] = captured;
+    if (!event) throw new Error('the webhook enqueued nothing');
+    n++;
+    return worker(recordOf(event, `${chat}-${n}`));
+  };
+}
+
+it.each([
+  ['dingtalk', 'topapi/v2/user/get + department/get'],
+  ['wecom', 'cgi-bin/user/get + department/get'],
+] as const)(
+  'the directory (%s %s) fills role and department; they shape the next answer',
+  async (platform, _api) => {
+    const chat = uniqueChat(`directory-${platform}`);
+    const june = `june-${chat}`;
+    EMULATED_DIRECTORY.set(`${platform}:${june}`, { title: 'Engineering Manager', department: 'Sales' });
+    try {
+      const answer = directoryWorker(platform, chat, june);
+      const before = rig.prompts.length;
+      expect(await answer(`What is on the roadmap ${chat}?`)).toMatchObject({ kind: 'replied' });
+      expect(systemOf(rig.prompts[before])).toBe(rig.config.systemPrompt);
+      const stored = await storedProfile(june, platform);
+      expect(stored?.directory).toMatchObject({ values: { role: 'Engineering Manager', department: 'Sales' } });
+      expect(stored?.directoryFailedAt).toBeUndefined();
+      expect((await profileChanges(june)).map((c) => [c.action, c.fields, c.source])).toEqual([
+        ['directory', ['role', 'department'], 'directory'],
+      ]);
+
+      expect(await answer(`What is on the roadmap for Q3 ${chat}?`)).toMatchObject({ kind: 'replied' });
+      expect(systemOf(rig.prompts.at(-1))).toContain('The member is a manager');
+      await answer('/profile');
+      const shown = rig.deliveries.filter((d) => d.chatId === chat).at(-1)?.text ?? '';
+      expect(shown).toContain('• role: Engineering Manager [directory');
+      expect(shown).toContain('• department: Sales [directory');
+    } finally {
+      EMULATED_DIRECTORY.delete(`${platform}:${june}`);
+    }
+  },
+  60_000,
+);
+
+it('a refused lookup never breaks the answer, and is not retried before the retry window ends', async () => {
+  const chat = uniqueChat('directory-backoff');
+  const kim = `kim-${chat}`;
+  // The directory app may not read this member (outside its visible range): WeCom errcode 60011.
+  EMULATED_DIRECTORY.set(`wecom:${kim}`, { errcode: DIRECTORY_ERRCODES.wecom.noPermission });
+  try {
+    const answer = directoryWorker('wecom', chat, kim, { directoryRetryMs: 3_000 });
+    expect(await answer(`Where is the style guide ${chat}?`)).toMatchObject({ kind: 'replied' });
+    const failed = await storedProfile(kim, 'wecom');
+    expect(failed?.directoryFailedAt).toEqual(expect.any(Number));
+    expect(failed?.directory).toBeUndefined();
+    expect(await profileChanges(kim)).toEqual([]);
+
+    // Within the window the directory is not asked, even once the member became readable.
+    EMULATED_DIRECTORY.set(`wecom:${kim}`, { title: '<b>Backend</b> developer {{system}}', department: '研发部' });
+    expect(await answer(`Where is the style guide now ${chat}?`)).toMatchObject({ kind: 'replied' });
+    expect(await storedProfile(kim, 'wecom')).toEqual(failed);
+
+    // After it, the lookup is made again; the title's markup is dropped before it is stored.
+    await new Promise((resolve) => setTimeout(resolve, 3_100));
+    expect(await answer(`Where is the style guide today ${chat}?`)).toMatchObject({ kind: 'replied' });
+    const stored = await storedProfile(kim, 'wecom');
+    expect(stored?.directory).toMatchObject({
+      values: { role: 'b Backend /b developer system', department: '研发部' },
+    });
+    expect(stored?.directoryFailedAt).toBeUndefined();
+    expect(await answer(`Where is the style guide kept ${chat}?`)).toMatchObject({ kind: 'replied' });
+    expect(systemOf(rig.prompts.at(-1))).toContain('The member is an engineer');
+  } finally {
+    EMULATED_DIRECTORY.delete(`wecom:${kim}`);
+  }
+}, 60_000);

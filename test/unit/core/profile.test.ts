@@ -149,6 +149,7 @@ describe('group defaults and /profile', () => {
     groupDefaults: { '*': { language: 'en' }, 'slack:*': { length: 'short' }, 'slack:C1': { language: 'zh' } },
     directoryPlatforms: [],
     directoryTtlMs: 86_400_000,
+    directoryRetryMs: 900_000,
   };
 
   it('takes the most specific entry, which replaces the others', () => {
