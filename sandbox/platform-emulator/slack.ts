@@ -14,7 +14,7 @@ import type {
   PlatformEmulator,
 } from './types';
 import { multipartForm, storedImage } from './uploaded-image';
-import { emulatedAudioType } from './voice-file';
+import { emulatedAudioType, storedAudio } from './voice-file';
 
 /** Workspace every emulated Slack event comes from. */
 export const SLACK_EMULATED_TEAM = 'T0SANDBOX';
@@ -238,7 +238,7 @@ type MethodHandler = (body: unknown, ctx: EmulatorContext) => Answer;
  * HTTP 500, or `token_expired`) `chat.postMessage`, the streaming methods `chat.startStream`/`appendStream`/
  * `stopStream`, `chat.update`, `assistant.threads.setStatus` and the external file upload
  * (`files.getUploadURLExternal`, the upload URL, `files.completeUploadExternal`: a shared PNG is recorded as an image
- * message), recording what the bot posted and how it changed.
+ * message, a shared Ogg file as an audio message), recording what the bot posted and how it changed.
  */
 export function createSlackEmulator(): PlatformEmulator {
   let sequence = 0;
@@ -299,7 +299,7 @@ export function createSlackEmulator(): PlatformEmulator {
 
   const record = (
     ctx: EmulatorContext,
-    delivery: Pick<EmulatedDelivery, 'chatId' | 'text' | 'messageId' | 'stream' | 'image'> & {
+    delivery: Pick<EmulatedDelivery, 'chatId' | 'text' | 'messageId' | 'stream' | 'image' | 'audio'> & {
       threadTs?: string | undefined;
     },
     wire: string,
@@ -443,6 +443,8 @@ export function createSlackEmulator(): PlatformEmulator {
       if (!body.channel_id) continue;
       const title = file.title ?? upload.filename;
       const image = storedImage(upload.bytes, upload.alt || title);
+      // An Ogg file is shown as an audio file the page plays (a spoken answer).
+      const audio = image ? undefined : storedAudio(upload.bytes);
       record(
         ctx,
         {
@@ -451,6 +453,7 @@ export function createSlackEmulator(): PlatformEmulator {
           messageId: file.id,
           threadTs: body.thread_ts,
           ...(image ? { image } : {}),
+          ...(audio ? { audio } : {}),
         },
         '',
       );

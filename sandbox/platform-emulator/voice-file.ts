@@ -1,5 +1,5 @@
 import { probeAudio } from '#voice/audio';
-import type { EmulatedFile } from './types';
+import type { EmulatedAudio, EmulatedFile } from './types';
 
 /**
  * Which shared files the emulators present as voice messages (Feishu `audio`, a Slack `audio/*` file): those whose
@@ -31,4 +31,19 @@ export function emulatedAudioDurationMs(file: EmulatedFile): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * What the emulators keep of a spoken answer the bot uploaded as a plain file (Slack, DingTalk), so the page can play
+ * it: an Ogg file (sniffed: `OggS`), with `durationMs` as declared or, when the platform takes none, from its headers.
+ * Undefined for any other file (the page plays only Ogg).
+ */
+export function storedAudio(bytes: Uint8Array, durationMs?: number): EmulatedAudio | undefined {
+  const data = Buffer.from(bytes);
+  if (data.subarray(0, 4).toString('latin1') !== 'OggS') return undefined;
+  return {
+    mediaType: 'audio/ogg',
+    data: data.toString('base64'),
+    durationMs: durationMs ?? emulatedAudioDurationMs({ name: 'speech.ogg', bytes: data }),
+  };
 }

@@ -12,7 +12,8 @@ import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-pro
  * downloads it with the bot token, pocketsphinx transcribes it (`npm start` sets `VOICE_ASR=local`), and the model
  * receives the recognised words. The model is an external server (`MODEL_ENDPOINT_URL`) recording every request.
  * And the way back: the Feishu `sales` group opted in to spoken answers (`VOICE_REPLY_CHATS`), so espeak-ng speaks
- * its answers, posted as Feishu audio messages that the page plays under the reply.
+ * its answers, posted as Feishu audio messages that the page plays under the reply; so did its Slack channel (a shared
+ * `answer.ogg` in the reply's thread) and its DingTalk group (a robot `sampleAudio` voice message).
  */
 
 interface Delivered {
@@ -40,7 +41,7 @@ beforeAll(async () => {
   sandbox = await startSandboxProcess({
     MODEL_ENDPOINT_URL: model.url,
     FALLBACK_MODEL: 'off',
-    VOICE_REPLY_CHATS: 'feishu:sales',
+    VOICE_REPLY_CHATS: 'feishu:sales,slack:sales,dingtalk:sales',
   });
 }, 90_000);
 
@@ -168,4 +169,40 @@ describe('a voice message in the sandbox', () => {
       await browser.close();
     }
   }, 90_000);
+
+  it.each([
+    ['slack', 'Spoken answer'],
+    ['dingtalk', '[语音]'],
+  ])(
+    'a %s group that opted in hears its answer too: the page plays it under the reply',
+    async (platform, preview) => {
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage();
+        await page.goto(sandbox.url);
+        await page.getByTestId(`platform-tab-${platform}`).click();
+        await page.getByTestId('group-select').selectOption('sales');
+        await page.getByTestId('member-select').selectOption('carol');
+        await page.getByTestId('mention-toggle').setChecked(true);
+        const input = page.getByTestId('message-input');
+        await input.fill(`where do we park on ${platform}`);
+        await input.press('Enter');
+        const audio = page.getByTestId('reply-audio');
+        await audio.first().waitFor({ state: 'attached', timeout: 60_000 });
+        const src = (await audio.first().getAttribute('src')) ?? '';
+        expect(Buffer.from(src.slice('data:audio/ogg;base64,'.length), 'base64').subarray(0, 4).toString()).toBe(
+          'OggS',
+        );
+        const res = await fetch(`${sandbox.url}/_sandbox/messages?platform=${platform}&chat=sales`);
+        const list = (await res.json()) as (Delivered & { audio?: { durationMs: number } })[];
+        const spoken = list.filter((d) => d.audio !== undefined);
+        expect(spoken).toHaveLength(1);
+        expect(spoken[0]?.text).toBe(preview);
+        expect(spoken[0]?.audio?.durationMs).toBeGreaterThan(500);
+      } finally {
+        await browser.close();
+      }
+    },
+    90_000,
+  );
 });

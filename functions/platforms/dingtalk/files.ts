@@ -10,7 +10,8 @@ import type { DingTalkOpenApi } from './openapi';
  * Files sent to a DingTalk robot. An enterprise robot receives `msgtype: "file"` (`content` `{downloadCode,
  * fileName}`) only in a 1:1 chat: in a group it receives only messages that @-mention it, and a file message cannot.
  * The file is fetched in two steps: `POST /v1.0/robot/messageFiles/download` with `{downloadCode, robotCode}` and the
- * access token answers a temporary `downloadUrl`, which is then read without credentials. A reply that quotes a file
+ * access token answers a temporary `downloadUrl`, which is then read without credentials. A voice message's audio is
+ * fetched the same way (its `downloadCode`). A reply that quotes a file
  * (`text.repliedMsg`) is not parsed: that shape is not documented where it could be checked.
  */
 
@@ -26,6 +27,21 @@ export function dingtalkFileAttachment(
   if (typeof code !== 'string' || code === '') return undefined;
   const name = typeof content?.fileName === 'string' ? content.fileName : undefined;
   return { kind: 'file', name: cleanFileName(name), ref: JSON.stringify({ c: code, r: robotCode }) };
+}
+
+/**
+ * The audio of a robot voice message (`msgtype: "audio"`, `content` `{duration, downloadCode, recognition}`) that
+ * carries no recognition text: the worker downloads it like a file and transcribes it itself (docs/VOICE.md).
+ * Undefined when `content` names no download code.
+ */
+export function dingtalkAudioAttachment(
+  body: Record<string, unknown>,
+  robotCode: string,
+): MessageAttachment | undefined {
+  const content = isRecord(body.content) ? body.content : undefined;
+  const code = content?.downloadCode;
+  if (typeof code !== 'string' || code === '') return undefined;
+  return { kind: 'audio', name: 'voice message', ref: JSON.stringify({ c: code, r: robotCode }) };
 }
 
 const answerSchema = z.object({ downloadUrl: z.string().check(z.minLength(1)) });

@@ -5,7 +5,7 @@ import type { IncomingMessage, ParseResult, RawRequest, ReplyHandle } from '#pla
 import { stripBotMention } from '#platforms/wecom/bot-mention';
 import { decryptDingTalkCallback, encryptDingTalkResponse } from './callback-crypto';
 import type { ResolvedDingTalkConfig } from './config';
-import { dingtalkFileAttachment } from './files';
+import { dingtalkAudioAttachment, dingtalkFileAttachment } from './files';
 import { verifyRobotSign } from './robot-sign';
 
 /**
@@ -85,18 +85,25 @@ function normaliseRobotMessage(
     msgtype === 'file'
       ? dingtalkFileAttachment(body, optionalString(body, 'robotCode') ?? config.robotCode)
       : undefined;
-  // A voice message carries DingTalk's own transcript (`content.recognition`): that is the member's text (docs/VOICE.md).
-  const recognition = msgtype === 'audio' && isRecord(body.content) ? body.content.recognition : undefined;
-  if (msgtype === 'audio' && (typeof recognition !== 'string' || recognition.trim() === '')) {
-    return { kind: 'ignored', reason: 'audio message without DingTalk recognition text', eventId: msgId };
+  // A voice message carries DingTalk's own transcript (`content.recognition`): that is the member's text. Without
+  // one, its audio (`content.downloadCode`) is attached and the worker transcribes it (docs/VOICE.md).
+  const heard = msgtype === 'audio' && isRecord(body.content) ? body.content.recognition : undefined;
+  const recognition = typeof heard === 'string' && heard.trim() !== '' ? heard : undefined;
+  const audio =
+    msgtype === 'audio' && recognition === undefined
+      ? dingtalkAudioAttachment(body, optionalString(body, 'robotCode') ?? config.robotCode)
+      : undefined;
+  if (msgtype === 'audio' && recognition === undefined && audio === undefined) {
+    return { kind: 'ignored', reason: 'audio message without recognition text or audio file', eventId: msgId };
   }
   if (msgtype !== 'text' && msgtype !== 'audio' && file === undefined) {
     return { kind: 'ignored', reason: `msgtype ${msgtype} is not a text message`, eventId: msgId };
   }
+  const attachment = file ?? audio;
   const content =
-    file !== undefined
+    attachment !== undefined
       ? ''
-      : typeof recognition === 'string'
+      : recognition !== undefined
         ? recognition
         : isRecord(body.text)
           ? body.text.content
@@ -135,7 +142,7 @@ function normaliseRobotMessage(
       conversationType: chatType,
       ...(staffId !== undefined ? { senderStaffId: staffId } : {}),
     },
-    ...(file === undefined ? {} : { attachments: [file] }),
+    ...(attachment === undefined ? {} : { attachments: [attachment] }),
   };
   return { kind: 'message', message };
 }

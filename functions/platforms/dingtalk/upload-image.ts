@@ -5,7 +5,7 @@ import type { AdapterDeps, ReplyHandle } from '#platforms/types';
 import { DINGTALK_API_BASE_URL, type ResolvedDingTalkConfig } from './config';
 import { type DingTalkOpenApi, parseJson } from './openapi';
 
-/** The legacy API host (`oapi`), where media are uploaded; the new-style API has no upload for robot images. */
+/** The legacy API host (`oapi`), where media are uploaded; the new-style API has no upload for robot media. */
 export const DINGTALK_OAPI_BASE_URL = 'https://oapi.dingtalk.com';
 
 /**
@@ -16,9 +16,9 @@ const REJECTED_TOKEN_ERRCODES = new Set([40014, 42001]);
 /** `errcode`s that mean "slow down" (HTTP 200): -1 system busy, 90018 / 90006 / 90005 API frequency limits. */
 const THROTTLE_ERRCODES = new Set([-1, 90018, 90006, 90005]);
 
-type DingTalkHandle = Extract<ReplyHandle, { platform: 'dingtalk' }>;
+export type DingTalkHandle = Extract<ReplyHandle, { platform: 'dingtalk' }>;
 
-export interface DingTalkImageContext {
+export interface DingTalkMediaContext {
   readonly config: ResolvedDingTalkConfig;
   /** The reply's OpenAPI client (its counting fetch in a streamed session). */
   readonly api: DingTalkOpenApi;
@@ -44,28 +44,55 @@ export async function postDingTalkImage(
   handle: DingTalkHandle,
   image: ReplyImage,
   index: number,
-  context: DingTalkImageContext,
+  context: DingTalkMediaContext,
 ): Promise<string> {
-  const direct = handle.conversationType === 'direct';
-  if (direct && !handle.senderStaffId) {
-    throw new PlatformApiError('DingTalk 1:1 image needs the sender’s staff id (none in the event); not posted', 0, '');
+  requireDirectRecipient(handle, 'image');
+  const mediaId = await uploadDingTalkMedia(
+    { type: 'image', bytes: image.data, mediaType: image.mediaType, fileName: `chart-${index + 1}.png` },
+    context,
+  );
+  return sendDingTalkRobotMessage(handle, 'sampleImageMsg', { photoURL: mediaId }, context);
+}
+
+/** A robot message without text needs, in a 1:1 chat, the member's staff id (the batchSend address). */
+export function requireDirectRecipient(handle: DingTalkHandle, what: string): void {
+  if (handle.conversationType === 'direct' && !handle.senderStaffId) {
+    throw new PlatformApiError(
+      `DingTalk 1:1 ${what} needs the sender’s staff id (none in the event); not posted`,
+      0,
+      '',
+    );
   }
-  const mediaId = await uploadImage(image, index, context);
+}
+
+/**
+ * The robot message API with one message: in a group `/v1.0/robot/groupMessages/send`, in a 1:1 chat
+ * `/v1.0/robot/oToMessages/batchSend` to the sender's staff id (`requireDirectRecipient` first).
+ * @returns the message's `processQueryKey`.
+ * @throws PlatformApiError when it is refused or answers no `processQueryKey`.
+ */
+export async function sendDingTalkRobotMessage(
+  handle: DingTalkHandle,
+  msgKey: string,
+  msgParam: Readonly<Record<string, string>>,
+  context: Pick<DingTalkMediaContext, 'config' | 'api'>,
+): Promise<string> {
   const robotCode = handle.robotCode ?? context.config.robotCode;
-  const message = { robotCode, msgKey: 'sampleImageMsg', msgParam: JSON.stringify({ photoURL: mediaId }) };
-  const response = direct
-    ? await context.api.call('POST', '/v1.0/robot/oToMessages/batchSend', {
-        ...message,
-        userIds: [handle.senderStaffId],
-      })
-    : await context.api.call('POST', '/v1.0/robot/groupMessages/send', {
-        ...message,
-        openConversationId: handle.conversationId,
-      });
+  const message = { robotCode, msgKey, msgParam: JSON.stringify(msgParam) };
+  const response =
+    handle.conversationType === 'direct'
+      ? await context.api.call('POST', '/v1.0/robot/oToMessages/batchSend', {
+          ...message,
+          userIds: [handle.senderStaffId],
+        })
+      : await context.api.call('POST', '/v1.0/robot/groupMessages/send', {
+          ...message,
+          openConversationId: handle.conversationId,
+        });
   const parsed = parseJson(response.body);
   const key = isRecord(parsed) ? parsed.processQueryKey : undefined;
   if (typeof key !== 'string') {
-    throw new PlatformApiError('DingTalk image message answered without processQueryKey', response.status, '');
+    throw new PlatformApiError(`DingTalk ${msgKey} message answered without processQueryKey`, response.status, '');
   }
   return key;
 }
@@ -78,16 +105,32 @@ export function dingtalkOapiBaseUrl(apiBaseUrl: string): string {
   return apiBaseUrl === DINGTALK_API_BASE_URL ? DINGTALK_OAPI_BASE_URL : apiBaseUrl;
 }
 
-async function uploadImage(image: ReplyImage, index: number, context: DingTalkImageContext): Promise<string> {
+/** One file for `media/upload`. */
+export interface DingTalkMediaUpload {
+  /** The legacy API's media `type`. */
+  readonly type: 'image' | 'voice';
+  readonly bytes: Uint8Array;
+  readonly mediaType: string;
+  readonly fileName: string;
+}
+
+/**
+ * `POST {oapi}/media/upload?access_token=…&type=…`, multipart field `media` → `{errcode: 0, media_id}`; a rejected
+ * token is dropped and the upload made once more; throttling (HTTP 429/5xx, or an `errcode` that means "slow down")
+ * is retried.
+ * @returns the `media_id`.
+ * @throws PlatformApiError when it is refused (the `errcode` and `errmsg` named, never the token).
+ */
+export async function uploadDingTalkMedia(media: DingTalkMediaUpload, context: DingTalkMediaContext): Promise<string> {
   const url = `${dingtalkOapiBaseUrl(context.config.apiBaseUrl)}/media/upload`;
   const attempt = (token: string): Promise<OutboundResponse> =>
     sendWithRetry(
       () => {
         // A fresh form per attempt (a body is read once); fetch sets the multipart boundary.
         const form = new FormData();
-        form.append('media', new Blob([image.data], { type: image.mediaType }), `chart-${index + 1}.png`);
+        form.append('media', new Blob([media.bytes], { type: media.mediaType }), media.fileName);
         return {
-          url: `${url}?${new URLSearchParams({ access_token: token, type: 'image' })}`,
+          url: `${url}?${new URLSearchParams({ access_token: token, type: media.type })}`,
           method: 'POST',
           headers: {},
           body: form,

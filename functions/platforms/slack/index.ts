@@ -24,6 +24,7 @@ import type { slackReplyHandleSchema } from './reply-handle';
 import { SLACK_USER_ID_SHAPE, sendSlackReply } from './send';
 import { type SlackStreamPlace, slackSurfaceOps } from './stream';
 import { slackStreamText } from './stream-text';
+import { postSlackAudio } from './upload-audio';
 import { postSlackImage } from './upload-image';
 import { slackWebApi } from './web-api';
 
@@ -34,7 +35,7 @@ type SlackHandle = Extract<OutgoingReply['handle'], { platform: 'slack' }>;
 /**
  * The Slack Events API adapter: signed HTTP events (`parse`) and, for the connector's Socket Mode connection, the same
  * event bodies unsigned (`parseConnectionEvent`). Streams with `chat.startStream` (`stream.ts`); a reply's images
- * follow its text as shared files (`upload-image.ts`).
+ * follow its text as shared files (`upload-image.ts`), and so does a spoken answer (`upload-audio.ts`).
  */
 export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): ChatPlatform {
   const apiBaseUrl = (config.apiBaseUrl ?? SLACK_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
@@ -50,6 +51,9 @@ export function createSlackPlatform(config: SlackConfig, deps: AdapterDeps): Cha
     downloadAttachment: (attachment, options) =>
       downloadSlackFile(attachment, options, { apiBaseUrl, botToken: config.botToken, deps }),
     lookupMember: (_tenantId, userId) => lookupSlackMember(apiBaseUrl, config.botToken, userId, deps),
+    // The spoken answer lands where the reply's images do: the channel, in the handle's thread.
+    sendSpeech: async (target, speech) =>
+      postSlackAudio(apiBaseUrl, config.botToken, imagePlace(slackHandle(target.handle)), speech, deps),
     openReply: async (target, options = {}) => {
       if (options.stream !== true) return openOneShotReply(send, target);
       return openStreamedReply(target, options, { apiBaseUrl, botToken: config.botToken, limits, deps, send });
@@ -106,7 +110,10 @@ function streamPlace(handle: SlackHandle): SlackStreamPlace {
   };
 }
 
-/** Where a one-shot reply goes, so images after a stream land beside it: the channel, in the handle's thread. */
+/**
+ * Where a one-shot reply goes, so images (and a spoken answer) after a stream land beside it: the channel, in the
+ * handle's thread.
+ */
 function imagePlace(handle: SlackHandle) {
   return { channel: handle.channel, ...(handle.threadTs !== undefined ? { threadTs: handle.threadTs } : {}) };
 }

@@ -51,7 +51,9 @@ export type ModelBehaviour = (messages: readonly ChatMessage[]) => TestResponse 
 
 export const ENDPOINT = 'groupgate-it';
 
-/** With `RigOptions.voice`: the chat (on Feishu and on Slack) whose answers are also spoken. */
+/**
+ * With `RigOptions.voice`: the chat (on every platform; WeCom has no spoken answers) whose answers are also spoken.
+ */
 export const SPOKEN_CHAT = 'voice-spoken';
 
 export function completion(content: string): TestResponse {
@@ -278,7 +280,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
             VOICE_LANGUAGES: 'en-US',
             VOICE_MAX_SECONDS: '10',
             VOICE_TTS: 'local',
-            VOICE_REPLY_CHATS: `feishu:${SPOKEN_CHAT},slack:${SPOKEN_CHAT}`,
+            VOICE_REPLY_CHATS: ['feishu', 'slack', 'dingtalk', 'wecom'].map((p) => `${p}:${SPOKEN_CHAT}`).join(','),
           }
         : {}),
     };

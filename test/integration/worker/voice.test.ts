@@ -1,11 +1,15 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { spokenText } from '#composition/voice-step';
 import type { QueuedEvent } from '#core/queue-message';
+import { DINGTALK_VOICE_MAX_SECONDS } from '#platforms/dingtalk/upload-audio';
+import { SLACK_SPEECH_TITLE } from '#platforms/slack/upload-audio';
 import { createLocalTts } from '#voice/local-tts';
 import type { SpeechFormat, SynthesizedAudio } from '#voice/ports';
 import { VoiceError } from '#voice/voice-error';
 import { VOICE_NOTES } from '#voice/voice-turn';
 import { writeWav } from '#voice/wav';
+import { DINGTALK_AUDIO_PREVIEW } from '../../../sandbox/platform-emulator/dingtalk';
+import { SLACK_UPLOAD_LIMIT_BYTES } from '../../../sandbox/platform-emulator/slack';
 import { type Rig, recordOf, SPOKEN_CHAT, startRig, uniqueChat } from './harness';
 
 /**
@@ -99,6 +103,53 @@ describe('worker voice step', () => {
     expect(asked).toHaveLength(1);
     expect(asked[0]?.split(' ')).toEqual(expect.arrayContaining(['many', 'people']));
     expect(replies[0]?.text).toContain(`answer to: ${asked[0]}`);
+  });
+
+  it('answers a DingTalk voice message without recognition text: the audio is downloaded and transcribed', async () => {
+    const chatId = uniqueChat('voice-dingtalk');
+    // Another question than the Slack clip's: the same words would be answered from the FAQ cache, without the model.
+    const spoken = await speak('what is the capital of france', 'ogg_opus');
+    const before = rig.prompts.length;
+    const captured: QueuedEvent[] = [];
+    rig.capture = captured;
+    await rig.say('dingtalk', {
+      chatId,
+      userId: 'hana',
+      text: '',
+      direct: true,
+      files: [{ name: 'voice.ogg', bytes: Buffer.from(spoken.bytes) }],
+    });
+    rig.capture = undefined;
+    const [event] = captured;
+    if (!event) throw new Error('nothing enqueued');
+    expect(event.text).toBe('');
+    expect(event.message.attachments).toEqual([expect.objectContaining({ kind: 'audio', name: 'voice message' })]);
+    await expect(rig.runtime()(recordOf(event, 'voice-dingtalk-1'))).resolves.toMatchObject({ kind: 'replied' });
+    const replies = await rig.waitFor(1, (d) => d.chatId === chatId);
+    expect(replies).toHaveLength(1);
+    const asked = questionsSent().slice(before);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.split(' ')).toEqual(expect.arrayContaining(['what', 'is']));
+    expect(replies[0]?.text).toContain(`🎤 ${asked[0]}`);
+    const [row] = await ledgerRowsOf(chatId);
+    expect(row?.usage.voice?.asr?.seconds).toBeCloseTo(spoken.durationSeconds, 1);
+  });
+
+  it('a DingTalk voice message in a codec no engine decodes (AMR) gets the unsupported-codec note', async () => {
+    const chatId = uniqueChat('voice-dingtalk-amr');
+    const before = rig.prompts.length;
+    const eventId = await rig.say('dingtalk', {
+      chatId,
+      userId: 'ivan',
+      text: '',
+      direct: true,
+      files: [{ name: 'voice.amr', bytes: Buffer.from('#!AMR\n\u0004\u0000\u0000\u0000', 'latin1') }],
+    });
+    await rig.waitForReplied('dingtalk', eventId, 60_000);
+    const replies = rig.deliveries.filter((d) => d.chatId === chatId);
+    expect(replies).toHaveLength(1);
+    expect(replies[0]?.text).toContain(VOICE_NOTES.unsupported_codec('AMR audio is not supported'));
+    expect(rig.prompts.length).toBe(before);
   });
 
   it('a worker that dies after transcribing: the redelivery transcribes again and replies once', async () => {
@@ -216,16 +267,52 @@ describe('spoken answers (VOICE_REPLY_CHATS)', () => {
     });
   });
 
-  it('other chats, and platforms without audio messages, get the text alone', async () => {
+  it('a Slack chat that opted in gets the answer as an Ogg file in the reply thread, after its text', async () => {
+    const eventId = await rig.say('slack', { chatId: SPOKEN_CHAT, userId: 'frank', text: 'when does the bus leave' });
+    const [text, audio, ...more] = await rig.waitFor(2, (d) => d.chatId === SPOKEN_CHAT && d.platform === 'slack');
+    await rig.waitForReplied('slack', eventId);
+    expect(more).toEqual([]);
+    expect(text?.text).toContain('answer to: when does the bus leave');
+    expect(audio?.text).toBe(SLACK_SPEECH_TITLE);
+    expect(audio?.threadId).toBe(text?.threadId);
+    const bytes = Buffer.from(audio?.audio?.data ?? '', 'base64');
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('OggS');
+    expect(audio?.audio?.durationMs).toBeGreaterThan(500);
+    const rows = (await ledgerRowsOf(SPOKEN_CHAT)).filter((r) => r.platform === 'slack');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.usage.voice).toEqual({
+      tts: { engine: 'local', characters: Array.from(spokenText(`answer to: ${questionsSent().at(-1)}`, 1000)).length },
+    });
+  });
+
+  it('a DingTalk group that opted in gets the answer as a robot voice message after its text', async () => {
+    const eventId = await rig.say('dingtalk', { chatId: SPOKEN_CHAT, userId: 'gus', text: 'where is the printer' });
+    const [text, audio, ...more] = await rig.waitFor(2, (d) => d.chatId === SPOKEN_CHAT && d.platform === 'dingtalk');
+    await rig.waitForReplied('dingtalk', eventId);
+    expect(more).toEqual([]);
+    expect(text?.text).toContain('answer to: where is the printer');
+    expect(audio?.text).toBe(DINGTALK_AUDIO_PREVIEW);
+    const bytes = Buffer.from(audio?.audio?.data ?? '', 'base64');
+    expect(bytes.subarray(0, 4).toString('latin1')).toBe('OggS');
+    // `duration` as the adapter declared it: the synthesised clip's length in ms.
+    expect(audio?.audio?.durationMs).toBeGreaterThan(500);
+    const rows = (await ledgerRowsOf(SPOKEN_CHAT)).filter((r) => r.platform === 'dingtalk');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.usage.voice).toEqual({
+      tts: { engine: 'local', characters: Array.from(spokenText(`answer to: ${questionsSent().at(-1)}`, 1000)).length },
+    });
+  });
+
+  it('other chats, and WeCom (no spoken answers), get the text alone', async () => {
     const chatId = uniqueChat('voice-unspoken');
     const other = await rig.say('feishu', { chatId, userId: 'ou_frank', text: 'what time is lunch' });
-    const slack = await rig.say('slack', { chatId: SPOKEN_CHAT, userId: 'frank', text: 'what time is lunch' });
+    const wecom = await rig.say('wecom', { chatId: SPOKEN_CHAT, userId: 'frank', text: 'what time is lunch' });
     await rig.waitForReplied('feishu', other);
-    await rig.waitForReplied('slack', slack);
+    await rig.waitForReplied('wecom', wecom);
     expect(rig.deliveries.filter((d) => d.chatId === chatId)).toHaveLength(1);
-    expect(rig.deliveries.filter((d) => d.chatId === SPOKEN_CHAT && d.platform === 'slack')).toHaveLength(1);
+    expect(rig.deliveries.filter((d) => d.chatId === SPOKEN_CHAT && d.platform === 'wecom')).toHaveLength(1);
     const rows = [...(await ledgerRowsOf(chatId)), ...(await ledgerRowsOf(SPOKEN_CHAT))].filter(
-      (r) => r.chatId === chatId || r.platform === 'slack',
+      (r) => r.chatId === chatId || r.platform === 'wecom',
     );
     expect(rows.map((r) => r.usage.voice)).toEqual([undefined, undefined]);
   });
@@ -251,5 +338,48 @@ describe('spoken answers (VOICE_REPLY_CHATS)', () => {
     expect(after).toHaveLength(1);
     expect(after[0]?.text).toContain('answer to: is the office open');
     expect(after[0]?.audio).toBeUndefined();
+  });
+
+  /** A clip the synthesis "produced": real Ogg/Opus bytes, with the length and size the case needs. */
+  const clip = (bytes: Uint8Array, durationSeconds: number) => async () => ({
+    bytes,
+    mediaType: 'audio/ogg',
+    durationSeconds,
+    characters: 21,
+  });
+
+  it.each([
+    // Over the emulated workspace's upload limit: Slack answers `file_upload_size_restricted`.
+    ['slack', 'an oversize file Slack refuses', async () => clip(new Uint8Array(SLACK_UPLOAD_LIMIT_BYTES + 1), 5)],
+    // DingTalk plays voice messages of at most 60 s: refused by the adapter before any upload.
+    [
+      'dingtalk',
+      'a clip longer than DingTalk plays',
+      async () => clip((await speak('where is the printer', 'ogg_opus')).bytes, DINGTALK_VOICE_MAX_SECONDS + 1),
+    ],
+    // Not Ogg: DingTalk's media/upload refuses the file (errcode 40005).
+    ['dingtalk', 'a file DingTalk refuses', async () => clip(new Uint8Array([1, 2, 3, 4]), 1)],
+  ] as const)('%s: %s leaves the text, once, and the row still bills the synthesis', async (platform, _label, make) => {
+    const synthesize = await make();
+    const captured: QueuedEvent[] = [];
+    rig.capture = captured;
+    await rig.say(platform, { chatId: SPOKEN_CHAT, userId: 'hal', text: 'is the office open' });
+    rig.capture = undefined;
+    const [event] = captured;
+    if (!event) throw new Error('nothing enqueued');
+    const before = rig.deliveries.length;
+    const rowsBefore = (await ledgerRowsOf(SPOKEN_CHAT)).length;
+    const broken = rig.runtime({ voice: { tts: { engine: 'local', synthesize } } });
+    await expect(broken(recordOf(event, `voice-refused-${platform}-${_label}`))).resolves.toMatchObject({
+      kind: 'replied',
+    });
+    const after = rig.deliveries.slice(before);
+    expect(after).toHaveLength(1);
+    expect(after[0]?.text).toContain('answer to: is the office open');
+    expect(after[0]?.audio).toBeUndefined();
+    const rows = await ledgerRowsOf(SPOKEN_CHAT);
+    expect(rows).toHaveLength(rowsBefore + 1);
+    const row = rows.find((r) => r.eventId === event.message.eventId);
+    expect(row?.usage.voice).toEqual({ tts: { engine: 'local', characters: 21 } });
   });
 });

@@ -293,11 +293,12 @@ describe('DingTalk robot callback: bad inputs', () => {
       { msgtype: 'picture', content: { downloadCode: 'x' }, text: undefined },
       'msgtype picture is not a text message',
     ],
-    // With DingTalk's recognition text a voice message is the member's text (voice.test.ts); without it, ignored.
+    // With DingTalk's recognition text a voice message is the member's text, without it its audio is attached
+    // (voice.test.ts); with neither, ignored.
     [
-      'audio DingTalk did not recognise',
-      { msgtype: 'audio', content: { downloadCode: 'x', recognition: '' }, text: undefined },
-      'audio message without DingTalk recognition text',
+      'audio with neither recognition nor a download code',
+      { msgtype: 'audio', content: { recognition: '' }, text: undefined },
+      'audio message without recognition text or audio file',
     ],
     ['richText', { msgtype: 'richText' }, 'msgtype richText is not a text message'],
     ['the robot itself', { senderId: captured.chatbotUserId }, 'message sent by the robot itself'],

@@ -7,7 +7,8 @@ import { CREDENTIALS, emulatorContext, NOW, recordingDeps, toRaw } from './helpe
 /**
  * A DingTalk voice message (`msgtype: audio`) carries DingTalk's own transcript in `content.recognition`
  * (field names as the DingTalk Stream SDKs model the robot message: `duration`, `downloadCode`, `recognition`):
- * that transcript is the member's text, through the same pipeline as typed text.
+ * that transcript is the member's text, through the same pipeline as typed text. Without one, the audio
+ * (`downloadCode`) is attached and the worker transcribes it.
  */
 const { appKey, appSecret } = CREDENTIALS.dingtalk;
 const ctx = emulatorContext('http://127.0.0.1:9', { now: () => NOW });
@@ -29,15 +30,29 @@ describe('DingTalk voice messages', () => {
     expect(result.message.attachments).toBeUndefined();
   });
 
-  it('are ignored, with the reason, when DingTalk recognised nothing', () => {
+  it('without recognition text carry their audio (downloadCode) for the worker to transcribe', () => {
     for (const content of [
       { duration: 900, downloadCode: 'dc-2', recognition: '  ' },
-      { downloadCode: 'dc-3' },
-      'not an object',
+      { duration: 1200, downloadCode: 'dc-3' },
     ]) {
+      const result = audioMessage(content);
+      if (result.kind !== 'message') throw new Error(`expected a message, got ${result.kind}`);
+      expect(result.message.text).toBe('');
+      expect(result.message.attachments).toEqual([
+        {
+          kind: 'audio',
+          name: 'voice message',
+          ref: JSON.stringify({ c: content.downloadCode, r: CREDENTIALS.dingtalk.robotCode }),
+        },
+      ]);
+    }
+  });
+
+  it('are ignored, with the reason, when they carry neither recognition text nor an audio file', () => {
+    for (const content of [{ duration: 900, recognition: '' }, { downloadCode: '' }, 'not an object']) {
       expect(audioMessage(content)).toMatchObject({
         kind: 'ignored',
-        reason: 'audio message without DingTalk recognition text',
+        reason: 'audio message without recognition text or audio file',
       });
     }
   });
