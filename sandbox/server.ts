@@ -9,6 +9,7 @@ import {
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, ScheduledEvent, SQSEvent } from 'aws-lambda';
 import { ENV } from '#config/env-names';
+import { voiceConfigFrom } from '#config/voice-config';
 import type { RunningConnector } from '#connector/connector';
 import { queuedEventSchema } from '#core/queue-message';
 import { DEFAULT_CONTEXT_SIZE } from '#local-model/engine';
@@ -312,6 +313,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Runnin
         platforms: PLATFORMS,
         members: MEMBERS,
         groups: GROUPS,
+        voice: recorderLimits(),
       });
     }
     const asset = options.webAssets?.get(path === '/index.html' ? '/' : path);
@@ -792,5 +794,17 @@ function eventKeyOf(body: string): string {
     return `${message.platform}#${message.eventId}`;
   } catch {
     return 'unparsed';
+  }
+}
+
+/**
+ * What the page's recorder needs: the longest voice message the worker transcribes (`VOICE_MAX_SECONDS`). Null when
+ * the voice variables are invalid: the worker names the problem on the first message, and the page keeps its default.
+ */
+function recorderLimits(): { maxSeconds: number } | null {
+  try {
+    return { maxSeconds: voiceConfigFrom(process.env).maxSeconds };
+  } catch {
+    return null;
   }
 }

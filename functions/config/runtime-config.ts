@@ -1,6 +1,6 @@
 import { type ConversationScopeConfig, conversationScopeConfigSchema } from '#core/context-scope';
 import { ConfigError } from '#core/errors';
-import { type TriggerConfig, triggerConfigSchema } from '#core/trigger-rules';
+import { type TriggerConfig, triggerConfigSchema, withVoiceGroupChats } from '#core/trigger-rules';
 import { PLATFORMS, type PlatformName } from '#platforms/types';
 import * as z from '#shared/zod';
 import { ENV } from './env-names';
@@ -31,12 +31,28 @@ export const jsonValue = z.pipe(
 
 const url = z.url({ protocol: /^https?$/ });
 
+/** `VOICE_GROUP_CHATS`: comma-separated `platform:chatId` groups of the chat platforms (no `api`: it has no voice). */
+const groupChatList = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((s: string) => splitList(s)),
+  ),
+  z.array(
+    z.string().check(
+      z.regex(new RegExp(`^(${PLATFORMS.join('|')}):.+$`), {
+        error: `each entry must be platform:chatId (${PLATFORMS.join(', ')})`,
+      }),
+    ),
+  ),
+);
+
 const webhookSchema = z.object({
   [ENV.enabledPlatforms]: platformList,
   [ENV.queueUrl]: url,
   [ENV.eventsTable]: z.string().check(z.minLength(3)),
   [ENV.maxBodyBytes]: z._default(z.coerce.number().check(z.int(), z.gte(1024), z.lte(10 * 1024 * 1024)), 128 * 1024),
   [ENV.triggerRules]: z.optional(z.pipe(jsonValue, triggerConfigSchema)),
+  [ENV.voiceGroupChats]: z.optional(groupChatList),
   [ENV.contextScopes]: z.optional(z.pipe(jsonValue, conversationScopeConfigSchema)),
   [ENV.replyHandleOrigins]: z.optional(z.string()),
   [ENV.eventRetentionSeconds]: z._default(z.coerce.number().check(z.int(), z.gte(3600)), 86_400),
@@ -62,7 +78,7 @@ export function loadWebhookConfig(env: Env): WebhookConfig {
     queueUrl: c[ENV.queueUrl],
     eventsTable: c[ENV.eventsTable],
     maxBodyBytes: c[ENV.maxBodyBytes],
-    triggers: c[ENV.triggerRules] ?? {},
+    triggers: withVoiceGroupChats(c[ENV.triggerRules] ?? {}, c[ENV.voiceGroupChats] ?? []),
     scopes: c[ENV.contextScopes] ?? {},
     replyHandleOrigins: splitList(c[ENV.replyHandleOrigins]),
     eventRetentionSeconds: c[ENV.eventRetentionSeconds],

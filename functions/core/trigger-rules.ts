@@ -13,6 +13,12 @@ export const triggerRuleSchema = z.strictObject({
   allowChats: z.array(z.string().check(z.minLength(1))),
   /** These chat ids never trigger. @default [] */
   denyChats: z.array(z.string().check(z.minLength(1))),
+  /**
+   * Answer a group voice message (an `audio` attachment and no text) without a mention: on Feishu a voice message
+   * cannot @-mention anyone, so no other rule admits it in a group. `VOICE_GROUP_CHATS` turns it on per chat.
+   * @default false
+   */
+  voiceMessages: z.boolean(),
 });
 
 export type TriggerRule = z.infer<typeof triggerRuleSchema>;
@@ -32,6 +38,7 @@ export const DEFAULT_TRIGGER_RULE: TriggerRule = {
   prefixes: [],
   allowChats: [],
   denyChats: [],
+  voiceMessages: false,
 };
 
 export type TriggerDecision =
@@ -47,6 +54,21 @@ export function ruleFor(config: TriggerConfig, platform: PlatformName, chatId: s
   };
 }
 
+/**
+ * The rules with `voiceMessages` on for each `platform:chatId` listed (`VOICE_GROUP_CHATS`): the chat's own rule is
+ * kept, so its deny and allow lists still apply.
+ */
+export function withVoiceGroupChats(config: TriggerConfig, chats: readonly string[]): TriggerConfig {
+  if (chats.length === 0) return config;
+  const rules = { ...config.chats };
+  for (const chat of chats) rules[chat] = { ...rules[chat], voiceMessages: true };
+  return { ...config, chats: rules };
+}
+
+/** A voice message: audio and no typed text (what the worker transcribes into the question). */
+const isVoiceMessage = (message: IncomingMessage, text: string): boolean =>
+  text === '' && (message.attachments ?? []).some((attachment) => attachment.kind === 'audio');
+
 /** Decides whether a message should reach the model; a matched prefix is removed from the text. */
 export function evaluateTrigger(message: IncomingMessage, config: TriggerConfig): TriggerDecision {
   const rule = ruleFor(config, message.platform, message.chatId);
@@ -61,5 +83,8 @@ export function evaluateTrigger(message: IncomingMessage, config: TriggerConfig)
   const prefix = rule.prefixes.find((p) => text === p || text.startsWith(`${p} `) || text.startsWith(`${p}\n`));
   if (prefix) return { triggered: true, text: text.slice(prefix.length).trim() };
   if (message.mentionedBot && rule.mention) return { triggered: true, text };
+  if (!message.mentionedBot && isVoiceMessage(message, text)) {
+    return rule.voiceMessages ? { triggered: true, text } : { triggered: false, reason: 'voice_without_mention' };
+  }
   return { triggered: false, reason: message.mentionedBot ? 'mentions_off' : 'bot_not_mentioned' };
 }

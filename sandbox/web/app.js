@@ -11,7 +11,7 @@
  * - GET /_sandbox/stream → server-sent `delivery` events: each new reply and each change to one (a streamed reply
  *   growing, then `stream: finished|failed`), matched to what is shown by platform + messageId
  * - GET /_sandbox/ledger?platform&chat → one cost row per invocation
- * - GET /_sandbox/info → model, platforms, members, groups
+ * - GET /_sandbox/info → model, platforms, members, groups, voice ({maxSeconds}: the longest voice message)
  * - GET /_sandbox/model, POST /_sandbox/model/primary → the primary and backup models, and the primary's switch
  *   (model-switch.js); each reply's ledger row names the model that wrote it (`model`, `modelSource`)
  *
@@ -25,6 +25,7 @@ import { node } from './dom.js';
 import { formatLatency, formatTime, formatUsd, plural } from './format.js';
 import { startModelSwitch } from './model-switch.js';
 import { completedAt, exactTargets, leadingMention, pairReplies } from './pairing.js';
+import { MIN_RECORDING_SECONDS, RecordingError, startRecording } from './recorder.js';
 import { botMeta, quote } from './reply-meta.js';
 import { explainFailure, requestJson } from './sandbox-client.js';
 
@@ -53,6 +54,8 @@ const DEFAULT_INFO = {
   platforms: ['feishu', 'slack', 'dingtalk', 'wecom'],
   members: ['alice', 'bob', 'carol', 'dave'],
   groups: ['eng-team', 'sales', 'support'],
+  /** VOICE_MAX_SECONDS' default (functions/config/voice-config.ts). */
+  voice: { maxSeconds: 60 },
 };
 const EMPTY_REMOTE = { messages: [], ledger: [], questions: [] };
 
@@ -878,6 +881,101 @@ $('attached-file-remove').addEventListener('click', () => {
   el.input.focus();
 });
 
+// ---------- recording a voice message ----------
+
+/**
+ * Click 🎤 to start, click it again (or Stop and send) to send; Discard or Esc drops it. At the sandbox's longest
+ * voice message (`VOICE_MAX_SECONDS`) it stops and sends by itself. The WAV goes exactly as a chosen .wav file does:
+ * no text, the @-mention box as ticked. It goes to the chat and member it was recorded for; if either changed
+ * meanwhile, it is discarded rather than sent somewhere the member did not speak.
+ */
+const recorder = {
+  button: $('record-button'),
+  label: $('record-button-label'),
+  status: $('recording'),
+  time: $('recording-time'),
+  stop: $('recording-stop'),
+  cancel: $('recording-cancel'),
+};
+/** The recording in progress: where it was started, and its controller once the microphone is open. */
+let recording = null;
+
+function showRecording(on) {
+  recorder.button.setAttribute('aria-pressed', String(on));
+  recorder.label.textContent = on ? 'Stop recording and send it' : 'Record a voice message';
+  recorder.status.hidden = !on;
+  if (on) showElapsed(0);
+}
+
+function showElapsed(seconds) {
+  recorder.time.textContent = `Recording ${Math.floor(seconds)} s (stops at ${state.info.voice.maxSeconds} s)`;
+}
+
+async function beginRecording() {
+  showSendError('');
+  const current = { key: chatKey(), member: state.member, controller: null };
+  recording = current;
+  showRecording(true);
+  try {
+    const controller = await startRecording({
+      maxSeconds: state.info.voice.maxSeconds,
+      onTick: showElapsed,
+      onLimit: () => endRecording(true),
+    });
+    // Discarded while the browser was still asking for the microphone.
+    if (recording !== current) return controller.cancel();
+    current.controller = controller;
+    el.announcer.textContent = 'Recording. Press Stop and send when you are done.';
+    recorder.stop.focus();
+  } catch (err) {
+    if (recording === current) recording = null;
+    showRecording(false);
+    showSendError(err instanceof RecordingError ? err.message : `Recording failed: ${err}. Nothing was sent.`);
+  }
+}
+
+async function endRecording(sendIt) {
+  const current = recording;
+  if (!current) return;
+  recording = null;
+  showRecording(false);
+  recorder.button.focus();
+  if (!current.controller) return;
+  if (!sendIt) {
+    current.controller.cancel();
+    el.announcer.textContent = 'Recording discarded.';
+    return;
+  }
+  const { wav, seconds } = await current.controller.stop();
+  if (seconds < MIN_RECORDING_SECONDS) {
+    showSendError(
+      `The recording was too short (${seconds.toFixed(1)} s; at least ${MIN_RECORDING_SECONDS} s): nothing was sent.`,
+    );
+    return;
+  }
+  if (chatKey() !== current.key || state.member !== current.member) {
+    showSendError('The recording was discarded: the chat or the member changed while recording.');
+    return;
+  }
+  const name = `recording-${seconds.toFixed(1)}s.wav`;
+  send('', el.mention.checked, new File([wav], name, { type: 'audio/wav' }));
+}
+
+recorder.button.addEventListener('click', () => (recording ? endRecording(true) : beginRecording()));
+recorder.stop.addEventListener('click', () => endRecording(true));
+recorder.cancel.addEventListener('click', () => endRecording(false));
+// Capture phase: while recording, Esc discards it rather than leaving a thread.
+document.addEventListener(
+  'keydown',
+  (event) => {
+    if (event.key !== 'Escape' || !recording) return;
+    event.preventDefault();
+    event.stopPropagation();
+    endRecording(false);
+  },
+  true,
+);
+
 async function send(text, mention, file = null) {
   const key = chatKey();
   const thread = state.thread && state.thread.key === key ? state.thread.threadId : null;
@@ -1137,6 +1235,7 @@ function applyInfo(info) {
     platforms: pick(info.platforms, DEFAULT_INFO.platforms),
     members: pick(info.members, DEFAULT_INFO.members),
     groups: pick(info.groups, DEFAULT_INFO.groups),
+    voice: info.voice?.maxSeconds > 0 ? { maxSeconds: info.voice.maxSeconds } : DEFAULT_INFO.voice,
   };
   if (!state.info.platforms.includes(state.platform)) state.platform = state.info.platforms[0];
   if (!state.info.groups.includes(state.group)) state.group = state.info.groups[0];

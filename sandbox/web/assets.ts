@@ -15,6 +15,8 @@ const FILES: ReadonlyArray<readonly [urlPath: string, file: string, contentType:
   ['/assets/format.js', 'format.js', 'text/javascript; charset=utf-8'],
   ['/assets/model-switch.js', 'model-switch.js', 'text/javascript; charset=utf-8'],
   ['/assets/pairing.js', 'pairing.js', 'text/javascript; charset=utf-8'],
+  ['/assets/recorder.js', 'recorder.js', 'text/javascript; charset=utf-8'],
+  ['/assets/recorder-worklet.js', 'recorder-worklet.js', 'text/javascript; charset=utf-8'],
   ['/assets/reply-meta.js', 'reply-meta.js', 'text/javascript; charset=utf-8'],
   ['/assets/sandbox-client.js', 'sandbox-client.js', 'text/javascript; charset=utf-8'],
   ['/assets/style.css', 'style.css', 'text/css; charset=utf-8'],

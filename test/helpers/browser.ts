@@ -16,14 +16,31 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+export interface LaunchOptions {
+  /** More Chromium flags, after the defaults (e.g. the fake microphone's: `fakeMicrophoneArgs`). */
+  readonly args?: readonly string[];
+}
+
+/**
+ * Flags for a microphone that plays `wav` (16-bit PCM WAV; Chromium loops it): getUserMedia is granted without a
+ * prompt unless `prompt` is set, in which case headless Chromium refuses it, as a member clicking "Block" would.
+ */
+export function fakeMicrophoneArgs(wav: string, options: { prompt?: boolean } = {}): string[] {
+  return [
+    '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${wav}`,
+    ...(options.prompt ? [] : ['--use-fake-ui-for-media-stream']),
+  ];
+}
+
 /** Launches headless Chromium. Always `close()` the browser (afterAll/finally). */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}; install it with: apt-get update && apt-get install -y chromium`,
     );
   }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...(options.args ?? [])] });
 }
 
 export interface ChatStep {

@@ -1,3 +1,4 @@
+import { loadWebhookConfig } from '#config/runtime-config';
 import { speaksTo, voiceConfigFrom } from '#config/voice-config';
 import { ConfigError } from '#core/errors';
 
@@ -73,6 +74,53 @@ describe('voiceConfigFrom', () => {
     ).toEqual([
       'VOICE_ASR_ENDPOINT_NAME: only used with VOICE_ASR=sagemaker-whisper',
       'VOICE_REPLY_CHATS: spoken answers need VOICE_TTS (local or polly)',
+    ]);
+  });
+});
+
+describe('VOICE_GROUP_CHATS (read by the webhook and the connector, with the trigger rules)', () => {
+  const WEBHOOK_ENV = {
+    ENABLED_PLATFORMS: 'feishu,slack',
+    QUEUE_URL: 'http://localhost:9324/000000000000/events.fifo',
+    EVENTS_TABLE: 'events',
+  };
+  function webhookProblems(env: Record<string, string>): readonly string[] {
+    try {
+      loadWebhookConfig({ ...WEBHOOK_ENV, ...env });
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
+    throw new Error('expected a ConfigError');
+  }
+
+  it('turns voice messages on in each listed group, on top of TRIGGER_RULES', () => {
+    const config = loadWebhookConfig({
+      ...WEBHOOK_ENV,
+      VOICE_GROUP_CHATS: 'feishu:oc_team, feishu:oc_sales',
+      TRIGGER_RULES: '{"chats":{"feishu:oc_team":{"prefixes":["/ai"]}}}',
+    });
+    expect(config.triggers.chats).toEqual({
+      'feishu:oc_team': { prefixes: ['/ai'], voiceMessages: true },
+      'feishu:oc_sales': { voiceMessages: true },
+    });
+  });
+
+  it('unset changes nothing', () => {
+    expect(loadWebhookConfig(WEBHOOK_ENV).triggers).toEqual({});
+  });
+
+  it('refuses entries that are not platform:chatId of a chat platform, naming each', () => {
+    expect(webhookProblems({ VOICE_GROUP_CHATS: 'oc_team,api:eng,teams:T1' })).toEqual([
+      expect.stringMatching(/^VOICE_GROUP_CHATS\.0: each entry must be platform:chatId \(feishu, /),
+      expect.stringMatching(/^VOICE_GROUP_CHATS\.1: /),
+      expect.stringMatching(/^VOICE_GROUP_CHATS\.2: /),
+    ]);
+  });
+
+  it('TRIGGER_RULES refuses a voiceMessages that is not a boolean', () => {
+    expect(webhookProblems({ TRIGGER_RULES: '{"default":{"voiceMessages":"yes"}}' })).toEqual([
+      expect.stringMatching(/^TRIGGER_RULES\.default\.voiceMessages: /),
     ]);
   });
 });

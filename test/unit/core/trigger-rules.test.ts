@@ -1,4 +1,4 @@
-import { evaluateTrigger, ruleFor, type TriggerConfig } from '#core/trigger-rules';
+import { evaluateTrigger, ruleFor, type TriggerConfig, withVoiceGroupChats } from '#core/trigger-rules';
 import type { IncomingMessage } from '#platforms/types';
 import { incomingMessage } from '../../helpers/factories';
 
@@ -140,5 +140,82 @@ describe('switches and precedence (defaults → platform → chat)', () => {
     const config: TriggerConfig = { chats: { 'feishu:C1': { denyChats: ['C1'] } } };
     expect(evaluateTrigger(message({ platform: 'feishu' }), config).triggered).toBe(false);
     expect(evaluateTrigger(message(), config).triggered).toBe(true);
+  });
+});
+
+describe('voice messages in groups (voiceMessages, VOICE_GROUP_CHATS)', () => {
+  /** A Feishu group voice message: audio, no text, and so no @-mention. */
+  const voice = (overrides: Partial<IncomingMessage> = {}): IncomingMessage =>
+    incomingMessage('feishu', {
+      chatId: 'oc_team',
+      text: '',
+      mentionedBot: false,
+      attachments: [{ kind: 'audio', name: 'voice message', ref: '{"m":"om_1","k":"f_1"}' }],
+      ...overrides,
+    });
+  const listed = withVoiceGroupChats({}, ['feishu:oc_team']);
+
+  it('admits a voice message without a mention in a listed chat, as an empty question the worker transcribes', () => {
+    expect(evaluateTrigger(voice(), listed)).toEqual({ triggered: true, text: '' });
+  });
+
+  it('ignores it, with its own reason, in a chat that is not listed', () => {
+    expect(evaluateTrigger(voice(), {})).toEqual({ triggered: false, reason: 'voice_without_mention' });
+    expect(evaluateTrigger(voice({ chatId: 'oc_other' }), listed)).toEqual({
+      triggered: false,
+      reason: 'voice_without_mention',
+    });
+  });
+
+  it('the list is keyed by platform: the same chat id on Slack is not listed', () => {
+    expect(evaluateTrigger(voice({ platform: 'slack' }), listed).triggered).toBe(false);
+  });
+
+  it('admits only voice messages: text, or a shared file, without a mention is still ignored in a listed chat', () => {
+    expect(evaluateTrigger(voice({ text: 'what is the VPN?', attachments: [] }), listed)).toEqual({
+      triggered: false,
+      reason: 'bot_not_mentioned',
+    });
+    const file = { kind: 'file', name: 'sales.csv', ref: '{"m":"om_2","k":"f_2"}' } as const;
+    expect(evaluateTrigger(voice({ attachments: [file] }), listed)).toEqual({
+      triggered: false,
+      reason: 'bot_not_mentioned',
+    });
+  });
+
+  it('audio with typed text is a text message (the worker answers the text), so it needs a mention', () => {
+    expect(evaluateTrigger(voice({ text: 'listen to this' }), listed)).toEqual({
+      triggered: false,
+      reason: 'bot_not_mentioned',
+    });
+  });
+
+  it('the chat’s deny and allow lists still apply', () => {
+    expect(
+      evaluateTrigger(voice(), withVoiceGroupChats({ default: { denyChats: ['oc_team'] } }, ['feishu:oc_team'])),
+    ).toEqual({ triggered: false, reason: 'chat_denied' });
+    expect(
+      evaluateTrigger(voice(), withVoiceGroupChats({ default: { allowChats: ['oc_sales'] } }, ['feishu:oc_team'])),
+    ).toEqual({ triggered: false, reason: 'chat_not_allowed' });
+  });
+
+  it('a voice message with a mention (a Slack clip shared with @bot) passes as before, listed or not', () => {
+    expect(evaluateTrigger(voice({ platform: 'slack', chatId: 'C1', mentionedBot: true }), {})).toEqual({
+      triggered: true,
+      text: '',
+    });
+  });
+
+  it('listing a chat keeps the rest of its own rule, and an empty list changes nothing', () => {
+    const config: TriggerConfig = { chats: { 'feishu:oc_team': { prefixes: ['/ai'] } } };
+    expect(ruleFor(withVoiceGroupChats(config, ['feishu:oc_team']), 'feishu', 'oc_team')).toMatchObject({
+      prefixes: ['/ai'],
+      voiceMessages: true,
+    });
+    expect(withVoiceGroupChats(config, [])).toBe(config);
+  });
+
+  it('TRIGGER_RULES can turn it on for a whole platform', () => {
+    expect(evaluateTrigger(voice(), { platforms: { feishu: { voiceMessages: true } } }).triggered).toBe(true);
   });
 });
