@@ -15,8 +15,10 @@ import {
   systemPromptOverridesSchema,
 } from '#config/pipeline-config';
 import {
+  DEFAULT_PROFILE_DIRECTORY_RETRY_MINUTES,
   DEFAULT_PROFILE_DIRECTORY_TTL_HOURS,
   DEFAULT_PROFILE_RETENTION_DAYS,
+  MAX_PROFILE_DIRECTORY_RETRY_MINUTES,
   profileGroupDefaultsSchema,
 } from '#config/profile-config';
 import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_LEDGER_RETENTION_DAYS, MAX_RETENTION_DAYS } from '#config/retention';
@@ -121,11 +123,41 @@ const voiceSchema = z
     pollyEngine: z._default(z.enum(['standard', 'neural']), 'neural'),
     /** Longest answer spoken, characters (Polly takes 3,000). @default 1000 */
     maxSpeechChars: z._default(int(1, 3000), DEFAULT_VOICE_MAX_SPEECH_CHARS),
-    /** Chats whose answers are also spoken: Feishu only (the platform with audio messages). @default [] */
+    /**
+     * Chats whose answers are also spoken, on the platforms whose adapters post audio (`sendSpeech`: Feishu, Slack,
+     * DingTalk; WeCom's AI bot takes AMR only, which no engine writes). @default []
+     */
     replyChats: z._default(
       z
         .array(
-          z.string().check(z.regex(/^feishu:[^,\s]+$/, 'must be feishu:chatId (spoken answers are posted on Feishu)')),
+          z
+            .string()
+            .check(
+              z.regex(
+                /^(feishu|slack|dingtalk):[^,\s]+$/,
+                'must be feishu:, slack: or dingtalk:chatId (spoken answers are not posted on WeCom)',
+              ),
+            ),
+        )
+        .check(z.maxLength(100)),
+      [],
+    ),
+    /**
+     * Groups where a voice message with no @-mention is for the bot (a Feishu voice message cannot carry one), set
+     * on the webhook and the connector as `VOICE_GROUP_CHATS`. The platform must deliver such messages (Feishu:
+     * `im:message.group_msg`). @default []
+     */
+    groupChats: z._default(
+      z
+        .array(
+          z
+            .string()
+            .check(
+              z.regex(
+                /^(feishu|slack|dingtalk|wecom):[^,\s]+$/,
+                'must be platform:chatId (feishu, slack, dingtalk, wecom)',
+              ),
+            ),
         )
         .check(z.maxLength(100)),
       [],
@@ -521,6 +553,11 @@ const appConfigSchema = z.strictObject({
   profileDirectory: z._default(z.array(z.enum(PLATFORMS)), []),
   /** Hours a directory answer is kept in a profile before it is asked again. @default 24 */
   profileDirectoryTtlHours: z._default(int(1, 24 * 90), DEFAULT_PROFILE_DIRECTORY_TTL_HOURS),
+  /** Minutes a member's directory is not asked again after a failed lookup. @default 15 */
+  profileDirectoryRetryMinutes: z._default(
+    int(1, MAX_PROFILE_DIRECTORY_RETRY_MINUTES),
+    DEFAULT_PROFILE_DIRECTORY_RETRY_MINUTES,
+  ),
   /** CloudWatch Logs retention for functions and API access logs. @default 30 */
   logRetentionDays: z._default(
     z.number().check(
@@ -666,9 +703,11 @@ const appConfigSchema = z.strictObject({
   /**
    * Voice messages (issue 20, docs/VOICE.md): `{"asr": "transcribe" | "sagemaker-whisper" | "off", "asrEndpointName"?,
    * "languages"?, "maxSeconds"?, "tts"?: "polly", "pollyEngine"?, "maxSpeechChars"?, "replyChats"?}`. The worker
-   * transcribes Feishu voice messages and Slack audio files and answers the words; it is granted
+   * transcribes voice messages (Feishu `audio`, Slack audio files, DingTalk audio without DingTalk's own transcript)
+   * and answers the words; it is granted
    * `transcribe:StartStreamTranscriptionWebSocket`, or `sagemaker:InvokeEndpoint` on exactly the Whisper endpoint; with
-   * `tts: "polly"` the answers in `replyChats` (Feishu chats) are also spoken (`polly:SynthesizeSpeech`).
+   * `tts: "polly"` the answers in `replyChats` (Feishu, Slack or DingTalk chats) are also spoken
+   * (`polly:SynthesizeSpeech`).
    * @default none: voice messages are answered with a note that voice is not enabled
    */
   voice: z.optional(voiceSchema),

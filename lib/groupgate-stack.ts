@@ -124,6 +124,7 @@ export class GroupGateStack extends Stack {
         groupDefaults: config.profileGroupDefaults,
         directory: config.profileDirectory,
         directoryTtlHours: config.profileDirectoryTtlHours,
+        directoryRetryMinutes: config.profileDirectoryRetryMinutes,
       },
       systemPromptOverrides: config.systemPromptOverrides,
       streaming: config.streaming,
@@ -180,6 +181,7 @@ export class GroupGateStack extends Stack {
         ...(config.pipelineVpc ? { vpc: config.pipelineVpc } : {}),
         logRetention,
         logLevel: config.logLevel,
+        voiceGroupChats: config.voice?.groupChats ?? [],
       });
       const relay = this.connector.wecomRelay;
       if (relay) {

@@ -129,6 +129,8 @@ export const ENV = {
   profileDirectory: 'PROFILE_DIRECTORY',
   /** Hours a directory answer is kept in the profile before the directory is asked again. @default 24 */
   profileDirectoryTtlHours: 'PROFILE_DIRECTORY_TTL_HOURS',
+  /** Minutes a member's directory is not asked again after a failed lookup. @default 15 */
+  profileDirectoryRetryMinutes: 'PROFILE_DIRECTORY_RETRY_MINUTES',
   ledgerRetentionDays: 'LEDGER_RETENTION_DAYS',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   /** JSON price overrides merged over the built-in price table (functions/core/cost/prices.ts). */
@@ -172,6 +174,11 @@ export const ENV = {
   voiceMaxSpeechChars: 'VOICE_MAX_SPEECH_CHARS',
   /** Comma-separated chats (`platform:chatId`) that opted in to spoken answers; the text is always sent too. */
   voiceReplyChats: 'VOICE_REPLY_CHATS',
+  /**
+   * Comma-separated groups (`platform:chatId`) where a voice message without an @-mention is for the bot (a Feishu
+   * voice message cannot carry one). Read by the webhook and the connector, with the trigger rules.
+   */
+  voiceGroupChats: 'VOICE_GROUP_CHATS',
   /** HS256 key of the REST API's JWTs, for local runs; in AWS the key is in the `JWT_SECRET_ID` secret. */
   jwtSecret: 'JWT_SECRET',
   /** JWKS URL of the token issuer; used instead of an HS256 key when set. */
@@ -225,6 +232,9 @@ export const PLATFORM_CREDENTIAL_ENV = {
     botName: 'WECOM_BOT_NAME',
     /** Long-connection mode only (the connector): the bot's secret for `aibot_subscribe`. */
     botSecret: 'WECOM_BOT_SECRET',
+    /** Member directory only (profiles): a self-built app's corp id and secret with contact read permission. */
+    directoryCorpId: 'WECOM_DIRECTORY_CORP_ID',
+    directoryCorpSecret: 'WECOM_DIRECTORY_CORP_SECRET',
   },
 } as const;
 

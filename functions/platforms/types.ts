@@ -277,14 +277,15 @@ export interface ChatPlatform {
   downloadAttachment?(attachment: MessageAttachment, options: DownloadOptions): Promise<DownloadedFile>;
   /**
    * Posts a spoken answer (Ogg/Opus) as the platform's audio message, after the reply's text, threaded like it
-   * (docs/VOICE.md). Only on platforms with audio messages (Feishu). @returns the audio message's id.
+   * (docs/VOICE.md). Only on platforms that can post audio (Feishu, Slack, DingTalk; not WeCom, whose AI bot takes AMR
+   * only). @returns the audio message's id.
    */
   sendSpeech?(target: ReplyTarget, speech: SpokenReply): Promise<string>;
 }
 
 /** A spoken answer to post (`ChatPlatform.sendSpeech`). */
 export interface SpokenReply {
-  /** Ogg/Opus, as Feishu audio messages take it. */
+  /** Ogg/Opus: what Feishu audio messages take, and what Slack and DingTalk are sent too. */
   readonly bytes: Uint8Array;
   readonly durationSeconds: number;
 }
@@ -293,6 +294,11 @@ export interface SpokenReply {
 export interface DirectoryEntry {
   readonly title?: string;
   readonly department?: string;
+  /**
+   * Why the directory was not asked for this member (e.g. DingTalk knows only an opaque sender id, which its
+   * directory cannot look up): nothing is stored and nothing is retried, the id will not change.
+   */
+  readonly skipped?: string;
 }
 
 /**

@@ -33,7 +33,7 @@ import type { PlatformName } from '#platforms/types';
 import { METRICS_NAMESPACE } from '#shared/metrics';
 import type { LongConnectionPlatform } from '../config';
 import { connectorImageAsset } from './connector-image';
-import { platformApiEnv } from './functions';
+import { platformApiEnv, voiceGroupChatsEnv } from './functions';
 import type { FunctionVpc } from './house-function';
 
 /** The port of `GET /healthz` (`HEALTH_PORT`), probed from inside the container. */
@@ -78,6 +78,8 @@ export interface ConnectorProps {
   readonly vpc?: FunctionVpc;
   readonly logRetention: RetentionDays;
   readonly logLevel: string;
+  /** Groups whose voice messages need no @-mention (`groupgate:voice` `groupChats`), as the webhook has them. */
+  readonly voiceGroupChats?: readonly string[];
 }
 
 /**
@@ -258,6 +260,7 @@ export class Connector extends Construct {
         ...(this.wecomRelay ? { [ENV.wecomRelayQueueUrl]: this.wecomRelay.queue.queueUrl } : {}),
         ...secretIds,
         ...platformApiEnv(props),
+        ...voiceGroupChatsEnv({ groupChats: props.voiceGroupChats ?? [] }),
         AWS_REGION: Aws.REGION,
         POWERTOOLS_SERVICE_NAME: CONNECTOR_SERVICE,
         POWERTOOLS_LOG_LEVEL: props.logLevel,

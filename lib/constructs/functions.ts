@@ -42,6 +42,7 @@ export interface FunctionsProps {
     readonly groupDefaults: Readonly<Record<string, Readonly<Record<string, string>>>>;
     readonly directory: readonly string[];
     readonly directoryTtlHours: number;
+    readonly directoryRetryMinutes: number;
   };
   /** `platform:chatId` → system prompt; set on the pipeline functions only when non-empty. */
   readonly systemPromptOverrides: Readonly<Record<string, string>>;
@@ -80,6 +81,13 @@ export interface VoiceWiring {
   readonly pollyEngine: 'standard' | 'neural';
   readonly maxSpeechChars: number;
   readonly replyChats: readonly string[];
+  /** Groups whose voice messages need no @-mention: the webhook's and the connector's `VOICE_GROUP_CHATS`. */
+  readonly groupChats: readonly string[];
+}
+
+/** `VOICE_GROUP_CHATS` for the ingest path (webhook, connector); empty when no group is listed. */
+export function voiceGroupChatsEnv(voice: Pick<VoiceWiring, 'groupChats'> | undefined): Record<string, string> {
+  return voice && voice.groupChats.length > 0 ? { [ENV.voiceGroupChats]: voice.groupChats.join(',') } : {};
 }
 
 /** `VOICE_*` for the worker, read by `voiceConfigFrom` (functions/config/voice-config.ts). */
@@ -216,7 +224,7 @@ export class Functions extends Construct {
       handler: 'webhook',
       description: 'Verifies platform events, answers handshakes, dedups and enqueues',
       timeout: Duration.seconds(10),
-      environment: { ...enabled, ...streamingEnv },
+      environment: { ...enabled, ...streamingEnv, ...voiceGroupChatsEnv(props.voice) },
     });
     // The reservation and its release (PutItem, DeleteItem); WeCom stream refreshes read snapshots (GetItem, PutItem).
     this.webhook.bindTable(tables.events, ENV.eventsTable, ['GetItem', 'PutItem', 'DeleteItem']);
@@ -234,6 +242,7 @@ export class Functions extends Construct {
       [ENV.auditRetentionDays]: String(props.auditRetentionDays),
       [ENV.profileRetentionDays]: String(props.profiles.retentionDays),
       [ENV.profileDirectoryTtlHours]: String(props.profiles.directoryTtlHours),
+      [ENV.profileDirectoryRetryMinutes]: String(props.profiles.directoryRetryMinutes),
       ...(Object.keys(props.profiles.groupDefaults).length > 0
         ? { [ENV.profileGroupDefaults]: JSON.stringify(props.profiles.groupDefaults) }
         : {}),

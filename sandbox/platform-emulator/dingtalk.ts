@@ -3,10 +3,12 @@ import { encryptDingTalkResponse } from '#platforms/dingtalk/callback-crypto';
 import { computeRobotSign } from '#platforms/dingtalk/robot-sign';
 import { deriveAesKey } from '#platforms/wecom/biz-msg-crypt';
 import { createDingTalkCardApi } from './dingtalk-card';
+import { DIRECTORY_ERRCODES, directoryEntry, emulatedDepartmentId, emulatedDepartmentName } from './directory';
 import { dingtalkMentions } from './live-mentions';
 import type {
   EmulatedApiRequest,
   EmulatedApiResponse,
+  EmulatedAudio,
   EmulatedFile,
   EmulatedImage,
   EmulatedRequest,
@@ -15,6 +17,7 @@ import type {
   PlatformEmulator,
 } from './types';
 import { multipartForm, storedImage } from './uploaded-image';
+import { emulatedAudioDurationMs, emulatedAudioType, storedAudio } from './voice-file';
 
 /** The robot's display name in emulated groups; the sandbox passes it to the adapter as `botName`. */
 export const DINGTALK_EMULATED_BOT_NAME = 'GroupGate';
@@ -90,6 +93,20 @@ export function dingtalkFileMessageBody(
   return { ...rest, msgtype: 'file', content: { downloadCode: file.downloadCode, fileName: file.name } };
 }
 
+/**
+ * A robot voice-message callback body (`msgtype: "audio"`, `content` `{duration (ms), downloadCode}`) without
+ * DingTalk's `recognition`: what the robot gets when DingTalk recognised nothing, so the worker must transcribe the
+ * audio itself. 1:1 chats only, like files (a voice message cannot @-mention the robot in a group).
+ */
+export function dingtalkAudioMessageBody(
+  input: InboundMessageInput,
+  ctx: EmulatorContext,
+  audio: { readonly downloadCode: string; readonly durationMs: number },
+): Record<string, unknown> {
+  const { content: _content, ...rest } = dingtalkFileMessageBody(input, ctx, { downloadCode: '', name: '' });
+  return { ...rest, msgtype: 'audio', content: { duration: audio.durationMs, downloadCode: audio.downloadCode } };
+}
+
 /** A robot text-message callback body as DingTalk posts it for one member's message. */
 export function dingtalkMessageBody(input: InboundMessageInput, ctx: EmulatorContext): Record<string, unknown> {
   const { robotCode } = ctx.credentials.dingtalk;
@@ -127,6 +144,10 @@ export { DINGTALK_CARD_QPS_LIMIT, DINGTALK_EMULATED_CARD_TEMPLATE } from './ding
 
 /** What a DingTalk client shows as an image message's text (its preview in the chat list). */
 export const DINGTALK_IMAGE_PREVIEW = '[图片]';
+/** What a DingTalk client shows as a voice message's text. */
+export const DINGTALK_AUDIO_PREVIEW = '[语音]';
+/** `media/upload` takes `voice` up to 2 MB (the media upload reference; the adapter checks it first). */
+export const DINGTALK_MAX_MEDIA_VOICE_BYTES = 2 * 1024 * 1024;
 /** `media/upload` takes images up to 20 MB [U: DingTalk's figure for `image`; the emulator's limit]. */
 const MAX_MEDIA_IMAGE_BYTES = 20 * 1024 * 1024;
 
@@ -139,14 +160,17 @@ export function createDingTalkEmulator(): PlatformEmulator {
   const links = new Map<string, { readonly file: EmulatedFile; readonly expiresAt: number }>();
   /** Images the bot uploaded (`media/upload`), by `media_id`. */
   const media = new Map<string, EmulatedImage>();
+  /** Voice files the bot uploaded (`media/upload?type=voice`), by `media_id`; the duration comes with the message. */
+  const voices = new Map<string, Omit<EmulatedAudio, 'durationMs'>>();
   /** Each member's 1:1 chat with the robot, by staff id (`oToMessages/batchSend` addresses the member). */
   const directChats = new Map<string, string>();
 
   /**
-   * The legacy `media/upload?access_token&type=image`, multipart field `media`. Answers HTTP 200 with an `errcode`,
-   * as the legacy API does: 40014 for a bad token, 40004 for a `type` other than image, 40005 for a file that is not
-   * a whole PNG (DingTalk takes JPG/GIF/BMP too; the sandbox only posts PNG charts), 40006 for one over the limit
-   * [U: the codes are the ones DingTalk lists for these cases; not seen live].
+   * The legacy `media/upload?access_token&type=image|voice`, multipart field `media`. Answers HTTP 200 with an
+   * `errcode`, as the legacy API does: 40014 for a bad token, 40004 for another `type`, 40005 for an image that is not
+   * a whole PNG (DingTalk takes JPG/GIF/BMP too; the sandbox only posts PNG charts) or a voice file that is not Ogg
+   * (DingTalk takes AMR too [U]; the sandbox only posts Ogg/Opus), 40006 for one over the limit [U: the codes are the
+   * ones DingTalk lists for these cases; not seen live].
    */
   const uploadMedia = async (request: EmulatedApiRequest, ctx: EmulatorContext): Promise<EmulatedApiResponse> => {
     const fault = ctx.fault?.() ?? 'none';
@@ -155,15 +179,25 @@ export function createDingTalkEmulator(): PlatformEmulator {
     if (fault === 'expired-token' || !isValidToken(request.query.access_token ?? '', ctx)) {
       return json(200, { errcode: 40014, errmsg: '不合法的access_token' });
     }
-    if (request.query.type !== 'image') return json(200, { errcode: 40004, errmsg: '不合法的媒体文件类型' });
+    const type = request.query.type;
+    if (type !== 'image' && type !== 'voice') return json(200, { errcode: 40004, errmsg: '不合法的媒体文件类型' });
     const file = (await multipartForm(request))?.get('media');
     if (!file || typeof file === 'string') return json(200, { errcode: 40005, errmsg: '不合法的文件类型' });
-    if (file.size > MAX_MEDIA_IMAGE_BYTES) return json(200, { errcode: 40006, errmsg: '不合法的文件大小' });
-    const stored = storedImage(new Uint8Array(await file.arrayBuffer()), '');
-    if (!stored) return json(200, { errcode: 40005, errmsg: '不合法的文件类型' });
+    if (file.size > (type === 'voice' ? DINGTALK_MAX_MEDIA_VOICE_BYTES : MAX_MEDIA_IMAGE_BYTES)) {
+      return json(200, { errcode: 40006, errmsg: '不合法的文件大小' });
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
     const mediaId = `@lAL${randomBytes(18).toString('base64url')}`;
-    media.set(mediaId, stored);
-    return json(200, { errcode: 0, errmsg: 'ok', media_id: mediaId, type: 'image', created_at: ctx.now() });
+    if (type === 'voice') {
+      const audio = storedAudio(bytes, 0);
+      if (!audio) return json(200, { errcode: 40005, errmsg: '不合法的文件类型' });
+      voices.set(mediaId, { mediaType: audio.mediaType, data: audio.data });
+    } else {
+      const stored = storedImage(bytes, '');
+      if (!stored) return json(200, { errcode: 40005, errmsg: '不合法的文件类型' });
+      media.set(mediaId, stored);
+    }
+    return json(200, { errcode: 0, errmsg: 'ok', media_id: mediaId, type, created_at: ctx.now() });
   };
 
   /** `robot/messageFiles/download`: `{downloadCode, robotCode}` → `{downloadUrl}`, a temporary link on this emulator. */
@@ -209,13 +243,17 @@ export function createDingTalkEmulator(): PlatformEmulator {
     platform: 'dingtalk',
     buildMessageEvent(input, ctx) {
       const [first] = input.files ?? [];
-      // The robot sees a file only as a 1:1 file message with no text; in a group the file never reaches it.
+      // The robot sees a file only as a 1:1 file message with no text; in a group the file never reaches it. An audio
+      // file is a voice message, without DingTalk's recognition text (the emulator recognises nothing).
       const shared = first !== undefined && input.direct === true && input.text === '' ? first : undefined;
       let body: Record<string, unknown>;
       if (shared) {
         const downloadCode = `dc_${randomBytes(16).toString('base64url')}`;
         files.set(downloadCode, { file: shared, robotCode: ctx.credentials.dingtalk.robotCode });
-        body = dingtalkFileMessageBody(input, ctx, { downloadCode, name: shared.name });
+        body =
+          emulatedAudioType(shared) === undefined
+            ? dingtalkFileMessageBody(input, ctx, { downloadCode, name: shared.name })
+            : dingtalkAudioMessageBody(input, ctx, { downloadCode, durationMs: emulatedAudioDurationMs(shared) });
       } else {
         body = dingtalkMessageBody(input, ctx);
       }
@@ -245,15 +283,21 @@ export function createDingTalkEmulator(): PlatformEmulator {
         return issueToken(request, ctx);
       }
       if (request.method === 'POST' && request.path === '/v1.0/robot/groupMessages/send') {
-        return sendRobotMessage(request, ctx, media, (body) =>
+        return sendRobotMessage(request, ctx, { media, voices }, (body) =>
           typeof body.openConversationId === 'string' ? body.openConversationId : undefined,
         );
       }
       if (request.method === 'POST' && request.path === '/v1.0/robot/oToMessages/batchSend') {
-        return sendRobotMessage(request, ctx, media, (body) => {
+        return sendRobotMessage(request, ctx, { media, voices }, (body) => {
           const [userId, ...others] = Array.isArray(body.userIds) ? body.userIds : [];
           return typeof userId === 'string' && others.length === 0 ? directChats.get(userId) : undefined;
         });
+      }
+      if (request.method === 'POST' && request.path === '/topapi/v2/user/get') {
+        return directoryUser(request, ctx);
+      }
+      if (request.method === 'POST' && request.path === '/topapi/v2/department/get') {
+        return directoryDepartment(request, ctx);
       }
       if (request.method === 'POST' && request.path === '/media/upload') {
         return uploadMedia(request, ctx);
@@ -297,12 +341,17 @@ function admitOpenApiCall(request: EmulatedApiRequest, ctx: EmulatorContext): Em
 
 /**
  * The robot message APIs (`groupMessages/send` to a group, `oToMessages/batchSend` to one member here): text,
- * markdown, and `sampleImageMsg` whose `photoURL` is a `media_id` this app uploaded (an unknown one is refused).
+ * markdown, `sampleImageMsg` whose `photoURL` is an image `media_id` this app uploaded, and `sampleAudio` whose
+ * `mediaId` is a voice `media_id` it uploaded and whose `duration` is a string of milliseconds (an unknown media id or
+ * a bad duration is refused).
  */
 function sendRobotMessage(
   request: EmulatedApiRequest,
   ctx: EmulatorContext,
-  media: ReadonlyMap<string, EmulatedImage>,
+  uploaded: {
+    readonly media: ReadonlyMap<string, EmulatedImage>;
+    readonly voices: ReadonlyMap<string, Omit<EmulatedAudio, 'durationMs'>>;
+  },
   chatOf: (body: Record<string, unknown>) => string | undefined,
 ): EmulatedApiResponse {
   const refused = admitOpenApiCall(request, ctx);
@@ -315,11 +364,21 @@ function sendRobotMessage(
   const param = typeof body.msgParam === 'string' ? parseBody(Buffer.from(body.msgParam, 'utf8')) : undefined;
   let text: unknown;
   let image: EmulatedImage | undefined;
+  let audio: EmulatedAudio | undefined;
   if (body.msgKey === 'sampleImageMsg') {
-    image = typeof param?.photoURL === 'string' ? media.get(param.photoURL) : undefined;
+    image = typeof param?.photoURL === 'string' ? uploaded.media.get(param.photoURL) : undefined;
     // [U] the code DingTalk answers for a photoURL it cannot resolve.
     if (!image) return json(400, { code: 'invalidParameter.photoURL', message: 'photoURL is not a valid media id' });
     text = DINGTALK_IMAGE_PREVIEW;
+  } else if (body.msgKey === 'sampleAudio') {
+    const voice = typeof param?.mediaId === 'string' ? uploaded.voices.get(param.mediaId) : undefined;
+    const durationMs =
+      typeof param?.duration === 'string' && /^[1-9]\d*$/.test(param.duration) ? Number(param.duration) : 0;
+    // [U] the codes DingTalk answers for a mediaId it cannot resolve and a bad duration.
+    if (!voice) return json(400, { code: 'invalidParameter.mediaId', message: 'mediaId is not a valid media id' });
+    if (durationMs === 0) return json(400, { code: 'invalidParameter.duration', message: 'duration is invalid' });
+    audio = { ...voice, durationMs };
+    text = DINGTALK_AUDIO_PREVIEW;
   } else {
     text = body.msgKey === 'sampleMarkdown' ? param?.text : param?.content;
   }
@@ -335,6 +394,7 @@ function sendRobotMessage(
     messageId: processQueryKey,
     mentions: [],
     ...(image ? { image } : {}),
+    ...(audio ? { audio } : {}),
   });
   return json(200, { processQueryKey });
 }
@@ -408,6 +468,67 @@ function decodeSession(value: string): Session | undefined {
 
 function tokenMac(appSecret: string, issuedAt: string): string {
   return createHmac('sha256', appSecret).update(issuedAt).digest('hex').slice(0, 24);
+}
+
+/**
+ * Fault injection, then the legacy API's `access_token` check (HTTP 200 with an `errcode`, as the legacy API answers:
+ * 40014 for a bad token, 42001 for the `expired-token` fault); undefined admits the call.
+ */
+function admitLegacyCall(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse | undefined {
+  const fault = ctx.fault?.() ?? 'none';
+  const faulty = faultResponse(fault);
+  if (faulty) return faulty;
+  if (fault === 'expired-token') return json(200, { errcode: 42001, errmsg: 'access_token expired' });
+  if (!isValidToken(request.query.access_token ?? '', ctx)) {
+    return json(200, { errcode: 40014, errmsg: '不合法的access_token' });
+  }
+  return undefined;
+}
+
+/**
+ * `topapi/v2/user/get` `{userid}`: the member's `title` and `dept_id_list` from the emulated directory (any staff id
+ * is a member; one without a department sits in the organisation, 1), or the entry's `errcode`. An opaque
+ * `$:LWCP_v1:$…` sender id is not a userid: 33012, as DingTalk documents for an invalid userid.
+ */
+function directoryUser(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const refused = admitLegacyCall(request, ctx);
+  if (refused) return refused;
+  const userid = parseBody(request.body)?.userid;
+  if (typeof userid !== 'string' || userid === '' || userid.startsWith('$:')) {
+    return json(200, { errcode: 33012, errmsg: '无效的userId' });
+  }
+  const entry = directoryEntry('dingtalk', userid);
+  if (entry.errcode !== undefined) return json(200, { errcode: entry.errcode, errmsg: directoryErrmsg(entry.errcode) });
+  return json(200, {
+    errcode: 0,
+    errmsg: 'ok',
+    request_id: randomUUID(),
+    result: {
+      userid,
+      name: userid,
+      title: entry.title ?? '',
+      dept_id_list: [emulatedDepartmentId(entry.department)],
+      active: true,
+    },
+  });
+}
+
+/** `topapi/v2/department/get` `{dept_id}`: the department's `name`, or 60003 for an unknown id. */
+function directoryDepartment(request: EmulatedApiRequest, ctx: EmulatorContext): EmulatedApiResponse {
+  const refused = admitLegacyCall(request, ctx);
+  if (refused) return refused;
+  const id = parseBody(request.body)?.dept_id;
+  const name = typeof id === 'number' ? emulatedDepartmentName(id) : undefined;
+  if (name === undefined) {
+    return json(200, { errcode: DIRECTORY_ERRCODES.dingtalk.noSuchDepartment, errmsg: '部门不存在' });
+  }
+  return json(200, { errcode: 0, errmsg: 'ok', request_id: randomUUID(), result: { dept_id: id, name, parent_id: 1 } });
+}
+
+function directoryErrmsg(errcode: number): string {
+  if (errcode === DIRECTORY_ERRCODES.dingtalk.noSuchMember) return '找不到该用户';
+  if (errcode === DIRECTORY_ERRCODES.dingtalk.noPermission) return '应用尚未开通所需的权限';
+  return 'emulated directory error';
 }
 
 function isValidToken(token: string, ctx: EmulatorContext): boolean {

@@ -1,5 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { ENV } from '#config/env-names';
+import { loadWebhookConfig } from '#config/runtime-config';
 import { voiceConfigFrom } from '#config/voice-config';
 import { ConfigError } from '#core/errors';
 import { type AppConfigInput, parseAppConfig } from '../../lib/config';
@@ -85,18 +86,18 @@ describe('groupgate:voice', () => {
       asr: 'transcribe',
       tts: 'polly',
       pollyEngine: 'standard',
-      replyChats: ['feishu:oc_team', 'feishu:oc_sales'],
+      replyChats: ['feishu:oc_team', 'slack:C0SALES', 'dingtalk:cid_ops'],
     });
     const worker = envOf('worker') as Record<string, string>;
     expect(voiceVariables(worker)).toMatchObject({
       [ENV.voiceTts]: 'polly',
       [ENV.voicePollyEngine]: 'standard',
       [ENV.voiceMaxSpeechChars]: '1000',
-      [ENV.voiceReplyChats]: 'feishu:oc_team,feishu:oc_sales',
+      [ENV.voiceReplyChats]: 'feishu:oc_team,slack:C0SALES,dingtalk:cid_ops',
     });
     expect(voiceConfigFrom(worker)).toMatchObject({
       tts: { engine: 'polly', pollyEngine: 'standard' },
-      replyChats: ['feishu:oc_team', 'feishu:oc_sales'],
+      replyChats: ['feishu:oc_team', 'slack:C0SALES', 'dingtalk:cid_ops'],
     });
     // Polly's permissions reference lists "*" as SynthesizeSpeech's resource (no resource type without lexicons).
     expect(voiceStatements('worker')).toEqual([
@@ -126,8 +127,14 @@ describe('groupgate:voice', () => {
     ['an unknown field', { asr: 'transcribe', speak: true }, /^voice/],
     ['polly with no chat to speak to', { tts: 'polly' }, /^voice\.replyChats: must name at least one chat/],
     ['chats to speak to without polly', { replyChats: ['feishu:oc_a'] }, /^voice\.replyChats: spoken answers need/],
-    ['a chat on a platform without audio messages', { tts: 'polly', replyChats: ['slack:C1'] }, /feishu:chatId/],
+    [
+      'a chat on a platform without spoken answers',
+      { tts: 'polly', replyChats: ['wecom:wr_1'] },
+      /^voice\.replyChats\.0: .*not posted on WeCom/,
+    ],
     ['the sandbox speech engine', { tts: 'local', replyChats: ['feishu:oc_a'] }, /^voice\.tts/],
+    ['a voice group on the REST API', { groupChats: ['api:team'] }, /^voice\.groupChats\.0: must be platform:chatId/],
+    ['a voice group with no chat id', { groupChats: ['feishu:'] }, /^voice\.groupChats\.0: must be platform:chatId/],
   ])('refuses %s at synth', (_label, voice, message) => {
     let problems: readonly string[] = [];
     try {
@@ -137,5 +144,45 @@ describe('groupgate:voice', () => {
       problems = err.problems;
     }
     expect(problems).toEqual([expect.stringMatching(message)]);
+  });
+});
+
+describe('groupgate:voice groupChats (voice messages without an @-mention)', () => {
+  const GROUPS = ['feishu:oc_support', 'dingtalk:cid_ops'];
+
+  test('the webhook gets VOICE_GROUP_CHATS and its own config reads them as trigger rules; no other function', () => {
+    const { envOf } = synth({ groupChats: GROUPS });
+    const webhook = envOf('webhook') as Record<string, string>;
+    expect(webhook[ENV.voiceGroupChats]).toBe(GROUPS.join(','));
+    // The table and queue are CloudFormation references in the template; the names stand in for what Lambda gets.
+    const triggers = loadWebhookConfig({
+      ...webhook,
+      QUEUE_URL: 'https://sqs.example/q.fifo',
+      EVENTS_TABLE: 'events',
+      ENABLED_PLATFORMS: 'feishu,dingtalk',
+    }).triggers;
+    expect(triggers.chats?.['feishu:oc_support']).toMatchObject({ voiceMessages: true });
+    expect(triggers.chats?.['dingtalk:cid_ops']).toMatchObject({ voiceMessages: true });
+    for (const fn of FUNCTIONS.filter((f) => f !== 'webhook')) expect(envOf(fn)[ENV.voiceGroupChats]).toBeUndefined();
+  });
+
+  test('the connector gets the same list; without groups neither it nor the webhook has the variable', () => {
+    const containerEnv = (voice: AppConfigInput['voice']) => {
+      const template = Template.fromStack(
+        buildStack({ longConnection: { platforms: ['feishu'] }, ...(voice ? { voice } : {}) }).stack,
+      );
+      const [definition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+      const [container] = (definition?.Properties.ContainerDefinitions ?? []) as {
+        Environment: { Name: string; Value: unknown }[];
+      }[];
+      return {
+        connector: Object.fromEntries((container?.Environment ?? []).map((e) => [e.Name, e.Value])),
+        webhook: functionEntry(template, 'webhook')[1].Properties.Environment.Variables as Record<string, unknown>,
+      };
+    };
+    expect(containerEnv({ groupChats: GROUPS }).connector[ENV.voiceGroupChats]).toBe(GROUPS.join(','));
+    const none = containerEnv({ asr: 'transcribe' });
+    expect(none.connector[ENV.voiceGroupChats]).toBeUndefined();
+    expect(none.webhook[ENV.voiceGroupChats]).toBeUndefined();
   });
 });

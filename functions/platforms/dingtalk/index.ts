@@ -13,6 +13,7 @@ import type {
 } from '#platforms/types';
 import { DINGTALK_SESSION_WEBHOOK_ORIGIN, type DingTalkConfig, resolveDingTalkConfig } from './config';
 import type { dingtalkCredentials } from './credentials';
+import { lookupDingTalkMember } from './directory';
 import { downloadDingTalkFile } from './files';
 import { dingtalkManifest } from './manifest';
 import { createDingTalkOpenApi, createDingTalkTokenCache } from './openapi';
@@ -20,6 +21,7 @@ import { parseDingTalkRequest, parseDingTalkRobotMessage } from './parse';
 import type { dingtalkReplyHandleSchema } from './reply-handle';
 import { createDingTalkSender } from './send';
 import { createDingTalkCardOps, dingtalkCardSpace } from './stream';
+import { postDingTalkAudio } from './upload-audio';
 import { postDingTalkImage } from './upload-image';
 
 export {
@@ -38,7 +40,7 @@ export { AI_CARD_STATUS, DINGTALK_CARD_MIN_INTERVAL_MS, dingtalkOutTrackId } fro
  * The DingTalk enterprise-internal robot adapter: signed robot callbacks (or, for the connector's Stream mode
  * connection, the same robot messages unsigned: `parseConnectionEvent`), optional encrypted event-subscription handshake, replies via sessionWebhook or the robot group-message API, and, when a card
  * template is configured, streamed replies on an AI card (`stream.ts`). A reply's images follow its text as robot
- * image messages (`upload-image.ts`).
+ * image messages (`upload-image.ts`), a spoken answer as a robot voice message (`upload-audio.ts`).
  * @throws ConfigError at creation listing every unusable setting.
  */
 export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps): ChatPlatform {
@@ -103,8 +105,15 @@ export function createDingTalkPlatform(config: DingTalkConfig, deps: AdapterDeps
     parse: (request, now) => parseDingTalkRequest(request, resolved, now),
     parseConnectionEvent: (payload, now) => parseDingTalkRobotMessage(payload, resolved, now),
     send,
+    lookupMember: (_tenantId, userId) => lookupDingTalkMember(userId, { config: resolved, tokens, deps }),
     downloadAttachment: (attachment, options) =>
       downloadDingTalkFile(attachment, options, { config: resolved, api: fileApi, deps }),
+    sendSpeech: async (target, speech) => {
+      if (target.handle.platform !== 'dingtalk') {
+        throw new TypeError(`DingTalk adapter cannot send to a ${target.handle.platform} reply handle`);
+      }
+      return postDingTalkAudio(target.handle, speech, { config: resolved, api: fileApi, tokens, deps });
+    },
     openReply: async (target, options) =>
       (options?.stream === true ? openCardReply(target, options) : undefined) ?? openOneShotReply(send, target),
   };

@@ -68,6 +68,7 @@ describe('docs ↔ the environment the stack sets', () => {
     profileGroupDefaults: { '*': { language: 'en' } },
     profileDirectory: ['slack'],
     profileDirectoryTtlHours: 6,
+    profileDirectoryRetryMinutes: 5,
     workerTimeoutSeconds: 120,
     maxReceiveCount: 3,
     feishuApiBaseUrl: 'https://open.larksuite.com',
@@ -80,6 +81,7 @@ describe('docs ↔ the environment the stack sets', () => {
       pollyEngine: 'standard',
       maxSpeechChars: 500,
       replyChats: ['feishu:oc_docs'],
+      groupChats: ['feishu:oc_voice'],
     },
     skills: {
       remote: [
