@@ -113,13 +113,14 @@ describe('FIFO message groups', () => {
     await rig.say('wecom', { chatId, userId: 'alice', text: `a2 ${chatId}` });
     await rig.say('wecom', { chatId, userId: 'bob', text: `b1 ${chatId}` });
 
-    const [bobs] = await rig.waitFor(1, (d) => d.chatId === chatId && d.text.includes('b1'), 5_000);
+    // The random chat id may itself contain "a2" or "b1": match the whole question.
+    const [bobs] = await rig.waitFor(1, (d) => d.chatId === chatId && d.text.includes(`b1 ${chatId}`), 5_000);
     expect(bobs).toBeDefined();
     // Alice's second message is answered only after her first has left the queue (dead-lettered).
     expect(rig.deliveries.some((d) => d.text.includes(`a2 ${chatId}`))).toBe(false);
     const dead = await waitForDlq((b) => b.includes(stuckId));
     expect(dead.some((b) => b.includes(`a1 ${chatId}`))).toBe(true);
-    const [alices] = await rig.waitFor(1, (d) => d.chatId === chatId && d.text.includes('a2'));
+    const [alices] = await rig.waitFor(1, (d) => d.chatId === chatId && d.text.includes(`a2 ${chatId}`));
     expect(alices?.text).toContain(`answer to: a2 ${chatId}`);
     expect(rig.deliveries.filter((d) => d.chatId === chatId)).toHaveLength(2);
   }, 30_000);
