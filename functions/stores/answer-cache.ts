@@ -19,8 +19,9 @@ import type { CapacitySink } from './capacity';
  * `{pk, answer, modelId, promptVersion, createdAt (epoch ms), expiresAt (epoch s), variants: string set,
  * v_<variant>: {answer, modelId, promptVersion, createdAt}}`. The top-level answer is the plain one (no profile
  * shaping), as items were before variants. An answer is live until its own `createdAt` + TTL; the item's `expiresAt`
- * (DynamoDB's TTL) follows its latest write. At most `maxVariants` variants are stored per entry while the item
- * lives, which bounds the item (and the read units a lookup costs) whatever mix of profiles asks.
+ * (DynamoDB's TTL) follows its latest write. At most `maxVariants` variants are stored per entry, which bounds the
+ * item (and the read units a lookup costs) whatever mix of profiles asks; expired ones give their slots up when a new
+ * variant needs one (`put`).
  */
 export interface CachedAnswerInput {
   readonly answer: string;
@@ -125,7 +126,10 @@ export class AnswerCache {
 
   /**
    * One UpdateItem (the last answer for a key wins; the entry's other answers are kept), or no call at all when the
-   * answer is not cached. A new variant is refused (`variants_full`) once the entry holds `maxVariants` of them.
+   * answer is not cached. A new variant needs a free slot (`maxVariants`); when the entry is full, the variants whose
+   * answers have expired are removed (a consistent GetItem, then one conditional UpdateItem) and the write is tried
+   * once more, so a busy question, whose item every write keeps alive, does not keep its first shapings' slots
+   * forever. `variants_full` when every slot holds a live answer.
    */
   async put(key: string, entry: CachedAnswerInput, now: number, capacity?: CapacitySink): Promise<CachePutOutcome> {
     if (entry.answer.trim() === '') return { stored: false, reason: 'empty' };
@@ -133,46 +137,118 @@ export class AnswerCache {
     const { entry: pk, variant } = splitAnswerCacheKey(key);
     const expiresAt = Math.floor(now / 1000) + this.ttlSeconds;
     const answer = { answer: entry.answer, modelId: entry.modelId, promptVersion: entry.promptVersion, createdAt: now };
-    const update =
-      variant === undefined
-        ? {
-            UpdateExpression: 'SET answer = :a, modelId = :m, promptVersion = :p, createdAt = :c, expiresAt = :e',
-            ExpressionAttributeValues: {
-              ':a': answer.answer,
-              ':m': answer.modelId,
-              ':p': answer.promptVersion,
-              ':c': now,
-              ':e': expiresAt,
-            },
-          }
-        : {
-            UpdateExpression: 'SET #v = :answer, expiresAt = :e ADD variants :name',
-            // A variant already stored is replaced; a new one only while there is room.
-            ConditionExpression: 'attribute_exists(#v) OR attribute_not_exists(variants) OR size(variants) < :max',
-            ExpressionAttributeNames: { '#v': variantAttribute(variant) },
-            ExpressionAttributeValues: {
-              ':answer': answer,
-              ':e': expiresAt,
-              ':name': new Set([variant]),
-              ':max': this.maxVariants,
-            },
-          };
+    if (variant === undefined) {
+      await this.update(
+        pk,
+        {
+          UpdateExpression: 'SET answer = :a, modelId = :m, promptVersion = :p, createdAt = :c, expiresAt = :e',
+          ExpressionAttributeValues: {
+            ':a': answer.answer,
+            ':m': answer.modelId,
+            ':p': answer.promptVersion,
+            ':c': now,
+            ':e': expiresAt,
+          },
+        },
+        capacity,
+      );
+      return { stored: true };
+    }
+    const putVariant = () =>
+      this.update(
+        pk,
+        {
+          UpdateExpression: 'SET #v = :answer, expiresAt = :e ADD variants :name',
+          // A variant already stored is replaced; a new one only while there is room.
+          ConditionExpression: 'attribute_exists(#v) OR attribute_not_exists(variants) OR size(variants) < :max',
+          ExpressionAttributeNames: { '#v': variantAttribute(variant) },
+          ExpressionAttributeValues: {
+            ':answer': answer,
+            ':e': expiresAt,
+            ':name': new Set([variant]),
+            ':max': this.maxVariants,
+          },
+        },
+        capacity,
+      );
+    if (await putVariant()) return { stored: true };
+    if ((await this.removeExpiredVariants(pk, now, capacity)) && (await putVariant())) return { stored: true };
+    return { stored: false, reason: 'variants_full' };
+  }
+
+  /** One UpdateItem on `pk`; false when its condition failed (booked as one write unit: DynamoDB returns no figure). */
+  private async update(
+    pk: string,
+    expression: Pick<
+      ConstructorParameters<typeof UpdateCommand>[0],
+      'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+    capacity: CapacitySink | undefined,
+  ): Promise<boolean> {
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: { pk },
-          ...update,
+          ...expression,
           ReturnConsumedCapacity: RCC,
         }),
       );
       capacity?.add({ write: out.ConsumedCapacity?.CapacityUnits ?? 1 });
-      return { stored: true };
+      return true;
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
       capacity?.add({ write: 1 });
-      return { stored: false, reason: 'variants_full' };
+      return false;
     }
+  }
+
+  /**
+   * Frees the slots of variants whose answers have expired: their attributes and names go in one UpdateItem,
+   * conditional on each answer still being the one read, so an answer rewritten meanwhile is kept. Whether any slot
+   * was freed.
+   */
+  private async removeExpiredVariants(pk: string, now: number, capacity?: CapacitySink): Promise<boolean> {
+    const out = await this.db.send(
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk },
+        ConsistentRead: true,
+        ReturnConsumedCapacity: RCC,
+      }),
+    );
+    capacity?.add({ read: out.ConsumedCapacity?.CapacityUnits ?? 1 });
+    const item = out.Item;
+    const names = item?.variants instanceof Set ? [...item.variants].filter((n) => typeof n === 'string') : [];
+    const ttlMs = this.ttlSeconds * 1000;
+    const expired = names.filter((name: string) => {
+      const stored = item?.[variantAttribute(name)];
+      return !isStoredAnswer(stored) || stored.createdAt + ttlMs < now;
+    });
+    if (expired.length === 0) return false;
+    const attributeNames: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':expired': new Set(expired) };
+    const unchanged: string[] = [];
+    expired.forEach((name: string, i: number) => {
+      attributeNames[`#v${i}`] = variantAttribute(name);
+      const stored = item?.[variantAttribute(name)];
+      if (isStoredAnswer(stored)) {
+        values[`:c${i}`] = stored.createdAt;
+        unchanged.push(`#v${i}.createdAt = :c${i}`);
+      } else {
+        unchanged.push(`attribute_not_exists(#v${i})`);
+      }
+    });
+    return this.update(
+      pk,
+      {
+        UpdateExpression: `REMOVE ${Object.keys(attributeNames).join(', ')} DELETE variants :expired`,
+        ConditionExpression: unchanged.join(' AND '),
+        ExpressionAttributeNames: attributeNames,
+        ExpressionAttributeValues: values,
+      },
+      capacity,
+    );
   }
 }
 

@@ -193,6 +193,79 @@ describe('AnswerCache against dynalite', () => {
     expect(await answers.get(plain, T0 + 2)).toMatchObject({ answer: ENTRY.answer });
   });
 
+  it('frees the slots of expired variants for a new one, though every write keeps the item alive', async () => {
+    const answers = cache({ maxVariants: 1, ttlSeconds: 60 });
+    const { plain, shaped } = variantsOf('Answer in Korean.', 'Answer in German.');
+    const [korean = '', german = ''] = shaped;
+    await answers.put(korean, { ...ENTRY, answer: 'ko' }, T0);
+    // A busy question: its plain answer is written again after the variant expired, so the item lives on.
+    await answers.put(plain, ENTRY, T0 + 70_000);
+    expect(await answers.get(korean, T0 + 71_000)).toEqual({ hit: false, reason: 'expired' });
+
+    expect(await answers.put(german, { ...ENTRY, answer: 'de' }, T0 + 71_000)).toEqual({ stored: true });
+    expect(await answers.get(german, T0 + 72_000)).toEqual({ hit: true, answer: 'de', createdAt: T0 + 71_000 });
+    expect(await answers.get(plain, T0 + 72_000)).toMatchObject({ hit: true, answer: ENTRY.answer });
+    const item = await rawItem(answers.itemRead(plain).pk);
+    expect(item?.variants).toEqual(new Set([german.split(':')[1]]));
+    expect(item?.[`v_${korean.split(':')[1]}`]).toBeUndefined();
+  });
+
+  it('keeps an expired variant that was answered again while its slot was being freed', async () => {
+    const { plain, shaped } = variantsOf('Answer in Thai.', 'Answer in Hindi.');
+    const [thai = '', hindi = ''] = shaped;
+    await cache({ maxVariants: 1, ttlSeconds: 60 }).put(thai, { ...ENTRY, answer: 'th' }, T0);
+    // Between the store's consistent read of the full item and its removal, another worker answers Thai again.
+    let raced = false;
+    const racing = {
+      send: async (command: Parameters<typeof tables.doc.send>[0]) => {
+        const out = await tables.doc.send(command);
+        if (!raced && command instanceof GetCommand && command.input.ConsistentRead) {
+          raced = true;
+          await cache({ maxVariants: 1, ttlSeconds: 60 }).put(thai, { ...ENTRY, answer: 'th, again' }, T0 + 70_500);
+        }
+        return out;
+      },
+    } as typeof tables.doc;
+    const answers = new AnswerCache(racing, { tableName: tables.answerCache, maxVariants: 1, ttlSeconds: 60 });
+    expect(await answers.put(hindi, { ...ENTRY, answer: 'hi' }, T0 + 71_000)).toEqual({
+      stored: false,
+      reason: 'variants_full',
+    });
+    expect(raced).toBe(true);
+    expect(await answers.get(thai, T0 + 71_000)).toEqual({ hit: true, answer: 'th, again', createdAt: T0 + 70_500 });
+    expect(await answers.get(hindi, T0 + 71_000)).toEqual({ hit: false, reason: 'absent' });
+    expect(answers.itemRead(plain).pk).toBe(answers.itemRead(thai).pk);
+  });
+
+  it('reads an item the previous version wrote (PutItem, plain answer only) and adds variants beside it', async () => {
+    const answers = cache();
+    const { plain, shaped } = variantsOf('Answer formally.');
+    const [formal = ''] = shaped;
+    const pk = answers.itemRead(plain).pk;
+    await tables.doc.send(
+      new PutCommand({
+        TableName: tables.answerCache,
+        Item: { pk, ...ENTRY, createdAt: T0, expiresAt: Math.floor(T0 / 1000) + 3600 },
+      }),
+    );
+    expect(await answers.get(plain, T0 + 1)).toEqual({ hit: true, answer: ENTRY.answer, createdAt: T0 });
+    expect(await answers.get(formal, T0 + 1)).toEqual({ hit: false, reason: 'absent' });
+    expect(await answers.put(formal, { ...ENTRY, answer: 'Formally.' }, T0 + 2)).toEqual({ stored: true });
+    expect(await answers.get(plain, T0 + 3)).toEqual({ hit: true, answer: ENTRY.answer, createdAt: T0 });
+    expect(await answers.get(formal, T0 + 3)).toMatchObject({ hit: true, answer: 'Formally.' });
+  });
+
+  it('keeps exactly maxVariants variants when more writers race for the last slots', async () => {
+    const answers = cache({ maxVariants: 3 });
+    const blocks = Array.from({ length: 12 }, (_, i) => `Profile ${i}.`);
+    const { shaped } = variantsOf(...blocks);
+    const outcomes = await Promise.all(shaped.map((key, i) => answers.put(key, { ...ENTRY, answer: `a${i}` }, T0)));
+    expect(outcomes.filter((o) => o.stored)).toHaveLength(3);
+    expect(outcomes.filter((o) => !o.stored)).toEqual(Array(9).fill({ stored: false, reason: 'variants_full' }));
+    const hits = await Promise.all(shaped.map(async (key) => (await answers.get(key, T0 + 1)).hit));
+    expect(hits.filter(Boolean)).toHaveLength(3);
+  });
+
   it('rejects a maxVariants that is not a positive integer', () => {
     expect(() => cache({ maxVariants: 0 })).toThrow('AnswerCache maxVariants must be a positive integer, got 0');
   });
