@@ -183,30 +183,39 @@ export function createWorkerRuntime(deps: WorkerRuntimeDeps) {
       recordMetric(METRIC.deliveryFailures);
       throw err;
     }
-    const settle = async (call: () => Promise<SendResult>): Promise<SendResult> => {
-      try {
-        const sent = await traced('platform send', { platform: platform.name }, call);
-        recordMetric(METRIC.repliesDelivered);
-        if (sent.imageFailures) {
-          // The text is out; an image that could not follow it costs the member the chart, not the answer.
-          logger.warn('reply images not posted', {
-            eventId: event.message.eventId,
-            platform: platform.name,
-            failures: sent.imageFailures,
-          });
-          recordMetric(METRIC.replyImageFailures, sent.imageFailures.length);
-        }
-        // A one-shot session shows its text when it is sent: that is its first visible moment.
-        const visibleAt = firstVisibleAt ?? now();
-        recordReplyMetrics(platform.name, {
-          timeToFirstVisibleMs: Math.max(0, visibleAt - event.message.timestamp),
-          platformCalls: session.platformCalls,
+    const delivered = (sent: SendResult): void => {
+      recordMetric(METRIC.repliesDelivered);
+      if (sent.imageFailures) {
+        // The text is out; an image that could not follow it costs the member the chart, not the answer.
+        logger.warn('reply images not posted', {
+          eventId: event.message.eventId,
+          platform: platform.name,
+          failures: sent.imageFailures,
         });
-        return sent;
+        recordMetric(METRIC.replyImageFailures, sent.imageFailures.length);
+      }
+      // A one-shot session shows its text when it is sent: that is its first visible moment.
+      const visibleAt = firstVisibleAt ?? now();
+      recordReplyMetrics(platform.name, {
+        timeToFirstVisibleMs: Math.max(0, visibleAt - event.message.timestamp),
+        platformCalls: session.platformCalls,
+      });
+    };
+    const settle = async (call: () => Promise<SendResult>): Promise<SendResult> => {
+      let sent: SendResult;
+      try {
+        sent = await traced('platform send', { platform: platform.name }, call);
       } catch (err) {
         recordMetric(METRIC.deliveryFailures);
         throw err;
       }
+      // The reply is out: a figure that cannot be recorded must not turn it into a failed delivery.
+      try {
+        delivered(sent);
+      } catch (err) {
+        logger.warn('reply metrics not recorded', { eventId: event.message.eventId, error: err as Error });
+      }
+      return sent;
     };
     return {
       get platformCalls() {

@@ -14,6 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createWorkerRuntime } from '#composition/worker-runtime';
 import { ModelError, PlatformApiError } from '#core/errors';
 import { createWorkerHandler, withObservability } from '#handlers/worker';
+import * as metricsModule from '#shared/metrics';
 import { METRIC, METRIC_UNIT } from '#shared/metrics';
 import { logger } from '#shared/powertools';
 import { lambdaContext } from '../../../sandbox/api-gateway';
@@ -226,5 +227,22 @@ describe('worker EMF metrics', () => {
     await handle({ ...r, attributes: { ...r.attributes, SentTimestamp: 'garbage' } });
     expect(emf.values(METRIC.queueWaitMs)).toEqual([]);
     expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+  });
+
+  it('a reply figure that cannot be recorded leaves the delivered reply delivered, once', async () => {
+    const broken = jest.spyOn(metricsModule, 'recordReplyMetrics').mockImplementation(() => {
+      throw new RangeError('metrics store refused');
+    });
+    let attempts = 0;
+    try {
+      await expect(handle(record('which port?'))).resolves.toEqual({ batchItemFailures: [] });
+      attempts = broken.mock.calls.length;
+    } finally {
+      broken.mockRestore();
+    }
+    expect(attempts).toBe(1);
+    expect(platform.sent).toHaveLength(1);
+    expect(emf.values(METRIC.repliesDelivered)).toEqual([1]);
+    expect(emf.values(METRIC.deliveryFailures)).toEqual([]);
   });
 });
