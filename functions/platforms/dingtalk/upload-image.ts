@@ -1,6 +1,12 @@
 import { PlatformApiError } from '#core/errors';
 import type { ReplyImage } from '#core/reply-image';
-import { isRecord, type OutboundResponse, sendWithRetry, type TokenCache } from '#platforms/shared/index';
+import {
+  isRecord,
+  type OutboundResponse,
+  sendWithRetry,
+  type TokenCache,
+  withTokenRetry,
+} from '#platforms/shared/index';
 import type { AdapterDeps, ReplyHandle } from '#platforms/types';
 import { DINGTALK_API_BASE_URL, type ResolvedDingTalkConfig } from './config';
 import { type DingTalkOpenApi, parseJson } from './openapi';
@@ -139,12 +145,9 @@ export async function uploadDingTalkMedia(media: DingTalkMediaUpload, context: D
       context.deps,
       { isThrottled: (r) => THROTTLE_ERRCODES.has(errcodeOf(r.body) ?? 0) },
     );
-  const token = await context.tokens.get();
-  let response = await attempt(token);
-  if (REJECTED_TOKEN_ERRCODES.has(errcodeOf(response.body) ?? 0)) {
-    context.tokens.invalidate(token);
-    response = await attempt(await context.tokens.get());
-  }
+  const response = await withTokenRetry(context.tokens, attempt, (r) =>
+    REJECTED_TOKEN_ERRCODES.has(errcodeOf(r.body) ?? 0),
+  );
   const parsed = parseJson(response.body);
   const errcode = errcodeOf(response.body);
   const mediaId = isRecord(parsed) ? parsed.media_id : undefined;

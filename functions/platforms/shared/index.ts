@@ -28,4 +28,10 @@ export {
 export { type LengthUnit, type SplitOptions, splitReply } from './split-reply';
 export { assertWithinWindow, parseEpochHeader } from './timestamp-window';
 export { timingSafeEqualValues } from './timing-safe';
-export { type AccessToken, createTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache';
+export {
+  type AccessToken,
+  createTokenCache,
+  type TokenCache,
+  type TokenCacheOptions,
+  withTokenRetry,
+} from './token-cache';

@@ -56,3 +56,19 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
   };
 }
+
+/**
+ * One call with the cached token, and one more with a fresh token when the platform's answer says it refused the
+ * first (an expired or revoked token answers an error code, not an HTTP status, on DingTalk and WeCom).
+ */
+export async function withTokenRetry<T>(
+  tokens: TokenCache,
+  call: (token: string) => Promise<T>,
+  tokenRefused: (answer: T) => boolean,
+): Promise<T> {
+  const token = await tokens.get();
+  const answer = await call(token);
+  if (!tokenRefused(answer)) return answer;
+  tokens.invalidate(token);
+  return call(await tokens.get());
+}

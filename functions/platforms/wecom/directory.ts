@@ -6,6 +6,7 @@ import {
   type SendDeps,
   sendWithRetry,
   type TokenCache,
+  withTokenRetry,
 } from '#platforms/shared/index';
 import type { AdapterDeps, DirectoryEntry } from '#platforms/types';
 import * as z from '#shared/zod';
@@ -117,14 +118,10 @@ async function call(
       context.deps,
       { policy: { maxAttempts: 1, timeoutMs: CALL_TIMEOUT_MS } },
     );
-  const token = await context.tokens.get();
-  let response = await attempt(token);
-  let errcode = errcodeOf(response.body);
-  if (errcode !== undefined && REJECTED_TOKEN_ERRCODES.has(errcode)) {
-    context.tokens.invalidate(token);
-    response = await attempt(await context.tokens.get());
-    errcode = errcodeOf(response.body);
-  }
+  const response = await withTokenRetry(context.tokens, attempt, (r) =>
+    REJECTED_TOKEN_ERRCODES.has(errcodeOf(r.body) ?? 0),
+  );
+  const errcode = errcodeOf(response.body);
   if (errcode !== undefined && notFound.has(errcode)) return undefined;
   const answer = parseObject(response.body);
   if (errcode !== 0 || answer === undefined) {

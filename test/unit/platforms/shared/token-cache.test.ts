@@ -1,4 +1,4 @@
-import { createTokenCache } from '#platforms/shared/token-cache';
+import { createTokenCache, withTokenRetry } from '#platforms/shared/token-cache';
 
 function setup(ttlMs = 7_200_000) {
   let clock = 1_000_000;
@@ -77,5 +77,42 @@ describe('createTokenCache', () => {
     await expect(Promise.all([cache.get(), cache.get()])).rejects.toThrow('token endpoint down');
     expect(await cache.get()).toBe('ok');
     expect(calls).toBe(2);
+  });
+});
+
+describe('withTokenRetry', () => {
+  function tokens() {
+    let issued = 0;
+    return createTokenCache({ now: () => 0, fetchToken: async () => ({ value: `t${++issued}`, expiresAt: 1e12 }) });
+  }
+
+  it('calls once when the answer accepts the token', async () => {
+    const seen: string[] = [];
+    const answer = await withTokenRetry(
+      tokens(),
+      async (token) => {
+        seen.push(token);
+        return { errcode: 0 };
+      },
+      (a) => a.errcode === 40014,
+    );
+    expect(answer).toEqual({ errcode: 0 });
+    expect(seen).toEqual(['t1']);
+  });
+
+  it('calls once more with a fresh token when the answer refuses the first, and no more', async () => {
+    const cache = tokens();
+    const seen: string[] = [];
+    const answer = await withTokenRetry(
+      cache,
+      async (token) => {
+        seen.push(token);
+        return { errcode: 40014 };
+      },
+      (a) => a.errcode === 40014,
+    );
+    expect(answer).toEqual({ errcode: 40014 });
+    expect(seen).toEqual(['t1', 't2']);
+    expect(await cache.get()).toBe('t2');
   });
 });
