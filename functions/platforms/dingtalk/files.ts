@@ -22,11 +22,10 @@ export function dingtalkFileAttachment(
   body: Record<string, unknown>,
   robotCode: string,
 ): MessageAttachment | undefined {
-  const content = isRecord(body.content) ? body.content : undefined;
-  const code = content?.downloadCode;
-  if (typeof code !== 'string' || code === '') return undefined;
-  const name = typeof content?.fileName === 'string' ? content.fileName : undefined;
-  return { kind: 'file', name: cleanFileName(name), ref: JSON.stringify({ c: code, r: robotCode }) };
+  const download = downloadOf(body, robotCode);
+  if (!download) return undefined;
+  const name = typeof download.content.fileName === 'string' ? download.content.fileName : undefined;
+  return { kind: 'file', name: cleanFileName(name), ref: download.ref };
 }
 
 /**
@@ -38,10 +37,19 @@ export function dingtalkAudioAttachment(
   body: Record<string, unknown>,
   robotCode: string,
 ): MessageAttachment | undefined {
+  const download = downloadOf(body, robotCode);
+  return download && { kind: 'audio', name: 'voice message', ref: download.ref };
+}
+
+/** A robot message's `content` and the attachment ref of its download code; undefined when it names none. */
+function downloadOf(
+  body: Record<string, unknown>,
+  robotCode: string,
+): { readonly content: Record<string, unknown>; readonly ref: string } | undefined {
   const content = isRecord(body.content) ? body.content : undefined;
   const code = content?.downloadCode;
-  if (typeof code !== 'string' || code === '') return undefined;
-  return { kind: 'audio', name: 'voice message', ref: JSON.stringify({ c: code, r: robotCode }) };
+  if (!content || typeof code !== 'string' || code === '') return undefined;
+  return { content, ref: JSON.stringify({ c: code, r: robotCode }) };
 }
 
 const answerSchema = z.object({ downloadUrl: z.string().check(z.minLength(1)) });

@@ -6,7 +6,7 @@ import { METRIC, METRICS_NAMESPACE, METRICS_SERVICE } from '#shared/metrics';
  * (`recordReplyMetrics`, published as their own blob), `service` and `platform` — or `values` throws.
  */
 const PER_PLATFORM_METRICS = new Set<string>([METRIC.timeToFirstVisibleTextMs, METRIC.platformCallsPerReply]);
-interface EmfBlob {
+export interface EmfBlob {
   readonly _aws: {
     readonly CloudWatchMetrics: readonly {
       readonly Namespace: string;

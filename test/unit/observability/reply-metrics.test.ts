@@ -1,20 +1,11 @@
 import { DIMENSION, METRIC, METRIC_UNIT, METRICS_NAMESPACE, recordReplyMetrics } from '#shared/metrics';
+import type { EmfBlob } from './emf';
 
 /**
  * `recordReplyMetrics` publishes one EMF line per reply under that reply's platform: the dashboard's per-platform
  * widgets read namespace + name + exactly the `service` and `platform` dimensions, and no platform may leak into
  * another reply's line.
  */
-interface Blob {
-  readonly _aws: {
-    readonly CloudWatchMetrics: readonly {
-      readonly Namespace: string;
-      readonly Dimensions: readonly (readonly string[])[];
-      readonly Metrics: readonly { readonly Name: string; readonly Unit: string }[];
-    }[];
-  };
-  readonly [key: string]: unknown;
-}
 
 let lines: string[];
 let spy: jest.SpyInstance;
@@ -28,7 +19,7 @@ beforeEach(() => {
 });
 afterEach(() => spy.mockRestore());
 
-const blobs = () => lines.map((line) => JSON.parse(line) as Blob);
+const blobs = () => lines.map((line) => JSON.parse(line) as EmfBlob);
 
 it('publishes both figures of a reply as one line under its platform', () => {
   recordReplyMetrics('slack', { timeToFirstVisibleMs: 250, platformCalls: 2 });
