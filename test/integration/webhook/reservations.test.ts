@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventKey } from '#core/key-part';
 import { createWebhookHandler } from '#handlers/webhook';
-import { DYNAMODB, SQS } from '#shared/aws-json-client';
+import { AwsServiceError, DYNAMODB, SQS } from '#shared/aws-json-client';
 import { sqsEnqueuer } from '#stores/event-queue';
 import { EventReservations } from '#stores/event-reservations';
 import { EventStore } from '#stores/event-store';
@@ -69,6 +69,7 @@ describe('EventReservations on dynalite', () => {
       createdAt: now,
       updatedAt: now,
       expiresAt: Math.floor(now / 1000) + 86_400,
+      reservation: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
     expect(await worker.claim('slack#res-1', now + 10, 60_000)).toMatchObject({ outcome: 'claimed', attempts: 1 });
   });
@@ -90,6 +91,56 @@ describe('EventReservations on dynalite', () => {
     await worker.claim('slack#res-5', now, 60_000);
     expect(await reservations.reserve('slack#res-5', now + 1)).toBe('exists');
     expect(await item('slack#res-5')).toMatchObject({ status: 'processing', attempts: 1 });
+  });
+
+  it('takes a retried write that had landed for its own reservation, not for a duplicate', async () => {
+    // The client's try timed out after DynamoDB wrote the item, and it tried again: the same request, twice.
+    const real = localJsonClient(DYNAMODB, rig.aws.endpoints.dynamo);
+    let puts = 0;
+    const retrying = new EventReservations(
+      {
+        call: async (operation, input) => {
+          if (operation !== 'PutItem') return real.call(operation, input);
+          puts++;
+          await real.call(operation, input);
+          return real.call(operation, input);
+        },
+        destroy: () => undefined,
+      },
+      { tableName: rig.aws.tables.events },
+    );
+    const now = Date.now();
+    expect(await retrying.reserve('slack#res-retried', now)).toBe('reserved');
+    expect(puts).toBe(1);
+    // Its send failed: the release finds its reservation, so the platform's retry is taken as new.
+    await retrying.release('slack#res-retried');
+    expect(await item('slack#res-retried')).toBeUndefined();
+    // Another call's reservation is still a duplicate, retried or not.
+    await reservations.reserve('slack#res-other', now);
+    expect(await retrying.reserve('slack#res-other', now + 1)).toBe('exists');
+  });
+
+  it("reads the holder from the error's old item where DynamoDB returns it, without a read", async () => {
+    const calls: string[] = [];
+    const stored = { pk: { S: 'slack#res-old' }, status: { S: 'enqueuing' }, reservation: { S: 'someone-else' } };
+    const withOldItem = new EventReservations(
+      {
+        call: async (operation) => {
+          calls.push(operation);
+          throw new AwsServiceError('ConditionalCheckFailedException', 400, 'The conditional request failed', {
+            Item: stored,
+          });
+        },
+        destroy: () => undefined,
+      },
+      { tableName: 'events' },
+    );
+    expect(await withOldItem.reserve('slack#res-old', Date.now())).toBe('exists');
+    expect(calls).toEqual(['PutItem']);
+    // A worker's claim that landed first wrote no token: a duplicate, still without a read.
+    delete (stored as Partial<typeof stored>).reservation;
+    expect(await withOldItem.reserve('slack#res-old', Date.now())).toBe('exists');
+    expect(calls).toEqual(['PutItem', 'PutItem']);
   });
 
   it('releases only a reservation still enqueuing, never an event a worker holds', async () => {
