@@ -1,17 +1,8 @@
-import { createWorkerRuntime } from '#composition/worker-runtime';
-import { loadWorkerConfig } from '#config/worker-config';
-import type { QueuedEvent } from '#core/queue-message';
-import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
-import { createEnabledPlatforms } from '#platforms/registry';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import type { LocalAws } from '../sandbox/local-aws/index';
-import { createSlackEmulator } from '../sandbox/platform-emulator/slack';
-import { proxyEventOf, testEmulatorContext } from '../test/helpers/emulated';
 import { fakeModel, modelReply, sqsRecordOf } from '../test/helpers/factories';
-import { localAwsEnv } from '../test/helpers/local-aws-json';
-import { traceCalls } from './dynamo-calls';
 import { table } from './report';
 import { nsToMs, summarise } from './stats';
+import { startBenchWorker } from './worker-rig';
 
 /**
  * Member profiles and the FAQ cache (docs/PROFILES.md): the same stream of first questions (a pool of FAQ questions,
@@ -61,37 +52,10 @@ export async function runProfileBench(
   options: { readonly messages?: number; readonly shapedShare?: number } = {},
 ): Promise<ProfileScenarioRow[]> {
   const messages = options.messages ?? 400;
-  const env = {
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ENABLED_PLATFORMS: 'slack',
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    CONVERSATIONS_TABLE: aws.tables.conversations,
-    ANSWER_CACHE_TABLE: aws.tables.answerCache,
-    LEDGER_TABLE: aws.tables.ledger,
-    AUDIT_TABLE: aws.tables.audit,
-    SLACK_API_BASE_URL: 'http://127.0.0.1:9',
-  };
-  const config = loadWorkerConfig(env);
-  let seq = 0;
-  const platforms = await createEnabledPlatforms(['slack'], env, {
-    deps: {
-      fetch: async () =>
-        new Response(JSON.stringify({ ok: true, channel: 'C', ts: `1700000000.${String(++seq).padStart(6, '0')}` }), {
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-        }),
-    },
+  const { trace, runtime, queued } = await startBenchWorker(aws, (config) => {
+    const answer = modelReply('Nine to five, Monday to Friday.', { latencyMs: 0, modelId: config.model.modelId });
+    return fakeModel({ id: config.model.modelId, respond: () => answer });
   });
-  const trace = traceCalls(aws.clients.doc);
-  const answer = modelReply('Nine to five, Monday to Friday.', { latencyMs: 0, modelId: config.model.modelId });
-  const runtime = createWorkerRuntime({
-    config,
-    clients: { ...aws.clients, doc: trace.doc },
-    platforms,
-    model: fakeModel({ id: config.model.modelId, respond: () => answer }),
-  });
-  const queued = await webhookQueue(env, aws);
   const stamp = Date.now().toString(36);
 
   const scenario = async (name: string, shapedShare: number): Promise<ProfileScenarioRow> => {
@@ -155,26 +119,6 @@ export async function runProfileBench(
     await scenario('shaped2', options.shapedShare ?? 0.5),
   ];
   return rows;
-}
-
-/** Messages produced by the real webhook (signed Slack events), captured instead of enqueued. */
-async function webhookQueue(env: Record<string, string>, aws: LocalAws) {
-  const captured: QueuedEvent[] = [];
-  const base = await createDefaultIngestDeps({ ...env, ...localAwsEnv(aws) });
-  const webhook = createWebhookHandler(async () => ({
-    ...base,
-    enqueue: async (event) => {
-      captured.push(event);
-    },
-  }));
-  const emulator = createSlackEmulator();
-  const { ctx } = testEmulatorContext();
-  return async (input: { chatId: string; userId: string; text: string }): Promise<QueuedEvent> => {
-    const res = await webhook(proxyEventOf(emulator.buildMessageEvent(input, ctx)));
-    const event = captured.pop();
-    if (res.statusCode !== 200 || !event) throw new Error(`webhook answered ${res.statusCode}: ${res.body}`);
-    return event;
-  };
 }
 
 export function profileTable(rows: readonly ProfileScenarioRow[]): string {

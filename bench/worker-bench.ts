@@ -1,17 +1,9 @@
-import { createWorkerRuntime } from '#composition/worker-runtime';
-import { loadWorkerConfig } from '#config/worker-config';
 import type { QueuedEvent } from '#core/queue-message';
-import { createDefaultIngestDeps, createWebhookHandler } from '#handlers/webhook';
-import { createEnabledPlatforms } from '#platforms/registry';
-import { credentialEnv, SANDBOX_CREDENTIALS } from '../sandbox/defaults';
 import type { LocalAws } from '../sandbox/local-aws/index';
-import { createSlackEmulator } from '../sandbox/platform-emulator/slack';
-import { proxyEventOf, testEmulatorContext } from '../test/helpers/emulated';
 import { fakeModel, modelReply, sqsRecordOf } from '../test/helpers/factories';
-import { localAwsEnv } from '../test/helpers/local-aws-json';
-import { traceCalls } from './dynamo-calls';
 import { table, type Verdict } from './report';
 import { type LatencySummary, nsToMs, summarise } from './stats';
+import { startBenchWorker } from './worker-rig';
 
 /**
  * Worker overhead per message, excluding model time and platform HTTP: the real worker runtime (claim, context,
@@ -121,40 +113,7 @@ export function workerVerdict(
 export async function runWorkerBench(aws: LocalAws, options: WorkerBenchOptions): Promise<WorkerRow[]> {
   const warmup = options.warmup ?? 30;
   const iterations = options.iterations ?? 300;
-  const env = {
-    ...credentialEnv(SANDBOX_CREDENTIALS),
-    ENABLED_PLATFORMS: 'slack',
-    QUEUE_URL: aws.queues.queueUrl,
-    EVENTS_TABLE: aws.tables.events,
-    CONVERSATIONS_TABLE: aws.tables.conversations,
-    ANSWER_CACHE_TABLE: aws.tables.answerCache,
-    LEDGER_TABLE: aws.tables.ledger,
-    AUDIT_TABLE: aws.tables.audit,
-    SLACK_API_BASE_URL: 'http://127.0.0.1:9',
-  };
-  const config = loadWorkerConfig(env);
-  let postSeq = 0;
-  const platforms = await createEnabledPlatforms(['slack'], env, {
-    deps: {
-      fetch: async () =>
-        new Response(
-          JSON.stringify({ ok: true, channel: 'C', ts: `1700000000.${String(++postSeq).padStart(6, '0')}` }),
-          {
-            status: 200,
-            headers: { 'content-type': 'application/json' },
-          },
-        ),
-    },
-  });
-  const trace = traceCalls(aws.clients.doc);
-  const runtime = createWorkerRuntime({
-    config,
-    clients: { ...aws.clients, doc: trace.doc },
-    platforms,
-    model: instantModel(config.model.modelId),
-  });
-
-  const queued = await webhookQueue(env, aws);
+  const { trace, runtime, queued } = await startBenchWorker(aws, (config) => instantModel(config.model.modelId));
   const rows: WorkerRow[] = [];
   const run = async (path: WorkerPath, next: (i: number) => Promise<QueuedEvent>): Promise<void> => {
     if (Date.now() >= options.deadline) return;
@@ -216,26 +175,6 @@ export async function runWorkerBench(aws: LocalAws, options: WorkerBenchOptions)
   );
   if (options.print ?? true) console.log(`\n${workerTable(rows)}`);
   return rows;
-}
-
-/** Messages produced by the real webhook (signed Slack events), captured instead of enqueued. */
-async function webhookQueue(env: Record<string, string>, aws: LocalAws) {
-  const captured: QueuedEvent[] = [];
-  const base = await createDefaultIngestDeps({ ...env, ...localAwsEnv(aws) });
-  const webhook = createWebhookHandler(async () => ({
-    ...base,
-    enqueue: async (event) => {
-      captured.push(event);
-    },
-  }));
-  const emulator = createSlackEmulator();
-  const { ctx } = testEmulatorContext();
-  return async (input: { chatId: string; userId: string; text: string }): Promise<QueuedEvent> => {
-    const res = await webhook(proxyEventOf(emulator.buildMessageEvent(input, ctx)));
-    const event = captured.pop();
-    if (res.statusCode !== 200 || !event) throw new Error(`webhook answered ${res.statusCode}: ${res.body}`);
-    return event;
-  };
 }
 
 /** A model that answers at once, so the series time the worker alone. */

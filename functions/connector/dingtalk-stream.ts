@@ -20,7 +20,7 @@ import {
 import { parseJsonText } from './frame-decoding';
 import { ConnectionOpenError, type OpenSession, type SessionCallbacks } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
-import { rawBytes, upgraded } from './websocket-upgrade';
+import { closeOnce, rawBytes, upgraded } from './websocket-upgrade';
 
 export interface DingTalkStreamOptions {
   /** The app's Client ID (AppKey). */
@@ -47,7 +47,6 @@ export interface DingTalkStreamOptions {
 
 /** Sent as `ua` in the discovery call, as the official SDKs send theirs. */
 export const DINGTALK_STREAM_UA = 'groupgate-connector/1';
-const CLOSE_GRACE_MS = 5_000;
 
 /**
  * Opens one DingTalk Stream socket, hand-rolled over `ws` (the protocol is four JSON frame shapes; the official Node
@@ -105,19 +104,7 @@ export function dingtalkStreamSession(options: DingTalkStreamOptions): OpenSessi
       callbacks.closed(`closed ${code}${why ? `: ${why}` : ''}`);
     });
 
-    let closing: Promise<void> | undefined;
-    return {
-      close: () => {
-        closing ??= new Promise<void>((resolve) => {
-          if (ws.readyState === WebSocket.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(1000, 'client closing');
-          // A peer that never answers the close handshake is cut off.
-          timers.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-        });
-        return closing;
-      },
-    };
+    return { close: closeOnce(ws, timers) };
   };
 }
 

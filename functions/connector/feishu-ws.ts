@@ -1,4 +1,4 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { type RawData, WebSocket } from 'ws';
 import type { ConnectorLogger } from './connector-logger';
 import { decodeFeishuFrame, encodeFeishuFrame, type FeishuFrame, frameHeader } from './feishu-ws-frames';
@@ -27,7 +27,7 @@ import { createReassembler, DEFAULT_REASSEMBLY_LIMITS, type ReassemblyLimits } f
 import { parseJsonText } from './frame-decoding';
 import { ConnectionOpenError, type OpenSession, type SessionCallbacks } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
-import { rawBytes } from './websocket-upgrade';
+import { closeOnce, rawBytes, upgraded } from './websocket-upgrade';
 
 export interface FeishuWsOptions {
   /** The app's App ID (`cli_…`). */
@@ -57,7 +57,6 @@ export const FEISHU_WS_USER_AGENT = 'groupgate-connector/1';
 export const DEFAULT_REFUSED_RETRY_MS = 60_000;
 /** No ping interval shorter than this, whatever a pong says: a bad config cannot turn pings into a busy loop. */
 const MIN_PING_INTERVAL_MS = 1_000;
-const CLOSE_GRACE_MS = 5_000;
 
 interface Endpoint {
   readonly url: URL;
@@ -121,7 +120,8 @@ export function feishuWsSession(options: FeishuWsOptions): OpenSession {
       heardSincePing = true;
       onMessage(data, isBinary, context);
     });
-    await upgraded(ws, signal, options.refusedRetryMs ?? DEFAULT_REFUSED_RETRY_MS);
+    const refusedRetryMs = options.refusedRetryMs ?? DEFAULT_REFUSED_RETRY_MS;
+    await upgraded(ws, signal, (res) => handshakeRefusal(res, refusedRetryMs));
 
     function schedulePing(): void {
       if (pingTimer) timers.clearTimeout(pingTimer);
@@ -151,19 +151,7 @@ export function feishuWsSession(options: FeishuWsOptions): OpenSession {
       callbacks.closed(`closed ${code}${why ? `: ${why}` : ''}`);
     });
 
-    let closing: Promise<void> | undefined;
-    return {
-      close: () => {
-        closing ??= new Promise<void>((resolve) => {
-          if (ws.readyState === WebSocket.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(1000, 'client closing');
-          // A peer that never answers the close handshake is cut off.
-          timers.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-        });
-        return closing;
-      },
-    };
+    return { close: closeOnce(ws, timers) };
   };
 }
 
@@ -333,42 +321,10 @@ function socketUrl(raw: string | undefined): URL | undefined {
 }
 
 /**
- * Resolves once the upgrade succeeded; rejects on abort or a refused upgrade, whose `handshake-status` /
- * `handshake-autherrcode` headers say why: 403, or 514 with 1000040350 (the app's connection limit) wait at least
- * `refusedRetryMs`; other refusals (a stale URL) are retried on the normal backoff with a fresh discovery.
+ * A refused upgrade's `handshake-status` / `handshake-autherrcode` headers say why: 403, or 514 with 1000040350 (the
+ * app's connection limit) wait at least `refusedRetryMs`; other refusals (a stale URL) are retried on the normal
+ * backoff with a fresh discovery.
  */
-function upgraded(ws: WebSocket, signal: AbortSignal, refusedRetryMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: ConnectionOpenError) => {
-      cleanup();
-      // Terminating a socket still connecting emits one more error; it is this failure, already reported.
-      ws.on('error', () => undefined);
-      ws.terminate();
-      reject(err);
-    };
-    const onOpen = () => {
-      cleanup();
-      resolve();
-    };
-    const onError = (err: Error) => fail(new ConnectionOpenError('connect', err.message));
-    const onRefused = (_req: ClientRequest, res: IncomingMessage) => {
-      res.resume();
-      fail(handshakeRefusal(res, refusedRetryMs));
-    };
-    const onAbort = () => fail(new ConnectionOpenError('handshake', 'aborted'));
-    const cleanup = () => {
-      ws.off('open', onOpen);
-      ws.off('error', onError);
-      ws.off('unexpected-response', onRefused);
-      signal.removeEventListener('abort', onAbort);
-    };
-    ws.once('open', onOpen);
-    ws.once('error', onError);
-    ws.once('unexpected-response', onRefused);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 function handshakeRefusal(res: IncomingMessage, refusedRetryMs: number): ConnectionOpenError {
   const header = (name: string): number | undefined => {
     const value = res.headers[name];

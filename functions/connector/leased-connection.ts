@@ -1,7 +1,12 @@
 import type { PlatformName } from '#platforms/types';
 import { type ConnectorLogger, defaultConnectorLogger } from './connector-logger';
 import { DEFAULT_LEASE_MS, isGrant, type LeaseGrant, type LeaseStore } from './lease';
-import type { ConnectionStatus, DeliverySemantics, LongConnection, LongConnectionEvents } from './long-connection';
+import {
+  type ConnectionStatus,
+  connectionListeners,
+  type DeliverySemantics,
+  type LongConnection,
+} from './long-connection';
 import { describeFailure } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
 
@@ -66,11 +71,8 @@ export function leasedConnection(options: LeasedConnectionOptions): LongConnecti
   const basePauseMs = options.supersededPauseMs ?? 300_000;
   const maxPauseMs = options.maxSupersededPauseMs ?? 3_600_000;
   const { platform } = options;
-  const listeners: { [E in keyof LongConnectionEvents]: Set<LongConnectionEvents[E]> } = {
-    connected: new Set(),
-    disconnected: new Set(),
-    event: new Set(),
-  };
+  const listeners = connectionListeners(platform, logger);
+  const { emit } = listeners;
 
   let grant: LeaseGrant | undefined;
   let term: { readonly term: LeaseTerm; readonly unsubscribe: readonly (() => void)[] } | undefined;
@@ -84,16 +86,6 @@ export function leasedConnection(options: LeasedConnectionOptions): LongConnecti
   let lastError: string | undefined;
   let heldBy: string | undefined;
   let ticking: Promise<void> | undefined;
-
-  function emit<E extends keyof LongConnectionEvents>(event: E, ...args: Parameters<LongConnectionEvents[E]>): void {
-    for (const listener of listeners[event]) {
-      try {
-        (listener as (...a: Parameters<LongConnectionEvents[E]>) => void)(...args);
-      } catch (err) {
-        logger.error('connection listener threw', { platform, event, error: describeFailure(err) });
-      }
-    }
-  }
 
   function beginTerm(): void {
     if (term || stopped || ending) return;
@@ -228,7 +220,7 @@ export function leasedConnection(options: LeasedConnectionOptions): LongConnecti
       await endTerm('stopping');
       if (grant) await options.lease.release(grant);
       grant = undefined;
-      for (const set of Object.values(listeners)) set.clear();
+      listeners.clear();
     },
     status(): ConnectionStatus {
       if (term && !stopped) {
@@ -246,12 +238,6 @@ export function leasedConnection(options: LeasedConnectionOptions): LongConnecti
         openSockets: 0,
       };
     },
-    on(event, listener) {
-      const set = listeners[event] as Set<typeof listener>;
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-      };
-    },
+    on: listeners.on,
   };
 }

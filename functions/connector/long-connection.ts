@@ -1,4 +1,6 @@
 import type { PlatformName } from '#platforms/types';
+import type { ConnectorLogger } from './connector-logger';
+import { describeFailure } from './session';
 
 /**
  * One platform's long connection (issue 18): an outbound WebSocket the platform pushes events on, used instead of a
@@ -88,4 +90,41 @@ export interface ConnectionStatus {
   readonly openSockets: number;
   /** In `standby`: the replica holding the connection's lease, as the lease item names it. */
   readonly leaseHolder?: string;
+}
+
+/** The listeners of one `LongConnection`: its `on`, the `emit` its implementation calls, and `clear` for `stop`. */
+export interface ConnectionListeners {
+  on: LongConnection['on'];
+  emit<E extends keyof LongConnectionEvents>(event: E, ...args: Parameters<LongConnectionEvents[E]>): void;
+  clear(): void;
+}
+
+/** Listeners that must not throw: a throw is logged and dropped, so one listener cannot stop the others. */
+export function connectionListeners(platform: PlatformName, logger: ConnectorLogger): ConnectionListeners {
+  const listeners: { [E in keyof LongConnectionEvents]: Set<LongConnectionEvents[E]> } = {
+    connected: new Set(),
+    disconnected: new Set(),
+    event: new Set(),
+  };
+  return {
+    on(event, listener) {
+      const set = listeners[event] as Set<typeof listener>;
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+      };
+    },
+    emit(event, ...args) {
+      for (const listener of listeners[event]) {
+        try {
+          (listener as (...a: typeof args) => void)(...args);
+        } catch (err) {
+          logger.error('connection listener threw', { platform, event, error: describeFailure(err) });
+        }
+      }
+    },
+    clear() {
+      for (const set of Object.values(listeners)) set.clear();
+    },
+  };
 }

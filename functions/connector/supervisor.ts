@@ -1,12 +1,12 @@
 import type { PlatformName } from '#platforms/types';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff';
 import { type ConnectorLogger, defaultConnectorLogger } from './connector-logger';
-import type {
-  ConnectionStatus,
-  DeliverySemantics,
-  InboundDelivery,
-  LongConnection,
-  LongConnectionEvents,
+import {
+  type ConnectionStatus,
+  connectionListeners,
+  type DeliverySemantics,
+  type InboundDelivery,
+  type LongConnection,
 } from './long-connection';
 import { ConnectionOpenError, describeFailure, type OpenedSession, type OpenSession } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
@@ -50,11 +50,8 @@ export function superviseConnection(options: SupervisorOptions): LongConnection 
   const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
   const logger = options.logger ?? defaultConnectorLogger;
   const { platform } = options;
-  const listeners: { [E in keyof LongConnectionEvents]: Set<LongConnectionEvents[E]> } = {
-    connected: new Set(),
-    disconnected: new Set(),
-    event: new Set(),
-  };
+  const listeners = connectionListeners(platform, logger);
+  const { emit } = listeners;
 
   const sockets = new Map<number, LiveSocket>();
   let serving: number | undefined;
@@ -68,16 +65,6 @@ export function superviseConnection(options: SupervisorOptions): LongConnection 
   let reconnects = 0;
   let lastEventAt: number | undefined;
   let lastError: string | undefined;
-
-  function emit<E extends keyof LongConnectionEvents>(event: E, ...args: Parameters<LongConnectionEvents[E]>): void {
-    for (const listener of listeners[event]) {
-      try {
-        (listener as (...a: Parameters<LongConnectionEvents[E]>) => void)(...args);
-      } catch (err) {
-        logger.error('connection listener threw', { platform, event, error: describeFailure(err) });
-      }
-    }
-  }
 
   /** A socket that stayed up `stableMs` ends the run of failures (checked lazily: on close and in `status`). */
   function noteStability(): void {
@@ -225,7 +212,7 @@ export function superviseConnection(options: SupervisorOptions): LongConnection 
       sockets.clear();
       // A socket still opening is closed as soon as it opens (`opened` sees `stopped`).
       await Promise.all([...closing, opening?.done]);
-      for (const set of Object.values(listeners)) set.clear();
+      listeners.clear();
       logger.info('long connection stopped', { platform });
     },
     status(): ConnectionStatus {
@@ -253,12 +240,6 @@ export function superviseConnection(options: SupervisorOptions): LongConnection 
         openSockets: sockets.size,
       };
     },
-    on(event, listener) {
-      const set = listeners[event] as Set<typeof listener>;
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-      };
-    },
+    on: listeners.on,
   };
 }

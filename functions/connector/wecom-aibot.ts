@@ -3,7 +3,7 @@ import type { StreamImage } from '#platforms/wecom/stream-protocol';
 import type { ConnectorLogger } from './connector-logger';
 import { ConnectionOpenError, type OpenSession, type SessionCallbacks } from './session';
 import { systemTimers, type TimerHandle, type Timers } from './timers';
-import { rawBytes, upgraded } from './websocket-upgrade';
+import { closeOnce, rawBytes, upgraded } from './websocket-upgrade';
 import {
   decodeWecomFrame,
   encodeWecomFrame,
@@ -74,7 +74,6 @@ export interface WecomAibotOptions {
   readonly onLive?: (socket: WecomAibotSocket, live: boolean) => void;
 }
 
-const CLOSE_GRACE_MS = 5_000;
 export const DEFAULT_WECOM_PING_INTERVAL_MS = 30_000;
 export const DEFAULT_WECOM_ACK_TIMEOUT_MS = 5_000;
 /** Heartbeats in a row without an answer after which the socket counts as dead (the SDK's rule). */
@@ -260,17 +259,6 @@ export function wecomAibotSession(options: WecomAibotOptions): OpenSession {
     opened = true;
     options.onLive?.(socket, true);
 
-    let closing: Promise<void> | undefined;
-    return {
-      close: () => {
-        closing ??= new Promise<void>((resolve) => {
-          if (ws.readyState === WebSocket.CLOSED) return resolve();
-          ws.once('close', () => resolve());
-          ws.close(1000, 'client closing');
-          timers.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-        });
-        return closing;
-      },
-    };
+    return { close: closeOnce(ws, timers) };
   };
 }
